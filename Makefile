@@ -1,0 +1,45 @@
+# Upward: `make run` starts the platform, `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := -e services/common -e services/enrolment -e services/matching \
+	-e services/scheduling -e services/analytics -e gateway
+ROLE ?= hr_admin
+
+.PHONY: install run test lint token bench asyncapi openapi deploy-check clean
+
+$(STAMP): requirements/constraints.txt requirements/dev.txt services/*/pyproject.toml gateway/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Upward needs Python 3.11 or newer (found $(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt $(PACKAGES)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## start NATS (unless one answers at NATS_URL), the four services and the gateway
+	$(BIN)/python scripts/run.py
+
+test: install  ## every test; on PostgreSQL too when TEST_DATABASE_URL is set
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff and mypy (strict) on the kernel and the services
+	$(BIN)/ruff check services gateway tests scripts
+	$(BIN)/mypy
+
+token: install  ## print a development token: make token ROLE=hr_admin [EMPLOYEE_ID=...]
+	@$(BIN)/python -m upward_common token --role $(ROLE) $(if $(EMPLOYEE_ID),--employee-id $(EMPLOYEE_ID))
+
+bench: install  ## benchmarks (not tests); figures go to stdout
+	$(BIN)/python -m bench
+
+asyncapi: install  ## write the AsyncAPI document of the event contract
+	$(BIN)/python -m upward_common asyncapi > docs/asyncapi.json
+
+deploy-check: install  ## render every overlay and schema-check it
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/validate.sh
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Upward's shared kernel: the one copy of the plumbing every service uses."""

@@ -1,0 +1,152 @@
+"""Bearer JWT verification with roles: HS256 in development, RS256/JWKS in production."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from upward_common.problems import Problem
+from upward_common.settings import UpwardSettings
+
+
+class Role(StrEnum):
+    HR_ADMIN = "hr_admin"
+    PROGRAMME_MANAGER = "programme_manager"
+    PARTICIPANT = "participant"
+    HRIS = "hris"
+
+
+ADMIN_ROLES = frozenset({Role.HR_ADMIN, Role.PROGRAMME_MANAGER})
+
+
+class Principal(BaseModel):
+    """Who is calling: the verified claims the services act on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    roles: frozenset[Role]
+    employee_id: str | None = None
+    token: str = ""
+
+    def has(self, *roles: Role) -> bool:
+        return any(role in self.roles for role in roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.roles & ADMIN_ROLES)
+
+    def require(self, *roles: Role) -> None:
+        if not self.has(*roles):
+            wanted = ", ".join(sorted(roles))
+            raise Problem(403, f"This needs one of the roles: {wanted}", kind="forbidden")
+
+    def require_self_or_admin(self, employee_id: str | None) -> None:
+        """A participant may act only for themselves; admins for anyone."""
+        if self.is_admin:
+            return
+        if self.employee_id is None or self.employee_id != employee_id:
+            raise Problem(403, "A participant can act only for themselves", kind="forbidden")
+
+
+def _unauthorised(detail: str) -> Problem:
+    return Problem(401, detail, kind="unauthorised",
+                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against the configured secret or the issuer's JWKS."""
+
+    def __init__(self, settings: UpwardSettings) -> None:
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+        if settings.jwks_url is not None:
+            self._jwks = jwt.PyJWKClient(
+                str(settings.jwks_url), cache_keys=True, lifespan=settings.jwks_cache_seconds
+            )
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                # The JWKS fetch is blocking I/O; keep it off the event loop.
+                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                key: Any = signing_key.key
+                algorithms = ["RS256"]
+            else:
+                key = self.settings.jwt_secret.get_secret_value()
+                algorithms = ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise _unauthorised("The token has expired") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise _unauthorised(f"The token is not valid: {exc}") from exc
+        try:
+            roles = frozenset(Role(r) for r in claims.get("roles", []))
+        except ValueError as exc:
+            raise _unauthorised(f"The token names an unknown role: {exc}") from exc
+        employee_id = claims.get("employee_id")
+        return Principal(
+            sub=str(claims["sub"]),
+            roles=roles,
+            employee_id=str(employee_id) if employee_id is not None else None,
+            token=token,
+        )
+
+
+def mint_token(
+    settings: UpwardSettings,
+    *,
+    roles: list[str],
+    employee_id: str | None = None,
+    sub: str | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
+    """Sign a development token with the shared secret (never used with JWKS)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub or employee_id or f"dev-{uuid.uuid4().hex[:8]}",
+        "roles": [Role(r).value for r in roles],
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if employee_id is not None:
+        claims["employee_id"] = employee_id
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+async def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorised("A bearer token is required")
+    verifier: TokenVerifier = request.app.state.verifier
+    return await verifier.verify(token.strip())
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """Dependency: the caller must hold one of `roles`."""
+
+    async def _check(user: CurrentUser) -> Principal:
+        user.require(*roles)
+        return user
+
+    return Depends(_check)

@@ -1,0 +1,206 @@
+"""The consumer base: one durable pull consumer per service, shared by its replicas.
+
+Each message is applied in one transaction together with an inbox row holding
+its event id, and acknowledged only after that commit, so a redelivery (after
+a crash or a lost ack) finds the id and changes nothing. A failing handler is
+retried with backoff a bounded number of times; then the message goes to the
+dead-letter stream with the error, and is terminated on the main stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from upward_common.bus import Bus
+from upward_common.db import Sessionmaker
+from upward_common.events import DEADLETTER_PREFIX, STREAM, CloudEvent, EventData, parse_event, utcnow
+from upward_common.logs import correlation_id
+from upward_common.tables import InboxEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+Handlers = Mapping[type[EventData], Handler]
+
+
+class EventConsumer:
+    """Pulls this service's subjects from JetStream and applies each event exactly once."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        bus: Bus,
+        sessionmaker: Sessionmaker,
+        handlers: Handlers,
+        batch_size: int,
+        max_deliver: int,
+        backoff_seconds: list[float],
+        ack_wait_seconds: float,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.service = service
+        self.bus = bus
+        self.sessionmaker = sessionmaker
+        self.handlers = {model.type_name(): handler for model, handler in handlers.items()}
+        self.subjects = sorted({model.nats_subject() for model in handlers})
+        self.batch_size = batch_size
+        self.max_deliver = max_deliver
+        self.backoff_seconds = backoff_seconds
+        self.ack_wait_seconds = ack_wait_seconds
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.outcomes = Counter(
+            "events_consumed_total", "Events consumed, by type and outcome",
+            ["type", "outcome"], registry=registry,
+        )
+
+    @property
+    def durable(self) -> str:
+        return self.service
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subjects=self.subjects,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_seconds,
+            # The server's own bound, one above ours so we always dead-letter first.
+            max_deliver=self.max_deliver + 1,
+            max_ack_pending=self.batch_size * 16,
+        )
+
+    def start(self) -> None:
+        if self.handlers:
+            self._task = asyncio.create_task(self._run(), name=f"{self.service}-consumer")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+
+    async def _subscribe(self) -> Any:
+        js = self.bus.js
+        assert js is not None
+        await js.add_consumer(STREAM, self.config())
+        return await js.pull_subscribe_bind(self.durable, STREAM)
+
+    async def _run(self) -> None:
+        subscription = None
+        while not self._stopping:
+            if not self.bus.is_connected:
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                if subscription is None:
+                    subscription = await self._subscribe()
+                messages = await subscription.fetch(self.batch_size, timeout=1.0)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except nats.js.errors.NotFoundError:
+                subscription = None  # the consumer vanished (a new server): recreate
+                await asyncio.sleep(0.5)
+                continue
+            except Exception as exc:  # noqa: BLE001 - NATS down or restarting
+                log.warning("fetch failed; retrying", extra={"error": str(exc)})
+                if isinstance(exc, nats.errors.ConnectionClosedError):
+                    subscription = None
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                try:
+                    await self.handle(message)
+                except Exception as exc:  # noqa: BLE001 - unsettled: it will be redelivered
+                    log.warning("could not handle message", extra={"error": repr(exc)})
+
+    async def handle(self, message: Msg) -> None:
+        """Apply one message; ack, retry later, or dead-letter it."""
+        try:
+            envelope = CloudEvent.model_validate_json(message.data)
+            data = parse_event(envelope)
+            handler = self.handlers[envelope.type]
+        except (ValidationError, KeyError, ValueError) as exc:
+            # Unparseable or of an unknown type: retrying cannot help.
+            await self._dead_letter(message, f"cannot parse event: {exc!r}", event_type="unknown")
+            return
+
+        token = correlation_id.set(envelope.correlationid or envelope.id)
+        try:
+            outcome = await self._apply(envelope, data, handler)
+        except Exception as exc:  # noqa: BLE001 - a handler failure of any kind
+            delivered = message.metadata.num_delivered or 1
+            if delivered >= self.max_deliver:
+                log.error("event failed for the last time; dead-lettering",
+                          extra={"event_id": envelope.id, "type": envelope.type,
+                                 "deliveries": delivered, "error": repr(exc)})
+                await self._dead_letter(message, repr(exc), event_type=envelope.type)
+            else:
+                delay = self.backoff_seconds[min(delivered - 1, len(self.backoff_seconds) - 1)]
+                log.warning("event failed; will retry",
+                            extra={"event_id": envelope.id, "type": envelope.type,
+                                   "deliveries": delivered, "retry_in": delay,
+                                   "error": repr(exc)})
+                self.outcomes.labels(envelope.type, "retried").inc()
+                await self._settle(message.nak(delay=delay))
+            return
+        finally:
+            correlation_id.reset(token)
+        self.outcomes.labels(envelope.type, outcome).inc()
+        await self._settle(message.ack())
+
+    async def _apply(self, envelope: CloudEvent, data: EventData, handler: Handler) -> str:
+        async with self.sessionmaker() as session:
+            if await session.get(InboxEvent, envelope.id) is not None:
+                return "duplicate"
+            await handler(session, envelope, data)
+            session.add(InboxEvent(event_id=envelope.id, event_type=envelope.type,
+                                   processed_at=utcnow()))
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Another replica applied the same event first; ours rolls back.
+                await session.rollback()
+                return "duplicate"
+        return "applied"
+
+    async def _dead_letter(self, message: Msg, error: str, *, event_type: str) -> None:
+        js = self.bus.js
+        assert js is not None
+        metadata = message.metadata
+        headers = {
+            "Nats-Msg-Id": f"{self.service}:{metadata.sequence.stream}",
+            "Upward-Error": error[:2000].replace("\r", " ").replace("\n", " "),
+            "Upward-Original-Subject": message.subject,
+            "Upward-Stream-Sequence": str(metadata.sequence.stream),
+            "Upward-Deliveries": str(metadata.num_delivered),
+            "Upward-Consumer": self.service,
+        }
+        suffix = message.subject.split(".", 1)[-1]
+        await js.publish(f"{DEADLETTER_PREFIX}.{self.service}.{suffix}", message.data,
+                         headers=headers)
+        self.outcomes.labels(event_type, "dead_lettered").inc()
+        await self._settle(message.term())
+
+    @staticmethod
+    async def _settle(call: Awaitable[None]) -> None:
+        # A lost ack only means a redelivery, which the inbox absorbs.
+        try:
+            await call
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not settle message", extra={"error": str(exc)})

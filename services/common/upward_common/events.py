@@ -1,0 +1,315 @@
+"""The event contract: CloudEvents 1.0 envelope and the typed, versioned event models.
+
+These models are the single source of truth: producers build them, consumers
+parse them, and `asyncapi_document()` publishes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from upward_common.logs import current_correlation_id
+
+STREAM = "MENTORING"
+SUBJECT_PREFIX = "mentoring"
+DEADLETTER_STREAM = "MENTORING_DEADLETTER"
+DEADLETTER_PREFIX = "mentoring-deadletter"
+
+ParticipantRole = Literal["mentor", "mentee"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 structured-mode JSON envelope (`correlationid` is our extension)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    source: str
+    type: str
+    time: datetime = Field(default_factory=utcnow)
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: str | None = None
+    data: dict[str, Any]
+
+
+class EventData(BaseModel):
+    """Base of every event payload; `name` is `<noun>.<verb>`, `version` the schema version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    registry: ClassVar[dict[str, type[EventData]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            EventData.registry[cls.type_name()] = cls
+
+    @classmethod
+    def type_name(cls) -> str:
+        return f"{cls.name}.v{cls.version}"
+
+    @classmethod
+    def nats_subject(cls) -> str:
+        return f"{SUBJECT_PREFIX}.{cls.name}"
+
+    def subject_id(self) -> str | None:
+        """The CloudEvents `subject`: the id of the thing the event is about."""
+        return None
+
+    def envelope(self, *, source: str) -> CloudEvent:
+        return CloudEvent(
+            source=source,
+            type=self.type_name(),
+            subject=self.subject_id(),
+            correlationid=current_correlation_id(),
+            data=self.model_dump(mode="json"),
+        )
+
+
+def parse_event(envelope: CloudEvent) -> EventData:
+    """The typed payload of an envelope; KeyError for a type this build does not know."""
+    model = EventData.registry[envelope.type]
+    return model.model_validate(envelope.data)
+
+
+# --- shared value shapes -------------------------------------------------------
+
+
+class TopicSkill(BaseModel):
+    """A topic someone can teach (with proficiency 1-5) or wants to learn (priority 1 = first)."""
+
+    topic: str
+    level: int = Field(ge=1, le=5)
+
+
+class EmployeeSnapshot(BaseModel):
+    """What downstream services may know of an employee (event-carried state)."""
+
+    employee_id: str
+    external_id: str
+    email: str
+    given_name: str
+    family_name: str
+    job_title: str | None = None
+    job_level: int | None = None
+    department: str | None = None
+    manager_id: str | None = None
+    # Ids from the direct manager upwards, so reporting lines are checked at any depth.
+    manager_chain: list[str] = []
+    location: str | None = None
+    time_zone: str | None = None
+    hire_on: date | None = None
+    leave_on: date | None = None
+    active: bool = True
+
+
+# --- enrolment -------------------------------------------------------------------
+
+
+class EmployeeUpdated(EventData):
+    name: ClassVar[str] = "employee.updated"
+
+    employee: EmployeeSnapshot
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.employee.employee_id
+
+
+class ParticipantState(BaseModel):
+    """A participant as enrolment knows it, with the latest survey answers."""
+
+    participant_id: str
+    programme_id: str
+    role: ParticipantRole
+    employee: EmployeeSnapshot
+    topics_teach: list[TopicSkill] = []
+    topics_learn: list[TopicSkill] = []
+    interests: list[str] = []
+    languages: list[str] = []
+    mentor_capacity: int = 1
+    survey_version: int = 1
+
+
+class ParticipantEnrolled(EventData):
+    name: ClassVar[str] = "participant.enrolled"
+
+    participant: ParticipantState
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.participant.participant_id
+
+
+class ParticipantUpdated(EventData):
+    name: ClassVar[str] = "participant.updated"
+
+    participant: ParticipantState
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.participant.participant_id
+
+
+class ParticipantWithdrawn(EventData):
+    name: ClassVar[str] = "participant.withdrawn"
+
+    participant_id: str
+    programme_id: str
+    employee_id: str
+    reason: str | None = None
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.participant_id
+
+
+# --- matching --------------------------------------------------------------------
+
+
+class PairFormed(EventData):
+    name: ClassVar[str] = "pair.formed"
+
+    pair_id: str
+    programme_id: str
+    mentor_participant_id: str
+    mentee_participant_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    score: float
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
+
+
+class PairEnded(EventData):
+    name: ClassVar[str] = "pair.ended"
+
+    pair_id: str
+    programme_id: str
+    reason: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
+
+
+# --- scheduling ------------------------------------------------------------------
+
+
+class SessionScheduled(EventData):
+    name: ClassVar[str] = "session.scheduled"
+
+    session_id: str
+    pair_id: str
+    programme_id: str
+    starts_at: datetime
+    duration_minutes: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.session_id
+
+
+class SessionLogged(EventData):
+    name: ClassVar[str] = "session.logged"
+
+    session_id: str
+    pair_id: str
+    programme_id: str
+    held_at: datetime
+    duration_minutes: int
+    logged_by_employee_id: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.session_id
+
+
+class GoalUpdated(EventData):
+    name: ClassVar[str] = "goal.updated"
+
+    goal_id: str
+    pair_id: str
+    programme_id: str
+    status: str
+    progress_percent: int = Field(ge=0, le=100)
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.goal_id
+
+
+# --- analytics -------------------------------------------------------------------
+
+
+class MilestoneReached(EventData):
+    name: ClassVar[str] = "milestone.reached"
+
+    programme_id: str
+    milestone: str
+    value: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.programme_id
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of every event, generated from the models above."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for type_name, model in sorted(EventData.registry.items()):
+        key = model.__name__
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for def_name, definition in schema.pop("$defs", {}).items():
+            schemas[def_name] = definition
+        schemas[key] = schema
+        messages[key] = {
+            "name": type_name,
+            "title": key,
+            "contentType": "application/cloudevents+json",
+            "summary": (model.__doc__ or key).strip().splitlines()[0],
+            "headers": {"$ref": "#/components/schemas/CloudEventEnvelope"},
+            "payload": {"$ref": f"#/components/schemas/{key}"},
+        }
+        channels[key] = {
+            "address": model.nats_subject(),
+            "messages": {key: {"$ref": f"#/components/messages/{key}"}},
+        }
+        operations[f"publish{key}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{key}"},
+        }
+    envelope = CloudEvent.model_json_schema()
+    envelope.get("properties", {}).pop("data", None)
+    schemas["CloudEventEnvelope"] = envelope
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Upward events",
+            "version": "1.0.0",
+            "description": (
+                f"CloudEvents 1.0 (structured JSON) on NATS JetStream stream {STREAM}, "
+                f"subjects {SUBJECT_PREFIX}.<noun>.<verb>; `type` carries the schema version."
+            ),
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }

@@ -1,0 +1,1 @@
+"""Helpers for every service's Alembic environment and first migration."""

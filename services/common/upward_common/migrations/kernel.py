@@ -1,0 +1,37 @@
+"""DDL of the kernel tables, called from each service's first migration.
+
+Frozen at version 1: a later change to these tables gets a new function and
+a new migration in every service, never an edit here.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def create_kernel_tables_v1() -> None:
+    op.create_table(
+        "outbox_event",
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_outbox_event_published_at", "outbox_event", ["published_at"])
+    op.create_table(
+        "inbox_event",
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_kernel_tables_v1() -> None:
+    op.drop_table("inbox_event")
+    op.drop_index("ix_outbox_event_published_at", table_name="outbox_event")
+    op.drop_table("outbox_event")

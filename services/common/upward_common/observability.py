@@ -1,0 +1,86 @@
+"""Correlation ids, request metrics, health and readiness, shared by every part."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from upward_common.logs import correlation_id
+
+CORRELATION_HEADER = "x-correlation-id"
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+class CorrelationMiddleware:
+    """Adopts the caller's correlation id (or mints one) and echoes it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(CORRELATION_HEADER.encode())
+        value = incoming.decode()[:128] if incoming else uuid.uuid4().hex
+        token = correlation_id.set(value)
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"].append((CORRELATION_HEADER.encode(), value.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            correlation_id.reset(token)
+
+
+def install_request_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("http_request_duration_seconds", "HTTP request latency",
+                        ["method", "route"], registry=registry)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # The route template, not the raw path, keeps the label set bounded.
+        name = getattr(route, "path", "unmatched")
+        requests.labels(request.method, name, str(response.status_code)).inc()
+        latency.labels(request.method, name).observe(time.perf_counter() - started)
+        return response
+
+
+def health_router(registry: CollectorRegistry, readiness: ReadinessCheck) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(response: Response) -> dict[str, object]:
+        """Ready: every dependency (database, NATS, downstream services) is reachable."""
+        checks = await readiness()
+        ready = all(checks.values())
+        if not ready:
+            response.status_code = 503
+        return {"status": "ready" if ready else "unavailable", "checks": checks}
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics in the text exposition format."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,184 @@
+"""Transactional outbox: events commit with the change, a relay publishes them.
+
+`emit` adds the event row to the caller's session, so it commits (or rolls
+back) with the change. The relay publishes unsent rows in order with
+`Nats-Msg-Id` = event id, so JetStream drops a re-publish after a crash, and
+marks them sent. It wakes on every commit that wrote an event and polls
+slowly for commits made by other replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from nats.js.errors import NoStreamResponseError
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from upward_common.bus import Bus, ensure_streams
+from upward_common.db import Sessionmaker
+from upward_common.events import CloudEvent, EventData, utcnow
+from upward_common.tables import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+WAKE_KEY = "outbox_wake"
+_PENDING_KEY = "outbox_pending"
+
+
+def emit(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
+    """Record `data` as an event in the current transaction; returns its envelope."""
+    envelope = data.envelope(source=source)
+    add_envelope(session, envelope, subject=data.nats_subject())
+    return envelope
+
+
+def add_envelope(session: AsyncSession, envelope: CloudEvent, *, subject: str) -> None:
+    session.add(
+        OutboxEvent(
+            event_id=envelope.id,
+            subject=subject,
+            payload=envelope.model_dump_json(exclude_none=True),
+            created_at=envelope.time,
+        )
+    )
+    session.sync_session.info[_PENDING_KEY] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relay(session: Session) -> None:
+    if session.info.pop(_PENDING_KEY, False):
+        wake: Callable[[], None] | None = session.info.get(WAKE_KEY)
+        if wake is not None:
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to JetStream and marks them sent."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: Sessionmaker,
+        bus: Bus,
+        batch_size: int,
+        poll_seconds: float,
+        registry: CollectorRegistry,
+        is_postgres: bool,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.is_postgres = is_postgres
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.published = Counter(
+            "outbox_published_total", "Events published from the outbox", registry=registry
+        )
+        self.pending = Gauge(
+            "outbox_pending", "Outbox events waiting to be published", registry=registry
+        )
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                sent = await self.publish_batch() if self.bus.is_connected else 0
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - rows stay unsent; try again later
+                failures += 1
+                sent = 0
+                log.warning("outbox publish failed; will retry", extra={"error": str(exc)})
+                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+                continue
+            if sent >= self.batch_size:
+                continue  # more waiting: no pause
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of unsent events in order; returns how many were sent."""
+        js = self.bus.js
+        assert js is not None
+        async with self.sessionmaker() as session:
+            query = (
+                select(OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.subject,
+                       OutboxEvent.payload)
+                .where(OutboxEvent.published_at.is_(None))  # type: ignore[union-attr]
+                .order_by(OutboxEvent.seq)  # type: ignore[arg-type]
+                .limit(self.batch_size)
+            )
+            if self.is_postgres:
+                # Replicas share the table: each row goes to one relay at a time.
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.exec(query)).all()
+            if not rows:
+                self.pending.set(0)
+                return 0
+            # Pipelined publishes keep their order on the one connection.
+            futures: list[asyncio.Future[Any]] = []
+            try:
+                for _seq, event_id, subject, payload in rows:
+                    futures.append(
+                        await js.publish_async(
+                            subject, payload.encode(), headers={"Nats-Msg-Id": event_id},
+                            wait_stall=5,
+                        )
+                    )
+                await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
+            except NoStreamResponseError:
+                # A server that lost its streams (new, or wiped): recreate and retry.
+                for future in futures:
+                    future.cancel()
+                await ensure_streams(js, self.bus.replicas)
+                raise
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+            await session.exec(
+                update(OutboxEvent)
+                .where(OutboxEvent.seq.in_([row[0] for row in rows]))  # type: ignore[union-attr]
+                .values(published_at=utcnow())
+            )
+            await session.commit()
+        self.published.inc(len(rows))
+        return len(rows)
+
+    async def count_pending(self) -> int:
+        async with self.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(OutboxEvent)
+                .where(OutboxEvent.published_at.is_(None))  # type: ignore[union-attr]
+            )
+            return int(count or 0)

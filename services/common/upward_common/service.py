@@ -1,0 +1,118 @@
+"""The app factory every service is built with: one shape, one lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from upward_common.auth import TokenVerifier
+from upward_common.bus import Bus
+from upward_common.consumer import EventConsumer, Handlers
+from upward_common.db import create_engine, is_sqlite, make_sessionmaker, upgrade, upgrade_async
+from upward_common.logs import configure_logging
+from upward_common.observability import CorrelationMiddleware, health_router, install_request_metrics
+from upward_common.outbox import WAKE_KEY, OutboxRelay
+from upward_common.problems import install_problem_handlers
+from upward_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What makes a service itself; everything else comes from the kernel."""
+
+    name: str
+    title: str
+    description: str
+    settings_cls: type[ServiceSettings]
+    migrations_dir: Path
+    routers: Sequence[APIRouter]
+    handlers: Handlers = field(default_factory=dict)
+    version: str = "0.1.0"
+
+    @property
+    def source(self) -> str:
+        return f"/upward/{self.name}"
+
+    def migrate(self, settings: ServiceSettings | None = None) -> None:
+        """Apply this service's migrations to its database."""
+        settings = settings or self.settings_cls()
+        upgrade(self.migrations_dir, settings.database_url)
+
+    def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
+        settings = settings or self.settings_cls()
+        definition = self
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            configure_logging(definition.name, settings.log_level)
+            if settings.migrate_on_start:
+                await upgrade_async(definition.migrations_dir, settings.database_url)
+            engine = create_engine(settings.database_url)
+            bus = Bus(settings.nats_url, name=definition.name,
+                      reconnect_wait=settings.nats_reconnect_wait_seconds,
+                      replicas=settings.stream_replicas)
+            wake: list[OutboxRelay] = []
+            sessionmaker = make_sessionmaker(engine, **{WAKE_KEY: lambda: wake[0].wake()})
+            relay = OutboxRelay(
+                sessionmaker=sessionmaker, bus=bus, batch_size=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds, registry=registry,
+                is_postgres=not is_sqlite(settings.database_url),
+            )
+            wake.append(relay)
+            consumer = EventConsumer(
+                service=definition.name, bus=bus, sessionmaker=sessionmaker,
+                handlers=definition.handlers, batch_size=settings.consumer_batch_size,
+                max_deliver=settings.consumer_max_deliver,
+                backoff_seconds=settings.consumer_backoff_seconds,
+                ack_wait_seconds=settings.consumer_ack_wait_seconds, registry=registry,
+            )
+            app.state.engine = engine
+            app.state.sessionmaker = sessionmaker
+            app.state.bus = bus
+            app.state.relay = relay
+            app.state.consumer = consumer
+            bus.start()
+            relay.start()
+            consumer.start()
+            log.info("started", extra={"port": settings.port})
+            try:
+                yield
+            finally:
+                await consumer.stop()
+                await relay.stop()
+                await bus.close()
+                await engine.dispose()
+                log.info("stopped")
+
+        app = FastAPI(title=definition.title, description=definition.description,
+                      version=definition.version, lifespan=lifespan)
+        registry = CollectorRegistry()
+        app.state.settings = settings
+        app.state.verifier = TokenVerifier(settings)
+        app.state.source = definition.source
+
+        async def readiness() -> dict[str, bool]:
+            database = True
+            try:
+                async with app.state.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                database = False
+            return {"database": database, "nats": app.state.bus.is_connected}
+
+        install_problem_handlers(app)
+        install_request_metrics(app, registry)
+        app.add_middleware(CorrelationMiddleware)
+        app.include_router(health_router(registry, readiness))
+        for router in definition.routers:
+            app.include_router(router)
+        return app

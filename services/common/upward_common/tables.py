@@ -1,0 +1,38 @@
+"""The kernel's own tables, present in every service database: outbox and inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlmodel import Field, SQLModel
+
+from upward_common.types import UTCDateTime
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event written in the same transaction as the change it describes."""
+
+    __tablename__ = "outbox_event"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    subject: str = Field(max_length=200)
+    payload: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class InboxEvent(SQLModel, table=True):
+    """An event this service has applied; its id makes every handler idempotent."""
+
+    __tablename__ = "inbox_event"
+
+    event_id: str = Field(max_length=64, primary_key=True)
+    event_type: str = Field(max_length=200)
+    processed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+KERNEL_TABLES = frozenset({"outbox_event", "inbox_event"})

@@ -1,0 +1,1 @@
+"""Test support: real nats-server, real databases, real HTTP servers."""
