@@ -93,7 +93,7 @@ dockerfiles=(services/enrolment/Dockerfile services/matching/Dockerfile
 for dockerfile in "${dockerfiles[@]}"; do
     if [[ ! -f $dockerfile ]]; then
         fail "$dockerfile is missing"
-    elif hadolint --failure-threshold style "$dockerfile"; then
+    elif hadolint --no-color --failure-threshold style "$dockerfile"; then
         echo "ok $dockerfile"
     else
         fail "hadolint: $dockerfile"

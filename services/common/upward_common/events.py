@@ -119,6 +119,8 @@ class EmployeeSnapshot(BaseModel):
 
 
 class EmployeeUpdated(EventData):
+    """An employee record was created or changed by the HRIS (leavers included)."""
+
     name: ClassVar[str] = "employee.updated"
 
     employee: EmployeeSnapshot
@@ -128,22 +130,90 @@ class EmployeeUpdated(EventData):
         return self.employee.employee_id
 
 
+MeetingFormat = Literal["in_person", "virtual", "hybrid"]
+
+
+class AvailabilityWindow(BaseModel):
+    """A weekly free slot in the participant's own IANA time zone (weekday 0 = Monday)."""
+
+    weekday: int = Field(ge=0, le=6)
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$")
+
+
 class ParticipantState(BaseModel):
-    """A participant as enrolment knows it, with the latest survey answers."""
+    """A participant as enrolment knows it, with the latest profile survey answers.
+
+    Sensitive attributes travel only when the employee consented and the
+    programme opted in to a diversity objective; otherwise `diversity` is None.
+    """
 
     participant_id: str
     programme_id: str
     role: ParticipantRole
+    status: Literal["active", "withdrawn"] = "active"
     employee: EmployeeSnapshot
+    survey_version: int = 1
     topics_teach: list[TopicSkill] = []
     topics_learn: list[TopicSkill] = []
     interests: list[str] = []
+    availability: list[AvailabilityWindow] = []
+    time_zone: str | None = None
+    meeting_formats: list[MeetingFormat] = []
+    communication_preferences: list[str] = []
     languages: list[str] = []
     mentor_capacity: int = 1
-    survey_version: int = 1
+    dei_opt_in: bool = False
+    avoid_employee_ids: list[str] = []
+    diversity: dict[str, str] | None = None
+
+
+class EmployeeErased(EventData):
+    """An employee asked to be forgotten: every service removes or pseudonymises them."""
+
+    name: ClassVar[str] = "employee.erased"
+
+    employee_id: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.employee_id
+
+
+class ProgrammeSnapshot(BaseModel):
+    """The programme rules other services act on (eligibility, cadence, matching)."""
+
+    programme_id: str
+    name: str
+    status: Literal["draft", "open", "running", "closed"]
+    mentor_max_level: int | None = None
+    mentee_min_level: int | None = None
+    min_level_gap: int = 0
+    mutual: bool = False
+    matching_mode: Literal["admin", "shortlist", "automatic"] = "admin"
+    session_cadence: Literal["weekly", "biweekly", "monthly"] = "biweekly"
+    session_minutes: int = 60
+    duration_weeks: int = 24
+    meeting_format: MeetingFormat = "virtual"
+    diversity_objective: bool = False
+    topics: list[str] = []
+
+
+class ProgrammeUpdated(EventData):
+    """A programme was created or changed (including its lifecycle state)."""
+
+    name: ClassVar[str] = "programme.updated"
+
+    programme: ProgrammeSnapshot
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.programme.programme_id
 
 
 class ParticipantEnrolled(EventData):
+    """An employee opted in to a programme as mentor or mentee."""
+
     name: ClassVar[str] = "participant.enrolled"
 
     participant: ParticipantState
@@ -154,6 +224,8 @@ class ParticipantEnrolled(EventData):
 
 
 class ParticipantUpdated(EventData):
+    """A participant's survey answers or status changed."""
+
     name: ClassVar[str] = "participant.updated"
 
     participant: ParticipantState
@@ -164,6 +236,8 @@ class ParticipantUpdated(EventData):
 
 
 class ParticipantWithdrawn(EventData):
+    """A participant left a programme; their pairs end."""
+
     name: ClassVar[str] = "participant.withdrawn"
 
     participant_id: str
@@ -180,6 +254,8 @@ class ParticipantWithdrawn(EventData):
 
 
 class PairFormed(EventData):
+    """A mentor and a mentee were paired."""
+
     name: ClassVar[str] = "pair.formed"
 
     pair_id: str
@@ -196,6 +272,8 @@ class PairFormed(EventData):
 
 
 class PairEnded(EventData):
+    """A pair ended (completed, poor fit, withdrawal, departure, admin)."""
+
     name: ClassVar[str] = "pair.ended"
 
     pair_id: str
@@ -211,6 +289,8 @@ class PairEnded(EventData):
 
 
 class SessionScheduled(EventData):
+    """A session of a pair was planned."""
+
     name: ClassVar[str] = "session.scheduled"
 
     session_id: str
@@ -225,6 +305,8 @@ class SessionScheduled(EventData):
 
 
 class SessionLogged(EventData):
+    """A session was held and logged (no private notes travel)."""
+
     name: ClassVar[str] = "session.logged"
 
     session_id: str
@@ -240,6 +322,8 @@ class SessionLogged(EventData):
 
 
 class GoalUpdated(EventData):
+    """A pair's goal was created or its progress changed."""
+
     name: ClassVar[str] = "goal.updated"
 
     goal_id: str
@@ -257,6 +341,8 @@ class GoalUpdated(EventData):
 
 
 class MilestoneReached(EventData):
+    """A programme reached a milestone analytics watches for."""
+
     name: ClassVar[str] = "milestone.reached"
 
     programme_id: str

@@ -5,13 +5,15 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant
+from enrolment.models import Employee, Participant, Programme
 from upward_common.events import (
     EmployeeSnapshot,
     EmployeeUpdated,
     ParticipantEnrolled,
     ParticipantState,
     ParticipantWithdrawn,
+    ProgrammeSnapshot,
+    ProgrammeUpdated,
     TopicSkill,
     utcnow,
 )
@@ -81,3 +83,15 @@ def participant_withdrawn(participant: Participant, session: AsyncSession, reaso
         ),
         source=SOURCE,
     )
+
+
+def programme_updated(session: AsyncSession, programme: Programme) -> None:
+    snapshot = ProgrammeSnapshot(
+        programme_id=programme.id,
+        name=programme.name,
+        status=programme.status.value,
+        mentor_max_level=programme.mentor_max_level,
+        mentee_min_level=programme.mentee_min_level,
+        min_level_gap=programme.min_level_gap,
+    )
+    emit(session, ProgrammeUpdated(programme=snapshot, occurred_at=utcnow()), source=SOURCE)

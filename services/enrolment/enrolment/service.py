@@ -145,6 +145,7 @@ def _manager_problem(
 async def create_programme(session: AsyncSession, *, data: ProgrammeCreate) -> Programme:
     programme = Programme(**data.model_dump(), created_at=utcnow())
     await repository.add(session, programme)
+    events.programme_updated(session, programme)
     return programme
 
 
