@@ -1,0 +1,44 @@
+"""Scheduling's HTTP API: thin routes over the service layer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from upward_common.auth import CurrentUser
+from upward_common.db import SessionDep
+
+from scheduling import service
+from scheduling.models import SessionLog, SessionPublic
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/pairs/{pair_id}/sessions", response_model=list[SessionPublic])
+async def list_pair_sessions(
+    pair_id: str, session: SessionDep, user: CurrentUser
+) -> list[SessionPublic]:
+    """A pair's sessions: for its two members, or admins (who never see recaps or notes)."""
+    return await service.list_pair_sessions(session, user=user, pair_id=pair_id)
+
+
+@router.get("/sessions", response_model=list[SessionPublic])
+async def list_sessions(
+    session: SessionDep, user: CurrentUser, employee_id: str | None = None
+) -> list[SessionPublic]:
+    """The sessions of an employee's pairs (default: the caller's own); themselves or admins."""
+    return await service.list_employee_sessions(session, user=user, employee_id=employee_id)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionPublic)
+async def get_session(session_id: str, session: SessionDep, user: CurrentUser) -> SessionPublic:
+    """One session: for the pair's members, or admins."""
+    return await service.get_session(session, user=user, session_id=session_id)
+
+
+@router.post("/sessions/{session_id}/log", response_model=SessionPublic)
+async def log_session(
+    session_id: str, data: SessionLog, session: SessionDep, user: CurrentUser
+) -> SessionPublic:
+    """A pair member records the session as held: a recap the pair shares, a note of their own."""
+    logged = await service.log_session(session, user=user, session_id=session_id, data=data)
+    await session.commit()
+    return logged

@@ -1,0 +1,11 @@
+"""Scheduling settings: `SCHEDULING_*`, falling back to `UPWARD_*`."""
+
+from pydantic_settings import SettingsConfigDict
+from upward_common.settings import ServiceSettings
+
+
+class SchedulingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDULING_", extra="ignore")
+
+    port: int = 8003
+    database_url: str = "sqlite+aiosqlite:///var/scheduling.db"

@@ -1,0 +1,25 @@
+"""Scheduling: the sessions of each pair, their logs, shared recaps and private notes."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from upward_common.service import ServiceDefinition
+
+from scheduling.api import router
+from scheduling.config import SchedulingSettings
+from scheduling.events import HANDLERS
+
+SERVICE = ServiceDefinition(
+    name="scheduling",
+    title="Upward scheduling",
+    description="Sessions planned for each pair, what was held, shared recaps and private notes.",
+    settings_cls=SchedulingSettings,
+    migrations_dir=Path(__file__).parent / "migrations",
+    routers=[router],
+    handlers=HANDLERS,
+)
+
+
+def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
+    """The ASGI app (`uvicorn scheduling.main:create_app --factory`)."""
+    return SERVICE.create_app(settings)
