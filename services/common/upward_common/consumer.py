@@ -25,7 +25,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.bus import Bus
 from upward_common.db import Sessionmaker
-from upward_common.events import DEADLETTER_PREFIX, STREAM, CloudEvent, EventData, parse_event, utcnow
+from upward_common.events import (
+    DEADLETTER_PREFIX,
+    STREAM,
+    CloudEvent,
+    EventData,
+    parse_event,
+    utcnow,
+)
 from upward_common.logs import correlation_id
 from upward_common.tables import InboxEvent
 

@@ -10,14 +10,16 @@ slowly for commits made by other replicas.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from nats.js.errors import NoStreamResponseError
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.bus import Bus, ensure_streams
@@ -121,10 +123,8 @@ class OutboxRelay:
                 continue
             if sent >= self.batch_size:
                 continue  # more waiting: no pause
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def publish_batch(self) -> int:
         """Publish one batch of unsent events in order; returns how many were sent."""
@@ -132,10 +132,10 @@ class OutboxRelay:
         assert js is not None
         async with self.sessionmaker() as session:
             query = (
-                select(OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.subject,
-                       OutboxEvent.payload)
-                .where(OutboxEvent.published_at.is_(None))  # type: ignore[union-attr]
-                .order_by(OutboxEvent.seq)  # type: ignore[arg-type]
+                select(col(OutboxEvent.seq), col(OutboxEvent.event_id),
+                       col(OutboxEvent.subject), col(OutboxEvent.payload))
+                .where(col(OutboxEvent.published_at).is_(None))
+                .order_by(col(OutboxEvent.seq))
                 .limit(self.batch_size)
             )
             if self.is_postgres:
@@ -168,7 +168,7 @@ class OutboxRelay:
                 raise
             await session.exec(
                 update(OutboxEvent)
-                .where(OutboxEvent.seq.in_([row[0] for row in rows]))  # type: ignore[union-attr]
+                .where(col(OutboxEvent.seq).in_([row[0] for row in rows]))
                 .values(published_at=utcnow())
             )
             await session.commit()
@@ -177,8 +177,8 @@ class OutboxRelay:
 
     async def count_pending(self) -> int:
         async with self.sessionmaker() as session:
-            count = await session.scalar(
+            result = await session.exec(
                 select(func.count()).select_from(OutboxEvent)
-                .where(OutboxEvent.published_at.is_(None))  # type: ignore[union-attr]
+                .where(col(OutboxEvent.published_at).is_(None))
             )
-            return int(count or 0)
+            return int(result.one())

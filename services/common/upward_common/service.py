@@ -17,7 +17,11 @@ from upward_common.bus import Bus
 from upward_common.consumer import EventConsumer, Handlers
 from upward_common.db import create_engine, is_sqlite, make_sessionmaker, upgrade, upgrade_async
 from upward_common.logs import configure_logging
-from upward_common.observability import CorrelationMiddleware, health_router, install_request_metrics
+from upward_common.observability import (
+    CorrelationMiddleware,
+    health_router,
+    install_request_metrics,
+)
 from upward_common.outbox import WAKE_KEY, OutboxRelay
 from upward_common.problems import install_problem_handlers
 from upward_common.settings import ServiceSettings

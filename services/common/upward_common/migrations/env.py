@@ -11,7 +11,6 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
-
 from sqlmodel.sql.sqltypes import AutoString
 
 from upward_common.tables import KERNEL_TABLES

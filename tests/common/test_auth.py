@@ -1,0 +1,105 @@
+"""Bearer JWT auth: real signatures, real claims checks, real JWKS."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from jwt.algorithms import RSAAlgorithm
+from pydantic import ValidationError
+
+from tests.support.stack import TEST_JWT_SECRET, serve
+from upward_common.auth import Role, TokenVerifier, mint_token
+from upward_common.problems import Problem
+from upward_common.settings import DEV_JWT_SECRET, UpwardSettings
+
+SETTINGS = UpwardSettings(environment="test", jwt_secret=TEST_JWT_SECRET)
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"sub": "u1", "roles": ["participant"], "employee_id": "e1",
+                            "iss": SETTINGS.jwt_issuer, "aud": SETTINGS.jwt_audience,
+                            "exp": int(time.time()) + 60}
+    base.update(overrides)
+    return base
+
+
+async def test_a_minted_token_verifies_with_its_roles_and_employee() -> None:
+    token = mint_token(SETTINGS, roles=["hr_admin", "participant"], employee_id="e7")
+    principal = await TokenVerifier(SETTINGS).verify(token)
+    assert principal.roles == {Role.HR_ADMIN, Role.PARTICIPANT}
+    assert principal.employee_id == "e7"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secret", "expected"),
+    [
+        ({"exp": int(time.time()) - 10}, TEST_JWT_SECRET, "expired"),
+        ({"aud": "someone-else"}, TEST_JWT_SECRET, "not valid"),
+        ({"iss": "evil"}, TEST_JWT_SECRET, "not valid"),
+        ({}, "another-secret-entirely-0123456789abcdef", "not valid"),
+        ({"roles": ["superuser"]}, TEST_JWT_SECRET, "unknown role"),
+    ],
+)
+async def test_a_bad_token_is_refused_with_401(
+    overrides: dict[str, Any], secret: str, expected: str
+) -> None:
+    token = jwt.encode(claims(**overrides), secret, algorithm="HS256")
+    with pytest.raises(Problem) as caught:
+        await TokenVerifier(SETTINGS).verify(token)
+    assert caught.value.status == 401
+    assert expected in caught.value.detail
+
+
+async def test_an_unsigned_token_is_refused() -> None:
+    token = jwt.encode(claims(), None, algorithm="none")
+    with pytest.raises(Problem):
+        await TokenVerifier(SETTINGS).verify(token)
+
+
+def test_the_default_secret_is_refused_outside_development() -> None:
+    with pytest.raises(ValidationError, match="development default"):
+        UpwardSettings(environment="production")
+    assert UpwardSettings(environment="development").jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    UpwardSettings(environment="production", jwt_secret="a-real-secret-from-a-vault-0123456789")
+
+
+async def test_rs256_tokens_verify_against_the_issuers_jwks_and_hs256_ones_do_not() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="k1", use="sig", alg="RS256")
+    issuer = FastAPI()
+
+    @issuer.get("/.well-known/jwks.json")
+    async def jwks() -> dict[str, Any]:
+        return {"keys": [jwk]}
+
+    async with serve("issuer", issuer) as running:
+        settings = UpwardSettings(environment="production",
+                                  jwks_url=f"{running.url}/.well-known/jwks.json",
+                                  jwt_issuer="https://idp.example", jwt_audience="upward")
+        verifier = TokenVerifier(settings)
+        good = jwt.encode(claims(iss="https://idp.example", roles=["hr_admin"]), key,
+                          algorithm="RS256", headers={"kid": "k1"})
+        assert (await verifier.verify(good)).roles == {Role.HR_ADMIN}
+        forged = jwt.encode(claims(iss="https://idp.example"), DEV_JWT_SECRET,
+                            algorithm="HS256", headers={"kid": "k1"})
+        with pytest.raises(Problem) as caught:
+            await verifier.verify(forged)
+        assert caught.value.status == 401
+
+
+def test_settings_take_service_prefix_over_shared_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from enrolment.config import EnrolmentSettings
+
+    monkeypatch.setenv("UPWARD_NATS_URL", "nats://shared:4222")
+    monkeypatch.setenv("UPWARD_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("ENROLMENT_NATS_URL", "nats://mine:4222")
+    settings = EnrolmentSettings()
+    assert settings.nats_url == "nats://mine:4222"
+    assert settings.log_level == "DEBUG"
