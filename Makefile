@@ -33,7 +33,7 @@ token: install  ## print a development token: make token ROLE=hr_admin [EMPLOYEE
 	@$(BIN)/python -m upward_common token --role $(ROLE) $(if $(EMPLOYEE_ID),--employee-id $(EMPLOYEE_ID))
 
 bench: install  ## benchmarks (not tests); figures go to stdout
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 asyncapi: install  ## write the AsyncAPI document of the event contract
 	$(BIN)/python -m upward_common asyncapi > docs/asyncapi.json
