@@ -2,76 +2,78 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from enrolment import service
+from enrolment import imports, repository, service
 from enrolment.models import (
     EmployeePublic,
     ImportReport,
+    InvitationCreate,
+    InvitationPublic,
+    Participant,
     ParticipantCreate,
+    ParticipantImportReport,
     ParticipantPublic,
     ProgrammeCreate,
     ProgrammePublic,
+    ProgrammeTransition,
+    ProgrammeUpdate,
+    SurveyAnswers,
+    SurveyVersionPublic,
+    TopicsAdd,
 )
-from enrolment import repository
-from upward_common.auth import CurrentUser, Role
+from upward_common.auth import CurrentUser, Principal, Role
 from upward_common.db import SessionDep
-from upward_common.problems import Problem
+from upward_common.problems import PROBLEM_JSON, Problem
 
 router = APIRouter(prefix="/api/v1")
 
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            imports.CSV: {"schema": {"type": "string"}},
+            imports.NDJSON: {"schema": {"type": "string"}},
+            imports.JSON: {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
 
-async def _read_rows(request: Request) -> list[tuple[int, dict[str, Any]]]:
-    """Rows of a CSV (header row; row 2 is the first record) or a JSON array / NDJSON body."""
-    limit: int = request.app.state.settings.import_max_bytes
-    body = await request.body()
-    if len(body) > limit:
-        raise Problem(413, f"The file is larger than the {limit} byte limit", field="body")
+
+async def _rows(request: Request, what: str) -> list[imports.Row]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Problem(400, "The file is not UTF-8 text", field="body") from exc
-    if media == "text/csv":
-        reader = csv.DictReader(io.StringIO(text))
-        rows = []
-        for number, row in enumerate(reader, start=2):
-            if None in row:
-                raise Problem(400, f"Row {number} has more cells than the header", field="body",
-                              errors=[{"row": number, "field": "body",
-                                       "message": "more cells than header"}])
-            rows.append((number, {k: (v if v != "" else None) for k, v in row.items()}))
-        return rows
-    if media == "application/x-ndjson":
-        try:
-            return [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), start=1)
-                    if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise Problem(400, f"Line {exc.lineno} is not valid JSON", field="body") from exc
-    if media == "application/json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise Problem(400, "The body is not valid JSON", field="body") from exc
-        if not isinstance(data, list):
-            raise Problem(422, "Expected a JSON array of employee records", field="body")
-        return list(enumerate(data, start=1))
-    raise Problem(415, "Send text/csv, application/x-ndjson or application/json",
-                  field="content-type")
+    limit: int = request.app.state.settings.import_max_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"The file is larger than the {limit} byte limit", field="body",
+                      kind="payload-too-large")
+    return imports.parse(await request.body(), media, limit=limit, what=what)
 
 
-@router.post("/employees/import", response_model=ImportReport)
-async def import_employees(request: Request, session: SessionDep, user: CurrentUser) -> ImportReport:
-    """Upsert employees from an HRIS export; rejected rows are reported and write nothing."""
+@router.post("/employees/import", response_model=ImportReport, openapi_extra=_IMPORT_BODY,
+             responses={422: {"description": "Every row was rejected; nothing was written"}})
+async def import_employees(request: Request, session: SessionDep, user: CurrentUser) -> Any:
+    """Upsert employees from an HRIS export (CSV, NDJSON, JSON array); bad rows write nothing."""
     user.require(Role.HRIS, Role.HR_ADMIN)
-    rows = await _read_rows(request)
+    rows = await _rows(request, "employee")
     report = await service.import_employees(session, rows)
+    accepted = report.created + report.updated + report.unchanged
+    if report.rejected and not accepted:
+        await session.rollback()
+        first = report.errors[0]
+        body = Problem(
+            422, f"Every row was rejected; first: row {first.row}, {first.field}: "
+                 f"{first.reason}", kind="validation-error", title="Invalid input",
+            field=first.field,
+            errors=[e.model_dump() | {"message": e.reason} for e in report.errors[:1000]],
+            **report.model_dump(exclude={"errors"}),
+        ).body(request.url.path)
+        return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
     await session.commit()
     return report
 
@@ -79,12 +81,29 @@ async def import_employees(request: Request, session: SessionDep, user: CurrentU
 @router.get("/employees/{employee_id}", response_model=EmployeePublic)
 async def get_employee(employee_id: str, session: SessionDep, user: CurrentUser) -> Any:
     """One employee: themselves, or anyone for admins."""
-    return await service.get_employee(session, user=user, employee_id=employee_id)
+    employee = await service.get_employee(session, user=user, employee_id=employee_id)
+    return EmployeePublic.model_validate(
+        employee.model_dump() | {"erased": employee.erased_at is not None})
+
+
+@router.post("/employees/{employee_id}/erase", response_model=EmployeePublic)
+async def erase_employee(employee_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """Erase a person on request: pseudonymised everywhere, aggregates kept (HR admins)."""
+    user.require(Role.HR_ADMIN)
+    employee = await service.erase_employee(session, employee_id=employee_id)
+    await session.commit()
+    return EmployeePublic.model_validate(employee.model_dump() | {"erased": True})
+
+
+@router.get("/employees/{employee_id}/invitations", response_model=list[InvitationPublic])
+async def employee_invitations(employee_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """An employee's invitations: themselves, or admins."""
+    return await service.list_invitations(session, user=user, employee_id=employee_id)
 
 
 @router.post("/programmes", response_model=ProgrammePublic, status_code=201)
 async def create_programme(data: ProgrammeCreate, session: SessionDep, user: CurrentUser) -> Any:
-    """Create a programme (HR admins and programme managers)."""
+    """Create a programme, open (default) or as a draft (HR admins and programme managers)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     programme = await service.create_programme(session, data=data)
     await session.commit()
@@ -93,14 +112,62 @@ async def create_programme(data: ProgrammeCreate, session: SessionDep, user: Cur
 
 @router.get("/programmes", response_model=list[ProgrammePublic])
 async def list_programmes(session: SessionDep, user: CurrentUser) -> Any:
-    """Every programme."""
-    return await repository.list_programmes(session)
+    """Every programme; participants do not see drafts."""
+    programmes = await repository.list_programmes(session)
+    if user.is_admin:
+        return programmes
+    return [p for p in programmes if p.status != "draft"]
 
 
 @router.get("/programmes/{programme_id}", response_model=ProgrammePublic)
 async def get_programme(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
     """One programme."""
-    return await service.get_programme(session, programme_id=programme_id)
+    programme = await service.get_programme(session, programme_id=programme_id)
+    if programme.status == "draft" and not user.is_admin:
+        raise Problem(404, f"Programme {programme_id} does not exist", kind="not-found")
+    return programme
+
+
+@router.patch("/programmes/{programme_id}", response_model=ProgrammePublic)
+async def update_programme(programme_id: str, data: ProgrammeUpdate, session: SessionDep,
+                           user: CurrentUser) -> Any:
+    """Change a programme within what its lifecycle state allows (admins)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    programme = await service.update_programme(session, programme_id=programme_id, data=data)
+    await session.commit()
+    return programme
+
+
+@router.post("/programmes/{programme_id}/status", response_model=ProgrammePublic)
+async def transition_programme(programme_id: str, data: ProgrammeTransition,
+                               session: SessionDep, user: CurrentUser) -> Any:
+    """Move a programme along draft -> open -> running -> closed (admins)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    programme = await service.transition_programme(session, programme_id=programme_id,
+                                                   status=data.status)
+    await session.commit()
+    return programme
+
+
+@router.post("/programmes/{programme_id}/topics", response_model=ProgrammePublic)
+async def add_topics(programme_id: str, data: TopicsAdd, session: SessionDep,
+                     user: CurrentUser) -> Any:
+    """Add topics to a programme's catalogue (admins)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    programme = await service.add_topics(session, programme_id=programme_id, topics=data.topics)
+    await session.commit()
+    return programme
+
+
+def _public(participant: Participant, user: Principal) -> ParticipantPublic:
+    shown = participant.model_dump()
+    if not service.can_see_diversity(user, participant):
+        shown["diversity"] = None
+    return ParticipantPublic.model_validate(shown)
+
+
+def _publics(participants: Sequence[Participant], user: Principal) -> list[ParticipantPublic]:
+    return [_public(p, user) for p in participants]
 
 
 @router.post("/programmes/{programme_id}/participants", response_model=ParticipantPublic,
@@ -110,21 +177,97 @@ async def enrol(programme_id: str, data: ParticipantCreate, session: SessionDep,
     """Opt in to a programme as mentor (junior who teaches) or mentee (senior who learns)."""
     participant = await service.enrol(session, user=user, programme_id=programme_id, data=data)
     await session.commit()
-    return participant
+    return _public(participant, user)
 
 
 @router.get("/programmes/{programme_id}/participants", response_model=list[ParticipantPublic])
 async def list_participants(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
-    """A programme's participants (admins)."""
+    """A programme's participants (admins; diversity attributes for HR admins only)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     await service.get_programme(session, programme_id=programme_id)
-    return await repository.list_participants(session, programme_id)
+    return _publics(await repository.list_participants(session, programme_id), user)
+
+
+@router.post("/programmes/{programme_id}/participants/import",
+             response_model=ParticipantImportReport, openapi_extra=_IMPORT_BODY)
+async def import_participants(programme_id: str, request: Request, session: SessionDep,
+                              user: CurrentUser) -> Any:
+    """Enrol opted-in people from a survey run elsewhere (NDJSON; consent time required)."""
+    user.require(Role.HR_ADMIN)
+    rows = await _rows(request, "participant")
+    report = await service.import_participants(session, programme_id=programme_id, rows=rows)
+    await session.commit()
+    return report
+
+
+@router.post("/programmes/{programme_id}/invitations", response_model=InvitationPublic,
+             status_code=201)
+async def invite(programme_id: str, data: InvitationCreate, session: SessionDep,
+                 user: CurrentUser) -> Any:
+    """Invite an employee; they become a participant only by accepting (admins)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    invitation = await service.invite(session, programme_id=programme_id, data=data)
+    await session.commit()
+    return invitation
+
+
+@router.get("/programmes/{programme_id}/invitations", response_model=list[InvitationPublic])
+async def programme_invitations(programme_id: str, session: SessionDep,
+                                user: CurrentUser) -> Any:
+    """A programme's invitations (admins)."""
+    return await service.list_invitations(session, user=user, programme_id=programme_id)
+
+
+@router.post("/invitations/{invitation_id}/accept", response_model=ParticipantPublic,
+             status_code=201)
+async def accept_invitation(invitation_id: str, data: SurveyAnswers, session: SessionDep,
+                            user: CurrentUser) -> Any:
+    """Accept an invitation with the profile survey (the invited employee only)."""
+    participant = await service.accept_invitation(session, user=user,
+                                                  invitation_id=invitation_id, answers=data)
+    await session.commit()
+    return _public(participant, user)
+
+
+@router.post("/invitations/{invitation_id}/decline", response_model=InvitationPublic)
+async def decline_invitation(invitation_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """Decline an invitation (the invited employee only)."""
+    invitation = await service.decline_invitation(session, user=user,
+                                                  invitation_id=invitation_id)
+    await session.commit()
+    return invitation
 
 
 @router.get("/participants/{participant_id}", response_model=ParticipantPublic)
 async def get_participant(participant_id: str, session: SessionDep, user: CurrentUser) -> Any:
     """One participant: themselves, or anyone for admins."""
-    return await service.get_participant(session, user=user, participant_id=participant_id)
+    participant = await service.get_participant(session, user=user,
+                                                participant_id=participant_id)
+    return _public(participant, user)
+
+
+@router.put("/participants/{participant_id}/survey", response_model=ParticipantPublic)
+async def update_survey(participant_id: str, data: SurveyAnswers, session: SessionDep,
+                        user: CurrentUser) -> Any:
+    """Submit new survey answers: a new version that matching sees next."""
+    participant = await service.update_survey(session, user=user, participant_id=participant_id,
+                                              answers=data)
+    await session.commit()
+    return _public(participant, user)
+
+
+@router.get("/participants/{participant_id}/survey/versions",
+            response_model=list[SurveyVersionPublic])
+async def survey_versions(participant_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """Every version of a participant's survey, oldest first."""
+    versions = await service.survey_history(session, user=user, participant_id=participant_id)
+    participant = await repository.get_participant(session, participant_id)
+    hide = participant is not None and not service.can_see_diversity(user, participant)
+    return [
+        SurveyVersionPublic(version=v.version, submitted_at=v.submitted_at,
+                            answers=v.answers | ({"diversity": None} if hide else {}))
+        for v in versions
+    ]
 
 
 class Withdrawal(BaseModel):
@@ -138,4 +281,4 @@ async def withdraw(participant_id: str, data: Withdrawal, session: SessionDep,
     participant = await service.withdraw(session, user=user, participant_id=participant_id,
                                          reason=data.reason)
     await session.commit()
-    return participant
+    return _public(participant, user)

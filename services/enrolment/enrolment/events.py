@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
 from enrolment.models import Employee, Participant, Programme
 from upward_common.events import (
+    AvailabilityWindow,
+    EmployeeErased,
     EmployeeSnapshot,
     EmployeeUpdated,
     ParticipantEnrolled,
     ParticipantState,
+    ParticipantUpdated,
     ParticipantWithdrawn,
     ProgrammeSnapshot,
     ProgrammeUpdated,
@@ -21,25 +28,26 @@ from upward_common.outbox import emit
 
 SOURCE = "/upward/enrolment"
 
+# The kernel's flag that wakes the relay on commit (set by `emit`; set here for bulk rows).
+_OUTBOX_PENDING = "outbox_pending"
+
+_SNAPSHOT_FIELDS = (
+    "external_id", "email", "given_name", "family_name", "job_title", "job_level",
+    "department", "manager_id", "location", "time_zone", "hire_on", "leave_on", "active",
+)
+
+
+def snapshot_of(values: Mapping[str, Any], chain: list[str]) -> EmployeeSnapshot:
+    """A snapshot from stored values (already validated), without re-validating them."""
+    fields = {name: values.get(name) for name in _SNAPSHOT_FIELDS}
+    return EmployeeSnapshot.model_construct(
+        employee_id=values["id"], manager_chain=chain, **fields
+    )
+
 
 async def snapshot(session: AsyncSession, employee: Employee) -> EmployeeSnapshot:
-    return EmployeeSnapshot(
-        employee_id=employee.id,
-        external_id=employee.external_id,
-        email=employee.email,
-        given_name=employee.given_name,
-        family_name=employee.family_name,
-        job_title=employee.job_title,
-        job_level=employee.job_level,
-        department=employee.department,
-        manager_id=employee.manager_id,
-        manager_chain=await repository.manager_chain(session, employee),
-        location=employee.location,
-        time_zone=employee.time_zone,
-        hire_on=employee.hire_on,
-        leave_on=employee.leave_on,
-        active=employee.active,
-    )
+    chain = await repository.manager_chain(session, employee)
+    return snapshot_of(employee.model_dump(), chain)
 
 
 async def employee_updated(session: AsyncSession, employee: Employee) -> None:
@@ -47,31 +55,87 @@ async def employee_updated(session: AsyncSession, employee: Employee) -> None:
                                   occurred_at=utcnow()), source=SOURCE)
 
 
+async def employees_updated_bulk(
+    session: AsyncSession,
+    employees: Sequence[tuple[Mapping[str, Any], list[str]]],
+    *,
+    occurred_at: datetime,
+) -> None:
+    """One employee-updated event per (values, manager chain), written in one statement."""
+    if not employees:
+        return
+    subject = EmployeeUpdated.nats_subject()
+    rows: list[dict[str, Any]] = []
+    for values, chain in employees:
+        data = EmployeeUpdated.model_construct(
+            employee=snapshot_of(values, chain), occurred_at=occurred_at
+        )
+        envelope = data.envelope(source=SOURCE)
+        rows.append({
+            "event_id": envelope.id,
+            "subject": subject,
+            "payload": envelope.model_dump_json(exclude_none=True),
+            "created_at": envelope.time,
+            "published_at": None,
+            "attempts": 0,
+            "last_error": None,
+        })
+    await repository.insert_outbox_rows(session, rows)
+    session.sync_session.info[_OUTBOX_PENDING] = True
+
+
+def employee_erased(session: AsyncSession, employee_id: str) -> None:
+    emit(session, EmployeeErased(employee_id=employee_id, occurred_at=utcnow()), source=SOURCE)
+
+
 async def participant_state(
-    session: AsyncSession, participant: Participant, employee: Employee
+    session: AsyncSession, participant: Participant, employee: Employee, programme: Programme
 ) -> ParticipantState:
+    # Sensitive attributes travel only with consent and a programme diversity objective.
+    diversity = (
+        participant.diversity
+        if participant.diversity_consent_at is not None and programme.diversity_objective
+        else None
+    )
     return ParticipantState(
         participant_id=participant.id,
         programme_id=participant.programme_id,
         role="mentor" if participant.role == "mentor" else "mentee",
+        status="withdrawn" if participant.status == "withdrawn" else "active",
         employee=await snapshot(session, employee),
+        survey_version=participant.survey_version,
         topics_teach=[TopicSkill.model_validate(t) for t in participant.topics_teach],
         topics_learn=[TopicSkill.model_validate(t) for t in participant.topics_learn],
         interests=participant.interests,
+        availability=[AvailabilityWindow.model_validate(w) for w in participant.availability],
+        time_zone=participant.time_zone or employee.time_zone,
+        meeting_formats=participant.meeting_formats,  # type: ignore[arg-type]
+        communication_preferences=participant.communication_preferences,
         languages=participant.languages,
         mentor_capacity=participant.mentor_capacity,
-        survey_version=participant.survey_version,
+        dei_opt_in=participant.dei_opt_in,
+        avoid_employee_ids=participant.avoid_employee_ids,
+        diversity=diversity,
     )
 
 
 async def participant_enrolled(
-    session: AsyncSession, participant: Participant, employee: Employee
+    session: AsyncSession, participant: Participant, employee: Employee, programme: Programme
 ) -> None:
-    state = await participant_state(session, participant, employee)
+    state = await participant_state(session, participant, employee, programme)
     emit(session, ParticipantEnrolled(participant=state, occurred_at=utcnow()), source=SOURCE)
 
 
-def participant_withdrawn(participant: Participant, session: AsyncSession, reason: str | None) -> None:
+async def participant_updated(
+    session: AsyncSession, participant: Participant, employee: Employee, programme: Programme
+) -> None:
+    state = await participant_state(session, participant, employee, programme)
+    emit(session, ParticipantUpdated(participant=state, occurred_at=utcnow()), source=SOURCE)
+
+
+def participant_withdrawn(
+    session: AsyncSession, participant: Participant, reason: str | None
+) -> None:
     emit(
         session,
         ParticipantWithdrawn(
@@ -85,13 +149,25 @@ def participant_withdrawn(participant: Participant, session: AsyncSession, reaso
     )
 
 
+def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
+    return ProgrammeSnapshot.model_validate({
+        "programme_id": programme.id,
+        "name": programme.name,
+        "status": str(programme.status),
+        "mentor_max_level": programme.mentor_max_level,
+        "mentee_min_level": programme.mentee_min_level,
+        "min_level_gap": programme.min_level_gap,
+        "mutual": programme.mutual,
+        "matching_mode": programme.matching_mode,
+        "session_cadence": programme.session_cadence,
+        "session_minutes": programme.session_minutes,
+        "duration_weeks": programme.duration_weeks,
+        "meeting_format": programme.meeting_format,
+        "diversity_objective": programme.diversity_objective,
+        "topics": programme.topics,
+    })
+
+
 def programme_updated(session: AsyncSession, programme: Programme) -> None:
-    snapshot = ProgrammeSnapshot(
-        programme_id=programme.id,
-        name=programme.name,
-        status=programme.status.value,
-        mentor_max_level=programme.mentor_max_level,
-        mentee_min_level=programme.mentee_min_level,
-        min_level_gap=programme.min_level_gap,
-    )
-    emit(session, ProgrammeUpdated(programme=snapshot, occurred_at=utcnow()), source=SOURCE)
+    emit(session, ProgrammeUpdated(programme=programme_snapshot(programme),
+                                   occurred_at=utcnow()), source=SOURCE)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field as PydanticField
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from upward_common.events import ParticipantRole, TopicSkill
+from upward_common.events import (
+    AvailabilityWindow,
+    MeetingFormat,
+    ParticipantRole,
+    TopicSkill,
+)
 from upward_common.types import UTCDateTime
+
+MAX_JOB_LEVEL = 20
+
+# Deliberately pragmatic (one @, a dotted domain, no spaces): HR exports are
+# checked in bulk, and a full RFC 5322 parser per row costs more than the insert.
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 def new_id() -> str:
@@ -25,9 +39,11 @@ class Employee(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     external_id: str = Field(max_length=200, unique=True, index=True)
-    email: str = Field(max_length=320)
-    given_name: str = Field(max_length=200)
-    family_name: str = Field(max_length=200)
+    # SCIM `userName`; employees pushed by file import have none and answer to their email.
+    user_name: str | None = Field(default=None, max_length=320, unique=True, index=True)
+    email: str = Field(default="", max_length=320)
+    given_name: str = Field(default="", max_length=200)
+    family_name: str = Field(default="", max_length=200)
     job_title: str | None = Field(default=None, max_length=200)
     job_level: int | None = None
     department: str | None = Field(default=None, max_length=200)
@@ -37,6 +53,11 @@ class Employee(SQLModel, table=True):
     hire_on: date | None = None
     leave_on: date | None = None
     active: bool = True
+    # The rest of a SCIM resource (phone numbers, enterprise fields...), kept for round trips.
+    scim_attributes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Bumped on every change: the SCIM ETag.
+    version: int = 1
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -48,6 +69,26 @@ class ProgrammeStatus(StrEnum):
     CLOSED = "closed"
 
 
+SessionCadence = Literal["weekly", "biweekly", "monthly"]
+MatchingMode = Literal["admin", "shortlist", "automatic"]
+GuidelineKind = Literal["confidentiality", "feedback", "communication", "training", "other"]
+
+# The seed catalogue every new programme starts with; a programme may add its own.
+SEED_TOPICS: tuple[str, ...] = (
+    "social media",
+    "digital marketing",
+    "data analytics and visualisation",
+    "AI tools",
+    "collaboration tools",
+    "agile practices",
+    "Gen Z consumer trends",
+    "remote work",
+    "DEI perspectives",
+)
+# Topics a mentor teaches only after opting in to DEI topics.
+DEI_TOPICS: frozenset[str] = frozenset({"dei perspectives"})
+
+
 class Programme(SQLModel, table=True):
     __tablename__ = "programme"
 
@@ -55,10 +96,25 @@ class Programme(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str = Field(default="", sa_type=Text)
     status: ProgrammeStatus = Field(default=ProgrammeStatus.OPEN, sa_type=String(16))
+    objectives: str = Field(default="", sa_type=Text)
+    goal_templates: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int = 0
+    enrolment_opens_on: date | None = None
+    enrolment_closes_on: date | None = None
+    capacity: int | None = None
+    session_cadence: str = Field(default="biweekly", sa_type=String(16))
+    session_minutes: int = 60
+    duration_weeks: int = 24
+    meeting_format: str = Field(default="virtual", sa_type=String(16))
+    topics: list[str] = Field(default_factory=lambda: list(SEED_TOPICS), sa_column=Column(JSON))
+    guidelines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    mutual: bool = False
+    matching_mode: str = Field(default="admin", sa_type=String(16))
+    diversity_objective: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ParticipantStatus(StrEnum):
@@ -77,38 +133,99 @@ class Participant(SQLModel, table=True):
     employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
     role: str = Field(max_length=16)
     status: ParticipantStatus = Field(default=ParticipantStatus.ACTIVE, sa_type=String(16))
+    # How they came in: self (opt-in), invitation (accepted), import (survey run elsewhere).
+    source: str = Field(default="self", sa_type=String(16))
     topics_teach: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     topics_learn: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     interests: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    availability: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
+    time_zone: str | None = Field(default=None, max_length=64)
+    meeting_formats: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    communication_preferences: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     mentor_capacity: int = 1
+    dei_opt_in: bool = False
+    avoid_employee_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # Self-declared, optional; stored only with `diversity_consent_at` set.
+    diversity: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
+    diversity_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     survey_version: int = 1
+    survey_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     enrolled_at: datetime = Field(sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-TABLES = ("employee", "programme", "participant")
+class SurveyResponse(SQLModel, table=True):
+    """Every version of a participant's survey, so a change can be audited."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (UniqueConstraint("participant_id", "version"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    participant_id: str = Field(foreign_key="participant.id", index=True, max_length=36)
+    version: int
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    submitted_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Invitation(SQLModel, table=True):
+    """HR invites; only the employee's acceptance makes a participant."""
+
+    __tablename__ = "invitation"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    programme_id: str = Field(foreign_key="programme.id", index=True, max_length=36)
+    employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
+    role: str = Field(max_length=16)
+    message: str = Field(default="", sa_type=Text)
+    status: InvitationStatus = Field(default=InvitationStatus.PENDING, sa_type=String(16))
+    participant_id: str | None = Field(default=None, max_length=36)
+    invited_at: datetime = Field(sa_type=UTCDateTime)
+    responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+TABLES = ("employee", "programme", "participant", "survey_response", "invitation")
 
 
 # --- API shapes ------------------------------------------------------------------
 
 
 class EmployeeRecord(BaseModel):
-    """One employee as an HRIS sends it (JSON body or one CSV row)."""
+    """One employee as an HRIS sends it (JSON body, NDJSON line or CSV row)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     external_id: str = PydanticField(min_length=1, max_length=200)
-    email: EmailStr
+    email: str = PydanticField(max_length=320)
     given_name: str = PydanticField(min_length=1, max_length=200)
     family_name: str = PydanticField(min_length=1, max_length=200)
-    job_title: str | None = None
-    job_level: int | None = PydanticField(default=None, ge=1, le=20)
-    department: str | None = None
-    manager_external_id: str | None = None
-    location: str | None = None
-    time_zone: str | None = None
+    job_title: str | None = PydanticField(default=None, max_length=200)
+    job_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
+    department: str | None = PydanticField(default=None, max_length=200)
+    manager_external_id: str | None = PydanticField(default=None, max_length=200)
+    location: str | None = PydanticField(default=None, max_length=200)
+    time_zone: str | None = PydanticField(default=None, max_length=64)
     hire_date: date | None = None
     leave_date: date | None = None
-    active: bool = True
+    active: bool | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_PATTERN.match(value):
+            raise ValueError("not a valid email address")
+        return value
+
+
+IMPORT_COLUMNS: tuple[str, ...] = tuple(EmployeeRecord.model_fields)
+REQUIRED_IMPORT_COLUMNS: tuple[str, ...] = ("external_id", "email", "given_name", "family_name")
 
 
 class RejectedRow(BaseModel):
@@ -128,6 +245,7 @@ class ImportReport(BaseModel):
 class EmployeePublic(BaseModel):
     id: str
     external_id: str
+    user_name: str | None = None
     email: str
     given_name: str
     family_name: str
@@ -140,14 +258,82 @@ class EmployeePublic(BaseModel):
     hire_on: date | None
     leave_on: date | None
     active: bool
+    erased: bool = False
 
 
-class ProgrammeCreate(BaseModel):
+class GoalTemplate(BaseModel):
+    """A measurable objective pairs can adopt, e.g. +30 % proficiency in six months."""
+
+    title: str = PydanticField(min_length=1, max_length=200)
+    topic: str | None = None
+    measure: str | None = PydanticField(default=None, max_length=200)
+    target_change_percent: float | None = PydanticField(default=None, ge=-100, le=1000)
+    within_months: int | None = PydanticField(default=None, ge=1, le=60)
+
+
+class Guideline(BaseModel):
+    """Guidance or a training resource shown to participants."""
+
+    kind: GuidelineKind = "other"
+    title: str = PydanticField(min_length=1, max_length=200)
+    body: str = ""
+    url: str | None = PydanticField(default=None, max_length=2000)
+
+
+SessionMinutes = Literal[30, 45, 60]
+
+
+class ProgrammeFields(BaseModel):
+    """Everything a programme's owner may set (all optional on update)."""
+
+    description: str | None = None
+    objectives: str | None = None
+    goal_templates: list[GoalTemplate] | None = None
+    mentor_max_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
+    mentee_min_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
+    min_level_gap: int | None = PydanticField(default=None, ge=0, le=MAX_JOB_LEVEL - 1)
+    enrolment_opens_on: date | None = None
+    enrolment_closes_on: date | None = None
+    capacity: int | None = PydanticField(default=None, ge=1, le=100_000)
+    session_cadence: SessionCadence | None = None
+    session_minutes: SessionMinutes | None = None
+    duration_weeks: int | None = PydanticField(default=None, ge=1, le=156)
+    meeting_format: MeetingFormat | None = None
+    topics: list[str] | None = None
+    guidelines: list[Guideline] | None = None
+    mutual: bool | None = None
+    matching_mode: MatchingMode | None = None
+    diversity_objective: bool | None = None
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = [" ".join(t.split()) for t in value]
+        if any(not t or len(t) > 100 for t in cleaned):
+            raise ValueError("topics are 1 to 100 characters")
+        return list(dict.fromkeys(cleaned))
+
+
+class ProgrammeCreate(ProgrammeFields):
     name: str = PydanticField(min_length=1, max_length=200)
-    description: str = ""
-    mentor_max_level: int | None = PydanticField(default=None, ge=1, le=20)
-    mentee_min_level: int | None = PydanticField(default=None, ge=1, le=20)
-    min_level_gap: int = PydanticField(default=0, ge=0, le=19)
+    description: str | None = ""
+    # Create-and-open in one call stays possible; `draft` keeps it private while it is set up.
+    status: Literal["draft", "open"] = "open"
+    min_level_gap: int | None = PydanticField(default=0, ge=0, le=MAX_JOB_LEVEL - 1)
+
+
+class ProgrammeUpdate(ProgrammeFields):
+    name: str | None = PydanticField(default=None, min_length=1, max_length=200)
+
+
+class ProgrammeTransition(BaseModel):
+    status: ProgrammeStatus
+
+
+class TopicsAdd(BaseModel):
+    topics: list[str] = PydanticField(min_length=1)
 
 
 class ProgrammePublic(BaseModel):
@@ -155,22 +341,74 @@ class ProgrammePublic(BaseModel):
     name: str
     description: str
     status: ProgrammeStatus
+    objectives: str
+    goal_templates: list[GoalTemplate]
     mentor_max_level: int | None
     mentee_min_level: int | None
     min_level_gap: int
+    enrolment_opens_on: date | None
+    enrolment_closes_on: date | None
+    capacity: int | None
+    session_cadence: SessionCadence
+    session_minutes: int
+    duration_weeks: int
+    meeting_format: MeetingFormat
+    topics: list[str]
+    guidelines: list[Guideline]
+    mutual: bool
+    matching_mode: MatchingMode
+    diversity_objective: bool
     created_at: datetime
+    updated_at: datetime | None = None
 
 
-class ParticipantCreate(BaseModel):
+class SurveyAnswers(BaseModel):
+    """The profile survey; every field optional with a neutral default."""
+
+    topics_teach: list[TopicSkill] = []
+    topics_learn: list[TopicSkill] = []
+    interests: list[str] = PydanticField(default=[], max_length=50)
+    availability: list[AvailabilityWindow] = PydanticField(default=[], max_length=100)
+    time_zone: str | None = PydanticField(default=None, max_length=64)
+    meeting_formats: list[MeetingFormat] = []
+    communication_preferences: list[str] = PydanticField(default=[], max_length=20)
+    languages: list[str] = PydanticField(default=[], max_length=20)
+    mentor_capacity: int = PydanticField(default=1, ge=1, le=10)
+    dei_opt_in: bool = False
+    avoid_employee_ids: list[str] = PydanticField(default=[], max_length=50)
+    diversity: dict[str, str] | None = None
+    diversity_consent: bool = False
+
+    @model_validator(mode="after")
+    def _windows(self) -> SurveyAnswers:
+        for index, window in enumerate(self.availability):
+            if window.end <= window.start:
+                raise ValueError(f"availability[{index}] ends before it starts")
+        return self
+
+
+class ParticipantCreate(SurveyAnswers):
     """An employee opts in; participants may only enrol themselves."""
 
     employee_id: str
     role: ParticipantRole
-    topics_teach: list[TopicSkill] = []
-    topics_learn: list[TopicSkill] = []
-    interests: list[str] = []
-    languages: list[str] = []
-    mentor_capacity: int = PydanticField(default=1, ge=1, le=10)
+
+
+class ParticipantImportRecord(SurveyAnswers):
+    """One opted-in person from a survey run elsewhere; consent time is mandatory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    employee_id: str | None = None
+    external_id: str | None = None
+    role: ParticipantRole
+    consent_at: datetime
+
+    @model_validator(mode="after")
+    def _who(self) -> ParticipantImportRecord:
+        if not self.employee_id and not self.external_id:
+            raise ValueError("employee_id or external_id is required")
+        return self
 
 
 class ParticipantPublic(BaseModel):
@@ -179,10 +417,53 @@ class ParticipantPublic(BaseModel):
     employee_id: str
     role: ParticipantRole
     status: ParticipantStatus
+    source: str = "self"
     topics_teach: list[TopicSkill]
     topics_learn: list[TopicSkill]
     interests: list[str]
+    availability: list[AvailabilityWindow] = []
+    time_zone: str | None = None
+    meeting_formats: list[MeetingFormat] = []
+    communication_preferences: list[str] = []
     languages: list[str]
     mentor_capacity: int
+    dei_opt_in: bool = False
+    avoid_employee_ids: list[str] = []
+    # Present only for HR admins and the participant themselves.
+    diversity: dict[str, str] | None = None
+    consent_at: datetime | None = None
     survey_version: int
+    survey_updated_at: datetime | None = None
     enrolled_at: datetime
+    withdrawn_at: datetime | None = None
+
+
+class ParticipantImportReport(BaseModel):
+    enrolled: int = 0
+    updated: int = 0
+    rejected: int = 0
+    errors: list[RejectedRow] = []
+
+
+class InvitationCreate(BaseModel):
+    employee_id: str
+    role: ParticipantRole
+    message: str = PydanticField(default="", max_length=4000)
+
+
+class InvitationPublic(BaseModel):
+    id: str
+    programme_id: str
+    employee_id: str
+    role: ParticipantRole
+    message: str
+    status: InvitationStatus
+    participant_id: str | None
+    invited_at: datetime
+    responded_at: datetime | None
+
+
+class SurveyVersionPublic(BaseModel):
+    version: int
+    answers: dict[str, Any]
+    submitted_at: datetime

@@ -2,12 +2,74 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolment.models import Employee, Participant, Programme
+from enrolment.models import (
+    Employee,
+    Invitation,
+    Participant,
+    ParticipantStatus,
+    Programme,
+    SurveyResponse,
+)
+from upward_common.tables import OutboxEvent
+
+EMPLOYEE = Employee.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+
+# SQLite caps bound parameters per statement; 500 ids stay well below it.
+_CHUNK = 500
+
+
+async def _core(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """Run a Core statement on the session's connection, inside its transaction."""
+    connection = await session.connection()
+    return await connection.execute(statement, params)
+
+
+async def add(session: AsyncSession, row: Any) -> None:
+    session.add(row)
+    await session.flush()
+
+
+# --- employees -------------------------------------------------------------------
+
+
+async def all_employee_rows(session: AsyncSession) -> Sequence[Mapping[str, Any]]:
+    """Every stored employee as plain rows: an import diffs against the whole mirror."""
+    result = await _core(session, core_select(EMPLOYEE))
+    return result.mappings().all()
+
+
+async def insert_employee_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        await _core(session, insert(EMPLOYEE), list(rows))
+
+
+async def update_employee_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Bulk update by id; every row carries the same columns."""
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k != "id"]
+    statement = (
+        update(EMPLOYEE)
+        .where(EMPLOYEE.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"b_{c}") for c in columns})
+    )
+    params = [{f"b_{k}": v for k, v in row.items()} for row in rows]
+    # On the connection: the ORM session's bulk-update path wants primary keys by name.
+    await _core(session, statement, params)
+
+
+async def insert_outbox_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        await _core(session, insert(OUTBOX), list(rows))
 
 
 async def employees_by_external_id(
@@ -15,16 +77,42 @@ async def employees_by_external_id(
 ) -> dict[str, Employee]:
     ids = list(external_ids)
     found: dict[str, Employee] = {}
-    # Chunked: SQLite caps the number of bound parameters per statement.
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
         rows = await session.exec(select(Employee).where(col(Employee.external_id).in_(chunk)))
         found.update({row.external_id: row for row in rows})
     return found
 
 
+async def employees_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Employee]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Employee] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = await session.exec(select(Employee).where(col(Employee.id).in_(chunk)))
+        found.update({row.id: row for row in rows})
+    return found
+
+
 async def get_employee(session: AsyncSession, employee_id: str) -> Employee | None:
     return await session.get(Employee, employee_id)
+
+
+async def get_employee_for_update(session: AsyncSession, employee_id: str) -> Employee | None:
+    return (await session.exec(
+        select(Employee).where(Employee.id == employee_id).with_for_update()
+    )).first()
+
+
+async def employee_by_user_name(session: AsyncSession, user_name: str) -> Employee | None:
+    query = select(Employee).where(func.lower(col(Employee.user_name)) == user_name.lower())
+    return (await session.exec(query)).first()
+
+
+async def employee_by_external_id(session: AsyncSession, external_id: str) -> Employee | None:
+    return (await session.exec(
+        select(Employee).where(Employee.external_id == external_id)
+    )).first()
 
 
 async def manager_chain(session: AsyncSession, employee: Employee, limit: int = 50) -> list[str]:
@@ -38,9 +126,25 @@ async def manager_chain(session: AsyncSession, employee: Employee, limit: int = 
     return chain
 
 
-async def add(session: AsyncSession, row: Employee | Programme | Participant) -> None:
-    session.add(row)
-    await session.flush()
+async def direct_reports(session: AsyncSession, employee_id: str) -> Sequence[Employee]:
+    return (await session.exec(select(Employee).where(Employee.manager_id == employee_id))).all()
+
+
+async def search_employees(
+    session: AsyncSession, where: ColumnElement[bool] | None, *, offset: int, limit: int
+) -> tuple[int, Sequence[Employee]]:
+    """A page of employees matching `where` (None: all), in a stable order, and the total."""
+    base = select(Employee).where(col(Employee.erased_at).is_(None))
+    if where is not None:
+        base = base.where(where)
+    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    page = (await session.exec(
+        base.order_by(col(Employee.created_at), col(Employee.id)).offset(offset).limit(limit)
+    )).all() if limit > 0 else []
+    return int(total or 0), page
+
+
+# --- programmes ------------------------------------------------------------------
 
 
 async def get_programme(session: AsyncSession, programme_id: str) -> Programme | None:
@@ -49,6 +153,19 @@ async def get_programme(session: AsyncSession, programme_id: str) -> Programme |
 
 async def list_programmes(session: AsyncSession) -> Sequence[Programme]:
     return (await session.exec(select(Programme).order_by(col(Programme.created_at)))).all()
+
+
+async def count_active_participants(session: AsyncSession, programme_id: str) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(Participant).where(
+            Participant.programme_id == programme_id,
+            Participant.status == ParticipantStatus.ACTIVE,
+        )
+    )
+    return int(count or 0)
+
+
+# --- participants ----------------------------------------------------------------
 
 
 async def get_participant(session: AsyncSession, participant_id: str) -> Participant | None:
@@ -66,10 +183,68 @@ async def find_participant(
     return (await session.exec(query)).first()
 
 
+async def participants_of_employee(
+    session: AsyncSession, employee_id: str, *, programme_id: str | None = None
+) -> Sequence[Participant]:
+    query = select(Participant).where(Participant.employee_id == employee_id)
+    if programme_id is not None:
+        query = query.where(Participant.programme_id == programme_id)
+    return (await session.exec(query.order_by(col(Participant.enrolled_at)))).all()
+
+
 async def list_participants(session: AsyncSession, programme_id: str) -> Sequence[Participant]:
     query = (
         select(Participant)
         .where(Participant.programme_id == programme_id)
-        .order_by(col(Participant.enrolled_at))
+        .order_by(col(Participant.enrolled_at), col(Participant.id))
     )
     return (await session.exec(query)).all()
+
+
+async def survey_history(session: AsyncSession, participant_id: str) -> Sequence[SurveyResponse]:
+    query = (
+        select(SurveyResponse)
+        .where(SurveyResponse.participant_id == participant_id)
+        .order_by(col(SurveyResponse.version))
+    )
+    return (await session.exec(query)).all()
+
+
+async def delete_survey_history(session: AsyncSession, participant_ids: Sequence[str]) -> None:
+    if participant_ids:
+        await _core(session, delete(SurveyResponse).where(
+            col(SurveyResponse.participant_id).in_(participant_ids)))
+
+
+# --- invitations -----------------------------------------------------------------
+
+
+async def get_invitation(session: AsyncSession, invitation_id: str) -> Invitation | None:
+    return await session.get(Invitation, invitation_id)
+
+
+async def pending_invitation(
+    session: AsyncSession, *, programme_id: str, employee_id: str, role: str
+) -> Invitation | None:
+    query = select(Invitation).where(
+        Invitation.programme_id == programme_id,
+        Invitation.employee_id == employee_id,
+        Invitation.role == role,
+        Invitation.status == "pending",
+    )
+    return (await session.exec(query)).first()
+
+
+async def list_invitations(
+    session: AsyncSession, *, programme_id: str | None = None, employee_id: str | None = None
+) -> Sequence[Invitation]:
+    query = select(Invitation)
+    if programme_id is not None:
+        query = query.where(Invitation.programme_id == programme_id)
+    if employee_id is not None:
+        query = query.where(Invitation.employee_id == employee_id)
+    return (await session.exec(query.order_by(col(Invitation.invited_at)))).all()
+
+
+async def delete_invitations_of(session: AsyncSession, employee_id: str) -> None:
+    await _core(session, delete(Invitation).where(col(Invitation.employee_id) == employee_id))

@@ -1,209 +1,390 @@
-"""Enrolment's rules: HRIS import, programmes, voluntary enrolment, withdrawal."""
+"""Enrolment's rules: HRIS import, programmes and their lifecycle, enrolment, surveys, erasure."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrolment import events, repository
+from enrolment import events, imports, repository
 from enrolment.models import (
+    DEI_TOPICS,
     Employee,
-    EmployeeRecord,
     ImportReport,
+    Invitation,
+    InvitationCreate,
+    InvitationStatus,
     Participant,
     ParticipantCreate,
+    ParticipantImportRecord,
+    ParticipantImportReport,
     ParticipantStatus,
     Programme,
     ProgrammeCreate,
     ProgrammeStatus,
+    ProgrammeUpdate,
     RejectedRow,
+    SurveyAnswers,
+    SurveyResponse,
 )
-from upward_common.auth import Principal
+from upward_common.auth import Principal, Role
 from upward_common.events import utcnow
-from upward_common.problems import conflict, invalid, not_found
+from upward_common.problems import Problem, conflict, invalid, not_found
 
-_EMPLOYEE_FIELDS = (
-    "email", "given_name", "family_name", "job_title", "job_level", "department",
-    "location", "time_zone", "active",
-)
-
-
-def _check_time_zone(record: EmployeeRecord) -> None:
-    if record.time_zone:
-        try:
-            ZoneInfo(record.time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {record.time_zone!r}") from exc
+# --- employees -------------------------------------------------------------------
 
 
 async def import_employees(
     session: AsyncSession, rows: Sequence[tuple[int, Mapping[str, Any]]]
 ) -> ImportReport:
-    """Upsert employees by external id; bad rows are reported and write nothing."""
-    report = ImportReport()
-    records: dict[str, tuple[int, EmployeeRecord]] = {}
-    for number, raw in rows:
-        try:
-            record = EmployeeRecord.model_validate(raw)
-            _check_time_zone(record)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "row"
-            report.errors.append(RejectedRow(row=number, field=field, reason=first["msg"]))
-            continue
-        except ValueError as exc:
-            report.errors.append(RejectedRow(row=number, field="time_zone", reason=str(exc)))
-            continue
-        if record.external_id in records:
-            report.errors.append(RejectedRow(row=number, field="external_id",
-                                             reason="duplicate external_id in this file"))
-            continue
-        records[record.external_id] = (number, record)
+    """Upsert employees by external id; rejected rows are reported and write nothing."""
+    return await imports.import_employees(session, rows)
 
-    wanted = set(records) | {r.manager_external_id for _, r in records.values()
-                             if r.manager_external_id}
-    existing = await repository.employees_by_external_id(session, wanted)
 
-    # A manager must exist in the file or already; a row whose chain loops is rejected.
-    accepted: dict[str, EmployeeRecord] = {}
-    for external_id, (number, record) in records.items():
-        problem = _manager_problem(external_id, records, existing)
-        if problem:
-            report.errors.append(RejectedRow(row=number, field="manager_external_id",
-                                             reason=problem))
-        else:
-            accepted[external_id] = record
+async def get_employee(session: AsyncSession, *, user: Principal, employee_id: str) -> Employee:
+    """One employee: themselves, or anyone for admins."""
+    user.require_self_or_admin(employee_id)
+    employee = await repository.get_employee(session, employee_id)
+    if employee is None:
+        raise not_found("Employee", employee_id)
+    return employee
 
+
+async def erase_employee(session: AsyncSession, *, employee_id: str) -> Employee:
+    """Forget a person on request: pseudonymise them here, tell every service, keep aggregates."""
+    employee = await repository.get_employee(session, employee_id)
+    if employee is None:
+        raise not_found("Employee", employee_id)
+    if employee.erased_at is not None:
+        raise conflict("This employee has already been erased")
     now = utcnow()
-    changed: list[Employee] = []
-    rows_by_external: dict[str, Employee] = dict(existing)
-    for external_id, record in accepted.items():
-        values = {name: getattr(record, name) for name in _EMPLOYEE_FIELDS}
-        values["hire_on"] = record.hire_date
-        values["leave_on"] = record.leave_date
-        if record.leave_date is not None and record.leave_date <= now.date():
-            values["active"] = False
-        employee = rows_by_external.get(external_id)
-        if employee is None:
-            employee = Employee(external_id=external_id, created_at=now, updated_at=now, **values)
-            rows_by_external[external_id] = employee
-            session.add(employee)
-            report.created += 1
-            changed.append(employee)
-        elif any(getattr(employee, k) != v for k, v in values.items()):
-            for key, value in values.items():
-                setattr(employee, key, value)
-            employee.updated_at = now
-            report.updated += 1
-            changed.append(employee)
-        else:
-            report.unchanged += 1
+    for participant in await repository.participants_of_employee(session, employee.id):
+        if participant.status == ParticipantStatus.ACTIVE:
+            participant.status = ParticipantStatus.WITHDRAWN
+            participant.withdrawn_at = now
+            events.participant_withdrawn(session, participant, "erased")
+        # Role, programme and dates stay for aggregates; the answers go.
+        participant.topics_teach = []
+        participant.topics_learn = []
+        participant.interests = []
+        participant.availability = []
+        participant.time_zone = None
+        participant.meeting_formats = []
+        participant.communication_preferences = []
+        participant.languages = []
+        participant.avoid_employee_ids = []
+        participant.diversity = None
+        participant.diversity_consent_at = None
+    participants = await repository.participants_of_employee(session, employee.id)
+    await repository.delete_survey_history(session, [p.id for p in participants])
+    await repository.delete_invitations_of(session, employee.id)
+    # Department, level and dates stay: retention and programme analytics need them.
+    employee.external_id = imports.erased_key(employee.external_id)
+    employee.user_name = None
+    employee.email = f"erased-{employee.id}@invalid"
+    employee.given_name = "Erased"
+    employee.family_name = "Employee"
+    employee.job_title = None
+    employee.location = None
+    employee.time_zone = None
+    employee.scim_attributes = None
+    employee.active = False
+    employee.erased_at = now
+    employee.updated_at = now
+    employee.version += 1
     await session.flush()
-
-    for external_id, record in accepted.items():
-        employee = rows_by_external[external_id]
-        manager = rows_by_external.get(record.manager_external_id or "")
-        manager_id = manager.id if manager is not None else None
-        if employee.manager_id != manager_id:
-            employee.manager_id = manager_id
-            if employee not in changed:
-                changed.append(employee)
-                report.unchanged -= 1
-                report.updated += 1
-    await session.flush()
-    for employee in changed:
-        await events.employee_updated(session, employee)
-    report.rejected = len(report.errors)
-    report.errors.sort(key=lambda e: e.row)
-    return report
+    events.employee_erased(session, employee.id)
+    return employee
 
 
-def _manager_problem(
-    external_id: str,
-    records: Mapping[str, tuple[int, EmployeeRecord]],
-    existing: Mapping[str, Employee],
-) -> str | None:
-    seen = {external_id}
-    current = records[external_id][1].manager_external_id
-    while current:
-        if current in seen:
-            return f"manager chain of {external_id} loops back through {current}"
-        seen.add(current)
-        if current in records:
-            current = records[current][1].manager_external_id
-        elif current in existing:
-            return None
-        else:
-            return f"manager {current} is neither in this file nor known"
-    return None
+# --- programmes ------------------------------------------------------------------
+
+# What stays editable in each state: eligibility is fixed once people can enrol under
+# it, the session plan once pairs run on it, and nothing changes after closing.
+_LOCKED_FROM_OPEN = frozenset({"mentor_max_level", "mentee_min_level", "min_level_gap",
+                               "mutual"})
+_LOCKED_FROM_RUNNING = _LOCKED_FROM_OPEN | {
+    "session_cadence", "session_minutes", "duration_weeks", "meeting_format",
+    "matching_mode", "diversity_objective", "enrolment_opens_on", "enrolment_closes_on",
+}
+_TRANSITIONS: dict[ProgrammeStatus, frozenset[ProgrammeStatus]] = {
+    ProgrammeStatus.DRAFT: frozenset({ProgrammeStatus.OPEN, ProgrammeStatus.CLOSED}),
+    ProgrammeStatus.OPEN: frozenset({ProgrammeStatus.RUNNING, ProgrammeStatus.CLOSED}),
+    ProgrammeStatus.RUNNING: frozenset({ProgrammeStatus.CLOSED}),
+    ProgrammeStatus.CLOSED: frozenset(),
+}
+
+
+def _check_programme(programme: Programme) -> None:
+    if (programme.enrolment_opens_on and programme.enrolment_closes_on
+            and programme.enrolment_closes_on < programme.enrolment_opens_on):
+        raise invalid("enrolment_closes_on", "The enrolment window closes before it opens")
+    if not programme.topics:
+        raise invalid("topics", "A programme needs at least one topic")
 
 
 async def create_programme(session: AsyncSession, *, data: ProgrammeCreate) -> Programme:
-    programme = Programme(**data.model_dump(), created_at=utcnow())
+    """Create a programme, as a draft or directly open for enrolment."""
+    values = data.model_dump(exclude_none=True, mode="python")
+    for key in ("goal_templates", "guidelines"):
+        if key in values:
+            values[key] = [item.model_dump(mode="json") for item in getattr(data, key)]
+    now = utcnow()
+    programme = Programme(**values, created_at=now, updated_at=now)
+    programme.status = ProgrammeStatus(data.status)
+    _check_programme(programme)
     await repository.add(session, programme)
     events.programme_updated(session, programme)
     return programme
 
 
 async def get_programme(session: AsyncSession, *, programme_id: str) -> Programme:
+    """One programme or 404."""
     programme = await repository.get_programme(session, programme_id)
     if programme is None:
         raise not_found("Programme", programme_id)
     return programme
 
 
+async def update_programme(
+    session: AsyncSession, *, programme_id: str, data: ProgrammeUpdate
+) -> Programme:
+    """Change a programme within what its lifecycle state allows."""
+    programme = await get_programme(session, programme_id=programme_id)
+    status = ProgrammeStatus(programme.status)
+    changes = data.model_dump(exclude_unset=True)
+    if status == ProgrammeStatus.CLOSED and changes:
+        raise conflict("A closed programme cannot change", field=next(iter(changes)))
+    locked = {ProgrammeStatus.DRAFT: frozenset(), ProgrammeStatus.OPEN: _LOCKED_FROM_OPEN,
+              ProgrammeStatus.RUNNING: _LOCKED_FROM_RUNNING}[status]
+    for field, value in changes.items():
+        if field in locked and value != getattr(programme, field):
+            raise conflict(f"{field} cannot change once the programme is {status.value}",
+                           field=field)
+        if value is None and field in {"name", "description", "objectives", "topics",
+                                       "goal_templates", "guidelines", "min_level_gap",
+                                       "session_cadence", "session_minutes", "duration_weeks",
+                                       "meeting_format", "mutual", "matching_mode",
+                                       "diversity_objective"}:
+            raise invalid(field, f"{field} cannot be null")
+    if "topics" in changes and status != ProgrammeStatus.DRAFT:
+        removed = set(programme.topics) - set(changes["topics"])
+        if removed:
+            raise conflict("Topics cannot be removed once people may have chosen them; "
+                           f"still needed: {', '.join(sorted(removed))}", field="topics")
+    if changes.get("capacity") is not None:
+        enrolled = await repository.count_active_participants(session, programme.id)
+        if changes["capacity"] < enrolled:
+            raise conflict(f"Capacity {changes['capacity']} is below the {enrolled} "
+                           "participants already enrolled", field="capacity")
+    for field, value in changes.items():
+        if field in {"goal_templates", "guidelines"}:
+            value = [item.model_dump(mode="json") for item in getattr(data, field)]
+        setattr(programme, field, value)
+    _check_programme(programme)
+    programme.updated_at = utcnow()
+    await session.flush()
+    events.programme_updated(session, programme)
+    return programme
+
+
+async def add_topics(session: AsyncSession, *, programme_id: str, topics: list[str]) -> Programme:
+    """Extend a programme's topic catalogue (topics are never removed once it is open)."""
+    programme = await get_programme(session, programme_id=programme_id)
+    if programme.status == ProgrammeStatus.CLOSED:
+        raise conflict("A closed programme cannot change", field="topics")
+    known = {t.casefold() for t in programme.topics}
+    added = []
+    for index, topic in enumerate(topics):
+        name = " ".join(topic.split())
+        if not name or len(name) > 100:
+            raise invalid(f"topics.{index}", "A topic is 1 to 100 characters")
+        if name.casefold() not in known:
+            known.add(name.casefold())
+            added.append(name)
+    if added:
+        programme.topics = [*programme.topics, *added]
+        programme.updated_at = utcnow()
+        await session.flush()
+        events.programme_updated(session, programme)
+    return programme
+
+
+async def transition_programme(
+    session: AsyncSession, *, programme_id: str, status: ProgrammeStatus
+) -> Programme:
+    """Move a programme along draft -> open -> running -> closed."""
+    programme = await get_programme(session, programme_id=programme_id)
+    current = ProgrammeStatus(programme.status)
+    if status == current:
+        return programme
+    if status not in _TRANSITIONS[current]:
+        allowed = ", ".join(sorted(s.value for s in _TRANSITIONS[current])) or "none"
+        raise conflict(f"A {current.value} programme cannot become {status.value} "
+                       f"(allowed: {allowed})", field="status")
+    programme.status = status
+    programme.updated_at = utcnow()
+    await session.flush()
+    events.programme_updated(session, programme)
+    return programme
+
+
+# --- enrolment and the survey ----------------------------------------------------
+
+
+def _check_eligibility(programme: Programme, employee: Employee, role: str,
+                       field: str = "role") -> None:
+    if employee.erased_at is not None or not employee.active:
+        raise invalid("employee_id", "The employee has left the company")
+    level = employee.job_level
+    if role == "mentor" and programme.mentor_max_level is not None and (
+        level is None or level > programme.mentor_max_level
+    ):
+        raise invalid(field, f"Mentors must be at job level {programme.mentor_max_level} "
+                             f"or below (this employee: {level})")
+    if role == "mentee" and programme.mentee_min_level is not None and (
+        level is None or level < programme.mentee_min_level
+    ):
+        raise invalid(field, f"Mentees must be at job level {programme.mentee_min_level} "
+                             f"or above (this employee: {level})")
+
+
+def _normalise_survey(
+    programme: Programme, employee: Employee, role: str, answers: SurveyAnswers
+) -> dict[str, Any]:
+    """Survey answers as stored, checked against the programme's catalogue and rules."""
+    catalogue = {t.casefold(): t for t in programme.topics}
+    values = answers.model_dump(mode="json", exclude={"diversity_consent"})
+    for key in ("topics_teach", "topics_learn"):
+        seen: set[str] = set()
+        for index, item in enumerate(values[key]):
+            name = catalogue.get(" ".join(item["topic"].split()).casefold())
+            if name is None:
+                raise invalid(f"{key}.{index}.topic",
+                              f"{item['topic']!r} is not in this programme's topics: "
+                              f"{', '.join(programme.topics)}")
+            if name in seen:
+                raise invalid(f"{key}.{index}.topic", f"{name!r} is listed twice")
+            seen.add(name)
+            item["topic"] = name
+    if role == "mentor" and not answers.dei_opt_in:
+        for index, item in enumerate(values["topics_teach"]):
+            if item["topic"].casefold() in DEI_TOPICS:
+                raise invalid(f"topics_teach.{index}.topic",
+                              "Teaching DEI topics needs the DEI opt-in (dei_opt_in: true)")
+    if answers.time_zone is not None and not imports.known_time_zone(answers.time_zone):
+        raise invalid("time_zone", f"Unknown IANA time zone {answers.time_zone!r}")
+    if employee.id in answers.avoid_employee_ids:
+        raise invalid("avoid_employee_ids", "You cannot avoid being paired with yourself")
+    if answers.diversity is not None and not answers.diversity_consent:
+        raise invalid("diversity_consent",
+                      "Diversity attributes are stored only with explicit consent")
+    if answers.diversity is not None and (
+        len(answers.diversity) > 10
+        or any(len(k) > 50 or len(v) > 100 for k, v in answers.diversity.items())
+    ):
+        raise invalid("diversity", "At most 10 attributes of 50/100 characters")
+    return values
+
+
+def _apply_survey(participant: Participant, values: dict[str, Any], consent: bool) -> None:
+    now = utcnow()
+    for key, value in values.items():
+        setattr(participant, key, value)
+    if values.get("diversity") is None:
+        participant.diversity = None
+        participant.diversity_consent_at = None
+    elif consent and participant.diversity_consent_at is None:
+        participant.diversity_consent_at = now
+    participant.survey_updated_at = now
+
+
+def _survey_answers(participant: Participant) -> dict[str, Any]:
+    return {key: getattr(participant, key) for key in SurveyAnswers.model_fields
+            if key != "diversity_consent"}
+
+
+async def _record_version(session: AsyncSession, participant: Participant) -> None:
+    session.add(SurveyResponse(participant_id=participant.id, version=participant.survey_version,
+                               answers=_survey_answers(participant),
+                               submitted_at=participant.survey_updated_at or utcnow()))
+    await session.flush()
+
+
+async def _check_can_join(
+    session: AsyncSession, programme: Programme, employee: Employee, role: str
+) -> None:
+    if await repository.find_participant(session, programme_id=programme.id,
+                                         employee_id=employee.id, role=role):
+        raise conflict(f"Employee is already enrolled as {role} in this programme",
+                       field="role")
+    if not programme.mutual:
+        others = await repository.participants_of_employee(session, employee.id,
+                                                           programme_id=programme.id)
+        if any(p.status == ParticipantStatus.ACTIVE for p in others):
+            raise conflict("Only a mutual programme lets someone enrol both as mentor and "
+                           "as mentee", field="role")
+    if programme.capacity is not None and (
+        await repository.count_active_participants(session, programme.id) >= programme.capacity
+    ):
+        raise conflict(f"The programme is full ({programme.capacity} participants)",
+                       field="programme_id")
+
+
+async def _join(
+    session: AsyncSession, *, programme: Programme, employee: Employee, role: str,
+    answers: SurveyAnswers, source: str, consent_at: Any,
+) -> Participant:
+    values = _normalise_survey(programme, employee, role, answers)
+    await _check_can_join(session, programme, employee, role)
+    participant = Participant(programme_id=programme.id, employee_id=employee.id, role=role,
+                              source=source, consent_at=consent_at, enrolled_at=utcnow())
+    _apply_survey(participant, values, answers.diversity_consent)
+    await repository.add(session, participant)
+    await _record_version(session, participant)
+    await events.participant_enrolled(session, participant, employee, programme)
+    return participant
+
+
+def _check_window(programme: Programme, today: date) -> None:
+    if programme.status != ProgrammeStatus.OPEN:
+        raise conflict(f"Programme is {programme.status}; enrolment needs it open",
+                       field="programme_id")
+    if programme.enrolment_opens_on is not None and today < programme.enrolment_opens_on:
+        raise conflict(f"Enrolment opens on {programme.enrolment_opens_on}",
+                       field="programme_id")
+    if programme.enrolment_closes_on is not None and today > programme.enrolment_closes_on:
+        raise conflict(f"Enrolment closed on {programme.enrolment_closes_on}",
+                       field="programme_id")
+
+
+async def _employee_for(session: AsyncSession, employee_id: str) -> Employee:
+    employee = await repository.get_employee(session, employee_id)
+    if employee is None:
+        raise invalid("employee_id", f"Employee {employee_id} does not exist")
+    return employee
+
+
 async def enrol(
     session: AsyncSession, *, user: Principal, programme_id: str, data: ParticipantCreate
 ) -> Participant:
-    """An employee opts in as mentor or mentee; eligibility is checked here."""
+    """An employee opts in as mentor or mentee; window, eligibility and capacity are checked."""
     user.require_self_or_admin(data.employee_id)
     programme = await get_programme(session, programme_id=programme_id)
-    if programme.status != ProgrammeStatus.OPEN:
-        raise conflict(f"Programme is {programme.status.value}; enrolment needs it open",
-                       field="programme_id")
-    employee = await repository.get_employee(session, data.employee_id)
-    if employee is None:
-        raise invalid("employee_id", f"Employee {data.employee_id} does not exist")
-    if not employee.active:
-        raise invalid("employee_id", "Employee has left the company")
-    level = employee.job_level
-    if data.role == "mentor" and programme.mentor_max_level is not None and (
-        level is None or level > programme.mentor_max_level
-    ):
-        raise invalid("role", f"Mentors must be at job level {programme.mentor_max_level} "
-                              f"or below (this employee: {level})")
-    if data.role == "mentee" and programme.mentee_min_level is not None and (
-        level is None or level < programme.mentee_min_level
-    ):
-        raise invalid("role", f"Mentees must be at job level {programme.mentee_min_level} "
-                              f"or above (this employee: {level})")
-    if await repository.find_participant(session, programme_id=programme_id,
-                                         employee_id=employee.id, role=data.role):
-        raise conflict(f"Employee is already enrolled as {data.role} in this programme",
-                       field="role")
-    participant = Participant(
-        programme_id=programme_id,
-        employee_id=employee.id,
-        role=data.role,
-        topics_teach=[t.model_dump() for t in data.topics_teach],
-        topics_learn=[t.model_dump() for t in data.topics_learn],
-        interests=data.interests,
-        languages=data.languages,
-        mentor_capacity=data.mentor_capacity,
-        enrolled_at=utcnow(),
-    )
-    await repository.add(session, participant)
-    await events.participant_enrolled(session, participant, employee)
-    return participant
+    _check_window(programme, utcnow().date())
+    employee = await _employee_for(session, data.employee_id)
+    _check_eligibility(programme, employee, data.role)
+    return await _join(session, programme=programme, employee=employee, role=data.role,
+                       answers=data, source="self", consent_at=utcnow())
 
 
 async def get_participant(
     session: AsyncSession, *, user: Principal, participant_id: str
 ) -> Participant:
+    """One participant: themselves, or anyone for admins."""
     participant = await repository.get_participant(session, participant_id)
     if participant is None:
         raise not_found("Participant", participant_id)
@@ -211,23 +392,205 @@ async def get_participant(
     return participant
 
 
+async def update_survey(
+    session: AsyncSession, *, user: Principal, participant_id: str, answers: SurveyAnswers
+) -> Participant:
+    """Replace the survey answers with a new version that matching sees next."""
+    participant = await get_participant(session, user=user, participant_id=participant_id)
+    if participant.status != ParticipantStatus.ACTIVE:
+        raise conflict("A withdrawn participant's survey cannot change")
+    programme = await get_programme(session, programme_id=participant.programme_id)
+    if programme.status == ProgrammeStatus.CLOSED:
+        raise conflict("The programme is closed", field="programme_id")
+    employee = await _employee_for(session, participant.employee_id)
+    values = _normalise_survey(programme, employee, participant.role, answers)
+    if all(getattr(participant, k) == v for k, v in values.items()):
+        return participant  # same answers: no new version, no event
+    _apply_survey(participant, values, answers.diversity_consent)
+    participant.survey_version += 1
+    await session.flush()
+    await _record_version(session, participant)
+    await events.participant_updated(session, participant, employee, programme)
+    return participant
+
+
+async def survey_history(
+    session: AsyncSession, *, user: Principal, participant_id: str
+) -> Sequence[SurveyResponse]:
+    """Every version of a participant's survey, oldest first."""
+    await get_participant(session, user=user, participant_id=participant_id)
+    return await repository.survey_history(session, participant_id)
+
+
 async def withdraw(
     session: AsyncSession, *, user: Principal, participant_id: str, reason: str | None
 ) -> Participant:
+    """Leave a programme; the participant's pairs end downstream."""
     participant = await get_participant(session, user=user, participant_id=participant_id)
     if participant.status == ParticipantStatus.WITHDRAWN:
         raise conflict("Participant has already withdrawn")
     participant.status = ParticipantStatus.WITHDRAWN
     participant.withdrawn_at = utcnow()
     await session.flush()
-    events.participant_withdrawn(participant, session, reason)
+    events.participant_withdrawn(session, participant, reason)
     return participant
 
 
-async def get_employee(session: AsyncSession, *, user: Principal, employee_id: str) -> Employee:
-    user.require_self_or_admin(employee_id)
-    employee = await repository.get_employee(session, employee_id)
-    if employee is None:
-        raise not_found("Employee", employee_id)
-    return employee
+def can_see_diversity(user: Principal, participant: Participant) -> bool:
+    """Self-declared attributes: the person themselves and HR admins only."""
+    return user.has(Role.HR_ADMIN) or user.employee_id == participant.employee_id
 
+
+# --- invitations -----------------------------------------------------------------
+
+
+async def invite(
+    session: AsyncSession, *, programme_id: str, data: InvitationCreate
+) -> Invitation:
+    """HR invites an employee; nothing is enrolled until they accept."""
+    programme = await get_programme(session, programme_id=programme_id)
+    if programme.status not in (ProgrammeStatus.DRAFT, ProgrammeStatus.OPEN):
+        raise conflict(f"Programme is {programme.status}; invitations need draft or open",
+                       field="programme_id")
+    employee = await _employee_for(session, data.employee_id)
+    _check_eligibility(programme, employee, data.role)
+    if await repository.find_participant(session, programme_id=programme.id,
+                                         employee_id=employee.id, role=data.role):
+        raise conflict(f"Employee is already enrolled as {data.role}", field="employee_id")
+    if await repository.pending_invitation(session, programme_id=programme.id,
+                                           employee_id=employee.id, role=data.role):
+        raise conflict("An invitation is already waiting for an answer", field="employee_id")
+    invitation = Invitation(programme_id=programme.id, employee_id=employee.id, role=data.role,
+                            message=data.message, invited_at=utcnow())
+    await repository.add(session, invitation)
+    return invitation
+
+
+async def _own_invitation(
+    session: AsyncSession, user: Principal, invitation_id: str
+) -> Invitation:
+    invitation = await repository.get_invitation(session, invitation_id)
+    if invitation is None:
+        raise not_found("Invitation", invitation_id)
+    # Only the invited person answers: HR cannot enrol someone by accepting for them.
+    if user.employee_id != invitation.employee_id:
+        raise Problem(403, "Only the invited employee can answer an invitation",
+                      kind="forbidden")
+    if invitation.status != InvitationStatus.PENDING:
+        raise conflict(f"The invitation was already {invitation.status}")
+    return invitation
+
+
+async def accept_invitation(
+    session: AsyncSession, *, user: Principal, invitation_id: str, answers: SurveyAnswers
+) -> Participant:
+    """The invited employee accepts with their survey answers and becomes a participant."""
+    invitation = await _own_invitation(session, user, invitation_id)
+    programme = await get_programme(session, programme_id=invitation.programme_id)
+    if programme.status != ProgrammeStatus.OPEN:
+        raise conflict(f"Programme is {programme.status}; accepting needs it open",
+                       field="programme_id")
+    employee = await _employee_for(session, invitation.employee_id)
+    _check_eligibility(programme, employee, invitation.role)
+    participant = await _join(session, programme=programme, employee=employee,
+                              role=invitation.role, answers=answers, source="invitation",
+                              consent_at=utcnow())
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.participant_id = participant.id
+    invitation.responded_at = utcnow()
+    await session.flush()
+    return participant
+
+
+async def decline_invitation(
+    session: AsyncSession, *, user: Principal, invitation_id: str
+) -> Invitation:
+    """The invited employee says no; nothing is enrolled."""
+    invitation = await _own_invitation(session, user, invitation_id)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.responded_at = utcnow()
+    await session.flush()
+    return invitation
+
+
+async def list_invitations(
+    session: AsyncSession, *, user: Principal, programme_id: str | None = None,
+    employee_id: str | None = None,
+) -> Sequence[Invitation]:
+    """Invitations of a programme (admins) or of an employee (themselves or admins)."""
+    if programme_id is not None:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        await get_programme(session, programme_id=programme_id)
+    else:
+        user.require_self_or_admin(employee_id)
+    return await repository.list_invitations(session, programme_id=programme_id,
+                                             employee_id=employee_id)
+
+
+# --- participant import ----------------------------------------------------------
+
+
+async def import_participants(
+    session: AsyncSession, *, programme_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+) -> ParticipantImportReport:
+    """Enrol opted-in people from a survey run elsewhere; a record without consent is rejected."""
+    programme = await get_programme(session, programme_id=programme_id)
+    if programme.status not in (ProgrammeStatus.DRAFT, ProgrammeStatus.OPEN):
+        raise conflict(f"Programme is {programme.status}; imports need draft or open",
+                       field="programme_id")
+    report = ParticipantImportReport()
+    now = utcnow()
+    seen: set[tuple[str, str]] = set()
+    for number, raw in rows:
+        try:
+            record = ParticipantImportRecord.model_validate(raw)
+            if record.consent_at > now:
+                raise invalid("consent_at", "consent_at is in the future")
+            employee = await _import_employee(session, record)
+            if (employee.id, record.role) in seen:
+                raise invalid("employee_id", "this person and role appear twice in the file")
+            _check_eligibility(programme, employee, record.role)
+            existing = await repository.find_participant(
+                session, programme_id=programme.id, employee_id=employee.id, role=record.role)
+            # Savepoint: a record that fails half-way leaves nothing behind.
+            async with session.begin_nested():
+                if existing is None:
+                    await _join(session, programme=programme, employee=employee,
+                                role=record.role, answers=record, source="import",
+                                consent_at=record.consent_at)
+                    report.enrolled += 1
+                else:
+                    if existing.status != ParticipantStatus.ACTIVE:
+                        raise conflict("this participant has withdrawn", field="employee_id")
+                    values = _normalise_survey(programme, employee, record.role, record)
+                    if any(getattr(existing, k) != v for k, v in values.items()):
+                        _apply_survey(existing, values, record.diversity_consent)
+                        existing.survey_version += 1
+                        existing.consent_at = record.consent_at
+                        await session.flush()
+                        await _record_version(session, existing)
+                        await events.participant_updated(session, existing, employee, programme)
+                        report.updated += 1
+            seen.add((employee.id, record.role))
+        except ValidationError as exc:
+            field, reason = imports.first_error(exc)
+            report.errors.append(RejectedRow(row=number, field=field, reason=reason))
+        except Problem as problem:
+            report.errors.append(RejectedRow(row=number, field=problem.field or "row",
+                                             reason=problem.detail))
+    report.rejected = len(report.errors)
+    return report
+
+
+async def _import_employee(session: AsyncSession, record: ParticipantImportRecord) -> Employee:
+    employee = None
+    if record.employee_id:
+        employee = await repository.get_employee(session, record.employee_id)
+        field, ident = "employee_id", record.employee_id
+    else:
+        assert record.external_id is not None
+        employee = await repository.employee_by_external_id(session, record.external_id)
+        field, ident = "external_id", record.external_id
+    if employee is None:
+        raise invalid(field, f"no employee {ident}")
+    return employee

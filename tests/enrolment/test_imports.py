@@ -1,0 +1,208 @@
+"""Bulk employee import: formats, row errors, managers, leavers, idempotence, events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+from tests.support.stack import Running, wait_until
+
+HEADER = ("external_id,email,given_name,family_name,job_title,job_level,department,"
+          "manager_external_id,location,time_zone,hire_date,leave_date")
+CSV = {"content-type": "text/csv"}
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+def csv_of(*rows: str) -> str:
+    return "\n".join((HEADER, *rows)) + "\n"
+
+
+def person(external_id: str, manager: str = "", **extra: Any) -> dict[str, Any]:
+    record = {"external_id": external_id, "email": f"{external_id}@corp.example",
+              "given_name": external_id.title(), "family_name": "Doe", "job_level": 5,
+              "department": "Sales", "manager_external_id": manager or None,
+              "time_zone": "Europe/Paris", "hire_date": "2020-01-06"}
+    record.update(extra)
+    return record
+
+
+def ndjson(*records: dict[str, Any]) -> str:
+    return "\n".join(json.dumps(r) for r in records) + "\n"
+
+
+async def employee(hr: httpx.AsyncClient, external_ids: dict[str, str], ext: str) -> Any:
+    response = await hr.get(f"/api/v1/employees/{external_ids[ext]}")
+    assert response.status_code == 200
+    return response.json()
+
+
+async def ids_by_external(events: Callable[[str], Any], count: int) -> dict[str, str]:
+    published = await wait_until(
+        lambda: _at_least(events("mentoring.employee.updated"), count))
+    return {e["data"]["employee"]["external_id"]: e["data"]["employee"]["employee_id"]
+            for e in published}
+
+
+async def _at_least(pending: Any, count: int) -> Any:
+    got = await pending
+    return got if len(got) >= count else None
+
+
+async def test_csv_import_resolves_managers_in_any_order_and_publishes_chains(
+    hris: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    body = csv_of(
+        "ic,ic@corp.example,Ida,Coder,Engineer,2,Eng,lead,Lyon,Europe/Paris,2024-03-01,",
+        "lead,lead@corp.example,Leo,Lead,Lead,5,Eng,ceo,Lyon,Europe/Paris,2019-03-01,",
+        "ceo,ceo@corp.example,Cleo,Chief,CEO,12,Board,,Paris,Europe/Paris,2010-01-04,",
+    )
+    response = await hris.post("/api/v1/employees/import", content=body, headers=CSV)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"created": 3, "updated": 0, "unchanged": 0, "rejected": 0,
+                               "errors": []}
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 3))
+    people = {e["data"]["employee"]["external_id"]: e["data"]["employee"] for e in published}
+    assert len(published) == 3
+    assert people["ic"]["manager_chain"] == [people["lead"]["employee_id"],
+                                             people["ceo"]["employee_id"]]
+    assert people["ic"]["job_level"] == 2 and people["ic"]["hire_on"] == "2024-03-01"
+    assert people["ceo"]["manager_chain"] == []
+
+
+async def test_ndjson_and_json_bodies_are_accepted(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    nd = await hris.post("/api/v1/employees/import", content=ndjson(person("a"), person("b", "a")),
+                         headers=NDJSON)
+    assert nd.status_code == 200 and nd.json()["created"] == 2
+    js = await hris.post("/api/v1/employees/import", json=[person("c", "b")])
+    assert js.status_code == 200 and js.json()["created"] == 1
+    ids = await ids_by_external(events, 3)
+    c = await employee(hr, ids, "c")
+    assert c["manager_id"] == ids["b"] and c["time_zone"] == "Europe/Paris"
+
+
+async def test_reimport_is_idempotent_and_changes_emit_one_event_each(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    body = ndjson(person("a"), person("b", "a"), person("c", "b"))
+    first = await hris.post("/api/v1/employees/import", content=body, headers=NDJSON)
+    assert first.json()["created"] == 3
+    await ids_by_external(events, 3)
+    again = await hris.post("/api/v1/employees/import", content=body, headers=NDJSON)
+    assert again.json() == {"created": 0, "updated": 0, "unchanged": 3, "rejected": 0,
+                            "errors": []}
+    changed = ndjson(person("a"), person("b", "a", job_title="Director"), person("c", "b"))
+    third = await hris.post("/api/v1/employees/import", content=changed, headers=NDJSON)
+    assert third.json()["updated"] == 1 and third.json()["unchanged"] == 2
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 4))
+    assert len(published) == 4
+    assert published[-1]["data"]["employee"]["job_title"] == "Director"
+
+
+async def test_a_move_republishes_the_reports_with_their_new_chain(
+    hris: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    body = ndjson(person("top"), person("mid", "top"), person("low", "mid"), person("other"))
+    await hris.post("/api/v1/employees/import", content=body, headers=NDJSON)
+    ids = await ids_by_external(events, 4)
+    moved = await hris.post("/api/v1/employees/import",
+                            content=ndjson(person("mid", "other")), headers=NDJSON)
+    assert moved.json()["updated"] == 1
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 6))
+    latest = {e["data"]["employee"]["external_id"]: e["data"]["employee"] for e in published}
+    assert latest["low"]["manager_chain"] == [ids["mid"], ids["other"]]
+
+
+async def test_bad_rows_are_reported_by_row_and_field_and_write_nothing(
+    hris: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    future = (date.today() + timedelta(days=30)).isoformat()
+    body = csv_of(
+        "ok,ok@corp.example,Ok,Fine,,3,Eng,,,Europe/Paris,2020-01-01,",
+        "bad-mail,not-an-email,Bad,Mail,,3,Eng,,,,,",
+        "bad-zone,z@corp.example,Bad,Zone,,3,Eng,,,Mars/Olympus,,",
+        "bad-level,l@corp.example,Bad,Level,,99,Eng,,,,,",
+        f"bad-hire,h@corp.example,Bad,Hire,,3,Eng,,,,{future},",
+        "orphan,o@corp.example,No,Boss,,3,Eng,ghost,,,,",
+        "ok,dup@corp.example,Dup,Licate,,3,Eng,,,,,",
+    )
+    response = await hris.post("/api/v1/employees/import", content=body, headers=CSV)
+    assert response.status_code == 200
+    report = response.json()
+    assert report["created"] == 1 and report["rejected"] == 6
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [
+        (3, "email"), (4, "time_zone"), (5, "job_level"), (6, "hire_date"),
+        (7, "manager_external_id"), (8, "external_id"),
+    ]
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 1))
+    assert [e["data"]["employee"]["external_id"] for e in published] == ["ok"]
+
+
+async def test_a_manager_cycle_rejects_its_rows_but_not_the_rest(
+    hris: httpx.AsyncClient,
+) -> None:
+    body = ndjson(person("x", "y"), person("y", "z"), person("z", "x"), person("w", "x"),
+                  person("fine"))
+    report = (await hris.post("/api/v1/employees/import", content=body, headers=NDJSON)).json()
+    assert report["created"] == 1
+    rejected = {e["row"]: e for e in report["errors"]}
+    assert set(rejected) == {1, 2, 3, 4}
+    assert all(e["field"] == "manager_external_id" for e in rejected.values())
+    assert "loop" in rejected[1]["reason"] and "rejected" in rejected[4]["reason"]
+
+
+async def test_a_cycle_through_stored_employees_is_caught(hris: httpx.AsyncClient) -> None:
+    await hris.post("/api/v1/employees/import",
+                    content=ndjson(person("boss"), person("report", "boss")), headers=NDJSON)
+    flipped = await hris.post("/api/v1/employees/import",
+                              content=ndjson(person("boss", "report")), headers=NDJSON)
+    assert flipped.status_code == 422
+    assert flipped.json()["errors"][0]["field"] == "manager_external_id"
+
+
+async def test_leavers_are_kept_inactive(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    await hris.post("/api/v1/employees/import", content=ndjson(person("stay"), person("go")),
+                    headers=NDJSON)
+    ids = await ids_by_external(events, 2)
+    left = (date.today() - timedelta(days=1)).isoformat()
+    response = await hris.post("/api/v1/employees/import",
+                               content=ndjson(person("go", leave_date=left)), headers=NDJSON)
+    assert response.json()["updated"] == 1
+    gone = await employee(hr, ids, "go")
+    assert gone["active"] is False and gone["leave_on"] == left
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 3))
+    assert published[-1]["data"]["employee"]["active"] is False
+
+
+async def test_whole_file_problems_are_clear_4xx(
+    hris: httpx.AsyncClient, enrolment: Running, token: Callable[..., str]
+) -> None:
+    unknown = await hris.post("/api/v1/employees/import",
+                              content="external_id,email,given_name,family_name,shoe_size\n",
+                              headers=CSV)
+    assert unknown.status_code == 400 and unknown.json()["field"] == "shoe_size"
+    ragged = await hris.post("/api/v1/employees/import",
+                             content=csv_of("a,a@corp.example,A"), headers=CSV)
+    assert ragged.status_code == 400 and ragged.json()["errors"][0]["row"] == 2
+    broken = await hris.post("/api/v1/employees/import", content='{"external_id": "a"\n',
+                             headers=NDJSON)
+    assert broken.status_code == 400 and broken.json()["errors"][0]["row"] == 1
+    extra = await hris.post("/api/v1/employees/import",
+                            content=ndjson(person("a", shoe_size=44)), headers=NDJSON)
+    assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "shoe_size"
+    xml = await hris.post("/api/v1/employees/import", content="<a/>",
+                          headers={"content-type": "application/xml"})
+    assert xml.status_code == 415
+    limit = enrolment.app.state.settings.import_max_bytes
+    huge = await hris.post("/api/v1/employees/import", content=b"x" * (limit + 1), headers=CSV)
+    assert huge.status_code == 413
+    async with enrolment.client(token("participant", employee_id="x")) as participant:
+        denied = await participant.post("/api/v1/employees/import", json=[person("a")])
+    assert denied.status_code == 403
