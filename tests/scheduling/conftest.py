@@ -11,9 +11,9 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from upward_common.events import STREAM, CloudEvent, EventData
 
 from tests.support.nats import NatsServer
+from upward_common.events import STREAM, CloudEvent, EventData
 
 
 @dataclass

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from scheduling.models import MentoringSession, PrivateNote
 from sqlmodel import func, select
-from upward_common.events import PairFormed
-from upward_common.tables import OutboxEvent
 
+from scheduling.models import MentoringSession, PrivateNote
 from tests.scheduling.conftest import Stream
 from tests.support.stack import Running, wait_until
+from upward_common.events import PairFormed
+from upward_common.tables import OutboxEvent
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
 

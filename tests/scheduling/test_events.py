@@ -8,6 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.scheduling.conftest import Stream
+from tests.support.stack import Running, wait_until
 from upward_common.events import (
     EmployeeErased,
     PairEnded,
@@ -15,9 +17,6 @@ from upward_common.events import (
     ProgrammeSnapshot,
     ProgrammeUpdated,
 )
-
-from tests.scheduling.conftest import Stream
-from tests.support.stack import Running, wait_until
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
 

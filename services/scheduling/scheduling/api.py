@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from upward_common.auth import CurrentUser
-from upward_common.db import SessionDep
 
 from scheduling import service
 from scheduling.models import SessionLog, SessionPublic
+from upward_common.auth import CurrentUser
+from upward_common.db import SessionDep
 
 router = APIRouter(prefix="/api/v1")
 

@@ -1,6 +1,7 @@
 """Scheduling settings: `SCHEDULING_*`, falling back to `UPWARD_*`."""
 
 from pydantic_settings import SettingsConfigDict
+
 from upward_common.settings import ServiceSettings
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from scheduling import service
+from scheduling.models import MentoringSession
 from upward_common.consumer import Handlers
 from upward_common.events import (
     CloudEvent,
@@ -16,9 +19,6 @@ from upward_common.events import (
     utcnow,
 )
 from upward_common.outbox import emit
-
-from scheduling import service
-from scheduling.models import MentoringSession
 
 SOURCE = "/upward/scheduling"
 

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-from upward_common.service import ServiceDefinition
 
 from scheduling.api import router
 from scheduling.config import SchedulingSettings
 from scheduling.events import HANDLERS
+from upward_common.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="scheduling",

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
 from upward_common.types import UTCDateTime
 
 

@@ -6,9 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from upward_common.auth import Principal
-from upward_common.events import ParticipantState, ProgrammeSnapshot, utcnow
-from upward_common.problems import Problem, conflict, invalid, not_found
 
 from scheduling import events, recurrence, repository
 from scheduling.models import (
@@ -22,6 +19,9 @@ from scheduling.models import (
     SessionPublic,
     SessionStatus,
 )
+from upward_common.auth import Principal
+from upward_common.events import ParticipantState, ProgrammeSnapshot, utcnow
+from upward_common.problems import Problem, conflict, invalid, not_found
 
 
 def _not_member() -> Problem:

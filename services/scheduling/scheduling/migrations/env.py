@@ -1,7 +1,6 @@
 """Alembic environment of the scheduling database."""
 
-from upward_common.migrations.env import run
-
 from scheduling.models import TABLES
+from upward_common.migrations.env import run
 
 run(TABLES)
