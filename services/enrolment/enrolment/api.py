@@ -160,7 +160,7 @@ async def add_topics(programme_id: str, data: TopicsAdd, session: SessionDep,
 
 
 def _public(participant: Participant, user: Principal) -> ParticipantPublic:
-    shown = participant.model_dump()
+    shown = participant.model_dump(warnings=False)
     if not service.can_see_diversity(user, participant):
         shown["diversity"] = None
     return ParticipantPublic.model_validate(shown)

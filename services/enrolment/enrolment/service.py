@@ -257,7 +257,7 @@ def _normalise_survey(
 ) -> dict[str, Any]:
     """Survey answers as stored, checked against the programme's catalogue and rules."""
     catalogue = {t.casefold(): t for t in programme.topics}
-    values = answers.model_dump(mode="json", exclude={"diversity_consent"})
+    values = answers.model_dump(mode="json", include=_SURVEY_FIELDS)
     for key in ("topics_teach", "topics_learn"):
         seen: set[str] = set()
         for index, item in enumerate(values[key]):
@@ -288,6 +288,9 @@ def _normalise_survey(
     ):
         raise invalid("diversity", "At most 10 attributes of 50/100 characters")
     return values
+
+
+_SURVEY_FIELDS = frozenset(SurveyAnswers.model_fields) - {"diversity_consent"}
 
 
 def _apply_survey(participant: Participant, values: dict[str, Any], consent: bool) -> None:
@@ -552,25 +555,25 @@ async def import_participants(
             _check_eligibility(programme, employee, record.role)
             existing = await repository.find_participant(
                 session, programme_id=programme.id, employee_id=employee.id, role=record.role)
-            # Savepoint: a record that fails half-way leaves nothing behind.
-            async with session.begin_nested():
-                if existing is None:
-                    await _join(session, programme=programme, employee=employee,
-                                role=record.role, answers=record, source="import",
-                                consent_at=record.consent_at)
-                    report.enrolled += 1
-                else:
-                    if existing.status != ParticipantStatus.ACTIVE:
-                        raise conflict("this participant has withdrawn", field="employee_id")
-                    values = _normalise_survey(programme, employee, record.role, record)
-                    if any(getattr(existing, k) != v for k, v in values.items()):
-                        _apply_survey(existing, values, record.diversity_consent)
-                        existing.survey_version += 1
-                        existing.consent_at = record.consent_at
-                        await session.flush()
-                        await _record_version(session, existing)
-                        await events.participant_updated(session, existing, employee, programme)
-                        report.updated += 1
+            # Every check below runs before the record's first write, so a rejected
+            # record leaves nothing behind.
+            if existing is None:
+                await _join(session, programme=programme, employee=employee,
+                            role=record.role, answers=record, source="import",
+                            consent_at=record.consent_at)
+                report.enrolled += 1
+            else:
+                if existing.status != ParticipantStatus.ACTIVE:
+                    raise conflict("this participant has withdrawn", field="employee_id")
+                values = _normalise_survey(programme, employee, record.role, record)
+                if any(getattr(existing, k) != v for k, v in values.items()):
+                    _apply_survey(existing, values, record.diversity_consent)
+                    existing.survey_version += 1
+                    existing.consent_at = record.consent_at
+                    await session.flush()
+                    await _record_version(session, existing)
+                    await events.participant_updated(session, existing, employee, programme)
+                    report.updated += 1
             seen.add((employee.id, record.role))
         except ValidationError as exc:
             field, reason = imports.first_error(exc)

@@ -1,0 +1,289 @@
+"""Voluntary enrolment, invitations, versioned survey, participant import, withdrawal, erasure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.stack import Running, wait_until
+
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+async def _count(pending: Any, count: int) -> Any:
+    got = await pending
+    return got if len(got) >= count else None
+
+
+@pytest.fixture
+async def people(
+    hris: httpx.AsyncClient, events: Callable[[str], Any]
+) -> dict[str, str]:
+    """junior (level 2), senior (level 9), mid (level 5): employee ids by name."""
+    records = [
+        {"external_id": "junior", "email": "junior@corp.example", "given_name": "June",
+         "family_name": "Ior", "job_level": 2, "time_zone": "Europe/Paris"},
+        {"external_id": "senior", "email": "senior@corp.example", "given_name": "Sen",
+         "family_name": "Ior", "job_level": 9, "time_zone": "America/New_York"},
+        {"external_id": "mid", "email": "mid@corp.example", "given_name": "Mid",
+         "family_name": "Dle", "job_level": 5},
+    ]
+    assert (await hris.post("/api/v1/employees/import", json=records)).status_code == 200
+    published = await wait_until(lambda: _count(events("mentoring.employee.updated"), 3))
+    return {e["data"]["employee"]["external_id"]: e["data"]["employee"]["employee_id"]
+            for e in published}
+
+
+@pytest.fixture
+async def programme(hr: httpx.AsyncClient) -> dict[str, Any]:
+    created = await hr.post("/api/v1/programmes", json={
+        "name": "Reverse mentoring", "mentor_max_level": 4, "mentee_min_level": 7,
+        "diversity_objective": True})
+    assert created.status_code == 201
+    return created.json()
+
+
+@pytest.fixture
+def as_employee(
+    enrolment: Running, token: Callable[..., str]
+) -> Callable[[str], httpx.AsyncClient]:
+    def make(employee_id: str) -> httpx.AsyncClient:
+        return enrolment.client(token("participant", employee_id=employee_id))
+
+    return make
+
+
+@pytest.fixture
+async def junior(
+    as_employee: Callable[[str], httpx.AsyncClient], people: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with as_employee(people["junior"]) as client:
+        yield client
+
+
+SURVEY = {
+    "topics_teach": [{"topic": "Social Media", "level": 5}, {"topic": "AI tools", "level": 4}],
+    "topics_learn": [{"topic": "agile practices", "level": 1}],
+    "interests": ["climbing"],
+    "availability": [{"weekday": 1, "start": "09:00", "end": "11:00"}],
+    "time_zone": "Europe/Paris",
+    "meeting_formats": ["virtual"],
+    "communication_preferences": ["chat"],
+    "languages": ["fr", "en"],
+    "mentor_capacity": 2,
+}
+
+
+async def test_an_employee_enrols_themselves_with_the_survey(
+    junior: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    body = {"employee_id": people["junior"], "role": "mentor", **SURVEY}
+    response = await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                                 json=body)
+    assert response.status_code == 201, response.text
+    participant = response.json()
+    assert participant["topics_teach"][0]["topic"] == "social media"  # catalogue spelling
+    assert participant["survey_version"] == 1 and participant["source"] == "self"
+    published = await wait_until(lambda: events("mentoring.participant.enrolled"))
+    state = published[0]["data"]["participant"]
+    assert state["availability"] == SURVEY["availability"]
+    assert state["time_zone"] == "Europe/Paris" and state["mentor_capacity"] == 2
+    assert state["employee"]["job_level"] == 2 and state["diversity"] is None
+
+
+async def test_eligibility_window_and_roles_are_enforced(
+    hr: httpx.AsyncClient, junior: httpx.AsyncClient, people: dict[str, str],
+    programme: dict[str, Any],
+) -> None:
+    path = f"/api/v1/programmes/{programme['id']}/participants"
+    senior_as_mentor = await hr.post(path, json={"employee_id": people["senior"],
+                                                 "role": "mentor"})
+    assert senior_as_mentor.status_code == 422 and senior_as_mentor.json()["field"] == "role"
+    other = await junior.post(path, json={"employee_id": people["senior"], "role": "mentee"})
+    assert other.status_code == 403
+    assert (await junior.post(path, json={"employee_id": people["junior"],
+                                          "role": "mentor"})).status_code == 201
+    twice = await junior.post(path, json={"employee_id": people["junior"], "role": "mentor"})
+    assert twice.status_code == 409
+    closed = (await hr.post("/api/v1/programmes", json={
+        "name": "Later", "enrolment_opens_on": "2099-01-01"})).json()["id"]
+    early = await junior.post(f"/api/v1/programmes/{closed}/participants",
+                              json={"employee_id": people["junior"], "role": "mentor"})
+    assert early.status_code == 409 and "opens on" in early.json()["detail"]
+    unknown = await hr.post(path, json={"employee_id": people["senior"], "role": "mentee",
+                                        "topics_learn": [{"topic": "knitting", "level": 1}]})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "topics_learn.0.topic"
+    zone = await hr.post(path, json={"employee_id": people["senior"], "role": "mentee",
+                                     "time_zone": "Nowhere/Land"})
+    assert zone.status_code == 422 and zone.json()["field"] == "time_zone"
+
+
+async def test_both_roles_only_in_a_mutual_programme_and_capacity_holds(
+    hr: httpx.AsyncClient, people: dict[str, str],
+) -> None:
+    plain = (await hr.post("/api/v1/programmes", json={"name": "Plain"})).json()["id"]
+    mutual = (await hr.post("/api/v1/programmes", json={"name": "Mutual", "mutual": True,
+                                                        "capacity": 2})).json()["id"]
+    mid = people["mid"]
+    for pid, second in ((plain, 409), (mutual, 201)):
+        path = f"/api/v1/programmes/{pid}/participants"
+        assert (await hr.post(path, json={"employee_id": mid, "role": "mentor"})).status_code \
+            == 201
+        assert (await hr.post(path, json={"employee_id": mid, "role": "mentee"})).status_code \
+            == second
+    full = await hr.post(f"/api/v1/programmes/{mutual}/participants",
+                         json={"employee_id": people["junior"], "role": "mentor"})
+    assert full.status_code == 409 and "full" in full.json()["detail"]
+
+
+async def test_dei_topics_need_the_opt_in_and_diversity_needs_consent(
+    junior: httpx.AsyncClient, hr: httpx.AsyncClient, people: dict[str, str],
+    programme: dict[str, Any], events: Callable[[str], Any],
+    as_employee: Callable[[str], httpx.AsyncClient],
+) -> None:
+    path = f"/api/v1/programmes/{programme['id']}/participants"
+    base = {"employee_id": people["junior"], "role": "mentor"}
+    dei = [{"topic": "DEI perspectives", "level": 4}]
+    refused = await junior.post(path, json={**base, "topics_teach": dei})
+    assert refused.status_code == 422 and refused.json()["field"] == "topics_teach.0.topic"
+    no_consent = await junior.post(path, json={**base, "diversity": {"gender": "woman"}})
+    assert no_consent.status_code == 422 and no_consent.json()["field"] == "diversity_consent"
+    ok = await junior.post(path, json={**base, "topics_teach": dei, "dei_opt_in": True,
+                                       "diversity": {"gender": "woman"},
+                                       "diversity_consent": True})
+    assert ok.status_code == 201 and ok.json()["diversity"] == {"gender": "woman"}
+    pid = ok.json()["id"]
+    assert (await hr.get(f"/api/v1/participants/{pid}")).json()["diversity"] == {
+        "gender": "woman"}
+    published = await wait_until(lambda: events("mentoring.participant.enrolled"))
+    assert published[0]["data"]["participant"]["diversity"] == {"gender": "woman"}
+    assert published[0]["data"]["participant"]["dei_opt_in"] is True
+
+
+async def test_programme_managers_never_see_diversity_attributes(
+    enrolment: Running, token: Callable[..., str], junior: httpx.AsyncClient,
+    people: dict[str, str], programme: dict[str, Any],
+) -> None:
+    path = f"/api/v1/programmes/{programme['id']}/participants"
+    await junior.post(path, json={"employee_id": people["junior"], "role": "mentor",
+                                  "diversity": {"age_band": "18-24"},
+                                  "diversity_consent": True})
+    async with enrolment.client(token("programme_manager")) as manager:
+        listed = (await manager.get(path)).json()
+    assert listed[0]["diversity"] is None
+
+
+async def test_survey_versions_reach_matching_in_order(
+    junior: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    created = await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                                json={"employee_id": people["junior"], "role": "mentor",
+                                      **SURVEY})
+    pid = created.json()["id"]
+    changed = {**SURVEY, "mentor_capacity": 3, "avoid_employee_ids": [people["senior"]]}
+    updated = await junior.put(f"/api/v1/participants/{pid}/survey", json=changed)
+    assert updated.status_code == 200 and updated.json()["survey_version"] == 2
+    same = await junior.put(f"/api/v1/participants/{pid}/survey", json=changed)
+    assert same.json()["survey_version"] == 2
+    versions = (await junior.get(f"/api/v1/participants/{pid}/survey/versions")).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["answers"]["mentor_capacity"] == 2
+    published = await wait_until(lambda: events("mentoring.participant.updated"))
+    assert len(published) == 1
+    state = published[0]["data"]["participant"]
+    assert state["survey_version"] == 2 and state["avoid_employee_ids"] == [people["senior"]]
+
+
+async def test_an_invitation_becomes_participation_only_when_accepted(
+    hr: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    as_employee: Callable[[str], httpx.AsyncClient], events: Callable[[str], Any],
+) -> None:
+    invited = await hr.post(f"/api/v1/programmes/{programme['id']}/invitations",
+                            json={"employee_id": people["senior"], "role": "mentee",
+                                  "message": "We would love you on board"})
+    assert invited.status_code == 201
+    iid = invited.json()["id"]
+    assert (await hr.get(f"/api/v1/programmes/{programme['id']}/participants")).json() == []
+    hr_accepts = await hr.post(f"/api/v1/invitations/{iid}/accept", json={})
+    assert hr_accepts.status_code == 403
+    async with as_employee(people["senior"]) as senior:
+        mine = (await senior.get(f"/api/v1/employees/{people['senior']}/invitations")).json()
+        assert [i["status"] for i in mine] == ["pending"]
+        accepted = await senior.post(f"/api/v1/invitations/{iid}/accept",
+                                     json={"topics_learn": [{"topic": "AI tools", "level": 1}]})
+        assert accepted.status_code == 201 and accepted.json()["source"] == "invitation"
+        again = await senior.post(f"/api/v1/invitations/{iid}/decline")
+        assert again.status_code == 409
+    assert (await wait_until(lambda: events("mentoring.participant.enrolled")))
+
+
+async def test_participant_import_needs_consent_per_record(
+    enrolment: Running, hr: httpx.AsyncClient, people: dict[str, str],
+    programme: dict[str, Any], events: Callable[[str], Any],
+) -> None:
+    lines = [
+        {"external_id": "junior", "role": "mentor", "consent_at": "2026-01-05T10:00:00Z",
+         "topics_teach": [{"topic": "remote work", "level": 4}]},
+        {"external_id": "senior", "role": "mentee"},
+        {"employee_id": people["senior"], "role": "mentee", "consent_at": "2026-01-05T10:00:00Z",
+         "topics_learn": [{"topic": "social media", "level": 1}]},
+        {"external_id": "nobody", "role": "mentee", "consent_at": "2026-01-05T10:00:00Z"},
+        {"external_id": "mid", "role": "mentee", "consent_at": "2026-01-05T10:00:00Z"},
+    ]
+    body = "\n".join(json.dumps(line) for line in lines)
+    response = await hr.post(f"/api/v1/programmes/{programme['id']}/participants/import",
+                             content=body, headers=NDJSON)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["enrolled"] == 2 and report["rejected"] == 3
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [
+        (2, "consent_at"), (4, "external_id"), (5, "role")]
+    listed = (await hr.get(f"/api/v1/programmes/{programme['id']}/participants")).json()
+    assert {p["source"] for p in listed} == {"import"}
+    assert all(p["consent_at"].startswith("2026-01-05") for p in listed)
+    await wait_until(lambda: _count(events("mentoring.participant.enrolled"), 2))
+
+
+async def test_withdrawal_is_published_once(
+    junior: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    pid = (await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                             json={"employee_id": people["junior"], "role": "mentor"})).json()["id"]
+    left = await junior.post(f"/api/v1/participants/{pid}/withdraw", json={"reason": "busy"})
+    assert left.status_code == 200 and left.json()["status"] == "withdrawn"
+    assert (await junior.post(f"/api/v1/participants/{pid}/withdraw", json={})).status_code \
+        == 409
+    published = await wait_until(lambda: events("mentoring.participant.withdrawn"))
+    assert published[0]["data"]["reason"] == "busy"
+
+
+async def test_erasure_pseudonymises_keeps_aggregates_and_tells_everyone(
+    hr: httpx.AsyncClient, hris: httpx.AsyncClient, junior: httpx.AsyncClient,
+    people: dict[str, str], programme: dict[str, Any], events: Callable[[str], Any],
+) -> None:
+    pid = (await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                             json={"employee_id": people["junior"], "role": "mentor",
+                                   **SURVEY})).json()["id"]
+    erased = await hr.post(f"/api/v1/employees/{people['junior']}/erase")
+    assert erased.status_code == 200, erased.text
+    employee = erased.json()
+    assert employee["erased"] is True and "junior" not in json.dumps(employee).lower()
+    assert employee["job_level"] == 2  # aggregates keep level and department
+    participant = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    assert participant["status"] == "withdrawn" and participant["topics_teach"] == []
+    assert (await wait_until(lambda: events("mentoring.employee.erased")))[0]["data"][
+        "employee_id"] == people["junior"]
+    assert (await wait_until(lambda: events("mentoring.participant.withdrawn")))[0]["data"][
+        "reason"] == "erased"
+    resent = await hris.post("/api/v1/employees/import", json=[
+        {"external_id": "junior", "email": "junior@corp.example", "given_name": "June",
+         "family_name": "Ior"}])
+    assert resent.status_code == 422 and resent.json()["errors"][0]["field"] == "external_id"
+    assert (await hr.post(f"/api/v1/employees/{people['junior']}/erase")).status_code == 409
