@@ -1,0 +1,135 @@
+"""Matching's HTTP API: thin routes over the service layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from matching import service
+from matching.models import (
+    MatchingConfigPublic,
+    MatchingConfigUpdate,
+    PairCreate,
+    PairDecline,
+    PairEnd,
+    PairPick,
+    PairPublic,
+    PairStatus,
+    PoolStats,
+    SuggestionList,
+)
+from upward_common.auth import CurrentUser
+from upward_common.db import SessionDep
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _pool_cache(request: Request) -> service.PoolCache:
+    # One cache per app, made on first use: it lives and dies with the app.
+    cache: service.PoolCache | None = getattr(request.app.state, "pool_cache", None)
+    if cache is None:
+        cache = request.app.state.pool_cache = service.PoolCache()
+    return cache
+
+
+CacheDep = Annotated[service.PoolCache, Depends(_pool_cache)]
+
+
+@router.get("/programmes/{programme_id}/mentees/{participant_id}/suggestions",
+            response_model=SuggestionList)
+async def suggestions(
+    programme_id: str, participant_id: str, session: SessionDep, user: CurrentUser,
+    cache: CacheDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 3,
+) -> Any:
+    """Eligible mentors with a free place for this mentee, best score first, each explained."""
+    return await service.suggestions(session, user=user, programme_id=programme_id,
+                                     mentee_participant_id=participant_id, limit=limit,
+                                     cache=cache)
+
+
+@router.post("/programmes/{programme_id}/mentees/{participant_id}/pick",
+             response_model=PairPublic, status_code=201)
+async def pick(programme_id: str, participant_id: str, data: PairPick, session: SessionDep,
+               user: CurrentUser, cache: CacheDep) -> Any:
+    """The mentee picks a mentor from their shortlist; the mentor then accepts or declines."""
+    pair = await service.pick_mentor(session, user=user, programme_id=programme_id,
+                                     mentee_participant_id=participant_id,
+                                     mentor_participant_id=data.mentor_participant_id,
+                                     cache=cache)
+    await session.commit()
+    return pair
+
+
+@router.get("/programmes/{programme_id}/pool", response_model=PoolStats)
+async def pool(programme_id: str, session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
+    """Pool statistics (admins): mentors, mentees, places and eligible pairs a run works with."""
+    return await service.pool_stats(session, user=user, programme_id=programme_id, cache=cache)
+
+
+@router.get("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
+async def get_config(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """The programme's scoring weights and limits (admins)."""
+    return await service.get_config(session, user=user, programme_id=programme_id)
+
+
+@router.put("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
+async def put_config(programme_id: str, data: MatchingConfigUpdate, session: SessionDep,
+                     user: CurrentUser) -> Any:
+    """Set the programme's scoring weights and limits (admins)."""
+    config = await service.put_config(session, user=user, programme_id=programme_id, data=data)
+    await session.commit()
+    return config
+
+
+@router.post("/pairs", response_model=PairPublic, status_code=201)
+async def create_pair(data: PairCreate, session: SessionDep, user: CurrentUser,
+                      cache: CacheDep) -> Any:
+    """Pair a mentor and a mentee (admins) after the hard-constraint check."""
+    pair = await service.create_pair(session, user=user, data=data, cache=cache)
+    await session.commit()
+    return pair
+
+
+@router.get("/pairs", response_model=list[PairPublic])
+async def list_pairs(
+    session: SessionDep, user: CurrentUser, programme_id: str | None = None,
+    participant_id: str | None = None, status: PairStatus | None = None,
+) -> Any:
+    """Pairs: every pair for admins, a participant's own pairs otherwise."""
+    return await service.list_pairs(session, user=user, programme_id=programme_id,
+                                    participant_id=participant_id,
+                                    status=status.value if status else None)
+
+
+@router.get("/pairs/{pair_id}", response_model=PairPublic)
+async def get_pair(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """One pair, for its members and admins."""
+    return await service.get_pair(session, user=user, pair_id=pair_id)
+
+
+@router.post("/pairs/{pair_id}/accept", response_model=PairPublic)
+async def accept(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """The proposed mentor accepts: the pair forms."""
+    pair = await service.respond(session, user=user, pair_id=pair_id, accept=True)
+    await session.commit()
+    return pair
+
+
+@router.post("/pairs/{pair_id}/decline", response_model=PairPublic)
+async def decline(pair_id: str, data: PairDecline, session: SessionDep,
+                  user: CurrentUser) -> Any:
+    """The proposed mentor declines; the mentee can pick again."""
+    pair = await service.respond(session, user=user, pair_id=pair_id, accept=False,
+                                 note=data.note)
+    await session.commit()
+    return pair
+
+
+@router.post("/pairs/{pair_id}/end", response_model=PairPublic)
+async def end(pair_id: str, data: PairEnd, session: SessionDep, user: CurrentUser) -> Any:
+    """End an active pair (completed, poor fit, withdrawal, departure, inactivity, admin)."""
+    pair = await service.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
+                                  note=data.note)
+    await session.commit()
+    return pair

@@ -1,0 +1,15 @@
+"""Matching settings: `MATCHING_*`, falling back to `UPWARD_*`."""
+
+from pydantic_settings import SettingsConfigDict
+
+from upward_common.settings import ServiceSettings
+
+
+class MatchingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
+
+    port: int = 8002
+    database_url: str = "sqlite+aiosqlite:///var/matching.db"
+    # Whole-cohort solver: candidates kept per mentee before pricing, and mentor group size.
+    solver_candidates_per_mentee: int = 8
+    solver_group_size: int = 32

@@ -1,0 +1,28 @@
+"""Matching: the candidate pool, explained scores, optimal cohort runs and pair lifecycles."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from matching.api import router
+from matching.config import MatchingSettings
+from matching.events import HANDLERS
+from upward_common.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="matching",
+    title="Upward matching",
+    description=(
+        "The candidate pool built from enrolment's events, explained 0-100 scores, "
+        "hard constraints, shortlists, provably optimal whole-cohort runs and pairs."
+    ),
+    settings_cls=MatchingSettings,
+    migrations_dir=Path(__file__).parent / "migrations",
+    routers=[router],
+    handlers=HANDLERS,
+)
+
+
+def create_app(settings: MatchingSettings | None = None) -> FastAPI:
+    """The ASGI app (`uvicorn matching.main:create_app --factory`)."""
+    return SERVICE.create_app(settings)

@@ -1,0 +1,739 @@
+"""The explained score (0-100) and the hard constraints, vectorised over pairs.
+
+Every participant becomes a row of small arrays (topic vectors, bitsets of
+interests, languages and UTC half-hours of availability, codes for department,
+manager and location). A batch of (mentee, mentor) index pairs is then scored
+with a handful of NumPy operations, in bounded batches so memory stays flat.
+
+Points are integers in hundredths of a point: each factor's points are rounded
+once, the score is their sum, and the solver maximises exactly those integers,
+so the score a person sees is the number the optimiser used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import IntFlag
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+from numpy.typing import NDArray
+
+FACTORS: tuple[str, ...] = (
+    "complementarity", "interests", "availability", "language", "format",
+    "department", "level_gap", "diversity",
+)
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "complementarity": 35.0, "interests": 10.0, "availability": 15.0, "language": 10.0,
+    "format": 10.0, "department": 10.0, "level_gap": 10.0, "diversity": 10.0,
+}
+DEFAULT_DEI_TOPICS: tuple[str, ...] = (
+    "dei", "diversity", "equity", "inclusion", "diversity and inclusion",
+    "diversity, equity and inclusion",
+)
+SLOTS_PER_WEEK = 7 * 48  # half-hours
+AVAILABILITY_WORDS = SLOTS_PER_WEEK // 64 + 1
+MAX_CHAIN = 16
+SCALE = 10_000  # a score of 100 points is 10,000 hundredths
+BATCH = 1 << 16  # pairs scored at once: bounds the temporary arrays to a few MB
+
+FORMAT_BITS = {"virtual": 1, "hybrid": 2, "in_person": 4}
+REMOTE = 1 | 2
+IN_PERSON = 4
+
+
+class Rule(IntFlag):
+    """Hard constraints between two people; a pair is eligible when none is set."""
+
+    SAME_PERSON = 1
+    LEVEL_GAP = 2
+    REPORTING_LINE = 4
+    SAME_MANAGER = 8
+    PREVIOUSLY_PAIRED = 16
+    AVOID_LIST = 32
+    DEI_OPT_IN = 64
+    TIME_ZONE_DISTANCE = 128
+    AVAILABILITY_OVERLAP = 256
+
+
+# Limits a programme chooses for itself; an admin may bend them with a recorded reason.
+OVERRIDABLE = Rule.SAME_MANAGER | Rule.TIME_ZONE_DISTANCE | Rule.AVAILABILITY_OVERLAP
+
+RULE_NAMES: dict[Rule, str] = {
+    Rule.SAME_PERSON: "same_person",
+    Rule.LEVEL_GAP: "level_gap",
+    Rule.REPORTING_LINE: "reporting_line",
+    Rule.SAME_MANAGER: "same_manager",
+    Rule.PREVIOUSLY_PAIRED: "previously_paired",
+    Rule.AVOID_LIST: "avoid_list",
+    Rule.DEI_OPT_IN: "dei_opt_in",
+    Rule.TIME_ZONE_DISTANCE: "time_zone_distance",
+    Rule.AVAILABILITY_OVERLAP: "availability_overlap",
+}
+
+RULE_DETAILS: dict[Rule, str] = {
+    Rule.SAME_PERSON: "The mentor and the mentee are the same employee",
+    Rule.LEVEL_GAP: "The mentor must be at least the programme's level gap below the mentee",
+    Rule.REPORTING_LINE: "One reports to the other (directly or further up the line)",
+    Rule.SAME_MANAGER: "They share a direct manager, which this programme does not allow",
+    Rule.PREVIOUSLY_PAIRED: "They have already been paired in this programme",
+    Rule.AVOID_LIST: "One of them asked not to be paired with the other",
+    Rule.DEI_OPT_IN: "The mentee wants to learn a DEI topic and the mentor has not opted in",
+    Rule.TIME_ZONE_DISTANCE: "Their time zones are further apart than the programme allows",
+    Rule.AVAILABILITY_OVERLAP: "Their weekly availability overlaps less than the programme asks",
+}
+
+
+def rule_list(mask: int) -> list[Rule]:
+    """The rules set in `mask`, most fundamental first."""
+    return [rule for rule in Rule if mask & rule]
+
+
+# --- inputs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A participant as scoring sees them (built from the pool tables)."""
+
+    participant_id: str
+    employee_id: str
+    given_name: str | None = None
+    job_level: int | None = None
+    department: str | None = None
+    manager_id: str | None = None
+    manager_chain: tuple[str, ...] = ()
+    location: str | None = None
+    time_zone: str | None = None
+    topics_teach: tuple[tuple[str, int], ...] = ()
+    topics_learn: tuple[tuple[str, int], ...] = ()
+    interests: tuple[str, ...] = ()
+    availability: tuple[tuple[int, str, str], ...] = ()
+    meeting_formats: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    capacity: int = 1
+    dei_opt_in: bool = False
+    avoid_employee_ids: tuple[str, ...] = ()
+    diversity: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A programme's rules and scoring configuration."""
+
+    min_level_gap: int = 0
+    mutual: bool = False
+    meeting_format: str = "virtual"
+    diversity_objective: bool = False
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    allow_shared_manager: bool = False
+    max_time_zone_hours: float | None = None
+    min_overlap_hours: float | None = None
+    ideal_level_gap: int = 4
+    ideal_overlap_hours: float = 3.0
+    dei_topics: tuple[str, ...] = DEFAULT_DEI_TOPICS
+    diversity_attribute: str = "under_represented"
+    diversity_values: tuple[str, ...] = ("yes", "true")
+    # Time-zone offsets (and so availability in UTC) are taken in this week.
+    reference_date: date | None = None
+
+    def factor_scales(self) -> NDArray[np.float64]:
+        """Hundredths of a point a factor is worth at full marks (0 when switched off)."""
+        raw = np.array([max(float(self.weights.get(f, 0.0)), 0.0) for f in FACTORS])
+        if not self.diversity_objective:
+            raw[FACTORS.index("diversity")] = 0.0  # never scored unless the programme opts in
+        total = raw.sum()
+        return raw * (SCALE / total) if total > 0 else raw
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def week_start(reference: date | None) -> date:
+    day = reference or datetime.now(UTC).date()
+    return day - timedelta(days=day.weekday())
+
+
+def utc_offset_hours(zone_name: str | None, monday: date) -> float:
+    zone = _zone(zone_name)
+    if zone is None:
+        return float("nan")
+    moment = datetime.combine(monday + timedelta(days=2), time(12), tzinfo=zone)
+    offset = moment.utcoffset()
+    return offset.total_seconds() / 3600 if offset is not None else float("nan")
+
+
+def availability_slots(windows: Iterable[tuple[int, str, str]], zone_name: str | None,
+                       monday: date) -> int:
+    """A bitset of the week's UTC half-hours covered by local-time windows.
+
+    Each window is placed on its weekday of the reference week in the person's
+    zone, so both sides' daylight-saving rules apply; partial half-hours are
+    dropped (a 09:15-10:00 slot counts from 09:30).
+    """
+    zone = _zone(zone_name) or UTC
+    origin = datetime.combine(monday, time(0), tzinfo=UTC)
+    bits = 0
+    for weekday, start, end in windows:
+        day = monday + timedelta(days=weekday)
+        sh, sm = (int(x) for x in start.split(":"))
+        eh, em = (int(x) for x in end.split(":"))
+        begin = datetime.combine(day, time(sh, sm), tzinfo=zone)
+        finish = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+                  if eh == 24 else datetime.combine(day, time(eh, em), tzinfo=zone))
+        first = -(-int((begin - origin).total_seconds()) // 1800)
+        last = int((finish - origin).total_seconds()) // 1800
+        for slot in range(first, last):
+            bits |= 1 << (slot % SLOTS_PER_WEEK)
+    return bits
+
+
+def _words(values: Sequence[int], nwords: int) -> NDArray[np.uint64]:
+    out = np.zeros((len(values), nwords), dtype=np.uint64)
+    mask = (1 << 64) - 1
+    for w in range(nwords):
+        out[:, w] = np.fromiter(((v >> (64 * w)) & mask for v in values), dtype=np.uint64,
+                                count=len(values))
+    return out
+
+
+def _popcount(a: NDArray[np.uint64]) -> NDArray[np.int32]:
+    return np.bitwise_count(a).sum(axis=-1, dtype=np.int32)
+
+
+class _Codes:
+    """Stable small integers for strings (topics, departments, employee ids)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def code(self, name: str | None) -> int:
+        if name is None or name == "":
+            return -1
+        found = self.index.get(name)
+        if found is None:
+            found = self.index[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class Side:
+    """One side of the pool (mentees or mentors) as arrays, one row per person."""
+
+    people: list[Person]
+    employee: NDArray[np.int32]
+    manager: NDArray[np.int32]
+    chain: NDArray[np.int32]
+    level: NDArray[np.int32]
+    department: NDArray[np.int32]
+    location: NDArray[np.int32]
+    formats: NDArray[np.uint8]
+    offset: NDArray[np.float64]
+    teach: NDArray[np.float32]
+    learn: NDArray[np.float32]
+    wants_dei: NDArray[np.bool_]
+    dei_opt_in: NDArray[np.bool_]
+    interests: NDArray[np.uint64]
+    languages: NDArray[np.uint64]
+    has_languages: NDArray[np.bool_]
+    availability: NDArray[np.uint64]
+    diverse: NDArray[np.bool_]
+    capacity: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+
+@dataclass
+class Pool:
+    """Both sides, the programme's rules and the forbidden pair keys (mentee * m + mentor)."""
+
+    mentees: Side
+    mentors: Side
+    rules: Rules
+    scales: NDArray[np.float64]
+    previous: NDArray[np.int64]
+    avoided: NDArray[np.int64]
+    topics: list[str]
+    interests: list[str]
+    languages: list[str]
+    departments: list[str]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.mentees), len(self.mentors)
+
+
+def build_pool(
+    mentees: Sequence[Person],
+    mentors: Sequence[Person],
+    rules: Rules,
+    *,
+    previous_pairs: Iterable[tuple[str, str]] = (),
+) -> Pool:
+    """Vectorise a programme's pool; `previous_pairs` are (mentee, mentor) participant ids."""
+    monday = week_start(rules.reference_date)
+    dei = {_norm(t) for t in rules.dei_topics}
+    topics, interests, languages = _Codes(), _Codes(), _Codes()
+    departments, locations, employees = _Codes(), _Codes(), _Codes()
+    for person in [*mentees, *mentors]:
+        employees.code(person.employee_id)
+        for topic, _ in (*person.topics_teach, *person.topics_learn):
+            topics.code(_norm(topic))
+        for name in person.interests:
+            interests.code(_norm(name))
+        for name in person.languages:
+            languages.code(_norm(name))
+    ntopics = max(len(topics), 1)
+    slot_cache: dict[tuple[Any, ...], int] = {}
+    diversity_values = {_norm(v) for v in rules.diversity_values}
+
+    def side(people: Sequence[Person]) -> Side:
+        n = len(people)
+        teach = np.zeros((n, ntopics), dtype=np.float32)
+        learn = np.zeros((n, ntopics), dtype=np.float32)
+        chain = np.full((n, MAX_CHAIN), -1, dtype=np.int32)
+        wants_dei = np.zeros(n, dtype=np.bool_)
+        interest_bits: list[int] = []
+        language_bits: list[int] = []
+        slots: list[int] = []
+        for row, p in enumerate(people):
+            for topic, level in p.topics_teach:
+                name = _norm(topic)
+                if name in dei and not p.dei_opt_in:
+                    continue  # nobody is scored on teaching DEI without opting in
+                col = topics.index[name]
+                teach[row, col] = max(teach[row, col], level / 5.0)
+            total = 0.0
+            for topic, priority in p.topics_learn:
+                name = _norm(topic)
+                wants_dei[row] |= name in dei
+                weight = 6.0 - priority  # priority 1 (first) weighs 5, priority 5 weighs 1
+                learn[row, topics.index[name]] += weight
+                total += weight
+            if total > 0:
+                learn[row] /= total
+            for k, manager in enumerate(p.manager_chain[:MAX_CHAIN]):
+                chain[row, k] = employees.code(manager)
+            interest_bits.append(sum(1 << interests.index[_norm(x)] for x in set(p.interests)))
+            language_bits.append(sum(1 << languages.index[_norm(x)] for x in set(p.languages)))
+            zone = p.time_zone
+            key = (zone, p.availability)
+            if key not in slot_cache:
+                slot_cache[key] = availability_slots(p.availability, zone, monday)
+            slots.append(slot_cache[key])
+        formats = np.array(
+            [sum(FORMAT_BITS.get(f, 0) for f in set(p.meeting_formats))
+             or FORMAT_BITS.get(rules.meeting_format, 1) for p in people], dtype=np.uint8)
+        attribute = rules.diversity_attribute
+        return Side(
+            people=list(people),
+            employee=np.array([employees.code(p.employee_id) for p in people], dtype=np.int32),
+            manager=np.array([employees.code(p.manager_id) for p in people], dtype=np.int32),
+            chain=chain,
+            level=np.array([p.job_level if p.job_level is not None else -1 for p in people],
+                           dtype=np.int32),
+            department=np.array([departments.code(p.department) for p in people],
+                                dtype=np.int32),
+            location=np.array([locations.code(_norm(p.location) if p.location else None)
+                               for p in people], dtype=np.int32),
+            formats=formats,
+            offset=np.array([utc_offset_hours(p.time_zone, monday) for p in people]),
+            teach=teach,
+            learn=learn,
+            wants_dei=wants_dei,
+            dei_opt_in=np.array([p.dei_opt_in for p in people], dtype=np.bool_),
+            interests=_words(interest_bits, max(1, -(-len(interests) // 64))),
+            languages=_words(language_bits, max(1, -(-len(languages) // 64))),
+            has_languages=np.array([bool(p.languages) for p in people], dtype=np.bool_),
+            availability=_words(slots, AVAILABILITY_WORDS),
+            diverse=np.array(
+                [bool(p.diversity) and _norm(str(p.diversity.get(attribute, ""))) in
+                 diversity_values for p in people], dtype=np.bool_),
+            capacity=np.array([max(p.capacity, 0) for p in people], dtype=np.int64),
+        )
+
+    mentee_side, mentor_side = side(mentees), side(mentors)
+    m = len(mentors)
+    mentee_row = {p.participant_id: i for i, p in enumerate(mentees)}
+    mentor_row = {p.participant_id: j for j, p in enumerate(mentors)}
+    previous = [mentee_row[a] * m + mentor_row[b] for a, b in previous_pairs
+                if a in mentee_row and b in mentor_row]
+    mentor_by_employee: dict[str, list[int]] = {}
+    for j, p in enumerate(mentors):
+        mentor_by_employee.setdefault(p.employee_id, []).append(j)
+    mentee_by_employee: dict[str, list[int]] = {}
+    for i, p in enumerate(mentees):
+        mentee_by_employee.setdefault(p.employee_id, []).append(i)
+    avoided: list[int] = []
+    for i, p in enumerate(mentees):
+        for other in p.avoid_employee_ids:
+            avoided.extend(i * m + j for j in mentor_by_employee.get(other, ()))
+    for j, p in enumerate(mentors):
+        for other in p.avoid_employee_ids:
+            avoided.extend(i * m + j for i in mentee_by_employee.get(other, ()))
+    return Pool(
+        mentees=mentee_side, mentors=mentor_side, rules=rules, scales=rules.factor_scales(),
+        previous=np.unique(np.array(previous, dtype=np.int64)),
+        avoided=np.unique(np.array(avoided, dtype=np.int64)),
+        topics=topics.names, interests=interests.names, languages=languages.names,
+        departments=departments.names,
+    )
+
+
+# --- scoring -------------------------------------------------------------------
+
+
+@dataclass
+class Scored:
+    """Scores of a batch of pairs: points per factor, total and broken rules."""
+
+    points: NDArray[np.int32]  # (factors, pairs), hundredths
+    total: NDArray[np.int64]  # hundredths
+    violations: NDArray[np.int32]  # Rule bits; 0 means eligible
+
+    @property
+    def eligible(self) -> NDArray[np.bool_]:
+        return self.violations == 0
+
+
+def _member(keys: NDArray[np.int64], table: NDArray[np.int64]) -> NDArray[np.bool_]:
+    if table.size == 0:
+        return np.zeros(keys.shape, dtype=np.bool_)
+    at = np.searchsorted(table, keys).clip(0, table.size - 1)
+    return table[at] == keys
+
+
+def fractions(pool: Pool, mi: NDArray[np.intp], mj: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Each factor's fraction of full marks (0-1) for the pairs (mi[k], mj[k])."""
+    a, b, rules = pool.mentees, pool.mentors, pool.rules
+    out = np.zeros((len(FACTORS), mi.size), dtype=np.float64)
+    comp = np.einsum("pt,pt->p", a.learn[mi], b.teach[mj], dtype=np.float64)
+    if rules.mutual:
+        comp = (comp + np.einsum("pt,pt->p", b.learn[mj], a.teach[mi], dtype=np.float64)) / 2
+    out[0] = comp
+    shared = _popcount(a.interests[mi] & b.interests[mj])
+    out[1] = np.minimum(shared, 3) / 3.0
+    overlap = _popcount(a.availability[mi] & b.availability[mj]) / 2.0
+    out[2] = np.minimum(overlap, rules.ideal_overlap_hours) / rules.ideal_overlap_hours
+    both = a.has_languages[mi] & b.has_languages[mj]
+    common = _popcount(a.languages[mi] & b.languages[mj]) > 0
+    out[3] = np.where(both, common.astype(np.float64), 0.5)
+    fa, fb = a.formats[mi], b.formats[mj]
+    same_place = (a.location[mi] == b.location[mj]) & (a.location[mi] >= 0)
+    out[4] = (((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place))
+    da, db = a.department[mi], b.department[mj]
+    out[5] = np.where((da < 0) | (db < 0), 0.5, (da != db).astype(np.float64))
+    la, lb = a.level[mi], b.level[mj]
+    gap = np.clip(la - lb, 0, rules.ideal_level_gap) / rules.ideal_level_gap
+    out[6] = np.where((la >= 0) & (lb >= 0), gap, 0.0)
+    out[7] = b.diverse[mj]
+    return out
+
+
+def violations(pool: Pool, mi: NDArray[np.intp], mj: NDArray[np.intp]) -> NDArray[np.int32]:
+    """The hard-constraint bits broken by each pair (0 = eligible)."""
+    a, b, rules = pool.mentees, pool.mentors, pool.rules
+    bits = np.zeros(mi.size, dtype=np.int32)
+    ea, eb = a.employee[mi], b.employee[mj]
+    bits |= np.where(ea == eb, int(Rule.SAME_PERSON), 0)
+    la, lb = a.level[mi], b.level[mj]
+    known = (la >= 0) & (lb >= 0)
+    level_bad = np.where(known, la - lb < rules.min_level_gap, rules.min_level_gap > 0)
+    bits |= np.where(level_bad, int(Rule.LEVEL_GAP), 0)
+    line = (a.chain[mi] == eb[:, None]).any(axis=1) | (b.chain[mj] == ea[:, None]).any(axis=1)
+    bits |= np.where(line, int(Rule.REPORTING_LINE), 0)
+    if not rules.allow_shared_manager:
+        ma = a.manager[mi]
+        bits |= np.where((ma >= 0) & (ma == b.manager[mj]), int(Rule.SAME_MANAGER), 0)
+    keys = mi.astype(np.int64) * len(pool.mentors) + mj
+    bits |= np.where(_member(keys, pool.previous), int(Rule.PREVIOUSLY_PAIRED), 0)
+    bits |= np.where(_member(keys, pool.avoided), int(Rule.AVOID_LIST), 0)
+    bits |= np.where(a.wants_dei[mi] & ~b.dei_opt_in[mj], int(Rule.DEI_OPT_IN), 0)
+    if rules.max_time_zone_hours is not None:
+        diff = np.abs(a.offset[mi] - b.offset[mj]) % 24
+        diff = np.minimum(diff, 24 - diff)
+        too_far = ~(diff <= rules.max_time_zone_hours + 1e-9)  # unknown zones cannot be shown close
+        bits |= np.where(too_far, int(Rule.TIME_ZONE_DISTANCE), 0)
+    if rules.min_overlap_hours is not None:
+        overlap = _popcount(a.availability[mi] & b.availability[mj]) / 2.0
+        bits |= np.where(overlap < rules.min_overlap_hours, int(Rule.AVAILABILITY_OVERLAP), 0)
+    return bits
+
+
+def score_pairs(pool: Pool, mi: NDArray[np.intp], mj: NDArray[np.intp]) -> Scored:
+    """Points, totals and violations of the pairs (mi[k], mj[k]), in bounded batches."""
+    mi = np.asarray(mi, dtype=np.intp)
+    mj = np.asarray(mj, dtype=np.intp)
+    points = np.empty((len(FACTORS), mi.size), dtype=np.int32)
+    bits = np.empty(mi.size, dtype=np.int32)
+    scales = pool.scales[:, None]
+    for start in range(0, mi.size, BATCH):
+        part = slice(start, start + BATCH)
+        points[:, part] = np.rint(fractions(pool, mi[part], mj[part]) * scales)
+        bits[part] = violations(pool, mi[part], mj[part])
+    return Scored(points=points, total=points.sum(axis=0, dtype=np.int64), violations=bits)
+
+
+def score_mentee(pool: Pool, mentee: int) -> Scored:
+    """One mentee against every mentor of the pool."""
+    m = len(pool.mentors)
+    return score_pairs(pool, np.full(m, mentee, dtype=np.intp), np.arange(m, dtype=np.intp))
+
+
+def dense_scores(pool: Pool) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """The full (mentees x mentors) score and eligibility matrices (for small pools and checks)."""
+    n, m = pool.shape
+    mi, mj = np.divmod(np.arange(n * m, dtype=np.intp), max(m, 1))
+    scored = score_pairs(pool, mi, mj)
+    return scored.total.reshape(n, m), scored.eligible.reshape(n, m)
+
+
+def count_eligible(pool: Pool, *, mentee_rows: NDArray[np.intp] | None = None,
+                   mentor_rows: NDArray[np.intp] | None = None) -> int:
+    """How many (mentee, mentor) pairs pass every hard constraint, counted in batches."""
+    rows = np.arange(len(pool.mentees)) if mentee_rows is None else mentee_rows
+    cols = np.arange(len(pool.mentors)) if mentor_rows is None else mentor_rows
+    if rows.size == 0 or cols.size == 0:
+        return 0
+    count = 0
+    per = max(1, BATCH // cols.size)
+    for start in range(0, rows.size, per):
+        block = rows[start : start + per]
+        mi = np.repeat(block, cols.size)
+        mj = np.tile(cols, block.size)
+        count += int((violations(pool, mi, mj) == 0).sum())
+    return count
+
+
+# --- bounds for the solver -----------------------------------------------------
+
+
+@dataclass
+class MentorGroups:
+    """Mentors in groups of similar people, with per-group summaries for upper bounds."""
+
+    order: NDArray[np.intp]
+    starts: NDArray[np.intp]
+    group_of: NDArray[np.intp]
+    teach_max: NDArray[np.float32]
+    learn_max: NDArray[np.float32]
+    interests: NDArray[np.uint64]
+    availability: NDArray[np.uint64]
+    languages: NDArray[np.uint64]
+    any_without_language: NDArray[np.bool_]
+    formats: NDArray[np.uint8]
+    dept_min: NDArray[np.int32]
+    dept_max: NDArray[np.int32]
+    dept_unknown: NDArray[np.bool_]
+    dept_known: NDArray[np.bool_]
+    level_min: NDArray[np.int32]
+    level_unknown: NDArray[np.bool_]
+    diverse: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    def members(self, g: int) -> NDArray[np.intp]:
+        end = self.starts[g + 1] if g + 1 < self.starts.size else self.order.size
+        return self.order[self.starts[g] : end]
+
+
+def group_mentors(pool: Pool, size: int = 32) -> MentorGroups:
+    """Sort mentors so neighbours look alike (level, strongest topic, zone) and cut groups."""
+    b = pool.mentors
+    m = len(b)
+    top_topic = b.teach.argmax(axis=1) if b.teach.size else np.zeros(m, dtype=np.intp)
+    offset = np.nan_to_num(b.offset, nan=99.0)
+    order = np.lexsort((b.department, offset, top_topic, b.level)).astype(np.intp)
+    starts = np.arange(0, m, size, dtype=np.intp)
+    group_of = np.empty(m, dtype=np.intp)
+    group_of[order] = np.arange(m) // size
+
+    def reduce(values: NDArray[Any], ufunc: Any) -> NDArray[Any]:
+        return ufunc.reduceat(values[order], starts, axis=0) if m else values[:0]
+
+    known_level = np.where(b.level >= 0, b.level, np.iinfo(np.int32).max)
+    dept = b.department
+    return MentorGroups(
+        order=order, starts=starts, group_of=group_of,
+        teach_max=reduce(b.teach, np.maximum), learn_max=reduce(b.learn, np.maximum),
+        interests=reduce(b.interests, np.bitwise_or),
+        availability=reduce(b.availability, np.bitwise_or),
+        languages=reduce(b.languages, np.bitwise_or),
+        any_without_language=reduce(~b.has_languages, np.logical_or),
+        formats=reduce(b.formats, np.bitwise_or),
+        dept_min=reduce(np.where(dept >= 0, dept, np.iinfo(np.int32).max), np.minimum),
+        dept_max=reduce(dept, np.maximum),
+        dept_unknown=reduce(dept < 0, np.logical_or),
+        dept_known=reduce(dept >= 0, np.logical_or),
+        level_min=reduce(known_level, np.minimum),
+        level_unknown=reduce(b.level < 0, np.logical_or),
+        diverse=reduce(b.diverse, np.logical_or),
+    )
+
+
+def group_bounds(pool: Pool, groups: MentorGroups, mi: NDArray[np.intp]) -> NDArray[np.int64]:
+    """An upper bound on the score of mentee mi[r] with any mentor of group g, or -1.
+
+    -1 marks a group in which no mentor can meet the level-gap rule for that
+    mentee. Every factor's bound is rounded like the real points and gets one
+    hundredth of slack, so float rounding can never make a bound too low.
+    """
+    a, rules = pool.mentees, pool.rules
+    g = len(groups)
+    nb = mi.size
+    out = np.zeros((len(FACTORS), nb, g), dtype=np.float64)
+    out[0] = a.learn[mi] @ groups.teach_max.T
+    if rules.mutual:
+        out[0] = (out[0] + a.teach[mi] @ groups.learn_max.T) / 2
+    shared = np.bitwise_count(a.interests[mi][:, None, :] & groups.interests[None, :, :]).sum(
+        axis=-1, dtype=np.int32)
+    out[1] = np.minimum(shared, 3) / 3.0
+    overlap = np.bitwise_count(
+        a.availability[mi][:, None, :] & groups.availability[None, :, :]).sum(
+        axis=-1, dtype=np.int32) / 2.0
+    out[2] = np.minimum(overlap, rules.ideal_overlap_hours) / rules.ideal_overlap_hours
+    common = (a.languages[mi][:, None, :] & groups.languages[None, :, :]).any(axis=-1)
+    lang = np.where(common, 1.0, np.where(groups.any_without_language[None, :], 0.5, 0.0))
+    out[3] = np.where(a.has_languages[mi][:, None], lang, 0.5)
+    out[4] = (a.formats[mi][:, None] & groups.formats[None, :]) != 0
+    d = a.department[mi][:, None]
+    all_same = groups.dept_known & (groups.dept_min == groups.dept_max)
+    other = groups.dept_known[None, :] & ~(all_same[None, :] & (groups.dept_min[None, :] == d))
+    dept = np.where(other, 1.0, np.where(groups.dept_unknown[None, :], 0.5, 0.0))
+    out[5] = np.where(d < 0, 0.5, dept)
+    la = a.level[mi][:, None]
+    has_known = groups.level_min[None, :] != np.iinfo(np.int32).max
+    gap = np.clip(la - groups.level_min[None, :], 0, rules.ideal_level_gap) / rules.ideal_level_gap
+    out[6] = np.where((la >= 0) & has_known, gap, 0.0)
+    out[7] = groups.diverse[None, :]
+    bound = (np.rint(out * pool.scales[:, None, None]) + (pool.scales[:, None, None] > 0)).sum(
+        axis=0).astype(np.int64)
+    if rules.min_level_gap > 0:
+        possible = (la >= 0) & has_known & (la - groups.level_min[None, :] >= rules.min_level_gap)
+    else:
+        possible = (la < 0) | groups.level_unknown[None, :] | (la - groups.level_min[None, :] >= 0)
+    bound[~possible] = -1
+    return bound
+
+
+# --- explanations --------------------------------------------------------------
+
+_ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+
+
+def _hours(value: float) -> str:
+    return f"{value:g} h"
+
+
+def explain(pool: Pool, mentee: int, mentor: int, points: Sequence[int], *,
+            show_sensitive: bool = True) -> list[dict[str, Any]]:
+    """The breakdown of one pair: each scored factor's points and a readable reason.
+
+    `show_sensitive=False` (anyone but an HR admin) names the diversity factor
+    by the programme objective only, never by the person's attribute.
+    """
+    a, b = pool.mentees.people[mentee], pool.mentors.people[mentor]
+    rules = pool.rules
+    name = a.given_name or "the mentee"
+    mentor_name = b.given_name or "the mentor"
+    reasons: dict[str, str] = {}
+
+    teach = {_norm(t): level for t, level in b.topics_teach}
+    topic_col = {t: k for k, t in enumerate(pool.topics)}
+    matched = [(priority, topic, teach[_norm(topic)])
+               for topic, priority in sorted(a.topics_learn, key=lambda x: x[1])
+               if _norm(topic) in teach
+               and pool.mentors.teach[mentor, topic_col[_norm(topic)]] > 0]
+    if matched:
+        parts = [f"teaches {topic} ({level}/5), which {name} ranks "
+                 f"{_ORDINAL.get(priority, str(priority))}"
+                 for priority, topic, level in matched[:2]]
+        if len(matched) > 2:
+            parts.append(f"and {len(matched) - 2} more of {name}'s topics")
+        reasons["complementarity"] = "; ".join(parts)
+    elif not a.topics_learn:
+        reasons["complementarity"] = f"{name} has not listed topics to learn"
+    else:
+        reasons["complementarity"] = f"teaches none of the topics {name} wants to learn"
+    if rules.mutual:
+        back = {_norm(t) for t, _ in a.topics_teach} & {_norm(t) for t, _ in b.topics_learn}
+        reasons["complementarity"] += (
+            f"; learns {', '.join(sorted(back)[:2])} from {name} in return" if back
+            else f"; {mentor_name} learns nothing listed from {name} in return")
+
+    shared = sorted({_norm(x) for x in a.interests} & {_norm(x) for x in b.interests})
+    reasons["interests"] = (f"shares interests: {', '.join(shared[:3])}" if shared
+                            else "no shared interests listed")
+
+    overlap = _popcount(pool.mentees.availability[mentee] & pool.mentors.availability[mentor]) / 2
+    zones = sorted({z for z in (a.time_zone, b.time_zone) if z})
+    where = f" (across {' and '.join(zones)})" if len(zones) == 2 else ""
+    reasons["availability"] = (f"{_hours(float(overlap))} a week free at the same time{where}"
+                               if a.availability and b.availability
+                               else "weekly availability not given by both")
+
+    common = sorted({_norm(x) for x in a.languages} & {_norm(x) for x in b.languages})
+    if a.languages and b.languages:
+        reasons["language"] = (f"both speak {', '.join(common)}" if common
+                               else "no common language listed")
+    else:
+        reasons["language"] = "languages not given by both (half marks)"
+
+    fa, fb = int(pool.mentees.formats[mentee]), int(pool.mentors.formats[mentor])
+    if fa & fb & FORMAT_BITS["virtual"]:
+        reasons["format"] = "both can meet virtually"
+    elif fa & fb & FORMAT_BITS["hybrid"]:
+        reasons["format"] = "both can meet in a hybrid format"
+    elif fa & fb & IN_PERSON and a.location and _norm(a.location) == _norm(b.location or ""):
+        reasons["format"] = f"both meet in person in {a.location}"
+    elif fa & fb & IN_PERSON:
+        reasons["format"] = "both prefer in person but work in different locations"
+    else:
+        reasons["format"] = "no meeting format in common"
+
+    if a.department and b.department:
+        reasons["department"] = (
+            f"different departments ({b.department} and {a.department}): a cross-silo pair"
+            if a.department != b.department else f"same department ({a.department})")
+    else:
+        reasons["department"] = "department unknown (half marks)"
+
+    if a.job_level is not None and b.job_level is not None:
+        gap = a.job_level - b.job_level
+        reasons["level_gap"] = (f"level {b.job_level} teaching level {a.job_level}: a gap of {gap}"
+                                f" (full marks from {rules.ideal_level_gap})")
+    else:
+        reasons["level_gap"] = "job levels unknown"
+
+    if show_sensitive:
+        reasons["diversity"] = ("counts toward the programme's diversity objective"
+                                if pool.mentors.diverse[mentor]
+                                else "does not count toward the programme's diversity objective")
+    else:
+        reasons["diversity"] = "weighted by an objective HR set for this programme"
+
+    return [
+        {"factor": factor if (show_sensitive or factor != "diversity") else "programme_objective",
+         "points": round(int(points[k]) / 100, 2), "reason": reasons[factor]}
+        for k, factor in enumerate(FACTORS) if pool.scales[k] > 0
+    ]

@@ -1,0 +1,250 @@
+"""The matching API as admins and participants use it: suggestions, pairs, pool, config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.matching.conftest import (
+    Feed,
+    employee,
+    participant,
+    skills,
+    wait_pool,
+    wait_published,
+    wishes,
+)
+from tests.support.nats import NatsServer
+from tests.support.stack import Running
+from upward_common.events import ParticipantState
+
+PROGRAMME = "prog-api"
+
+
+@dataclass
+class Cohort:
+    jane: ParticipantState
+    best: ParticipantState
+    second: ParticipantState
+    too_senior: ParticipantState
+    reports_to_jane: ParticipantState
+    same_manager: ParticipantState
+
+
+async def cohort(feed: Feed, admin: httpx.AsyncClient) -> Cohort:
+    await feed.programme(PROGRAMME)
+    boss = "emp-boss"
+    jane_person = employee("emp-jane", given_name="Jane", job_level=8, department="Sales",
+                           manager_id=boss, manager_chain=[boss])
+    jane = participant(PROGRAMME, "mentee", jane_person, "p-jane",
+                       topics_learn=wishes("Data analytics", "AI tools"),
+                       interests=["climbing", "jazz"])
+    best = participant(PROGRAMME, "mentor", employee("emp-best", given_name="Bo", job_level=3),
+                       "p-best", topics_teach=skills("Data analytics", level=5) +
+                       skills("AI tools", level=4), interests=["jazz"])
+    second = participant(PROGRAMME, "mentor", employee("emp-second", job_level=4),
+                         "p-second", topics_teach=skills("AI tools", level=3))
+    too_senior = participant(PROGRAMME, "mentor", employee("emp-senior", job_level=7),
+                             "p-senior", topics_teach=skills("Data analytics", level=5))
+    reports = participant(PROGRAMME, "mentor",
+                          employee("emp-report", job_level=2, manager_id="emp-jane",
+                                   manager_chain=["emp-jane", boss]),
+                          "p-report", topics_teach=skills("Data analytics", level=5))
+    peer = participant(PROGRAMME, "mentor",
+                       employee("emp-peer", job_level=2, manager_id=boss, manager_chain=[boss]),
+                       "p-peer", topics_teach=skills("Data analytics", level=5))
+    for state in (jane, best, second, too_senior, reports, peer):
+        await feed.enrol(state)
+    await wait_pool(admin, PROGRAMME, mentees=1, mentors=5)
+    return Cohort(jane, best, second, too_senior, reports, peer)
+
+
+async def test_suggestions_rank_eligible_mentors_with_readable_breakdowns(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    c = await cohort(feed, admin)
+    response = await admin.get(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["programme_id"] == PROGRAMME and body["mentee_participant_id"] == "p-jane"
+    ranked = [s["mentor_participant_id"] for s in body["suggestions"]]
+    # Level gap, reporting line and shared manager keep three mentors out.
+    assert ranked == [c.best.participant_id, c.second.participant_id]
+    top = body["suggestions"][0]
+    assert top["mentor_employee_id"] == "emp-best"
+    assert 0 <= top["score"] <= 100
+    assert round(sum(f["points"] for f in top["breakdown"]), 2) == top["score"]
+    reasons = {f["factor"]: f["reason"] for f in top["breakdown"]}
+    assert reasons["complementarity"].startswith(
+        "teaches Data analytics (5/5), which Jane ranks first")
+    assert "jazz" in reasons["interests"]
+    assert body["suggestions"][0]["score"] > body["suggestions"][1]["score"]
+
+    one = await admin.get(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions",
+                          params={"limit": 1})
+    assert [s["mentor_participant_id"] for s in one.json()["suggestions"]] == ["p-best"]
+
+
+async def test_a_participant_sees_only_their_own_suggestions(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await cohort(feed, admin)
+    path = f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions"
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        assert (await jane.get(path)).status_code == 200
+    async with matching.client(token("participant", employee_id="emp-best")) as other:
+        response = await other.get(path)
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_admin_forms_a_pair_and_pair_formed_is_published(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
+) -> None:
+    await cohort(feed, admin)
+    response = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best"})
+    assert response.status_code == 201, response.text
+    pair = response.json()
+    assert pair["status"] == "active"
+    assert pair["mentor_employee_id"] == "emp-best" and pair["mentee_employee_id"] == "emp-jane"
+    assert pair["formed_at"] and pair["ended_at"] is None and pair["end_reason"] is None
+    assert pair["score"] == round(sum(f["points"] for f in pair["breakdown"]), 2)
+    [event] = await wait_published(nats_server.url, "mentoring.pair.formed", 1)
+    assert event["data"]["pair_id"] == pair["id"]
+    assert event["data"]["score"] == pair["score"]
+
+    fetched = await admin.get(f"/api/v1/pairs/{pair['id']}")
+    assert fetched.json() == pair
+    # The mentee now has a pair: a second one is refused and names the rule.
+    again = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-second"})
+    assert again.status_code == 409
+    assert again.json()["rule"] == "mentee_already_paired"
+    assert again.json()["field"] == "mentee_participant_id"
+
+
+async def test_hard_constraints_reject_with_the_rule_and_write_nothing(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await cohort(feed, admin)
+
+    async def attempt(mentor: str, **extra: Any) -> httpx.Response:
+        return await admin.post("/api/v1/pairs", json={
+            "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+            "mentor_participant_id": mentor, **extra})
+
+    level = await attempt("p-senior")
+    assert level.status_code == 409
+    assert level.headers["content-type"].startswith("application/problem+json")
+    assert level.json()["rule"] == "level_gap"
+    assert level.json()["field"] == "mentor_participant_id"
+    line = await attempt("p-report", override_reason="they get on well")
+    assert line.status_code == 409 and line.json()["rule"] == "reporting_line"
+    peer = await attempt("p-peer")
+    assert peer.status_code == 409 and peer.json()["rule"] == "same_manager"
+    assert peer.json()["field"] == "override_reason"
+    unknown = await attempt("p-nobody")
+    assert unknown.status_code == 422 and unknown.json()["field"] == "mentor_participant_id"
+    wrong_role = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-best",
+        "mentor_participant_id": "p-second"})
+    assert wrong_role.status_code == 422
+    assert wrong_role.json()["field"] == "mentee_participant_id"
+    assert (await admin.get("/api/v1/pairs")).json() == []
+
+    # Sharing a manager is a programme limit: an admin may bend it with a reason.
+    overridden = await attempt("p-peer", override_reason="Different sites, agreed with HR")
+    assert overridden.status_code == 201, overridden.text
+    assert overridden.json()["override_reason"] == "Different sites, agreed with HR"
+    assert overridden.json()["overridden_rules"] == ["same_manager"]
+
+
+async def test_only_admins_pair_people(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await cohort(feed, admin)
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        response = await jane.post("/api/v1/pairs", json={
+            "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+            "mentor_participant_id": "p-best"})
+        assert response.status_code == 403
+
+
+async def test_participants_list_only_their_own_pairs(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await cohort(feed, admin)
+    other = participant(PROGRAMME, "mentee", employee("emp-other", job_level=9), "p-other",
+                        topics_learn=wishes("AI tools"))
+    await feed.enrol(other)
+    await wait_pool(admin, PROGRAMME, mentees=2)
+    first = (await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best"})).json()
+    second = (await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-other",
+        "mentor_participant_id": "p-second"})).json()
+
+    everything = await admin.get("/api/v1/pairs", params={"programme_id": PROGRAMME})
+    assert {p["id"] for p in everything.json()} == {first["id"], second["id"]}
+    by_participant = await admin.get("/api/v1/pairs", params={"participant_id": "p-second"})
+    assert [p["id"] for p in by_participant.json()] == [second["id"]]
+
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        mine = await jane.get("/api/v1/pairs", params={"programme_id": PROGRAMME})
+        assert [p["id"] for p in mine.json()] == [first["id"]]
+        assert (await jane.get(f"/api/v1/pairs/{first['id']}")).status_code == 200
+        hidden = await jane.get(f"/api/v1/pairs/{second['id']}")
+        assert hidden.status_code == 404
+
+
+async def test_ending_a_pair_frees_the_place_and_a_rematch_excludes_the_old_partner(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer, matching: Running,
+    token: Callable[..., str],
+) -> None:
+    await cohort(feed, admin)
+    pair = (await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best"})).json()
+    stats = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()
+    assert stats["free_capacity"] == 4 and stats["unpaired_mentees"] == 0
+
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        refused = await jane.post(f"/api/v1/pairs/{pair['id']}/end", json={"reason": "admin"})
+        assert refused.status_code == 422 and refused.json()["field"] == "reason"
+        ended = await jane.post(f"/api/v1/pairs/{pair['id']}/end", json={"reason": "poor_fit"})
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["status"] == "ended" and ended.json()["end_reason"] == "poor_fit"
+    assert ended.json()["ended_at"]
+    [event] = await wait_published(nats_server.url, "mentoring.pair.ended", 1)
+    assert event["data"] == {**event["data"], "pair_id": pair["id"], "reason": "poor_fit"}
+
+    stats = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()
+    assert stats["free_capacity"] == 5 and stats["unpaired_mentees"] == 1
+    suggestions = (await admin.get(
+        f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions")).json()["suggestions"]
+    assert [s["mentor_participant_id"] for s in suggestions] == ["p-second"]
+    again = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best", "override_reason": "try again"})
+    assert again.status_code == 409 and again.json()["rule"] == "previously_paired"
+    twice = await admin.post(f"/api/v1/pairs/{pair['id']}/end", json={"reason": "admin"})
+    assert twice.status_code == 409
+
+
+async def test_pool_statistics_show_what_a_run_works_with(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await cohort(feed, admin)
+    stats = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()
+    assert stats == {"programme_id": PROGRAMME, "mentors": 5, "mentees": 1,
+                     "total_capacity": 5, "free_capacity": 5, "unpaired_mentees": 1,
+                     "eligible_pairs": 2}
+    missing = await admin.get("/api/v1/programmes/nope/pool")
+    assert missing.status_code == 404

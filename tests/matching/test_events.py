@@ -1,0 +1,160 @@
+"""Enrolment's events build the pool: idempotent, order-tolerant; pairs end with people."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.matching.conftest import (
+    Feed,
+    at,
+    employee,
+    participant,
+    skills,
+    wait_pool,
+    wait_published,
+    wishes,
+)
+from tests.support.nats import NatsServer
+from tests.support.stack import wait_until
+from upward_common.events import (
+    EmployeeErased,
+    EmployeeUpdated,
+    ParticipantEnrolled,
+    ParticipantUpdated,
+    ParticipantWithdrawn,
+)
+
+PROGRAMME = "prog-events"
+
+
+async def test_a_redelivered_event_id_changes_nothing(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await feed.programme(PROGRAMME)
+    mentor = participant(PROGRAMME, "mentor", employee(job_level=2), mentor_capacity=2)
+    event = ParticipantEnrolled(participant=mentor, occurred_at=at(1))
+    await feed.publish(event, event_id="evt-1")
+    # The same id again is dropped by JetStream; a redelivery past it by the inbox.
+    await feed.publish(event, event_id="evt-1")
+    await feed.publish(ParticipantEnrolled(participant=mentor, occurred_at=at(1)))
+    await wait_pool(admin, PROGRAMME, mentors=1)
+    stats = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()
+    assert stats["mentors"] == 1 and stats["total_capacity"] == 2
+
+
+async def test_an_older_survey_never_overwrites_a_newer_one(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await feed.programme(PROGRAMME)
+    person = employee(job_level=2)
+    newer = participant(PROGRAMME, "mentor", person, "p-m", mentor_capacity=3, survey_version=2)
+    older = newer.model_copy(update={"mentor_capacity": 1, "survey_version": 1})
+    await feed.publish(ParticipantUpdated(participant=newer, occurred_at=at(5)))
+    await wait_pool(admin, PROGRAMME, total_capacity=3)
+    await feed.publish(ParticipantEnrolled(participant=older, occurred_at=at(1)))
+    # A later marker proves the older event was consumed before we look.
+    await feed.enrol(participant(PROGRAMME, "mentee", employee(job_level=9)), minutes=6)
+    await wait_pool(admin, PROGRAMME, mentees=1)
+    assert (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()[
+        "total_capacity"] == 3
+
+
+async def test_an_update_for_an_unknown_participant_creates_it(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await feed.programme(PROGRAMME)
+    await feed.publish(ParticipantUpdated(
+        participant=participant(PROGRAMME, "mentee", employee(job_level=9)),
+        occurred_at=at(2)))
+    await wait_pool(admin, PROGRAMME, mentees=1)
+
+
+async def test_participants_arriving_before_their_programme_wait_for_its_rules(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    mentee = participant(PROGRAMME, "mentee", employee(job_level=6), "p-e",
+                         topics_learn=wishes("AI tools"))
+    mentor = participant(PROGRAMME, "mentor", employee(job_level=5), "p-r",
+                         topics_teach=skills("AI tools"))
+    await feed.enrol(mentee)
+    await feed.enrol(mentor)
+    await wait_pool(admin, PROGRAMME, mentees=1, mentors=1, eligible_pairs=1)
+    # The programme's rules then arrive: a gap of 2 levels makes the pair ineligible.
+    await feed.programme(PROGRAMME, minutes=3, min_level_gap=2)
+    await wait_pool(admin, PROGRAMME, eligible_pairs=0)
+
+
+async def test_a_withdrawal_that_overtakes_the_enrolment_keeps_the_person_out(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await feed.programme(PROGRAMME)
+    late = participant(PROGRAMME, "mentee", employee(job_level=9), "p-late")
+    await feed.publish(ParticipantWithdrawn(participant_id="p-late", programme_id=PROGRAMME,
+                                            employee_id=late.employee.employee_id,
+                                            occurred_at=at(5)))
+    await feed.enrol(late, minutes=1)
+    marker = participant(PROGRAMME, "mentor", employee(job_level=2))
+    await feed.enrol(marker, minutes=6)
+    await wait_pool(admin, PROGRAMME, mentors=1)
+    assert (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()["mentees"] == 0
+
+
+async def _paired(feed: Feed, admin: httpx.AsyncClient) -> tuple[dict[str, object], str, str]:
+    await feed.programme(PROGRAMME)
+    mentee = await feed.enrol(participant(PROGRAMME, "mentee", employee("emp-e", job_level=9),
+                                          "p-e", topics_learn=wishes("AI tools")))
+    mentor = await feed.enrol(participant(PROGRAMME, "mentor", employee("emp-r", job_level=2),
+                                          "p-r", topics_teach=skills("AI tools")))
+    await wait_pool(admin, PROGRAMME, mentees=1, mentors=1)
+    response = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": mentee.participant_id,
+        "mentor_participant_id": mentor.participant_id})
+    assert response.status_code == 201, response.text
+    return response.json(), mentee.participant_id, mentor.participant_id
+
+
+async def test_a_withdrawal_ends_the_pair_with_pair_ended(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
+) -> None:
+    pair, mentee_id, _ = await _paired(feed, admin)
+    await feed.publish(ParticipantWithdrawn(participant_id=mentee_id, programme_id=PROGRAMME,
+                                            employee_id="emp-e", occurred_at=at(10)))
+    [event] = await wait_published(nats_server.url, "mentoring.pair.ended", 1)
+    assert event["data"]["pair_id"] == pair["id"]
+    assert event["data"]["reason"] == "withdrawal"
+    ended = (await admin.get(f"/api/v1/pairs/{pair['id']}")).json()
+    assert ended["status"] == "ended" and ended["end_reason"] == "withdrawal"
+    stats = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()
+    assert stats["mentees"] == 0 and stats["free_capacity"] == 1
+
+
+async def test_a_leaver_ends_their_pairs_as_departure(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
+) -> None:
+    pair, _, _ = await _paired(feed, admin)
+    leaver = employee("emp-r", job_level=2, active=False)
+    await feed.publish(EmployeeUpdated(employee=leaver, occurred_at=at(10)))
+    [event] = await wait_published(nats_server.url, "mentoring.pair.ended", 1)
+    assert event["data"] == {**event["data"], "pair_id": pair["id"], "reason": "departure"}
+    await wait_pool(admin, PROGRAMME, mentors=0)
+    # An older snapshot saying they are active cannot bring the leaver back.
+    await feed.publish(EmployeeUpdated(employee=employee("emp-r", job_level=2), occurred_at=at(3)))
+    await feed.enrol(participant(PROGRAMME, "mentee", employee(job_level=9)), minutes=11)
+    await wait_pool(admin, PROGRAMME, mentees=2)
+    assert (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()["mentors"] == 0
+
+
+async def test_an_erased_employee_leaves_the_pool_and_their_reasons_are_scrubbed(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
+) -> None:
+    pair, _, _ = await _paired(feed, admin)
+    assert any("AI tools" in f["reason"] for f in pair["breakdown"])
+    await feed.publish(EmployeeErased(employee_id="emp-e", occurred_at=at(10)))
+    await wait_published(nats_server.url, "mentoring.pair.ended", 1)
+
+    async def scrubbed() -> bool:
+        body = (await admin.get(f"/api/v1/pairs/{pair['id']}")).json()
+        return all("AI tools" not in f["reason"] for f in body["breakdown"])
+
+    await wait_until(scrubbed)
+    await wait_pool(admin, PROGRAMME, mentees=0)
