@@ -1,0 +1,81 @@
+"""HRIS routes forwarded to enrolment as they are: SCIM 2.0 and the bulk employee import."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from gateway.clients import Downstreams, unavailable_error
+from upward_common.auth import current_principal
+from upward_common.logs import current_correlation_id
+from upward_common.observability import CORRELATION_HEADER
+from upward_common.problems import PROBLEM_BASE, Problem
+
+router = APIRouter(tags=["hris"])
+
+# RFC 9110 §7.6.1: these describe one connection, not the message, so they stop here.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+    "trailer", "transfer-encoding", "upgrade",
+})
+SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _request_headers(request: Request) -> list[tuple[str, str]]:
+    # Host is kept so enrolment builds SCIM `meta.location` and `Location` URLs
+    # that point at this public address, not at its own.
+    headers = [(k, v) for k, v in request.headers.items()
+               if k not in HOP_BY_HOP and k != CORRELATION_HEADER]
+    headers.append((CORRELATION_HEADER, current_correlation_id()))
+    client = request.client.host if request.client else None
+    if client:
+        forwarded_for = request.headers.get("x-forwarded-for")
+        headers = [(k, v) for k, v in headers if k != "x-forwarded-for"]
+        headers.append(("x-forwarded-for", f"{forwarded_for}, {client}" if forwarded_for
+                        else client))
+    headers.append(("x-forwarded-proto", request.url.scheme))
+    return headers
+
+
+async def forward_to_enrolment(request: Request) -> StreamingResponse:
+    """Stream the request to enrolment and its answer back: status, headers and body."""
+    # Verified here too, so an unauthenticated upload is refused before it is streamed.
+    await current_principal(request)
+    downstreams: Downstreams = request.app.state.downstreams
+    http = downstreams.enrolment
+    path = request.scope.get("raw_path") or request.url.path.encode()
+    target = path.decode("latin-1")
+    if request.url.query:
+        target += "?" + request.url.query
+    outgoing = http.build_request(
+        request.method, target, headers=_request_headers(request), content=request.stream(),
+        timeout=request.app.state.settings.forward_timeout_seconds,
+    )
+    try:
+        answer = await http.send(outgoing, stream=True)
+    except httpx.HTTPError as exc:
+        failure = unavailable_error("enrolment", exc)
+        raise Problem(failure.status, failure.message,
+                      kind=failure.extensions["type"].removeprefix(PROBLEM_BASE)) from exc
+    response = StreamingResponse(answer.aiter_raw(), status_code=answer.status_code,
+                                 background=BackgroundTask(answer.aclose))
+    # Raw pairs keep repeated headers; the correlation header is set again on the way out.
+    response.raw_headers = [
+        (key, value) for key, value in answer.headers.raw
+        if key.decode("latin-1").lower() not in HOP_BY_HOP | {CORRELATION_HEADER}
+    ]
+    return response
+
+
+@router.api_route("/scim/v2/{path:path}", methods=SCIM_METHODS, include_in_schema=False)
+async def scim(request: Request) -> StreamingResponse:
+    """SCIM 2.0 provisioning (Okta, Entra ID), answered by enrolment."""
+    return await forward_to_enrolment(request)
+
+
+@router.post("/api/v1/employees/import")
+async def import_employees(request: Request) -> StreamingResponse:
+    """Bulk HRIS import (JSON array, NDJSON or CSV), answered by enrolment."""
+    return await forward_to_enrolment(request)

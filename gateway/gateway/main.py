@@ -1,0 +1,79 @@
+"""The gateway: Upward's one public address (GraphQL, SCIM and the HRIS import)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from strawberry.fastapi import GraphQLRouter
+
+from gateway import forward
+from gateway.clients import Downstreams
+from gateway.config import GatewaySettings
+from gateway.context import GatewayContext, get_context
+from gateway.schema import schema
+from upward_common.auth import TokenVerifier
+from upward_common.logs import configure_logging
+from upward_common.observability import (
+    CorrelationMiddleware,
+    health_router,
+    install_request_metrics,
+)
+from upward_common.problems import install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+NAME = "gateway"
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The ASGI app (`uvicorn gateway.main:create_app --factory`)."""
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(NAME, settings.log_level)
+        downstreams = Downstreams.open(settings)
+        app.state.downstreams = downstreams
+        log.info("started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            await downstreams.aclose()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="Upward gateway",
+        description="GraphQL over the mentoring journey at /graphql; SCIM and the HRIS "
+                    "import forwarded to enrolment.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    registry = CollectorRegistry()
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+
+    async def readiness() -> dict[str, bool]:
+        downstreams: Downstreams = app.state.downstreams
+        return await downstreams.healthy(settings.readiness_timeout_seconds)
+
+    graphql: GraphQLRouter[GatewayContext, None] = GraphQLRouter(
+        schema,
+        # The path is the route's own (not an include prefix) so metrics label it /graphql.
+        path="/graphql",
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphql_ide else None,
+        # No subscriptions yet, so no websocket protocol is offered.
+        subscription_protocols=(),
+    )
+
+    install_problem_handlers(app)
+    install_request_metrics(app, registry)
+    app.add_middleware(CorrelationMiddleware)
+    app.include_router(health_router(registry, readiness))
+    app.include_router(graphql, tags=["graphql"])
+    app.include_router(forward.router)
+    return app
