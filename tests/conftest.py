@@ -8,11 +8,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from tests.support.databases import DatabaseFactory
 from tests.support.nats import NatsServer
 from tests.support.stack import TEST_JWT_SECRET, Running, serve, wait_until
+from tests.support.stream import Stream
 from upward_common.auth import mint_token
 from upward_common.settings import UpwardSettings
 
@@ -26,6 +28,16 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def stream(nats_server: NatsServer) -> AsyncIterator[Stream]:
+    """Publish events to this test's JetStream as another service would, and read them."""
+    nc = await nats.connect(nats_server.url)
+    try:
+        yield Stream(nc, nc.jetstream())
+    finally:
+        await nc.close()
 
 
 @pytest.fixture

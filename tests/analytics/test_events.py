@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from analytics.events import HANDLERS
-from tests.analytics.conftest import Stream
 from tests.support.stack import Running, wait_until
+from tests.support.stream import Stream
 from upward_common.events import (
     DEADLETTER_STREAM,
     EmployeeErased,

@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import func, select
 
 from scheduling.models import MentoringSession, PrivateNote
-from tests.scheduling.conftest import Stream
 from tests.support.stack import Running, wait_until
+from tests.support.stream import Stream
 from upward_common.events import PairFormed
 from upward_common.tables import OutboxEvent
 

@@ -8,8 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.scheduling.conftest import Stream
 from tests.support.stack import Running, wait_until
+from tests.support.stream import Stream
 from upward_common.events import (
     EmployeeErased,
     PairEnded,

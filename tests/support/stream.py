@@ -1,18 +1,13 @@
-"""Feeding scheduling real events through this test's nats-server, and reading what it emits."""
-
+"""A test client of JetStream: publish events as another service would, read them back."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import nats
-import pytest
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
-from tests.support.nats import NatsServer
 from upward_common.events import STREAM, CloudEvent, EventData
 
 
@@ -27,6 +22,8 @@ class Stream:
         self, data: EventData, *, source: str = "/upward/tests", event_id: str | None = None,
         msg_id: str | None = None,
     ) -> CloudEvent:
+        """Publish `data` in a CloudEvent; `msg_id` differing from the event id defeats
+        JetStream's de-duplication, so the consumer really receives it again."""
         envelope = data.envelope(source=source)
         if event_id is not None:
             envelope.id = event_id
@@ -66,10 +63,3 @@ class Stream:
         return found
 
 
-@pytest.fixture
-async def stream(nats_server: NatsServer) -> AsyncIterator[Stream]:
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield Stream(nc, nc.jetstream())
-    finally:
-        await nc.close()
