@@ -427,6 +427,7 @@ def _plan(
                 "job_title": None, "job_level": None, "department": None, "manager_id": None,
                 "location": None, "time_zone": None, "hire_on": None, "leave_on": None,
                 "active": True, "scim_attributes": None, "version": 1, "erased_at": None,
+                "deprovisioned_at": None,
                 "created_at": now, "updated_at": now,
             }
             full.update(values)

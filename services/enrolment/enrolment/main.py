@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from enrolment.api import router
 from enrolment.config import EnrolmentSettings
+from enrolment.scim_api import router as scim_router
 from upward_common.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -14,7 +15,7 @@ SERVICE = ServiceDefinition(
     description="Employees pushed by the HRIS, programmes, and the participants who opt in.",
     settings_cls=EnrolmentSettings,
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, scim_router],
 )
 
 

@@ -58,6 +58,8 @@ class Employee(SQLModel, table=True):
     # Bumped on every change: the SCIM ETag.
     version: int = 1
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A SCIM DELETE deprovisions: the row stays (a leaver), hidden from SCIM.
+    deprovisioned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

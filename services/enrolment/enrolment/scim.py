@@ -1,0 +1,652 @@
+"""SCIM 2.0 (RFC 7643/7644) for identity and HR systems: the User resource over employees.
+
+Resource models, PATCH application and attribute selection come from
+scim2-models; filters are parsed by scim2-filter-parser and translated here
+to SQL expressions over the employee mirror. The full SCIM document is kept
+beside the employee columns, so what a client wrote is what it reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError
+from scim2_filter_parser import ast as scim_ast
+from scim2_filter_parser.lexer import SCIMLexer
+from scim2_filter_parser.parser import SCIMParser
+from scim2_models import (
+    URN,
+    AuthenticationScheme,
+    Bulk,
+    CaseExact,
+    ChangePassword,
+    ComplexAttribute,
+    Context,
+    ETag,
+    Extension,
+    Meta,
+    Mutability,
+    Patch,
+    PatchOp,
+    Reference,
+    Required,
+    ResourceType,
+    SCIMException,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models import Error as ScimErrorMessage
+from scim2_models import Filter as FilterSupport
+from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrolment import events, imports, repository
+from enrolment.models import EMAIL_PATTERN, MAX_JOB_LEVEL, Employee, new_id
+from upward_common.events import utcnow
+
+SCIM_JSON = "application/scim+json"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+UPWARD_SCHEMA = "urn:upward:scim:schemas:extension:employee:1.0:User"
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+class ScimError(Exception):
+    """A SCIM error response (RFC 7644 §3.12): status, optional scimType, detail."""
+
+    def __init__(self, status: int, detail: str, scim_type: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        message = ScimErrorMessage(status=self.status, scim_type=self.scim_type,
+                                   detail=self.detail)
+        return message.model_dump(scim_ctx=Context.DEFAULT, exclude_none=True, by_alias=True,
+                                  mode="json")
+
+    @classmethod
+    def from_scim(cls, exc: SCIMException) -> ScimError:
+        return cls(exc.status, exc.detail, exc.scim_type or None)
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> ScimError:
+        errors = ScimErrorMessage.from_validation_errors(exc.errors())
+        first = errors[0] if errors else None
+        if first is None:
+            return cls(400, str(exc), "invalidValue")
+        return cls(first.status or 400, first.detail or "invalid value",
+                   first.scim_type or "invalidValue")
+
+
+# --- resource models -------------------------------------------------------------
+
+
+class Manager(ComplexAttribute):
+    """The enterprise manager; identity providers send `value` alone, so `$ref` is optional."""
+
+    value: Annotated[str | None, CaseExact.true] = None
+    ref: Annotated[Reference[User] | None, Required.false] = Field(  # type: ignore[type-arg]
+        None, serialization_alias="$ref", validation_alias="$ref")
+    display_name: Annotated[str | None, Mutability.read_only] = None
+
+
+class EnterpriseUser(Extension):
+    """RFC 7643 §4.3 enterprise extension."""
+
+    __schema__ = URN(ENTERPRISE_SCHEMA)
+
+    employee_number: str | None = None
+    cost_center: str | None = None
+    organization: str | None = None
+    division: str | None = None
+    department: str | None = None
+    manager: Manager | None = None
+
+
+class UpwardUser(Extension):
+    """Upward's extension: what matching and analytics need beyond the enterprise schema."""
+
+    __schema__ = URN(UPWARD_SCHEMA)
+
+    # `examples` guide generated test data (and publish as suggested values).
+    job_level: int | None = Field(
+        None, examples=list(range(1, MAX_JOB_LEVEL + 1)),
+        description=f"Job level, 1 (most junior) to {MAX_JOB_LEVEL} (most senior).")
+    hire_date: str | None = Field(
+        None, examples=["2018-09-03", "2021-01-11", "2024-06-17"],
+        description="Hire date, ISO 8601 YYYY-MM-DD, not in the future.")
+    leave_date: str | None = Field(
+        None, examples=["2031-06-30", "2032-12-31"],
+        description="Leave date, ISO 8601 YYYY-MM-DD; leavers are kept, never deleted.")
+    location: str | None = Field(
+        None, examples=["Paris", "Lyon", "New York"],
+        description="Work location (site or city).")
+    time_zone: str | None = Field(
+        None, examples=["Europe/Paris", "America/New_York", "Asia/Singapore"],
+        description="IANA time zone the employee works in, e.g. Europe/Paris.")
+
+
+class _PublishedUpwardUser(UpwardUser):
+    """The published schema: SCIM's canonical values are strings, so the level has none."""
+
+    job_level: int | None = Field(
+        None, description=f"Job level, 1 (most junior) to {MAX_JOB_LEVEL} (most senior).")
+
+
+UserResource = User[EnterpriseUser | UpwardUser]  # type: ignore[misc]
+
+
+def service_provider_config(base_url: str) -> dict[str, Any]:
+    config = ServiceProviderConfig(
+        documentation_uri=None,
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=FilterSupport(supported=True, max_results=MAX_PAGE),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=False),
+        etag=ETag(supported=True),
+        authentication_schemes=[AuthenticationScheme(
+            type="oauthbearertoken", name="OAuth Bearer Token",
+            description="A bearer JWT with the hris role", primary=True)],
+        meta=Meta(resource_type="ServiceProviderConfig",
+                  location=f"{base_url}/ServiceProviderConfig"),
+    )
+    return _dump(config, Context.RESOURCE_QUERY_RESPONSE)
+
+
+def resource_types(base_url: str) -> list[dict[str, Any]]:
+    resource_type = ResourceType.from_resource(UserResource)
+    resource_type.description = "Employees, provisioned by the HRIS or identity provider"
+    resource_type.meta = Meta(resource_type="ResourceType",
+                              location=f"{base_url}/ResourceTypes/User")
+    return [_dump(resource_type, Context.RESOURCE_QUERY_RESPONSE)]
+
+
+def schemas(base_url: str) -> list[dict[str, Any]]:
+    out = []
+    for model, description in (
+        (User, "User account"),
+        (EnterpriseUser, "Enterprise user"),
+        (_PublishedUpwardUser, "Upward employee attributes: job level, hire and leave "
+                               "dates, location and time zone"),
+    ):
+        schema = model.to_schema()
+        schema.name = model.__name__.removeprefix("_Published")
+        schema.description = description
+        schema.meta = Meta(resource_type="Schema", location=f"{base_url}/Schemas/{schema.id}")
+        out.append(_dump(schema, Context.RESOURCE_QUERY_RESPONSE))
+    return out
+
+
+def _dump(model: Any, context: Context, **kwargs: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(scim_ctx=context, **kwargs)
+    return dumped
+
+
+# --- employee <-> resource -------------------------------------------------------
+
+
+def etag(employee: Employee) -> str:
+    return f'W/"{employee.version}"'
+
+
+def to_resource(employee: Employee, base_url: str) -> Any:
+    """The User resource of an employee: the stored document with the mirror's values on top."""
+    doc: dict[str, Any] = dict(employee.scim_attributes or {})
+    doc.pop("id", None)
+    doc.pop("meta", None)
+    doc["userName"] = employee.user_name or employee.email or employee.external_id
+    if employee.scim_attributes is None and not employee.external_id.startswith("scim:"):
+        doc["externalId"] = employee.external_id
+    name = dict(doc.get("name") or {})
+    if employee.given_name:
+        name["givenName"] = employee.given_name
+    if employee.family_name:
+        name["familyName"] = employee.family_name
+    if name:
+        doc["name"] = name
+    if employee.email:
+        emails = [dict(e) for e in doc.get("emails") or []]
+        primary = next((e for e in emails if e.get("primary")), emails[0] if emails else None)
+        if primary is None:
+            emails = [{"value": employee.email, "primary": True}]
+        else:
+            primary["value"] = employee.email
+        doc["emails"] = emails
+    _put(doc, "title", employee.job_title)
+    if employee.scim_attributes is None or "active" in doc or not employee.active:
+        doc["active"] = employee.active
+    enterprise = dict(doc.get(ENTERPRISE_SCHEMA) or {})
+    _put(enterprise, "department", employee.department)
+    if employee.manager_id is not None:
+        manager = dict(enterprise.get("manager") or {})
+        manager["value"] = employee.manager_id
+        manager["$ref"] = f"{base_url}/Users/{employee.manager_id}"
+        enterprise["manager"] = manager
+    else:
+        enterprise.pop("manager", None)
+    upward = dict(doc.get(UPWARD_SCHEMA) or {})
+    _put(upward, "jobLevel", employee.job_level)
+    _put(upward, "hireDate", employee.hire_on.isoformat() if employee.hire_on else None)
+    _put(upward, "leaveDate", employee.leave_on.isoformat() if employee.leave_on else None)
+    _put(upward, "location", employee.location)
+    _put(upward, "timeZone", employee.time_zone)
+    schemas_listed = ["urn:ietf:params:scim:schemas:core:2.0:User"]
+    for urn, extension in ((ENTERPRISE_SCHEMA, enterprise), (UPWARD_SCHEMA, upward)):
+        if extension:
+            doc[urn] = extension
+            schemas_listed.append(urn)
+        else:
+            doc.pop(urn, None)
+    doc["schemas"] = schemas_listed
+    doc["id"] = employee.id
+    doc["meta"] = {
+        "resourceType": "User",
+        "created": employee.created_at.isoformat(),
+        "lastModified": employee.updated_at.isoformat(),
+        "version": etag(employee),
+        "location": f"{base_url}/Users/{employee.id}",
+    }
+    return UserResource.model_validate(doc)
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        target.pop(key, None)
+    else:
+        target[key] = value
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ScimError(400, f"{field} must be an ISO date (YYYY-MM-DD)", "invalidValue") from exc
+
+
+def _columns(user: Any) -> dict[str, Any]:
+    """The employee columns a resource sets, checked like an import row."""
+    primary = next((e for e in user.emails or [] if e.primary), None)
+    email = (primary or (user.emails or [None])[0])
+    email_value = email.value if email is not None and email.value else ""
+    if email_value and not EMAIL_PATTERN.match(email_value):
+        raise ScimError(400, f"{email_value!r} is not a valid email address", "invalidValue")
+    enterprise = user[EnterpriseUser] or EnterpriseUser()
+    upward = user[UpwardUser] or UpwardUser()
+    today = utcnow().date()
+    hire_on = _date(upward.hire_date, "hireDate")
+    leave_on = _date(upward.leave_date, "leaveDate")
+    if hire_on is not None and hire_on > today:
+        raise ScimError(400, f"hireDate {hire_on} is in the future", "invalidValue")
+    if hire_on and leave_on and leave_on < hire_on:
+        raise ScimError(400, "leaveDate is before hireDate", "invalidValue")
+    if upward.job_level is not None and not 1 <= upward.job_level <= MAX_JOB_LEVEL:
+        raise ScimError(400, f"jobLevel must be between 1 and {MAX_JOB_LEVEL}", "invalidValue")
+    time_zone = upward.time_zone
+    if time_zone is not None and not imports.known_time_zone(time_zone):
+        raise ScimError(400, f"timeZone {time_zone!r} is not an IANA time zone", "invalidValue")
+    if time_zone is None and user.timezone and imports.known_time_zone(user.timezone):
+        time_zone = user.timezone
+    name = user.name
+    values = {
+        "user_name": user.user_name,
+        "email": email_value[:320],
+        "given_name": (name.given_name if name and name.given_name else "")[:200],
+        "family_name": (name.family_name if name and name.family_name else "")[:200],
+        "job_title": user.title[:200] if user.title else None,
+        "department": enterprise.department[:200] if enterprise.department else None,
+        "manager_id": enterprise.manager.value if enterprise.manager else None,
+        "job_level": upward.job_level,
+        "hire_on": hire_on,
+        "leave_on": leave_on,
+        "location": upward.location[:200] if upward.location else None,
+        "time_zone": time_zone,
+        "active": True if user.active is None else user.active,
+    }
+    return values
+
+
+def _document(user: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = user.model_dump(scim_ctx=Context.DEFAULT, exclude_none=True,
+                                          by_alias=True, mode="json")
+    for key in ("id", "meta", "schemas"):
+        doc.pop(key, None)
+    return doc
+
+
+# --- filters -----------------------------------------------------------------------
+
+
+def _column(attr: scim_ast.AttrPath, namespace: str | None) -> tuple[Any, type, bool]:
+    """(column expression, type, case-exact) of a filter attribute path."""
+    name = attr.attr_name
+    sub = attr.sub_attr.value if attr.sub_attr is not None else None
+    uri = (attr.uri or "").lower()
+    if namespace is not None:
+        name, sub = namespace, name
+    key = (name.lower(), sub.lower() if sub else None)
+    if uri == ENTERPRISE_SCHEMA.lower():
+        key = ("enterprise:" + key[0], key[1])
+    elif uri == UPWARD_SCHEMA.lower():
+        key = ("upward:" + key[0], key[1])
+    elif uri and uri != "urn:ietf:params:scim:schemas:core:2.0:user":
+        raise ScimError(400, f"Unknown schema {attr.uri}", "invalidFilter")
+    mapping: dict[tuple[str, str | None], tuple[Any, type, bool]] = {
+        ("id", None): (col(Employee.id), str, True),
+        ("username", None): (func.coalesce(col(Employee.user_name), col(Employee.email)),
+                             str, False),
+        ("externalid", None): (col(Employee.external_id), str, True),
+        ("emails", None): (col(Employee.email), str, False),
+        ("emails", "value"): (col(Employee.email), str, False),
+        ("active", None): (col(Employee.active), bool, True),
+        ("title", None): (col(Employee.job_title), str, False),
+        ("name", "givenname"): (col(Employee.given_name), str, False),
+        ("name", "familyname"): (col(Employee.family_name), str, False),
+        ("meta", "lastmodified"): (col(Employee.updated_at), datetime, True),
+        ("meta", "created"): (col(Employee.created_at), datetime, True),
+        ("enterprise:department", None): (col(Employee.department), str, False),
+        ("enterprise:manager", "value"): (col(Employee.manager_id), str, True),
+        ("upward:joblevel", None): (col(Employee.job_level), int, True),
+        ("upward:location", None): (col(Employee.location), str, False),
+        ("upward:timezone", None): (col(Employee.time_zone), str, True),
+        ("upward:hiredate", None): (col(Employee.hire_on), date, True),
+        ("upward:leavedate", None): (col(Employee.leave_on), date, True),
+    }
+    found = mapping.get(key)
+    if found is None:
+        shown = f"{name}.{sub}" if sub else name
+        raise ScimError(400, f"Filtering on {shown} is not supported", "invalidFilter")
+    return found
+
+
+def _value(raw: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if kind is int:
+            return int(raw)
+        if kind is datetime:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if kind is date:
+            return date.fromisoformat(raw[:10])
+    except ValueError as exc:
+        raise ScimError(400, f"{raw!r} is not a valid {kind.__name__} here",
+                        "invalidFilter") from exc
+    return raw
+
+
+def _compare(node: scim_ast.AttrExpr, namespace: str | None) -> ColumnElement[bool]:
+    column, kind, case_exact = _column(node.attr_path, namespace)
+    op = node.value.lower()
+    if op == "pr":
+        present = column.is_not(None)
+        return and_(present, column != "") if kind is str else present
+    raw = node.comp_value.value if node.comp_value is not None else None
+    if raw is None or raw == "null":
+        if op == "eq":
+            return column.is_(None)
+        if op == "ne":
+            return column.is_not(None)
+        raise ScimError(400, "null compares only with eq and ne", "invalidFilter")
+    value = _value(raw, kind)
+    if kind is str and not case_exact:
+        column, value = func.lower(column), value.lower()
+    if op in ("co", "sw", "ew"):
+        if kind is not str:
+            raise ScimError(400, f"{op} needs a string attribute", "invalidFilter")
+        method = {"co": column.contains, "sw": column.startswith, "ew": column.endswith}[op]
+        return method(value, autoescape=True)  # type: ignore[no-any-return]
+    if kind is bool and op not in ("eq", "ne"):
+        raise ScimError(400, f"{op} does not apply to a boolean", "invalidFilter")
+    comparisons = {"eq": column.__eq__, "ne": column.__ne__, "gt": column.__gt__,
+                   "ge": column.__ge__, "lt": column.__lt__, "le": column.__le__}
+    if op not in comparisons:
+        raise ScimError(400, f"Unknown operator {op}", "invalidFilter")
+    result: ColumnElement[bool] = comparisons[op](value)
+    if op == "ne":
+        result = or_(result, column.is_(None))
+    return result
+
+
+def _translate(node: Any, namespace: str | None = None) -> ColumnElement[bool]:
+    if isinstance(node, scim_ast.Filter):
+        inner_namespace = namespace
+        if node.namespace is not None:
+            inner_namespace = node.namespace.attr_name
+        expression = _translate(node.expr, inner_namespace)
+        return not_(expression) if node.negated else expression
+    if isinstance(node, scim_ast.LogExpr):
+        left = _translate(node.expr1, namespace)
+        right = _translate(node.expr2, namespace)
+        return and_(left, right) if node.op.lower() == "and" else or_(left, right)
+    if isinstance(node, scim_ast.AttrExpr):
+        if isinstance(node.attr_path.attr_name, scim_ast.Filter):
+            # `emails[type eq "work"].value eq "x"`: both sides name the one column we keep.
+            selector = _translate(node.attr_path.attr_name, namespace)
+            return and_(selector, _compare(
+                scim_ast.AttrExpr(node.value, scim_ast.AttrPath(
+                    node.attr_path.attr_name.namespace.attr_name, node.attr_path.sub_attr,
+                    node.attr_path.uri), node.comp_value), namespace))
+        return _compare(node, namespace)
+    raise ScimError(400, "Unsupported filter expression", "invalidFilter")
+
+
+def where(filter_text: str | None) -> ColumnElement[bool] | None:
+    """The SQL condition of a SCIM filter, or None when there is no filter."""
+    if filter_text is None or not filter_text.strip():
+        return None
+    try:
+        tree = SCIMParser().parse(SCIMLexer().tokenize(filter_text))
+    except Exception as exc:
+        raise ScimError(400, f"The filter cannot be parsed: {exc}", "invalidFilter") from exc
+    if tree is None:
+        raise ScimError(400, "The filter cannot be parsed", "invalidFilter")
+    return _translate(tree)
+
+
+# --- operations --------------------------------------------------------------------
+
+
+def _check_version(employee: Employee, if_match: str | None) -> None:
+    if if_match is None or if_match.strip() == "*":
+        return
+    wanted = {tag.strip() for tag in if_match.split(",")}
+    current = etag(employee)
+    if current not in wanted and current.removeprefix("W/") not in wanted:
+        raise ScimError(412, f"The resource is at version {current}")
+
+
+async def _visible(session: AsyncSession, user_id: str) -> Employee:
+    employee = await repository.get_employee(session, user_id)
+    if employee is None or employee.erased_at is not None or employee.deprovisioned_at:
+        raise ScimError(404, f"User {user_id} not found")
+    return employee
+
+
+async def get_user(session: AsyncSession, *, user_id: str) -> Employee:
+    """One provisioned employee or a SCIM 404."""
+    return await _visible(session, user_id)
+
+
+async def list_users(
+    session: AsyncSession, *, filter_text: str | None, start_index: int, count: int | None
+) -> tuple[int, list[Employee]]:
+    """A page of employees matching a SCIM filter (1-based start index)."""
+    condition = where(filter_text)
+    size = DEFAULT_PAGE if count is None else max(0, min(count, MAX_PAGE))
+    visible: ColumnElement[bool] = col(Employee.deprovisioned_at).is_(None)
+    total, page = await repository.search_employees(
+        session, and_(visible, condition) if condition is not None else visible,
+        offset=max(start_index, 1) - 1, limit=size)
+    return total, list(page)
+
+
+async def _check_manager(session: AsyncSession, employee_id: str, manager_id: str | None) -> None:
+    if manager_id is None:
+        return
+    if manager_id == employee_id:
+        raise ScimError(400, "A user cannot be their own manager", "invalidValue")
+    manager = await repository.get_employee(session, manager_id)
+    if manager is None or manager.erased_at is not None:
+        raise ScimError(400, f"Manager {manager_id} is not a known user", "invalidValue")
+    chain = await repository.manager_chain(session, manager)
+    if employee_id in chain:
+        raise ScimError(400, "This manager would make the reporting lines loop",
+                        "invalidValue")
+
+
+async def _unique_user_name(session: AsyncSession, user_name: str, employee_id: str) -> None:
+    other = await repository.employee_by_user_name(session, user_name)
+    if other is not None and other.id != employee_id:
+        raise ScimError(409, f"userName {user_name!r} is already taken", "uniqueness")
+
+
+async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
+    """Provision a user; an employee known from a file import with that externalId is adopted."""
+    user = _validate(payload, Context.RESOURCE_CREATION_REQUEST)
+    values = _columns(user)
+    existing = None
+    if user.external_id:
+        existing = await repository.employee_by_external_id(session, user.external_id)
+        if existing is not None and (existing.user_name and not existing.deprovisioned_at):
+            raise ScimError(409, f"externalId {user.external_id!r} is already provisioned",
+                            "uniqueness")
+        if existing is not None and existing.erased_at is not None:
+            existing = None
+    employee_id = existing.id if existing is not None else new_id()
+    await _unique_user_name(session, user.user_name, employee_id)
+    await _check_manager(session, employee_id, values["manager_id"])
+    now = utcnow()
+    if existing is None:
+        employee = Employee(id=employee_id, external_id=user.external_id or f"scim:{employee_id}",
+                            created_at=now, updated_at=now, scim_attributes=_document(user),
+                            **values)
+        session.add(employee)
+    else:
+        employee = existing
+        for key, value in values.items():
+            setattr(employee, key, value)
+        employee.scim_attributes = _document(user)
+        employee.deprovisioned_at = None
+        employee.version += 1
+        employee.updated_at = now
+    await session.flush()
+    await events.employee_updated(session, employee)
+    return employee
+
+
+async def replace_user(
+    session: AsyncSession, *, user_id: str, payload: Any, if_match: str | None, base_url: str
+) -> Employee:
+    """PUT: the resource becomes what was sent (read-only and immutable values kept)."""
+    employee = await _visible(session, user_id)
+    _check_version(employee, if_match)
+    user = _validate(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
+    original = to_resource(employee, base_url)
+    try:
+        user.replace(original)
+    except SCIMException as exc:
+        raise ScimError.from_scim(exc) from exc
+    return await _store(session, employee, user)
+
+
+async def patch_user(
+    session: AsyncSession, *, user_id: str, payload: Any, if_match: str | None, base_url: str
+) -> Employee:
+    """PATCH: add / replace / remove operations, applied all or nothing."""
+    employee = await _visible(session, user_id)
+    _check_version(employee, if_match)
+    try:
+        patch = PatchOp[UserResource].model_validate(  # type: ignore[misc]
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        user = to_resource(employee, base_url)
+        patch.patch(user)
+    except ValidationError as exc:
+        raise ScimError.from_validation(exc) from exc
+    except SCIMException as exc:
+        raise ScimError.from_scim(exc) from exc
+    return await _store(session, employee, user)
+
+
+async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employee:
+    values = _columns(user)
+    if not user.user_name:
+        raise ScimError(400, "userName is required", "invalidValue")
+    await _unique_user_name(session, user.user_name, employee.id)
+    await _check_manager(session, employee.id, values["manager_id"])
+    document = _document(user)
+    if user.external_id:
+        if user.external_id != employee.external_id:
+            other = await repository.employee_by_external_id(session, user.external_id)
+            if other is not None and other.id != employee.id:
+                raise ScimError(409, f"externalId {user.external_id!r} belongs to another user",
+                                "uniqueness")
+            values["external_id"] = user.external_id
+    elif employee.scim_attributes is not None and employee.scim_attributes.get("externalId"):
+        values["external_id"] = f"scim:{employee.id}"
+    moved = values["manager_id"] != employee.manager_id
+    changed = any(getattr(employee, k) != v for k, v in values.items()) or (
+        document != employee.scim_attributes)
+    if not changed:
+        return employee
+    for key, value in values.items():
+        setattr(employee, key, value)
+    employee.scim_attributes = document
+    employee.version += 1
+    employee.updated_at = utcnow()
+    await session.flush()
+    await events.employee_updated(session, employee)
+    if moved:
+        await _republish_reports(session, employee.id)
+    return employee
+
+
+async def _republish_reports(session: AsyncSession, employee_id: str) -> None:
+    """Everyone below someone who moved has a new manager chain."""
+    stack = [employee_id]
+    seen = {employee_id}
+    while stack:
+        for report in await repository.direct_reports(session, stack.pop()):
+            if report.id not in seen:
+                seen.add(report.id)
+                stack.append(report.id)
+                await events.employee_updated(session, report)
+
+
+async def delete_user(session: AsyncSession, *, user_id: str, if_match: str | None) -> None:
+    """Deprovision: gone from SCIM, kept as an inactive leaver for retention analytics."""
+    employee = await _visible(session, user_id)
+    _check_version(employee, if_match)
+    now = utcnow()
+    employee.deprovisioned_at = now
+    employee.user_name = None
+    employee.active = False
+    if employee.leave_on is None:
+        employee.leave_on = now.date()
+    employee.version += 1
+    employee.updated_at = now
+    await session.flush()
+    await events.employee_updated(session, employee)
+
+
+def _validate(payload: Any, context: Context) -> Any:
+    if not isinstance(payload, dict):
+        raise ScimError(400, "The body must be a JSON object", "invalidSyntax")
+    try:
+        return UserResource.model_validate(payload, scim_ctx=context)
+    except ValidationError as exc:
+        raise ScimError.from_validation(exc) from exc
+    except SCIMException as exc:
+        raise ScimError.from_scim(exc) from exc

@@ -1,0 +1,187 @@
+"""SCIM 2.0: an independent conformance checker, and what Okta / Entra style clients do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from scim2_client import BaseSyncSCIMClient
+from scim2_models import ResourceType, ScimProvider, User
+from scim2_tester import Status, check_server
+
+from enrolment import scim
+from tests.support.stack import Running, wait_until
+
+SCIM = {"content-type": "application/scim+json"}
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+class HttpxSCIMClient(BaseSyncSCIMClient):
+    """scim2-client over a plain httpx client (the checker drives it synchronously)."""
+
+    def __init__(self, client: httpx.Client, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.client = client
+
+    def _stays_under_base_url(self, endpoint: str) -> bool:
+        url = self.client.build_request("GET", endpoint).url
+        base = self.client.base_url
+        return url.host == base.host and url.port == base.port and \
+            url.raw_path.startswith(base.raw_path)
+
+    def _parse_json(self, response: Any) -> Any:
+        return response.json()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        return self.client.request(method, url, **kwargs)
+
+
+def _check(base_url: str, token: str) -> list[Any]:
+    provider = ScimProvider(
+        models=[User, scim.EnterpriseUser, scim.UpwardUser],
+        resource_types=[ResourceType.from_resource(scim.UserResource)],
+    )
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as http:
+        client = HttpxSCIMClient(http, provider=provider)
+        return check_server(client, raise_exceptions=False)
+
+
+async def test_the_server_passes_the_scim2_tester_conformance_checks(
+    enrolment: Running, token: Callable[..., str]
+) -> None:
+    results = await asyncio.to_thread(_check, f"{enrolment.url}/scim/v2", token("hris"))
+    failures = [f"{r.title}: {r.reason}" for r in results
+                if r.status not in (Status.SUCCESS, Status.SKIPPED)]
+    assert not failures, "\n".join(failures)
+    assert sum(r.status == Status.SUCCESS for r in results) > 20
+
+
+@pytest.fixture
+async def scim_client(enrolment: Running, token: Callable[..., str]
+                      ) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{enrolment.url}/scim/v2", timeout=30,
+                                 headers={"Authorization": f"Bearer {token('hris')}"}) as c:
+        yield c
+
+
+def okta_user(user_name: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "schemas": [USER, scim.ENTERPRISE_SCHEMA, scim.UPWARD_SCHEMA],
+        "userName": user_name, "externalId": f"ext-{user_name}",
+        "name": {"givenName": user_name.split("@")[0].title(), "familyName": "Doe"},
+        "emails": [{"value": user_name, "type": "work", "primary": True}],
+        "active": True, "title": "Analyst",
+        scim.ENTERPRISE_SCHEMA: {"department": "Marketing", "employeeNumber": "42"},
+        scim.UPWARD_SCHEMA: {"jobLevel": 3, "hireDate": "2022-05-02", "location": "Lyon",
+                             "timeZone": "Europe/Paris"},
+    }
+    body.update(extra)
+    return body
+
+
+async def test_provisioning_reaches_the_mirror_and_the_event_stream(
+    scim_client: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    created = await scim_client.post("/Users", json=okta_user("ana@corp.example"), headers=SCIM)
+    assert created.status_code == 201, created.text
+    assert created.headers["content-type"].startswith("application/scim+json")
+    assert created.headers["etag"] == created.json()["meta"]["version"]
+    published = await wait_until(lambda: events("mentoring.employee.updated"))
+    employee = published[0]["data"]["employee"]
+    assert employee["external_id"] == "ext-ana@corp.example"
+    assert employee["job_level"] == 3 and employee["time_zone"] == "Europe/Paris"
+    assert employee["department"] == "Marketing" and employee["hire_on"] == "2022-05-02"
+
+
+async def test_filters_paging_and_attribute_selection(scim_client: httpx.AsyncClient) -> None:
+    for name in ("ana", "bob", "cleo", "dan"):
+        response = await scim_client.post("/Users", json=okta_user(f"{name}@corp.example"))
+        assert response.status_code == 201
+    async def names(query: str) -> list[str]:
+        response = await scim_client.get("/Users", params={"filter": query})
+        assert response.status_code == 200, response.text
+        return sorted(r["userName"] for r in response.json()["Resources"])
+    assert await names('userName eq "ANA@corp.example"') == ["ana@corp.example"]
+    assert await names('userName sw "b" or emails.value co "cleo"') == [
+        "bob@corp.example", "cleo@corp.example"]
+    assert await names('not (userName ne "dan@corp.example")') == ["dan@corp.example"]
+    assert await names('externalId eq "ext-bob@corp.example" and active eq true') == [
+        "bob@corp.example"]
+    assert len(await names('meta.lastModified gt "2000-01-01T00:00:00Z"')) == 4
+    assert await names('meta.lastModified lt "2000-01-01T00:00:00Z"') == []
+    assert len(await names("title pr")) == 4
+    page = (await scim_client.get("/Users", params={"startIndex": 2, "count": 2})).json()
+    assert page["totalResults"] == 4 and page["startIndex"] == 2 and len(page["Resources"]) == 2
+    slim = (await scim_client.get("/Users", params={"attributes": "userName"})).json()
+    assert set(slim["Resources"][0]) == {"schemas", "id", "userName"}
+    bad = await scim_client.get("/Users", params={"filter": "userName eq"})
+    assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+
+
+async def test_okta_and_entra_deactivation_keep_the_leaver(
+    scim_client: httpx.AsyncClient, hr_get: Callable[[str], Any]
+) -> None:
+    first = (await scim_client.post("/Users", json=okta_user("eve@corp.example"))).json()
+    okta = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}]}
+    patched = await scim_client.patch(f"/Users/{first['id']}", json=okta)
+    assert patched.status_code == 200 and patched.json()["active"] is False
+    second = (await scim_client.post("/Users", json=okta_user("fay@corp.example"))).json()
+    entra = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    assert (await scim_client.patch(f"/Users/{second['id']}", json=entra)).json()[
+        "active"] is False
+    deleted = await scim_client.delete(f"/Users/{second['id']}")
+    assert deleted.status_code == 204
+    assert (await scim_client.get(f"/Users/{second['id']}")).status_code == 404
+    kept = await hr_get(f"/api/v1/employees/{second['id']}")
+    assert kept["active"] is False and kept["leave_on"] is not None
+
+
+async def test_etags_uniqueness_managers_and_errors(scim_client: httpx.AsyncClient,
+                                                   enrolment: Running,
+                                                   token: Callable[..., str]) -> None:
+    boss = (await scim_client.post("/Users", json=okta_user("boss@corp.example"))).json()
+    body = okta_user("gil@corp.example")
+    body[scim.ENTERPRISE_SCHEMA]["manager"] = {"value": boss["id"]}
+    gil = await scim_client.post("/Users", json=body)
+    assert gil.status_code == 201
+    assert gil.json()[scim.ENTERPRISE_SCHEMA]["manager"]["value"] == boss["id"]
+    taken = await scim_client.post("/Users", json=okta_user("GIL@corp.example",
+                                                            externalId="other"))
+    assert taken.status_code == 409 and taken.json()["scimType"] == "uniqueness"
+    etag = gil.headers["etag"]
+    same = await scim_client.get(f"/Users/{gil.json()['id']}", headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    loop = {"Operations": [{"op": "replace",
+                            "path": f"{scim.ENTERPRISE_SCHEMA}:manager.value",
+                            "value": gil.json()["id"]}],
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+    looped = await scim_client.patch(f"/Users/{boss['id']}", json=loop)
+    assert looped.status_code == 400 and looped.json()["scimType"] == "invalidValue"
+    stale = await scim_client.put(f"/Users/{gil.json()['id']}", json=body,
+                                  headers={"If-Match": 'W/"0"'})
+    assert stale.status_code == 412
+    zone = okta_user("hal@corp.example")
+    zone[scim.UPWARD_SCHEMA]["timeZone"] = "Mars/Olympus"
+    refused = await scim_client.post("/Users", json=zone)
+    assert refused.status_code == 400 and "timeZone" in refused.json()["detail"]
+    async with httpx.AsyncClient(base_url=f"{enrolment.url}/scim/v2",
+                                 headers={"Authorization": f"Bearer {token('hr_admin')}"}) as hr:
+        denied = await hr.get("/Users")
+    assert denied.status_code == 403
+    assert denied.headers["content-type"].startswith("application/scim+json")
+
+
+@pytest.fixture
+def hr_get(hr: httpx.AsyncClient) -> Callable[[str], Any]:
+    async def get(path: str) -> Any:
+        response = await hr.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return get
