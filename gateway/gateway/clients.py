@@ -224,9 +224,14 @@ class PairPublic(Shape):
     mentor_employee_id: str
     mentee_employee_id: str
     status: str
+    origin: str | None = None
     score: float | None = None
     breakdown: list[ScoreFactor] = []
-    formed_at: datetime
+    override_reason: str | None = None
+    overridden_rules: list[str] = []
+    proposed_at: datetime | None = None
+    # A proposed pair (a mentee's pick awaiting the mentor) is not formed yet.
+    formed_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
 
@@ -306,6 +311,7 @@ class PairCreate(BaseModel):
 
 class PairEnd(BaseModel):
     reason: str
+    note: str | None = None
 
 
 class SessionLog(BaseModel):
@@ -429,9 +435,9 @@ class MatchingClient(ServiceClient):
     async def pair(self, pair_id: str) -> PairPublic:
         return await self._one(PairPublic, "GET", f"/pairs/{pair_id}")
 
-    async def end_pair(self, pair_id: str, reason: str) -> PairPublic:
+    async def end_pair(self, pair_id: str, reason: str, note: str | None) -> PairPublic:
         return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/end",
-                               body=PairEnd(reason=reason))
+                               body=PairEnd(reason=reason, note=note))
 
 
 class SchedulingClient(ServiceClient):
@@ -443,8 +449,10 @@ class SchedulingClient(ServiceClient):
     async def session(self, session_id: str) -> SessionPublic:
         return await self._one(SessionPublic, "GET", f"/sessions/{session_id}")
 
-    async def employee_sessions(self, employee_id: str) -> list[SessionPublic]:
-        return await self._many(SessionPublic, "/sessions", params={"employee_id": employee_id})
+    async def employee_sessions(self, employee_id: str | None) -> list[SessionPublic]:
+        """An employee's sessions; without an id, scheduling answers for the caller."""
+        params: dict[str, str | int] = {} if employee_id is None else {"employee_id": employee_id}
+        return await self._many(SessionPublic, "/sessions", params=params)
 
     async def log_session(self, session_id: str, data: SessionLog) -> SessionPublic:
         return await self._one(SessionPublic, "POST", f"/sessions/{session_id}/log", body=data)

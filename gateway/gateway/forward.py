@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import APIRouter, Request
-from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from gateway.clients import Downstreams, unavailable_error
@@ -59,8 +60,17 @@ async def forward_to_enrolment(request: Request) -> StreamingResponse:
         failure = unavailable_error("enrolment", exc)
         raise Problem(failure.status, failure.message,
                       kind=failure.extensions["type"].removeprefix(PROBLEM_BASE)) from exc
-    response = StreamingResponse(answer.aiter_raw(), status_code=answer.status_code,
-                                 background=BackgroundTask(answer.aclose))
+
+    async def relay() -> AsyncIterator[bytes]:
+        # Closed however the stream ends, a client hanging up included, so the
+        # pooled connection to enrolment is never leaked.
+        try:
+            async for chunk in answer.aiter_raw():
+                yield chunk
+        finally:
+            await answer.aclose()
+
+    response = StreamingResponse(relay(), status_code=answer.status_code)
     # Raw pairs keep repeated headers; the correlation header is set again on the way out.
     response.raw_headers = [
         (key, value) for key, value in answer.headers.raw

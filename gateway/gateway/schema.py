@@ -213,9 +213,13 @@ class Pair:
     mentor_employee_id: strawberry.ID
     mentee_employee_id: strawberry.ID
     status: str
+    origin: str | None
     score: float | None
     breakdown: list[ScoreFactor]
-    formed_at: datetime
+    override_reason: str | None
+    overridden_rules: list[str]
+    proposed_at: datetime | None
+    formed_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None
 
@@ -227,8 +231,10 @@ class Pair:
             mentee_participant_id=strawberry.ID(p.mentee_participant_id),
             mentor_employee_id=strawberry.ID(p.mentor_employee_id),
             mentee_employee_id=strawberry.ID(p.mentee_employee_id), status=p.status,
-            score=p.score, breakdown=ScoreFactor.many(p.breakdown), formed_at=p.formed_at,
-            ended_at=p.ended_at, end_reason=p.end_reason,
+            origin=p.origin, score=p.score, breakdown=ScoreFactor.many(p.breakdown),
+            override_reason=p.override_reason, overridden_rules=p.overridden_rules,
+            proposed_at=p.proposed_at, formed_at=p.formed_at, ended_at=p.ended_at,
+            end_reason=p.end_reason,
         )
 
     @strawberry.field(description="The junior who teaches.")
@@ -436,10 +442,15 @@ class Query:
     async def sessions(self, info: Info, pair_id: strawberry.ID) -> list[Session]:
         return [Session.of(s) for s in await info.context.loaders.pair_sessions.load(pair_id)]
 
+    @strawberry.field(description="One session: for the pair's members, or admins.")
+    async def session(self, info: Info, id: strawberry.ID) -> Session | None:
+        return Session.of(await info.context.scheduling.session(id))
+
     @strawberry.field(description="The caller's own sessions, across their pairs.")
     async def my_sessions(self, info: Info) -> list[Session]:
-        employee_id = _own_employee_id(info, "employeeId")
-        return [Session.of(s) for s in await info.context.scheduling.employee_sessions(employee_id)]
+        scheduling = info.context.scheduling
+        found = await scheduling.employee_sessions(info.context.principal.employee_id)
+        return [Session.of(s) for s in found]
 
     @strawberry.field(description="Enrolment, pair and session counts of a programme (admins).")
     async def programme_summary(self, info: Info,
@@ -491,9 +502,11 @@ class Mutation:
         ))
         return Pair.of(formed)
 
-    @strawberry.mutation(description="End a pair, saying why.")
-    async def end_pair(self, info: Info, pair_id: strawberry.ID, reason: str) -> Pair:
-        return Pair.of(await info.context.matching.end_pair(pair_id, reason))
+    @strawberry.mutation(description="End a pair: reason is completed, poor_fit, withdrawal, "
+                                     "departure, inactivity or admin.")
+    async def end_pair(self, info: Info, pair_id: strawberry.ID, reason: str,
+                       note: str | None = None) -> Pair:
+        return Pair.of(await info.context.matching.end_pair(pair_id, reason, note))
 
     @strawberry.mutation(description="Record that a session was held (a member of the pair).")
     async def log_session(self, info: Info, session_id: strawberry.ID,

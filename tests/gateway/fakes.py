@@ -124,6 +124,9 @@ def _pair(index: int, mentor: str, mentee: str) -> dict[str, Any]:
 
 
 PAIRS = {f"pair{i}": _pair(i, m, s) for i, (m, s) in enumerate(PAIRINGS, start=1)}
+# A mentee's pick the mentor has not accepted yet: proposed, not formed.
+PAIRS["pair5"].update(status="proposed", formed_at=None, origin="mentee_pick",
+                      proposed_at=CREATED_AT)
 
 
 def _session(pair_id: str) -> dict[str, Any]:
@@ -294,8 +297,12 @@ def fake_matching(recorder: Recorder) -> FastAPI:
     @app.post("/api/v1/pairs/{pair_id}/end")
     async def end(pair_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
         recorder.bodies.append(("application/json", await request.body()))
+        reason = json.loads(await request.body())["reason"]
+        if reason not in ("completed", "poor_fit", "withdrawal", "departure", "inactivity",
+                          "admin"):
+            raise invalid("reason", "Input should be 'completed', 'poor_fit', ...")
         return {**PAIRS[pair_id], "status": "ended", "ended_at": CREATED_AT,
-                "end_reason": "moved on"}
+                "end_reason": reason}
 
     return app
 
@@ -303,12 +310,21 @@ def fake_matching(recorder: Recorder) -> FastAPI:
 def fake_scheduling(recorder: Recorder) -> FastAPI:
     app = _app("scheduling", recorder)
 
+    @app.get("/api/v1/sessions/{session_id}")
+    async def session(session_id: str, user: CurrentUser) -> dict[str, Any]:
+        pair_id = session_id.removeprefix("sess-")
+        if pair_id not in PAIRS:
+            raise not_found("Session", session_id)
+        return _session(pair_id)
+
     @app.get("/api/v1/pairs/{pair_id}/sessions")
     async def pair_sessions(pair_id: str, user: CurrentUser) -> list[dict[str, Any]]:
         return [_session(pair_id)]
 
     @app.get("/api/v1/sessions")
-    async def sessions(employee_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+    async def sessions(user: CurrentUser, employee_id: str | None = None,
+                       ) -> list[dict[str, Any]]:
+        employee_id = employee_id or user.employee_id
         user.require_self_or_admin(employee_id)
         return [_session(p["id"]) for p in PAIRS.values()
                 if employee_id in (p["mentor_employee_id"], p["mentee_employee_id"])]

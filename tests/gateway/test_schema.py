@@ -26,11 +26,14 @@ async def test_five_pairs_cost_one_call_per_distinct_participant_and_per_pair(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     query = """{ pairs(programmeId: "prog1") {
-        id mentor { id employeeId } mentee { id role } sessions { id status } } }"""
+        id status formedAt mentor { id employeeId } mentee { id role } sessions { id status }
+    } }"""
 
     data = _data(await stack.graphql(query, token=token("hr_admin")))
 
     assert [p["id"] for p in data["pairs"]] == list(PAIRS)
+    # A mentee's pick awaiting the mentor's answer is listed, though not formed yet.
+    assert (data["pairs"][4]["status"], data["pairs"][4]["formedAt"]) == ("proposed", None)
     assert data["pairs"][4]["mentor"] == {"id": "m2", "employeeId": "e2"}
     assert data["pairs"][4]["mentee"] == {"id": "s1", "role": "MENTEE"}
     distinct = {p[k] for p in PAIRS.values()
@@ -182,11 +185,12 @@ async def test_pair_mutations_reach_matching_with_their_bodies(
                                         "override_reason": "same floor"}
 
     ended = _data(await stack.graphql(
-        'mutation { endPair(pairId: "pair1", reason: "moved on") { status endReason } }',
+        """mutation { endPair(pairId: "pair1", reason: "completed", note: "six months done") {
+            status endReason } }""",
         token=admin,
     ))["endPair"]
-    assert ended == {"status": "ended", "endReason": "moved on"}
-    assert _sent(stack, "matching") == {"reason": "moved on"}
+    assert ended == {"status": "ended", "endReason": "completed"}
+    assert _sent(stack, "matching") == {"reason": "completed", "note": "six months done"}
 
 
 async def test_a_conflict_from_matching_names_the_field(
@@ -221,6 +225,10 @@ async def test_a_participant_logs_a_session_and_sees_their_own_sessions(
     mine = _data(await stack.graphql("{ mySessions { pairId } }", token=mentor))
     assert [s["pairId"] for s in mine["mySessions"]] == ["pair1", "pair2"]
     assert stack.recorders["scheduling"].calls[-1].query == "employee_id=e1"
+
+    one = _data(await stack.graphql('{ session(id: "sess-pair2") { pair { menteeEmployeeId } } }',
+                                    token=mentor))
+    assert one["session"] == {"pair": {"menteeEmployeeId": "e7"}}
 
 
 async def test_withdraw_returns_the_withdrawn_participant(
