@@ -21,6 +21,7 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
     "trailer", "transfer-encoding", "upgrade",
 })
+SET_BY_GATEWAY = frozenset({"date", "server", CORRELATION_HEADER})
 SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -71,10 +72,11 @@ async def forward_to_enrolment(request: Request) -> StreamingResponse:
             await answer.aclose()
 
     response = StreamingResponse(relay(), status_code=answer.status_code)
-    # Raw pairs keep repeated headers; the correlation header is set again on the way out.
+    # Raw pairs keep repeated headers (Set-Cookie); the gateway's own server adds
+    # its Date, Server and correlation headers, so enrolment's are not doubled.
     response.raw_headers = [
         (key, value) for key, value in answer.headers.raw
-        if key.decode("latin-1").lower() not in HOP_BY_HOP | {CORRELATION_HEADER}
+        if key.decode("latin-1").lower() not in HOP_BY_HOP | SET_BY_GATEWAY
     ]
     return response
 

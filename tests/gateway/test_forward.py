@@ -32,6 +32,8 @@ async def test_a_csv_import_reaches_enrolment_byte_for_byte_and_its_answer_comes
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-import-run"] == "run-7"
     assert response.headers["x-correlation-id"] == "nightly-2026-11-22"
+    for header in ("date", "server", "x-correlation-id", "content-length"):
+        assert len(response.headers.get_list(header)) == 1, header
     assert response.json()["created"] == 100_001
     [(content_type, received)] = stack.recorders["enrolment"].bodies
     assert content_type == "text/csv"
