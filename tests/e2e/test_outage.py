@@ -45,7 +45,8 @@ async def test_enrolments_made_while_nats_is_down_all_reach_matching_exactly_onc
                                                                      "status": "open"})
             assert created.status_code == 201, created.text
             programme_id = created.json()["id"]
-            employees = await _employee_ids(client, ENROLMENTS)
+        async with enrolment.client(token("hris")) as hris:
+            employees = await _employee_ids(hris, ENROLMENTS)
         await wait_until(lambda: _pool_known(matching, admin, programme_id))
 
         nats_server.stop()
@@ -79,11 +80,11 @@ async def _has(matching: Running, admin: str, programme_id: str, expected: int) 
     return await pool_mentees(matching, admin, programme_id) >= expected
 
 
-async def _employee_ids(client: Any, count: int) -> list[str]:
-    ids = []
-    for i in range(count):
-        response = await client.get("/api/v1/employees", params={"external_id": f"E{i}"})
-        assert response.status_code == 200, response.text
-        [employee] = response.json()
-        ids.append(employee["id"])
+async def _employee_ids(hris: Any, count: int) -> list[str]:
+    """Upward's ids of the imported employees, as an HRIS learns them: over SCIM."""
+    response = await hris.get("/scim/v2/Users", params={"filter": 'externalId sw "E"',
+                                                        "count": count})
+    assert response.status_code == 200, response.text
+    ids = [user["id"] for user in response.json()["Resources"]]
+    assert len(ids) == count
     return ids

@@ -1,0 +1,156 @@
+"""The thin slice of the whole journey, through the gateway, on the real backbone.
+
+HRIS pushes employees; HR opens a programme; a junior opts in as mentor and a
+senior as mentee; HR asks matching for suggestions and confirms a pair;
+scheduling plans the first session; a participant logs it; analytics counts
+all of it from events alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Platform
+from tests.support.stack import wait_until
+
+EMPLOYEES_CSV = (
+    "external_id,email,given_name,family_name,job_title,job_level,department,"
+    "manager_external_id,location,time_zone\n"
+    # The mentor reports to the CFO, outside the mentee's line.
+    "W300,ana@example.com,Ana,Lima,Analyst,3,Finance,W002,Lisbon,Europe/Lisbon\n"
+    "W001,lee@example.com,Lee,Park,Chief Executive,12,Board,,London,Europe/London\n"
+    "W002,kim@example.com,Kim,Ode,Chief Financial Officer,11,Finance,W001,London,Europe/London\n"
+    "W010,sam@example.com,Sam,Reyes,Sales Director,10,Sales,W001,London,Europe/London\n"
+)
+
+SUGGESTIONS = """
+query Suggest($programmeId: ID!, $mentee: ID!) {
+  suggestions(programmeId: $programmeId, menteeParticipantId: $mentee, limit: 3) {
+    mentorParticipantId score breakdown { factor points reason }
+  }
+}"""
+
+
+async def scim_id(gateway_url: str, hris: str, external_id: str) -> str:
+    async with httpx.AsyncClient(base_url=gateway_url,
+                                 headers={"Authorization": f"Bearer {hris}"}) as client:
+        response = await client.get("/scim/v2/Users",
+                                    params={"filter": f'externalId eq "{external_id}"'})
+        assert response.status_code == 200, response.text
+        [user] = response.json()["Resources"]
+        return str(user["id"])
+
+
+async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
+    platform: Platform, token: Callable[..., str]
+) -> None:
+    gateway = platform.gateway.url
+    hris, admin = token("hris"), token("hr_admin")
+
+    # An HRIS job pushes employees through the gateway's one public address.
+    async with httpx.AsyncClient(base_url=gateway,
+                                 headers={"Authorization": f"Bearer {hris}"}) as client:
+        imported = await client.post("/api/v1/employees/import", content=EMPLOYEES_CSV,
+                                     headers={"content-type": "text/csv"})
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 4
+    mentor_employee = await scim_id(gateway, hris, "W300")
+    mentee_employee = await scim_id(gateway, hris, "W010")
+
+    async with platform.client(admin) as hr:
+        created = await hr.data(
+            'mutation { createProgramme(input: {name: "Digital first", mentorMaxLevel: 5,'
+            ' menteeMinLevel: 8, minLevelGap: 3}) { id status } }')
+        programme_id = created["createProgramme"]["id"]
+        assert created["createProgramme"]["status"] == "open"
+
+    enrol = """
+    mutation Enrol($programmeId: ID!, $input: EnrolInput!) {
+      enrol(programmeId: $programmeId, input: $input) { id role status employeeId }
+    }"""
+    async with platform.client(token("participant", employee_id=mentor_employee)) as ana:
+        mentor = (await ana.data(enrol, programmeId=programme_id, input={
+            "role": "MENTOR", "languages": ["en"],
+            "topicsTeach": [{"topic": "data analytics and visualisation", "level": 5}],
+        }))["enrol"]
+        # A participant cannot act for someone else: the service says so through GraphQL.
+        refused = await ana.execute(enrol, programmeId=programme_id, input={
+            "employeeId": mentee_employee, "role": "MENTEE"})
+        assert refused["errors"][0]["extensions"]["status"] == 403
+    async with platform.client(token("participant", employee_id=mentee_employee)) as sam:
+        mentee = (await sam.data(enrol, programmeId=programme_id, input={
+            "role": "MENTEE", "languages": ["en"],
+            "topicsLearn": [{"topic": "data analytics and visualisation", "level": 1}],
+        }))["enrol"]
+    assert (mentor["role"], mentee["role"]) == ("MENTOR", "MENTEE")
+
+    async with platform.client(admin) as hr:
+        # participant-enrolled reaches matching through the outbox and JetStream.
+        async def suggested() -> list[dict[str, Any]]:
+            body = await hr.execute(SUGGESTIONS, programmeId=programme_id,
+                                    mentee=mentee["id"])
+            return list((body.get("data") or {}).get("suggestions") or [])
+
+        [best] = await wait_until(suggested)
+        assert best["mentorParticipantId"] == mentor["id"]
+        assert 0 < best["score"] <= 100
+        assert any("data analytics" in f["reason"].lower() for f in best["breakdown"])
+
+        pair = (await hr.data(
+            """mutation Pair($input: FormPairInput!) {
+                 formPair(input: $input) { id status score } }""",
+            input={"programmeId": programme_id, "menteeParticipantId": mentee["id"],
+                   "mentorParticipantId": mentor["id"]}))["formPair"]
+        assert pair["status"] == "active"
+        assert pair["score"] == best["score"]
+
+    # pair-formed reaches scheduling, which plans the first session.
+    async with platform.client(token("participant", employee_id=mentor_employee)) as ana:
+        async def planned() -> list[dict[str, Any]]:
+            body = await ana.execute("{ mySessions { id status pair { id } } }")
+            return list((body.get("data") or {}).get("mySessions") or [])
+
+        [session] = await wait_until(planned)
+        assert session["status"] == "planned"
+        assert session["pair"]["id"] == pair["id"]
+        logged = (await ana.data(
+            """mutation Log($id: ID!, $input: LogSessionInput!) {
+                 logSession(sessionId: $id, input: $input) { status recap myPrivateNote } }""",
+            id=session["id"], input={"heldAt": "2026-11-20T10:00:00+00:00",
+                                     "durationMinutes": 45,
+                                     "recap": "Built a first dashboard together",
+                                     "privateNote": "Sam prefers examples from sales"},
+        ))["logSession"]
+        assert logged == {"status": "held", "recap": "Built a first dashboard together",
+                          "myPrivateNote": "Sam prefers examples from sales"}
+
+    # The partner sees the recap, never the other's private note.
+    async with platform.client(token("participant", employee_id=mentee_employee)) as sam:
+        seen = (await sam.data("query S($id: ID!) { session(id: $id) { recap myPrivateNote } }",
+                               id=session["id"]))["session"]
+        assert seen == {"recap": "Built a first dashboard together", "myPrivateNote": None}
+
+    # session-logged reaches analytics, which answers from events alone.
+    async with platform.client(admin) as hr:
+        async def summary() -> dict[str, Any] | None:
+            body = await hr.execute(
+                """query S($id: ID!) { programmeSummary(programmeId: $id) {
+                     participantsEnrolled pairsFormed sessionsHeld } }""", id=programme_id)
+            found = (body.get("data") or {}).get("programmeSummary")
+            return found if found and found["sessionsHeld"] == 1 else None
+
+        assert await wait_until(summary) == {"participantsEnrolled": 2, "pairsFormed": 1,
+                                             "sessionsHeld": 1}
+
+
+async def test_the_gateway_refuses_a_request_without_a_valid_token(platform: Platform) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway.url) as client:
+        response = await client.post("/graphql", json={"query": "{ programmes { id } }"})
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        forged = await client.post("/graphql", json={"query": "{ programmes { id } }"},
+                                   headers={"Authorization": "Bearer not-a-token"})
+        assert forged.status_code == 401
