@@ -69,6 +69,7 @@ class Bus:
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def is_connected(self) -> bool:
@@ -106,13 +107,15 @@ class Bus:
         log.debug("NATS error", extra={"error": str(exc)})
 
     async def _on_disconnected(self) -> None:
-        log.warning("NATS disconnected")
+        if not self._closing:
+            log.warning("NATS disconnected")
 
     async def _on_reconnected(self) -> None:
         log.info("NATS reconnected")
 
     async def close(self) -> None:
         """Drain on shutdown so in-flight acks and publishes reach the server."""
+        self._closing = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
         if self.nc is not None and not self.nc.is_closed:
