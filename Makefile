@@ -38,6 +38,11 @@ bench: install  ## benchmarks (not tests); figures go to stdout
 asyncapi: install  ## write the AsyncAPI document of the event contract
 	$(BIN)/python -m upward_common asyncapi > docs/asyncapi.json
 
+openapi: install  ## write every part's OpenAPI document under docs/openapi/
+	@mkdir -p docs/openapi
+	@for part in enrolment matching scheduling analytics gateway; do \
+		$(BIN)/python -m upward_common openapi $$part > docs/openapi/$$part.json || exit 1; done
+
 deploy-check: install  ## render every overlay and schema-check it
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/validate.sh
 

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of the events")
 
+    openapi = commands.add_parser("openapi", help="print a part's OpenAPI document")
+    openapi.add_argument("part", choices=(*SERVICES, "gateway"))
+
     args = parser.parse_args(argv)
     if args.command == "migrate":
         for name in args.services:
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                          sub=args.sub, ttl_seconds=args.ttl_hours * 3600))
     elif args.command == "asyncapi":
         print(json.dumps(asyncapi_document(), indent=2))
+    elif args.command == "openapi":
+        # Built without starting it: the lifespan (database, NATS) never runs.
+        app = importlib.import_module(f"{args.part}.main").create_app()
+        print(json.dumps(app.openapi(), indent=2))
     return 0
 
 
