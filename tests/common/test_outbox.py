@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import nats
@@ -113,3 +114,22 @@ async def test_a_republished_event_is_dropped_by_jetstream_deduplication(
         running.app.state.relay.wake()
         await wait_until(lambda: _drained(running))
         assert await stream_count(js) == 3
+
+
+async def test_sent_rows_past_retention_are_purged_and_unsent_ones_never_are(
+    start_kernel_service: Any, js: JetStreamContext, nats_server: NatsServer
+) -> None:
+    async with start_kernel_service(recording_handler()) as running:
+        await emit_and_commit(running, 2)
+        await wait_until(lambda: _drained(running))
+        nats_server.stop()
+        await emit_and_commit(running, 1)  # stays unsent while NATS is down
+        async with running.app.state.sessionmaker() as session:
+            await session.exec(update(OutboxEvent)  # type: ignore[call-overload]
+                               .where(OutboxEvent.published_at.is_not(None))  # type: ignore[union-attr]
+                               .values(published_at=utcnow() - timedelta(days=30)))
+            await session.commit()
+        assert await running.app.state.relay.purge() == 2
+        async with running.app.state.sessionmaker() as session:
+            [left] = (await session.exec(select(OutboxEvent))).all()
+        assert left.published_at is None

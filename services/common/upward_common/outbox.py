@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from nats.js.errors import NoStreamResponseError
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import event, update
+from sqlalchemy import delete, event, update
 from sqlalchemy.orm import Session
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +32,7 @@ from upward_common.tables import OutboxEvent
 log = logging.getLogger(__name__)
 
 WAKE_KEY = "outbox_wake"
+PURGE_EVERY_SECONDS = 3600.0
 _PENDING_KEY = "outbox_pending"
 
 
@@ -77,8 +80,11 @@ class OutboxRelay:
         poll_seconds: float,
         registry: CollectorRegistry,
         is_postgres: bool,
+        retention: timedelta = timedelta(days=7),
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.retention = retention
+        self._purged_at = 0.0
         self.bus = bus
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
@@ -123,6 +129,8 @@ class OutboxRelay:
                 continue
             if sent >= self.batch_size:
                 continue  # more waiting: no pause
+            if time.monotonic() - self._purged_at > PURGE_EVERY_SECONDS:
+                await self._purge_quietly()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
 
@@ -174,6 +182,24 @@ class OutboxRelay:
             await session.commit()
         self.published.inc(len(rows))
         return len(rows)
+
+    async def purge(self) -> int:
+        """Delete rows sent longer ago than the retention; JetStream keeps the events."""
+        cutoff = utcnow() - self.retention
+        async with self.sessionmaker() as session:
+            result = await session.exec(
+                delete(OutboxEvent).where(col(OutboxEvent.published_at) < cutoff)
+            )
+            await session.commit()
+        self._purged_at = time.monotonic()
+        return int(result.rowcount or 0)
+
+    async def _purge_quietly(self) -> None:
+        try:
+            await self.purge()
+        except Exception as exc:  # noqa: BLE001 - housekeeping; next time then
+            self._purged_at = time.monotonic()
+            log.warning("outbox purge failed", extra={"error": str(exc)})
 
     async def count_pending(self) -> int:
         async with self.sessionmaker() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class ServiceDefinition:
                 sessionmaker=sessionmaker, bus=bus, batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds, registry=registry,
                 is_postgres=not is_sqlite(settings.database_url),
+                retention=timedelta(hours=settings.outbox_retention_hours),
             )
             wake.append(relay)
             consumer = EventConsumer(

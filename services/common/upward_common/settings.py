@@ -77,6 +77,8 @@ class ServiceSettings(UpwardSettings):
     outbox_batch_size: int = 500
     # The relay wakes on every commit; this poll only covers other replicas' commits.
     outbox_poll_seconds: float = 1.0
+    # Sent rows are kept this long for inspection; the stream is the durable record.
+    outbox_retention_hours: float = 7 * 24
     consumer_batch_size: int = 64
     consumer_max_deliver: int = 5
     consumer_backoff_seconds: list[float] = [0.5, 2.0, 10.0, 30.0]
