@@ -26,7 +26,7 @@ test: install  ## every test; on PostgreSQL too when TEST_DATABASE_URL is set
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install  ## ruff and mypy (strict) on the kernel and the services
-	$(BIN)/ruff check services gateway tests scripts
+	$(BIN)/ruff check services gateway tests scripts bench
 	$(BIN)/mypy
 
 token: install  ## print a development token: make token ROLE=hr_admin [EMPLOYEE_ID=...]
