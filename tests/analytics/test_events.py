@@ -28,6 +28,7 @@ from upward_common.events import (
     ParticipantWithdrawn,
     ProgrammeSnapshot,
     ProgrammeUpdated,
+    SessionCancelled,
     SessionLogged,
     SessionScheduled,
 )
@@ -144,6 +145,8 @@ async def test_the_summary_counts_what_the_events_say(
             scheduled("s2", pair_a, programme, minute=21),
             scheduled("s3", pair_b, programme),
             logged("s1", pair_a, programme, minute=40),
+            SessionCancelled(session_id="s3", pair_id=pair_b, programme_id=programme,
+                             reason="pair ended: completed", occurred_at=at(30)),
             GoalUpdated(goal_id="g1", pair_id=pair_a, programme_id=programme, status="open",
                         progress_percent=20, occurred_at=at(41)),
             MilestoneReached(programme_id=programme, milestone="first_session_held", value=1,
@@ -153,7 +156,7 @@ async def test_the_summary_counts_what_the_events_say(
         for event in events:
             await stream.publish(event)
         expected = figures(participants_enrolled=3, mentors=1, mentees=2, pairs_formed=2,
-                           pairs_active=1, sessions_scheduled=3, sessions_held=1)
+                           pairs_active=1, sessions_scheduled=2, sessions_held=1)
 
         async def caught_up() -> bool:
             return await summary(svc, admin, programme) == {"programme_id": programme,

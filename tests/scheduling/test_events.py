@@ -114,6 +114,10 @@ async def test_an_ended_pair_has_its_planned_sessions_cancelled(
             return [s["status"] for s in await sessions_of(svc, admin, pair_id)] == ["cancelled"]
 
         await wait_until(cancelled)
+        # Analytics learns of it too: the cancellation is announced.
+        [announced] = await stream.events("mentoring.session.cancelled")
+        assert announced.data["pair_id"] == pair_id
+        assert announced.data["reason"] == "pair ended: poor fit"
 
 
 async def test_a_pair_ended_before_its_formation_arrives_is_never_planned(

@@ -22,6 +22,7 @@ from upward_common.events import (
     ParticipantUpdated,
     ParticipantWithdrawn,
     ProgrammeUpdated,
+    SessionCancelled,
     SessionLogged,
     SessionScheduled,
 )
@@ -87,6 +88,12 @@ async def on_session_logged(
     await service.apply_session_logged(session, data=data)
 
 
+async def on_session_cancelled(
+    session: AsyncSession, envelope: CloudEvent, data: SessionCancelled
+) -> None:
+    await service.apply_session_cancelled(session, data=data)
+
+
 async def on_goal_updated(session: AsyncSession, envelope: CloudEvent, data: GoalUpdated) -> None:
     await service.apply_goal(session, data=data)
 
@@ -109,6 +116,7 @@ HANDLERS: Handlers = {
     PairEnded: on_pair_ended,
     SessionScheduled: on_session_scheduled,
     SessionLogged: on_session_logged,
+    SessionCancelled: on_session_cancelled,
     GoalUpdated: on_goal_updated,
     MilestoneReached: on_milestone_reached,
 }

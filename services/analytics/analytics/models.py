@@ -83,6 +83,7 @@ class MentoringSession(SQLModel, table=True):
     scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     duration_minutes: int | None = None
 
 

@@ -48,9 +48,14 @@ async def count_pairs(session: AsyncSession, programme_id: str, *, active_only: 
 
 
 async def count_sessions(session: AsyncSession, programme_id: str, *, held: bool) -> int:
-    stamp = MentoringSession.held_at if held else MentoringSession.scheduled_at
+    """Held sessions, or scheduled ones that were not cancelled."""
     query = select(func.count()).select_from(MentoringSession).where(
-        MentoringSession.programme_id == programme_id, col(stamp).is_not(None))
+        MentoringSession.programme_id == programme_id)
+    if held:
+        query = query.where(col(MentoringSession.held_at).is_not(None))
+    else:
+        query = query.where(col(MentoringSession.scheduled_at).is_not(None),
+                            col(MentoringSession.cancelled_at).is_(None))
     return await _count(session, query)
 
 

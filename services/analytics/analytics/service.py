@@ -31,6 +31,7 @@ from upward_common.events import (
     ParticipantState,
     ParticipantWithdrawn,
     ProgrammeSnapshot,
+    SessionCancelled,
     SessionLogged,
     SessionScheduled,
 )
@@ -157,6 +158,14 @@ async def apply_session_logged(session: AsyncSession, *, data: SessionLogged) ->
     row.held_at = data.held_at
     # The length actually held replaces the planned one.
     row.duration_minutes = data.duration_minutes
+    await repository.add(session, row)
+
+
+async def apply_session_cancelled(session: AsyncSession, *, data: SessionCancelled) -> None:
+    row = await repository.get(session, MentoringSession, data.session_id)
+    row = row or MentoringSession(id=data.session_id, pair_id=data.pair_id,
+                                  programme_id=data.programme_id)
+    row.cancelled_at = data.occurred_at
     await repository.add(session, row)
 
 

@@ -321,6 +321,21 @@ class SessionLogged(EventData):
         return self.session_id
 
 
+class SessionCancelled(EventData):
+    """A planned session will not happen (its pair ended, or a person was erased)."""
+
+    name: ClassVar[str] = "session.cancelled"
+
+    session_id: str
+    pair_id: str
+    programme_id: str
+    reason: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.session_id
+
+
 class GoalUpdated(EventData):
     """A pair's goal was created or its progress changed."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduling import service
@@ -14,6 +16,7 @@ from upward_common.events import (
     PairFormed,
     ParticipantUpdated,
     ProgrammeUpdated,
+    SessionCancelled,
     SessionLogged,
     SessionScheduled,
     utcnow,
@@ -32,6 +35,16 @@ def session_scheduled(session: AsyncSession, planned: MentoringSession) -> None:
         duration_minutes=planned.duration_minutes,
         occurred_at=utcnow(),
     ), source=SOURCE)
+
+
+def sessions_cancelled(
+    session: AsyncSession, cancelled: Sequence[MentoringSession], *, reason: str
+) -> None:
+    for row in cancelled:
+        emit(session, SessionCancelled(
+            session_id=row.id, pair_id=row.pair_id, programme_id=row.programme_id,
+            reason=reason, occurred_at=utcnow(),
+        ), source=SOURCE)
 
 
 def session_logged(session: AsyncSession, held: MentoringSession, *, logged_by: str) -> None:

@@ -82,18 +82,20 @@ async def notes_by_author(
 
 async def cancel_planned_sessions(
     session: AsyncSession, *, pair_ids: Sequence[str], starting_from: datetime
-) -> None:
+) -> Sequence[MentoringSession]:
     """Cancel the pairs' planned sessions that start at or after `starting_from`."""
     if not pair_ids:
-        return
-    await session.exec(
-        update(MentoringSession)
-        .where(col(MentoringSession.pair_id).in_(list(pair_ids)),
-               col(MentoringSession.status) == SessionStatus.PLANNED,
-               col(MentoringSession.starts_at) >= starting_from)
-        .values(status=SessionStatus.CANCELLED)
+        return []
+    query = select(MentoringSession).where(
+        col(MentoringSession.pair_id).in_(list(pair_ids)),
+        col(MentoringSession.status) == SessionStatus.PLANNED,
+        col(MentoringSession.starts_at) >= starting_from,
     )
+    cancelled = (await session.exec(query)).all()
+    for row in cancelled:
+        row.status = SessionStatus.CANCELLED
     await session.flush()
+    return cancelled
 
 
 async def pairs_of_employee(session: AsyncSession, employee_id: str) -> Sequence[Pair]:

@@ -80,7 +80,9 @@ async def pair_ended(
     pair.ended_at = ended_at
     pair.ended_reason = reason[:200]
     await repository.add(session, pair)
-    await repository.cancel_planned_sessions(session, pair_ids=[pair_id], starting_from=ended_at)
+    cancelled = await repository.cancel_planned_sessions(session, pair_ids=[pair_id],
+                                                         starting_from=ended_at)
+    events.sessions_cancelled(session, cancelled, reason=f"pair ended: {reason}")
 
 
 async def programme_updated(
@@ -122,8 +124,9 @@ async def participant_updated(
 async def employee_erased(session: AsyncSession, *, employee_id: str, erased_at: datetime) -> None:
     """Forget an employee: their notes and recaps go, their pairs' future sessions are cancelled."""
     pairs = await repository.pairs_of_employee(session, employee_id)
-    await repository.cancel_planned_sessions(
+    cancelled = await repository.cancel_planned_sessions(
         session, pair_ids=[pair.id for pair in pairs], starting_from=erased_at)
+    events.sessions_cancelled(session, cancelled, reason="a participant was erased")
     await repository.forget_employee(session, employee_id)
 
 
