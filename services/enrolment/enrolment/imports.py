@@ -8,10 +8,12 @@ whatever the row order, and the changes land in a handful of bulk statements
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -23,12 +25,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import events, repository
 from enrolment.models import (
+    EMPLOYEE_RECORDS,
     IMPORT_COLUMNS,
     REQUIRED_IMPORT_COLUMNS,
     EmployeeRecord,
     ImportReport,
     RejectedRow,
-    new_id,
+    new_ids,
 )
 from upward_common.events import utcnow
 from upward_common.problems import Problem
@@ -53,10 +56,38 @@ _COLUMN_OF_FIELD = {
     "leave_date": "leave_on",
 }
 _COMPARED = (*_COLUMN_OF_FIELD.values(), "active", "manager_id")
+_INSERT_COLUMNS = (
+    "id", "external_id", "user_name", "email", "given_name", "family_name", "job_title",
+    "job_level", "department", "manager_id", "location", "time_zone", "hire_on", "leave_on",
+    "active", "scim_attributes", "version", "erased_at", "deprovisioned_at", "created_at",
+    "updated_at",
+)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a bulk import allocates.
+
+    An export makes hundreds of thousands of small objects that all live until
+    the import ends; each collector pass would walk them all again, for
+    nothing. Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse(body: bytes, media_type: str, *, limit: int, what: str = "employee") -> list[Row]:
     """Rows of a CSV (header row; row 2 is the first record), NDJSON or JSON array body."""
+    with paused_gc():
+        return _parse(body, media_type, limit=limit, what=what)
+
+
+def _parse(body: bytes, media_type: str, *, limit: int, what: str) -> list[Row]:
     if len(body) > limit:
         raise Problem(413, f"The file is larger than the {limit} byte limit", field="body",
                       kind="payload-too-large")
@@ -109,9 +140,13 @@ def _parse_csv(text: str) -> list[Row]:
             if len(cells) != width:
                 raise _malformed(number, "body",
                                  f"{len(cells)} cells where the header has {width}")
-            # An empty cell clears the value: the export says the field is now blank.
-            rows.append((number, {k: (v if v != "" else None)
-                                  for k, v in zip(header, cells, strict=True)}))
+            row: dict[str, Any] = dict(zip(header, cells, strict=True))
+            if "" in cells:
+                # An empty cell clears the value: the export says the field is now blank.
+                for index, cell in enumerate(cells):
+                    if not cell:
+                        row[header[index]] = None
+            rows.append((number, row))
     except csv.Error as exc:
         raise _malformed(reader.line_num, "body", f"not valid CSV ({exc})") from exc
     return rows
@@ -163,50 +198,73 @@ def erased_key(external_id: str) -> str:
 
 def first_error(exc: ValidationError, expected: Sequence[str] = ()) -> tuple[str, str]:
     """The first problem of a record as (field, reason)."""
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "row"
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
+    return _describe(exc.errors()[0], expected)
+
+
+def _describe(error: Any, expected: Sequence[str], skip: int = 0) -> tuple[str, str]:
+    loc = [str(part) for part in error["loc"][skip:]]
+    field = ".".join(loc) or "row"
+    message = str(error["msg"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
         message = "unknown field" + (f"; expected some of {', '.join(expected)}"
                                      if expected else "")
+    elif kind == "string_pattern_mismatch" and loc[-1:] == ["email"]:
+        message = "not a valid email address"
+    elif kind in ("missing", "string_type") and error.get("input") is None:
+        message = "required"
     return field, message.removeprefix("Value error, ")
 
 
 def validate_rows(
-    rows: Iterable[Row], report: ImportReport, today: date
+    rows: Sequence[Row], report: ImportReport, today: date
 ) -> dict[str, tuple[int, EmployeeRecord]]:
     """Valid records by external id; every other row goes to the report with its field."""
+    raw = [row for _, row in rows]
+    numbers = [number for number, _ in rows]
+    try:
+        validated = EMPLOYEE_RECORDS.validate_python(raw)
+        kept = list(range(len(raw)))
+    except ValidationError as exc:
+        # One pass found every bad row; report the first problem of each, then
+        # validate the rest (they pass: validation does not depend on other rows).
+        failed: dict[int, tuple[str, str]] = {}
+        for error in exc.errors():
+            index = int(error["loc"][0])
+            if index not in failed:
+                failed[index] = _describe(error, IMPORT_COLUMNS, skip=1)
+        for index, (field, reason) in failed.items():
+            report.errors.append(RejectedRow(row=numbers[index], field=field, reason=reason))
+        kept = [i for i in range(len(raw)) if i not in failed]
+        validated = EMPLOYEE_RECORDS.validate_python([raw[i] for i in kept])
     records: dict[str, tuple[int, EmployeeRecord]] = {}
-    for number, raw in rows:
-        try:
-            record = EmployeeRecord.model_validate(raw)
-        except ValidationError as exc:
-            field, reason = first_error(exc, IMPORT_COLUMNS)
-            report.errors.append(RejectedRow(row=number, field=field, reason=reason))
-            continue
+    for index, record in zip(kept, validated, strict=True):
+        number = numbers[index]
         problem = _row_problem(record, today)
         if problem is not None:
             report.errors.append(RejectedRow(row=number, field=problem[0], reason=problem[1]))
             continue
-        if record.external_id in records:
-            first = records[record.external_id][0]
+        external_id = record["external_id"]
+        if external_id in records:
+            first = records[external_id][0]
             report.errors.append(RejectedRow(
                 row=number, field="external_id",
-                reason=f"duplicate external_id {record.external_id!r} (first on row {first})"))
+                reason=f"duplicate external_id {external_id!r} (first on row {first})"))
             continue
-        records[record.external_id] = (number, record)
+        records[external_id] = (number, record)
     return records
 
 
 def _row_problem(record: EmployeeRecord, today: date) -> tuple[str, str] | None:
-    if record.time_zone is not None and not known_time_zone(record.time_zone):
-        return "time_zone", f"unknown IANA time zone {record.time_zone!r}"
-    if record.hire_date is not None and record.hire_date > today:
-        return "hire_date", f"hire date {record.hire_date} is in the future"
-    if (record.leave_date is not None and record.hire_date is not None
-            and record.leave_date < record.hire_date):
+    time_zone = record.get("time_zone")
+    if time_zone is not None and not known_time_zone(time_zone):
+        return "time_zone", f"unknown IANA time zone {time_zone!r}"
+    hired, left = record.get("hire_date"), record.get("leave_date")
+    if hired is not None and hired > today:
+        return "hire_date", f"hire date {hired} is in the future"
+    if left is not None and hired is not None and left < hired:
         return "leave_date", "leave date is before the hire date"
-    if record.manager_external_id == record.external_id:
+    if record.get("manager_external_id") == record["external_id"]:
         return "manager_external_id", "an employee cannot be their own manager"
     return None
 
@@ -227,7 +285,7 @@ def resolve_managers(
         for external_id, (_, record) in records.items():
             if external_id in rejected:
                 continue
-            manager = record.manager_external_id
+            manager = record.get("manager_external_id")
             if not manager or manager in known_manager:
                 continue
             if manager not in records:
@@ -253,8 +311,8 @@ def _parent(
 ) -> str | None:
     if external_id in records and external_id not in rejected:
         record = records[external_id][1]
-        if "manager_external_id" in record.model_fields_set:
-            return record.manager_external_id or None
+        if "manager_external_id" in record:
+            return record["manager_external_id"] or None
     return known_manager.get(external_id)
 
 
@@ -298,24 +356,24 @@ def _cycle_path(
     return path
 
 
-def manager_chains(parents: Mapping[str, str | None], ids: Iterable[str]) -> dict[str, list[str]]:
-    """Manager chains (direct manager first) of `ids`, memoised over the whole tree."""
+def manager_chains(parents: Mapping[str, str | None]) -> dict[str, list[str]]:
+    """Every employee's manager chain (direct manager first), built top-down in one pass."""
+    children: dict[str | None, list[str]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent if parent in parents else None, []).append(child)
     chains: dict[str, list[str]] = {}
-    for start in ids:
-        walk: list[str] = []
-        node: str | None = start
-        while node is not None and node not in chains:
-            walk.append(node)
-            node = parents.get(node)
-            if node in walk:  # stored data should never loop; stop rather than spin
-                node = None
-        chain = chains[node] if node is not None else []
-        # `walk` ends just below `node`; build the chains bottom-up from there.
-        base = ([node, *chain] if node is not None else [])
-        for member in reversed(walk):
-            chains[member] = base
-            base = [member, *base]
-    return {i: chains[i] for i in ids}
+    level = [(root, []) for root in children.get(None, [])]
+    while level:
+        following: list[tuple[str, list[str]]] = []
+        for node, chain in level:
+            chains[node] = chain
+            below = [node, *chain]
+            following.extend((child, below) for child in children.get(node, ()))
+        level = following
+    # Stored data never loops; if it did, those employees get no chain rather than a hang.
+    for node in parents:
+        chains.setdefault(node, [])
+    return chains
 
 
 @dataclass
@@ -327,6 +385,11 @@ class _Planned:
 
 async def import_employees(session: AsyncSession, rows: Sequence[Row]) -> ImportReport:
     """Upsert employees by external id; rejected rows are reported and write nothing."""
+    with paused_gc():
+        return await _import_employees(session, rows)
+
+
+async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> ImportReport:
     now = utcnow()
     today = now.date()
     report = ImportReport()
@@ -375,17 +438,17 @@ async def import_employees(session: AsyncSession, rows: Sequence[Row]) -> Import
                 stack.append(child)
 
     # Managers first, so each insert's manager row already exists.
-    chains = manager_chains(parents, list(parents))
+    chains = manager_chains(parents)
     plan.inserts.sort(key=lambda v: len(chains[v["id"]]))
+    current: dict[str, Mapping[str, Any]] = {row["id"]: row for row in stored}
+    for values in (*plan.inserts, *plan.updates):
+        previous = current.get(values["id"])
+        current[values["id"]] = {**previous, **values} if previous else values
+    outbox = events.employee_updated_rows([(current[i], chains[i]) for i in event_ids],
+                                          occurred_at=now)
     await repository.insert_employee_rows(session, plan.inserts)
     await repository.update_employee_rows(session, plan.updates)
-
-    current = {row["id"]: dict(row) for row in stored}
-    for values in (*plan.inserts, *plan.updates):
-        current.setdefault(values["id"], {}).update(values)
-    await events.employees_updated_bulk(
-        session, [(current[i], chains[i]) for i in event_ids], occurred_at=now
-    )
+    await events.add_outbox_rows(session, outbox)
     report.rejected = len(report.errors)
     report.errors.sort(key=lambda e: e.row)
     return report
@@ -399,41 +462,40 @@ def _plan(
     report: ImportReport,
 ) -> _Planned:
     ids = {ext: row["id"] for ext, row in by_external.items()}
-    for external_id in records:
-        ids.setdefault(external_id, new_id())
+    fresh = [external_id for external_id in records if external_id not in ids]
+    ids.update(zip(fresh, new_ids(len(fresh)), strict=True))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changed: list[str] = []
+    new_row = dict.fromkeys(_INSERT_COLUMNS)
+    new_row.update(active=True, version=1, created_at=now, updated_at=now)
     for external_id, (_, record) in records.items():
-        given = record.model_fields_set
-        values: dict[str, Any] = {
-            column: getattr(record, field)
-            for field, column in _COLUMN_OF_FIELD.items() if field in given
-        }
-        if "manager_external_id" in given:
-            manager = record.manager_external_id
+        # The validated record is ours: it becomes the column values in place.
+        values: dict[str, Any] = dict(record)
+        del values["external_id"]
+        if "hire_date" in values:
+            values["hire_on"] = values.pop("hire_date")
+        if "leave_date" in values:
+            values["leave_on"] = values.pop("leave_date")
+        if "manager_external_id" in values:
+            manager = values.pop("manager_external_id")
             values["manager_id"] = ids[manager] if manager else None
-        if record.active is not None:
-            values["active"] = record.active
-        elif "leave_date" in given:
-            values["active"] = True
+        if values.get("active") is None:
+            values.pop("active", None)
+            if "leave_on" in values:
+                values["active"] = True
         # A leaver is kept, marked inactive from their leave date on.
-        if record.leave_date is not None and record.leave_date <= today:
+        left = values.get("leave_on")
+        if left is not None and left <= today:
             values["active"] = False
         row = by_external.get(external_id)
         if row is None:
-            full = {
-                "id": ids[external_id], "external_id": external_id, "user_name": None,
-                "job_title": None, "job_level": None, "department": None, "manager_id": None,
-                "location": None, "time_zone": None, "hire_on": None, "leave_on": None,
-                "active": True, "scim_attributes": None, "version": 1, "erased_at": None,
-                "deprovisioned_at": None,
-                "created_at": now, "updated_at": now,
-            }
+            full = new_row.copy()
             full.update(values)
+            full["id"] = ids[external_id]
+            full["external_id"] = external_id
             inserts.append(full)
             changed.append(full["id"])
-            report.created += 1
             continue
         if any(row[k] != v for k, v in values.items()):
             merged = {k: row[k] for k in _COMPARED}
@@ -444,4 +506,5 @@ def _plan(
             report.updated += 1
         else:
             report.unchanged += 1
+    report.created += len(inserts)
     return _Planned(inserts, updates, changed)

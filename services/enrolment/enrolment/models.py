@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Required
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from typing_extensions import TypedDict
 
 from upward_common.events import (
     AvailabilityWindow,
@@ -30,6 +39,16 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs from one read of the system's randomness."""
+    raw = os.urandom(16 * count).hex()
+    return [
+        f"{raw[i:i + 8]}-{raw[i + 8:i + 12]}-4{raw[i + 13:i + 16]}-"
+        f"{'89ab'[int(raw[i + 16], 16) & 3]}{raw[i + 17:i + 20]}-{raw[i + 20:i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
 
 
 class Employee(SQLModel, table=True):
@@ -199,34 +218,37 @@ TABLES = ("employee", "programme", "participant", "survey_response", "invitation
 # --- API shapes ------------------------------------------------------------------
 
 
-class EmployeeRecord(BaseModel):
-    """One employee as an HRIS sends it (JSON body, NDJSON line or CSV row)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    external_id: str = PydanticField(min_length=1, max_length=200)
-    email: str = PydanticField(max_length=320)
-    given_name: str = PydanticField(min_length=1, max_length=200)
-    family_name: str = PydanticField(min_length=1, max_length=200)
-    job_title: str | None = PydanticField(default=None, max_length=200)
-    job_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
-    department: str | None = PydanticField(default=None, max_length=200)
-    manager_external_id: str | None = PydanticField(default=None, max_length=200)
-    location: str | None = PydanticField(default=None, max_length=200)
-    time_zone: str | None = PydanticField(default=None, max_length=64)
-    hire_date: date | None = None
-    leave_date: date | None = None
-    active: bool | None = None
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not EMAIL_PATTERN.match(value):
-            raise ValueError("not a valid email address")
-        return value
+_Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+_Text = Annotated[str | None, StringConstraints(max_length=200)]
 
 
-IMPORT_COLUMNS: tuple[str, ...] = tuple(EmployeeRecord.model_fields)
+class EmployeeRecord(TypedDict, total=False):
+    """One employee as an HRIS sends it (JSON object, NDJSON line or CSV row).
+
+    A typed dict rather than a model: a whole export validates in one pass, and
+    the keys present say which fields the file sets (an absent column is kept).
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid", str_strip_whitespace=True)  # type: ignore[misc]
+
+    external_id: Required[_Name]
+    email: Required[Annotated[str, StringConstraints(max_length=320,
+                                                     pattern=EMAIL_PATTERN.pattern)]]
+    given_name: Required[_Name]
+    family_name: Required[_Name]
+    job_title: _Text
+    job_level: Annotated[int | None, PydanticField(ge=1, le=MAX_JOB_LEVEL)]
+    department: _Text
+    manager_external_id: _Text
+    location: _Text
+    time_zone: Annotated[str | None, StringConstraints(max_length=64)]
+    hire_date: date | None
+    leave_date: date | None
+    active: bool | None
+
+
+EMPLOYEE_RECORDS: TypeAdapter[list[EmployeeRecord]] = TypeAdapter(list[EmployeeRecord])
+IMPORT_COLUMNS: tuple[str, ...] = tuple(EmployeeRecord.__annotations__)
 REQUIRED_IMPORT_COLUMNS: tuple[str, ...] = ("external_id", "email", "given_name", "family_name")
 
 

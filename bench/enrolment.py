@@ -1,0 +1,288 @@
+"""Enrolment: bulk import of 100,000 employees against a raw Core insert, and SCIM POST latency.
+
+Run: `python -m bench enrolment` (part of `make bench`). For each database it
+measures, in one run and on the same server:
+
+- a plain SQLAlchemy Core executemany insert of the generated rows (the raw rate);
+- `POST /api/v1/employees/import` of the same people as CSV through the real
+  service over HTTP (parsing, validation, manager resolution, rows and outbox
+  events included), then how long after the response every event is in JetStream;
+- a re-import of the unchanged file (idempotent: nothing written);
+- SCIM `POST /Users` latency, one request at a time.
+
+SQLite always; PostgreSQL too when BENCH_DATABASE_URL names a server (a fresh
+database per measurement, dropped afterwards). Set BENCH_EMPLOYEES to change 100,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import psycopg
+from sqlalchemy import insert
+from sqlalchemy.engine import make_url
+
+from enrolment.config import EnrolmentSettings
+from enrolment.main import SERVICE
+from enrolment.models import Employee
+from tests.support.nats import NatsServer
+from tests.support.stack import TEST_JWT_SECRET, serve
+from upward_common.auth import mint_token
+from upward_common.db import create_engine, upgrade
+from upward_common.events import STREAM, EmployeeUpdated
+
+EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "100000"))
+SCIM_REQUESTS = 500
+TARGET_SHARE = 0.40
+PUBLISH_WITHIN_SECONDS = 10.0
+ZONES = ("Europe/Paris", "Europe/London", "America/New_York", "Asia/Singapore",
+         "Europe/Berlin", "America/Sao_Paulo")
+DEPARTMENTS = ("Sales", "Marketing", "Engineering", "Finance", "Operations", "People",
+               "Legal", "Product")
+CITIES = ("Paris", "Lyon", "London", "New York", "Singapore", "Berlin", "Sao Paulo")
+
+
+def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """A company: one CEO, managers with 3-9 reports, levels falling with depth."""
+    rng = random.Random(seed)
+    people: list[dict[str, Any]] = []
+    frontier: list[tuple[int, int]] = []  # (index of a manager, depth)
+
+    def add(manager: int | None, depth: int) -> int:
+        index = len(people)
+        people.append({
+            "external_id": f"E{index:06d}",
+            "email": f"person{index}@corp.example",
+            "given_name": f"Given{index}",
+            "family_name": f"Family{index % 977}",
+            "job_title": "Chief Executive" if manager is None else f"Role {depth}",
+            "job_level": max(1, 14 - 2 * depth - rng.randint(0, 1)),
+            "department": rng.choice(DEPARTMENTS),
+            "manager_external_id": None if manager is None else f"E{manager:06d}",
+            "location": rng.choice(CITIES),
+            "time_zone": rng.choice(ZONES),
+            "hire_date": (date(2005, 1, 3) + timedelta(days=rng.randint(0, 7000))).isoformat(),
+            # About 3 % are leavers, kept for retention analytics.
+            "leave_date": (date(2025, 1, 6) + timedelta(days=rng.randint(0, 300))).isoformat()
+            if rng.random() < 0.03 else None,
+        })
+        return index
+
+    frontier.append((add(None, 0), 0))
+    while len(people) < count:
+        manager, depth = frontier.pop(0)
+        for _ in range(rng.randint(3, 9)):
+            if len(people) >= count:
+                break
+            frontier.append((add(manager, depth + 1), depth + 1))
+    return people
+
+
+def to_csv(people: list[dict[str, Any]], seed: int = 11) -> bytes:
+    rows = list(people)
+    random.Random(seed).shuffle(rows)  # HR exports come in any order
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue().encode()
+
+
+def raw_rows(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The employee rows an import writes, managers before their reports."""
+    now = datetime.now(UTC)
+    ids = {p["external_id"]: str(uuid.uuid4()) for p in people}
+    rows = []
+    for p in people:  # generation order is breadth-first: managers come first
+        leave = date.fromisoformat(p["leave_date"]) if p["leave_date"] else None
+        rows.append({
+            "id": ids[p["external_id"]], "external_id": p["external_id"], "user_name": None,
+            "email": p["email"], "given_name": p["given_name"], "family_name": p["family_name"],
+            "job_title": p["job_title"], "job_level": p["job_level"],
+            "department": p["department"],
+            "manager_id": ids[p["manager_external_id"]] if p["manager_external_id"] else None,
+            "location": p["location"], "time_zone": p["time_zone"],
+            "hire_on": date.fromisoformat(p["hire_date"]), "leave_on": leave,
+            "active": leave is None or leave > now.date(), "scim_attributes": None,
+            "version": 1, "erased_at": None, "deprovisioned_at": None,
+            "created_at": now, "updated_at": now,
+        })
+    return rows
+
+
+class Databases:
+    """Fresh databases: SQLite files, or PostgreSQL databases dropped at the end."""
+
+    def __init__(self, tmp: Path, server: str | None) -> None:
+        self.tmp = tmp
+        self.server = server
+        self.created: list[str] = []
+
+    def _admin(self) -> str:
+        assert self.server is not None
+        url = make_url(self.server).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def new(self, name: str) -> str:
+        if self.server is None:
+            return f"sqlite+aiosqlite:///{self.tmp / name}.db"
+        database = f"upward_bench_{uuid.uuid4().hex[:8]}_{name}"
+        with psycopg.connect(self._admin(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+        self.created.append(database)
+        url = make_url(self.server).set(drivername="postgresql+psycopg", database=database)
+        return url.render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if self.server is None:
+            return
+        with psycopg.connect(self._admin(), autocommit=True) as conn:
+            for database in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def raw_insert_seconds(url: str, rows: list[dict[str, Any]]) -> float:
+    """A plain Core executemany insert of the rows into a freshly migrated database."""
+    await asyncio.to_thread(upgrade, SERVICE.migrations_dir, url)
+    engine = create_engine(url)
+    try:
+        started = time.perf_counter()
+        async with engine.begin() as connection:
+            await connection.execute(insert(Employee.__table__), rows)  # type: ignore[attr-defined]
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+async def published_count(js: Any, subject: str) -> int:
+    info = await js.stream_info(STREAM, subjects_filter=subject)
+    return int((info.state.subjects or {}).get(subject, 0))
+
+
+def scim_user(index: int) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                    "urn:upward:scim:schemas:extension:employee:1.0:User"],
+        "userName": f"scim{index}@corp.example", "externalId": f"S{index:06d}",
+        "name": {"givenName": f"Scim{index}", "familyName": "User"},
+        "emails": [{"value": f"scim{index}@corp.example", "primary": True}],
+        "active": True,
+        "urn:upward:scim:schemas:extension:employee:1.0:User": {
+            "jobLevel": 3, "hireDate": "2023-02-01", "timeZone": "Europe/Paris"},
+    }
+
+
+async def measure(backend: str, server: str | None, people: list[dict[str, Any]],
+                  body: bytes) -> dict[str, Any]:
+    rows = raw_rows(people)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        databases = Databases(tmp, server)
+        nats_server = NatsServer(tmp / "jetstream")
+        nats_server.start()
+        try:
+            raw = await raw_insert_seconds(databases.new("raw"), rows)
+            settings = EnrolmentSettings(
+                environment="test", jwt_secret=TEST_JWT_SECRET, nats_url=nats_server.url,
+                database_url=databases.new("import"), log_level="WARNING")
+            token = mint_token(settings, roles=["hris"])
+            async with serve("enrolment", SERVICE.create_app(settings)) as running:
+                while not running.app.state.bus.is_connected:
+                    await asyncio.sleep(0.05)
+                connection = await nats.connect(nats_server.url)
+                js = connection.jetstream()
+                subject = EmployeeUpdated.nats_subject()
+                async with httpx.AsyncClient(base_url=running.url, timeout=600, headers={
+                        "Authorization": f"Bearer {token}"}) as client:
+                    started = time.perf_counter()
+                    response = await client.post("/api/v1/employees/import", content=body,
+                                                 headers={"content-type": "text/csv"})
+                    imported = time.perf_counter() - started
+                    report = response.json()
+                    if response.status_code != 200 or report["created"] != len(people):
+                        raise RuntimeError(f"import failed: {response.status_code} "
+                                           f"{str(report)[:500]}")
+                    returned = time.perf_counter()
+                    while await published_count(js, subject) < len(people):
+                        if time.perf_counter() - returned > 120:
+                            break
+                        await asyncio.sleep(0.05)
+                    drained = time.perf_counter() - returned
+                    published = await published_count(js, subject)
+
+                    started = time.perf_counter()
+                    again = await client.post("/api/v1/employees/import", content=body,
+                                              headers={"content-type": "text/csv"})
+                    reimport = time.perf_counter() - started
+                    if again.json().get("unchanged") != len(people):
+                        raise RuntimeError(f"re-import changed rows: {again.text[:300]}")
+
+                    latencies = []
+                    for index in range(SCIM_REQUESTS):
+                        started = time.perf_counter()
+                        created = await client.post(
+                            "/scim/v2/Users", json=scim_user(index),
+                            headers={"content-type": "application/scim+json"})
+                        latencies.append((time.perf_counter() - started) * 1000)
+                        if created.status_code != 201:
+                            raise RuntimeError(f"SCIM POST failed: {created.text[:300]}")
+                await connection.close()
+        finally:
+            nats_server.stop()
+            databases.drop_all()
+    latencies.sort()
+    return {
+        "backend": backend, "employees": len(people), "raw_s": raw, "import_s": imported,
+        "drain_s": drained, "published": published, "reimport_s": reimport,
+        "scim_p50_ms": statistics.median(latencies),
+        "scim_p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    n = result["employees"]
+    raw_rate = n / result["raw_s"]
+    import_rate = n / result["import_s"]
+    share = import_rate / raw_rate
+    published_ok = result["published"] >= n and result["drain_s"] <= PUBLISH_WITHIN_SECONDS
+    print(f"[{result['backend']}] {n} employees")
+    print(f"  raw Core executemany insert : {result['raw_s']:7.2f} s  {raw_rate:9.0f} rows/s")
+    print(f"  POST /employees/import (CSV): {result['import_s']:7.2f} s  {import_rate:9.0f} "
+          f"rows/s  = {share:.0%} of raw (target >= {TARGET_SHARE:.0%}: "
+          f"{'met' if share >= TARGET_SHARE else 'MISSED'})")
+    print(f"  events published            : {result['published']}/{n}, all in JetStream "
+          f"{result['drain_s']:.2f} s after the import returned (target <= "
+          f"{PUBLISH_WITHIN_SECONDS:.0f} s: {'met' if published_ok else 'MISSED'})")
+    print(f"  re-import, nothing changed  : {result['reimport_s']:7.2f} s")
+    print(f"  SCIM POST /Users latency    : p50 {result['scim_p50_ms']:.1f} ms, "
+          f"p99 {result['scim_p99_ms']:.1f} ms ({SCIM_REQUESTS} sequential requests)")
+
+
+def main() -> None:
+    people = generate(EMPLOYEES)
+    body = to_csv(people)
+    print(f"generated {len(people)} employees ({len(body) / 1e6:.1f} MB CSV, shuffled)")
+    report(asyncio.run(measure("sqlite", None, people, body)))
+    server = os.environ.get("BENCH_DATABASE_URL")
+    if server:
+        report(asyncio.run(measure("postgresql", server, people, body)))
+    else:
+        print("[postgresql] skipped: set BENCH_DATABASE_URL to a server to measure it")
+
+
+if __name__ == "__main__":
+    main()
