@@ -44,6 +44,16 @@ _IMPORT_BODY = {
     }
 }
 
+_PARTICIPANT_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            imports.NDJSON: {"schema": {"type": "string"}},
+            imports.JSON: {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+
 
 async def _rows(request: Request, what: str) -> list[imports.Row]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -189,11 +199,14 @@ async def list_participants(programme_id: str, session: SessionDep, user: Curren
 
 
 @router.post("/programmes/{programme_id}/participants/import",
-             response_model=ParticipantImportReport, openapi_extra=_IMPORT_BODY)
+             response_model=ParticipantImportReport, openapi_extra=_PARTICIPANT_IMPORT_BODY)
 async def import_participants(programme_id: str, request: Request, session: SessionDep,
                               user: CurrentUser) -> Any:
     """Enrol opted-in people from a survey run elsewhere (NDJSON; consent time required)."""
     user.require(Role.HR_ADMIN)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == imports.CSV:
+        raise Problem(415, f"Send {imports.NDJSON} or {imports.JSON}: the survey is nested",
+                      field="content-type", kind="unsupported-media-type")
     rows = await _rows(request, "participant")
     report = await service.import_participants(session, programme_id=programme_id, rows=rows)
     await session.commit()
