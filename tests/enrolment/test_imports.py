@@ -206,3 +206,18 @@ async def test_whole_file_problems_are_clear_4xx(
     async with enrolment.client(token("participant", employee_id="x")) as participant:
         denied = await participant.post("/api/v1/employees/import", json=[person("a")])
     assert denied.status_code == 403
+
+
+async def test_a_column_left_out_keeps_its_value_and_an_empty_cell_clears_it(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    await hris.post("/api/v1/employees/import", content=ndjson(person("kim", location="Oslo")),
+                    headers=NDJSON)
+    ids = await ids_by_external(events, 1)
+    partial = "external_id,email,given_name,family_name,location\n" \
+              "kim,kim@new.example,Kim,Doe,\n"
+    response = await hris.post("/api/v1/employees/import", content=partial, headers=CSV)
+    assert response.json()["updated"] == 1
+    kim = await employee(hr, ids, "kim")
+    assert kim["email"] == "kim@new.example" and kim["location"] is None
+    assert kim["department"] == "Sales" and kim["job_level"] == 5

@@ -185,3 +185,21 @@ def hr_get(hr: httpx.AsyncClient) -> Callable[[str], Any]:
         return response.json()
 
     return get
+
+
+async def test_an_identity_provider_adopts_an_employee_known_from_the_hr_export(
+    scim_client: httpx.AsyncClient, hris: httpx.AsyncClient, hr_get: Callable[[str], Any]
+) -> None:
+    imported = await hris.post("/api/v1/employees/import", json=[{
+        "external_id": "ext-ivy@corp.example", "email": "ivy@corp.example",
+        "given_name": "Ivy", "family_name": "Doe", "job_level": 4}])
+    assert imported.json()["created"] == 1
+    listed = (await scim_client.get(
+        "/Users", params={"filter": 'externalId eq "ext-ivy@corp.example"'})).json()
+    assert listed["totalResults"] == 1 and listed["Resources"][0]["userName"] == \
+        "ivy@corp.example"
+    employee_id = listed["Resources"][0]["id"]
+    adopted = await scim_client.post("/Users", json=okta_user("ivy@corp.example"))
+    assert adopted.status_code == 201 and adopted.json()["id"] == employee_id
+    kept = await hr_get(f"/api/v1/employees/{employee_id}")
+    assert kept["user_name"] == "ivy@corp.example" and kept["job_level"] == 3
