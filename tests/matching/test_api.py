@@ -248,3 +248,84 @@ async def test_pool_statistics_show_what_a_run_works_with(
                      "eligible_pairs": 2}
     missing = await admin.get("/api/v1/programmes/nope/pool")
     assert missing.status_code == 404
+
+
+async def test_shortlist_pick_then_the_mentor_accepts_or_declines(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str],
+    nats_server: NatsServer,
+) -> None:
+    await cohort(feed, admin)
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane, \
+            matching.client(token("participant", employee_id="emp-best")) as best, \
+            matching.client(token("participant", employee_id="emp-second")) as second:
+        picked = await jane.post(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick",
+                                 json={"mentor_participant_id": "p-best"})
+        assert picked.status_code == 201, picked.text
+        proposal = picked.json()
+        assert proposal["status"] == "proposed" and proposal["formed_at"] is None
+        # The proposal holds the mentee: no second pick while it is open.
+        again = await jane.post(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick",
+                                json={"mentor_participant_id": "p-second"})
+        assert again.status_code == 409 and again.json()["rule"] == "mentee_already_paired"
+        # Only the proposed mentor answers.
+        assert (await jane.post(f"/api/v1/pairs/{proposal['id']}/accept")).status_code == 403
+        declined = await best.post(f"/api/v1/pairs/{proposal['id']}/decline", json={})
+        assert declined.json()["status"] == "declined"
+        # A declined mentor is not offered again; the mentee picks the next one.
+        shortlist = (await jane.get(
+            f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions")).json()
+        assert [s["mentor_participant_id"] for s in shortlist["suggestions"]] == ["p-second"]
+        second_pick = (await jane.post(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick",
+                                       json={"mentor_participant_id": "p-second"})).json()
+        accepted = await second.post(f"/api/v1/pairs/{second_pick['id']}/accept")
+        assert accepted.status_code == 200
+        assert accepted.json()["status"] == "active" and accepted.json()["formed_at"]
+    [event] = await wait_published(nats_server.url, "mentoring.pair.formed", 1)
+    assert event["data"]["pair_id"] == second_pick["id"]
+
+
+async def test_matching_config_weights_change_the_scores(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await cohort(feed, admin)
+    path = f"/api/v1/programmes/{PROGRAMME}/matching-config"
+    defaults = (await admin.get(path)).json()
+    assert defaults["weights"]["complementarity"] == 35
+    assert defaults["diversity_applies"] is False
+    suggestions = f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions"
+    before = (await admin.get(suggestions)).json()["suggestions"][0]
+
+    only_topics = {"weights": {f: 0 for f in ("interests", "availability", "language",
+                                              "format", "department", "level_gap")}}
+    updated = await admin.put(path, json=only_topics)
+    assert updated.status_code == 200, updated.text
+    after = (await admin.get(suggestions)).json()["suggestions"][0]
+    assert [f["factor"] for f in after["breakdown"]] == ["complementarity"]
+    assert after["score"] != before["score"]
+    # Data analytics 5/5 ranked first (weight 5) and AI tools 4/5 second (weight 4).
+    assert after["score"] == round(100 * (5 * 1.0 + 4 * 0.8) / 9, 2)
+
+    rejected = await admin.put(path, json={"weights": {"complementarity": -1}})
+    assert rejected.status_code == 422 and rejected.json()["field"] == "weights"
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        assert (await jane.put(path, json=only_topics)).status_code == 403
+
+
+async def test_a_programme_limit_on_time_zones_is_enforced(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await cohort(feed, admin)
+    far = participant(PROGRAMME, "mentor",
+                      employee("emp-far", job_level=1, time_zone="Asia/Tokyo"), "p-far",
+                      topics_teach=skills("Data analytics", level=5))
+    await feed.enrol(far)
+    await wait_pool(admin, PROGRAMME, mentors=6)
+    path = f"/api/v1/programmes/{PROGRAMME}/matching-config"
+    assert (await admin.put(path, json={"max_time_zone_hours": 3})).status_code == 200
+    ranked = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions",
+                              params={"limit": 10})).json()["suggestions"]
+    assert "p-far" not in [s["mentor_participant_id"] for s in ranked]
+    refused = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-far"})
+    assert refused.status_code == 409 and refused.json()["rule"] == "time_zone_distance"

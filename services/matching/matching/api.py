@@ -10,6 +10,8 @@ from matching import service
 from matching.models import (
     MatchingConfigPublic,
     MatchingConfigUpdate,
+    MatchRunCreate,
+    MatchRunPublic,
     PairCreate,
     PairDecline,
     PairEnd,
@@ -133,3 +135,38 @@ async def end(pair_id: str, data: PairEnd, session: SessionDep, user: CurrentUse
                                   note=data.note)
     await session.commit()
     return pair
+
+
+@router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,
+             status_code=201)
+async def create_run(programme_id: str, data: MatchRunCreate, request: Request,
+                     session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
+    """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing."""
+    settings = request.app.state.settings
+    run = await service.create_run(
+        session, user=user, programme_id=programme_id, data=data, cache=cache,
+        candidates_per_mentee=settings.solver_candidates_per_mentee,
+        group_size=settings.solver_group_size)
+    await session.commit()
+    return run
+
+
+@router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunPublic])
+async def list_runs(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """A programme's match runs, newest first (admins)."""
+    return await service.list_runs(session, user=user, programme_id=programme_id)
+
+
+@router.get("/match-runs/{run_id}", response_model=MatchRunPublic)
+async def get_run(run_id: str, session: SessionDep, user: CurrentUser) -> Any:
+    """One match run with its pairs and why each unmatched mentee was left out (admins)."""
+    return await service.get_run(session, user=user, run_id=run_id)
+
+
+@router.post("/match-runs/{run_id}/publish", response_model=MatchRunPublic)
+async def publish_run(run_id: str, session: SessionDep, user: CurrentUser,
+                      cache: CacheDep) -> Any:
+    """Form the pairs of a reviewed dry run; each is checked again against the rules first."""
+    run = await service.publish_run(session, user=user, run_id=run_id, cache=cache)
+    await session.commit()
+    return run

@@ -109,8 +109,11 @@ async def list_pairs(
     participant_id: str | None = None,
     employee_id: str | None = None,
     status: str | None = None,
+    run_id: str | None = None,
 ) -> Sequence[Pair]:
     query = select(Pair)
+    if run_id is not None:
+        query = query.where(Pair.run_id == run_id)
     if programme_id is not None:
         query = query.where(Pair.programme_id == programme_id)
     if participant_id is not None:

@@ -1,9 +1,10 @@
 """The explained score (0-100) and the hard constraints, vectorised over pairs.
 
-Every participant becomes a row of small arrays (topic vectors, bitsets of
+Every participant becomes a row of small arrays (topic vectors, 0/1 rows of
 interests, languages and UTC half-hours of availability, codes for department,
-manager and location). A batch of (mentee, mentor) index pairs is then scored
-with a handful of NumPy operations, in bounded batches so memory stays flat.
+manager and location). A block of mentees x mentors is then scored with a few
+matrix products and broadcasts, in blocks of about a million pairs, so memory
+stays flat whatever the cohort size.
 
 Points are integers in hundredths of a point: each factor's points are rounded
 once, the score is their sum, and the solver maximises exactly those integers,
@@ -35,10 +36,8 @@ DEFAULT_DEI_TOPICS: tuple[str, ...] = (
     "diversity, equity and inclusion",
 )
 SLOTS_PER_WEEK = 7 * 48  # half-hours
-AVAILABILITY_WORDS = SLOTS_PER_WEEK // 64 + 1
-MAX_CHAIN = 16
 SCALE = 10_000  # a score of 100 points is 10,000 hundredths
-BATCH = 1 << 16  # pairs scored at once: bounds the temporary arrays to a few MB
+BLOCK_PAIRS = 1 << 20  # pairs scored at once: bounds the temporary arrays to tens of MB
 
 FORMAT_BITS = {"virtual": 1, "hybrid": 2, "in_person": 4}
 REMOTE = 1 | 2
@@ -201,17 +200,19 @@ def availability_slots(windows: Iterable[tuple[int, str, str]], zone_name: str |
     return bits
 
 
-def _words(values: Sequence[int], nwords: int) -> NDArray[np.uint64]:
-    out = np.zeros((len(values), nwords), dtype=np.uint64)
-    mask = (1 << 64) - 1
-    for w in range(nwords):
-        out[:, w] = np.fromiter(((v >> (64 * w)) & mask for v in values), dtype=np.uint64,
-                                count=len(values))
+def _onehot(codes: Sequence[Iterable[int]], width: int) -> NDArray[np.float32]:
+    out = np.zeros((len(codes), max(width, 1)), dtype=np.float32)
+    for row, members in enumerate(codes):
+        for col in members:
+            out[row, col] = 1.0
     return out
 
 
-def _popcount(a: NDArray[np.uint64]) -> NDArray[np.int32]:
-    return np.bitwise_count(a).sum(axis=-1, dtype=np.int32)
+def _slots_matrix(values: Sequence[int]) -> NDArray[np.float32]:
+    """Rows of 0/1 floats, one column per UTC half-hour of the week (for GEMM overlaps)."""
+    raw = np.frombuffer(b"".join(v.to_bytes(SLOTS_PER_WEEK // 8, "little") for v in values),
+                        dtype=np.uint8).reshape(len(values), SLOTS_PER_WEEK // 8)
+    return np.unpackbits(raw, axis=1, bitorder="little").astype(np.float32)
 
 
 class _Codes:
@@ -236,12 +237,15 @@ class _Codes:
 
 @dataclass
 class Side:
-    """One side of the pool (mentees or mentors) as arrays, one row per person."""
+    """One side of the pool (mentees or mentors) as arrays, one row per person.
+
+    Sets (interests, languages, UTC half-hours free) are 0/1 float rows, so the
+    overlap of two blocks of people is one matrix product.
+    """
 
     people: list[Person]
     employee: NDArray[np.int32]
     manager: NDArray[np.int32]
-    chain: NDArray[np.int32]
     level: NDArray[np.int32]
     department: NDArray[np.int32]
     location: NDArray[np.int32]
@@ -251,10 +255,10 @@ class Side:
     learn: NDArray[np.float32]
     wants_dei: NDArray[np.bool_]
     dei_opt_in: NDArray[np.bool_]
-    interests: NDArray[np.uint64]
-    languages: NDArray[np.uint64]
+    interests: NDArray[np.float32]
+    languages: NDArray[np.float32]
     has_languages: NDArray[np.bool_]
-    availability: NDArray[np.uint64]
+    availability: NDArray[np.float32]
     diverse: NDArray[np.bool_]
     capacity: NDArray[np.int64]
 
@@ -264,18 +268,20 @@ class Side:
 
 @dataclass
 class Pool:
-    """Both sides, the programme's rules and the forbidden pair keys (mentee * m + mentor)."""
+    """Both sides, the programme's rules, and the pairs ruled out one by one.
+
+    `forbidden` holds sorted keys mentee * m + mentor of pairs barred by a
+    reporting line, an earlier pairing or an avoid list; `forbidden_bits` the
+    rules each breaks.
+    """
 
     mentees: Side
     mentors: Side
     rules: Rules
     scales: NDArray[np.float64]
-    previous: NDArray[np.int64]
-    avoided: NDArray[np.int64]
+    forbidden: NDArray[np.int64]
+    forbidden_bits: NDArray[np.int32]
     topics: list[str]
-    interests: list[str]
-    languages: list[str]
-    departments: list[str]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -310,10 +316,7 @@ def build_pool(
         n = len(people)
         teach = np.zeros((n, ntopics), dtype=np.float32)
         learn = np.zeros((n, ntopics), dtype=np.float32)
-        chain = np.full((n, MAX_CHAIN), -1, dtype=np.int32)
         wants_dei = np.zeros(n, dtype=np.bool_)
-        interest_bits: list[int] = []
-        language_bits: list[int] = []
         slots: list[int] = []
         for row, p in enumerate(people):
             for topic, level in p.topics_teach:
@@ -331,14 +334,9 @@ def build_pool(
                 total += weight
             if total > 0:
                 learn[row] /= total
-            for k, manager in enumerate(p.manager_chain[:MAX_CHAIN]):
-                chain[row, k] = employees.code(manager)
-            interest_bits.append(sum(1 << interests.index[_norm(x)] for x in set(p.interests)))
-            language_bits.append(sum(1 << languages.index[_norm(x)] for x in set(p.languages)))
-            zone = p.time_zone
-            key = (zone, p.availability)
+            key = (p.time_zone, p.availability)
             if key not in slot_cache:
-                slot_cache[key] = availability_slots(p.availability, zone, monday)
+                slot_cache[key] = availability_slots(p.availability, p.time_zone, monday)
             slots.append(slot_cache[key])
         formats = np.array(
             [sum(FORMAT_BITS.get(f, 0) for f in set(p.meeting_formats))
@@ -348,7 +346,6 @@ def build_pool(
             people=list(people),
             employee=np.array([employees.code(p.employee_id) for p in people], dtype=np.int32),
             manager=np.array([employees.code(p.manager_id) for p in people], dtype=np.int32),
-            chain=chain,
             level=np.array([p.job_level if p.job_level is not None else -1 for p in people],
                            dtype=np.int32),
             department=np.array([departments.code(p.department) for p in people],
@@ -361,10 +358,12 @@ def build_pool(
             learn=learn,
             wants_dei=wants_dei,
             dei_opt_in=np.array([p.dei_opt_in for p in people], dtype=np.bool_),
-            interests=_words(interest_bits, max(1, -(-len(interests) // 64))),
-            languages=_words(language_bits, max(1, -(-len(languages) // 64))),
+            interests=_onehot([{interests.index[_norm(x)] for x in p.interests}
+                               for p in people], len(interests)),
+            languages=_onehot([{languages.index[_norm(x)] for x in p.languages}
+                               for p in people], len(languages)),
             has_languages=np.array([bool(p.languages) for p in people], dtype=np.bool_),
-            availability=_words(slots, AVAILABILITY_WORDS),
+            availability=_slots_matrix(slots),
             diverse=np.array(
                 [bool(p.diversity) and _norm(str(p.diversity.get(attribute, ""))) in
                  diversity_values for p in people], dtype=np.bool_),
@@ -375,27 +374,41 @@ def build_pool(
     m = len(mentors)
     mentee_row = {p.participant_id: i for i, p in enumerate(mentees)}
     mentor_row = {p.participant_id: j for j, p in enumerate(mentors)}
-    previous = [mentee_row[a] * m + mentor_row[b] for a, b in previous_pairs
-                if a in mentee_row and b in mentor_row]
-    mentor_by_employee: dict[str, list[int]] = {}
+    mentors_of: dict[str, list[int]] = {}
     for j, p in enumerate(mentors):
-        mentor_by_employee.setdefault(p.employee_id, []).append(j)
-    mentee_by_employee: dict[str, list[int]] = {}
+        mentors_of.setdefault(p.employee_id, []).append(j)
+    mentees_of: dict[str, list[int]] = {}
     for i, p in enumerate(mentees):
-        mentee_by_employee.setdefault(p.employee_id, []).append(i)
-    avoided: list[int] = []
+        mentees_of.setdefault(p.employee_id, []).append(i)
+    keys: list[int] = []
+    bits: list[int] = []
+
+    def bar(pairs: Iterable[int], rule: Rule) -> None:
+        for key in pairs:
+            keys.append(key)
+            bits.append(int(rule))
+
+    bar((mentee_row[a] * m + mentor_row[b] for a, b in previous_pairs
+         if a in mentee_row and b in mentor_row), Rule.PREVIOUSLY_PAIRED)
     for i, p in enumerate(mentees):
-        for other in p.avoid_employee_ids:
-            avoided.extend(i * m + j for j in mentor_by_employee.get(other, ()))
+        bar((i * m + j for other in p.avoid_employee_ids for j in mentors_of.get(other, ())),
+            Rule.AVOID_LIST)
+        # Anyone up the mentee's line (any depth) who also mentors here.
+        bar((i * m + j for boss in p.manager_chain for j in mentors_of.get(boss, ())),
+            Rule.REPORTING_LINE)
     for j, p in enumerate(mentors):
-        for other in p.avoid_employee_ids:
-            avoided.extend(i * m + j for i in mentee_by_employee.get(other, ()))
+        bar((i * m + j for other in p.avoid_employee_ids for i in mentees_of.get(other, ())),
+            Rule.AVOID_LIST)
+        bar((i * m + j for boss in p.manager_chain for i in mentees_of.get(boss, ())),
+            Rule.REPORTING_LINE)
+    key_array = np.array(keys, dtype=np.int64)
+    bit_array = np.array(bits, dtype=np.int32)
+    unique, inverse = np.unique(key_array, return_inverse=True)
+    merged = np.zeros(unique.size, dtype=np.int32)
+    np.bitwise_or.at(merged, inverse, bit_array)
     return Pool(
         mentees=mentee_side, mentors=mentor_side, rules=rules, scales=rules.factor_scales(),
-        previous=np.unique(np.array(previous, dtype=np.int64)),
-        avoided=np.unique(np.array(avoided, dtype=np.int64)),
-        topics=topics.names, interests=interests.names, languages=languages.names,
-        departments=departments.names,
+        forbidden=unique, forbidden_bits=merged, topics=topics.names,
     )
 
 
@@ -404,123 +417,149 @@ def build_pool(
 
 @dataclass
 class Scored:
-    """Scores of a batch of pairs: points per factor, total and broken rules."""
+    """Scores of a block of pairs (mentee rows x mentor columns), in hundredths."""
 
-    points: NDArray[np.int32]  # (factors, pairs), hundredths
-    total: NDArray[np.int64]  # hundredths
+    total: NDArray[np.int64]  # (rows, cols)
     violations: NDArray[np.int32]  # Rule bits; 0 means eligible
+    points: NDArray[np.int32] | None = None  # (factors, rows, cols) when asked for
 
     @property
     def eligible(self) -> NDArray[np.bool_]:
         return self.violations == 0
 
 
-def _member(keys: NDArray[np.int64], table: NDArray[np.int64]) -> NDArray[np.bool_]:
-    if table.size == 0:
-        return np.zeros(keys.shape, dtype=np.bool_)
-    at = np.searchsorted(table, keys).clip(0, table.size - 1)
-    return table[at] == keys
-
-
-def fractions(pool: Pool, mi: NDArray[np.intp], mj: NDArray[np.intp]) -> NDArray[np.float64]:
-    """Each factor's fraction of full marks (0-1) for the pairs (mi[k], mj[k])."""
+def fractions(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
+              ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Each factor's fraction of full marks (0-1), (factors, rows, cols); and overlap hours."""
     a, b, rules = pool.mentees, pool.mentors, pool.rules
-    out = np.zeros((len(FACTORS), mi.size), dtype=np.float64)
-    comp = np.einsum("pt,pt->p", a.learn[mi], b.teach[mj], dtype=np.float64)
+    out = np.empty((len(FACTORS), rows.size, cols.size), dtype=np.float32)
+    comp = a.learn[rows] @ b.teach[cols].T
     if rules.mutual:
-        comp = (comp + np.einsum("pt,pt->p", b.learn[mj], a.teach[mi], dtype=np.float64)) / 2
+        comp = (comp + a.teach[rows] @ b.learn[cols].T) / 2
     out[0] = comp
-    shared = _popcount(a.interests[mi] & b.interests[mj])
-    out[1] = np.minimum(shared, 3) / 3.0
-    overlap = _popcount(a.availability[mi] & b.availability[mj]) / 2.0
+    shared = a.interests[rows] @ b.interests[cols].T
+    out[1] = np.minimum(shared, 3.0) / 3.0
+    overlap = (a.availability[rows] @ b.availability[cols].T) / 2.0
     out[2] = np.minimum(overlap, rules.ideal_overlap_hours) / rules.ideal_overlap_hours
-    both = a.has_languages[mi] & b.has_languages[mj]
-    common = _popcount(a.languages[mi] & b.languages[mj]) > 0
-    out[3] = np.where(both, common.astype(np.float64), 0.5)
-    fa, fb = a.formats[mi], b.formats[mj]
-    same_place = (a.location[mi] == b.location[mj]) & (a.location[mi] >= 0)
-    out[4] = (((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place))
-    da, db = a.department[mi], b.department[mj]
-    out[5] = np.where((da < 0) | (db < 0), 0.5, (da != db).astype(np.float64))
-    la, lb = a.level[mi], b.level[mj]
+    both = a.has_languages[rows][:, None] & b.has_languages[cols][None, :]
+    common = (a.languages[rows] @ b.languages[cols].T) > 0
+    out[3] = np.where(both, common, 0.5)
+    fa, fb = a.formats[rows][:, None], b.formats[cols][None, :]
+    la_loc = a.location[rows][:, None]
+    same_place = (la_loc == b.location[cols][None, :]) & (la_loc >= 0)
+    out[4] = ((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place)
+    da, db = a.department[rows][:, None], b.department[cols][None, :]
+    out[5] = np.where((da < 0) | (db < 0), 0.5, da != db)
+    la, lb = a.level[rows][:, None], b.level[cols][None, :]
     gap = np.clip(la - lb, 0, rules.ideal_level_gap) / rules.ideal_level_gap
     out[6] = np.where((la >= 0) & (lb >= 0), gap, 0.0)
-    out[7] = b.diverse[mj]
-    return out
+    out[7] = b.diverse[cols][None, :]
+    return out, overlap
 
 
-def violations(pool: Pool, mi: NDArray[np.intp], mj: NDArray[np.intp]) -> NDArray[np.int32]:
-    """The hard-constraint bits broken by each pair (0 = eligible)."""
+def violations(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp],
+               overlap: NDArray[np.float32]) -> NDArray[np.int32]:
+    """The hard-constraint bits broken by each pair of the block (0 = eligible)."""
     a, b, rules = pool.mentees, pool.mentors, pool.rules
-    bits = np.zeros(mi.size, dtype=np.int32)
-    ea, eb = a.employee[mi], b.employee[mj]
-    bits |= np.where(ea == eb, int(Rule.SAME_PERSON), 0)
-    la, lb = a.level[mi], b.level[mj]
+    ea, eb = a.employee[rows][:, None], b.employee[cols][None, :]
+    bits = np.where(ea == eb, np.int32(Rule.SAME_PERSON), np.int32(0))
+    la, lb = a.level[rows][:, None], b.level[cols][None, :]
     known = (la >= 0) & (lb >= 0)
     level_bad = np.where(known, la - lb < rules.min_level_gap, rules.min_level_gap > 0)
-    bits |= np.where(level_bad, int(Rule.LEVEL_GAP), 0)
-    line = (a.chain[mi] == eb[:, None]).any(axis=1) | (b.chain[mj] == ea[:, None]).any(axis=1)
-    bits |= np.where(line, int(Rule.REPORTING_LINE), 0)
+    bits |= np.where(level_bad, np.int32(Rule.LEVEL_GAP), np.int32(0))
     if not rules.allow_shared_manager:
-        ma = a.manager[mi]
-        bits |= np.where((ma >= 0) & (ma == b.manager[mj]), int(Rule.SAME_MANAGER), 0)
-    keys = mi.astype(np.int64) * len(pool.mentors) + mj
-    bits |= np.where(_member(keys, pool.previous), int(Rule.PREVIOUSLY_PAIRED), 0)
-    bits |= np.where(_member(keys, pool.avoided), int(Rule.AVOID_LIST), 0)
-    bits |= np.where(a.wants_dei[mi] & ~b.dei_opt_in[mj], int(Rule.DEI_OPT_IN), 0)
+        ma = a.manager[rows][:, None]
+        same = (ma >= 0) & (ma == b.manager[cols][None, :])
+        bits |= np.where(same, np.int32(Rule.SAME_MANAGER), np.int32(0))
+    dei = a.wants_dei[rows][:, None] & ~b.dei_opt_in[cols][None, :]
+    bits |= np.where(dei, np.int32(Rule.DEI_OPT_IN), np.int32(0))
     if rules.max_time_zone_hours is not None:
-        diff = np.abs(a.offset[mi] - b.offset[mj]) % 24
+        diff = np.abs(a.offset[rows][:, None] - b.offset[cols][None, :]) % 24
         diff = np.minimum(diff, 24 - diff)
-        too_far = ~(diff <= rules.max_time_zone_hours + 1e-9)  # unknown zones cannot be shown close
-        bits |= np.where(too_far, int(Rule.TIME_ZONE_DISTANCE), 0)
+        too_far = ~(diff <= rules.max_time_zone_hours + 1e-9)  # unknown zones cannot be close
+        bits |= np.where(too_far, np.int32(Rule.TIME_ZONE_DISTANCE), np.int32(0))
     if rules.min_overlap_hours is not None:
-        overlap = _popcount(a.availability[mi] & b.availability[mj]) / 2.0
-        bits |= np.where(overlap < rules.min_overlap_hours, int(Rule.AVAILABILITY_OVERLAP), 0)
+        short = overlap < rules.min_overlap_hours
+        bits |= np.where(short, np.int32(Rule.AVAILABILITY_OVERLAP), np.int32(0))
+    _apply_forbidden(pool, rows, cols, bits)
     return bits
 
 
-def score_pairs(pool: Pool, mi: NDArray[np.intp], mj: NDArray[np.intp]) -> Scored:
-    """Points, totals and violations of the pairs (mi[k], mj[k]), in bounded batches."""
-    mi = np.asarray(mi, dtype=np.intp)
-    mj = np.asarray(mj, dtype=np.intp)
-    points = np.empty((len(FACTORS), mi.size), dtype=np.int32)
-    bits = np.empty(mi.size, dtype=np.int32)
-    scales = pool.scales[:, None]
-    for start in range(0, mi.size, BATCH):
-        part = slice(start, start + BATCH)
-        points[:, part] = np.rint(fractions(pool, mi[part], mj[part]) * scales)
-        bits[part] = violations(pool, mi[part], mj[part])
-    return Scored(points=points, total=points.sum(axis=0, dtype=np.int64), violations=bits)
+def _apply_forbidden(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp],
+                     bits: NDArray[np.int32]) -> None:
+    if pool.forbidden.size == 0 or rows.size == 0 or cols.size == 0:
+        return
+    m = len(pool.mentors)
+    lo = np.searchsorted(pool.forbidden, rows.astype(np.int64) * m)
+    hi = np.searchsorted(pool.forbidden, (rows.astype(np.int64) + 1) * m)
+    counts = hi - lo
+    if not counts.any():
+        return
+    owner = np.repeat(np.arange(rows.size), counts)
+    at = np.repeat(lo, counts) + (np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts,
+                                                                   counts))
+    mentor = pool.forbidden[at] % m
+    order = np.argsort(cols, kind="stable")
+    pos = np.searchsorted(cols[order], mentor).clip(0, cols.size - 1)
+    hit = cols[order][pos] == mentor
+    np.bitwise_or.at(bits, (owner[hit], order[pos[hit]]), pool.forbidden_bits[at[hit]])
+
+
+def score_block(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp], *,
+                with_points: bool = False) -> Scored:
+    """Points, totals and broken rules of every (rows[r], cols[c]) pair.
+
+    Callers keep blocks to about a million pairs; `score_rows` does the blocking.
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    cols = np.asarray(cols, dtype=np.intp)
+    frac, overlap = fractions(pool, rows, cols)
+    frac *= pool.scales.astype(np.float32)[:, None, None]
+    points = np.rint(frac).astype(np.int32)
+    return Scored(total=points.sum(axis=0, dtype=np.int64),
+                  violations=violations(pool, rows, cols, overlap),
+                  points=points if with_points else None)
+
+
+def score_rows(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp] | None = None,
+               *, with_points: bool = False) -> Scored:
+    """`score_block` over all of `cols` (default: every mentor), in bounded blocks of rows."""
+    cols = np.arange(len(pool.mentors), dtype=np.intp) if cols is None else cols
+    per = max(1, BLOCK_PAIRS // max(cols.size, 1))
+    parts = [score_block(pool, rows[s : s + per], cols, with_points=with_points)
+             for s in range(0, max(rows.size, 1), per)]
+    return Scored(
+        total=np.concatenate([p.total for p in parts]),
+        violations=np.concatenate([p.violations for p in parts]),
+        points=(np.concatenate([p.points for p in parts], axis=1)  # type: ignore[misc]
+                if with_points else None),
+    )
 
 
 def score_mentee(pool: Pool, mentee: int) -> Scored:
-    """One mentee against every mentor of the pool."""
-    m = len(pool.mentors)
-    return score_pairs(pool, np.full(m, mentee, dtype=np.intp), np.arange(m, dtype=np.intp))
+    """One mentee against every mentor of the pool, with each factor's points."""
+    return score_rows(pool, np.array([mentee], dtype=np.intp), with_points=True)
 
 
 def dense_scores(pool: Pool) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """The full (mentees x mentors) score and eligibility matrices (for small pools and checks)."""
-    n, m = pool.shape
-    mi, mj = np.divmod(np.arange(n * m, dtype=np.intp), max(m, 1))
-    scored = score_pairs(pool, mi, mj)
-    return scored.total.reshape(n, m), scored.eligible.reshape(n, m)
+    """The full (mentees x mentors) score and eligibility matrices."""
+    scored = score_rows(pool, np.arange(len(pool.mentees), dtype=np.intp))
+    return scored.total, scored.eligible
 
 
 def count_eligible(pool: Pool, *, mentee_rows: NDArray[np.intp] | None = None,
                    mentor_rows: NDArray[np.intp] | None = None) -> int:
-    """How many (mentee, mentor) pairs pass every hard constraint, counted in batches."""
-    rows = np.arange(len(pool.mentees)) if mentee_rows is None else mentee_rows
-    cols = np.arange(len(pool.mentors)) if mentor_rows is None else mentor_rows
+    """How many (mentee, mentor) pairs pass every hard constraint, counted in blocks."""
+    rows = np.arange(len(pool.mentees), dtype=np.intp) if mentee_rows is None else mentee_rows
+    cols = np.arange(len(pool.mentors), dtype=np.intp) if mentor_rows is None else mentor_rows
     if rows.size == 0 or cols.size == 0:
         return 0
     count = 0
-    per = max(1, BATCH // cols.size)
+    per = max(1, BLOCK_PAIRS // cols.size)
     for start in range(0, rows.size, per):
         block = rows[start : start + per]
-        mi = np.repeat(block, cols.size)
-        mj = np.tile(cols, block.size)
-        count += int((violations(pool, mi, mj) == 0).sum())
+        overlap = (pool.mentees.availability[block] @ pool.mentors.availability[cols].T) / 2
+        count += int((violations(pool, block, cols, overlap) == 0).sum())
     return count
 
 
@@ -529,16 +568,15 @@ def count_eligible(pool: Pool, *, mentee_rows: NDArray[np.intp] | None = None,
 
 @dataclass
 class MentorGroups:
-    """Mentors in groups of similar people, with per-group summaries for upper bounds."""
+    """Mentors in groups of similar people, with per-group maxima for upper bounds."""
 
     order: NDArray[np.intp]
     starts: NDArray[np.intp]
-    group_of: NDArray[np.intp]
     teach_max: NDArray[np.float32]
     learn_max: NDArray[np.float32]
-    interests: NDArray[np.uint64]
-    availability: NDArray[np.uint64]
-    languages: NDArray[np.uint64]
+    interests: NDArray[np.float32]
+    availability: NDArray[np.float32]
+    languages: NDArray[np.float32]
     any_without_language: NDArray[np.bool_]
     formats: NDArray[np.uint8]
     dept_min: NDArray[np.int32]
@@ -557,16 +595,23 @@ class MentorGroups:
         return self.order[self.starts[g] : end]
 
 
-def group_mentors(pool: Pool, size: int = 32) -> MentorGroups:
-    """Sort mentors so neighbours look alike (level, strongest topic, zone) and cut groups."""
+def group_mentors(pool: Pool, size: int = 32, *,
+                  rows: NDArray[np.intp] | None = None) -> MentorGroups:
+    """Sort mentors so neighbours look alike (level, strongest topic, zone) and cut groups.
+
+    `rows` limits the groups to those mentors (for example, the ones with a free place).
+    Members of a group are stored in ascending row order.
+    """
     b = pool.mentors
-    m = len(b)
-    top_topic = b.teach.argmax(axis=1) if b.teach.size else np.zeros(m, dtype=np.intp)
+    subset = np.arange(len(b), dtype=np.intp) if rows is None else np.asarray(rows, np.intp)
+    top_topic = b.teach.argmax(axis=1) if b.teach.size else np.zeros(len(b), dtype=np.intp)
     offset = np.nan_to_num(b.offset, nan=99.0)
-    order = np.lexsort((b.department, offset, top_topic, b.level)).astype(np.intp)
+    keys = (b.department[subset], offset[subset], top_topic[subset], b.level[subset])
+    order = subset[np.lexsort(keys)].astype(np.intp)
+    m = order.size
     starts = np.arange(0, m, size, dtype=np.intp)
-    group_of = np.empty(m, dtype=np.intp)
-    group_of[order] = np.arange(m) // size
+    for s in starts.tolist():
+        order[s : s + size].sort()
 
     def reduce(values: NDArray[Any], ufunc: Any) -> NDArray[Any]:
         return ufunc.reduceat(values[order], starts, axis=0) if m else values[:0]
@@ -574,11 +619,11 @@ def group_mentors(pool: Pool, size: int = 32) -> MentorGroups:
     known_level = np.where(b.level >= 0, b.level, np.iinfo(np.int32).max)
     dept = b.department
     return MentorGroups(
-        order=order, starts=starts, group_of=group_of,
+        order=order, starts=starts,
         teach_max=reduce(b.teach, np.maximum), learn_max=reduce(b.learn, np.maximum),
-        interests=reduce(b.interests, np.bitwise_or),
-        availability=reduce(b.availability, np.bitwise_or),
-        languages=reduce(b.languages, np.bitwise_or),
+        interests=reduce(b.interests, np.maximum),
+        availability=reduce(b.availability, np.maximum),
+        languages=reduce(b.languages, np.maximum),
         any_without_language=reduce(~b.has_languages, np.logical_or),
         formats=reduce(b.formats, np.bitwise_or),
         dept_min=reduce(np.where(dept >= 0, dept, np.iinfo(np.int32).max), np.minimum),
@@ -595,24 +640,19 @@ def group_bounds(pool: Pool, groups: MentorGroups, mi: NDArray[np.intp]) -> NDAr
     """An upper bound on the score of mentee mi[r] with any mentor of group g, or -1.
 
     -1 marks a group in which no mentor can meet the level-gap rule for that
-    mentee. Every factor's bound is rounded like the real points and gets one
+    mentee. Each factor's bound is rounded like the real points and gets one
     hundredth of slack, so float rounding can never make a bound too low.
     """
     a, rules = pool.mentees, pool.rules
-    g = len(groups)
-    nb = mi.size
-    out = np.zeros((len(FACTORS), nb, g), dtype=np.float64)
-    out[0] = a.learn[mi] @ groups.teach_max.T
+    out = np.empty((len(FACTORS), mi.size, len(groups)), dtype=np.float32)
+    comp = a.learn[mi] @ groups.teach_max.T
     if rules.mutual:
-        out[0] = (out[0] + a.teach[mi] @ groups.learn_max.T) / 2
-    shared = np.bitwise_count(a.interests[mi][:, None, :] & groups.interests[None, :, :]).sum(
-        axis=-1, dtype=np.int32)
-    out[1] = np.minimum(shared, 3) / 3.0
-    overlap = np.bitwise_count(
-        a.availability[mi][:, None, :] & groups.availability[None, :, :]).sum(
-        axis=-1, dtype=np.int32) / 2.0
+        comp = (comp + a.teach[mi] @ groups.learn_max.T) / 2
+    out[0] = comp
+    out[1] = np.minimum(a.interests[mi] @ groups.interests.T, 3.0) / 3.0
+    overlap = (a.availability[mi] @ groups.availability.T) / 2.0
     out[2] = np.minimum(overlap, rules.ideal_overlap_hours) / rules.ideal_overlap_hours
-    common = (a.languages[mi][:, None, :] & groups.languages[None, :, :]).any(axis=-1)
+    common = (a.languages[mi] @ groups.languages.T) > 0
     lang = np.where(common, 1.0, np.where(groups.any_without_language[None, :], 0.5, 0.0))
     out[3] = np.where(a.has_languages[mi][:, None], lang, 0.5)
     out[4] = (a.formats[mi][:, None] & groups.formats[None, :]) != 0
@@ -626,8 +666,8 @@ def group_bounds(pool: Pool, groups: MentorGroups, mi: NDArray[np.intp]) -> NDAr
     gap = np.clip(la - groups.level_min[None, :], 0, rules.ideal_level_gap) / rules.ideal_level_gap
     out[6] = np.where((la >= 0) & has_known, gap, 0.0)
     out[7] = groups.diverse[None, :]
-    bound = (np.rint(out * pool.scales[:, None, None]) + (pool.scales[:, None, None] > 0)).sum(
-        axis=0).astype(np.int64)
+    scales = pool.scales.astype(np.float32)[:, None, None]
+    bound = (np.rint(out * scales) + (scales > 0)).sum(axis=0).astype(np.int64)
     if rules.min_level_gap > 0:
         possible = (la >= 0) & has_known & (la - groups.level_min[None, :] >= rules.min_level_gap)
     else:
@@ -685,7 +725,7 @@ def explain(pool: Pool, mentee: int, mentor: int, points: Sequence[int], *,
     reasons["interests"] = (f"shares interests: {', '.join(shared[:3])}" if shared
                             else "no shared interests listed")
 
-    overlap = _popcount(pool.mentees.availability[mentee] & pool.mentors.availability[mentor]) / 2
+    overlap = float(pool.mentees.availability[mentee] @ pool.mentors.availability[mentor]) / 2
     zones = sorted({z for z in (a.time_zone, b.time_zone) if z})
     where = f" (across {' and '.join(zones)})" if len(zones) == 2 else ""
     reasons["availability"] = (f"{_hours(float(overlap))} a week free at the same time{where}"

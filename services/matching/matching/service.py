@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from matching import events, repository, scoring
+from matching import events, repository, scoring, solver
 from matching.models import (
     OPEN_PAIR_STATUSES,
     Candidate,
@@ -22,6 +22,9 @@ from matching.models import (
     MatchingConfigUpdate,
     MatchingEmployee,
     MatchingProgramme,
+    MatchRun,
+    MatchRunCreate,
+    MatchRunPublic,
     Pair,
     PairCreate,
     PairStatus,
@@ -419,11 +422,13 @@ async def suggestions(
         raise conflict(f"This mentee cannot be matched ({rule})", field="participant_id",
                        rule=rule)
     scored = scoring.score_mentee(view.pool, row)
-    open_mentors = scored.eligible & (view.mentor_free > 0)
+    assert scored.points is not None
+    totals, points = scored.total[0], scored.points[:, 0, :]
+    open_mentors = scored.eligible[0] & (view.mentor_free > 0)
     cols = np.flatnonzero(open_mentors)
     # Best first; ties broken by participant id so the order is stable.
     ids = np.array([view.pool.mentors.people[j].participant_id for j in cols], dtype=object)
-    order = np.lexsort((ids, -scored.total[cols])) if cols.size else cols
+    order = np.lexsort((ids, -totals[cols])) if cols.size else cols
     chosen = cols[order[:limit]]
     show = user.has(Role.HR_ADMIN)
     return SuggestionList(
@@ -433,8 +438,8 @@ async def suggestions(
             {
                 "mentor_participant_id": view.pool.mentors.people[j].participant_id,
                 "mentor_employee_id": view.pool.mentors.people[j].employee_id,
-                "score": int(scored.total[j]) / 100,
-                "breakdown": scoring.explain(view.pool, row, int(j), scored.points[:, j],
+                "score": int(totals[j]) / 100,
+                "breakdown": scoring.explain(view.pool, row, int(j), points[:, j],
                                              show_sensitive=show),
             }
             for j in chosen
@@ -496,8 +501,9 @@ async def evaluate_pair(
     if view.mentor_free[j] <= 0:
         raise _rule_problem("mentor_capacity", "The mentor has no free place left",
                             "mentor_participant_id")
-    scored = scoring.score_pairs(view.pool, np.array([i]), np.array([j]))
-    broken = scoring.rule_list(int(scored.violations[0]))
+    scored = scoring.score_block(view.pool, np.array([i]), np.array([j]), with_points=True)
+    assert scored.points is not None
+    broken = scoring.rule_list(int(scored.violations[0, 0]))
     absolute = [r for r in broken if not r & scoring.OVERRIDABLE]
     if absolute:
         first = absolute[0]
@@ -505,8 +511,8 @@ async def evaluate_pair(
                             "mentor_participant_id",
                             rules=[scoring.RULE_NAMES[r] for r in broken])
     evaluation = Evaluation(
-        score=int(scored.total[0]) / 100,
-        breakdown=scoring.explain(view.pool, i, j, scored.points[:, 0],
+        score=int(scored.total[0, 0]) / 100,
+        breakdown=scoring.explain(view.pool, i, j, scored.points[:, 0, 0],
                                   show_sensitive=show_sensitive),
         violations=[scoring.RULE_NAMES[r] for r in broken],
     )
@@ -734,3 +740,120 @@ async def put_config(session: AsyncSession, *, user: Principal, programme_id: st
     programme.revision += 1
     await session.flush()
     return _config_public(programme, config)
+
+
+# --- whole-cohort runs ----------------------------------------------------------------
+
+
+def _run_public(run: MatchRun, pair_ids: Sequence[str] = ()) -> MatchRunPublic:
+    return MatchRunPublic.model_validate({**run.model_dump(), "pair_ids": list(pair_ids)})
+
+
+async def create_run(
+    session: AsyncSession, *, user: Principal, programme_id: str, data: MatchRunCreate,
+    cache: PoolCache | None = None, candidates_per_mentee: int = 8, group_size: int = 32,
+) -> MatchRunPublic:
+    """Match every unpaired mentee optimally for the objective; publish unless a dry run."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    view = await load_view(session, programme_id, cache)
+    if view.programme.known and view.programme.status == "closed":
+        raise conflict("The programme is closed", field="programme_id", rule="programme_closed")
+    rows = np.flatnonzero(~view.mentee_open).astype(np.intp)
+    found = await asyncio.to_thread(
+        solver.solve, view.pool, view.mentor_free, data.objective, mentee_rows=rows,
+        candidates_per_mentee=candidates_per_mentee, group_size=group_size)
+    mentees, mentors = view.pool.mentees.people, view.pool.mentors.people
+    run = MatchRun(
+        programme_id=programme_id, objective=data.objective, dry_run=data.dry_run,
+        status="draft", total_score=found.total / 100, matched=found.matched,
+        unmatched=int(found.unmatched.size), optimal=found.optimal,
+        pairs=[{"mentee_participant_id": mentees[i].participant_id,
+                "mentor_participant_id": mentors[j].participant_id, "score": int(w) / 100}
+               for i, j, w in zip(found.mentees.tolist(), found.mentors.tolist(),
+                                  found.scores.tolist(), strict=True)],
+        unmatched_mentees=[{"mentee_participant_id": mentees[i].participant_id, "reason": why}
+                           for i, why in zip(found.unmatched.tolist(), found.unmatched_reason,
+                                             strict=True)],
+        stats=found.stats, created_at=utcnow(),
+    )
+    await repository.add(session, run)
+    if data.dry_run:
+        return _run_public(run)
+    return await _publish(session, run, cache)
+
+
+async def get_run(session: AsyncSession, *, user: Principal, run_id: str) -> MatchRunPublic:
+    """One run with its pairs and the reason each unmatched mentee was left out (admins)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    run = await repository.get_run(session, run_id)
+    if run is None:
+        raise not_found("Match run", run_id)
+    pairs = await repository.list_pairs(session, run_id=run_id)
+    return _run_public(run, [p.id for p in pairs])
+
+
+async def list_runs(session: AsyncSession, *, user: Principal, programme_id: str
+                    ) -> list[MatchRunPublic]:
+    """A programme's runs, newest first (admins)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    return [_run_public(run) for run in await repository.list_runs(session, programme_id)]
+
+
+async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
+                      cache: PoolCache | None = None) -> MatchRunPublic:
+    """Form the pairs of a reviewed dry run (pair-formed for each)."""
+    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    run = await repository.get_run(session, run_id)
+    if run is None:
+        raise not_found("Match run", run_id)
+    if run.status != "draft":
+        raise conflict(f"The run is {run.status}", field="status")
+    return await _publish(session, run, cache)
+
+
+async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
+                   ) -> MatchRunPublic:
+    # The pool may have moved since the dry run: every pair is checked again, now.
+    view = await load_view(session, run.programme_id, cache)
+    free = view.mentor_free.copy()
+    taken = view.mentee_open.copy()
+    plan = [(view.mentee_row.get(p["mentee_participant_id"]),
+             view.mentor_row.get(p["mentor_participant_id"])) for p in run.pairs]
+    usable = [(i, j) for i, j in plan if i is not None and j is not None]
+    rows = np.array([i for i, _ in usable], dtype=np.intp)
+    cols = np.array([j for _, j in usable], dtype=np.intp)
+    skipped = len(plan) - len(usable)
+    now = utcnow()
+    created: list[Pair] = []
+    candidates = {c.participant_id: c for c in await repository.candidates(session,
+                                                                            run.programme_id)}
+    for start in range(0, rows.size, 256):
+        r, c = rows[start : start + 256], cols[start : start + 256]
+        scored = scoring.score_block(view.pool, r, c, with_points=True)
+        assert scored.points is not None
+        for k, (i, j) in enumerate(zip(r.tolist(), c.tolist(), strict=True)):
+            if scored.violations[k, k] or taken[i] or free[j] <= 0:
+                skipped += 1
+                continue
+            taken[i] = True
+            free[j] -= 1
+            mentee = candidates[view.pool.mentees.people[i].participant_id]
+            mentor = candidates[view.pool.mentors.people[j].participant_id]
+            evaluation = Evaluation(
+                score=int(scored.total[k, k]) / 100,
+                breakdown=scoring.explain(view.pool, i, j, scored.points[:, k, k]),
+                violations=[])
+            pair = _new_pair(programme_id=run.programme_id, mentee=mentee, mentor=mentor,
+                             evaluation=evaluation, status=PairStatus.ACTIVE, origin="run",
+                             at=now, run_id=run.id)
+            session.add(pair)
+            created.append(pair)
+    await session.flush()
+    for pair in created:
+        events.pair_formed(session, pair)
+    run.status = "published"
+    run.published_at = now
+    run.stats = {**run.stats, "published_pairs": len(created), "skipped_at_publish": skipped}
+    await repository.bump_revisions(session, [run.programme_id])
+    await session.flush()
+    return _run_public(run, [p.id for p in created])

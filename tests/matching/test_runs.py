@@ -1,0 +1,111 @@
+"""Whole-cohort match runs through the API: dry runs, objectives, publishing, reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from tests.matching.conftest import (
+    Feed,
+    employee,
+    participant,
+    skills,
+    wait_pool,
+    wait_published,
+    wishes,
+)
+from tests.support.nats import NatsServer
+from tests.support.stack import Running
+
+PROGRAMME = "prog-runs"
+
+
+async def small_cohort(feed: Feed, admin: httpx.AsyncClient) -> None:
+    """Two mentees want the same star mentor; a third mentee is too junior for anyone."""
+    await feed.programme(PROGRAMME, min_level_gap=2)
+    await feed.enrol(participant(PROGRAMME, "mentor", employee("emp-star", job_level=2),
+                                 "p-star", topics_teach=skills("AI tools", "Python", level=5)))
+    await feed.enrol(participant(PROGRAMME, "mentor", employee("emp-plain", job_level=2),
+                                 "p-plain", topics_teach=skills("Knitting", level=2),
+                                 avoid_employee_ids=["emp-b"]))
+    await feed.enrol(participant(PROGRAMME, "mentee", employee("emp-a", job_level=9), "p-a",
+                                 topics_learn=wishes("AI tools", "Python")))
+    await feed.enrol(participant(PROGRAMME, "mentee", employee("emp-b", job_level=9), "p-b",
+                                 topics_learn=wishes("AI tools", "Cooking")))
+    await feed.enrol(participant(PROGRAMME, "mentee", employee("emp-c", job_level=3), "p-c",
+                                 topics_learn=wishes("AI tools")))
+    await wait_pool(admin, PROGRAMME, mentors=2, mentees=3)
+    # Topics only, so the two objectives disagree.
+    weights = {f: 0 for f in ("interests", "availability", "language", "format",
+                              "department", "level_gap")}
+    response = await admin.put(f"/api/v1/programmes/{PROGRAMME}/matching-config",
+                               json={"weights": weights})
+    assert response.status_code == 200
+
+
+async def test_a_dry_run_reports_pairs_totals_and_reasons_and_forms_nothing(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await small_cohort(feed, admin)
+    response = await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                                json={"objective": "max_score", "dry_run": True})
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert run["status"] == "draft" and run["optimal"] is True
+    assert run["matched"] == 1 and run["total_score"] == 100.0
+    assert run["pairs"] == [{"mentee_participant_id": "p-a", "mentor_participant_id": "p-star",
+                             "score": 100.0}]
+    reasons = {u["mentee_participant_id"]: u["reason"] for u in run["unmatched_mentees"]}
+    assert reasons == {"p-b": "capacity_taken", "p-c": "no_eligible_mentor"}
+    assert (await admin.get("/api/v1/pairs", params={"programme_id": PROGRAMME})).json() == []
+    listed = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/match-runs")).json()
+    assert [r["id"] for r in listed] == [run["id"]]
+
+
+async def test_max_participation_matches_more_mentees(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await small_cohort(feed, admin)
+    run = (await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                            json={"objective": "max_participation", "dry_run": True})).json()
+    assert run["matched"] == 2
+    assert {(p["mentee_participant_id"], p["mentor_participant_id"]) for p in run["pairs"]} == {
+        ("p-a", "p-plain"), ("p-b", "p-star")}
+
+
+async def test_publishing_a_run_forms_its_pairs_once(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
+) -> None:
+    await small_cohort(feed, admin)
+    run = (await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                            json={"objective": "max_participation", "dry_run": True})).json()
+    published = await admin.post(f"/api/v1/match-runs/{run['id']}/publish")
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "published"
+    assert len(published.json()["pair_ids"]) == 2
+    events = await wait_published(nats_server.url, "mentoring.pair.formed", 2)
+    assert {e["data"]["pair_id"] for e in events} == set(published.json()["pair_ids"])
+    pairs = (await admin.get("/api/v1/pairs", params={"programme_id": PROGRAMME})).json()
+    assert {p["status"] for p in pairs} == {"active"} and len(pairs) == 2
+    again = await admin.post(f"/api/v1/match-runs/{run['id']}/publish")
+    assert again.status_code == 409
+    # Everyone eligible is paired now: a new run has nothing left to match.
+    next_run = (await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                                 json={"objective": "max_score", "dry_run": True})).json()
+    assert next_run["matched"] == 0 and next_run["unmatched"] == 1
+
+
+async def test_a_run_without_dry_run_publishes_at_once_and_only_admins_run(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await small_cohort(feed, admin)
+    async with matching.client(token("participant", employee_id="emp-a")) as mentee:
+        refused = await mentee.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                                    json={"objective": "max_score", "dry_run": True})
+        assert refused.status_code == 403
+    run = (await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                            json={"objective": "max_score", "dry_run": False})).json()
+    assert run["status"] == "published" and len(run["pair_ids"]) == 1
+    fetched = (await admin.get(f"/api/v1/match-runs/{run['id']}")).json()
+    assert fetched["pair_ids"] == run["pair_ids"]

@@ -1,0 +1,105 @@
+"""The whole-cohort optimiser is exact: it equals an independent solver on random cohorts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from matching import scoring, solver
+from tests.matching.cohorts import cohort
+
+BIG = 10**7
+
+
+def reference(pool: scoring.Pool, objective: str) -> tuple[int, int]:
+    """(total hundredths, matched) by SciPy's dense assignment with capacities expanded."""
+    scores, eligible = scoring.dense_scores(pool)
+    places = np.repeat(np.arange(len(pool.mentors)), pool.mentors.capacity)
+    if objective == "max_score":
+        dense = np.where(eligible[:, places], scores[:, places], 0)
+        r, c = linear_sum_assignment(dense, maximize=True)
+        return int(dense[r, c].sum()), int((dense[r, c] > 0).sum())
+    dense = np.where(eligible[:, places], scores[:, places] + BIG, 0)
+    r, c = linear_sum_assignment(dense, maximize=True)
+    total = int(dense[r, c].sum())
+    return total % BIG, total // BIG
+
+
+def random_instance(seed: int) -> scoring.Pool:
+    rng = np.random.default_rng(seed)
+    mentees, mentors = cohort(int(rng.integers(5, 70)), int(rng.integers(3, 45)), seed=seed,
+                              capacities=(1, 2, 3))
+    rules = scoring.Rules(
+        min_level_gap=int(rng.integers(0, 5)),
+        max_time_zone_hours=float(rng.choice([2.0, 5.0])) if seed % 3 == 0 else None,
+        min_overlap_hours=float(rng.choice([1.0, 2.5])) if seed % 4 == 0 else None,
+        mutual=seed % 5 == 0,
+    )
+    return scoring.build_pool(mentees, mentors, rules)
+
+
+@pytest.mark.parametrize("objective", ["max_score", "max_participation"])
+@pytest.mark.parametrize("seed", range(24))
+def test_the_optimum_equals_scipy_on_the_dense_matrix(seed: int, objective: str) -> None:
+    pool = random_instance(seed)
+    rng = np.random.default_rng(seed + 1000)
+    # Small candidate lists and groups force several pricing rounds.
+    found = solver.solve(pool, pool.mentors.capacity, objective,  # type: ignore[arg-type]
+                         candidates_per_mentee=int(rng.integers(1, 4)),
+                         group_size=int(rng.integers(1, 9)),
+                         groups_per_mentee=int(rng.integers(1, 3)))
+    assert found.optimal
+    total, matched = reference(pool, objective)
+    if objective == "max_participation":
+        assert found.matched == matched
+    assert found.total == total
+
+    scores, eligible = scoring.dense_scores(pool)
+    assert eligible[found.mentees, found.mentors].all()
+    assert (found.scores == scores[found.mentees, found.mentors]).all()
+    assert len(set(found.mentees.tolist())) == found.matched
+    assert (np.bincount(found.mentors, minlength=len(pool.mentors))
+            <= pool.mentors.capacity).all()
+
+
+def test_participation_first_matches_more_people_than_score_first() -> None:
+    # Scored on topics alone: the strong mentor is worth more to the first mentee than
+    # the two possible pairs together, but only pairing both gets everyone a mentor.
+    strong = scoring.Person("r1", "e-r1", job_level=1, topics_teach=(("AI tools", 5),
+                                                                   ("Python", 5)))
+    weak = scoring.Person("r2", "e-r2", job_level=1, topics_teach=(("Knitting", 1),),
+                          avoid_employee_ids=("e-m2",))
+    first = scoring.Person("m1", "e-m1", job_level=9,
+                           topics_learn=(("AI tools", 1), ("Python", 2)))
+    second = scoring.Person("m2", "e-m2", job_level=9,
+                            topics_learn=(("AI tools", 1), ("Cooking", 2)))
+    rules = scoring.Rules(min_level_gap=2, weights={"complementarity": 1.0})
+    pool = scoring.build_pool([first, second], [strong, weak], rules)
+    by_score = solver.solve(pool, pool.mentors.capacity, "max_score")
+    by_people = solver.solve(pool, pool.mentors.capacity, "max_participation")
+    assert (by_score.matched, by_score.total) == (1, 10_000)
+    assert (by_people.matched, by_people.total) == (2, 5_556)
+    assert reference(pool, "max_participation") == (5_556, 2)
+
+
+def test_unmatched_mentees_are_told_why() -> None:
+    mentor = scoring.Person("r1", "e-r1", job_level=1, topics_teach=(("AI tools", 5),))
+    keen = scoring.Person("m1", "e-m1", job_level=9, topics_learn=(("AI tools", 1),))
+    late = scoring.Person("m2", "e-m2", job_level=9,
+                          topics_learn=(("Cooking", 1), ("AI tools", 2)))
+    too_junior = scoring.Person("m3", "e-m3", job_level=2, topics_learn=(("AI tools", 1),))
+    pool = scoring.build_pool([keen, late, too_junior], [mentor], scoring.Rules(min_level_gap=3))
+    found = solver.solve(pool, pool.mentors.capacity, "max_score")
+    assert found.mentees.tolist() == [0]
+    assert dict(zip(found.unmatched.tolist(), found.unmatched_reason, strict=True)) == {
+        1: "capacity_taken", 2: "no_eligible_mentor"}
+
+
+def test_the_greedy_baseline_is_never_better() -> None:
+    pool = random_instance(3)
+    scores, eligible = scoring.dense_scores(pool)
+    mi, mj = np.nonzero(eligible)
+    greedy_total, _ = solver.greedy(pool.mentors.capacity, mi, mj, scores[mi, mj])
+    best = solver.solve(pool, pool.mentors.capacity, "max_score")
+    assert greedy_total <= best.total
