@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -61,6 +61,10 @@ def run(owned_tables: Iterable[str]) -> None:
     def migrate(connection: Connection) -> None:
         context.configure(connection=connection, **options)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together migrate one at a time; the lock ends with
+                # the transaction, and the next one finds the schema already current.
+                connection.execute(text("SELECT pg_advisory_xact_lock(4242004201)"))
             context.run_migrations()
 
     async def main() -> None:
