@@ -150,6 +150,9 @@ class EmployeePublic(Shape):
     hire_on: date | None = None
     leave_on: date | None = None
     active: bool = True
+    user_name: str | None = None
+    # An erased person stays as a pseudonymised row; their names are gone.
+    erased: bool = False
 
 
 class RejectedRow(Shape):
@@ -166,15 +169,45 @@ class ImportReportPublic(Shape):
     errors: list[RejectedRow] = []
 
 
+class GoalTemplate(Shape):
+    title: str
+    topic: str | None = None
+    measure: str | None = None
+    target_change_percent: float | None = None
+    within_months: int | None = None
+
+
+class Guideline(Shape):
+    kind: str = "other"
+    title: str
+    body: str = ""
+    url: str | None = None
+
+
 class ProgrammePublic(Shape):
     id: str
     name: str
     description: str = ""
     status: str
+    objectives: str = ""
+    goal_templates: list[GoalTemplate] = []
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int = 0
+    enrolment_opens_on: date | None = None
+    enrolment_closes_on: date | None = None
+    capacity: int | None = None
+    session_cadence: str | None = None
+    session_minutes: int | None = None
+    duration_weeks: int | None = None
+    meeting_format: str | None = None
+    topics: list[str] = []
+    guidelines: list[Guideline] = []
+    mutual: bool = False
+    matching_mode: str | None = None
+    diversity_objective: bool = False
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class TopicSkill(Shape):
@@ -182,19 +215,67 @@ class TopicSkill(Shape):
     level: int
 
 
-class ParticipantPublic(Shape):
+class AvailabilityWindow(Shape):
+    weekday: int
+    start: str
+    end: str
+
+
+class SurveyAnswersPublic(Shape):
+    """The profile survey as enrolment stores it (a participant, or one version of it)."""
+
+    topics_teach: list[TopicSkill] = []
+    topics_learn: list[TopicSkill] = []
+    interests: list[str] = []
+    availability: list[AvailabilityWindow] = []
+    time_zone: str | None = None
+    meeting_formats: list[str] = []
+    communication_preferences: list[str] = []
+    languages: list[str] = []
+    mentor_capacity: int = 1
+    dei_opt_in: bool = False
+    avoid_employee_ids: list[str] = []
+    # Only for the person themselves and HR admins; null for everyone else.
+    diversity: dict[str, str] | None = None
+
+
+class ParticipantPublic(SurveyAnswersPublic):
     id: str
     programme_id: str
     employee_id: str
     role: Literal["mentor", "mentee"]
     status: str
-    topics_teach: list[TopicSkill] = []
-    topics_learn: list[TopicSkill] = []
-    interests: list[str] = []
-    languages: list[str] = []
-    mentor_capacity: int = 1
+    source: str | None = None
+    consent_at: datetime | None = None
     survey_version: int = 1
+    survey_updated_at: datetime | None = None
     enrolled_at: datetime
+    withdrawn_at: datetime | None = None
+
+
+class SurveyVersionPublic(Shape):
+    version: int
+    answers: SurveyAnswersPublic
+    submitted_at: datetime
+
+
+class InvitationPublic(Shape):
+    id: str
+    programme_id: str
+    employee_id: str
+    role: Literal["mentor", "mentee"]
+    message: str = ""
+    status: str
+    participant_id: str | None = None
+    invited_at: datetime
+    responded_at: datetime | None = None
+
+
+class ParticipantImportReportPublic(Shape):
+    enrolled: int = 0
+    updated: int = 0
+    rejected: int = 0
+    errors: list[RejectedRow] = []
 
 
 class ScoreFactor(Shape):
@@ -225,6 +306,7 @@ class PairPublic(Shape):
     mentee_employee_id: str
     status: str
     origin: str | None = None
+    run_id: str | None = None
     score: float | None = None
     breakdown: list[ScoreFactor] = []
     override_reason: str | None = None
@@ -234,6 +316,61 @@ class PairPublic(Shape):
     formed_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+
+
+class PoolStatsPublic(Shape):
+    programme_id: str
+    mentors: int = 0
+    mentees: int = 0
+    total_capacity: int = 0
+    free_capacity: int = 0
+    unpaired_mentees: int = 0
+    eligible_pairs: int = 0
+
+
+class MatchingConfigPublic(Shape):
+    programme_id: str
+    weights: dict[str, float] = {}
+    allow_shared_manager: bool = False
+    max_time_zone_hours: float | None = None
+    min_overlap_hours: float | None = None
+    ideal_level_gap: int | None = None
+    ideal_overlap_hours: float | None = None
+    dei_topics: list[str] = []
+    diversity_attribute: str | None = None
+    diversity_values: list[str] = []
+    diversity_applies: bool = False
+
+
+class RunPair(Shape):
+    mentee_participant_id: str
+    mentor_participant_id: str
+    score: float
+    # Not every run answer carries the breakdown; a published pair always does.
+    breakdown: list[ScoreFactor] = []
+
+
+class UnmatchedMentee(Shape):
+    mentee_participant_id: str
+    reason: str
+
+
+class MatchRunPublic(Shape):
+    id: str
+    programme_id: str
+    objective: str
+    dry_run: bool
+    status: str
+    total_score: float = 0.0
+    matched: int = 0
+    unmatched: int = 0
+    optimal: bool = True
+    pairs: list[RunPair] = []
+    unmatched_mentees: list[UnmatchedMentee] = []
+    stats: dict[str, Any] = {}
+    created_at: datetime
+    published_at: datetime | None = None
+    pair_ids: list[str] = []
 
 
 class SessionPublic(Shape):
@@ -280,22 +417,107 @@ class EmployeeRecord(BaseModel):
     active: bool | None = None
 
 
-class ProgrammeCreate(BaseModel):
-    name: str
+class Patch(BaseModel):
+    """A partial update: the fields set are sent, an explicit None as null (it clears)."""
+
+
+class GoalTemplateIn(BaseModel):
+    title: str
+    topic: str | None = None
+    measure: str | None = None
+    target_change_percent: float | None = None
+    within_months: int | None = None
+
+
+class GuidelineIn(BaseModel):
+    kind: str | None = None
+    title: str
+    body: str | None = None
+    url: str | None = None
+
+
+class ProgrammeSettings(BaseModel):
+    """Every setting of a programme a client may give; the service validates each value."""
+
     description: str | None = None
+    objectives: str | None = None
+    goal_templates: list[GoalTemplateIn] | None = None
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int | None = None
+    enrolment_opens_on: date | None = None
+    enrolment_closes_on: date | None = None
+    capacity: int | None = None
+    session_cadence: str | None = None
+    session_minutes: int | None = None
+    duration_weeks: int | None = None
+    meeting_format: str | None = None
+    topics: list[str] | None = None
+    guidelines: list[GuidelineIn] | None = None
+    mutual: bool | None = None
+    matching_mode: str | None = None
+    diversity_objective: bool | None = None
 
 
-class ParticipantCreate(BaseModel):
-    employee_id: str
-    role: Literal["mentor", "mentee"]
+class ProgrammeCreate(ProgrammeSettings):
+    name: str
+    status: str | None = None
+
+
+class ProgrammeUpdate(ProgrammeSettings, Patch):
+    name: str | None = None
+
+
+class ProgrammeTransition(BaseModel):
+    status: str
+
+
+class TopicsAdd(BaseModel):
+    topics: list[str]
+
+
+class AvailabilityWindowIn(BaseModel):
+    weekday: int
+    start: str
+    end: str
+
+
+class SurveyAnswers(BaseModel):
+    """The whole profile survey (a PUT): what is left out takes the service's default."""
+
     topics_teach: list[TopicSkill] | None = None
     topics_learn: list[TopicSkill] | None = None
     interests: list[str] | None = None
+    availability: list[AvailabilityWindowIn] | None = None
+    time_zone: str | None = None
+    meeting_formats: list[str] | None = None
+    communication_preferences: list[str] | None = None
     languages: list[str] | None = None
     mentor_capacity: int | None = None
+    dei_opt_in: bool | None = None
+    avoid_employee_ids: list[str] | None = None
+    diversity: dict[str, str] | None = None
+    diversity_consent: bool | None = None
+
+
+class ParticipantCreate(SurveyAnswers):
+    employee_id: str
+    role: Literal["mentor", "mentee"]
+
+
+class ParticipantImportRecord(SurveyAnswers):
+    """One opted-in person from a survey run elsewhere; the consent time is required."""
+
+    employee_id: str | None = None
+    external_id: str | None = None
+    role: Literal["mentor", "mentee"]
+    consent_at: datetime
+
+
+class InvitationCreate(BaseModel):
+    employee_id: str
+    role: Literal["mentor", "mentee"]
+    message: str | None = None
 
 
 class Withdrawal(BaseModel):
@@ -314,6 +536,33 @@ class PairEnd(BaseModel):
     note: str | None = None
 
 
+class PairPick(BaseModel):
+    mentor_participant_id: str
+
+
+class PairDecline(BaseModel):
+    note: str | None = None
+
+
+class MatchingConfigUpdate(BaseModel):
+    """The whole configuration (a PUT): what is left out takes the service's default."""
+
+    weights: dict[str, float] | None = None
+    allow_shared_manager: bool | None = None
+    max_time_zone_hours: float | None = None
+    min_overlap_hours: float | None = None
+    ideal_level_gap: int | None = None
+    ideal_overlap_hours: float | None = None
+    dei_topics: list[str] | None = None
+    diversity_attribute: str | None = None
+    diversity_values: list[str] | None = None
+
+
+class MatchRunCreate(BaseModel):
+    objective: str | None = None
+    dry_run: bool | None = None
+
+
 class SessionLog(BaseModel):
     held_at: datetime
     duration_minutes: int
@@ -322,6 +571,12 @@ class SessionLog(BaseModel):
 
 
 # --- clients ------------------------------------------------------------------------------
+
+
+def _dump(body: BaseModel) -> Any:
+    if isinstance(body, Patch):
+        return body.model_dump(mode="json", exclude_unset=True)
+    return body.model_dump(mode="json", exclude_none=True)
 
 
 class ServiceClient:
@@ -343,9 +598,9 @@ class ServiceClient:
     ) -> Any:
         payload: Any = None
         if isinstance(body, list):
-            payload = [item.model_dump(mode="json", exclude_none=True) for item in body]
+            payload = [_dump(item) for item in body]
         elif body is not None:
-            payload = body.model_dump(mode="json", exclude_none=True)
+            payload = _dump(body)
         try:
             response = await self.http.request(
                 method, API + path, json=payload, params=params, headers=self.caller.headers()
@@ -408,6 +663,55 @@ class EnrolmentClient(ServiceClient):
                                f"/participants/{participant_id}/withdraw",
                                body=Withdrawal(reason=reason))
 
+    async def erase_employee(self, employee_id: str) -> EmployeePublic:
+        """Erase a person on request (HR admins); every service pseudonymises them."""
+        return await self._one(EmployeePublic, "POST", f"/employees/{employee_id}/erase")
+
+    async def update_programme(self, programme_id: str, data: ProgrammeUpdate,
+                               ) -> ProgrammePublic:
+        return await self._one(ProgrammePublic, "PATCH", f"/programmes/{programme_id}",
+                               body=data)
+
+    async def transition_programme(self, programme_id: str, status: str) -> ProgrammePublic:
+        return await self._one(ProgrammePublic, "POST", f"/programmes/{programme_id}/status",
+                               body=ProgrammeTransition(status=status))
+
+    async def add_topics(self, programme_id: str, topics: list[str]) -> ProgrammePublic:
+        return await self._one(ProgrammePublic, "POST", f"/programmes/{programme_id}/topics",
+                               body=TopicsAdd(topics=topics))
+
+    async def import_participants(self, programme_id: str, records: list[ParticipantImportRecord],
+                                  ) -> ParticipantImportReportPublic:
+        return await self._one(ParticipantImportReportPublic, "POST",
+                               f"/programmes/{programme_id}/participants/import", body=records)
+
+    async def invite(self, programme_id: str, data: InvitationCreate) -> InvitationPublic:
+        return await self._one(InvitationPublic, "POST",
+                               f"/programmes/{programme_id}/invitations", body=data)
+
+    async def programme_invitations(self, programme_id: str) -> list[InvitationPublic]:
+        return await self._many(InvitationPublic, f"/programmes/{programme_id}/invitations")
+
+    async def employee_invitations(self, employee_id: str) -> list[InvitationPublic]:
+        return await self._many(InvitationPublic, f"/employees/{employee_id}/invitations")
+
+    async def accept_invitation(self, invitation_id: str, answers: SurveyAnswers,
+                                ) -> ParticipantPublic:
+        return await self._one(ParticipantPublic, "POST",
+                               f"/invitations/{invitation_id}/accept", body=answers)
+
+    async def decline_invitation(self, invitation_id: str) -> InvitationPublic:
+        return await self._one(InvitationPublic, "POST", f"/invitations/{invitation_id}/decline")
+
+    async def update_survey(self, participant_id: str, answers: SurveyAnswers,
+                            ) -> ParticipantPublic:
+        return await self._one(ParticipantPublic, "PUT",
+                               f"/participants/{participant_id}/survey", body=answers)
+
+    async def survey_versions(self, participant_id: str) -> list[SurveyVersionPublic]:
+        return await self._many(SurveyVersionPublic,
+                                f"/participants/{participant_id}/survey/versions")
+
 
 class MatchingClient(ServiceClient):
     service = "matching"
@@ -424,12 +728,15 @@ class MatchingClient(ServiceClient):
         return await self._one(PairPublic, "POST", "/pairs", body=data)
 
     async def pairs(self, *, programme_id: str | None = None,
-                    participant_id: str | None = None) -> list[PairPublic]:
+                    participant_id: str | None = None,
+                    status: str | None = None) -> list[PairPublic]:
         params: dict[str, str | int] = {}
         if programme_id is not None:
             params["programme_id"] = programme_id
         if participant_id is not None:
             params["participant_id"] = participant_id
+        if status is not None:
+            params["status"] = status
         return await self._many(PairPublic, "/pairs", params=params)
 
     async def pair(self, pair_id: str) -> PairPublic:
@@ -438,6 +745,47 @@ class MatchingClient(ServiceClient):
     async def end_pair(self, pair_id: str, reason: str, note: str | None) -> PairPublic:
         return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/end",
                                body=PairEnd(reason=reason, note=note))
+
+    async def pick_mentor(self, programme_id: str, mentee_participant_id: str,
+                          mentor_participant_id: str) -> PairPublic:
+        """A mentee's pick from their shortlist: a proposed pair awaiting the mentor."""
+        return await self._one(
+            PairPublic, "POST",
+            f"/programmes/{programme_id}/mentees/{mentee_participant_id}/pick",
+            body=PairPick(mentor_participant_id=mentor_participant_id),
+        )
+
+    async def accept_pair(self, pair_id: str) -> PairPublic:
+        return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/accept")
+
+    async def decline_pair(self, pair_id: str, note: str | None) -> PairPublic:
+        return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/decline",
+                               body=PairDecline(note=note))
+
+    async def pool_stats(self, programme_id: str) -> PoolStatsPublic:
+        return await self._one(PoolStatsPublic, "GET", f"/programmes/{programme_id}/pool")
+
+    async def matching_config(self, programme_id: str) -> MatchingConfigPublic:
+        return await self._one(MatchingConfigPublic, "GET",
+                               f"/programmes/{programme_id}/matching-config")
+
+    async def put_matching_config(self, programme_id: str, data: MatchingConfigUpdate,
+                                  ) -> MatchingConfigPublic:
+        return await self._one(MatchingConfigPublic, "PUT",
+                               f"/programmes/{programme_id}/matching-config", body=data)
+
+    async def create_run(self, programme_id: str, data: MatchRunCreate) -> MatchRunPublic:
+        return await self._one(MatchRunPublic, "POST", f"/programmes/{programme_id}/match-runs",
+                               body=data)
+
+    async def runs(self, programme_id: str) -> list[MatchRunPublic]:
+        return await self._many(MatchRunPublic, f"/programmes/{programme_id}/match-runs")
+
+    async def run(self, run_id: str) -> MatchRunPublic:
+        return await self._one(MatchRunPublic, "GET", f"/match-runs/{run_id}")
+
+    async def publish_run(self, run_id: str) -> MatchRunPublic:
+        return await self._one(MatchRunPublic, "POST", f"/match-runs/{run_id}/publish")
 
 
 class SchedulingClient(ServiceClient):

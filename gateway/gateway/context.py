@@ -18,9 +18,13 @@ from gateway.clients import (
     Downstreams,
     EmployeePublic,
     EnrolmentClient,
+    InvitationPublic,
     MatchingClient,
+    MatchingConfigPublic,
+    MatchRunPublic,
     PairPublic,
     ParticipantPublic,
+    PoolStatsPublic,
     ProgrammePublic,
     ProgrammeSummaryPublic,
     SchedulingClient,
@@ -60,6 +64,11 @@ class Loaders:
     programme_pairs: DataLoader[str, list[PairPublic]]
     pair: DataLoader[str, PairPublic]
     pair_sessions: DataLoader[str, list[SessionPublic]]
+    programme_invitations: DataLoader[str, list[InvitationPublic]]
+    matching_config: DataLoader[str, MatchingConfigPublic]
+    pool_stats: DataLoader[str, PoolStatsPublic]
+    programme_runs: DataLoader[str, list[MatchRunPublic]]
+    match_run: DataLoader[str, MatchRunPublic]
 
     @classmethod
     def create(cls, enrolment: EnrolmentClient, matching: MatchingClient,
@@ -76,6 +85,11 @@ class Loaders:
             programme_pairs=DataLoader(per_key(programme_pairs)),
             pair=DataLoader(per_key(matching.pair)),
             pair_sessions=DataLoader(per_key(scheduling.pair_sessions)),
+            programme_invitations=DataLoader(per_key(enrolment.programme_invitations)),
+            matching_config=DataLoader(per_key(matching.matching_config)),
+            pool_stats=DataLoader(per_key(matching.pool_stats)),
+            programme_runs=DataLoader(per_key(matching.runs)),
+            match_run=DataLoader(per_key(matching.run)),
         )
 
 

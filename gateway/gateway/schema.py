@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import date, datetime
 from enum import Enum
+from typing import Any, cast
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
 from gateway import clients
@@ -57,6 +60,8 @@ class Employee:
     hire_on: date | None
     leave_on: date | None
     active: bool
+    user_name: str | None
+    erased: bool = strawberry.field(description="Erased on request: pseudonymised everywhere.")
 
     @classmethod
     def of(cls, e: clients.EmployeePublic) -> Employee:
@@ -66,7 +71,7 @@ class Employee:
             job_level=e.job_level, department=e.department,
             manager_id=strawberry.ID(e.manager_id) if e.manager_id else None,
             location=e.location, time_zone=e.time_zone, hire_on=e.hire_on,
-            leave_on=e.leave_on, active=e.active,
+            leave_on=e.leave_on, active=e.active, user_name=e.user_name, erased=e.erased,
         )
 
     @strawberry.field(description="Their manager, when the HRIS named one.")
@@ -97,23 +102,78 @@ class ProgrammeSummary:
         )
 
 
-@strawberry.type(description="A reverse-mentoring programme.")
+@strawberry.type(description="A measurable objective pairs can adopt "
+                               "(e.g. +30 % proficiency within six months).")
+class GoalTemplate:
+    title: str
+    topic: str | None
+    measure: str | None
+    target_change_percent: float | None
+    within_months: int | None
+
+    @classmethod
+    def many(cls, goals: list[clients.GoalTemplate]) -> list[GoalTemplate]:
+        return [cls(title=g.title, topic=g.topic, measure=g.measure,
+                    target_change_percent=g.target_change_percent,
+                    within_months=g.within_months) for g in goals]
+
+
+@strawberry.type(description="Guidance or a training resource shown to participants; kind is "
+                               "confidentiality, feedback, communication, training or other.")
+class Guideline:
+    kind: str
+    title: str
+    body: str
+    url: str | None
+
+    @classmethod
+    def many(cls, guidelines: list[clients.Guideline]) -> list[Guideline]:
+        return [cls(kind=g.kind, title=g.title, body=g.body, url=g.url) for g in guidelines]
+
+
+@strawberry.type(description="A reverse-mentoring programme and its settings.")
 class Programme:
     id: strawberry.ID
     name: str
     description: str
-    status: str
-    mentor_max_level: int | None
-    mentee_min_level: int | None
-    min_level_gap: int
+    status: str = strawberry.field(description="draft, open, running or closed.")
+    objectives: str
+    goal_templates: list[GoalTemplate]
+    mentor_max_level: int | None = strawberry.field(
+        description="Eligibility: mentors (juniors) at this job level or below.")
+    mentee_min_level: int | None = strawberry.field(
+        description="Eligibility: mentees (seniors) at this job level or above.")
+    min_level_gap: int = strawberry.field(
+        description="Eligibility: levels a mentee must be above their mentor.")
+    enrolment_opens_on: date | None
+    enrolment_closes_on: date | None
+    capacity: int | None = strawberry.field(description="Most active participants; null: any.")
+    session_cadence: str | None = strawberry.field(description="weekly, biweekly or monthly.")
+    session_minutes: int | None = strawberry.field(description="30, 45 or 60.")
+    duration_weeks: int | None
+    meeting_format: str | None = strawberry.field(description="in_person, virtual or hybrid.")
+    topics: list[str] = strawberry.field(description="The topic catalogue.")
+    guidelines: list[Guideline]
+    mutual: bool = strawberry.field(description="Whether the senior teaches back.")
+    matching_mode: str | None = strawberry.field(
+        description="admin (admin-led), shortlist (the mentee picks) or automatic.")
+    diversity_objective: bool
     created_at: datetime
+    updated_at: datetime | None
 
     @classmethod
     def of(cls, p: clients.ProgrammePublic) -> Programme:
         return cls(
             id=strawberry.ID(p.id), name=p.name, description=p.description, status=p.status,
+            objectives=p.objectives, goal_templates=GoalTemplate.many(p.goal_templates),
             mentor_max_level=p.mentor_max_level, mentee_min_level=p.mentee_min_level,
-            min_level_gap=p.min_level_gap, created_at=p.created_at,
+            min_level_gap=p.min_level_gap, enrolment_opens_on=p.enrolment_opens_on,
+            enrolment_closes_on=p.enrolment_closes_on, capacity=p.capacity,
+            session_cadence=p.session_cadence, session_minutes=p.session_minutes,
+            duration_weeks=p.duration_weeks, meeting_format=p.meeting_format,
+            topics=p.topics, guidelines=Guideline.many(p.guidelines), mutual=p.mutual,
+            matching_mode=p.matching_mode, diversity_objective=p.diversity_objective,
+            created_at=p.created_at, updated_at=p.updated_at,
         )
 
     @strawberry.field(description="Everyone enrolled, mentors and mentees (admins).")
@@ -135,6 +195,94 @@ class Programme:
         loaders.pair.prime_many({p.id: p for p in found})
         return [Pair.of(p) for p in found]
 
+    @strawberry.field(description="Who was invited and what they answered (admins).")
+    async def invitations(self, info: Info) -> list[Invitation] | None:
+        found = await info.context.loaders.programme_invitations.load(self.id)
+        return [Invitation.of(i) for i in found]
+
+    @strawberry.field(description="Matching's scoring weights and limits (admins).")
+    async def matching_config(self, info: Info) -> MatchingConfig | None:
+        return MatchingConfig.of(await info.context.loaders.matching_config.load(self.id))
+
+    @strawberry.field(description="The pool a match run works with (admins).")
+    async def pool_stats(self, info: Info) -> PoolStats | None:
+        return PoolStats.of(await info.context.loaders.pool_stats.load(self.id))
+
+    @strawberry.field(description="Whole-cohort match runs, newest first (admins).")
+    async def match_runs(self, info: Info) -> list[MatchRun] | None:
+        found = await info.context.loaders.programme_runs.load(self.id)
+        return [MatchRun.of(r) for r in found]
+
+
+@strawberry.type(description="A weekly free slot in the participant's own time zone "
+                               "(weekday 0 = Monday; start and end as HH:MM).")
+class AvailabilityWindow:
+    weekday: int
+    start: str
+    end: str
+
+    @classmethod
+    def many(cls, windows: list[clients.AvailabilityWindow]) -> list[AvailabilityWindow]:
+        return [cls(weekday=w.weekday, start=w.start, end=w.end) for w in windows]
+
+
+@strawberry.type(description="One self-declared diversity attribute (given with consent).")
+class DiversityAttribute:
+    name: str
+    value: str
+
+    @classmethod
+    def many(cls, attributes: dict[str, str] | None) -> list[DiversityAttribute] | None:
+        if attributes is None:
+            return None
+        return [cls(name=k, value=v) for k, v in attributes.items()]
+
+
+@strawberry.type(description="Profile survey answers as one version recorded them.")
+class SurveyAnswers:
+    topics_teach: list[TopicSkill]
+    topics_learn: list[TopicSkill]
+    interests: list[str]
+    availability: list[AvailabilityWindow]
+    time_zone: str | None
+    meeting_formats: list[str]
+    communication_preferences: list[str]
+    languages: list[str]
+    mentor_capacity: int
+    dei_opt_in: bool
+    avoid_employee_ids: list[strawberry.ID]
+    diversity: list[DiversityAttribute] | None = strawberry.field(
+        description="Only for the person themselves and HR admins.")
+
+    @classmethod
+    def of(cls, a: clients.SurveyAnswersPublic) -> SurveyAnswers:
+        return cls(**_survey_fields(a))
+
+
+def _survey_fields(a: clients.SurveyAnswersPublic) -> dict[str, Any]:
+    return {
+        "topics_teach": TopicSkill.many(a.topics_teach),
+        "topics_learn": TopicSkill.many(a.topics_learn), "interests": a.interests,
+        "availability": AvailabilityWindow.many(a.availability), "time_zone": a.time_zone,
+        "meeting_formats": a.meeting_formats,
+        "communication_preferences": a.communication_preferences, "languages": a.languages,
+        "mentor_capacity": a.mentor_capacity, "dei_opt_in": a.dei_opt_in,
+        "avoid_employee_ids": [strawberry.ID(e) for e in a.avoid_employee_ids],
+        "diversity": DiversityAttribute.many(a.diversity),
+    }
+
+
+@strawberry.type(description="One submitted version of a participant's survey.")
+class SurveyVersion:
+    version: int
+    submitted_at: datetime
+    answers: SurveyAnswers
+
+    @classmethod
+    def of(cls, v: clients.SurveyVersionPublic) -> SurveyVersion:
+        return cls(version=v.version, submitted_at=v.submitted_at,
+                   answers=SurveyAnswers.of(v.answers))
+
 
 @strawberry.type(description="An employee's opt-in to a programme, with their survey answers.")
 class Participant:
@@ -143,23 +291,34 @@ class Participant:
     employee_id: strawberry.ID
     role: ParticipantRole
     status: str
+    source: str | None = strawberry.field(description="self, invitation or import.")
     topics_teach: list[TopicSkill]
     topics_learn: list[TopicSkill]
     interests: list[str]
+    availability: list[AvailabilityWindow]
+    time_zone: str | None
+    meeting_formats: list[str]
+    communication_preferences: list[str]
     languages: list[str]
     mentor_capacity: int
+    dei_opt_in: bool
+    avoid_employee_ids: list[strawberry.ID]
+    diversity: list[DiversityAttribute] | None = strawberry.field(
+        description="Only for the person themselves and HR admins.")
+    consent_at: datetime | None
     survey_version: int
+    survey_updated_at: datetime | None
     enrolled_at: datetime
+    withdrawn_at: datetime | None
 
     @classmethod
     def of(cls, p: clients.ParticipantPublic) -> Participant:
         return cls(
             id=strawberry.ID(p.id), programme_id=strawberry.ID(p.programme_id),
             employee_id=strawberry.ID(p.employee_id), role=ParticipantRole(p.role),
-            status=p.status, topics_teach=TopicSkill.many(p.topics_teach),
-            topics_learn=TopicSkill.many(p.topics_learn), interests=p.interests,
-            languages=p.languages, mentor_capacity=p.mentor_capacity,
-            survey_version=p.survey_version, enrolled_at=p.enrolled_at,
+            status=p.status, source=p.source, consent_at=p.consent_at,
+            survey_version=p.survey_version, survey_updated_at=p.survey_updated_at,
+            enrolled_at=p.enrolled_at, withdrawn_at=p.withdrawn_at, **_survey_fields(p),
         )
 
     @strawberry.field(description="The employee behind this participation.")
@@ -169,6 +328,43 @@ class Participant:
     @strawberry.field(description="The programme they enrolled in.")
     async def programme(self, info: Info) -> Programme | None:
         return Programme.of(await info.context.loaders.programme.load(self.programme_id))
+
+
+@strawberry.type(description="HR's invitation; only the employee's acceptance enrols them.")
+class Invitation:
+    id: strawberry.ID
+    programme_id: strawberry.ID
+    employee_id: strawberry.ID
+    role: ParticipantRole
+    message: str
+    status: str = strawberry.field(description="pending, accepted or declined.")
+    participant_id: strawberry.ID | None
+    invited_at: datetime
+    responded_at: datetime | None
+
+    @classmethod
+    def of(cls, i: clients.InvitationPublic) -> Invitation:
+        return cls(
+            id=strawberry.ID(i.id), programme_id=strawberry.ID(i.programme_id),
+            employee_id=strawberry.ID(i.employee_id), role=ParticipantRole(i.role),
+            message=i.message, status=i.status,
+            participant_id=strawberry.ID(i.participant_id) if i.participant_id else None,
+            invited_at=i.invited_at, responded_at=i.responded_at,
+        )
+
+    @strawberry.field(description="The programme invited to.")
+    async def programme(self, info: Info) -> Programme | None:
+        return Programme.of(await info.context.loaders.programme.load(self.programme_id))
+
+    @strawberry.field(description="The invited employee.")
+    async def employee(self, info: Info) -> Employee | None:
+        return Employee.of(await info.context.loaders.employee.load(self.employee_id))
+
+    @strawberry.field(description="The participation an acceptance made.")
+    async def participant(self, info: Info) -> Participant | None:
+        if self.participant_id is None:
+            return None
+        return Participant.of(await info.context.loaders.participant.load(self.participant_id))
 
 
 @strawberry.type(description="One factor of a match score and why it counted.")
@@ -213,7 +409,8 @@ class Pair:
     mentor_employee_id: strawberry.ID
     mentee_employee_id: strawberry.ID
     status: str
-    origin: str | None
+    origin: str | None = strawberry.field(description="How it came: admin, shortlist or run.")
+    run_id: strawberry.ID | None
     score: float | None
     breakdown: list[ScoreFactor]
     override_reason: str | None
@@ -231,7 +428,8 @@ class Pair:
             mentee_participant_id=strawberry.ID(p.mentee_participant_id),
             mentor_employee_id=strawberry.ID(p.mentor_employee_id),
             mentee_employee_id=strawberry.ID(p.mentee_employee_id), status=p.status,
-            origin=p.origin, score=p.score, breakdown=ScoreFactor.many(p.breakdown),
+            origin=p.origin, run_id=strawberry.ID(p.run_id) if p.run_id else None,
+            score=p.score, breakdown=ScoreFactor.many(p.breakdown),
             override_reason=p.override_reason, overridden_rules=p.overridden_rules,
             proposed_at=p.proposed_at, formed_at=p.formed_at, ended_at=p.ended_at,
             end_reason=p.end_reason,
@@ -284,6 +482,134 @@ class Session:
         return Pair.of(await info.context.loaders.pair.load(self.pair_id))
 
 
+@strawberry.type(description="What a match run works with: people, places, eligible pairs.")
+class PoolStats:
+    programme_id: strawberry.ID
+    mentors: int
+    mentees: int
+    total_capacity: int
+    free_capacity: int
+    unpaired_mentees: int
+    eligible_pairs: int
+
+    @classmethod
+    def of(cls, p: clients.PoolStatsPublic) -> PoolStats:
+        return cls(programme_id=strawberry.ID(p.programme_id), mentors=p.mentors,
+                   mentees=p.mentees, total_capacity=p.total_capacity,
+                   free_capacity=p.free_capacity, unpaired_mentees=p.unpaired_mentees,
+                   eligible_pairs=p.eligible_pairs)
+
+
+@strawberry.type(description="A score factor's relative weight (0 switches it off).")
+class MatchingWeight:
+    factor: str
+    weight: float
+
+
+@strawberry.type(description="A programme's scoring weights and the limits it sets.")
+class MatchingConfig:
+    programme_id: strawberry.ID
+    weights: list[MatchingWeight]
+    allow_shared_manager: bool
+    max_time_zone_hours: float | None
+    min_overlap_hours: float | None
+    ideal_level_gap: int | None
+    ideal_overlap_hours: float | None
+    dei_topics: list[str]
+    diversity_attribute: str | None
+    diversity_values: list[str]
+    diversity_applies: bool = strawberry.field(
+        description="Whether the programme opted in to a diversity objective.")
+
+    @classmethod
+    def of(cls, c: clients.MatchingConfigPublic) -> MatchingConfig:
+        return cls(
+            programme_id=strawberry.ID(c.programme_id),
+            weights=[MatchingWeight(factor=k, weight=v) for k, v in c.weights.items()],
+            allow_shared_manager=c.allow_shared_manager,
+            max_time_zone_hours=c.max_time_zone_hours, min_overlap_hours=c.min_overlap_hours,
+            ideal_level_gap=c.ideal_level_gap, ideal_overlap_hours=c.ideal_overlap_hours,
+            dei_topics=c.dei_topics, diversity_attribute=c.diversity_attribute,
+            diversity_values=c.diversity_values, diversity_applies=c.diversity_applies,
+        )
+
+
+@strawberry.type(description="A pair a match run chose, with its score.")
+class MatchRunPair:
+    mentee_participant_id: strawberry.ID
+    mentor_participant_id: strawberry.ID
+    score: float
+    breakdown: list[ScoreFactor]
+
+    @strawberry.field(description="The junior who would teach.")
+    async def mentor(self, info: Info) -> Participant | None:
+        return Participant.of(
+            await info.context.loaders.participant.load(self.mentor_participant_id)
+        )
+
+    @strawberry.field(description="The senior who would learn.")
+    async def mentee(self, info: Info) -> Participant | None:
+        return Participant.of(
+            await info.context.loaders.participant.load(self.mentee_participant_id)
+        )
+
+
+@strawberry.type(description="A mentee a run left unmatched, and why "
+                               "(no_eligible_mentor, capacity_taken).")
+class UnmatchedMentee:
+    mentee_participant_id: strawberry.ID
+    reason: str
+
+    @strawberry.field(description="The unmatched mentee.")
+    async def mentee(self, info: Info) -> Participant | None:
+        return Participant.of(
+            await info.context.loaders.participant.load(self.mentee_participant_id)
+        )
+
+
+@strawberry.type(description="A whole-cohort match: a dry run to review, or published as pairs.")
+class MatchRun:
+    id: strawberry.ID
+    programme_id: strawberry.ID
+    objective: str = strawberry.field(description="max_score or max_participation.")
+    dry_run: bool
+    status: str
+    total_score: float
+    matched: int
+    unmatched: int
+    optimal: bool
+    pairs: list[MatchRunPair]
+    unmatched_mentees: list[UnmatchedMentee]
+    stats: JSON = strawberry.field(description="The solver's own figures, as it reports them.")
+    created_at: datetime
+    published_at: datetime | None
+    pair_ids: list[strawberry.ID] = strawberry.field(
+        description="The pairs publishing formed.")
+
+    @classmethod
+    def of(cls, r: clients.MatchRunPublic) -> MatchRun:
+        return cls(
+            id=strawberry.ID(r.id), programme_id=strawberry.ID(r.programme_id),
+            objective=r.objective, dry_run=r.dry_run, status=r.status,
+            total_score=r.total_score, matched=r.matched, unmatched=r.unmatched,
+            optimal=r.optimal,
+            pairs=[MatchRunPair(mentee_participant_id=strawberry.ID(p.mentee_participant_id),
+                                mentor_participant_id=strawberry.ID(p.mentor_participant_id),
+                                score=p.score, breakdown=ScoreFactor.many(p.breakdown))
+                   for p in r.pairs],
+            unmatched_mentees=[
+                UnmatchedMentee(mentee_participant_id=strawberry.ID(u.mentee_participant_id),
+                                reason=u.reason) for u in r.unmatched_mentees],
+            stats=cast(JSON, r.stats), created_at=r.created_at, published_at=r.published_at,
+            pair_ids=[strawberry.ID(i) for i in r.pair_ids],
+        )
+
+    @strawberry.field(description="The pairs publishing formed, as matching keeps them.")
+    async def formed_pairs(self, info: Info) -> list[Pair] | None:
+        found = await info.context.loaders.pair.load_many(self.pair_ids)
+        return [Pair.of(p) for p in found]
+
+
 @strawberry.type(description="A rejected import row: which row, which field, why.")
 class RejectedRow:
     row: int
@@ -303,6 +629,22 @@ class ImportReport:
     def of(cls, r: clients.ImportReportPublic) -> ImportReport:
         return cls(
             created=r.created, updated=r.updated, unchanged=r.unchanged, rejected=r.rejected,
+            errors=[RejectedRow(row=e.row, field=to_camel(e.field), reason=e.reason)
+                    for e in r.errors],
+        )
+
+
+@strawberry.type(description="What a participant import did; rejected records wrote nothing.")
+class ParticipantImportReport:
+    enrolled: int
+    updated: int
+    rejected: int
+    errors: list[RejectedRow]
+
+    @classmethod
+    def of(cls, r: clients.ParticipantImportReportPublic) -> ParticipantImportReport:
+        return cls(
+            enrolled=r.enrolled, updated=r.updated, rejected=r.rejected,
             errors=[RejectedRow(row=e.row, field=to_camel(e.field), reason=e.reason)
                     for e in r.errors],
         )
@@ -337,13 +679,73 @@ class EmployeeInput:
         )
 
 
-@strawberry.input(description="A new programme; level bounds keep mentors junior to mentees.")
+@strawberry.input(description="A measurable objective, e.g. +30 % proficiency in six months.")
+class GoalTemplateInput:
+    title: str
+    topic: str | None = None
+    measure: str | None = None
+    target_change_percent: float | None = None
+    within_months: int | None = None
+
+
+@strawberry.input(description="Guidance or a training resource; kind is confidentiality, "
+                                "feedback, communication, training or other.")
+class GuidelineInput:
+    title: str
+    kind: str | None = None
+    body: str | None = None
+    url: str | None = None
+
+
+@strawberry.input(description="A new programme; level bounds keep mentors junior to mentees. "
+                                "Settings left out take the service's defaults.")
 class ProgrammeInput:
     name: str
     description: str | None = None
+    status: str | None = strawberry.field(
+        default=None, description="open (default) or draft while it is set up.")
+    objectives: str | None = None
+    goal_templates: list[GoalTemplateInput] | None = None
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int | None = None
+    enrolment_opens_on: date | None = None
+    enrolment_closes_on: date | None = None
+    capacity: int | None = None
+    session_cadence: str | None = None
+    session_minutes: int | None = None
+    duration_weeks: int | None = None
+    meeting_format: str | None = None
+    topics: list[str] | None = strawberry.field(
+        default=None, description="The catalogue; left out, the seed topics.")
+    guidelines: list[GuidelineInput] | None = None
+    mutual: bool | None = None
+    matching_mode: str | None = None
+    diversity_objective: bool | None = None
+
+
+@strawberry.input(description="Only the settings given change; null clears an optional one "
+                                "(a level bound, the enrolment window, the capacity).")
+class ProgrammeUpdateInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    objectives: str | None = strawberry.UNSET
+    goal_templates: list[GoalTemplateInput] | None = strawberry.UNSET
+    mentor_max_level: int | None = strawberry.UNSET
+    mentee_min_level: int | None = strawberry.UNSET
+    min_level_gap: int | None = strawberry.UNSET
+    enrolment_opens_on: date | None = strawberry.UNSET
+    enrolment_closes_on: date | None = strawberry.UNSET
+    capacity: int | None = strawberry.UNSET
+    session_cadence: str | None = strawberry.UNSET
+    session_minutes: int | None = strawberry.UNSET
+    duration_weeks: int | None = strawberry.UNSET
+    meeting_format: str | None = strawberry.UNSET
+    topics: list[str] | None = strawberry.UNSET
+    guidelines: list[GuidelineInput] | None = strawberry.UNSET
+    mutual: bool | None = strawberry.UNSET
+    matching_mode: str | None = strawberry.UNSET
+    diversity_objective: bool | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -352,15 +754,84 @@ class TopicSkillInput:
     level: int
 
 
-@strawberry.input(description="Opting in; employeeId defaults to the caller's own.")
-class EnrolInput:
-    role: ParticipantRole
-    employee_id: strawberry.ID | None = None
+@strawberry.input(description="A weekly free slot in the participant's own time zone.")
+class AvailabilityWindowInput:
+    weekday: int
+    start: str
+    end: str
+
+
+@strawberry.input(description="One self-declared diversity attribute.")
+class DiversityAttributeInput:
+    name: str
+    value: str
+
+
+@strawberry.input(description="The whole profile survey: it replaces the previous answers, "
+                                "so what is left out is reset to the service's default. "
+                                "Diversity attributes are stored only with diversityConsent.")
+class SurveyInput:
     topics_teach: list[TopicSkillInput] | None = None
     topics_learn: list[TopicSkillInput] | None = None
     interests: list[str] | None = None
+    availability: list[AvailabilityWindowInput] | None = None
+    time_zone: str | None = strawberry.field(default=None, description="IANA, e.g. Europe/Paris.")
+    meeting_formats: list[str] | None = strawberry.field(
+        default=None, description="in_person, virtual, hybrid.")
+    communication_preferences: list[str] | None = None
     languages: list[str] | None = None
-    mentor_capacity: int | None = None
+    mentor_capacity: int | None = strawberry.field(
+        default=None, description="How many mentees a mentor takes.")
+    dei_opt_in: bool | None = strawberry.field(
+        default=None, description="A mentor teaches DEI topics only with it.")
+    avoid_employee_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="People they prefer not to be paired with.")
+    diversity: list[DiversityAttributeInput] | None = None
+    diversity_consent: bool | None = None
+
+
+@strawberry.input(description="Opting in with the survey; employeeId defaults to the caller's.")
+class EnrolInput(SurveyInput):
+    role: ParticipantRole
+    employee_id: strawberry.ID | None = None
+
+
+@strawberry.input(description="An opted-in person from a survey run elsewhere, by employeeId "
+                                "or externalId; consentAt is required.")
+class ParticipantImportInput(SurveyInput):
+    role: ParticipantRole
+    consent_at: datetime
+    employee_id: strawberry.ID | None = None
+    external_id: str | None = None
+
+
+@strawberry.input(description="Invite an employee as mentor or mentee.")
+class InviteInput:
+    employee_id: strawberry.ID
+    role: ParticipantRole
+    message: str | None = None
+
+
+@strawberry.input(description="A score factor's relative weight; 0 switches it off.")
+class MatchingWeightInput:
+    factor: str
+    weight: float
+
+
+@strawberry.input(description="The whole matching configuration: it replaces the previous "
+                                "one, so what is left out is reset to the service's default.")
+class MatchingConfigInput:
+    weights: list[MatchingWeightInput] | None = strawberry.field(
+        default=None, description="complementarity, interests, availability, language, "
+                                  "format, department, level_gap, diversity.")
+    allow_shared_manager: bool | None = None
+    max_time_zone_hours: float | None = None
+    min_overlap_hours: float | None = None
+    ideal_level_gap: int | None = None
+    ideal_overlap_hours: float | None = None
+    dei_topics: list[str] | None = None
+    diversity_attribute: str | None = None
+    diversity_values: list[str] | None = None
 
 
 @strawberry.input(description="Confirm a pair; overrideReason is required to pass a warning.")
@@ -379,10 +850,31 @@ class LogSessionInput:
     private_note: str | None = None
 
 
-def _skills(items: list[TopicSkillInput] | None) -> list[clients.TopicSkill] | None:
-    if items is None:
-        return None
-    return [clients.TopicSkill(topic=i.topic, level=i.level) for i in items]
+def _plain(value: Any) -> Any:
+    """An input as the services' JSON: snake_case keys, enum values, nulls left out."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if getattr(value, f.name) is not None
+                and getattr(value, f.name) is not strawberry.UNSET}
+    return value
+
+
+def _given(value: object) -> dict[str, Any]:
+    """The fields a client named, an explicit null included (a partial update)."""
+    assert dataclasses.is_dataclass(value)
+    return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not strawberry.UNSET}
+
+
+def _survey(value: SurveyInput) -> dict[str, Any]:
+    answers: dict[str, Any] = _plain(value)
+    if "diversity" in answers:
+        answers["diversity"] = {a["name"]: a["value"] for a in answers["diversity"]}
+    return answers
 
 
 def _own_employee_id(info: Info, field: str) -> str:
@@ -426,11 +918,12 @@ class Query:
                                                         limit)
         return [Suggestion.of(s) for s in found.suggestions]
 
-    @strawberry.field(description="Pairs, by programme and/or participant.")
+    @strawberry.field(description="Pairs, by programme, participant and/or status.")
     async def pairs(self, info: Info, programme_id: strawberry.ID | None = None,
-                    participant_id: strawberry.ID | None = None) -> list[Pair]:
+                    participant_id: strawberry.ID | None = None,
+                    status: str | None = None) -> list[Pair]:
         found = await info.context.matching.pairs(programme_id=programme_id,
-                                                  participant_id=participant_id)
+                                                  participant_id=participant_id, status=status)
         info.context.loaders.pair.prime_many({p.id: p for p in found})
         return [Pair.of(p) for p in found]
 
@@ -452,6 +945,43 @@ class Query:
         found = await scheduling.employee_sessions(info.context.principal.employee_id)
         return [Session.of(s) for s in found]
 
+    @strawberry.field(description="A programme's invitations (admins).")
+    async def invitations(self, info: Info, programme_id: strawberry.ID) -> list[Invitation]:
+        found = await info.context.loaders.programme_invitations.load(programme_id)
+        return [Invitation.of(i) for i in found]
+
+    @strawberry.field(description="The caller's own invitations, answered or not.")
+    async def my_invitations(self, info: Info) -> list[Invitation]:
+        employee_id = info.context.principal.employee_id
+        if employee_id is None:
+            return []  # a token that names no employee has been invited to nothing
+        found = await info.context.enrolment.employee_invitations(employee_id)
+        return [Invitation.of(i) for i in found]
+
+    @strawberry.field(description="Every version of a participant's survey, oldest first.")
+    async def survey_versions(self, info: Info,
+                              participant_id: strawberry.ID) -> list[SurveyVersion]:
+        found = await info.context.enrolment.survey_versions(participant_id)
+        return [SurveyVersion.of(v) for v in found]
+
+    @strawberry.field(description="A programme's scoring weights and limits (admins).")
+    async def matching_config(self, info: Info,
+                              programme_id: strawberry.ID) -> MatchingConfig | None:
+        return MatchingConfig.of(await info.context.loaders.matching_config.load(programme_id))
+
+    @strawberry.field(description="What a match run would work with (admins).")
+    async def pool_stats(self, info: Info, programme_id: strawberry.ID) -> PoolStats | None:
+        return PoolStats.of(await info.context.loaders.pool_stats.load(programme_id))
+
+    @strawberry.field(description="A programme's match runs, newest first (admins).")
+    async def match_runs(self, info: Info, programme_id: strawberry.ID) -> list[MatchRun]:
+        found = await info.context.loaders.programme_runs.load(programme_id)
+        return [MatchRun.of(r) for r in found]
+
+    @strawberry.field(description="One match run with its pairs and unmatched mentees (admins).")
+    async def match_run(self, info: Info, id: strawberry.ID) -> MatchRun | None:
+        return MatchRun.of(await info.context.loaders.match_run.load(id))
+
     @strawberry.field(description="Enrolment, pair and session counts of a programme (admins).")
     async def programme_summary(self, info: Info,
                                 programme_id: strawberry.ID) -> ProgrammeSummary | None:
@@ -469,24 +999,76 @@ class Mutation:
 
     @strawberry.mutation(description="Create a programme (hr_admin, programme_manager).")
     async def create_programme(self, info: Info, input: ProgrammeInput) -> Programme:
-        created = await info.context.enrolment.create_programme(clients.ProgrammeCreate(
-            name=input.name, description=input.description,
-            mentor_max_level=input.mentor_max_level, mentee_min_level=input.mentee_min_level,
-            min_level_gap=input.min_level_gap,
-        ))
-        return Programme.of(created)
+        data = clients.ProgrammeCreate.model_validate(_plain(input))
+        return Programme.of(await info.context.enrolment.create_programme(data))
+
+    @strawberry.mutation(description="Change a programme's settings within what its state "
+                                     "allows (admins).")
+    async def update_programme(self, info: Info, programme_id: strawberry.ID,
+                               input: ProgrammeUpdateInput) -> Programme:
+        data = clients.ProgrammeUpdate.model_validate(_given(input))
+        return Programme.of(await info.context.enrolment.update_programme(programme_id, data))
+
+    @strawberry.mutation(description="Move a programme along draft -> open -> running -> closed "
+                                     "(admins).")
+    async def change_programme_status(self, info: Info, programme_id: strawberry.ID,
+                                      status: str) -> Programme:
+        changed = await info.context.enrolment.transition_programme(programme_id, status)
+        return Programme.of(changed)
+
+    @strawberry.mutation(description="Add topics to a programme's catalogue (admins).")
+    async def add_programme_topics(self, info: Info, programme_id: strawberry.ID,
+                                   topics: list[str]) -> Programme:
+        return Programme.of(await info.context.enrolment.add_topics(programme_id, topics))
 
     @strawberry.mutation(description="Opt in as mentor (junior who teaches) or mentee (senior).")
     async def enrol(self, info: Info, programme_id: strawberry.ID,
                     input: EnrolInput) -> Participant:
         employee_id = input.employee_id or _own_employee_id(info, "employeeId")
-        enrolled = await info.context.enrolment.enrol(programme_id, clients.ParticipantCreate(
-            employee_id=employee_id, role=input.role.value,
-            topics_teach=_skills(input.topics_teach), topics_learn=_skills(input.topics_learn),
-            interests=input.interests, languages=input.languages,
-            mentor_capacity=input.mentor_capacity,
-        ))
-        return Participant.of(enrolled)
+        data = clients.ParticipantCreate.model_validate(
+            _survey(input) | {"employee_id": employee_id})
+        return Participant.of(await info.context.enrolment.enrol(programme_id, data))
+
+    @strawberry.mutation(description="Enrol people who opted in through a survey run elsewhere "
+                                     "(hr_admin); each needs a consent time.")
+    async def import_participants(self, info: Info, programme_id: strawberry.ID,
+                                  records: list[ParticipantImportInput],
+                                  ) -> ParticipantImportReport:
+        rows = [clients.ParticipantImportRecord.model_validate(_survey(r)) for r in records]
+        report = await info.context.enrolment.import_participants(programme_id, rows)
+        return ParticipantImportReport.of(report)
+
+    @strawberry.mutation(description="Invite an employee; only their acceptance enrols them "
+                                     "(admins).")
+    async def invite(self, info: Info, programme_id: strawberry.ID,
+                     input: InviteInput) -> Invitation:
+        data = clients.InvitationCreate.model_validate(_plain(input))
+        return Invitation.of(await info.context.enrolment.invite(programme_id, data))
+
+    @strawberry.mutation(description="Accept an invitation with the profile survey "
+                                     "(the invited employee only).")
+    async def accept_invitation(self, info: Info, invitation_id: strawberry.ID,
+                                input: SurveyInput | None = None) -> Participant:
+        answers = clients.SurveyAnswers.model_validate(_survey(input or SurveyInput()))
+        accepted = await info.context.enrolment.accept_invitation(invitation_id, answers)
+        return Participant.of(accepted)
+
+    @strawberry.mutation(description="Decline an invitation (the invited employee only).")
+    async def decline_invitation(self, info: Info, invitation_id: strawberry.ID) -> Invitation:
+        return Invitation.of(await info.context.enrolment.decline_invitation(invitation_id))
+
+    @strawberry.mutation(description="Submit new survey answers: a new version matching sees "
+                                     "next (the participant, or admins).")
+    async def update_survey(self, info: Info, participant_id: strawberry.ID,
+                            input: SurveyInput) -> Participant:
+        answers = clients.SurveyAnswers.model_validate(_survey(input))
+        return Participant.of(await info.context.enrolment.update_survey(participant_id,
+                                                                         answers))
+
+    @strawberry.mutation(description="Erase a person on request: pseudonymised in every "
+                                     "service, aggregates kept (hr_admin).")
+    async def erase_employee(self, info: Info, employee_id: strawberry.ID) -> Employee:
+        return Employee.of(await info.context.enrolment.erase_employee(employee_id))
 
     @strawberry.mutation(description="Leave a programme; the participant's pairs end.")
     async def withdraw(self, info: Info, participant_id: strawberry.ID,
@@ -507,6 +1089,47 @@ class Mutation:
     async def end_pair(self, info: Info, pair_id: strawberry.ID, reason: str,
                        note: str | None = None) -> Pair:
         return Pair.of(await info.context.matching.end_pair(pair_id, reason, note))
+
+    @strawberry.mutation(description="A mentee picks a mentor from their shortlist: a proposed "
+                                     "pair until the mentor accepts.")
+    async def pick_mentor(self, info: Info, programme_id: strawberry.ID,
+                          mentee_participant_id: strawberry.ID,
+                          mentor_participant_id: strawberry.ID) -> Pair:
+        picked = await info.context.matching.pick_mentor(programme_id, mentee_participant_id,
+                                                         mentor_participant_id)
+        return Pair.of(picked)
+
+    @strawberry.mutation(description="The proposed mentor accepts: the pair forms.")
+    async def accept_pair(self, info: Info, pair_id: strawberry.ID) -> Pair:
+        return Pair.of(await info.context.matching.accept_pair(pair_id))
+
+    @strawberry.mutation(description="The proposed mentor declines; the mentee can pick again.")
+    async def decline_pair(self, info: Info, pair_id: strawberry.ID,
+                           note: str | None = None) -> Pair:
+        return Pair.of(await info.context.matching.decline_pair(pair_id, note))
+
+    @strawberry.mutation(description="Set a programme's scoring weights and limits (admins).")
+    async def update_matching_config(self, info: Info, programme_id: strawberry.ID,
+                                     input: MatchingConfigInput) -> MatchingConfig:
+        values: dict[str, Any] = _plain(input)
+        if "weights" in values:
+            values["weights"] = {w["factor"]: w["weight"] for w in values["weights"]}
+        data = clients.MatchingConfigUpdate.model_validate(values)
+        return MatchingConfig.of(await info.context.matching.put_matching_config(programme_id,
+                                                                                 data))
+
+    @strawberry.mutation(description="Match the whole cohort optimally (objective max_score or "
+                                     "max_participation); a dry run forms nothing (admins).")
+    async def run_matching(self, info: Info, programme_id: strawberry.ID,
+                           objective: str = "max_score", dry_run: bool = True) -> MatchRun:
+        run = await info.context.matching.create_run(
+            programme_id, clients.MatchRunCreate(objective=objective, dry_run=dry_run))
+        return MatchRun.of(run)
+
+    @strawberry.mutation(description="Form the pairs of a reviewed dry run; each is checked "
+                                     "against the rules again first (admins).")
+    async def publish_match_run(self, info: Info, run_id: strawberry.ID) -> MatchRun:
+        return MatchRun.of(await info.context.matching.publish_run(run_id))
 
     @strawberry.mutation(description="Record that a session was held (a member of the pair).")
     async def log_session(self, info: Info, session_id: strawberry.ID,

@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tests.support.stack import TEST_JWT_SECRET
-from upward_common.auth import CurrentUser, TokenVerifier
+from upward_common.auth import CurrentUser, Role, TokenVerifier
 from upward_common.problems import (
     PROBLEM_JSON,
     Problem,
+    conflict,
     install_problem_handlers,
     invalid,
     not_found,
@@ -88,6 +90,22 @@ PROGRAMMES = {f"prog{i}": {
     "id": f"prog{i}", "name": f"Programme {i}", "description": "", "status": "open",
     "mentor_max_level": 4, "mentee_min_level": 6, "min_level_gap": 2, "created_at": CREATED_AT,
 } for i in range(1, 4)}
+# The first programme answers with every setting the service has; the others with the
+# first version's few, which the gateway still reads.
+PROGRAMMES["prog1"].update({
+    "objectives": "Seniors fluent in the tools their teams use",
+    "goal_templates": [{"title": "Data visualisation +30 %", "topic": "data analytics",
+                        "measure": "self-assessed proficiency", "target_change_percent": 30,
+                        "within_months": 6}],
+    "enrolment_opens_on": "2026-01-05", "enrolment_closes_on": "2026-02-01",
+    "capacity": 40, "session_cadence": "biweekly", "session_minutes": 45,
+    "duration_weeks": 24, "meeting_format": "hybrid",
+    "topics": ["social media", "AI tools", "DEI perspectives"],
+    "guidelines": [{"kind": "confidentiality", "title": "What is said stays", "body": "...",
+                    "url": None}],
+    "mutual": True, "matching_mode": "shortlist", "diversity_objective": False,
+    "updated_at": CREATED_AT, "reviewed_by": "e9",  # unknown to the gateway: tolerated
+})
 
 
 def _participant(pid: str, employee: str, role: str, programme: str = "prog1") -> dict[str, Any]:
@@ -96,6 +114,10 @@ def _participant(pid: str, employee: str, role: str, programme: str = "prog1") -
         "status": "active", "topics_teach": [{"topic": "tiktok", "level": 4}],
         "topics_learn": [], "interests": ["climbing"], "languages": ["en"],
         "mentor_capacity": 2, "survey_version": 1, "enrolled_at": CREATED_AT,
+        "availability": [{"weekday": 1, "start": "09:00", "end": "11:30"}],
+        "time_zone": "Europe/Paris", "meeting_formats": ["virtual"],
+        "communication_preferences": ["chat"], "dei_opt_in": False, "avoid_employee_ids": [],
+        "diversity": None, "source": "self", "consent_at": CREATED_AT,
         "consent": {"analytics": True},  # unknown to the gateway: tolerated
     }
 
@@ -129,6 +151,28 @@ PAIRS["pair5"].update(status="proposed", formed_at=None, origin="mentee_pick",
                       proposed_at=CREATED_AT)
 
 
+INVITATIONS = {"inv1": {
+    "id": "inv1", "programme_id": "prog1", "employee_id": "e5", "role": "mentor",
+    "message": "You know TikTok", "status": "pending", "participant_id": None,
+    "invited_at": CREATED_AT, "responded_at": None,
+}}
+
+
+def _run(run_id: str, objective: str, dry_run: bool) -> dict[str, Any]:
+    return {
+        "id": run_id, "programme_id": "prog1", "objective": objective, "dry_run": dry_run,
+        "status": "draft" if dry_run else "published", "total_score": 151.5, "matched": 2,
+        "unmatched": 1, "optimal": True,
+        "pairs": [{"mentee_participant_id": "s1", "mentor_participant_id": "m1", "score": 80.0},
+                  {"mentee_participant_id": "s2", "mentor_participant_id": "m2", "score": 71.5,
+                   "breakdown": [{"factor": "topics", "points": 40, "reason": "tiktok"}]}],
+        "unmatched_mentees": [{"mentee_participant_id": "s3", "reason": "capacity_taken"}],
+        "stats": {"eligible_pairs": 9, "rounds": 2}, "created_at": CREATED_AT,
+        "published_at": None if dry_run else CREATED_AT,
+        "pair_ids": [] if dry_run else ["pair1", "pair2"],
+    }
+
+
 def _session(pair_id: str) -> dict[str, Any]:
     return {
         "id": f"sess-{pair_id}", "pair_id": pair_id, "programme_id": "prog1",
@@ -158,8 +202,48 @@ class Enrolment(BaseModel):
     mentor_capacity: int = Field(default=1, ge=1, le=10)
 
 
+class ProgrammePatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1)
+    capacity: int | None = Field(default=None, ge=1)
+    session_minutes: Literal[30, 45, 60] | None = None
+    enrolment_opens_on: date | None = None
+    enrolment_closes_on: date | None = None
+    mentor_max_level: int | None = Field(default=None, ge=1, le=20)
+    goal_templates: list[dict[str, Any]] | None = None
+    guidelines: list[dict[str, Any]] | None = None
+    topics: list[str] | None = None
+
+
+class Survey(BaseModel):
+    topics_teach: list[dict[str, Any]] = []
+    topics_learn: list[dict[str, Any]] = []
+    time_zone: str | None = None
+    avoid_employee_ids: list[str] = []
+    diversity: dict[str, str] | None = None
+    diversity_consent: bool = False
+    mentor_capacity: int = Field(default=1, ge=1, le=10)
+
+
+def _check_survey(answers: Survey, employee_id: str) -> None:
+    for index, item in enumerate(answers.topics_teach):
+        if item["topic"] not in PROGRAMMES["prog1"]["topics"]:
+            raise invalid(f"topics_teach.{index}.topic", f"{item['topic']!r} is not offered")
+    if answers.time_zone is not None and "/" not in answers.time_zone:
+        raise invalid("time_zone", f"Unknown IANA time zone {answers.time_zone!r}")
+    if employee_id in answers.avoid_employee_ids:
+        raise invalid("avoid_employee_ids", "You cannot avoid being paired with yourself")
+    if answers.diversity is not None and not answers.diversity_consent:
+        raise invalid("diversity_consent",
+                      "Diversity attributes are stored only with explicit consent")
+
+
 def fake_enrolment(recorder: Recorder) -> FastAPI:
     app = _app("enrolment", recorder)
+
+    async def sent(request: Request) -> Any:
+        body = await request.body()
+        recorder.bodies.append(("application/json", body))
+        return json.loads(body) if body else None
 
     @app.post("/api/v1/employees/import")
     async def import_employees(request: Request, user: CurrentUser) -> Response:
@@ -181,12 +265,125 @@ def fake_enrolment(recorder: Recorder) -> FastAPI:
             raise not_found("Employee", employee_id)
         return EMPLOYEES[employee_id]
 
+    @app.post("/api/v1/employees/{employee_id}/erase")
+    async def erase(employee_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN)
+        if employee_id not in EMPLOYEES:
+            raise not_found("Employee", employee_id)
+        return {**EMPLOYEES[employee_id], "email": f"erased-{employee_id}@invalid",
+                "given_name": "Erased", "family_name": "Erased", "erased": True}
+
+    @app.get("/api/v1/employees/{employee_id}/invitations")
+    async def employee_invitations(employee_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+        user.require_self_or_admin(employee_id)
+        return [i for i in INVITATIONS.values() if i["employee_id"] == employee_id]
+
+    @app.patch("/api/v1/programmes/{programme_id}")
+    async def update_programme(programme_id: str, data: ProgrammePatch, request: Request,
+                               user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        changes = data.model_dump(exclude_unset=True)
+        merged = {**PROGRAMMES[programme_id], **data.model_dump(mode="json", exclude_unset=True)}
+        if (changes.get("enrolment_closes_on") and changes.get("enrolment_opens_on")
+                and changes["enrolment_closes_on"] < changes["enrolment_opens_on"]):
+            raise invalid("enrolment_closes_on", "The enrolment window closes before it opens")
+        return merged
+
+    @app.post("/api/v1/programmes/{programme_id}/status")
+    async def transition(programme_id: str, request: Request,
+                         user: CurrentUser) -> dict[str, Any]:
+        status = (await sent(request))["status"]
+        if status not in ("running", "closed"):
+            raise conflict(f"A open programme cannot become {status} (allowed: closed, running)",
+                           field="status")
+        return {**PROGRAMMES[programme_id], "status": status}
+
+    @app.post("/api/v1/programmes/{programme_id}/topics")
+    async def add_topics(programme_id: str, request: Request,
+                         user: CurrentUser) -> dict[str, Any]:
+        topics = (await sent(request))["topics"]
+        for index, topic in enumerate(topics):
+            if not topic.strip():
+                raise invalid(f"topics.{index}", "A topic is 1 to 100 characters")
+        known = PROGRAMMES[programme_id].get("topics", [])
+        return {**PROGRAMMES[programme_id], "topics": [*known, *topics]}
+
+    @app.post("/api/v1/programmes/{programme_id}/participants/import")
+    async def import_participants(programme_id: str, request: Request,
+                                  user: CurrentUser) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN)
+        records = await sent(request)
+        return {"enrolled": len(records) - 1, "updated": 0, "rejected": 1,
+                "errors": [{"row": len(records), "field": "consent_at",
+                            "reason": "consent_at is in the future"}]}
+
+    @app.post("/api/v1/programmes/{programme_id}/invitations", status_code=201)
+    async def invite(programme_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
+        data = await sent(request)
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        if data["employee_id"] not in EMPLOYEES:
+            raise invalid("employee_id", f"Employee {data['employee_id']} does not exist")
+        return {**INVITATIONS["inv1"], "id": "inv-new", "programme_id": programme_id,
+                "employee_id": data["employee_id"], "role": data["role"],
+                "message": data.get("message", "")}
+
+    @app.get("/api/v1/programmes/{programme_id}/invitations")
+    async def programme_invitations(programme_id: str,
+                                    user: CurrentUser) -> list[dict[str, Any]]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return [i for i in INVITATIONS.values() if i["programme_id"] == programme_id]
+
+    @app.post("/api/v1/invitations/{invitation_id}/accept", status_code=201)
+    async def accept(invitation_id: str, data: Survey, request: Request,
+                     user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        invitation = INVITATIONS[invitation_id]
+        if user.employee_id != invitation["employee_id"]:
+            raise Problem(403, "Only the invited employee can answer an invitation",
+                          kind="forbidden")
+        _check_survey(data, invitation["employee_id"])
+        return {**_participant("p-new", invitation["employee_id"], invitation["role"]),
+                **data.model_dump(exclude={"diversity_consent"}), "source": "invitation"}
+
+    @app.post("/api/v1/invitations/{invitation_id}/decline")
+    async def decline(invitation_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        invitation = INVITATIONS[invitation_id]
+        if user.employee_id != invitation["employee_id"]:
+            raise Problem(403, "Only the invited employee can answer an invitation",
+                          kind="forbidden")
+        return {**invitation, "status": "declined", "responded_at": CREATED_AT}
+
+    @app.put("/api/v1/participants/{participant_id}/survey")
+    async def survey(participant_id: str, data: Survey, request: Request,
+                     user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        found = PARTICIPANTS[participant_id]
+        user.require_self_or_admin(found["employee_id"])
+        _check_survey(data, found["employee_id"])
+        return {**found, **json.loads(await request.body()), "survey_version": 2,
+                "survey_updated_at": "2026-01-06T09:00:00Z"}
+
+    @app.get("/api/v1/participants/{participant_id}/survey/versions")
+    async def survey_versions(participant_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+        found = PARTICIPANTS[participant_id]
+        user.require_self_or_admin(found["employee_id"])
+        first = {k: v for k, v in found.items() if k in Survey.model_fields}
+        second = {**first, "time_zone": "Asia/Tokyo", "diversity": {"generation": "gen z"}}
+        hidden = not user.has(Role.HR_ADMIN) and user.employee_id != found["employee_id"]
+        return [{"version": n, "submitted_at": CREATED_AT,
+                 "answers": {**answers, "diversity": None} if hidden else answers}
+                for n, answers in ((1, first), (2, second))]
+
     @app.post("/api/v1/programmes", status_code=201)
-    async def create_programme(data: ProgrammeIn, user: CurrentUser) -> dict[str, Any]:
+    async def create_programme(data: ProgrammeIn, request: Request,
+                               user: CurrentUser) -> dict[str, Any]:
+        given = await sent(request)
         if (data.mentor_max_level and data.mentee_min_level
                 and data.mentor_max_level >= data.mentee_min_level):
             raise invalid("mentee_min_level", "Mentees must be senior to mentors")
-        return {**data.model_dump(), "id": "prog-new", "status": "open",
+        return {"status": "open", **given, **data.model_dump(), "id": "prog-new",
                 "created_at": CREATED_AT}
 
     @app.get("/api/v1/programmes")
@@ -256,8 +453,31 @@ class PairIn(BaseModel):
     override_reason: str | None = None
 
 
+class ConfigIn(BaseModel):
+    weights: dict[Literal["complementarity", "interests", "availability", "language", "format",
+                          "department", "level_gap", "diversity"], float] = {}
+    allow_shared_manager: bool = False
+    max_time_zone_hours: float | None = Field(default=None, ge=0, le=12)
+    min_overlap_hours: float | None = None
+    ideal_level_gap: int = 4
+    ideal_overlap_hours: float = 3.0
+    dei_topics: list[str] = []
+    diversity_attribute: str = "under_represented"
+    diversity_values: list[str] = ["yes", "true"]
+
+
+class RunIn(BaseModel):
+    objective: Literal["max_score", "max_participation"] = "max_score"
+    dry_run: bool = True
+
+
 def fake_matching(recorder: Recorder) -> FastAPI:
     app = _app("matching", recorder)
+
+    async def sent(request: Request) -> Any:
+        body = await request.body()
+        recorder.bodies.append(("application/json", body))
+        return json.loads(body) if body else None
 
     @app.get("/api/v1/programmes/{programme_id}/mentees/{participant_id}/suggestions")
     async def suggestions(programme_id: str, participant_id: str, user: CurrentUser,
@@ -282,11 +502,84 @@ def fake_matching(recorder: Recorder) -> FastAPI:
 
     @app.get("/api/v1/pairs")
     async def pairs(user: CurrentUser, programme_id: str | None = None,
-                    participant_id: str | None = None) -> list[dict[str, Any]]:
+                    participant_id: str | None = None,
+                    status: str | None = None) -> list[dict[str, Any]]:
         return [p for p in PAIRS.values()
                 if programme_id in (None, p["programme_id"])
                 and participant_id in (None, p["mentor_participant_id"],
-                                       p["mentee_participant_id"])]
+                                       p["mentee_participant_id"])
+                and status in (None, p["status"])]
+
+    @app.post("/api/v1/programmes/{programme_id}/mentees/{participant_id}/pick",
+              status_code=201)
+    async def pick(programme_id: str, participant_id: str, request: Request,
+                   user: CurrentUser) -> dict[str, Any]:
+        mentor = (await sent(request))["mentor_participant_id"]
+        user.require_self_or_admin(PARTICIPANTS[participant_id]["employee_id"])
+        if PARTICIPANTS[mentor]["role"] != "mentor":
+            raise invalid("mentor_participant_id", "This participant enrolled as a mentee")
+        return {**_pair(98, mentor, participant_id), "id": "pair-picked",
+                "status": "proposed", "origin": "shortlist", "proposed_at": CREATED_AT,
+                "formed_at": None}
+
+    @app.post("/api/v1/pairs/{pair_id}/accept")
+    async def accept(pair_id: str, user: CurrentUser) -> dict[str, Any]:
+        pair = PAIRS[pair_id]
+        if not user.is_admin and user.employee_id != pair["mentor_employee_id"]:
+            raise Problem(403, "Only the proposed mentor can answer a proposal",
+                          kind="forbidden")
+        if pair["status"] != "proposed":
+            raise conflict(f"The pair is {pair['status']}, not proposed", field="status")
+        return {**pair, "status": "active", "formed_at": "2026-01-06T09:00:00Z"}
+
+    @app.post("/api/v1/pairs/{pair_id}/decline")
+    async def decline(pair_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        return {**PAIRS[pair_id], "status": "declined", "ended_at": "2026-01-06T09:00:00Z"}
+
+    @app.get("/api/v1/programmes/{programme_id}/pool")
+    async def pool(programme_id: str, user: CurrentUser) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return {"programme_id": programme_id, "mentors": 3, "mentees": 4, "total_capacity": 6,
+                "free_capacity": 2, "unpaired_mentees": 1, "eligible_pairs": 9}
+
+    @app.get("/api/v1/programmes/{programme_id}/matching-config")
+    async def get_config(programme_id: str, user: CurrentUser) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return {**ConfigIn(weights={"complementarity": 40, "interests": 10}).model_dump(),
+                "programme_id": programme_id, "diversity_applies": False}
+
+    @app.put("/api/v1/programmes/{programme_id}/matching-config")
+    async def put_config(programme_id: str, data: ConfigIn, request: Request,
+                         user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        if any(v < 0 for v in data.weights.values()):
+            raise invalid("weights", "Weights must be zero or positive")
+        return {**data.model_dump(), "programme_id": programme_id, "diversity_applies": False}
+
+    @app.post("/api/v1/programmes/{programme_id}/match-runs", status_code=201)
+    async def create_run(programme_id: str, data: RunIn, request: Request,
+                         user: CurrentUser) -> dict[str, Any]:
+        await sent(request)
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return _run("run-new", data.objective, data.dry_run)
+
+    @app.get("/api/v1/programmes/{programme_id}/match-runs")
+    async def runs(programme_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+        return [_run("run2", "max_participation", True), _run("run1", "max_score", False)]
+
+    @app.get("/api/v1/match-runs/{run_id}")
+    async def run(run_id: str, user: CurrentUser) -> dict[str, Any]:
+        if run_id != "run1":
+            raise not_found("Match run", run_id)
+        return _run("run1", "max_score", False)
+
+    @app.post("/api/v1/match-runs/{run_id}/publish")
+    async def publish(run_id: str, user: CurrentUser) -> dict[str, Any]:
+        if run_id == "run1":
+            raise conflict("The run is published", field="status")
+        return {**_run(run_id, "max_score", False)}
 
     @app.get("/api/v1/pairs/{pair_id}")
     async def pair(pair_id: str, user: CurrentUser) -> dict[str, Any]:

@@ -141,3 +141,113 @@ async def test_an_answer_that_is_not_json_is_a_502_not_a_crash(
     [error] = _errors(response)
     assert error["extensions"]["status"] == 502
     assert error["extensions"]["service"] == "analytics"
+
+
+async def _error(stack: Stack, query: str, variables: dict[str, Any] | None = None, *,
+                 token: str) -> dict[str, Any]:
+    [error] = _errors(await stack.graphql(query, variables, token=token))
+    return error
+
+
+async def test_survey_errors_name_the_graphql_fields_down_to_the_list_item(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation ($input: SurveyInput!) {
+      updateSurvey(participantId: "m1", input: $input) { id } }"""
+    mentor = token("participant", employee_id="e1")
+
+    unknown = await _error(stack, mutation, {"input": {
+        "topicsTeach": [{"topic": "AI tools", "level": 3}, {"topic": "knitting", "level": 2}]}},
+        token=mentor)
+    unconsented = await _error(stack, mutation, {"input": {
+        "diversity": [{"name": "generation", "value": "gen z"}]}}, token=mentor)
+    avoided = await _error(stack, mutation, {"input": {"avoidEmployeeIds": ["e1"]}},
+                           token=mentor)
+    too_many = await _error(stack, mutation, {"input": {"mentorCapacity": 11}}, token=mentor)
+
+    assert unknown["extensions"]["field"] == "topicsTeach.1.topic"
+    assert unconsented["extensions"]["field"] == "diversityConsent"
+    assert unconsented["message"] == "Diversity attributes are stored only with explicit consent"
+    assert avoided["extensions"]["field"] == "avoidEmployeeIds"
+    assert too_many["extensions"]["status"] == 422
+    assert too_many["extensions"]["field"] == "mentorCapacity"
+    assert too_many["extensions"]["errors"][0]["field"] == "mentorCapacity"
+
+
+async def test_programme_errors_name_the_setting_in_camel_case(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation ($input: ProgrammeUpdateInput!) {
+      updateProgramme(programmeId: "prog1", input: $input) { id } }"""
+    admin = token("hr_admin")
+
+    window = await _error(stack, mutation, {"input": {"enrolmentOpensOn": "2026-03-01",
+                                                      "enrolmentClosesOn": "2026-02-01"}},
+                          token=admin)
+    length = await _error(stack, mutation, {"input": {"sessionMinutes": 50}}, token=admin)
+    status = await _error(stack, 'mutation { changeProgrammeStatus(programmeId: "prog1", '
+                                 'status: "draft") { id } }', token=admin)
+    topic = await _error(stack, 'mutation { addProgrammeTopics(programmeId: "prog1", '
+                                'topics: ["ok", " "]) { id } }', token=admin)
+    refused = await _error(stack, mutation, {"input": {"name": "Mine"}},
+                           token=token("participant", employee_id="e1"))
+
+    assert window["extensions"]["field"] == "enrolmentClosesOn"
+    assert (length["extensions"]["status"], length["extensions"]["field"]) == (
+        422, "sessionMinutes")
+    assert (status["extensions"]["status"], status["extensions"]["field"]) == (409, "status")
+    assert topic["extensions"]["field"] == "topics.1"
+    assert refused["extensions"]["status"] == 403
+
+
+async def test_invitation_and_pair_answers_are_the_invited_persons_alone(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    someone_else = token("participant", employee_id="e6")
+
+    accept = await _error(stack, 'mutation { acceptInvitation(invitationId: "inv1") { id } }',
+                          token=someone_else)
+    invite = await _error(stack, 'mutation { invite(programmeId: "prog1", input: '
+                                 '{employeeId: "nobody", role: MENTEE}) { id } }',
+                          token=token("hr_admin"))
+    pair = await _error(stack, 'mutation { acceptPair(pairId: "pair5") { id } }',
+                        token=someone_else)
+    formed = await _error(stack, 'mutation { acceptPair(pairId: "pair1") { id } }',
+                          token=token("hr_admin"))
+
+    assert (accept["extensions"]["status"], accept["extensions"]["service"]) == (
+        403, "enrolment")
+    assert "Only the invited employee" in accept["message"]
+    assert (invite["extensions"]["status"], invite["extensions"]["field"]) == (
+        422, "employeeId")
+    assert (pair["extensions"]["status"], pair["extensions"]["service"]) == (403, "matching")
+    assert (formed["extensions"]["status"], formed["extensions"]["field"]) == (409, "status")
+
+
+async def test_matching_errors_name_the_graphql_fields(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    admin = token("hr_admin")
+    config = """mutation ($input: MatchingConfigInput!) {
+      updateMatchingConfig(programmeId: "prog1", input: $input) { programmeId } }"""
+
+    far = await _error(stack, config, {"input": {"maxTimeZoneHours": 13}}, token=admin)
+    negative = await _error(stack, config, {"input": {"weights": [
+        {"factor": "interests", "weight": -1}]}}, token=admin)
+    objective = await _error(stack, 'mutation { runMatching(programmeId: "prog1", '
+                                    'objective: "max_fun") { id } }', token=admin)
+    pick = await _error(stack, 'mutation { pickMentor(programmeId: "prog1", '
+                               'menteeParticipantId: "s1", mentorParticipantId: "s2") { id } }',
+                        token=token("participant", employee_id="e6"))
+    published = await _error(stack, 'mutation { publishMatchRun(runId: "run1") { id } }',
+                             token=admin)
+    pool = await _error(stack, '{ poolStats(programmeId: "prog1") { mentors } }',
+                        token=token("participant", employee_id="e6"))
+
+    assert far["extensions"]["field"] == "maxTimeZoneHours"
+    assert negative["extensions"]["field"] == "weights"
+    assert objective["extensions"]["field"] == "objective"
+    assert pick["extensions"]["field"] == "mentorParticipantId"
+    assert (published["extensions"]["status"], published["extensions"]["field"]) == (
+        409, "status")
+    assert pool["extensions"]["status"] == 403

@@ -240,3 +240,423 @@ async def test_withdraw_returns_the_withdrawn_participant(
 
     assert data["withdraw"] == {"id": "m3", "status": "withdrawn"}
     assert _sent(stack, "enrolment") == {"reason": "new job"}
+
+
+# --- programmes: settings and lifecycle -------------------------------------------------
+
+
+def _last(stack: Stack, service: str, method: str = "POST") -> str:
+    return [c.path for c in stack.recorders[service].calls if c.method == method][-1]
+
+
+async def test_a_programme_shows_every_setting(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    query = """{ programme(id: "prog1") {
+        objectives goalTemplates { title topic measure targetChangePercent withinMonths }
+        mentorMaxLevel menteeMinLevel minLevelGap enrolmentOpensOn enrolmentClosesOn capacity
+        sessionCadence sessionMinutes durationWeeks meetingFormat topics
+        guidelines { kind title url } mutual matchingMode diversityObjective status } }"""
+
+    data = _data(await stack.graphql(query, token=token("participant", employee_id="e1")))
+
+    assert data["programme"] == {
+        "objectives": "Seniors fluent in the tools their teams use",
+        "goalTemplates": [{"title": "Data visualisation +30 %", "topic": "data analytics",
+                           "measure": "self-assessed proficiency", "targetChangePercent": 30.0,
+                           "withinMonths": 6}],
+        "mentorMaxLevel": 4, "menteeMinLevel": 6, "minLevelGap": 2,
+        "enrolmentOpensOn": "2026-01-05", "enrolmentClosesOn": "2026-02-01", "capacity": 40,
+        "sessionCadence": "biweekly", "sessionMinutes": 45, "durationWeeks": 24,
+        "meetingFormat": "hybrid", "topics": ["social media", "AI tools", "DEI perspectives"],
+        "guidelines": [{"kind": "confidentiality", "title": "What is said stays", "url": None}],
+        "mutual": True, "matchingMode": "shortlist", "diversityObjective": False,
+        "status": "open",
+    }
+
+
+async def test_create_programme_sends_every_setting_given_and_nothing_else(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation ($input: ProgrammeInput!) { createProgramme(input: $input) {
+        id status capacity sessionMinutes topics goalTemplates { title withinMonths } } }"""
+    given = {"name": "Digital first", "status": "draft", "objectives": "Fluency",
+             "goalTemplates": [{"title": "AI +30 %", "targetChangePercent": 30,
+                                "withinMonths": 6}],
+             "enrolmentOpensOn": "2026-03-01", "capacity": 12, "sessionCadence": "monthly",
+             "sessionMinutes": 30, "meetingFormat": "in_person", "topics": ["AI tools"],
+             "guidelines": [{"kind": "feedback", "title": "Be kind"}], "mutual": True,
+             "matchingMode": "automatic", "diversityObjective": True}
+
+    data = _data(await stack.graphql(mutation, {"input": given}, token=token("hr_admin")))
+
+    assert data["createProgramme"] == {
+        "id": "prog-new", "status": "draft", "capacity": 12, "sessionMinutes": 30,
+        "topics": ["AI tools"], "goalTemplates": [{"title": "AI +30 %", "withinMonths": 6}]}
+    assert _sent(stack, "enrolment") == {
+        "name": "Digital first", "status": "draft", "objectives": "Fluency",
+        "goal_templates": [{"title": "AI +30 %", "target_change_percent": 30.0,
+                            "within_months": 6}],
+        "enrolment_opens_on": "2026-03-01", "capacity": 12, "session_cadence": "monthly",
+        "session_minutes": 30, "meeting_format": "in_person", "topics": ["AI tools"],
+        "guidelines": [{"kind": "feedback", "title": "Be kind"}], "mutual": True,
+        "matching_mode": "automatic", "diversity_objective": True}
+
+
+async def test_update_programme_patches_only_the_settings_given_and_null_clears_one(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation ($input: ProgrammeUpdateInput!) {
+      updateProgramme(programmeId: "prog1", input: $input) {
+        name capacity sessionMinutes guidelines { kind title body } } }"""
+
+    data = _data(await stack.graphql(mutation, {"input": {
+        "name": "Digital second", "capacity": None, "sessionMinutes": 60,
+        "guidelines": [{"title": "Channels", "body": "Use chat"}]}}, token=token("hr_admin")))
+
+    assert data["updateProgramme"] == {"name": "Digital second", "capacity": None,
+                                       "sessionMinutes": 60,
+                                       "guidelines": [{"kind": "other", "title": "Channels",
+                                                       "body": "Use chat"}]}
+    assert _last(stack, "enrolment", "PATCH") == "/api/v1/programmes/prog1"
+    assert _sent(stack, "enrolment") == {"name": "Digital second", "capacity": None,
+                                         "session_minutes": 60,
+                                         "guidelines": [{"title": "Channels",
+                                                         "body": "Use chat"}]}
+
+
+async def test_change_programme_status_and_add_topics_reach_their_routes(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    admin = token("hr_admin")
+
+    moved = _data(await stack.graphql(
+        'mutation { changeProgrammeStatus(programmeId: "prog1", status: "running") { status } }',
+        token=admin))
+    assert moved["changeProgrammeStatus"] == {"status": "running"}
+    assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/status"
+    assert _sent(stack, "enrolment") == {"status": "running"}
+
+    added = _data(await stack.graphql(
+        """mutation { addProgrammeTopics(programmeId: "prog1",
+             topics: ["remote work", "agile practices"]) { topics } }""", token=admin))
+    assert added["addProgrammeTopics"]["topics"][-2:] == ["remote work", "agile practices"]
+    assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/topics"
+    assert _sent(stack, "enrolment") == {"topics": ["remote work", "agile practices"]}
+
+
+# --- invitations, the survey, participant import, erasure ---------------------------
+
+
+async def test_hr_invites_and_lists_invitations_with_the_people_behind_them(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    admin = token("hr_admin")
+
+    invited = _data(await stack.graphql(
+        """mutation { invite(programmeId: "prog1", input: {employeeId: "e4", role: MENTOR,
+             message: "Teach us AI"}) { id programmeId employeeId role status message } }""",
+        token=admin))["invite"]
+    assert invited == {"id": "inv-new", "programmeId": "prog1", "employeeId": "e4",
+                       "role": "MENTOR", "status": "pending", "message": "Teach us AI"}
+    assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/invitations"
+    assert _sent(stack, "enrolment") == {"employee_id": "e4", "role": "mentor",
+                                         "message": "Teach us AI"}
+
+    listed = _data(await stack.graphql(
+        """{ invitations(programmeId: "prog1") { id status employee { givenName } }
+             programme(id: "prog1") { invitations { id } } }""", token=admin))
+    assert listed["invitations"] == [{"id": "inv1", "status": "pending",
+                                      "employee": {"givenName": "G5"}}]
+    assert listed["programme"]["invitations"] == [{"id": "inv1"}]
+    # The root field and the nested one share the request's loader: one call.
+    assert stack.recorders["enrolment"].paths().count(
+        "/api/v1/programmes/prog1/invitations") == 1
+
+
+async def test_an_invited_employee_sees_accepts_and_declines_their_invitation(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    invited = token("participant", employee_id="e5")
+
+    mine = _data(await stack.graphql("{ myInvitations { id role programme { name } } }",
+                                     token=invited))
+    assert mine["myInvitations"] == [{"id": "inv1", "role": "MENTOR",
+                                      "programme": {"name": "Programme 1"}}]
+    assert "/api/v1/employees/e5/invitations" in stack.recorders["enrolment"].paths()
+
+    accepted = _data(await stack.graphql(
+        """mutation { acceptInvitation(invitationId: "inv1", input: {
+             topicsTeach: [{topic: "AI tools", level: 5}], timeZone: "Europe/Lisbon",
+             mentorCapacity: 2}) { id source role timeZone mentorCapacity } }""",
+        token=invited))["acceptInvitation"]
+    assert accepted == {"id": "p-new", "source": "invitation", "role": "MENTOR",
+                        "timeZone": "Europe/Lisbon", "mentorCapacity": 2}
+    assert _last(stack, "enrolment") == "/api/v1/invitations/inv1/accept"
+    assert _sent(stack, "enrolment") == {"topics_teach": [{"topic": "AI tools", "level": 5}],
+                                         "time_zone": "Europe/Lisbon", "mentor_capacity": 2}
+
+    # Accepting without answers sends an empty survey: the service's defaults apply.
+    _data(await stack.graphql('mutation { acceptInvitation(invitationId: "inv1") { id } }',
+                              token=invited))
+    assert _sent(stack, "enrolment") == {}
+
+    declined = _data(await stack.graphql(
+        'mutation { declineInvitation(invitationId: "inv1") { status respondedAt } }',
+        token=invited))["declineInvitation"]
+    assert declined == {"status": "declined", "respondedAt": "2026-01-05T09:00:00+00:00"}
+    assert _last(stack, "enrolment") == "/api/v1/invitations/inv1/decline"
+
+
+async def test_my_invitations_without_an_employee_in_the_token_is_empty(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    data = _data(await stack.graphql("{ myInvitations { id } }", token=token("hr_admin")))
+
+    assert data["myInvitations"] == []
+    assert not stack.recorders["enrolment"].calls
+
+
+SURVEY = """mutation ($input: SurveyInput!) { updateSurvey(participantId: "m1", input: $input) {
+    surveyVersion surveyUpdatedAt topicsTeach { topic level } topicsLearn { topic level }
+    interests availability { weekday start end } timeZone meetingFormats
+    communicationPreferences languages mentorCapacity deiOptIn avoidEmployeeIds
+    diversity { name value } } }"""
+
+FULL_SURVEY = {
+    "topicsTeach": [{"topic": "DEI perspectives", "level": 4}],
+    "topicsLearn": [{"topic": "negotiation", "level": 1}], "interests": ["climbing"],
+    "availability": [{"weekday": 0, "start": "08:00", "end": "10:00"}],
+    "timeZone": "Asia/Tokyo", "meetingFormats": ["virtual", "hybrid"],
+    "communicationPreferences": ["video"], "languages": ["en", "ja"], "mentorCapacity": 3,
+    "deiOptIn": True, "avoidEmployeeIds": ["e9"],
+    "diversity": [{"name": "generation", "value": "gen z"}], "diversityConsent": True,
+}
+
+
+async def test_update_survey_puts_every_answer_and_returns_the_new_version(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    data = _data(await stack.graphql(SURVEY, {"input": FULL_SURVEY},
+                                     token=token("participant", employee_id="e1")))
+
+    answers = {k: v for k, v in FULL_SURVEY.items() if k != "diversityConsent"}
+    assert data["updateSurvey"] == {**answers, "surveyVersion": 2,
+                                    "surveyUpdatedAt": "2026-01-06T09:00:00+00:00"}
+    assert _last(stack, "enrolment", "PUT") == "/api/v1/participants/m1/survey"
+    assert _sent(stack, "enrolment") == {
+        "topics_teach": [{"topic": "DEI perspectives", "level": 4}],
+        "topics_learn": [{"topic": "negotiation", "level": 1}], "interests": ["climbing"],
+        "availability": [{"weekday": 0, "start": "08:00", "end": "10:00"}],
+        "time_zone": "Asia/Tokyo", "meeting_formats": ["virtual", "hybrid"],
+        "communication_preferences": ["video"], "languages": ["en", "ja"],
+        "mentor_capacity": 3, "dei_opt_in": True, "avoid_employee_ids": ["e9"],
+        "diversity": {"generation": "gen z"}, "diversity_consent": True,
+    }
+
+
+async def test_survey_versions_show_each_version_and_hide_diversity_from_managers(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    query = """{ surveyVersions(participantId: "m1") {
+        version submittedAt answers { timeZone availability { weekday } diversity { name value } }
+    } }"""
+
+    own = _data(await stack.graphql(query, token=token("participant", employee_id="e1")))
+    managed = _data(await stack.graphql(query, token=token("programme_manager")))
+
+    assert [v["answers"]["timeZone"] for v in own["surveyVersions"]] == [
+        "Europe/Paris", "Asia/Tokyo"]
+    assert own["surveyVersions"][1]["answers"]["diversity"] == [
+        {"name": "generation", "value": "gen z"}]
+    assert [v["answers"]["diversity"] for v in managed["surveyVersions"]] == [None, None]
+    assert _last(stack, "enrolment", "GET") == "/api/v1/participants/m1/survey/versions"
+
+
+async def test_import_participants_sends_the_records_and_maps_the_report(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation ($records: [ParticipantImportInput!]!) {
+      importParticipants(programmeId: "prog1", records: $records) {
+        enrolled updated rejected errors { row field reason } } }"""
+    records = [{"externalId": "X4", "role": "MENTOR", "consentAt": "2026-01-02T08:00:00Z",
+                "languages": ["en"]},
+               {"employeeId": "e8", "role": "MENTEE", "consentAt": "2027-01-02T08:00:00Z"}]
+
+    data = _data(await stack.graphql(mutation, {"records": records}, token=token("hr_admin")))
+
+    assert data["importParticipants"] == {
+        "enrolled": 1, "updated": 0, "rejected": 1,
+        "errors": [{"row": 2, "field": "consentAt", "reason": "consent_at is in the future"}]}
+    assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/participants/import"
+    assert _sent(stack, "enrolment") == [
+        {"external_id": "X4", "role": "mentor", "consent_at": "2026-01-02T08:00:00Z",
+         "languages": ["en"]},
+        {"employee_id": "e8", "role": "mentee", "consent_at": "2027-01-02T08:00:00Z"}]
+
+
+async def test_erase_employee_answers_the_pseudonymised_person(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    data = _data(await stack.graphql(
+        'mutation { eraseEmployee(employeeId: "e3") { id givenName erased } }',
+        token=token("hr_admin")))
+
+    assert data["eraseEmployee"] == {"id": "e3", "givenName": "Erased", "erased": True}
+    assert _last(stack, "enrolment") == "/api/v1/employees/e3/erase"
+
+
+async def test_enrol_sends_the_whole_survey_with_the_role(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation ($input: EnrolInput!) { enrol(programmeId: "prog1", input: $input) {
+        role timeZone availability { weekday start end } } }"""
+    given = {"role": "MENTEE", "timeZone": "Europe/Rome",
+             "availability": [{"weekday": 4, "start": "14:00", "end": "15:00"}],
+             "avoidEmployeeIds": ["e2"]}
+
+    data = _data(await stack.graphql(mutation, {"input": given},
+                                     token=token("participant", employee_id="e6")))
+
+    assert data["enrol"]["role"] == "MENTEE"
+    assert _sent(stack, "enrolment") == {
+        "employee_id": "e6", "role": "mentee", "time_zone": "Europe/Rome",
+        "availability": [{"weekday": 4, "start": "14:00", "end": "15:00"}],
+        "avoid_employee_ids": ["e2"]}
+
+
+# --- matching: shortlist picks, configuration, pool, whole-cohort runs -----------------
+
+
+async def test_a_mentee_picks_and_the_mentor_accepts_or_declines(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    picked = _data(await stack.graphql(
+        """mutation { pickMentor(programmeId: "prog1", menteeParticipantId: "s2",
+             mentorParticipantId: "m3") { id status origin formedAt mentorEmployeeId } }""",
+        token=token("participant", employee_id="e7")))["pickMentor"]
+    assert picked == {"id": "pair-picked", "status": "proposed", "origin": "shortlist",
+                      "formedAt": None, "mentorEmployeeId": "e3"}
+    assert _last(stack, "matching") == "/api/v1/programmes/prog1/mentees/s2/pick"
+    assert _sent(stack, "matching") == {"mentor_participant_id": "m3"}
+
+    mentor = token("participant", employee_id="e2")  # pair5 proposes m2 (e2) to s1
+    accepted = _data(await stack.graphql(
+        'mutation { acceptPair(pairId: "pair5") { status formedAt } }', token=mentor))
+    assert accepted["acceptPair"] == {"status": "active",
+                                      "formedAt": "2026-01-06T09:00:00+00:00"}
+    assert _last(stack, "matching") == "/api/v1/pairs/pair5/accept"
+
+    declined = _data(await stack.graphql(
+        'mutation { declinePair(pairId: "pair5", note: "no time this quarter") { status } }',
+        token=mentor))
+    assert declined["declinePair"] == {"status": "declined"}
+    assert _last(stack, "matching") == "/api/v1/pairs/pair5/decline"
+    assert _sent(stack, "matching") == {"note": "no time this quarter"}
+
+
+async def test_pairs_filter_by_status(stack: Stack, token: Callable[..., str]) -> None:
+    data = _data(await stack.graphql('{ pairs(programmeId: "prog1", status: "proposed") { id } }',
+                                     token=token("hr_admin")))
+
+    assert data["pairs"] == [{"id": "pair5"}]
+    assert stack.recorders["matching"].calls[-1].query == "programme_id=prog1&status=proposed"
+
+
+async def test_matching_config_reads_and_replaces_weights_and_limits(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    admin = token("hr_admin")
+
+    read = _data(await stack.graphql(
+        """{ matchingConfig(programmeId: "prog1") { weights { factor weight } idealLevelGap
+             maxTimeZoneHours diversityApplies } }""", token=admin))["matchingConfig"]
+    assert read == {"weights": [{"factor": "complementarity", "weight": 40.0},
+                                {"factor": "interests", "weight": 10.0}],
+                    "idealLevelGap": 4, "maxTimeZoneHours": None, "diversityApplies": False}
+
+    put = _data(await stack.graphql(
+        """mutation { updateMatchingConfig(programmeId: "prog1", input: {
+             weights: [{factor: "department", weight: 0}, {factor: "level_gap", weight: 25}],
+             maxTimeZoneHours: 6, allowSharedManager: true, deiTopics: ["DEI perspectives"]}) {
+             weights { factor weight } maxTimeZoneHours allowSharedManager } }""",
+        token=admin))["updateMatchingConfig"]
+    assert put == {"weights": [{"factor": "department", "weight": 0.0},
+                               {"factor": "level_gap", "weight": 25.0}],
+                   "maxTimeZoneHours": 6.0, "allowSharedManager": True}
+    assert _last(stack, "matching", "PUT") == "/api/v1/programmes/prog1/matching-config"
+    assert _sent(stack, "matching") == {"weights": {"department": 0.0, "level_gap": 25.0},
+                                        "max_time_zone_hours": 6.0,
+                                        "allow_shared_manager": True,
+                                        "dei_topics": ["DEI perspectives"]}
+
+
+async def test_pool_stats_answer_at_the_root_and_on_a_programme(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    query = """{ poolStats(programmeId: "prog1") { mentors mentees totalCapacity freeCapacity
+                   unpairedMentees eligiblePairs }
+                 programme(id: "prog1") { poolStats { eligiblePairs } } }"""
+
+    data = _data(await stack.graphql(query, token=token("hr_admin")))
+
+    assert data["poolStats"] == {"mentors": 3, "mentees": 4, "totalCapacity": 6,
+                                 "freeCapacity": 2, "unpairedMentees": 1, "eligiblePairs": 9}
+    assert data["programme"]["poolStats"] == {"eligiblePairs": 9}
+    assert stack.recorders["matching"].paths() == ["/api/v1/programmes/prog1/pool"]
+
+
+async def test_run_matching_is_a_dry_run_by_default_and_answers_the_whole_result(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mutation = """mutation { runMatching(programmeId: "prog1") {
+        id objective dryRun status totalScore matched unmatched optimal stats
+        pairs { menteeParticipantId mentorParticipantId score breakdown { factor points }
+                mentor { employeeId } }
+        unmatchedMentees { menteeParticipantId reason mentee { employeeId } }
+        pairIds } }"""
+
+    data = _data(await stack.graphql(mutation, token=token("hr_admin")))
+
+    assert _last(stack, "matching") == "/api/v1/programmes/prog1/match-runs"
+    assert _sent(stack, "matching") == {"objective": "max_score", "dry_run": True}
+    run = data["runMatching"]
+    assert (run["objective"], run["dryRun"], run["status"]) == ("max_score", True, "draft")
+    assert (run["totalScore"], run["matched"], run["unmatched"], run["optimal"]) == (
+        151.5, 2, 1, True)
+    assert run["stats"] == {"eligible_pairs": 9, "rounds": 2}
+    assert run["pairs"] == [
+        {"menteeParticipantId": "s1", "mentorParticipantId": "m1", "score": 80.0,
+         "breakdown": [], "mentor": {"employeeId": "e1"}},
+        {"menteeParticipantId": "s2", "mentorParticipantId": "m2", "score": 71.5,
+         "breakdown": [{"factor": "topics", "points": 40.0}], "mentor": {"employeeId": "e2"}}]
+    assert run["unmatchedMentees"] == [{"menteeParticipantId": "s3", "reason": "capacity_taken",
+                                        "mentee": {"employeeId": "e8"}}]
+    assert run["pairIds"] == []
+
+
+async def test_match_runs_are_listed_read_and_published(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    admin = token("hr_admin")
+
+    real = _data(await stack.graphql(
+        """mutation { runMatching(programmeId: "prog1", objective: "max_participation",
+             dryRun: false) { status } }""", token=admin))
+    assert real["runMatching"] == {"status": "published"}
+    assert _sent(stack, "matching") == {"objective": "max_participation", "dry_run": False}
+
+    listed = _data(await stack.graphql(
+        """{ matchRuns(programmeId: "prog1") { id objective }
+             matchRun(id: "run1") { publishedAt formedPairs { id status } } }""", token=admin))
+    assert listed["matchRuns"] == [{"id": "run2", "objective": "max_participation"},
+                                   {"id": "run1", "objective": "max_score"}]
+    assert listed["matchRun"] == {"publishedAt": "2026-01-05T09:00:00+00:00",
+                                  "formedPairs": [{"id": "pair1", "status": "active"},
+                                                  {"id": "pair2", "status": "active"}]}
+
+    published = _data(await stack.graphql(
+        'mutation { publishMatchRun(runId: "run2") { id status pairIds } }', token=admin))
+    assert published["publishMatchRun"] == {"id": "run2", "status": "published",
+                                            "pairIds": ["pair1", "pair2"]}
+    assert _last(stack, "matching") == "/api/v1/match-runs/run2/publish"
