@@ -202,7 +202,8 @@ class _Reserve:
 
     def put(self, li: Index, mj: Index, score: Ints) -> None:
         if li.size:
-            self.parts.append((li.astype(np.intp), mj.astype(np.intp), score.astype(np.int64)))
+            # int32 halves the memory of a large reserve; widened again when used.
+            self.parts.append((li.astype(np.int32), mj.astype(np.int32), score.astype(np.int32)))
 
     def _all(self) -> tuple[Index, Index, Ints]:
         if not self.parts:
@@ -215,7 +216,8 @@ class _Reserve:
     def _split(self, take: NDArray[np.bool_]) -> tuple[Index, Index, Ints]:
         li, mj, score = self._all()
         self.parts = [(li[~take], mj[~take], score[~take])]
-        return li[take], mj[take], score[take]
+        return (li[take].astype(np.intp), mj[take].astype(np.intp),
+                score[take].astype(np.int64))
 
     def take_best(self, k: int) -> tuple[Index, Index, Ints]:
         """Remove and return each mentee's k best pairs."""
@@ -226,7 +228,7 @@ class _Reserve:
                        ) -> tuple[list[Index], list[Index], list[Ints]]:
         """Remove and return, per mentee, the k pairs that improve most at duals (u, v)."""
         li, mj, score = self._all()
-        gain = enc.of(score) - u[li] - v[mj]
+        gain = enc.of(score.astype(np.int64)) - u[li] - v[mj]
         improving = gain > 0
         take = np.zeros(li.size, dtype=np.bool_)
         if improving.any():
@@ -306,6 +308,7 @@ def solve(
     groups_per_mentee: int = 3,
     added_per_group: int = 2,
     max_rounds: int = 100,
+    dense_cells: int = 250_000_000,
 ) -> Solution:
     """The optimal matching of `mentee_rows` to mentors with free `capacity`, with proof."""
     began = _time.perf_counter()
@@ -321,6 +324,10 @@ def solve(
         return Solution(np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.int64), 0,
                         True, rows, _reasons(pool, rows, mentor_rows, set()), stats)
     enc = _Weights(objective, n)
+    if n * mentor_rows.size <= dense_cells:
+        # Scanning is cheap here, so start wider and add more per round: fewer solves.
+        return _solve_dense(pool, capacity, enc, rows, mentor_rows, stats, began,
+                            2 * candidates_per_mentee, 4 * added_per_group, max_rounds)
     groups = scoring.group_mentors(pool, group_size, rows=mentor_rows)
     g_count = len(groups)
     edges = _Candidates(m)
@@ -423,6 +430,79 @@ def solve(
     reasons = _reasons(pool, unmatched, mentor_rows, with_candidates)
     stats["seconds"] = round(_time.perf_counter() - began, 3)
     return Solution(mentees, mentors, scores, int(scores.sum()), optimal, unmatched, reasons,
+                    stats)
+
+
+def _solve_dense(
+    pool: scoring.Pool, capacity: Ints, enc: _Weights, rows: Index, mentor_rows: Index,
+    stats: dict[str, Any], began: float, k: int, added_per_row: int, max_rounds: int,
+) -> Solution:
+    """The same method when every score fits in memory (2 bytes a pair): price by scanning.
+
+    Below `dense_cells` pairs, bounds cost more than they save: every pair is
+    scored once, in blocks, into an int16 matrix (-1 = ineligible), and pricing
+    is a vectorised scan of it against the duals.
+    """
+    n, m_free = rows.size, mentor_rows.size
+    t = _time.perf_counter()
+    scores = np.empty((n, m_free), dtype=np.int16)
+    per = max(1, scoring.BLOCK_PAIRS // m_free)
+    for start in range(0, n, per):
+        scored = scoring.score_block(pool, rows[start : start + per], mentor_rows)
+        scores[start : start + per] = np.where(scored.eligible, scored.total, -1)
+    stats["scoring_seconds"] = round(_time.perf_counter() - t, 3)
+    cap_local = capacity[mentor_rows]
+    ei_parts: list[Index] = []
+    ej_parts: list[Index] = []
+    for start in range(0, n, per):
+        block = scores[start : start + per].astype(np.int64)
+        keep = _best_per_row(block, block >= 0, k)
+        r, c = np.nonzero(keep)
+        ei_parts.append(start + r)
+        ej_parts.append(c)
+    ei, ej = np.concatenate(ei_parts), np.concatenate(ej_parts)
+    optimal = False
+    rounds = 0
+    solve_seconds = price_seconds = 0.0
+    matched = np.full(n, -1, dtype=np.intp)
+    while rounds < max_rounds:
+        rounds += 1
+        t = _time.perf_counter()
+        weight = enc.of(scores[ei, ej].astype(np.int64))
+        matched = solve_restricted(n, cap_local, ei, ej, weight)
+        u, v = duals(n, cap_local, ei, ej, weight, matched)
+        solve_seconds += _time.perf_counter() - t
+        t = _time.perf_counter()
+        known = np.sort(ei.astype(np.int64) * m_free + ej)
+        new_i: list[Index] = []
+        new_j: list[Index] = []
+        for start in range(0, n, per):
+            block = scores[start : start + per].astype(np.int64)
+            gain = enc.of(block) - u[start : start + per, None] - v[None, :]
+            improving = (block >= 0) & (gain > 0)
+            if not improving.any():
+                continue
+            r, c = np.nonzero(_best_per_row(gain, improving, added_per_row))
+            fresh = ~_isin_sorted((start + r).astype(np.int64) * m_free + c, known)
+            new_i.append(start + r[fresh])
+            new_j.append(c[fresh])
+        price_seconds += _time.perf_counter() - t
+        if not new_i or sum(x.size for x in new_i) == 0:
+            optimal = True
+            break
+        ei = np.concatenate([ei, *new_i])
+        ej = np.concatenate([ej, *new_j])
+    stats.update(rounds=rounds, candidate_pairs=int(ei.size), scored_pairs=int(n * m_free),
+                 mode="dense", solve_seconds=round(solve_seconds, 3),
+                 price_seconds=round(price_seconds, 3))
+    hit = matched >= 0
+    mentees, mentors = rows[hit], mentor_rows[matched[hit]]
+    totals = scores[np.flatnonzero(hit), matched[hit]].astype(np.int64)
+    has_eligible = (scores >= 0).any(axis=1)
+    reasons = ["capacity_taken" if has_eligible[i] else "no_eligible_mentor"
+               for i in np.flatnonzero(~hit).tolist()]
+    stats["seconds"] = round(_time.perf_counter() - began, 3)
+    return Solution(mentees, mentors, totals, int(totals.sum()), optimal, rows[~hit], reasons,
                     stats)
 
 
