@@ -106,3 +106,14 @@ def test_the_greedy_baseline_is_never_better() -> None:
     greedy_total, _ = solver.greedy(pool.mentors.capacity, mi, mj, scores[mi, mj])
     best = solver.solve(pool, pool.mentors.capacity, "max_score")
     assert greedy_total <= best.total
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_bounded_reserve_still_reaches_the_optimum(seed: int) -> None:
+    # A tiny reserve forces dropped pairs to be rescored from their groups.
+    pool = random_instance(seed + 40)
+    found = solver.solve(pool, pool.mentors.capacity, "max_score", dense_cells=0,
+                         candidates_per_mentee=1, group_size=3, reserve_limit=5,
+                         reserve_per_mentee=1)
+    assert found.optimal
+    assert found.total == reference(pool, "max_score")[0]

@@ -219,6 +219,18 @@ class _Reserve:
         return (li[take].astype(np.intp), mj[take].astype(np.intp),
                 score[take].astype(np.int64))
 
+    @property
+    def size(self) -> int:
+        return sum(int(part[0].size) for part in self.parts)
+
+    def compact(self, keep: int, enc: _Weights, tau: Ints) -> None:
+        """Keep each mentee's `keep` best pairs; `tau` remembers the best weight dropped."""
+        li, mj, score = self._all()
+        best = _top_k(li.astype(np.intp), score.astype(np.int64), keep)
+        if (~best).any():
+            np.maximum.at(tau, li[~best], enc.of(score[~best].astype(np.int64)))
+        self.parts = [(li[best], mj[best], score[best])]
+
     def take_best(self, k: int) -> tuple[Index, Index, Ints]:
         """Remove and return each mentee's k best pairs."""
         li, _, score = self._all()
@@ -309,6 +321,8 @@ def solve(
     added_per_group: int = 2,
     max_rounds: int = 100,
     dense_cells: int = 250_000_000,
+    reserve_limit: int = 20_000_000,
+    reserve_per_mentee: int = 64,
 ) -> Solution:
     """The optimal matching of `mentee_rows` to mentors with free `capacity`, with proof."""
     began = _time.perf_counter()
@@ -356,6 +370,11 @@ def solve(
         reserve.put(li[r], cols[c], scored.total[r, c])
     fi, fj, fw = reserve.take_best(candidates_per_mentee)
     edges.add(rows[fi], fj, fw)
+    # Memory stays bounded: past `reserve_limit` pairs the reserve keeps each mentee's best
+    # and `tau` the best weight it let go; such a mentee's groups are rescored when needed.
+    tau = np.full(n, -1, dtype=np.int64)
+    if reserve.size > reserve_limit:
+        reserve.compact(reserve_per_mentee, enc, tau)
     stats["candidate_seconds"] = round(_time.perf_counter() - t, 3)
 
     local_of = np.full(n_all, -1, dtype=np.intp)
@@ -395,9 +414,19 @@ def solve(
             fresh = ~_isin_sorted(keys, done)  # scored groups live on in the reserve
             asks_i.append((start + r)[fresh].astype(np.intp))
             asks_g.append(g[fresh].astype(np.intp))
+        again = np.flatnonzero(tau > u)
+        if again.size:
+            lo = np.searchsorted(done, again.astype(np.int64) * g_count)
+            hi = np.searchsorted(done, (again.astype(np.int64) + 1) * g_count)
+            redo = np.concatenate([done[a:b] for a, b in zip(lo, hi, strict=True)])
+            asks_i.append((redo // g_count).astype(np.intp))
+            asks_g.append((redo % g_count).astype(np.intp))
+            tau[again] = -1
         li_all, g_all = np.concatenate(asks_i), np.concatenate(asks_g)
         if li_all.size:
-            done = np.union1d(done, li_all.astype(np.int64) * g_count + g_all)
+            keys = np.unique(li_all.astype(np.int64) * g_count + g_all)
+            li_all, g_all = (keys // g_count).astype(np.intp), (keys % g_count).astype(np.intp)
+            done = np.union1d(done, keys)
         for li, cols, scored, mask in _score_requests(pool, groups, rows, rank, li_all, g_all):
             scored_pairs += int(mask.sum())
             usable = scored.eligible & mask
@@ -411,6 +440,11 @@ def solve(
             reserve.put(li[r], cols[c], scored.total[r, c])
         added = edges.add(rows[np.concatenate(new_i)], np.concatenate(new_j),
                           np.concatenate(new_w))
+        if reserve.size > reserve_limit:
+            li, mj, score = reserve._all()
+            fresh = ~edges.contains(rows[li], mj.astype(np.intp))
+            reserve.parts = [(li[fresh], mj[fresh], score[fresh])]
+            reserve.compact(reserve_per_mentee, enc, tau)
         price_seconds += _time.perf_counter() - t
         if added == 0:
             optimal = True
