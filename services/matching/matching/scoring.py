@@ -430,30 +430,49 @@ class Scored:
 
 def fractions(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
               ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Each factor's fraction of full marks (0-1), (factors, rows, cols); and overlap hours."""
+    """Each factor's fraction of full marks (0-1), (factors, rows, cols); and overlap hours.
+
+    Factors switched off (weight 0) are left at 0 without being computed; all
+    arithmetic stays in float32 so large blocks cost one pass per factor.
+    """
     a, b, rules = pool.mentees, pool.mentors, pool.rules
-    out = np.empty((len(FACTORS), rows.size, cols.size), dtype=np.float32)
-    comp = a.learn[rows] @ b.teach[cols].T
-    if rules.mutual:
-        comp = (comp + a.teach[rows] @ b.learn[cols].T) / 2
-    out[0] = comp
-    shared = a.interests[rows] @ b.interests[cols].T
-    out[1] = np.minimum(shared, 3.0) / 3.0
-    overlap = (a.availability[rows] @ b.availability[cols].T) / 2.0
-    out[2] = np.minimum(overlap, rules.ideal_overlap_hours) / rules.ideal_overlap_hours
-    both = a.has_languages[rows][:, None] & b.has_languages[cols][None, :]
-    common = (a.languages[rows] @ b.languages[cols].T) > 0
-    out[3] = np.where(both, common, 0.5)
-    fa, fb = a.formats[rows][:, None], b.formats[cols][None, :]
-    la_loc = a.location[rows][:, None]
-    same_place = (la_loc == b.location[cols][None, :]) & (la_loc >= 0)
-    out[4] = ((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place)
-    da, db = a.department[rows][:, None], b.department[cols][None, :]
-    out[5] = np.where((da < 0) | (db < 0), 0.5, da != db)
-    la, lb = a.level[rows][:, None], b.level[cols][None, :]
-    gap = np.clip(la - lb, 0, rules.ideal_level_gap) / rules.ideal_level_gap
-    out[6] = np.where((la >= 0) & (lb >= 0), gap, 0.0)
-    out[7] = b.diverse[cols][None, :]
+    on = pool.scales > 0
+    f32 = np.float32
+    out = np.zeros((len(FACTORS), rows.size, cols.size), dtype=f32)
+    if on[0]:
+        comp = a.learn[rows] @ b.teach[cols].T
+        if rules.mutual:
+            comp += a.teach[rows] @ b.learn[cols].T
+            comp *= f32(0.5)
+        out[0] = comp
+    if on[1]:
+        np.minimum(a.interests[rows] @ b.interests[cols].T, f32(3.0), out=out[1])
+        out[1] /= f32(3.0)
+    overlap = a.availability[rows] @ b.availability[cols].T
+    overlap *= f32(0.5)
+    if on[2]:
+        ideal = f32(rules.ideal_overlap_hours)
+        np.minimum(overlap, ideal, out=out[2])
+        out[2] /= ideal
+    if on[3]:
+        both = a.has_languages[rows][:, None] & b.has_languages[cols][None, :]
+        common = (a.languages[rows] @ b.languages[cols].T) > 0
+        out[3] = np.where(both, common.astype(f32), f32(0.5))
+    if on[4]:
+        fa, fb = a.formats[rows][:, None], b.formats[cols][None, :]
+        la_loc = a.location[rows][:, None]
+        same_place = (la_loc == b.location[cols][None, :]) & (la_loc >= 0)
+        out[4] = ((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place)
+    if on[5]:
+        da, db = a.department[rows][:, None], b.department[cols][None, :]
+        out[5] = np.where((da < 0) | (db < 0), f32(0.5), (da != db).astype(f32))
+    if on[6]:
+        la, lb = a.level[rows][:, None], b.level[cols][None, :]
+        gap = np.clip(la - lb, 0, rules.ideal_level_gap).astype(f32)
+        gap /= f32(rules.ideal_level_gap)
+        out[6] = np.where((la >= 0) & (lb >= 0), gap, f32(0.0))
+    if on[7]:
+        out[7] = b.diverse[cols][None, :]
     return out, overlap
 
 
@@ -515,10 +534,11 @@ def score_block(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp], *,
     cols = np.asarray(cols, dtype=np.intp)
     frac, overlap = fractions(pool, rows, cols)
     frac *= pool.scales.astype(np.float32)[:, None, None]
-    points = np.rint(frac).astype(np.int32)
-    return Scored(total=points.sum(axis=0, dtype=np.int64),
-                  violations=violations(pool, rows, cols, overlap),
-                  points=points if with_points else None)
+    np.rint(frac, out=frac)
+    # Whole hundredths below 2**24 add up exactly in float32.
+    total = frac.sum(axis=0).astype(np.int64)
+    return Scored(total=total, violations=violations(pool, rows, cols, overlap),
+                  points=frac.astype(np.int32) if with_points else None)
 
 
 def score_rows(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp] | None = None,

@@ -323,8 +323,13 @@ def solve(
     dense_cells: int = 250_000_000,
     reserve_limit: int = 20_000_000,
     reserve_per_mentee: int = 64,
+    deadline_seconds: float | None = None,
 ) -> Solution:
-    """The optimal matching of `mentee_rows` to mentors with free `capacity`, with proof."""
+    """The optimal matching of `mentee_rows` to mentors with free `capacity`, with proof.
+
+    With `deadline_seconds`, pricing stops when time is up and the best matching
+    found so far comes back with `optimal=False` (a valid matching, not a proven one).
+    """
     began = _time.perf_counter()
     n_all, m = pool.shape
     rows = np.arange(n_all, dtype=np.intp) if mentee_rows is None else np.asarray(
@@ -386,6 +391,8 @@ def solve(
     rounds = 0
     solve_seconds = dual_seconds = price_seconds = 0.0
     matched = np.full(n, -1, dtype=np.intp)
+    deadline = began + deadline_seconds if deadline_seconds is not None else float("inf")
+    timed_out = False
     while rounds < max_rounds:
         rounds += 1
         # 2-3. exact solve on the candidates, then the duals that certify it
@@ -428,6 +435,9 @@ def solve(
             li_all, g_all = (keys // g_count).astype(np.intp), (keys % g_count).astype(np.intp)
             done = np.union1d(done, keys)
         for li, cols, scored, mask in _score_requests(pool, groups, rows, rank, li_all, g_all):
+            if _time.perf_counter() > deadline:
+                timed_out = True
+                break
             scored_pairs += int(mask.sum())
             usable = scored.eligible & mask
             gain = enc.of(scored.total) - u[li][:, None] - v_global[cols][None, :]
@@ -446,10 +456,12 @@ def solve(
             reserve.parts = [(li[fresh], mj[fresh], score[fresh])]
             reserve.compact(reserve_per_mentee, enc, tau)
         price_seconds += _time.perf_counter() - t
+        if timed_out:
+            break
         if added == 0:
             optimal = True
             break
-    stats.update(rounds=rounds, candidate_pairs=int(edges.keys.size),
+    stats.update(rounds=rounds, candidate_pairs=int(edges.keys.size), timed_out=timed_out,
                  scored_pairs=int(scored_pairs), groups=g_count,
                  solve_seconds=round(solve_seconds, 3), dual_seconds=round(dual_seconds, 3),
                  price_seconds=round(price_seconds, 3))
