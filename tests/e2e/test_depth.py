@@ -1,0 +1,189 @@
+"""Enrolment and matching in depth, through the gateway's GraphQL, on the real backbone.
+
+HR sets a programme up as a draft and opens it; a junior is invited and
+accepts with their survey, then updates it; two seniors opt in; one picks the
+junior from their shortlist and the junior accepts; HR then asks for a dry
+run over the rest of the cohort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import GraphQLClient, Platform
+from tests.support.stack import wait_until
+
+TOPIC = "data analytics and visualisation"
+
+EMPLOYEES = """mutation ($records: [EmployeeInput!]!) {
+  importEmployees(records: $records) { created rejected } }"""
+
+RECORDS = [
+    {"externalId": "D300", "email": "ana@example.com", "givenName": "Ana", "familyName": "Lima",
+     "jobLevel": 3, "department": "Finance", "timeZone": "Europe/Lisbon"},
+    {"externalId": "D010", "email": "sam@example.com", "givenName": "Sam",
+     "familyName": "Reyes", "jobLevel": 10, "department": "Sales",
+     "timeZone": "Europe/London"},
+    {"externalId": "D011", "email": "kim@example.com", "givenName": "Kim", "familyName": "Ode",
+     "jobLevel": 11, "department": "Legal", "timeZone": "Europe/London"},
+]
+
+PROGRAMME_FIELDS = "id status capacity sessionMinutes matchingMode mentorMaxLevel topics"
+
+ENROL = """mutation ($programmeId: ID!, $input: EnrolInput!) {
+  enrol(programmeId: $programmeId, input: $input) { id role } }"""
+
+
+async def _employee_id(gateway_url: str, hris: str, external_id: str) -> str:
+    # GraphQL has no look-up by HRIS id; the HRIS finds its people through SCIM.
+    async with httpx.AsyncClient(base_url=gateway_url,
+                                 headers={"Authorization": f"Bearer {hris}"}) as client:
+        response = await client.get("/scim/v2/Users",
+                                    params={"filter": f'externalId eq "{external_id}"'})
+        assert response.status_code == 200, response.text
+        [user] = response.json()["Resources"]
+        return str(user["id"])
+
+
+async def _when(client: GraphQLClient, query: str, pick: Callable[[dict[str, Any]], Any],
+                **variables: Any) -> Any:
+    """Poll a query until `pick` finds what an event has yet to bring."""
+
+    async def probe() -> Any:
+        body = await client.execute(query, **variables)
+        return pick(body["data"]) if body.get("data") else None
+
+    return await wait_until(probe)
+
+
+async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
+    platform: Platform, token: Callable[..., str]
+) -> None:
+    hris, admin = token("hris"), token("hr_admin")
+
+    async with platform.client(hris) as job:
+        imported = await job.data(EMPLOYEES, records=RECORDS)
+    assert imported["importEmployees"] == {"created": 3, "rejected": 0}
+    ana, sam, kim = [await _employee_id(platform.gateway.url, hris, r["externalId"])
+                     for r in RECORDS]
+
+    # HR sets the programme up as a draft, then opens it.
+    async with platform.client(admin) as hr:
+        draft = (await hr.data(
+            f"""mutation ($input: ProgrammeInput!) {{
+                 createProgramme(input: $input) {{ {PROGRAMME_FIELDS} }} }}""",
+            input={"name": "Data for leaders", "status": "draft", "mentorMaxLevel": 5,
+                   "menteeMinLevel": 8, "minLevelGap": 3, "matchingMode": "shortlist"},
+        ))["createProgramme"]
+        programme_id = draft["id"]
+        assert (draft["status"], draft["matchingMode"]) == ("draft", "shortlist")
+        assert TOPIC in draft["topics"]
+        updated = (await hr.data(
+            f"""mutation ($id: ID!, $input: ProgrammeUpdateInput!) {{
+                 updateProgramme(programmeId: $id, input: $input) {{ {PROGRAMME_FIELDS} }} }}""",
+            id=programme_id, input={"capacity": 10, "sessionMinutes": 45},
+        ))["updateProgramme"]
+        assert (updated["capacity"], updated["sessionMinutes"]) == (10, 45)
+        opened = await hr.data(
+            """mutation ($id: ID!) { changeProgrammeStatus(programmeId: $id, status: "open") {
+                 status } }""", id=programme_id)
+        assert opened["changeProgrammeStatus"] == {"status": "open"}
+        invitation = (await hr.data(
+            """mutation ($id: ID!, $employee: ID!) { invite(programmeId: $id, input: {
+                 employeeId: $employee, role: MENTOR, message: "Teach us dashboards"}) {
+                 id status } }""", id=programme_id, employee=ana))["invite"]
+        assert invitation["status"] == "pending"
+
+    # The junior sees the invitation, accepts with the survey, then changes the survey.
+    async with platform.client(token("participant", employee_id=ana)) as junior:
+        mine = await junior.data("{ myInvitations { id role programme { name } } }")
+        assert mine["myInvitations"] == [{"id": invitation["id"], "role": "MENTOR",
+                                          "programme": {"name": "Data for leaders"}}]
+        mentor = (await junior.data(
+            """mutation ($id: ID!, $input: SurveyInput!) {
+                 acceptInvitation(invitationId: $id, input: $input) {
+                 id role source surveyVersion } }""",
+            id=invitation["id"], input={"topicsTeach": [{"topic": TOPIC, "level": 5}],
+                                        "languages": ["en"], "timeZone": "Europe/Lisbon"},
+        ))["acceptInvitation"]
+        assert (mentor["role"], mentor["source"], mentor["surveyVersion"]) == (
+            "MENTOR", "invitation", 1)
+        surveyed = (await junior.data(
+            """mutation ($id: ID!, $input: SurveyInput!) {
+                 updateSurvey(participantId: $id, input: $input) {
+                 surveyVersion mentorCapacity availability { weekday start end } } }""",
+            id=mentor["id"], input={
+                "topicsTeach": [{"topic": TOPIC, "level": 5}], "languages": ["en"],
+                "timeZone": "Europe/Lisbon", "mentorCapacity": 2,
+                "availability": [{"weekday": 1, "start": "09:00", "end": "12:00"}]},
+        ))["updateSurvey"]
+        assert surveyed == {"surveyVersion": 2, "mentorCapacity": 2,
+                            "availability": [{"weekday": 1, "start": "09:00", "end": "12:00"}]}
+        versions = await junior.data(
+            "query ($id: ID!) { surveyVersions(participantId: $id) { version } }",
+            id=mentor["id"])
+        assert [v["version"] for v in versions["surveyVersions"]] == [1, 2]
+
+    # Two seniors opt in as mentees.
+    mentees = {}
+    for senior in (sam, kim):
+        async with platform.client(token("participant", employee_id=senior)) as client:
+            mentees[senior] = (await client.data(ENROL, programmeId=programme_id, input={
+                "role": "MENTEE", "languages": ["en"],
+                "topicsLearn": [{"topic": TOPIC, "level": 1}]}))["enrol"]
+
+    # Sam picks the junior from the shortlist once matching has heard of both.
+    async with platform.client(token("participant", employee_id=sam)) as senior:
+        shortlist = await _when(
+            senior,
+            """query ($p: ID!, $m: ID!) { suggestions(programmeId: $p, menteeParticipantId: $m) {
+                 mentorParticipantId score } }""",
+            lambda data: data["suggestions"], p=programme_id, m=mentees[sam]["id"])
+        assert [s["mentorParticipantId"] for s in shortlist] == [mentor["id"]]
+        proposed = (await senior.data(
+            """mutation ($p: ID!, $mentee: ID!, $mentor: ID!) { pickMentor(programmeId: $p,
+                 menteeParticipantId: $mentee, mentorParticipantId: $mentor) {
+                 id status origin score } }""",
+            p=programme_id, mentee=mentees[sam]["id"], mentor=mentor["id"]))["pickMentor"]
+        assert (proposed["status"], proposed["origin"]) == ("proposed", "shortlist")
+        assert proposed["score"] == shortlist[0]["score"]
+
+    async with platform.client(token("participant", employee_id=ana)) as junior:
+        accepted = (await junior.data(
+            "mutation ($id: ID!) { acceptPair(pairId: $id) { status formedAt } }",
+            id=proposed["id"]))["acceptPair"]
+        assert accepted["status"] == "active"
+        assert accepted["formedAt"] is not None
+
+    async with platform.client(admin) as hr:
+        # The run sees Kim and the junior's second place once the survey update has landed.
+        pool = await _when(
+            hr, """query ($id: ID!) { poolStats(programmeId: $id) {
+                     mentors mentees totalCapacity freeCapacity unpairedMentees } }""",
+            lambda data: (data["poolStats"] if data["poolStats"]
+                          and data["poolStats"]["totalCapacity"] == 2
+                          and data["poolStats"]["mentees"] == 2 else None),
+            id=programme_id)
+        assert pool == {"mentors": 1, "mentees": 2, "totalCapacity": 2, "freeCapacity": 1,
+                        "unpairedMentees": 1}
+        run = (await hr.data(
+            """mutation ($id: ID!) { runMatching(programmeId: $id, objective: "max_score",
+                 dryRun: true) {
+                 dryRun status totalScore matched unmatched
+                 pairs { menteeParticipantId mentorParticipantId score }
+                 unmatchedMentees { reason } pairIds } }""", id=programme_id))["runMatching"]
+        assert (run["dryRun"], run["status"]) == (True, "draft")
+        assert (run["matched"], run["unmatched"], run["unmatchedMentees"]) == (1, 0, [])
+        [planned] = run["pairs"]
+        assert (planned["menteeParticipantId"], planned["mentorParticipantId"]) == (
+            mentees[kim]["id"], mentor["id"])
+        assert 0 < planned["score"] <= 100
+        assert run["totalScore"] == pytest.approx(planned["score"])
+        # A dry run forms nothing: the only pair is still the one the junior accepted.
+        pairs = await hr.data('query ($id: ID!) { pairs(programmeId: $id) { id status } }',
+                              id=programme_id)
+        assert pairs["pairs"] == [{"id": proposed["id"], "status": "active"}]
