@@ -116,7 +116,8 @@ def employee_updated_rows(
         snapshot = _snapshot_dict(values, chain)
         snapshot_json = (to_json(snapshot) if trusted else
                          EmployeeSnapshot.model_validate(snapshot).model_dump_json().encode())
-        filled = (f'"{event_id}"', json.dumps(values["id"]), snapshot_json.decode())
+        # Ids are UUIDs: nothing in them needs JSON escaping.
+        filled = (f'"{event_id}"', f'"{values["id"]}"', snapshot_json.decode())
         payload = "".join((pieces[0], filled[slots[0]], pieces[1], filled[slots[1]],
                            pieces[2], filled[slots[2]], pieces[3]))
         rows.append({

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -356,6 +357,27 @@ def _cycle_path(
     return path
 
 
+def _depths(
+    records: Mapping[str, tuple[int, EmployeeRecord]],
+    known_manager: Mapping[str, str | None],
+) -> dict[str, int]:
+    """How many managers above each file row (loops were rejected before)."""
+    depth: dict[str, int] = {}
+    for start in records:
+        path: list[str] = []
+        seen: set[str] = set()
+        node: str | None = start
+        while node is not None and node not in depth and node not in seen:
+            path.append(node)
+            seen.add(node)
+            node = _parent(node, records, known_manager, {})
+        level = depth[node] if node is not None and node in depth else -1
+        for member in reversed(path):
+            level += 1
+            depth[member] = level
+    return depth
+
+
 def manager_chains(parents: Mapping[str, str | None]) -> dict[str, list[str]]:
     """Every employee's manager chain (direct manager first), built top-down in one pass."""
     children: dict[str | None, list[str]] = {}
@@ -414,7 +436,8 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
         number = records.pop(external_id)[0]
         report.errors.append(RejectedRow(row=number, field="manager_external_id", reason=reason))
 
-    plan = _plan(records, by_external, now, today, report)
+    plan = _plan(records, by_external, now, today, report,
+                 depth=_depths(records, known_manager))
     parents: dict[str, str | None] = {row["id"]: row["manager_id"] for row in stored}
     old_parents = dict(parents)
     for values in plan.inserts:
@@ -437,9 +460,7 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
                     event_ids[child] = None
                 stack.append(child)
 
-    # Managers first, so each insert's manager row already exists.
     chains = manager_chains(parents)
-    plan.inserts.sort(key=lambda v: len(chains[v["id"]]))
     current: dict[str, Mapping[str, Any]] = {row["id"]: row for row in stored}
     for values in (*plan.inserts, *plan.updates):
         previous = current.get(values["id"])
@@ -460,9 +481,14 @@ def _plan(
     now: Any,
     today: date,
     report: ImportReport,
+    *,
+    depth: Mapping[str, int],
 ) -> _Planned:
     ids = {ext: row["id"] for ext, row in by_external.items()}
-    fresh = [external_id for external_id in records if external_id not in ids]
+    # New ids increase with depth: inserted in id order, every manager's row comes
+    # before its reports' (foreign keys hold) and the indexes grow at their end.
+    fresh = sorted((external_id for external_id in records if external_id not in ids),
+                   key=depth.__getitem__)
     ids.update(zip(fresh, new_ids(len(fresh)), strict=True))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -506,5 +532,6 @@ def _plan(
             report.updated += 1
         else:
             report.unchanged += 1
+    inserts.sort(key=itemgetter("id"))
     report.created += len(inserts)
     return _Planned(inserts, updates, changed)
