@@ -41,10 +41,9 @@ _SNAPSHOT_FIELDS = (
 
 def snapshot_of(values: Mapping[str, Any], chain: list[str]) -> EmployeeSnapshot:
     """A snapshot from stored values (already validated), without re-validating them."""
-    fields = {name: values.get(name) for name in _SNAPSHOT_FIELDS}
-    return EmployeeSnapshot.model_construct(
-        employee_id=values["id"], manager_chain=chain, **fields
-    )
+    fields: dict[str, Any] = {name: values.get(name) for name in _SNAPSHOT_FIELDS}
+    fields.update(employee_id=values["id"], manager_chain=chain)
+    return EmployeeSnapshot.model_construct(**fields)
 
 
 async def snapshot(session: AsyncSession, employee: Employee) -> EmployeeSnapshot:
@@ -160,7 +159,7 @@ async def participant_state(
         interests=participant.interests,
         availability=[AvailabilityWindow.model_validate(w) for w in participant.availability],
         time_zone=participant.time_zone or employee.time_zone,
-        meeting_formats=participant.meeting_formats,  # type: ignore[arg-type]
+        meeting_formats=participant.meeting_formats,
         communication_preferences=participant.communication_preferences,
         languages=participant.languages,
         mentor_capacity=participant.mentor_capacity,

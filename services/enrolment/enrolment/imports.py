@@ -384,7 +384,7 @@ def manager_chains(parents: Mapping[str, str | None]) -> dict[str, list[str]]:
     for child, parent in parents.items():
         children.setdefault(parent if parent in parents else None, []).append(child)
     chains: dict[str, list[str]] = {}
-    level = [(root, []) for root in children.get(None, [])]
+    level: list[tuple[str, list[str]]] = [(root, []) for root in children.get(None, [])]
     while level:
         following: list[tuple[str, list[str]]] = []
         for node, chain in level:
@@ -493,7 +493,7 @@ def _plan(
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changed: list[str] = []
-    new_row = dict.fromkeys(_INSERT_COLUMNS)
+    new_row: dict[str, Any] = dict.fromkeys(_INSERT_COLUMNS)
     new_row.update(active=True, version=1, created_at=now, updated_at=now)
     for external_id, (_, record) in records.items():
         # The validated record is ours: it becomes the column values in place.

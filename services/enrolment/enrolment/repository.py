@@ -48,7 +48,8 @@ async def add(session: AsyncSession, row: Any) -> None:
 async def all_employee_rows(session: AsyncSession) -> Sequence[Mapping[str, Any]]:
     """Every stored employee as plain rows: an import diffs against the whole mirror."""
     result = await _core(session, core_select(EMPLOYEE))
-    return result.mappings().all()
+    rows: Sequence[Mapping[str, Any]] = result.mappings().all()
+    return rows
 
 
 async def bulk_insert(

@@ -13,9 +13,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
-from scim2_filter_parser import ast as scim_ast
-from scim2_filter_parser.lexer import SCIMLexer
-from scim2_filter_parser.parser import SCIMParser
+
+# scim2-filter-parser ships no type information.
+from scim2_filter_parser import ast as scim_ast  # type: ignore[import-untyped]
+from scim2_filter_parser.lexer import SCIMLexer  # type: ignore[import-untyped]
+from scim2_filter_parser.parser import SCIMParser  # type: ignore[import-untyped]
 from scim2_models import (
     URN,
     AuthenticationScheme,
@@ -141,7 +143,7 @@ class _PublishedUpwardUser(UpwardUser):
         None, description=f"Job level, 1 (most junior) to {MAX_JOB_LEVEL} (most senior).")
 
 
-UserResource = User[EnterpriseUser | UpwardUser]  # type: ignore[misc]
+UserResource = User[EnterpriseUser | UpwardUser]
 
 
 def service_provider_config(base_url: str) -> dict[str, Any]:
@@ -395,10 +397,10 @@ def _compare(node: scim_ast.AttrExpr, namespace: str | None) -> ColumnElement[bo
         return and_(present, column != "") if kind is str else present
     raw = node.comp_value.value if node.comp_value is not None else None
     if raw is None or raw == "null":
-        if op == "eq":
-            return column.is_(None)
-        if op == "ne":
-            return column.is_not(None)
+        if op in ("eq", "ne"):
+            nullness: ColumnElement[bool] = (column.is_(None) if op == "eq"
+                                             else column.is_not(None))
+            return nullness
         raise ScimError(400, "null compares only with eq and ne", "invalidFilter")
     value = _value(raw, kind)
     if kind is str and not case_exact:
@@ -569,7 +571,7 @@ async def patch_user(
     employee = await _visible(session, user_id)
     _check_version(employee, if_match)
     try:
-        patch = PatchOp[UserResource].model_validate(  # type: ignore[misc]
+        patch = PatchOp[UserResource].model_validate(
             payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         user = to_resource(employee, base_url)
         patch.patch(user)

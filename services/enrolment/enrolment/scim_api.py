@@ -82,7 +82,7 @@ async def _json(request: Request) -> Any:
 
 def _parameters(attributes: str | None, excluded: str | None) -> Any:
     try:
-        return ResponseParameters[scim.UserResource].model_validate(  # type: ignore[misc]
+        return ResponseParameters[scim.UserResource].model_validate(
             {"attributes": attributes, "excludedAttributes": excluded})
     except ValidationError as exc:
         raise scim.ScimError.from_validation(exc) from exc
@@ -152,7 +152,7 @@ async def _search(request: Request, session: SessionDep, *, filter_text: str | N
     total, page = await scim.list_users(session, filter_text=filter_text,
                                         start_index=start_index, count=count)
     base = _base(request)
-    response = ListResponse[scim.UserResource](  # type: ignore[misc]
+    response = ListResponse[scim.UserResource](
         total_results=total, start_index=max(start_index, 1), items_per_page=len(page),
         resources=[scim.to_resource(e, base) for e in page])
     return ScimJSONResponse(response.model_dump(scim_ctx=Context.SEARCH_RESPONSE,
@@ -185,7 +185,7 @@ async def search_users(request: Request, session: SessionDep) -> Response:
     """The same query as GET /Users, sent as a SearchRequest body."""
     await _hris(request)
     try:
-        body = SearchRequest[scim.UserResource].model_validate(  # type: ignore[misc]
+        body = SearchRequest[scim.UserResource].model_validate(
             await _json(request), scim_ctx=Context.SEARCH_REQUEST)
     except ValidationError as exc:
         raise scim.ScimError.from_validation(exc) from exc

@@ -257,7 +257,7 @@ def _normalise_survey(
 ) -> dict[str, Any]:
     """Survey answers as stored, checked against the programme's catalogue and rules."""
     catalogue = {t.casefold(): t for t in programme.topics}
-    values = answers.model_dump(mode="json", include=_SURVEY_FIELDS)
+    values = answers.model_dump(mode="json", include=set(_SURVEY_FIELDS))
     for key in ("topics_teach", "topics_learn"):
         seen: set[str] = set()
         for index, item in enumerate(values[key]):
