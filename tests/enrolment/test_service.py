@@ -8,10 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.support.stack import Running, wait_until
 
 NDJSON = {"content-type": "application/x-ndjson"}
+
+
+async def _no_pending(enrolment: Running) -> bool:
+    return await enrolment.app.state.relay.count_pending() == 0
 
 
 async def _count(pending: Any, count: int) -> Any:
@@ -265,12 +270,14 @@ async def test_withdrawal_is_published_once(
 
 
 async def test_erasure_pseudonymises_keeps_aggregates_and_tells_everyone(
-    hr: httpx.AsyncClient, hris: httpx.AsyncClient, junior: httpx.AsyncClient,
+    enrolment: Running, hr: httpx.AsyncClient, hris: httpx.AsyncClient, junior: httpx.AsyncClient,
     people: dict[str, str], programme: dict[str, Any], events: Callable[[str], Any],
 ) -> None:
     pid = (await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
                              json={"employee_id": people["junior"], "role": "mentor",
                                    **SURVEY})).json()["id"]
+    # Everything about them has been sent before they ask to be forgotten.
+    await wait_until(lambda: _no_pending(enrolment))
     erased = await hr.post(f"/api/v1/employees/{people['junior']}/erase")
     assert erased.status_code == 200, erased.text
     employee = erased.json()
@@ -287,3 +294,9 @@ async def test_erasure_pseudonymises_keeps_aggregates_and_tells_everyone(
          "family_name": "Ior"}])
     assert resent.status_code == 422 and resent.json()["errors"][0]["field"] == "external_id"
     assert (await hr.post(f"/api/v1/employees/{people['junior']}/erase")).status_code == 409
+    async with enrolment.app.state.engine.connect() as connection:
+        kept = (await connection.execute(text(
+            "SELECT payload FROM outbox_event WHERE published_at IS NOT NULL "
+            "AND payload LIKE '%junior@corp.example%'"
+        ))).all()
+    assert kept == []

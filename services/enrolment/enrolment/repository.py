@@ -145,6 +145,17 @@ async def insert_outbox_rows(session: AsyncSession, rows: Sequence[Mapping[str, 
     await bulk_insert(session, OUTBOX, rows)
 
 
+async def forget_published_events_of(session: AsyncSession, employee_id: str) -> int:
+    """Delete already-published outbox rows that mention an employee (erasure).
+
+    Unsent rows stay: other services still need them, and the erasure event
+    that follows tells them to forget the person.
+    """
+    result = await _core(session, delete(OUTBOX).where(
+        OUTBOX.c.published_at.is_not(None), OUTBOX.c.payload.contains(employee_id)))
+    return int(result.rowcount or 0)
+
+
 async def employees_by_external_id(
     session: AsyncSession, external_ids: Iterable[str]
 ) -> dict[str, Employee]:
