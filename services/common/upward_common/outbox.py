@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import delete, event, update
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 WAKE_KEY = "outbox_wake"
 PURGE_EVERY_SECONDS = 3600.0
+# Below nats-py's limit of in-flight async publishes (4000), so a window never stalls.
+PUBLISH_WINDOW = 1000
 _PENDING_KEY = "outbox_pending"
 
 
@@ -52,6 +55,11 @@ def add_envelope(session: AsyncSession, envelope: CloudEvent, *, subject: str) -
             created_at=envelope.time,
         )
     )
+    wake_after_commit(session)
+
+
+def wake_after_commit(session: AsyncSession) -> None:
+    """Wake the relay when this session commits (bulk writers inserting rows themselves)."""
     session.sync_session.info[_PENDING_KEY] = True
 
 
@@ -153,26 +161,12 @@ class OutboxRelay:
             if not rows:
                 self.pending.set(0)
                 return 0
-            # Pipelined publishes keep their order on the one connection.
-            futures: list[asyncio.Future[Any]] = []
             try:
-                for _seq, event_id, subject, payload in rows:
-                    futures.append(
-                        await js.publish_async(
-                            subject, payload.encode(), headers={"Nats-Msg-Id": event_id},
-                            wait_stall=5,
-                        )
-                    )
-                await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
+                for start in range(0, len(rows), PUBLISH_WINDOW):
+                    await self._publish_window(js, rows[start : start + PUBLISH_WINDOW])
             except NoStreamResponseError:
                 # A server that lost its streams (new, or wiped): recreate and retry.
-                for future in futures:
-                    future.cancel()
                 await ensure_streams(js, self.bus.replicas)
-                raise
-            except BaseException:
-                for future in futures:
-                    future.cancel()
                 raise
             await session.exec(
                 update(OutboxEvent)
@@ -182,6 +176,25 @@ class OutboxRelay:
             await session.commit()
         self.published.inc(len(rows))
         return len(rows)
+
+    @staticmethod
+    async def _publish_window(js: JetStreamContext, rows: Sequence[Any]) -> None:
+        """Publish rows pipelined on the one connection (so in order), then await every ack.
+
+        No stall timeout on the client's in-flight semaphore: with one, each publish
+        yields to the loop and the connection flushes once per message (about 3x
+        slower); a window below the client's in-flight limit never waits on it.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for _seq, event_id, subject, payload in rows:
+                futures.append(await js.publish_async(
+                    subject, payload.encode(), headers={"Nats-Msg-Id": event_id}))
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
     async def purge(self) -> int:
         """Delete rows sent longer ago than the retention; JetStream keeps the events."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from upward_common.types import UTCDateTime
@@ -14,6 +14,12 @@ class OutboxEvent(SQLModel, table=True):
     """An event written in the same transaction as the change it describes."""
 
     __tablename__ = "outbox_event"
+    # The relay's query reads only unsent rows: a partial index stays as small as the backlog.
+    __table_args__ = (
+        Index("ix_outbox_event_unpublished", "seq",
+              postgresql_where=text("published_at IS NULL"),
+              sqlite_where=text("published_at IS NULL")),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=64, unique=True)

@@ -26,12 +26,9 @@ from upward_common.events import (
     TopicSkill,
     utcnow,
 )
-from upward_common.outbox import emit
+from upward_common.outbox import emit, wake_after_commit
 
 SOURCE = "/upward/enrolment"
-
-# The kernel's flag that wakes the relay on commit (set by `emit`; set here for bulk rows).
-_OUTBOX_PENDING = "outbox_pending"
 
 _SNAPSHOT_FIELDS = (
     "external_id", "email", "given_name", "family_name", "job_title", "job_level",
@@ -131,7 +128,7 @@ async def add_outbox_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any
     """Write prepared outbox rows in one statement and wake the relay on commit."""
     if rows:
         await repository.insert_outbox_rows(session, rows)
-        session.sync_session.info[_OUTBOX_PENDING] = True
+        wake_after_commit(session)
 
 
 def employee_erased(session: AsyncSession, employee_id: str) -> None:

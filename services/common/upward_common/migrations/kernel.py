@@ -23,6 +23,9 @@ def create_kernel_tables_v1() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
     )
     op.create_index("ix_outbox_event_published_at", "outbox_event", ["published_at"])
+    op.create_index("ix_outbox_event_unpublished", "outbox_event", ["seq"],
+                    postgresql_where=sa.text("published_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL"))
     op.create_table(
         "inbox_event",
         sa.Column("event_id", sa.String(64), primary_key=True),
@@ -33,5 +36,6 @@ def create_kernel_tables_v1() -> None:
 
 def drop_kernel_tables_v1() -> None:
     op.drop_table("inbox_event")
+    op.drop_index("ix_outbox_event_unpublished", table_name="outbox_event")
     op.drop_index("ix_outbox_event_published_at", table_name="outbox_event")
     op.drop_table("outbox_event")
