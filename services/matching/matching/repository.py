@@ -41,6 +41,16 @@ async def ensure_programme(session: AsyncSession, programme_id: str) -> Matching
     return programme
 
 
+async def lock_programme(session: AsyncSession, programme_id: str) -> None:
+    """Serialise pair-forming writes of one programme (a row lock on PostgreSQL).
+
+    Capacity and "one open pair per mentee" are checked before the insert, so
+    two concurrent requests must not both pass the check.
+    """
+    query = select(MatchingProgramme.id).where(MatchingProgramme.id == programme_id)
+    await session.exec(query.with_for_update())
+
+
 async def bump_revisions(session: AsyncSession, programme_ids: Iterable[str]) -> None:
     ids = sorted(set(programme_ids))
     if ids:

@@ -543,6 +543,7 @@ async def create_pair(
 ) -> Pair:
     """An admin forms an active pair; bending a programme limit needs a recorded reason."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    await repository.lock_programme(session, data.programme_id)
     _, mentee, mentor, evaluation = await evaluate_pair(
         session, programme_id=data.programme_id, mentee_participant_id=data.mentee_participant_id,
         mentor_participant_id=data.mentor_participant_id, cache=cache)
@@ -573,6 +574,7 @@ async def pick_mentor(
     if mentee is None or mentee.programme_id != programme_id:
         raise not_found("Mentee", mentee_participant_id)
     user.require_self_or_admin(mentee.employee_id)
+    await repository.lock_programme(session, programme_id)
     _, mentee, mentor, evaluation = await evaluate_pair(
         session, programme_id=programme_id, mentee_participant_id=mentee_participant_id,
         mentor_participant_id=mentor_participant_id, cache=cache,
@@ -814,6 +816,7 @@ async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
 async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
                    ) -> MatchRunPublic:
     # The pool may have moved since the dry run: every pair is checked again, now.
+    await repository.lock_programme(session, run.programme_id)
     view = await load_view(session, run.programme_id, cache)
     free = view.mentor_free.copy()
     taken = view.mentee_open.copy()

@@ -58,6 +58,8 @@ class Solution:
     unmatched: Index
     unmatched_reason: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
+    # The final candidate pairs (mentee rows, mentor rows, scores), for baselines and checks.
+    candidates: tuple[Index, Index, Ints] | None = None
 
     @property
     def matched(self) -> int:
@@ -145,6 +147,8 @@ def _score_requests(
     order = np.argsort(position, kind="stable")
     li_all, g_all, position = li_all[order], g_all[order], position[order]
     cuts = np.flatnonzero(np.diff(position)) + 1
+    sparse_i: list[Index] = []
+    sparse_g: list[Index] = []
     for li, gs in zip(np.split(li_all, cuts), np.split(g_all, cuts), strict=True):
         mentees, row_at = np.unique(li, return_inverse=True)
         wanted, group_at = np.unique(gs, return_inverse=True)
@@ -156,10 +160,14 @@ def _score_requests(
             mask = np.repeat(cell, sizes, axis=1)
             yield mentees, cols, scoring.score_block(pool, rows[mentees], cols), mask
         else:
-            for g, part in _by_group(li, gs):
-                cols = groups.members(g)
-                scored = scoring.score_block(pool, rows[part], cols)
-                yield part, cols, scored, np.ones(scored.total.shape, dtype=np.bool_)
+            sparse_i.append(li)
+            sparse_g.append(gs)
+    if sparse_i:
+        # Scattered requests: one block per group with every mentee asking for it.
+        for g, part in _by_group(np.concatenate(sparse_i), np.concatenate(sparse_g)):
+            cols = groups.members(g)
+            scored = scoring.score_block(pool, rows[part], cols)
+            yield part, cols, scored, np.ones(scored.total.shape, dtype=np.bool_)
 
 
 def _similarity_rank(pool: scoring.Pool, rows: Index) -> Index:
@@ -352,6 +360,9 @@ def solve(
     edges = _Candidates(m)
     # Pairs scored exactly but left out of the restricted problem: (local mentee, mentor, score).
     reserve = _Reserve()
+    # Memory stays bounded: past `reserve_limit` pairs the reserve keeps each mentee's best
+    # and `tau` the best weight it let go; such a mentee's groups are rescored when needed.
+    tau = np.full(n, -1, dtype=np.int64)
     block = max(1, BOUND_CELLS // g_count)
     scored_pairs = 0
 
@@ -367,17 +378,18 @@ def solve(
         asks_i.append((start + np.repeat(np.arange(bound.shape[0]), top))[ok])
         asks_g.append(best.ravel()[ok].astype(np.intp))
     li_all, g_all = np.concatenate(asks_i), np.concatenate(asks_g)
-    done = np.unique(li_all.astype(np.int64) * g_count + g_all)
+    # Which (mentee, group) cells have been scored: one byte each, so memory stays flat.
+    done = np.zeros((n, g_count), dtype=np.bool_)
+    done[li_all, g_all] = True
     rank = _similarity_rank(pool, rows)
     for li, cols, scored, mask in _score_requests(pool, groups, rows, rank, li_all, g_all):
         scored_pairs += int(mask.sum())
         r, c = np.nonzero(scored.eligible & mask)
         reserve.put(li[r], cols[c], scored.total[r, c])
+        if reserve.size > reserve_limit:
+            reserve.compact(reserve_per_mentee, enc, tau)
     fi, fj, fw = reserve.take_best(candidates_per_mentee)
     edges.add(rows[fi], fj, fw)
-    # Memory stays bounded: past `reserve_limit` pairs the reserve keeps each mentee's best
-    # and `tau` the best weight it let go; such a mentee's groups are rescored when needed.
-    tau = np.full(n, -1, dtype=np.int64)
     if reserve.size > reserve_limit:
         reserve.compact(reserve_per_mentee, enc, tau)
     stats["candidate_seconds"] = round(_time.perf_counter() - t, 3)
@@ -411,43 +423,37 @@ def solve(
         v_global[mentor_rows] = v
         new_i, new_j, new_w = reserve.take_improving(enc, u, v_global, added_per_group)
         group_min_v = np.minimum.reduceat(v_global[groups.order], groups.starts)
-        asks_i, asks_g = [], []
+        # Mentees whose dropped pairs might now pay get their scored groups scored again.
+        again = np.zeros(n, dtype=np.bool_)
+        again[tau > u] = True
+        tau[again] = -1
+        by_rank = np.argsort(rank)
         for start in range(0, n, block):
-            bound = scoring.group_bounds(pool, groups, rows[start : start + block])
-            local = np.arange(start, start + bound.shape[0])
+            local = by_rank[start : start + block]
+            bound = scoring.group_bounds(pool, groups, rows[local])
             slack = np.where(bound >= 0, enc.of(bound) - group_min_v[None, :], -1)
-            r, g = np.nonzero(slack > u[local][:, None])
-            keys = (start + r).astype(np.int64) * g_count + g
-            fresh = ~_isin_sorted(keys, done)  # scored groups live on in the reserve
-            asks_i.append((start + r)[fresh].astype(np.intp))
-            asks_g.append(g[fresh].astype(np.intp))
-        again = np.flatnonzero(tau > u)
-        if again.size:
-            lo = np.searchsorted(done, again.astype(np.int64) * g_count)
-            hi = np.searchsorted(done, (again.astype(np.int64) + 1) * g_count)
-            redo = np.concatenate([done[a:b] for a, b in zip(lo, hi, strict=True)])
-            asks_i.append((redo // g_count).astype(np.intp))
-            asks_g.append((redo % g_count).astype(np.intp))
-            tau[again] = -1
-        li_all, g_all = np.concatenate(asks_i), np.concatenate(asks_g)
-        if li_all.size:
-            keys = np.unique(li_all.astype(np.int64) * g_count + g_all)
-            li_all, g_all = (keys // g_count).astype(np.intp), (keys % g_count).astype(np.intp)
-            done = np.union1d(done, keys)
-        for li, cols, scored, mask in _score_requests(pool, groups, rows, rank, li_all, g_all):
+            ask = (slack > u[local][:, None]) & ~done[local]
+            ask |= done[local] & again[local][:, None]
+            r, g = np.nonzero(ask)
+            li_all, g_all = local[r], g.astype(np.intp)
+            done[li_all, g_all] = True
+            for li, cols, scored, mask in _score_requests(pool, groups, rows, rank, li_all,
+                                                          g_all):
+                scored_pairs += int(mask.sum())
+                usable = scored.eligible & mask
+                gain = enc.of(scored.total) - u[li][:, None] - v_global[cols][None, :]
+                chosen = _best_per_row(gain, usable & (gain > 0), added_per_group)
+                r, c = np.nonzero(chosen)
+                new_i.append(li[r])
+                new_j.append(cols[c])
+                new_w.append(scored.total[r, c])
+                r, c = np.nonzero(usable & ~chosen)
+                reserve.put(li[r], cols[c], scored.total[r, c])
+                if reserve.size > reserve_limit:
+                    reserve.compact(reserve_per_mentee, enc, tau)
             if _time.perf_counter() > deadline:
                 timed_out = True
                 break
-            scored_pairs += int(mask.sum())
-            usable = scored.eligible & mask
-            gain = enc.of(scored.total) - u[li][:, None] - v_global[cols][None, :]
-            chosen = _best_per_row(gain, usable & (gain > 0), added_per_group)
-            r, c = np.nonzero(chosen)
-            new_i.append(li[r])
-            new_j.append(cols[c])
-            new_w.append(scored.total[r, c])
-            r, c = np.nonzero(usable & ~chosen)
-            reserve.put(li[r], cols[c], scored.total[r, c])
         added = edges.add(rows[np.concatenate(new_i)], np.concatenate(new_j),
                           np.concatenate(new_w))
         if reserve.size > reserve_limit:
@@ -476,7 +482,7 @@ def solve(
     reasons = _reasons(pool, unmatched, mentor_rows, with_candidates)
     stats["seconds"] = round(_time.perf_counter() - began, 3)
     return Solution(mentees, mentors, scores, int(scores.sum()), optimal, unmatched, reasons,
-                    stats)
+                    stats, candidates=(edges.mentee, edges.mentor, edges.score))
 
 
 def _solve_dense(
