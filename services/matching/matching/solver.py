@@ -366,10 +366,14 @@ def solve(
     block = max(1, BOUND_CELLS // g_count)
     scored_pairs = 0
 
-    # 1. candidates: each mentee's most promising groups, scored exactly
+    # 1. candidates: each mentee's most promising groups, and each group's most promising
+    # mentees (so places are spread, not everyone on the same popular mentors), scored exactly
     t = _time.perf_counter()
     asks_i: list[Index] = []
     asks_g: list[Index] = []
+    per_group = min(n, 2 * group_size)
+    group_best = np.full((per_group, g_count), -1, dtype=np.int64)  # running top per group
+    group_who = np.zeros((per_group, g_count), dtype=np.intp)
     for start in range(0, n, block):
         bound = scoring.group_bounds(pool, groups, rows[start : start + block])
         top = min(groups_per_mentee, g_count)
@@ -377,7 +381,18 @@ def solve(
         ok = (np.take_along_axis(bound, best, axis=1) >= 0).ravel()
         asks_i.append((start + np.repeat(np.arange(bound.shape[0]), top))[ok])
         asks_g.append(best.ravel()[ok].astype(np.intp))
-    li_all, g_all = np.concatenate(asks_i), np.concatenate(asks_g)
+        merged = np.concatenate([group_best, bound])
+        who = np.concatenate([group_who, np.broadcast_to(
+            np.arange(start, start + bound.shape[0])[:, None], bound.shape)])
+        keep = np.argpartition(-merged, per_group - 1, axis=0)[:per_group]
+        group_best = np.take_along_axis(merged, keep, axis=0)
+        group_who = np.take_along_axis(who, keep, axis=0)
+    ok = group_best >= 0
+    asks_i.append(group_who[ok])
+    asks_g.append(np.broadcast_to(np.arange(g_count), ok.shape)[ok].astype(np.intp))
+    keys = np.unique(np.concatenate(asks_i).astype(np.int64) * g_count
+                     + np.concatenate(asks_g))
+    li_all, g_all = (keys // g_count).astype(np.intp), (keys % g_count).astype(np.intp)
     # Which (mentee, group) cells have been scored: one byte each, so memory stays flat.
     done = np.zeros((n, g_count), dtype=np.bool_)
     done[li_all, g_all] = True
@@ -463,6 +478,10 @@ def solve(
             reserve.compact(reserve_per_mentee, enc, tau)
         price_seconds += _time.perf_counter() - t
         if timed_out:
+            if added:
+                # Out of time for a proof, not for one more exact solve with what was found.
+                ei, ej = local_of[edges.mentee], mentor_local[edges.mentor]
+                matched = solve_restricted(n, cap_local, ei, ej, enc.of(edges.score))
             break
         if added == 0:
             optimal = True
