@@ -14,8 +14,8 @@ import httpx
 import nats
 import pytest
 
-from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
+from tests.support.stream import Stream
 from upward_common.events import (
     STREAM,
     AvailabilityWindow,
@@ -73,25 +73,11 @@ def wishes(*names: str) -> list[TopicSkill]:
 class Feed:
     """Publishes enrolment-shaped CloudEvents to the test's JetStream."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.nc: Any = None
-
-    async def __aenter__(self) -> Feed:
-        self.nc = await nats.connect(self.url)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.nc.close()
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
 
     async def publish(self, data: EventData, *, event_id: str | None = None) -> str:
-        envelope = data.envelope(source=ENROLMENT)
-        if event_id is not None:
-            envelope.id = event_id
-        js = self.nc.jetstream()
-        await js.publish(data.nats_subject(), envelope.model_dump_json().encode(),
-                         headers={"Nats-Msg-Id": envelope.id}, stream=STREAM)
-        return envelope.id
+        return (await self.stream.publish(data, source=ENROLMENT, event_id=event_id)).id
 
     async def programme(self, programme_id: str, minutes: int = 0, **values: Any) -> None:
         base: dict[str, Any] = {"programme_id": programme_id, "name": "Reverse mentoring",
@@ -114,10 +100,9 @@ async def matching(
 
 
 @pytest.fixture
-async def feed(nats_server: NatsServer, matching: Running) -> AsyncIterator[Feed]:
+async def feed(stream: Stream, matching: Running) -> AsyncIterator[Feed]:
     # The service made the stream at start; the feed publishes into it.
-    async with Feed(nats_server.url) as publisher:
-        yield publisher
+    yield Feed(stream)
 
 
 @pytest.fixture
