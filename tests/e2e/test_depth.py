@@ -174,7 +174,8 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
             """mutation ($id: ID!) { runMatching(programmeId: $id, objective: "max_score",
                  dryRun: true) {
                  dryRun status totalScore matched unmatched
-                 pairs { menteeParticipantId mentorParticipantId score }
+                 pairs { menteeParticipantId mentorParticipantId score
+                         breakdown { factor points reason } }
                  unmatchedMentees { reason } pairIds } }""", id=programme_id))["runMatching"]
         assert (run["dryRun"], run["status"]) == (True, "draft")
         assert (run["matched"], run["unmatched"], run["unmatchedMentees"]) == (1, 0, [])
@@ -182,6 +183,8 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
         assert (planned["menteeParticipantId"], planned["mentorParticipantId"]) == (
             mentees[kim]["id"], mentor["id"])
         assert 0 < planned["score"] <= 100
+        assert sum(f["points"] for f in planned["breakdown"]) == pytest.approx(planned["score"])
+        assert all(f["reason"] for f in planned["breakdown"])
         assert run["totalScore"] == pytest.approx(planned["score"])
         # A dry run forms nothing: the only pair is still the one the junior accepted.
         pairs = await hr.data('query ($id: ID!) { pairs(programmeId: $id) { id status } }',

@@ -54,8 +54,13 @@ async def test_a_dry_run_reports_pairs_totals_and_reasons_and_forms_nothing(
     run = response.json()
     assert run["status"] == "draft" and run["optimal"] is True
     assert run["matched"] == 1 and run["total_score"] == 100.0
-    assert run["pairs"] == [{"mentee_participant_id": "p-a", "mentor_participant_id": "p-star",
-                             "score": 100.0}]
+    assert [(p["mentee_participant_id"], p["mentor_participant_id"], p["score"])
+            for p in run["pairs"]] == [("p-a", "p-star", 100.0)]
+    # Every pair of a run carries its breakdown, and the points add up to the score.
+    (pair,) = run["pairs"]
+    assert [f["factor"] for f in pair["breakdown"]] == ["complementarity"]
+    assert sum(f["points"] for f in pair["breakdown"]) == pair["score"]
+    assert "teaches AI tools (5/5)" in pair["breakdown"][0]["reason"]
     reasons = {u["mentee_participant_id"]: u["reason"] for u in run["unmatched_mentees"]}
     assert reasons == {"p-b": "capacity_taken", "p-c": "no_eligible_mentor"}
     assert (await admin.get("/api/v1/pairs", params={"programme_id": PROGRAMME})).json() == []
@@ -109,3 +114,34 @@ async def test_a_run_without_dry_run_publishes_at_once_and_only_admins_run(
     assert run["status"] == "published" and len(run["pair_ids"]) == 1
     fetched = (await admin.get(f"/api/v1/match-runs/{run['id']}")).json()
     assert fetched["pair_ids"] == run["pair_ids"]
+
+
+async def test_the_diversity_factor_is_named_only_to_hr_admins(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    """A mentee reading their pair (or a programme manager a run) never learns the attribute."""
+    programme = "prog-objective"
+    await feed.programme(programme, min_level_gap=2, diversity_objective=True)
+    await feed.enrol(participant(programme, "mentor", employee("emp-d", job_level=2), "p-d",
+                                 topics_teach=skills("AI tools"),
+                                 diversity={"under_represented": "yes"}))
+    await feed.enrol(participant(programme, "mentee", employee("emp-m", job_level=9), "p-m",
+                                 topics_learn=wishes("AI tools")))
+    await wait_pool(admin, programme, mentors=1, mentees=1)
+    run = (await admin.post(f"/api/v1/programmes/{programme}/match-runs",
+                            json={"objective": "max_score", "dry_run": False})).json()
+    factors = {f["factor"]: f for f in run["pairs"][0]["breakdown"]}
+    assert "counts toward" in factors["diversity"]["reason"]
+    (pair_id,) = run["pair_ids"]
+    async with matching.client(token("participant", employee_id="emp-m")) as mentee:
+        for pair in [(await mentee.get(f"/api/v1/pairs/{pair_id}")).json(),
+                     *(await mentee.get("/api/v1/pairs")).json()]:
+            shown = {f["factor"]: f for f in pair["breakdown"]}
+            assert "diversity" not in shown
+            assert "diversity" not in str(pair["breakdown"]).replace("programme_objective", "")
+            assert shown["programme_objective"]["points"] == factors["diversity"]["points"]
+    async with matching.client(token("programme_manager")) as manager:
+        seen = (await manager.get(f"/api/v1/match-runs/{run['id']}")).json()
+        assert "diversity" not in {f["factor"] for f in seen["pairs"][0]["breakdown"]}
+    admin_view = (await admin.get(f"/api/v1/pairs/{pair_id}")).json()
+    assert "diversity" in {f["factor"] for f in admin_view["breakdown"]}

@@ -60,7 +60,7 @@ async def pick(programme_id: str, participant_id: str, data: PairPick, session: 
                                      mentor_participant_id=data.mentor_participant_id,
                                      cache=cache)
     await session.commit()
-    return pair
+    return service.pair_public(pair, user)
 
 
 @router.get("/programmes/{programme_id}/pool", response_model=PoolStats)
@@ -90,7 +90,7 @@ async def create_pair(data: PairCreate, session: SessionDep, user: CurrentUser,
     """Pair a mentor and a mentee (admins) after the hard-constraint check."""
     pair = await service.create_pair(session, user=user, data=data, cache=cache)
     await session.commit()
-    return pair
+    return service.pair_public(pair, user)
 
 
 @router.get("/pairs", response_model=list[PairPublic])
@@ -99,15 +99,17 @@ async def list_pairs(
     participant_id: str | None = None, status: PairStatus | None = None,
 ) -> Any:
     """Pairs: every pair for admins, a participant's own pairs otherwise."""
-    return await service.list_pairs(session, user=user, programme_id=programme_id,
-                                    participant_id=participant_id,
-                                    status=status.value if status else None)
+    pairs = await service.list_pairs(session, user=user, programme_id=programme_id,
+                                     participant_id=participant_id,
+                                     status=status.value if status else None)
+    return [service.pair_public(pair, user) for pair in pairs]
 
 
 @router.get("/pairs/{pair_id}", response_model=PairPublic)
 async def get_pair(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
     """One pair, for its members and admins."""
-    return await service.get_pair(session, user=user, pair_id=pair_id)
+    pair = await service.get_pair(session, user=user, pair_id=pair_id)
+    return service.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/accept", response_model=PairPublic)
@@ -115,7 +117,7 @@ async def accept(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
     """The proposed mentor accepts: the pair forms."""
     pair = await service.respond(session, user=user, pair_id=pair_id, accept=True)
     await session.commit()
-    return pair
+    return service.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/decline", response_model=PairPublic)
@@ -125,7 +127,7 @@ async def decline(pair_id: str, data: PairDecline, session: SessionDep,
     pair = await service.respond(session, user=user, pair_id=pair_id, accept=False,
                                  note=data.note)
     await session.commit()
-    return pair
+    return service.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/end", response_model=PairPublic)
@@ -134,7 +136,7 @@ async def end(pair_id: str, data: PairEnd, session: SessionDep, user: CurrentUse
     pair = await service.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
                                   note=data.note)
     await session.commit()
-    return pair
+    return service.pair_public(pair, user)
 
 
 @router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,

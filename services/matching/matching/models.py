@@ -310,6 +310,7 @@ class RunPair(BaseModel):
     mentee_participant_id: str
     mentor_participant_id: str
     score: float
+    breakdown: list[FactorPoints] = []
 
 
 class UnmatchedMentee(BaseModel):

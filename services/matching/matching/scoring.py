@@ -710,7 +710,7 @@ def explain(pool: Pool, mentee: int, mentor: int, points: Sequence[int], *,
     """The breakdown of one pair: each scored factor's points and a readable reason.
 
     `show_sensitive=False` (anyone but an HR admin) names the diversity factor
-    by the programme objective only, never by the person's attribute.
+    by the programme objective only, never by the person's attribute (`redact`).
     """
     a, b = pool.mentees.people[mentee], pool.mentors.people[mentor]
     rules = pool.rules
@@ -785,15 +785,47 @@ def explain(pool: Pool, mentee: int, mentor: int, points: Sequence[int], *,
     else:
         reasons["level_gap"] = "job levels unknown"
 
-    if show_sensitive:
-        reasons["diversity"] = ("counts toward the programme's diversity objective"
-                                if pool.mentors.diverse[mentor]
-                                else "does not count toward the programme's diversity objective")
-    else:
-        reasons["diversity"] = "weighted by an objective HR set for this programme"
+    reasons["diversity"] = ("counts toward the programme's diversity objective"
+                            if pool.mentors.diverse[mentor]
+                            else "does not count toward the programme's diversity objective")
+    items = [{"factor": factor, "points": round(int(points[k]) / 100, 2),
+              "reason": reasons[factor]}
+             for k, factor in enumerate(FACTORS) if pool.scales[k] > 0]
+    return items if show_sensitive else redact(items)
 
-    return [
-        {"factor": factor if (show_sensitive or factor != "diversity") else "programme_objective",
-         "points": round(int(points[k]) / 100, 2), "reason": reasons[factor]}
-        for k, factor in enumerate(FACTORS) if pool.scales[k] > 0
-    ]
+
+OBJECTIVE_FACTOR = "programme_objective"
+OBJECTIVE_REASON = "weighted by an objective HR set for this programme"
+
+
+def redact(breakdown: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A breakdown as anyone but an HR admin sees it: the diversity factor named generically.
+
+    Stored breakdowns keep the full wording; every read by someone else goes
+    through here, so a mentee never reads a mentor's diversity attribute.
+    """
+    return [{**item, "factor": OBJECTIVE_FACTOR, "reason": OBJECTIVE_REASON}
+            if item.get("factor") == "diversity" else dict(item) for item in breakdown]
+
+
+def pair_scores(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
+                ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
+    """Totals, broken rules and per-factor points of the pairs (rows[k], cols[k]).
+
+    Scored in small square blocks whose diagonals are the pairs (a few hundred
+    pairs at a time keeps the waste small and the arithmetic the same as everywhere).
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    cols = np.asarray(cols, dtype=np.intp)
+    totals = np.empty(rows.size, dtype=np.int64)
+    rules = np.empty(rows.size, dtype=np.int32)
+    points = np.empty((len(FACTORS), rows.size), dtype=np.int32)
+    for start in range(0, rows.size, 128):
+        r, c = rows[start : start + 128], cols[start : start + 128]
+        scored = score_block(pool, r, c, with_points=True)
+        assert scored.points is not None
+        k = np.arange(r.size)
+        totals[start : start + r.size] = scored.total[k, k]
+        rules[start : start + r.size] = scored.violations[k, k]
+        points[:, start : start + r.size] = scored.points[:, k, k]
+    return totals, rules, points

@@ -17,6 +17,7 @@ from matching.models import (
     Candidate,
     CandidateStatus,
     EndReason,
+    FactorPoints,
     MatchingConfig,
     MatchingConfigPublic,
     MatchingConfigUpdate,
@@ -27,6 +28,7 @@ from matching.models import (
     MatchRunPublic,
     Pair,
     PairCreate,
+    PairPublic,
     PairStatus,
     PoolStats,
     SuggestionList,
@@ -471,7 +473,7 @@ INDIVIDUAL_DETAILS = {
 
 async def evaluate_pair(
     session: AsyncSession, *, programme_id: str, mentee_participant_id: str,
-    mentor_participant_id: str, cache: PoolCache | None = None, show_sensitive: bool = True,
+    mentor_participant_id: str, cache: PoolCache | None = None,
 ) -> tuple[PoolView, Candidate, Candidate, Evaluation]:
     """Check every hard constraint for one pair and score it; raises on an absolute rule."""
     mentee = await _candidate_or_404(session, mentee_participant_id,
@@ -512,8 +514,7 @@ async def evaluate_pair(
                             rules=[scoring.RULE_NAMES[r] for r in broken])
     evaluation = Evaluation(
         score=int(scored.total[0, 0]) / 100,
-        breakdown=scoring.explain(view.pool, i, j, scored.points[:, 0, 0],
-                                  show_sensitive=show_sensitive),
+        breakdown=scoring.explain(view.pool, i, j, scored.points[:, 0, 0]),
         violations=[scoring.RULE_NAMES[r] for r in broken],
     )
     return view, mentee, mentor, evaluation
@@ -577,8 +578,7 @@ async def pick_mentor(
     await repository.lock_programme(session, programme_id)
     _, mentee, mentor, evaluation = await evaluate_pair(
         session, programme_id=programme_id, mentee_participant_id=mentee_participant_id,
-        mentor_participant_id=mentor_participant_id, cache=cache,
-        show_sensitive=user.has(Role.HR_ADMIN))
+        mentor_participant_id=mentor_participant_id, cache=cache)
     if evaluation.violations:
         rule = evaluation.violations[0]
         raise _rule_problem(rule, "This mentor breaks a programme limit; ask an admin",
@@ -747,8 +747,20 @@ async def put_config(session: AsyncSession, *, user: Principal, programme_id: st
 # --- whole-cohort runs ----------------------------------------------------------------
 
 
-def _run_public(run: MatchRun, pair_ids: Sequence[str] = ()) -> MatchRunPublic:
-    return MatchRunPublic.model_validate({**run.model_dump(), "pair_ids": list(pair_ids)})
+def _run_public(run: MatchRun, user: Principal, pair_ids: Sequence[str] = ()) -> MatchRunPublic:
+    pairs = run.pairs if user.has(Role.HR_ADMIN) else [
+        {**p, "breakdown": scoring.redact(p.get("breakdown", []))} for p in run.pairs]
+    return MatchRunPublic.model_validate({**run.model_dump(), "pairs": pairs,
+                                          "pair_ids": list(pair_ids)})
+
+
+def pair_public(pair: Pair, user: Principal) -> PairPublic:
+    """A pair as `user` may read it: the diversity factor named generically unless HR admin."""
+    public = PairPublic.model_validate(pair, from_attributes=True)
+    if not user.has(Role.HR_ADMIN):
+        public.breakdown = [FactorPoints.model_validate(item) for item in
+                            scoring.redact([f.model_dump() for f in public.breakdown])]
+    return public
 
 
 async def create_run(
@@ -765,14 +777,16 @@ async def create_run(
         solver.solve, view.pool, view.mentor_free, data.objective, mentee_rows=rows,
         candidates_per_mentee=candidates_per_mentee, group_size=group_size)
     mentees, mentors = view.pool.mentees.people, view.pool.mentors.people
+    _, _, points = scoring.pair_scores(view.pool, found.mentees, found.mentors)
     run = MatchRun(
         programme_id=programme_id, objective=data.objective, dry_run=data.dry_run,
         status="draft", total_score=found.total / 100, matched=found.matched,
         unmatched=int(found.unmatched.size), optimal=found.optimal,
         pairs=[{"mentee_participant_id": mentees[i].participant_id,
-                "mentor_participant_id": mentors[j].participant_id, "score": int(w) / 100}
-               for i, j, w in zip(found.mentees.tolist(), found.mentors.tolist(),
-                                  found.scores.tolist(), strict=True)],
+                "mentor_participant_id": mentors[j].participant_id, "score": int(w) / 100,
+                "breakdown": scoring.explain(view.pool, i, j, points[:, k])}
+               for k, (i, j, w) in enumerate(zip(found.mentees.tolist(), found.mentors.tolist(),
+                                                 found.scores.tolist(), strict=True))],
         unmatched_mentees=[{"mentee_participant_id": mentees[i].participant_id, "reason": why}
                            for i, why in zip(found.unmatched.tolist(), found.unmatched_reason,
                                              strict=True)],
@@ -780,8 +794,8 @@ async def create_run(
     )
     await repository.add(session, run)
     if data.dry_run:
-        return _run_public(run)
-    return await _publish(session, run, cache)
+        return _run_public(run, user)
+    return await _publish(session, run, cache, user)
 
 
 async def get_run(session: AsyncSession, *, user: Principal, run_id: str) -> MatchRunPublic:
@@ -791,14 +805,14 @@ async def get_run(session: AsyncSession, *, user: Principal, run_id: str) -> Mat
     if run is None:
         raise not_found("Match run", run_id)
     pairs = await repository.list_pairs(session, run_id=run_id)
-    return _run_public(run, [p.id for p in pairs])
+    return _run_public(run, user, [p.id for p in pairs])
 
 
 async def list_runs(session: AsyncSession, *, user: Principal, programme_id: str
                     ) -> list[MatchRunPublic]:
     """A programme's runs, newest first (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
-    return [_run_public(run) for run in await repository.list_runs(session, programme_id)]
+    return [_run_public(run, user) for run in await repository.list_runs(session, programme_id)]
 
 
 async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
@@ -810,11 +824,11 @@ async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
         raise not_found("Match run", run_id)
     if run.status != "draft":
         raise conflict(f"The run is {run.status}", field="status")
-    return await _publish(session, run, cache)
+    return await _publish(session, run, cache, user)
 
 
-async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
-                   ) -> MatchRunPublic:
+async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None,
+                   user: Principal) -> MatchRunPublic:
     # The pool may have moved since the dry run: every pair is checked again, now.
     await repository.lock_programme(session, run.programme_id)
     view = await load_view(session, run.programme_id, cache)
@@ -830,27 +844,23 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     created: list[Pair] = []
     candidates = {c.participant_id: c for c in await repository.candidates(session,
                                                                             run.programme_id)}
-    for start in range(0, rows.size, 256):
-        r, c = rows[start : start + 256], cols[start : start + 256]
-        scored = scoring.score_block(view.pool, r, c, with_points=True)
-        assert scored.points is not None
-        for k, (i, j) in enumerate(zip(r.tolist(), c.tolist(), strict=True)):
-            if scored.violations[k, k] or taken[i] or free[j] <= 0:
-                skipped += 1
-                continue
-            taken[i] = True
-            free[j] -= 1
-            mentee = candidates[view.pool.mentees.people[i].participant_id]
-            mentor = candidates[view.pool.mentors.people[j].participant_id]
-            evaluation = Evaluation(
-                score=int(scored.total[k, k]) / 100,
-                breakdown=scoring.explain(view.pool, i, j, scored.points[:, k, k]),
-                violations=[])
-            pair = _new_pair(programme_id=run.programme_id, mentee=mentee, mentor=mentor,
-                             evaluation=evaluation, status=PairStatus.ACTIVE, origin="run",
-                             at=now, run_id=run.id)
-            session.add(pair)
-            created.append(pair)
+    totals, broken, points = scoring.pair_scores(view.pool, rows, cols)
+    for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+        if broken[k] or taken[i] or free[j] <= 0:
+            skipped += 1
+            continue
+        taken[i] = True
+        free[j] -= 1
+        mentee = candidates[view.pool.mentees.people[i].participant_id]
+        mentor = candidates[view.pool.mentors.people[j].participant_id]
+        evaluation = Evaluation(score=int(totals[k]) / 100,
+                                breakdown=scoring.explain(view.pool, i, j, points[:, k]),
+                                violations=[])
+        pair = _new_pair(programme_id=run.programme_id, mentee=mentee, mentor=mentor,
+                         evaluation=evaluation, status=PairStatus.ACTIVE, origin="run",
+                         at=now, run_id=run.id)
+        session.add(pair)
+        created.append(pair)
     await session.flush()
     for pair in created:
         events.pair_formed(session, pair)
@@ -859,4 +869,4 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     run.stats = {**run.stats, "published_pairs": len(created), "skipped_at_publish": skipped}
     await repository.bump_revisions(session, [run.programme_id])
     await session.flush()
-    return _run_public(run, [p.id for p in created])
+    return _run_public(run, user, [p.id for p in created])
