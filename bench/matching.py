@@ -30,7 +30,7 @@ import numpy as np
 LIMIT_SECONDS = int(os.environ.get("BENCH_MATCHING_LIMIT", "900"))
 # The solver's own deadline for the largest size: past it, the best matching so far is
 # reported with optimal=False instead of the process being stopped.
-DEADLINE_SECONDS = float(os.environ.get("BENCH_MATCHING_DEADLINE", "180"))
+DEADLINE_SECONDS = float(os.environ.get("BENCH_MATCHING_DEADLINE", "600"))
 
 
 def _rss_mb() -> float:

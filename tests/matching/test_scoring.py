@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pytest
 
 from matching import scoring
 from matching.scoring import Person, Rule, Rules
@@ -102,16 +103,26 @@ def test_previously_paired_people_are_never_matched_again() -> None:
     assert scoring.count_eligible(pool) == 0
 
 
-def test_group_bounds_never_undercut_a_real_score() -> None:
+@pytest.mark.parametrize("seed", range(16))
+def test_the_compiled_scan_scores_exactly_like_the_matrix_products(seed: int) -> None:
+    """Every route to a score gives the same hundredths: the solver maximises what people see."""
+    from matching import kernel
     from tests.matching.cohorts import cohort
 
-    mentees, mentors = cohort(120, 90, seed=3)
-    pool = scoring.build_pool(mentees, mentors, Rules(min_level_gap=2, mutual=True))
-    groups = scoring.group_mentors(pool, 8)
-    bound = scoring.group_bounds(pool, groups, np.arange(120))
+    rng = np.random.default_rng(seed)
+    mentees, mentors = cohort(int(rng.integers(5, 90)), int(rng.integers(3, 60)), seed=seed)
+    rules = Rules(min_level_gap=int(rng.integers(0, 5)), mutual=seed % 2 == 0,
+                  max_time_zone_hours=2.0 if seed % 3 == 0 else None,
+                  min_overlap_hours=1.5 if seed % 4 == 0 else None,
+                  diversity_objective=seed % 3 == 1, allow_shared_manager=seed % 5 == 0,
+                  weights={**scoring.DEFAULT_WEIGHTS, "interests": float(seed % 4)})
+    pool = scoring.build_pool(mentees, mentors, rules)
+    n, m = pool.shape
+    rows, cols = np.arange(n)[::-1].copy(), np.arange(m)
+    total, ok = kernel.score_all(kernel.pack(pool, rows, cols))
     scores, eligible = scoring.dense_scores(pool)
-    for g in range(len(groups)):
-        members = groups.members(g)
-        assert (bound[:, g] >= np.where(bound[:, g] >= 0, scores[:, members].max(axis=1),
-                                        -1)).all()
-        assert not eligible[np.ix_(bound[:, g] < 0, members)].any()
+    assert (total == scores[rows]).all()
+    assert (ok == eligible[rows]).all()
+    k = np.arange(min(n, m))
+    pair_totals, pair_rules, _ = scoring.pair_scores(pool, k, k)
+    assert (pair_totals == scores[k, k]).all() and ((pair_rules == 0) == eligible[k, k]).all()

@@ -147,8 +147,7 @@ async def create_run(programme_id: str, data: MatchRunCreate, request: Request,
     settings = request.app.state.settings
     run = await service.create_run(
         session, user=user, programme_id=programme_id, data=data, cache=cache,
-        candidates_per_mentee=settings.solver_candidates_per_mentee,
-        group_size=settings.solver_group_size)
+        candidates_per_mentee=settings.solver_candidates_per_mentee)
     await session.commit()
     return run
 

@@ -10,6 +10,5 @@ class MatchingSettings(ServiceSettings):
 
     port: int = 8002
     database_url: str = "sqlite+aiosqlite:///var/matching.db"
-    # Whole-cohort solver: candidates kept per mentee before pricing, and mentor group size.
-    solver_candidates_per_mentee: int = 8
-    solver_group_size: int = 32
+    # Whole-cohort solver: candidate pairs kept per mentee and scan (at the current prices).
+    solver_candidates_per_mentee: int = 16

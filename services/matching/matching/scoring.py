@@ -6,9 +6,12 @@ manager and location). A block of mentees x mentors is then scored with a few
 matrix products and broadcasts, in blocks of about a million pairs, so memory
 stays flat whatever the cohort size.
 
-Points are integers in hundredths of a point: each factor's points are rounded
-once, the score is their sum, and the solver maximises exactly those integers,
-so the score a person sees is the number the optimiser used.
+Points are integers in hundredths of a point. Every factor is first reduced to
+an exact integer (shared interests, free half-hours in common, a topic sum, a
+category) and turned into points by one float64 formula or a table made once
+per pool, so every route to a score (these matrix products, one pair at a
+time, or the solver's compiled scan in `kernel`) gives the same integers; the
+score is their sum, and the solver maximises exactly the number people see.
 """
 
 from __future__ import annotations
@@ -251,8 +254,10 @@ class Side:
     location: NDArray[np.int32]
     formats: NDArray[np.uint8]
     offset: NDArray[np.float64]
-    teach: NDArray[np.float32]
-    learn: NDArray[np.float32]
+    teach: NDArray[np.float32]  # level 0-5 per topic (integers)
+    learn: NDArray[np.float32]  # weight 0-5 per topic, priority 1 weighing 5 (integers)
+    # complementarity points per unit of (learn . partner's teach): scale / (5 * total weight)
+    learn_scale: NDArray[np.float64]
     wants_dei: NDArray[np.bool_]
     dei_opt_in: NDArray[np.bool_]
     interests: NDArray[np.float32]
@@ -264,6 +269,41 @@ class Side:
 
     def __len__(self) -> int:
         return len(self.people)
+
+
+@dataclass(frozen=True)
+class PointTables:
+    """Each factor's points (hundredths) for every exact value it can take.
+
+    Made once per pool from the rules, so a factor's points are looked up, not
+    recomputed, and every scoring route agrees to the hundredth.
+    """
+
+    interests: NDArray[np.int64]  # by shared interests, 0-3 (3 or more is full marks)
+    availability: NDArray[np.int64]  # by UTC half-hours free together, 0-336
+    language: NDArray[np.int64]  # [no common language, a common one, not given by both]
+    format: NDArray[np.int64]  # [no workable format, a workable one]
+    department: NDArray[np.int64]  # [same, different, unknown]
+    level_gap: NDArray[np.int64]  # by reverse gap 0..ideal
+    diversity: NDArray[np.int64]  # [does not count, counts]
+
+    @staticmethod
+    def of(rules: Rules, scales: NDArray[np.float64]) -> PointTables:
+        def points(k: int, fractions: Any) -> NDArray[np.int64]:
+            return np.rint(scales[k] * np.asarray(fractions, dtype=np.float64)).astype(np.int64)
+
+        ideal_gap = max(rules.ideal_level_gap, 1)
+        ideal_overlap = rules.ideal_overlap_hours if rules.ideal_overlap_hours > 0 else 1.0
+        half_hours = np.arange(SLOTS_PER_WEEK + 1) / 2.0
+        return PointTables(
+            interests=points(1, np.arange(4) / 3.0),
+            availability=points(2, np.minimum(half_hours, ideal_overlap) / ideal_overlap),
+            language=points(3, [0.0, 1.0, 0.5]),
+            format=points(4, [0.0, 1.0]),
+            department=points(5, [0.0, 1.0, 0.5]),
+            level_gap=points(6, np.arange(ideal_gap + 1) / ideal_gap),
+            diversity=points(7, [0.0, 1.0]),
+        )
 
 
 @dataclass
@@ -282,6 +322,7 @@ class Pool:
     forbidden: NDArray[np.int64]
     forbidden_bits: NDArray[np.int32]
     topics: list[str]
+    tables: PointTables
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -309,6 +350,8 @@ def build_pool(
         for name in person.languages:
             languages.code(_norm(name))
     ntopics = max(len(topics), 1)
+    scales = rules.factor_scales()
+    comp_scale = float(scales[0])
     slot_cache: dict[tuple[Any, ...], int] = {}
     diversity_values = {_norm(v) for v in rules.diversity_values}
 
@@ -318,22 +361,24 @@ def build_pool(
         learn = np.zeros((n, ntopics), dtype=np.float32)
         wants_dei = np.zeros(n, dtype=np.bool_)
         slots: list[int] = []
+        learn_scale = np.zeros(n, dtype=np.float64)
         for row, p in enumerate(people):
             for topic, level in p.topics_teach:
                 name = _norm(topic)
                 if name in dei and not p.dei_opt_in:
                     continue  # nobody is scored on teaching DEI without opting in
                 col = topics.index[name]
-                teach[row, col] = max(teach[row, col], level / 5.0)
-            total = 0.0
+                teach[row, col] = max(teach[row, col], float(min(max(level, 0), 5)))
+            total = 0
             for topic, priority in p.topics_learn:
                 name = _norm(topic)
                 wants_dei[row] |= name in dei
-                weight = 6.0 - priority  # priority 1 (first) weighs 5, priority 5 weighs 1
+                weight = 6 - min(max(priority, 1), 5)  # priority 1 (first) weighs 5, 5 weighs 1
                 learn[row, topics.index[name]] += weight
                 total += weight
             if total > 0:
-                learn[row] /= total
+                # Mutual programmes average both directions: half of each.
+                learn_scale[row] = comp_scale / (5.0 * total) * (0.5 if rules.mutual else 1.0)
             key = (p.time_zone, p.availability)
             if key not in slot_cache:
                 slot_cache[key] = availability_slots(p.availability, p.time_zone, monday)
@@ -356,6 +401,7 @@ def build_pool(
             offset=np.array([utc_offset_hours(p.time_zone, monday) for p in people]),
             teach=teach,
             learn=learn,
+            learn_scale=learn_scale,
             wants_dei=wants_dei,
             dei_opt_in=np.array([p.dei_opt_in for p in people], dtype=np.bool_),
             interests=_onehot([{interests.index[_norm(x)] for x in p.interests}
@@ -407,8 +453,9 @@ def build_pool(
     merged = np.zeros(unique.size, dtype=np.int32)
     np.bitwise_or.at(merged, inverse, bit_array)
     return Pool(
-        mentees=mentee_side, mentors=mentor_side, rules=rules, scales=rules.factor_scales(),
+        mentees=mentee_side, mentors=mentor_side, rules=rules, scales=scales,
         forbidden=unique, forbidden_bits=merged, topics=topics.names,
+        tables=PointTables.of(rules, scales),
     )
 
 
@@ -428,56 +475,54 @@ class Scored:
         return self.violations == 0
 
 
-def fractions(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
-              ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Each factor's fraction of full marks (0-1), (factors, rows, cols); and overlap hours.
+def points(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
+           ) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """Each factor's points, (factors, rows, cols), and the UTC half-hours free together.
 
-    Factors switched off (weight 0) are left at 0 without being computed; all
-    arithmetic stays in float32 so large blocks cost one pass per factor.
+    Sets are 0/1 rows and topic levels and weights small integers, so every
+    matrix product below is an exact integer; factors switched off stay 0.
     """
-    a, b, rules = pool.mentees, pool.mentors, pool.rules
+    a, b, t = pool.mentees, pool.mentors, pool.tables
     on = pool.scales > 0
-    f32 = np.float32
-    out = np.zeros((len(FACTORS), rows.size, cols.size), dtype=f32)
+    out = np.zeros((len(FACTORS), rows.size, cols.size), dtype=np.int32)
     if on[0]:
-        comp = a.learn[rows] @ b.teach[cols].T
-        if rules.mutual:
-            comp += a.teach[rows] @ b.learn[cols].T
-            comp *= f32(0.5)
-        out[0] = comp
+        comp = (a.learn[rows] @ b.teach[cols].T).astype(np.float64)
+        comp *= a.learn_scale[rows][:, None]
+        if pool.rules.mutual:
+            back = (a.teach[rows] @ b.learn[cols].T).astype(np.float64)
+            back *= b.learn_scale[cols][None, :]
+            comp += back
+        out[0] = np.rint(comp)
     if on[1]:
-        np.minimum(a.interests[rows] @ b.interests[cols].T, f32(3.0), out=out[1])
-        out[1] /= f32(3.0)
-    overlap = a.availability[rows] @ b.availability[cols].T
-    overlap *= f32(0.5)
+        shared = (a.interests[rows] @ b.interests[cols].T).astype(np.intp)
+        out[1] = t.interests[np.minimum(shared, 3)]
+    half_hours = (a.availability[rows] @ b.availability[cols].T).astype(np.intp)
     if on[2]:
-        ideal = f32(rules.ideal_overlap_hours)
-        np.minimum(overlap, ideal, out=out[2])
-        out[2] /= ideal
+        out[2] = t.availability[half_hours]
     if on[3]:
         both = a.has_languages[rows][:, None] & b.has_languages[cols][None, :]
         common = (a.languages[rows] @ b.languages[cols].T) > 0
-        out[3] = np.where(both, common.astype(f32), f32(0.5))
+        out[3] = t.language[np.where(both, common.astype(np.intp), 2)]
     if on[4]:
         fa, fb = a.formats[rows][:, None], b.formats[cols][None, :]
         la_loc = a.location[rows][:, None]
         same_place = (la_loc == b.location[cols][None, :]) & (la_loc >= 0)
-        out[4] = ((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place)
+        workable = ((fa & fb & REMOTE) != 0) | (((fa & fb & IN_PERSON) != 0) & same_place)
+        out[4] = t.format[workable.astype(np.intp)]
     if on[5]:
         da, db = a.department[rows][:, None], b.department[cols][None, :]
-        out[5] = np.where((da < 0) | (db < 0), f32(0.5), (da != db).astype(f32))
+        out[5] = t.department[np.where((da < 0) | (db < 0), 2, (da != db).astype(np.intp))]
     if on[6]:
         la, lb = a.level[rows][:, None], b.level[cols][None, :]
-        gap = np.clip(la - lb, 0, rules.ideal_level_gap).astype(f32)
-        gap /= f32(rules.ideal_level_gap)
-        out[6] = np.where((la >= 0) & (lb >= 0), gap, f32(0.0))
+        gap = np.clip(la - lb, 0, t.level_gap.size - 1)
+        out[6] = np.where((la >= 0) & (lb >= 0), t.level_gap[gap], 0)
     if on[7]:
-        out[7] = b.diverse[cols][None, :]
-    return out, overlap
+        out[7] = t.diversity[b.diverse[cols].astype(np.intp)][None, :]
+    return out, half_hours
 
 
 def violations(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp],
-               overlap: NDArray[np.float32]) -> NDArray[np.int32]:
+               half_hours: NDArray[np.intp]) -> NDArray[np.int32]:
     """The hard-constraint bits broken by each pair of the block (0 = eligible)."""
     a, b, rules = pool.mentees, pool.mentors, pool.rules
     ea, eb = a.employee[rows][:, None], b.employee[cols][None, :]
@@ -498,7 +543,7 @@ def violations(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp],
         too_far = ~(diff <= rules.max_time_zone_hours + 1e-9)  # unknown zones cannot be close
         bits |= np.where(too_far, np.int32(Rule.TIME_ZONE_DISTANCE), np.int32(0))
     if rules.min_overlap_hours is not None:
-        short = overlap < rules.min_overlap_hours
+        short = half_hours < 2.0 * rules.min_overlap_hours
         bits |= np.where(short, np.int32(Rule.AVAILABILITY_OVERLAP), np.int32(0))
     _apply_forbidden(pool, rows, cols, bits)
     return bits
@@ -532,13 +577,10 @@ def score_block(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp], *,
     """
     rows = np.asarray(rows, dtype=np.intp)
     cols = np.asarray(cols, dtype=np.intp)
-    frac, overlap = fractions(pool, rows, cols)
-    frac *= pool.scales.astype(np.float32)[:, None, None]
-    np.rint(frac, out=frac)
-    # Whole hundredths below 2**24 add up exactly in float32.
-    total = frac.sum(axis=0).astype(np.int64)
-    return Scored(total=total, violations=violations(pool, rows, cols, overlap),
-                  points=frac.astype(np.int32) if with_points else None)
+    parts, half_hours = points(pool, rows, cols)
+    total = parts.sum(axis=0, dtype=np.int64)
+    return Scored(total=total, violations=violations(pool, rows, cols, half_hours),
+                  points=parts if with_points else None)
 
 
 def score_rows(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp] | None = None,
@@ -578,122 +620,10 @@ def count_eligible(pool: Pool, *, mentee_rows: NDArray[np.intp] | None = None,
     per = max(1, BLOCK_PAIRS // cols.size)
     for start in range(0, rows.size, per):
         block = rows[start : start + per]
-        overlap = (pool.mentees.availability[block] @ pool.mentors.availability[cols].T) / 2
-        count += int((violations(pool, block, cols, overlap) == 0).sum())
+        half_hours = (pool.mentees.availability[block]
+                      @ pool.mentors.availability[cols].T).astype(np.intp)
+        count += int((violations(pool, block, cols, half_hours) == 0).sum())
     return count
-
-
-# --- bounds for the solver -----------------------------------------------------
-
-
-@dataclass
-class MentorGroups:
-    """Mentors in groups of similar people, with per-group maxima for upper bounds."""
-
-    order: NDArray[np.intp]
-    starts: NDArray[np.intp]
-    teach_max: NDArray[np.float32]
-    learn_max: NDArray[np.float32]
-    interests: NDArray[np.float32]
-    availability: NDArray[np.float32]
-    languages: NDArray[np.float32]
-    any_without_language: NDArray[np.bool_]
-    formats: NDArray[np.uint8]
-    dept_min: NDArray[np.int32]
-    dept_max: NDArray[np.int32]
-    dept_unknown: NDArray[np.bool_]
-    dept_known: NDArray[np.bool_]
-    level_min: NDArray[np.int32]
-    level_unknown: NDArray[np.bool_]
-    diverse: NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return int(self.starts.size)
-
-    def members(self, g: int) -> NDArray[np.intp]:
-        end = self.starts[g + 1] if g + 1 < self.starts.size else self.order.size
-        return self.order[self.starts[g] : end]
-
-
-def group_mentors(pool: Pool, size: int = 32, *,
-                  rows: NDArray[np.intp] | None = None) -> MentorGroups:
-    """Sort mentors so neighbours look alike (level, strongest topic, zone) and cut groups.
-
-    `rows` limits the groups to those mentors (for example, the ones with a free place).
-    Members of a group are stored in ascending row order.
-    """
-    b = pool.mentors
-    subset = np.arange(len(b), dtype=np.intp) if rows is None else np.asarray(rows, np.intp)
-    top_topic = b.teach.argmax(axis=1) if b.teach.size else np.zeros(len(b), dtype=np.intp)
-    offset = np.nan_to_num(b.offset, nan=99.0)
-    keys = (b.department[subset], offset[subset], top_topic[subset], b.level[subset])
-    order = subset[np.lexsort(keys)].astype(np.intp)
-    m = order.size
-    starts = np.arange(0, m, size, dtype=np.intp)
-    for s in starts.tolist():
-        order[s : s + size].sort()
-
-    def reduce(values: NDArray[Any], ufunc: Any) -> NDArray[Any]:
-        return ufunc.reduceat(values[order], starts, axis=0) if m else values[:0]
-
-    known_level = np.where(b.level >= 0, b.level, np.iinfo(np.int32).max)
-    dept = b.department
-    return MentorGroups(
-        order=order, starts=starts,
-        teach_max=reduce(b.teach, np.maximum), learn_max=reduce(b.learn, np.maximum),
-        interests=reduce(b.interests, np.maximum),
-        availability=reduce(b.availability, np.maximum),
-        languages=reduce(b.languages, np.maximum),
-        any_without_language=reduce(~b.has_languages, np.logical_or),
-        formats=reduce(b.formats, np.bitwise_or),
-        dept_min=reduce(np.where(dept >= 0, dept, np.iinfo(np.int32).max), np.minimum),
-        dept_max=reduce(dept, np.maximum),
-        dept_unknown=reduce(dept < 0, np.logical_or),
-        dept_known=reduce(dept >= 0, np.logical_or),
-        level_min=reduce(known_level, np.minimum),
-        level_unknown=reduce(b.level < 0, np.logical_or),
-        diverse=reduce(b.diverse, np.logical_or),
-    )
-
-
-def group_bounds(pool: Pool, groups: MentorGroups, mi: NDArray[np.intp]) -> NDArray[np.int64]:
-    """An upper bound on the score of mentee mi[r] with any mentor of group g, or -1.
-
-    -1 marks a group in which no mentor can meet the level-gap rule for that
-    mentee. Each factor's bound is rounded like the real points and gets one
-    hundredth of slack, so float rounding can never make a bound too low.
-    """
-    a, rules = pool.mentees, pool.rules
-    out = np.empty((len(FACTORS), mi.size, len(groups)), dtype=np.float32)
-    comp = a.learn[mi] @ groups.teach_max.T
-    if rules.mutual:
-        comp = (comp + a.teach[mi] @ groups.learn_max.T) / 2
-    out[0] = comp
-    out[1] = np.minimum(a.interests[mi] @ groups.interests.T, 3.0) / 3.0
-    overlap = (a.availability[mi] @ groups.availability.T) / 2.0
-    out[2] = np.minimum(overlap, rules.ideal_overlap_hours) / rules.ideal_overlap_hours
-    common = (a.languages[mi] @ groups.languages.T) > 0
-    lang = np.where(common, 1.0, np.where(groups.any_without_language[None, :], 0.5, 0.0))
-    out[3] = np.where(a.has_languages[mi][:, None], lang, 0.5)
-    out[4] = (a.formats[mi][:, None] & groups.formats[None, :]) != 0
-    d = a.department[mi][:, None]
-    all_same = groups.dept_known & (groups.dept_min == groups.dept_max)
-    other = groups.dept_known[None, :] & ~(all_same[None, :] & (groups.dept_min[None, :] == d))
-    dept = np.where(other, 1.0, np.where(groups.dept_unknown[None, :], 0.5, 0.0))
-    out[5] = np.where(d < 0, 0.5, dept)
-    la = a.level[mi][:, None]
-    has_known = groups.level_min[None, :] != np.iinfo(np.int32).max
-    gap = np.clip(la - groups.level_min[None, :], 0, rules.ideal_level_gap) / rules.ideal_level_gap
-    out[6] = np.where((la >= 0) & has_known, gap, 0.0)
-    out[7] = groups.diverse[None, :]
-    scales = pool.scales.astype(np.float32)[:, None, None]
-    bound = (np.rint(out * scales) + (scales > 0)).sum(axis=0).astype(np.int64)
-    if rules.min_level_gap > 0:
-        possible = (la >= 0) & has_known & (la - groups.level_min[None, :] >= rules.min_level_gap)
-    else:
-        possible = (la < 0) | groups.level_unknown[None, :] | (la - groups.level_min[None, :] >= 0)
-    bound[~possible] = -1
-    return bound
 
 
 # --- explanations --------------------------------------------------------------

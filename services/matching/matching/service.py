@@ -765,7 +765,7 @@ def pair_public(pair: Pair, user: Principal) -> PairPublic:
 
 async def create_run(
     session: AsyncSession, *, user: Principal, programme_id: str, data: MatchRunCreate,
-    cache: PoolCache | None = None, candidates_per_mentee: int = 8, group_size: int = 32,
+    cache: PoolCache | None = None, candidates_per_mentee: int = 16,
 ) -> MatchRunPublic:
     """Match every unpaired mentee optimally for the objective; publish unless a dry run."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
@@ -775,7 +775,7 @@ async def create_run(
     rows = np.flatnonzero(~view.mentee_open).astype(np.intp)
     found = await asyncio.to_thread(
         solver.solve, view.pool, view.mentor_free, data.objective, mentee_rows=rows,
-        candidates_per_mentee=candidates_per_mentee, group_size=group_size)
+        candidates_per_mentee=candidates_per_mentee)
     mentees, mentors = view.pool.mentees.people, view.pool.mentors.people
     _, _, points = scoring.pair_scores(view.pool, found.mentees, found.mentors)
     run = MatchRun(

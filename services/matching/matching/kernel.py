@@ -1,0 +1,454 @@
+"""The solver's compiled scan: every mentor against a mentee, exact, without a pair matrix.
+
+`scoring.score_block` scores a block of pairs with matrix products; at 100,000
+mentees that means billions of pairs through temporary arrays. The solver only
+needs, for each mentee, its few best pairs at the current mentor prices and the
+best value among the rest, so this module scores pair after pair in compiled
+loops (Numba, both cores) and keeps just that: memory stays a few arrays.
+
+The arithmetic is the score's own, not an estimate: the same exact integers
+(topic sums, shared interests as bit counts, free half-hours in common), the
+same float64 formula for complementarity and the pool's point tables for the
+rest, so a total here equals `scoring.score_block`'s to the hundredth
+(tests/matching/test_kernel.py checks it on random pools).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+from numpy.typing import NDArray
+
+from matching import scoring
+
+Ints = NDArray[np.int64]
+Index = NDArray[np.intp]
+NONE = np.iinfo(np.int64).min  # "no value": no eligible pair left out, no price yet
+
+# Mentors scored at once for one mentee: small enough for the core's own cache.
+BLOCK = 2048
+# Mentees per task handed to a thread (the compiled loops release the GIL).
+TASK = 64
+THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else (os.cpu_count() or 1))
+_POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="matching-scan")
+
+
+def _parallel(work: Callable[[int, int], None], size: int) -> None:
+    """Run work(start, stop) over 0..size in tasks on every core."""
+    tasks = [(s, min(size, s + TASK)) for s in range(0, size, TASK)]
+    if len(tasks) <= 1:
+        for start, stop in tasks:
+            work(start, stop)
+        return
+    for future in [_POOL.submit(work, start, stop) for start, stop in tasks]:
+        future.result()
+
+
+@intrinsic
+def _popcount(typingctx: Any, x: Any) -> Any:
+    """The CPU's population count (llvm.ctpop) on a 64-bit word."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+def _words(matrix: NDArray[Any]) -> NDArray[np.uint64]:
+    """0/1 rows as 64-bit words, (rows, words)."""
+    packed = np.packbits(np.asarray(matrix) > 0, axis=1, bitorder="little")
+    pad = (-packed.shape[1]) % 8 or (8 if packed.shape[1] == 0 else 0)
+    packed = np.concatenate([packed, np.zeros((packed.shape[0], pad), np.uint8)], axis=1)
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _topics(dense: NDArray[np.float32]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Each row's non-zero topics as (topic, integer value) lists padded with -1."""
+    counts = (dense > 0).sum(axis=1)
+    width = max(int(counts.max()) if counts.size else 0, 1)
+    topic = np.full((dense.shape[0], width), -1, dtype=np.int32)
+    value = np.zeros((dense.shape[0], width), dtype=np.int32)
+    r, c = np.nonzero(dense > 0)
+    slot = np.arange(r.size) - np.searchsorted(r, r)
+    topic[r, slot] = c
+    value[r, slot] = np.rint(dense[r, c]).astype(np.int32)
+    return topic, value
+
+
+class Mentees(NamedTuple):
+    learn_topic: NDArray[np.int32]
+    learn_weight: NDArray[np.int32]
+    teach_topic: NDArray[np.int32]
+    teach_level: NDArray[np.int32]
+    learn_scale: NDArray[np.float64]
+    interests: NDArray[np.uint64]
+    languages: NDArray[np.uint64]
+    has_languages: NDArray[np.bool_]
+    availability: NDArray[np.uint64]
+    formats: NDArray[np.uint8]
+    location: NDArray[np.int32]
+    department: NDArray[np.int32]
+    level: NDArray[np.int32]
+    manager: NDArray[np.int32]
+    employee: NDArray[np.int32]
+    offset: NDArray[np.float64]
+    wants_dei: NDArray[np.bool_]
+
+
+class Mentors(NamedTuple):
+    """Mentor columns, each array with the mentor as its last (contiguous) axis."""
+
+    teach: NDArray[np.int32]  # (topics, mentors)
+    learn: NDArray[np.int32]  # (topics, mentors)
+    learn_scale: NDArray[np.float64]
+    interests: NDArray[np.uint64]  # (words, mentors)
+    languages: NDArray[np.uint64]
+    has_languages: NDArray[np.bool_]
+    availability: NDArray[np.uint64]
+    formats: NDArray[np.uint8]
+    location: NDArray[np.int32]
+    department: NDArray[np.int32]
+    level: NDArray[np.int32]
+    manager: NDArray[np.int32]
+    employee: NDArray[np.int32]
+    offset: NDArray[np.float64]
+    dei_opt_in: NDArray[np.bool_]
+    diverse: NDArray[np.bool_]
+
+
+class Tables(NamedTuple):
+    interests: Ints
+    availability: Ints
+    language: Ints
+    format: Ints
+    department: Ints
+    level_gap: Ints
+    diversity: Ints
+    on: NDArray[np.bool_]  # factor switched on
+    mutual: bool
+    min_level_gap: int
+    allow_shared_manager: bool
+    max_time_zone_hours: float  # NaN: no limit
+    min_half_hours: float  # -1: no limit
+
+
+class Packed(NamedTuple):
+    """A pool laid out for the scan, limited to some mentees and mentors (local indices)."""
+
+    mentees: Mentees
+    mentors: Mentors
+    tables: Tables
+    # Pairs barred one by one (reporting line, earlier pair, avoid list), per local mentee:
+    # the local mentors forbidden_at[i]:forbidden_at[i + 1] of forbidden_col.
+    forbidden_at: NDArray[np.int64]
+    forbidden_col: NDArray[np.int64]
+
+
+def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
+    """Lay out `rows` (mentees) and `cols` (mentors) of the pool for `best_pairs`."""
+    a, b, t, rules = pool.mentees, pool.mentors, pool.tables, pool.rules
+    learn_topic, learn_weight = _topics(a.learn[rows])
+    teach_topic, teach_level = _topics(a.teach[rows])
+
+    def columns(values: NDArray[Any], dtype: Any) -> NDArray[Any]:
+        return np.ascontiguousarray(np.asarray(values)[cols].T.astype(dtype))
+
+    mentees = Mentees(
+        learn_topic=learn_topic, learn_weight=learn_weight, teach_topic=teach_topic,
+        teach_level=teach_level, learn_scale=a.learn_scale[rows].copy(),
+        interests=_words(a.interests[rows]), languages=_words(a.languages[rows]),
+        has_languages=a.has_languages[rows].copy(), availability=_words(a.availability[rows]),
+        formats=a.formats[rows].copy(), location=a.location[rows].copy(),
+        department=a.department[rows].copy(), level=a.level[rows].copy(),
+        manager=a.manager[rows].copy(), employee=a.employee[rows].copy(),
+        offset=a.offset[rows].copy(), wants_dei=a.wants_dei[rows].copy(),
+    )
+    mentors = Mentors(
+        teach=columns(np.rint(b.teach), np.int32), learn=columns(np.rint(b.learn), np.int32),
+        learn_scale=b.learn_scale[cols].copy(),
+        interests=np.ascontiguousarray(_words(b.interests[cols]).T),
+        languages=np.ascontiguousarray(_words(b.languages[cols]).T),
+        has_languages=b.has_languages[cols].copy(),
+        availability=np.ascontiguousarray(_words(b.availability[cols]).T),
+        formats=b.formats[cols].copy(), location=b.location[cols].copy(),
+        department=b.department[cols].copy(), level=b.level[cols].copy(),
+        manager=b.manager[cols].copy(), employee=b.employee[cols].copy(),
+        offset=b.offset[cols].copy(), dei_opt_in=b.dei_opt_in[cols].copy(),
+        diverse=b.diverse[cols].copy(),
+    )
+    tables = Tables(
+        interests=t.interests, availability=t.availability, language=t.language,
+        format=t.format, department=t.department, level_gap=t.level_gap,
+        diversity=t.diversity, on=pool.scales > 0, mutual=bool(rules.mutual),
+        min_level_gap=int(rules.min_level_gap),
+        allow_shared_manager=bool(rules.allow_shared_manager),
+        max_time_zone_hours=(math.nan if rules.max_time_zone_hours is None
+                             else float(rules.max_time_zone_hours)),
+        min_half_hours=(-1.0 if rules.min_overlap_hours is None
+                        else 2.0 * float(rules.min_overlap_hours)),
+    )
+    # Forbidden pairs among these people, as local (mentee, mentor) lists.
+    m = len(b)
+    local_row = np.full(len(a), -1, dtype=np.int64)
+    local_row[rows] = np.arange(rows.size)
+    local_col = np.full(m, -1, dtype=np.int64)
+    local_col[cols] = np.arange(cols.size)
+    fi, fj = local_row[pool.forbidden // m], local_col[pool.forbidden % m]
+    keep = (fi >= 0) & (fj >= 0)
+    fi, fj = fi[keep], fj[keep]
+    order = np.lexsort((fj, fi))
+    at = np.searchsorted(fi[order], np.arange(rows.size + 1)).astype(np.int64)
+    return Packed(mentees, mentors, tables, at, fj[order].astype(np.int64))
+
+
+def reorder(packed: Packed, order: Index) -> Packed:
+    """The same packed pool with its mentors in `order` (local mentor order[p] at position p)."""
+    mentors = Mentors(*(np.ascontiguousarray(x[..., order]) for x in packed.mentors))
+    position = np.empty(order.size, dtype=np.int64)
+    position[order] = np.arange(order.size)
+    return packed._replace(mentors=mentors, forbidden_col=position[packed.forbidden_col])
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
+           total: Any, ok: Any, back: Any, half: Any, shared: Any) -> None:
+    """Exact totals and eligibility of mentee i with mentors j0..j1-1 (into total, ok).
+
+    Written as simple passes over the block, so the compiler vectorises them;
+    a factor switched off has a table (or scale) of zeros, so nothing branches on it.
+    """
+    width = j1 - j0
+    # Complementarity: exact integer topic sums, then the score's float64 formula.
+    for j in range(width):
+        total[j] = 0.0
+    for k in range(a.learn_topic.shape[1]):
+        topic = a.learn_topic[i, k]
+        if topic < 0:
+            break
+        weight = np.float64(a.learn_weight[i, k])
+        row = b.teach[topic, j0:j1]
+        for j in range(width):
+            total[j] += weight * row[j]
+    scale = a.learn_scale[i]
+    for j in range(width):
+        total[j] *= scale
+    if t.mutual:
+        for j in range(width):
+            back[j] = 0.0
+        for k in range(a.teach_topic.shape[1]):
+            topic = a.teach_topic[i, k]
+            if topic < 0:
+                break
+            level = np.float64(a.teach_level[i, k])
+            row = b.learn[topic, j0:j1]
+            for j in range(width):
+                back[j] += level * row[j]
+        scales = b.learn_scale[j0:j1]
+        for j in range(width):
+            total[j] += back[j] * scales[j]
+    for j in range(width):
+        total[j] = np.rint(total[j])
+    # Bit counts: free half-hours in common and shared interests.
+    for j in range(width):
+        half[j] = 0
+        shared[j] = 0
+    for w in range(a.availability.shape[1]):
+        word = a.availability[i, w]
+        row = b.availability[w, j0:j1]
+        for j in range(width):
+            half[j] += _popcount(word & row[j])
+    for w in range(a.interests.shape[1]):
+        word = a.interests[i, w]
+        row = b.interests[w, j0:j1]
+        for j in range(width):
+            shared[j] += _popcount(word & row[j])
+    common = back  # reused: 1.0 where a language is shared
+    for j in range(width):
+        common[j] = 0.0
+    for w in range(a.languages.shape[1]):
+        word = a.languages[i, w]
+        row = b.languages[w, j0:j1]
+        for j in range(width):
+            if (word & row[j]) != 0:
+                common[j] = 1.0
+    level_i = a.level[i]
+    manager_i = a.manager[i]
+    employee_i = a.employee[i]
+    department_i = a.department[i]
+    formats_i = a.formats[i]
+    location_i = a.location[i]
+    offset_i = a.offset[i]
+    wants_dei = a.wants_dei[i]
+    has_lang_i = a.has_languages[i]
+    top_gap = t.level_gap.shape[0] - 1
+    tz_limit = not math.isnan(t.max_time_zone_hours)
+    for j in range(width):
+        c = j0 + j
+        points = t.interests[min(shared[j], 3)] + t.availability[half[j]]
+        if has_lang_i and b.has_languages[c]:
+            points += t.language[1 if common[j] > 0.0 else 0]
+        else:
+            points += t.language[2]
+        both = formats_i & b.formats[c]
+        workable = (both & 3) != 0 or ((both & 4) != 0 and location_i >= 0
+                                        and location_i == b.location[c])
+        points += t.format[1 if workable else 0]
+        dept_j = b.department[c]
+        if department_i < 0 or dept_j < 0:
+            points += t.department[2]
+        else:
+            points += t.department[1 if department_i != dept_j else 0]
+        level_j = b.level[c]
+        known = level_i >= 0 and level_j >= 0
+        if known:
+            points += t.level_gap[min(max(level_i - level_j, 0), top_gap)]
+        points += t.diversity[1 if b.diverse[c] else 0]
+        total[j] += points
+        # Hard constraints (pairs barred one by one are applied by the caller).
+        good = employee_i != b.employee[c]
+        if known:
+            good = good and level_i - level_j >= t.min_level_gap
+        else:
+            good = good and t.min_level_gap <= 0
+        if not t.allow_shared_manager and manager_i >= 0 and manager_i == b.manager[c]:
+            good = False
+        if wants_dei and not b.dei_opt_in[c]:
+            good = False
+        if tz_limit:
+            diff = abs(offset_i - b.offset[c]) % 24.0
+            diff = min(diff, 24.0 - diff)
+            if not diff <= t.max_time_zone_hours + 1e-9:
+                good = False
+        if t.min_half_hours >= 0 and half[j] < t.min_half_hours:
+            good = False
+        ok[j] = good
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _insert(best_value: Any, best_col: Any, value: int, col: int) -> int:
+    """Put (value, col) into a row kept in descending order; return the value pushed out."""
+    k = best_value.shape[0]
+    out = best_value[k - 1]
+    pos = k - 1
+    while pos > 0 and best_value[pos - 1] < value:
+        best_value[pos] = best_value[pos - 1]
+        best_col[pos] = best_col[pos - 1]
+        pos -= 1
+    best_value[pos] = value
+    best_col[pos] = col
+    return out
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int,
+                offset: int, k: int, start: int, stop: int, out_col: Any, out_score: Any,
+                out_rest: Any, out_eligible: Any) -> None:
+    a, b, t = packed.mentees, packed.mentors, packed.tables
+    total = np.empty(BLOCK, dtype=np.float64)
+    back = np.empty(BLOCK, dtype=np.float64)
+    half = np.empty(BLOCK, dtype=np.int64)
+    shared = np.empty(BLOCK, dtype=np.int64)
+    ok = np.empty(BLOCK, dtype=np.bool_)
+    best_value = np.empty(k, dtype=np.int64)
+    best_col = np.empty(k, dtype=np.int64)
+    for r in range(start, stop):
+        i = which[r]
+        m = limit[r]
+        best_value[:] = NONE
+        best_col[:] = -1
+        rest = NONE
+        eligible = 0
+        lo, hi = packed.forbidden_at[i], packed.forbidden_at[i + 1]
+        for j0 in range(0, m, BLOCK):
+            j1 = min(m, j0 + BLOCK)
+            _block(a, b, t, i, j0, j1, total, ok, back, half, shared)
+            for f in range(lo, hi):
+                c = packed.forbidden_col[f]
+                if j0 <= c < j1:
+                    ok[c - j0] = False
+            floor = best_value[k - 1]
+            for j in range(j1 - j0):
+                if not ok[j]:
+                    continue
+                eligible += 1
+                value = np.int64(total[j]) * multiplier + offset - price[j0 + j]
+                if value > floor:
+                    pushed = _insert(best_value, best_col, value, j0 + j)
+                    rest = max(rest, pushed)
+                    floor = best_value[k - 1]
+                else:
+                    rest = max(rest, value)
+        for q in range(k):
+            c = best_col[q]
+            out_col[r, q] = c
+            out_score[r, q] = ((best_value[q] + price[c] - offset) // multiplier
+                               if c >= 0 else -1)
+        out_rest[r] = rest
+        out_eligible[r] = eligible
+
+
+def best_pairs(packed: Packed, which: Index, price: Ints, multiplier: int, offset: int,
+               k: int, limit: Ints | None = None) -> tuple[Index, Ints, Ints, Ints]:
+    """For each local mentee in `which`: its k best eligible mentors at `price`, and the rest.
+
+    A pair's value is `score * multiplier + offset - price[mentor]` (the solver's
+    weight less the mentor's dual). `limit[r]` scans only the first mentors of the
+    packed order for which[r] (default: all). Returns (mentors (len, k), their
+    scores, each row -1 past the eligible ones; the best value among the eligible
+    pairs scanned but not returned, NONE when there is none; how many scanned
+    mentors are eligible).
+    """
+    which = np.ascontiguousarray(which, dtype=np.int64)
+    m = packed.mentors.level.size
+    limit = (np.full(which.size, m, dtype=np.int64) if limit is None
+             else np.ascontiguousarray(np.minimum(limit, m), dtype=np.int64))
+    out_col = np.empty((which.size, k), dtype=np.int64)
+    out_score = np.empty((which.size, k), dtype=np.int64)
+    out_rest = np.empty(which.size, dtype=np.int64)
+    out_eligible = np.empty(which.size, dtype=np.int64)
+    price = np.ascontiguousarray(price, dtype=np.int64)
+    _parallel(lambda start, stop: _best_pairs(
+        packed, which, limit, price, int(multiplier), int(offset), int(k), start, stop,
+        out_col, out_score, out_rest, out_eligible), which.size)
+    return out_col.astype(np.intp), out_score, out_rest, out_eligible
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _score_all(packed: Any, start: int, stop: int, out_total: Any, out_ok: Any) -> None:
+    a, b, t = packed.mentees, packed.mentors, packed.tables
+    m = b.level.shape[0]
+    for i in range(start, stop):
+        total = np.empty(BLOCK, dtype=np.float64)
+        back = np.empty(BLOCK, dtype=np.float64)
+        half = np.empty(BLOCK, dtype=np.int64)
+        shared = np.empty(BLOCK, dtype=np.int64)
+        ok = np.empty(BLOCK, dtype=np.bool_)
+        for j0 in range(0, m, BLOCK):
+            j1 = min(m, j0 + BLOCK)
+            _block(a, b, t, i, j0, j1, total, ok, back, half, shared)
+            for j in range(j1 - j0):
+                out_total[i, j0 + j] = np.int64(total[j])
+                out_ok[i, j0 + j] = ok[j]
+        for f in range(packed.forbidden_at[i], packed.forbidden_at[i + 1]):
+            out_ok[i, packed.forbidden_col[f]] = False
+
+
+def score_all(packed: Packed) -> tuple[Ints, NDArray[np.bool_]]:
+    """Every (mentee, mentor) total and eligibility of a packed pool (for checks and tests)."""
+    n, m = packed.mentees.level.size, packed.mentors.level.size
+    total = np.empty((n, m), dtype=np.int64)
+    ok = np.empty((n, m), dtype=np.bool_)
+    _parallel(lambda start, stop: _score_all(packed, start, stop, total, ok), n)
+    return total, ok
