@@ -117,3 +117,21 @@ def test_the_greedy_baseline_is_never_better() -> None:
     greedy_total, _ = solver.greedy(pool.mentors.capacity, mi, mj, scores[mi, mj])
     best = solver.solve(pool, pool.mentors.capacity, "max_score")
     assert greedy_total <= best.total
+
+
+@pytest.mark.parametrize("objective", ["max_score", "max_participation"])
+@pytest.mark.parametrize("seed", range(8))
+def test_first_prices_from_a_sample_change_the_work_not_the_optimum(
+    seed: int, objective: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Large cohorts start from prices estimated on a sample; force that path here.
+    monkeypatch.setattr(solver, "SAMPLE_FROM", 20)
+    monkeypatch.setattr(solver, "SAMPLE", 3)
+    pool = random_instance(seed + 60)
+    found = solver.solve(pool, pool.mentors.capacity, objective,  # type: ignore[arg-type]
+                         candidates_per_mentee=2)
+    assert found.optimal
+    total, matched = reference(pool, objective)
+    assert found.total == total
+    if objective == "max_participation":
+        assert found.matched == matched

@@ -10,7 +10,7 @@ The arithmetic is the score's own, not an estimate: the same exact integers
 (topic sums, shared interests as bit counts, free half-hours in common), the
 same float64 formula for complementarity and the pool's point tables for the
 rest, so a total here equals `scoring.score_block`'s to the hundredth
-(tests/matching/test_kernel.py checks it on random pools).
+(tests/matching/test_scoring.py checks it on random pools).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Mentors(NamedTuple):
     employee: NDArray[np.int32]
     offset: NDArray[np.float64]
     dei_opt_in: NDArray[np.bool_]
-    diverse: NDArray[np.bool_]
+    static_points: Ints  # points that depend on the mentor alone (the diversity objective)
 
 
 class Tables(NamedTuple):
@@ -135,8 +135,6 @@ class Tables(NamedTuple):
     format: Ints
     department: Ints
     level_gap: Ints
-    diversity: Ints
-    on: NDArray[np.bool_]  # factor switched on
     mutual: bool
     min_level_gap: int
     allow_shared_manager: bool
@@ -186,12 +184,12 @@ def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
         department=b.department[cols].copy(), level=b.level[cols].copy(),
         manager=b.manager[cols].copy(), employee=b.employee[cols].copy(),
         offset=b.offset[cols].copy(), dei_opt_in=b.dei_opt_in[cols].copy(),
-        diverse=b.diverse[cols].copy(),
+        static_points=t.diversity[b.diverse[cols].astype(np.intp)],
     )
     tables = Tables(
         interests=t.interests, availability=t.availability, language=t.language,
         format=t.format, department=t.department, level_gap=t.level_gap,
-        diversity=t.diversity, on=pool.scales > 0, mutual=bool(rules.mutual),
+        mutual=bool(rules.mutual),
         min_level_gap=int(rules.min_level_gap),
         allow_shared_manager=bool(rules.allow_shared_manager),
         max_time_zone_hours=(math.nan if rules.max_time_zone_hours is None
@@ -283,6 +281,7 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
         for j in range(width):
             if (word & row[j]) != 0:
                 common[j] = 1.0
+    # The rest, branch-free (selects, not jumps) so the loop vectorises.
     level_i = a.level[i]
     manager_i = a.manager[i]
     employee_i = a.employee[i]
@@ -293,47 +292,72 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
     wants_dei = a.wants_dei[i]
     has_lang_i = a.has_languages[i]
     top_gap = t.level_gap.shape[0] - 1
+    min_gap = t.min_level_gap
+    lang_none, lang_common, lang_half = t.language[0], t.language[1], t.language[2]
+    dept_same, dept_other, dept_unknown = t.department[0], t.department[1], t.department[2]
+    fmt_no, fmt_yes = t.format[0], t.format[1]
+    no_shared_manager = (not t.allow_shared_manager) and manager_i >= 0
     tz_limit = not math.isnan(t.max_time_zone_hours)
+    tz_max = t.max_time_zone_hours + 1e-9
+    min_half = t.min_half_hours
     for j in range(width):
-        c = j0 + j
-        points = t.interests[min(shared[j], 3)] + t.availability[half[j]]
-        if has_lang_i and b.has_languages[c]:
-            points += t.language[1 if common[j] > 0.0 else 0]
-        else:
-            points += t.language[2]
-        both = formats_i & b.formats[c]
-        workable = (both & 3) != 0 or ((both & 4) != 0 and location_i >= 0
-                                        and location_i == b.location[c])
-        points += t.format[1 if workable else 0]
-        dept_j = b.department[c]
-        if department_i < 0 or dept_j < 0:
-            points += t.department[2]
-        else:
-            points += t.department[1 if department_i != dept_j else 0]
-        level_j = b.level[c]
-        known = level_i >= 0 and level_j >= 0
-        if known:
-            points += t.level_gap[min(max(level_i - level_j, 0), top_gap)]
-        points += t.diversity[1 if b.diverse[c] else 0]
-        total[j] += points
-        # Hard constraints (pairs barred one by one are applied by the caller).
-        good = employee_i != b.employee[c]
-        if known:
-            good = good and level_i - level_j >= t.min_level_gap
-        else:
-            good = good and t.min_level_gap <= 0
-        if not t.allow_shared_manager and manager_i >= 0 and manager_i == b.manager[c]:
-            good = False
-        if wants_dei and not b.dei_opt_in[c]:
-            good = False
-        if tz_limit:
-            diff = abs(offset_i - b.offset[c]) % 24.0
-            diff = min(diff, 24.0 - diff)
-            if not diff <= t.max_time_zone_hours + 1e-9:
-                good = False
-        if t.min_half_hours >= 0 and half[j] < t.min_half_hours:
-            good = False
-        ok[j] = good
+        total[j] += t.interests[min(shared[j], 3)] + t.availability[half[j]]
+    static = b.static_points[j0:j1]
+    for j in range(width):
+        total[j] += static[j]
+    if has_lang_i:
+        has_lang_j = b.has_languages[j0:j1]
+        for j in range(width):
+            total[j] += ((lang_common if common[j] > 0.0 else lang_none) if has_lang_j[j]
+                         else lang_half)
+    else:
+        for j in range(width):
+            total[j] += lang_half
+    formats_j = b.formats[j0:j1]
+    location_j = b.location[j0:j1]
+    remote_i = formats_i & 3
+    in_person_i = (formats_i & 4) != 0 and location_i >= 0
+    for j in range(width):
+        workable = ((remote_i & formats_j[j]) != 0) | (in_person_i & ((formats_j[j] & 4) != 0)
+                                                     & (location_i == location_j[j]))
+        total[j] += fmt_yes if workable else fmt_no
+    dept_j = b.department[j0:j1]
+    if department_i < 0:
+        for j in range(width):
+            total[j] += dept_unknown
+    else:
+        for j in range(width):
+            d = dept_j[j]
+            total[j] += dept_unknown if d < 0 else (dept_other if d != department_i
+                                                    else dept_same)
+    level_j = b.level[j0:j1]
+    employee_j = b.employee[j0:j1]
+    if level_i >= 0:
+        for j in range(width):
+            gap = level_i - level_j[j]
+            known = level_j[j] >= 0
+            total[j] += t.level_gap[min(max(gap, 0), top_gap)] if known else 0
+            ok[j] = (employee_i != employee_j[j]) & ((gap >= min_gap) if known
+                                                    else (min_gap <= 0))
+    else:
+        for j in range(width):
+            ok[j] = (employee_i != employee_j[j]) & (min_gap <= 0)
+    if no_shared_manager:
+        manager_j = b.manager[j0:j1]
+        for j in range(width):
+            ok[j] &= manager_i != manager_j[j]
+    if wants_dei:
+        opt_in = b.dei_opt_in[j0:j1]
+        for j in range(width):
+            ok[j] &= opt_in[j]
+    if min_half >= 0:
+        for j in range(width):
+            ok[j] &= half[j] >= min_half
+    if tz_limit:
+        offset_j = b.offset[j0:j1]
+        for j in range(width):
+            diff = abs(offset_i - offset_j[j]) % 24.0
+            ok[j] &= min(diff, 24.0 - diff) <= tz_max
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
@@ -361,6 +385,7 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int
     half = np.empty(BLOCK, dtype=np.int64)
     shared = np.empty(BLOCK, dtype=np.int64)
     ok = np.empty(BLOCK, dtype=np.bool_)
+    values = np.empty(BLOCK, dtype=np.int64)
     best_value = np.empty(k, dtype=np.int64)
     best_col = np.empty(k, dtype=np.int64)
     for r in range(start, stop):
@@ -378,12 +403,13 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int
                 c = packed.forbidden_col[f]
                 if j0 <= c < j1:
                     ok[c - j0] = False
+            for j in range(j1 - j0):
+                values[j] = (np.int64(total[j]) * multiplier + offset - price[j0 + j]
+                             if ok[j] else NONE)
+                eligible += ok[j]
             floor = best_value[k - 1]
             for j in range(j1 - j0):
-                if not ok[j]:
-                    continue
-                eligible += 1
-                value = np.int64(total[j]) * multiplier + offset - price[j0 + j]
+                value = values[j]
                 if value > floor:
                     pushed = _insert(best_value, best_col, value, j0 + j)
                     rest = max(rest, pushed)
@@ -452,3 +478,100 @@ def score_all(packed: Packed) -> tuple[Ints, NDArray[np.bool_]]:
     ok = np.empty((n, m), dtype=np.bool_)
     _parallel(lambda start, stop: _score_all(packed, start, stop, total, ok), n)
     return total, ok
+
+
+@nb.njit(cache=True, nogil=True)
+def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
+                 matched_weight: Any) -> Any:
+    """The least mentor duals v of an optimal restricted matching (label correcting).
+
+    v_j >= 0, v_j = 0 where mentor j has a free place, and u_i + v_j >= w_ij on
+    every candidate edge with u_i = w_i,match(i) - v_match(i) (0 when unmatched):
+    a longest-path problem over mentors (an edge a -> j for each candidate pair
+    of a mentee matched to a), which has no positive cycle because the matching
+    is optimal; a queue relaxes each mentor again only when its price rose.
+    """
+    m = saturated.shape[0]
+    v = np.zeros(m, dtype=np.int64)
+    start = np.zeros(m + 1, dtype=np.int64)
+    for e in range(ei.shape[0]):
+        i, j = ei[e], ej[e]
+        owner = matched[i]
+        if owner == j or not saturated[j]:
+            continue
+        if owner < 0:
+            v[j] = max(v[j], weight[e])
+        else:
+            start[owner + 1] += 1
+    for a in range(m):
+        start[a + 1] += start[a]
+    fill = start[:m].copy()
+    target = np.empty(start[m], dtype=np.int64)
+    delta = np.empty(start[m], dtype=np.int64)
+    for e in range(ei.shape[0]):
+        i, j = ei[e], ej[e]
+        owner = matched[i]
+        if owner == j or not saturated[j] or owner < 0:
+            continue
+        target[fill[owner]] = j
+        delta[fill[owner]] = weight[e] - matched_weight[i]
+        fill[owner] += 1
+    queue = np.arange(m, dtype=np.int64)
+    queued = np.ones(m, dtype=np.bool_)
+    head, size = 0, m
+    while size > 0:
+        a = queue[head]
+        head = (head + 1) % m
+        size -= 1
+        queued[a] = False
+        for p in range(start[a], start[a + 1]):
+            j = target[p]
+            bid = v[a] + delta[p]
+            if bid > v[j]:
+                v[j] = bid
+                if not queued[j]:
+                    queue[(head + size) % m] = j
+                    size += 1
+                    queued[j] = True
+    return v
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _bids(packed: Any, which: Any, utility: Any, multiplier: int, offset: int, start: int,
+          stop: int, out: Any) -> None:
+    a, b, t = packed.mentees, packed.mentors, packed.tables
+    m = b.level.shape[0]
+    total = np.empty(BLOCK, dtype=np.float64)
+    back = np.empty(BLOCK, dtype=np.float64)
+    half = np.empty(BLOCK, dtype=np.int64)
+    shared = np.empty(BLOCK, dtype=np.int64)
+    ok = np.empty(BLOCK, dtype=np.bool_)
+    for r in range(start, stop):
+        i = which[r]
+        lo, hi = packed.forbidden_at[i], packed.forbidden_at[i + 1]
+        for j0 in range(0, m, BLOCK):
+            j1 = min(m, j0 + BLOCK)
+            _block(a, b, t, i, j0, j1, total, ok, back, half, shared)
+            for f in range(lo, hi):
+                c = packed.forbidden_col[f]
+                if j0 <= c < j1:
+                    ok[c - j0] = False
+            for j in range(j1 - j0):
+                bid = np.int64(total[j]) * multiplier + offset - utility[r]
+                if ok[j] and bid > out[j0 + j]:
+                    out[j0 + j] = bid
+
+
+def best_bids(packed: Packed, which: Index, utility: Ints, multiplier: int,
+              offset: int) -> Ints:
+    """Each mentor's best bid: max over mentees `which` of w_ij - utility (NONE if none)."""
+    which = np.ascontiguousarray(which, dtype=np.int64)
+    utility = np.ascontiguousarray(utility, dtype=np.int64)
+    parts = np.array_split(np.arange(which.size), THREADS)
+    out = np.full((len(parts), packed.mentors.level.size), NONE, dtype=np.int64)
+    futures = [_POOL.submit(_bids, packed, which, utility, int(multiplier), int(offset),
+                            int(part[0]), int(part[-1]) + 1, out[q])
+               for q, part in enumerate(parts) if part.size]
+    for future in futures:
+        future.result()
+    return out.max(axis=0)

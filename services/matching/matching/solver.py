@@ -47,6 +47,9 @@ Index = NDArray[np.intp]
 
 # One whole-cohort solve at a time per process: it already uses every core.
 _SOLVING = threading.Lock()
+# From this many mentees, first prices come from a sample of 1 in SAMPLE (see _first_prices).
+SAMPLE_FROM = 20_000
+SAMPLE = 10
 
 
 @dataclass
@@ -63,6 +66,8 @@ class Solution:
     stats: dict[str, Any] = field(default_factory=dict)
     # The final candidate pairs (mentee rows, mentor rows, scores), for baselines and checks.
     candidates: tuple[Index, Index, Ints] | None = None
+    # The certifying duals: u per mentee of the run, v per mentor with a free place.
+    duals: tuple[Ints, Ints] | None = None
 
     @property
     def matched(self) -> int:
@@ -156,36 +161,17 @@ def solve_restricted(
 
 def duals(
     n_rows: int, capacity: Ints, ei: Index, ej: Index, weight: Ints, matched: Index,
-    max_rounds: int = 100_000,
 ) -> tuple[Ints, Ints]:
     """The least optimal duals (u, v) of an optimal restricted solution (local indices)."""
-    m = capacity.size
-    taken = np.bincount(matched[matched >= 0], minlength=m)
+    taken = np.bincount(matched[matched >= 0], minlength=capacity.size)
     saturated = taken >= capacity
-    is_match = matched[ei] == ej
-    wm = np.zeros(n_rows, dtype=np.int64)
-    wm[ei[is_match]] = weight[is_match]
-    free_e = ~is_match
-    fi, fj, fw = ei[free_e], ej[free_e], weight[free_e]
-    order = np.argsort(fj, kind="stable")
-    fi, fj, fw = fi[order], fj[order], fw[order]
-    heads = np.flatnonzero(np.r_[True, fj[1:] != fj[:-1]]) if fj.size else np.empty(0, np.intp)
-    targets = fj[heads]
-    v = np.zeros(m, dtype=np.int64)
     has = matched >= 0
-    for _ in range(max_rounds):
-        u = np.where(has, wm - v[np.where(has, matched, 0)], 0)
-        if fj.size == 0:
-            break
-        need = np.maximum.reduceat(fw - u[fi], heads)
-        proposed = np.zeros(m, dtype=np.int64)
-        proposed[targets] = np.maximum(need, 0)
-        proposed = np.where(saturated, proposed, 0)
-        new_v = np.maximum(v, proposed)
-        if np.array_equal(new_v, v):
-            break
-        v = new_v
-    u = np.where(has, wm - v[np.where(has, matched, 0)], 0)
+    is_match = matched[ei] == ej
+    matched_weight = np.zeros(n_rows, dtype=np.int64)
+    matched_weight[ei[is_match]] = weight[is_match]
+    v = kernel.least_prices(saturated, matched.astype(np.int64), ei.astype(np.int64),
+                            ej.astype(np.int64), weight.astype(np.int64), matched_weight)
+    u = np.where(has, matched_weight - v[np.where(has, matched, 0)], 0)
     return u.astype(np.int64), v
 
 
@@ -249,6 +235,35 @@ def _rescan(packed: kernel.Packed, which: Index, prices: list[Ints], scanned_at:
     return cols, scores, left, work
 
 
+def _first_prices(pool: scoring.Pool, capacity: Ints, objective: Objective, rows: Index,
+                  mentor_rows: Index, packed: kernel.Packed, enc: _Weights, k: int,
+                  max_rounds: int) -> Ints:
+    """Mentor prices to scan at first: zero for small cohorts, else estimated from a sample.
+
+    The proof holds whatever the first prices are; good ones save whole scans,
+    because a mentee is re-scanned only against mentors whose price then falls.
+    A random 1-in-10 sample of mentees and of mentors (the same market in
+    miniature) is solved exactly; every mentor's estimate is the best bid a
+    sampled mentee would make for it at its sampled utility, w_ij - u_i.
+    """
+    n, m = rows.size, mentor_rows.size
+    if n < SAMPLE_FROM or m < SAMPLE:
+        return np.zeros(m, dtype=np.int64)
+    rng = np.random.default_rng(n * 7919 + m)
+    some_mentees = np.sort(rng.choice(n, n // SAMPLE, replace=False))
+    some_mentors = mentor_rows[rng.choice(m, m // SAMPLE, replace=False)]
+    sample_capacity = np.zeros_like(capacity)
+    sample_capacity[some_mentors] = capacity[some_mentors]
+    sample = _solve(pool, sample_capacity, objective, rows[some_mentees], k, max_rounds, None)
+    if sample.duals is None:
+        return np.zeros(m, dtype=np.int64)
+    sample_enc = _Weights(objective, some_mentees.size)
+    bids = kernel.best_bids(packed, some_mentees, sample.duals[0], sample_enc.multiplier,
+                            sample_enc.offset)
+    scale = enc.multiplier / sample_enc.multiplier
+    return np.rint(np.maximum(bids, 0) * scale).astype(np.int64)
+
+
 def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows: Index | None,
            k: int, max_rounds: int, deadline_seconds: float | None) -> Solution:
     began = _time.perf_counter()
@@ -270,7 +285,10 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
     edges = _Candidates(m)
     # For each mentee: the prices of its last scan (index into `prices`) and the best value
     # w_ij - p_j it left out then (NONE: it left nothing out).
-    prices: list[Ints] = [np.zeros(m, dtype=np.int64)]
+    t = _time.perf_counter()
+    prices: list[Ints] = [_first_prices(pool, capacity, objective, rows, mentor_rows, packed,
+                                        enc, k, max_rounds)]
+    stats["first_prices_seconds"] = round(_time.perf_counter() - t, 3)
     scanned_at = np.zeros(n, dtype=np.intp)
     rest = np.full(n, kernel.NONE, dtype=np.int64)
     eligible = np.zeros(n, dtype=np.int64)
@@ -334,7 +352,8 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
     stats["seconds"] = round(_time.perf_counter() - began, 3)
     return Solution(rows[hit], mentor_rows[matched[hit]], scores, int(scores.sum()), optimal,
                     rows[unmatched], reasons, stats,
-                    candidates=(rows[edges.mentee], mentor_rows[edges.mentor], edges.score))
+                    candidates=(rows[edges.mentee], mentor_rows[edges.mentor], edges.score),
+                    duals=(u, v))
 
 
 def greedy(capacity: Ints, edges_mi: Index, edges_mj: Index, scores: Ints) -> tuple[int, int]:
