@@ -44,9 +44,10 @@ def random_instance(seed: int) -> scoring.Pool:
 def test_the_optimum_equals_scipy_on_the_dense_matrix(seed: int, objective: str) -> None:
     pool = random_instance(seed)
     rng = np.random.default_rng(seed + 1000)
-    # One or two candidates per mentee force several scans at new prices.
+    # One or two candidates and a small reserve per mentee force several scans at new prices.
     found = solver.solve(pool, pool.mentors.capacity, objective,  # type: ignore[arg-type]
-                         candidates_per_mentee=int(rng.integers(1, 3)))
+                         candidates_per_mentee=int(rng.integers(1, 3)),
+                         reserve_per_mentee=int(rng.integers(0, 4)))
     assert found.optimal
     total, matched = reference(pool, objective)
     if objective == "max_participation":
@@ -66,7 +67,8 @@ def test_a_run_on_part_of_the_cohort_with_places_taken_is_optimal_for_that_part(
     rows = np.arange(0, len(pool.mentees), 2)
     free = pool.mentors.capacity.copy()
     free[::3] = 0
-    found = solver.solve(pool, free, "max_score", mentee_rows=rows, candidates_per_mentee=1)
+    found = solver.solve(pool, free, "max_score", mentee_rows=rows, candidates_per_mentee=1,
+                         reserve_per_mentee=2)
     assert found.optimal
     scores, eligible = scoring.dense_scores(pool)
     places = np.repeat(np.arange(len(pool.mentors)), free)
@@ -129,7 +131,7 @@ def test_first_prices_from_a_sample_change_the_work_not_the_optimum(
     monkeypatch.setattr(solver, "SAMPLE", 3)
     pool = random_instance(seed + 60)
     found = solver.solve(pool, pool.mentors.capacity, objective,  # type: ignore[arg-type]
-                         candidates_per_mentee=2)
+                         candidates_per_mentee=2, reserve_per_mentee=seed % 3)
     assert found.optimal
     total, matched = reference(pool, objective)
     assert found.total == total

@@ -182,6 +182,7 @@ def solve(
     *,
     mentee_rows: Index | None = None,
     candidates_per_mentee: int = 16,
+    reserve_per_mentee: int = 48,
     max_rounds: int = 100,
     deadline_seconds: float | None = None,
 ) -> Solution:
@@ -192,11 +193,12 @@ def solve(
     """
     with _SOLVING:
         return _solve(pool, capacity, objective, mentee_rows, candidates_per_mentee,
-                      max_rounds, deadline_seconds)
+                      reserve_per_mentee, max_rounds, deadline_seconds)
 
 
 def _rescan(packed: kernel.Packed, which: Index, prices: list[Ints], scanned_at: Index,
-            rest: Ints, u: Ints, enc: _Weights, k: int) -> tuple[Index, Ints, Ints, int]:
+            rest: Ints, u: Ints, enc: _Weights, k: int, reserve_col: Index,
+            reserve_score: Ints) -> tuple[Index, Ints, Ints, int]:
     """Scan again, at the latest prices, only the mentors that could break each proof.
 
     Mentee i's pairs left out at its last scan were worth at most rest_i at those
@@ -205,13 +207,15 @@ def _rescan(packed: kernel.Packed, which: Index, prices: list[Ints], scanned_at:
     point, so small moves later do not reopen the proof) need scoring: mentors are put
     in order of the fall and each mentee scans just its prefix. The new `rest` covers
     both parts: the best left-out pair scanned, and rest_i plus the largest fall not
-    scanned.
+    scanned. Reserve pairs of the last scan with mentors outside the prefix are
+    known exactly, so their values at the latest prices join `rest` too.
     """
     latest = prices[-1]
     margin = 100 * enc.multiplier
     m = latest.size
-    cols = np.empty((which.size, k), dtype=np.intp)
-    scores = np.empty((which.size, k), dtype=np.int64)
+    width = k + reserve_col.shape[1]
+    cols = np.empty((which.size, width), dtype=np.intp)
+    scores = np.empty((which.size, width), dtype=np.int64)
     left = np.empty(which.size, dtype=np.int64)
     work = 0
     for snapshot in np.unique(scanned_at[which]).tolist():
@@ -225,12 +229,19 @@ def _rescan(packed: kernel.Packed, which: Index, prices: list[Ints], scanned_at:
         limit = np.searchsorted(-falls, -need, side="left").astype(np.int64)
         view = kernel.reorder(packed, order)
         c, sc, best_left, _ = kernel.best_pairs(view, mentees, latest[order], enc.multiplier,
-                                                enc.offset, k, limit=limit)
+                                                enc.offset, width, limit=limit)
         cols[part] = np.where(c >= 0, order[np.maximum(c, 0)], -1)
         scores[part] = sc
         unscanned = np.where(limit < m, falls[np.minimum(limit, m - 1)], kernel.NONE)
         carried = np.where(unscanned != kernel.NONE, rest[mentees] + unscanned, kernel.NONE)
-        left[part] = np.maximum(best_left, carried)
+        position = np.empty(m, dtype=np.int64)
+        position[order] = np.arange(m)
+        old = reserve_col[mentees]
+        outside = (old >= 0) & (position[np.maximum(old, 0)] >= limit[:, None])
+        kept = np.where(outside, enc.of(reserve_score[mentees]) - latest[np.maximum(old, 0)],
+                        kernel.NONE)
+        folded = kept.max(axis=1) if kept.shape[1] else np.full(mentees.size, kernel.NONE)
+        left[part] = np.maximum(np.maximum(best_left, carried), folded)
         work += int(limit.sum())
     return cols, scores, left, work
 
@@ -254,7 +265,8 @@ def _first_prices(pool: scoring.Pool, capacity: Ints, objective: Objective, rows
     some_mentors = mentor_rows[rng.choice(m, m // SAMPLE, replace=False)]
     sample_capacity = np.zeros_like(capacity)
     sample_capacity[some_mentors] = capacity[some_mentors]
-    sample = _solve(pool, sample_capacity, objective, rows[some_mentees], k, max_rounds, None)
+    sample = _solve(pool, sample_capacity, objective, rows[some_mentees], k, 0, max_rounds,
+                    None)
     if sample.duals is None:
         return np.zeros(m, dtype=np.int64)
     sample_enc = _Weights(objective, some_mentees.size)
@@ -265,7 +277,7 @@ def _first_prices(pool: scoring.Pool, capacity: Ints, objective: Objective, rows
 
 
 def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows: Index | None,
-           k: int, max_rounds: int, deadline_seconds: float | None) -> Solution:
+           k: int, k2: int, max_rounds: int, deadline_seconds: float | None) -> Solution:
     began = _time.perf_counter()
     n_all, _ = pool.shape
     rows = np.arange(n_all, dtype=np.intp) if mentee_rows is None else np.asarray(
@@ -292,6 +304,11 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
     scanned_at = np.zeros(n, dtype=np.intp)
     rest = np.full(n, kernel.NONE, dtype=np.int64)
     eligible = np.zeros(n, dtype=np.int64)
+    # Each mentee's next-best pairs of its last scan, scored but outside the restricted
+    # problem: checked exactly against every new set of duals, which spares most re-scans.
+    k2 = max(0, min(k2, m - k))
+    reserve_col = np.full((n, k2), -1, dtype=np.intp)
+    reserve_score = np.zeros((n, k2), dtype=np.int64)
     which = np.arange(n, dtype=np.intp)
     deadline = began + deadline_seconds if deadline_seconds is not None else float("inf")
     optimal = timed_out = False
@@ -305,17 +322,21 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
         t = _time.perf_counter()
         if rounds == 1:
             cols, scores, left, count = kernel.best_pairs(packed, which, prices[-1],
-                                                          enc.multiplier, enc.offset, k)
+                                                          enc.multiplier, enc.offset, k + k2)
             scanned += int(which.size) * m
             eligible[which] = count
-        else:
+        elif which.size:
             cols, scores, left, work = _rescan(packed, which, prices, scanned_at, rest, u,
-                                               enc, k)
+                                               enc, k, reserve_col, reserve_score)
             scanned += work
-        keep = cols >= 0
-        edges.add(np.repeat(which, k)[keep.ravel()], cols[keep], scores[keep])
-        rest[which] = left
-        scanned_at[which] = len(prices) - 1
+        if which.size:
+            top, top_scores = cols[:, :k], scores[:, :k]
+            keep = top >= 0
+            edges.add(np.repeat(which, k)[keep.ravel()], top[keep], top_scores[keep])
+            reserve_col[which] = cols[:, k:]
+            reserve_score[which] = scores[:, k:]
+            rest[which] = left
+            scanned_at[which] = len(prices) - 1
         scan_seconds += _time.perf_counter() - t
         # 2-3. exact solve on the candidates, then the duals that certify it
         t = _time.perf_counter()
@@ -327,12 +348,19 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
         u, v = duals(n, cap_local, ei, ej, weight, matched)
         dual_seconds += _time.perf_counter() - t
         # 4. proof: which mentees could still gain from a pair they left out?
+        # Reserve pairs are known exactly: any that now improves joins the candidates.
+        held = reserve_col >= 0
+        gain = np.where(held, enc.of(reserve_score) - v[np.maximum(reserve_col, 0)]
+                        - u[:, None], 0)
+        r, c = np.nonzero(held & (gain > 0))
+        added = edges.add(r.astype(np.intp), reserve_col[r, c], reserve_score[r, c])
+        # The rest is bounded through the prices of each mentee's last scan.
         drift = np.array([int((p - v).max()) for p in prices], dtype=np.int64)
         open_rest = rest != kernel.NONE
         bound = np.where(open_rest, rest + drift[scanned_at], 0)
         unproven = open_rest & (bound > u)
         stats.setdefault("unproven_per_round", []).append(int(unproven.sum()))
-        if not unproven.any():
+        if not unproven.any() and added == 0:
             optimal = True
             break
         if _time.perf_counter() > deadline:
