@@ -575,3 +575,25 @@ def best_bids(packed: Packed, which: Index, utility: Ints, multiplier: int,
     for future in futures:
         future.result()
     return out.max(axis=0)
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every compiled function on a two-person pool.
+
+    Called once after install and in the background when the service starts, so
+    the first whole-cohort run does not pay for compilation.
+    """
+    mentee = scoring.Person("warm-e", "warm-e", job_level=9, topics_learn=(("AI tools", 1),),
+                            interests=("chess",), languages=("English",),
+                            availability=((0, "09:00", "12:00"),), time_zone="Europe/London")
+    mentor = scoring.Person("warm-r", "warm-r", job_level=2, topics_teach=(("AI tools", 5),),
+                            interests=("chess",), languages=("English",),
+                            availability=((0, "09:00", "12:00"),), time_zone="Europe/London")
+    pool = scoring.build_pool([mentee], [mentor], scoring.Rules())
+    packed = pack(pool, np.arange(1, dtype=np.intp), np.arange(1, dtype=np.intp))
+    price = np.zeros(1, dtype=np.int64)
+    best_pairs(packed, np.arange(1, dtype=np.intp), price, 2, 1, 1)
+    best_bids(packed, np.arange(1, dtype=np.intp), np.zeros(1, dtype=np.int64), 2, 1)
+    score_all(packed)
+    one = np.zeros(1, dtype=np.int64)
+    least_prices(np.ones(1, dtype=np.bool_), one, one, one, one, one)

@@ -1,9 +1,11 @@
 """Matching: the candidate pool, explained scores, optimal cohort runs and pair lifecycles."""
 
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from matching import kernel
 from matching.api import router
 from matching.config import MatchingSettings
 from matching.events import HANDLERS
@@ -25,4 +27,6 @@ SERVICE = ServiceDefinition(
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     """The ASGI app (`uvicorn matching.main:create_app --factory`)."""
+    # The solver's compiled scan loads (or compiles) in the background, not in a first run.
+    threading.Thread(target=kernel.warm_up, name="matching-warm-up", daemon=True).start()
     return SERVICE.create_app(settings)

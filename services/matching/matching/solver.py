@@ -7,21 +7,24 @@ v for mentors, both >= 0, u_i + v_j >= w_ij on every eligible pair) certify
 optimality: a matching whose duals cover every pair cannot be improved.
 
 1. Scan: for each mentee, every mentor is scored exactly (`kernel.best_pairs`,
-   compiled, both cores, no pair matrix) and the k best pairs at the current
-   mentor prices p are kept as candidates, with `rest_i`, the best value
-   w_ij - p_j among the pairs not kept.
+   compiled, both cores, no pair matrix). Its k best pairs at the current
+   mentor prices p become candidates, the next best ones its reserve (scored,
+   kept aside), and `rest_i` is the best value w_ij - p_j of the pairs beyond.
+   Large cohorts start from prices estimated on a 1-in-10 sample.
 2. Solve the restricted problem exactly: a min-cost flow over the candidates
    (OR-Tools' cost-scaling solver; capacities are arc capacities, a mentee
    may stay unmatched at no cost).
 3. Duals: the least (u, v) meeting complementary slackness on the candidate
    graph, by label correcting (a longest-path computation; optimality of the
    restricted solution means there is no positive cycle).
-4. Proof: a pair left out of mentee i's candidates was worth at most rest_i at
-   the prices of i's last scan, so against the new duals it is worth at most
-   rest_i + max_j (p_j - v_j). Where that is <= u_i no pair of i can improve
-   the matching. The other mentees are scanned again at prices v (step 1) and
-   the loop goes on until every mentee is proven: the result is optimal over
-   all eligible pairs, though most of them are never stored.
+4. Proof: reserve pairs are checked exactly against (u, v) and join the
+   candidates if they could improve the matching. A pair beyond the reserve
+   was worth at most rest_i at the prices of i's last scan, so now at most
+   rest_i + (p_j - v_j). Where that cannot exceed u_i, no pair of i can
+   improve the matching; otherwise i is scanned again at prices v, against
+   only the mentors whose price fell enough to matter. The loop goes on until
+   every mentee is proven: the result is optimal over all eligible pairs,
+   though most of them are never stored.
 
 Objectives are encoded in integer weights, so "then" is exact:
 - max_score:          w' = score * (n + 1) + 1  (the most total score, then the most pairs);
