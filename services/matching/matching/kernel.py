@@ -360,6 +360,26 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
             ok[j] &= min(diff, 24.0 - diff) <= tz_max
 
 
+@nb.njit(cache=True, nogil=True)
+def _buffers() -> Any:
+    """Per-thread scratch for `_scored`: totals, a float spare, two counts, eligibility."""
+    return (np.empty(BLOCK, dtype=np.float64), np.empty(BLOCK, dtype=np.float64),
+            np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64),
+            np.empty(BLOCK, dtype=np.bool_))
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _scored(packed: Any, i: int, j0: int, j1: int, buffers: Any) -> None:
+    """`_block` for mentee i and mentors j0..j1-1, with its pairs barred one by one applied."""
+    total, back, half, shared, ok = buffers
+    _block(packed.mentees, packed.mentors, packed.tables, i, j0, j1, total, ok, back, half,
+           shared)
+    for f in range(packed.forbidden_at[i], packed.forbidden_at[i + 1]):
+        c = packed.forbidden_col[f]
+        if j0 <= c < j1:
+            ok[c - j0] = False
+
+
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
 def _insert(best_value: Any, best_col: Any, value: int, col: int) -> int:
     """Put (value, col) into a row kept in descending order; return the value pushed out."""
@@ -379,12 +399,8 @@ def _insert(best_value: Any, best_col: Any, value: int, col: int) -> int:
 def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int,
                 offset: int, k: int, start: int, stop: int, out_col: Any, out_score: Any,
                 out_rest: Any, out_eligible: Any) -> None:
-    a, b, t = packed.mentees, packed.mentors, packed.tables
-    total = np.empty(BLOCK, dtype=np.float64)
-    back = np.empty(BLOCK, dtype=np.float64)
-    half = np.empty(BLOCK, dtype=np.int64)
-    shared = np.empty(BLOCK, dtype=np.int64)
-    ok = np.empty(BLOCK, dtype=np.bool_)
+    buffers = _buffers()
+    total, ok = buffers[0], buffers[4]
     values = np.empty(BLOCK, dtype=np.int64)
     best_value = np.empty(k, dtype=np.int64)
     best_col = np.empty(k, dtype=np.int64)
@@ -395,14 +411,9 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int
         best_col[:] = -1
         rest = NONE
         eligible = 0
-        lo, hi = packed.forbidden_at[i], packed.forbidden_at[i + 1]
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
-            _block(a, b, t, i, j0, j1, total, ok, back, half, shared)
-            for f in range(lo, hi):
-                c = packed.forbidden_col[f]
-                if j0 <= c < j1:
-                    ok[c - j0] = False
+            _scored(packed, i, j0, j1, buffers)
             for j in range(j1 - j0):
                 values[j] = (np.int64(total[j]) * multiplier + offset - price[j0 + j]
                              if ok[j] else NONE)
@@ -453,22 +464,16 @@ def best_pairs(packed: Packed, which: Index, price: Ints, multiplier: int, offse
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
 def _score_all(packed: Any, start: int, stop: int, out_total: Any, out_ok: Any) -> None:
-    a, b, t = packed.mentees, packed.mentors, packed.tables
-    m = b.level.shape[0]
+    m = packed.mentors.level.shape[0]
+    buffers = _buffers()
+    total, ok = buffers[0], buffers[4]
     for i in range(start, stop):
-        total = np.empty(BLOCK, dtype=np.float64)
-        back = np.empty(BLOCK, dtype=np.float64)
-        half = np.empty(BLOCK, dtype=np.int64)
-        shared = np.empty(BLOCK, dtype=np.int64)
-        ok = np.empty(BLOCK, dtype=np.bool_)
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
-            _block(a, b, t, i, j0, j1, total, ok, back, half, shared)
+            _scored(packed, i, j0, j1, buffers)
             for j in range(j1 - j0):
                 out_total[i, j0 + j] = np.int64(total[j])
                 out_ok[i, j0 + j] = ok[j]
-        for f in range(packed.forbidden_at[i], packed.forbidden_at[i + 1]):
-            out_ok[i, packed.forbidden_col[f]] = False
 
 
 def score_all(packed: Packed) -> tuple[Ints, NDArray[np.bool_]]:
@@ -539,23 +544,14 @@ def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
 def _bids(packed: Any, which: Any, utility: Any, multiplier: int, offset: int, start: int,
           stop: int, out: Any) -> None:
-    a, b, t = packed.mentees, packed.mentors, packed.tables
-    m = b.level.shape[0]
-    total = np.empty(BLOCK, dtype=np.float64)
-    back = np.empty(BLOCK, dtype=np.float64)
-    half = np.empty(BLOCK, dtype=np.int64)
-    shared = np.empty(BLOCK, dtype=np.int64)
-    ok = np.empty(BLOCK, dtype=np.bool_)
+    m = packed.mentors.level.shape[0]
+    buffers = _buffers()
+    total, ok = buffers[0], buffers[4]
     for r in range(start, stop):
         i = which[r]
-        lo, hi = packed.forbidden_at[i], packed.forbidden_at[i + 1]
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
-            _block(a, b, t, i, j0, j1, total, ok, back, half, shared)
-            for f in range(lo, hi):
-                c = packed.forbidden_col[f]
-                if j0 <= c < j1:
-                    ok[c - j0] = False
+            _scored(packed, i, j0, j1, buffers)
             for j in range(j1 - j0):
                 bid = np.int64(total[j]) * multiplier + offset - utility[r]
                 if ok[j] and bid > out[j0 + j]:
