@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from matching import events, repository, scoring, solver
@@ -747,6 +748,18 @@ async def put_config(session: AsyncSession, *, user: Principal, programme_id: st
 # --- whole-cohort runs ----------------------------------------------------------------
 
 
+def _explained(pool: scoring.Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
+               ) -> tuple[NDArray[np.int64], NDArray[np.int32], list[list[dict[str, Any]]]]:
+    """Totals, broken rules and breakdowns of the pairs (rows[k], cols[k]).
+
+    A run has up to one pair per mentee: this is CPU work, so callers run it in a
+    thread rather than on the event loop.
+    """
+    totals, broken, points = scoring.pair_scores(pool, rows, cols)
+    return totals, broken, [scoring.explain(pool, i, j, points[:, k]) for k, (i, j) in
+                            enumerate(zip(rows.tolist(), cols.tolist(), strict=True))]
+
+
 def _run_public(run: MatchRun, user: Principal, pair_ids: Sequence[str] = ()) -> MatchRunPublic:
     pairs = run.pairs if user.has(Role.HR_ADMIN) else [
         {**p, "breakdown": scoring.redact(p.get("breakdown", []))} for p in run.pairs]
@@ -777,16 +790,17 @@ async def create_run(
         solver.solve, view.pool, view.mentor_free, data.objective, mentee_rows=rows,
         candidates_per_mentee=candidates_per_mentee)
     mentees, mentors = view.pool.mentees.people, view.pool.mentors.people
-    _, _, points = scoring.pair_scores(view.pool, found.mentees, found.mentors)
+    _, _, breakdowns = await asyncio.to_thread(_explained, view.pool, found.mentees,
+                                               found.mentors)
     run = MatchRun(
         programme_id=programme_id, objective=data.objective, dry_run=data.dry_run,
         status="draft", total_score=found.total / 100, matched=found.matched,
         unmatched=int(found.unmatched.size), optimal=found.optimal,
         pairs=[{"mentee_participant_id": mentees[i].participant_id,
                 "mentor_participant_id": mentors[j].participant_id, "score": int(w) / 100,
-                "breakdown": scoring.explain(view.pool, i, j, points[:, k])}
-               for k, (i, j, w) in enumerate(zip(found.mentees.tolist(), found.mentors.tolist(),
-                                                 found.scores.tolist(), strict=True))],
+                "breakdown": breakdown}
+               for i, j, w, breakdown in zip(found.mentees.tolist(), found.mentors.tolist(),
+                                             found.scores.tolist(), breakdowns, strict=True)],
         unmatched_mentees=[{"mentee_participant_id": mentees[i].participant_id, "reason": why}
                            for i, why in zip(found.unmatched.tolist(), found.unmatched_reason,
                                              strict=True)],
@@ -844,7 +858,7 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     created: list[Pair] = []
     candidates = {c.participant_id: c for c in await repository.candidates(session,
                                                                             run.programme_id)}
-    totals, broken, points = scoring.pair_scores(view.pool, rows, cols)
+    totals, broken, breakdowns = await asyncio.to_thread(_explained, view.pool, rows, cols)
     for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
         if broken[k] or taken[i] or free[j] <= 0:
             skipped += 1
@@ -854,8 +868,7 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
         mentee = candidates[view.pool.mentees.people[i].participant_id]
         mentor = candidates[view.pool.mentors.people[j].participant_id]
         evaluation = Evaluation(score=int(totals[k]) / 100,
-                                breakdown=scoring.explain(view.pool, i, j, points[:, k]),
-                                violations=[])
+                                breakdown=breakdowns[k], violations=[])
         pair = _new_pair(programme_id=run.programme_id, mentee=mentee, mentor=mentor,
                          evaluation=evaluation, status=PairStatus.ACTIVE, origin="run",
                          at=now, run_id=run.id)
