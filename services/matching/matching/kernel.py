@@ -33,6 +33,7 @@ from matching import scoring
 Ints = NDArray[np.int64]
 Index = NDArray[np.intp]
 NONE = np.iinfo(np.int64).min  # "no value": no eligible pair left out, no price yet
+NO_BOUND = np.iinfo(np.int64).max  # "no upper bound" on a price
 
 # Mentors scored at once for one mentee: small enough for the core's own cache.
 BLOCK = 2048
@@ -396,20 +397,22 @@ def _insert(best_value: Any, best_col: Any, value: int, col: int) -> int:
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
-def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int,
+def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, base: Any, multiplier: int,
                 offset: int, k: int, start: int, stop: int, out_col: Any, out_score: Any,
-                out_rest: Any, out_eligible: Any) -> None:
+                out_rest: Any, out_base: Any, out_eligible: Any) -> None:
     buffers = _buffers()
     total, ok = buffers[0], buffers[4]
     values = np.empty(BLOCK, dtype=np.int64)
     best_value = np.empty(k, dtype=np.int64)
     best_col = np.empty(k, dtype=np.int64)
+    two = base.shape[0] > 0
     for r in range(start, stop):
         i = which[r]
         m = limit[r]
         best_value[:] = NONE
         best_col[:] = -1
         rest = NONE
+        rest_base = NONE
         eligible = 0
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
@@ -422,30 +425,42 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, multiplier: int
             for j in range(j1 - j0):
                 value = values[j]
                 if value > floor:
+                    out = best_col[k - 1]
                     pushed = _insert(best_value, best_col, value, j0 + j)
                     rest = max(rest, pushed)
+                    if two and out >= 0:
+                        rest_base = max(rest_base, pushed + price[out] - base[out])
                     floor = best_value[k - 1]
                 else:
                     rest = max(rest, value)
+                    if two and value != NONE:
+                        rest_base = max(rest_base, value + price[j0 + j] - base[j0 + j])
         for q in range(k):
             c = best_col[q]
             out_col[r, q] = c
             out_score[r, q] = ((best_value[q] + price[c] - offset) // multiplier
                                if c >= 0 else -1)
         out_rest[r] = rest
+        out_base[r] = rest_base if two else rest
         out_eligible[r] = eligible
 
 
+class Best(NamedTuple):
+    cols: Index  # (mentees, k) best mentors at the prices, -1 past the eligible ones
+    scores: Ints  # their scores
+    rest: Ints  # the best value among the eligible pairs scanned but not returned (or NONE)
+    rest_at_base: Ints  # the same pairs' best value at the base prices
+    eligible: Ints  # how many scanned mentors are eligible
+
+
 def best_pairs(packed: Packed, which: Index, price: Ints, multiplier: int, offset: int,
-               k: int, limit: Ints | None = None) -> tuple[Index, Ints, Ints, Ints]:
+               k: int, limit: Ints | None = None, base: Ints | None = None) -> Best:
     """For each local mentee in `which`: its k best eligible mentors at `price`, and the rest.
 
     A pair's value is `score * multiplier + offset - price[mentor]` (the solver's
     weight less the mentor's dual). `limit[r]` scans only the first mentors of the
-    packed order for which[r] (default: all). Returns (mentors (len, k), their
-    scores, each row -1 past the eligible ones; the best value among the eligible
-    pairs scanned but not returned, NONE when there is none; how many scanned
-    mentors are eligible).
+    packed order for which[r] (default: all). With `base`, the best value left out
+    is also given at those prices.
     """
     which = np.ascontiguousarray(which, dtype=np.int64)
     m = packed.mentors.level.size
@@ -454,12 +469,15 @@ def best_pairs(packed: Packed, which: Index, price: Ints, multiplier: int, offse
     out_col = np.empty((which.size, k), dtype=np.int64)
     out_score = np.empty((which.size, k), dtype=np.int64)
     out_rest = np.empty(which.size, dtype=np.int64)
+    out_base = np.empty(which.size, dtype=np.int64)
     out_eligible = np.empty(which.size, dtype=np.int64)
     price = np.ascontiguousarray(price, dtype=np.int64)
+    base = (np.empty(0, dtype=np.int64) if base is None
+            else np.ascontiguousarray(base, dtype=np.int64))
     _parallel(lambda start, stop: _best_pairs(
-        packed, which, limit, price, int(multiplier), int(offset), int(k), start, stop,
-        out_col, out_score, out_rest, out_eligible), which.size)
-    return out_col.astype(np.intp), out_score, out_rest, out_eligible
+        packed, which, limit, price, base, int(multiplier), int(offset), int(k), start, stop,
+        out_col, out_score, out_rest, out_base, out_eligible), which.size)
+    return Best(out_col.astype(np.intp), out_score, out_rest, out_base, out_eligible)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
@@ -487,7 +505,7 @@ def score_all(packed: Packed) -> tuple[Ints, NDArray[np.bool_]]:
 
 @nb.njit(cache=True, nogil=True)
 def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
-                 matched_weight: Any) -> Any:
+                 matched_weight: Any, floor: Any) -> Any:
     """The least mentor duals v of an optimal restricted matching (label correcting).
 
     v_j >= 0, v_j = 0 where mentor j has a free place, and u_i + v_j >= w_ij on
@@ -497,7 +515,7 @@ def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
     is optimal; a queue relaxes each mentor again only when its price rose.
     """
     m = saturated.shape[0]
-    v = np.zeros(m, dtype=np.int64)
+    v = np.where(saturated, floor, 0)
     start = np.zeros(m + 1, dtype=np.int64)
     for e in range(ei.shape[0]):
         i, j = ei[e], ej[e]
@@ -539,6 +557,59 @@ def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
                     size += 1
                     queued[j] = True
     return v
+
+
+@nb.njit(cache=True, nogil=True)
+def greatest_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
+                    matched_weight: Any, upper: Any) -> Any:
+    """The greatest mentor duals v <= upper meeting the same edges as `least_prices`.
+
+    v_a <= v_j - (w_ij - w_i,a) for a candidate pair (i, j) of a mentee matched
+    to a: a shortest-path problem run backwards from the upper bounds (mentors
+    with no bound on any path stay at NO_BOUND).
+    """
+    m = saturated.shape[0]
+    g = upper.copy()
+    start = np.zeros(m + 1, dtype=np.int64)
+    for e in range(ei.shape[0]):
+        i, j = ei[e], ej[e]
+        owner = matched[i]
+        if owner == j or not saturated[j] or owner < 0:
+            continue
+        start[j + 1] += 1
+    for j in range(m):
+        start[j + 1] += start[j]
+    fill = start[:m].copy()
+    source = np.empty(start[m], dtype=np.int64)
+    delta = np.empty(start[m], dtype=np.int64)
+    for e in range(ei.shape[0]):
+        i, j = ei[e], ej[e]
+        owner = matched[i]
+        if owner == j or not saturated[j] or owner < 0:
+            continue
+        source[fill[j]] = owner
+        delta[fill[j]] = weight[e] - matched_weight[i]
+        fill[j] += 1
+    queue = np.arange(m, dtype=np.int64)
+    queued = np.ones(m, dtype=np.bool_)
+    head, size = 0, m
+    while size > 0:
+        j = queue[head]
+        head = (head + 1) % m
+        size -= 1
+        queued[j] = False
+        if g[j] >= NO_BOUND:
+            continue
+        for p in range(start[j], start[j + 1]):
+            a = source[p]
+            bound = g[j] - delta[p]
+            if bound < g[a]:
+                g[a] = bound
+                if not queued[a]:
+                    queue[(head + size) % m] = a
+                    size += 1
+                    queued[a] = True
+    return g
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
@@ -592,4 +663,5 @@ def warm_up() -> None:
     best_bids(packed, np.arange(1, dtype=np.intp), np.zeros(1, dtype=np.int64), 2, 1)
     score_all(packed)
     one = np.zeros(1, dtype=np.int64)
-    least_prices(np.ones(1, dtype=np.bool_), one, one, one, one, one)
+    least_prices(np.ones(1, dtype=np.bool_), one, one, one, one, one, one)
+    greatest_prices(np.ones(1, dtype=np.bool_), one, one, one, one, one, one)

@@ -33,6 +33,7 @@ Objectives are encoded in integer weights, so "then" is exact:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time as _time
 from dataclasses import dataclass, field
@@ -53,6 +54,11 @@ _SOLVING = threading.Lock()
 # From this many mentees, first prices come from a sample of 1 in SAMPLE (see _first_prices).
 SAMPLE_FROM = 20_000
 SAMPLE = 10
+# Re-scans wait for the next solve while more than this share of mentees gained reserve pairs.
+DEFER_FROM = 0.1
+# Slack (in score hundredths) a re-scan secures beyond what the latest prices need.
+MARGIN = 100
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -164,16 +170,36 @@ def solve_restricted(
 
 def duals(
     n_rows: int, capacity: Ints, ei: Index, ej: Index, weight: Ints, matched: Index,
+    near: Ints | None = None,
 ) -> tuple[Ints, Ints]:
-    """The least optimal duals (u, v) of an optimal restricted solution (local indices)."""
+    """Optimal duals (u, v) of an optimal restricted solution (local indices)."""
     taken = np.bincount(matched[matched >= 0], minlength=capacity.size)
     saturated = taken >= capacity
     has = matched >= 0
     is_match = matched[ei] == ej
     matched_weight = np.zeros(n_rows, dtype=np.int64)
     matched_weight[ei[is_match]] = weight[is_match]
-    v = kernel.least_prices(saturated, matched.astype(np.int64), ei.astype(np.int64),
-                            ej.astype(np.int64), weight.astype(np.int64), matched_weight)
+    # u_i must stay >= 0 and >= w_ij of any candidate mentor j with a free place (v_j = 0).
+    need = np.zeros(n_rows, dtype=np.int64)
+    free = ~saturated[ej]
+    np.maximum.at(need, ei[free], weight[free])
+    args = (saturated, matched.astype(np.int64), ei.astype(np.int64), ej.astype(np.int64),
+            weight.astype(np.int64), matched_weight)
+    floor = np.zeros(capacity.size, dtype=np.int64)
+    if near is not None:
+        # Any optimal duals certify; the proof goes fastest with prices that moved least
+        # from `near` (the prices mentees were scanned at), up to one common shift, which
+        # changes no pair's standing: so between the least and the greatest optimal prices,
+        # as close to `near` moved by the median shift they need.
+        lowest = kernel.least_prices(*args, floor)
+        upper = np.full(capacity.size, kernel.NO_BOUND, dtype=np.int64)
+        np.minimum.at(upper, matched[has], (matched_weight - need)[has])
+        upper[~saturated] = 0
+        highest = kernel.greatest_prices(*args, upper)
+        shift = np.where(near < lowest, lowest - near, np.where(near > highest, highest - near, 0))
+        floor = np.clip(near + int(np.median(shift[saturated])) if saturated.any() else near,
+                        lowest, highest)
+    v = kernel.least_prices(*args, floor)
     u = np.where(has, matched_weight - v[np.where(has, matched, 0)], 0)
     return u.astype(np.int64), v
 
@@ -199,54 +225,160 @@ def solve(
                       reserve_per_mentee, max_rounds, deadline_seconds)
 
 
-def _rescan(packed: kernel.Packed, which: Index, prices: list[Ints], scanned_at: Index,
-            rest: Ints, u: Ints, enc: _Weights, k: int, reserve_col: Index,
-            reserve_score: Ints) -> tuple[Index, Ints, Ints, int]:
-    """Scan again, at the latest prices, only the mentors that could break each proof.
+def _plus(a: Ints, b: Ints) -> Ints:
+    """a + b, NONE where either is NONE."""
+    none = (a == kernel.NONE) | (b == kernel.NONE)
+    return np.where(none, kernel.NONE, np.where(none, 0, a) + np.where(none, 0, b))
 
-    Mentee i's pairs left out at its last scan were worth at most rest_i at those
-    prices p. Against the latest prices v a pair is worth at most rest_i + (p_j - v_j),
-    so only mentors whose price fell by more than u_i - rest_i (less a margin of one
-    point, so small moves later do not reopen the proof) need scoring: mentors are put
-    in order of the fall and each mentee scans just its prefix. The new `rest` covers
-    both parts: the best left-out pair scanned, and rest_i plus the largest fall not
-    scanned. Reserve pairs of the last scan with mentors outside the prefix are
-    known exactly, so their values at the latest prices join `rest` too.
+
+class _Bounds:
+    """What each mentee's scans proved about its pairs outside the candidates and reserve.
+
+    Two regions per mentee, each with the prices it was scanned at:
+    - base: the whole row at its last full scan; a pair (i, j) there is worth at
+      most rest_i at those prices p (w_ij - p_j <= rest_i);
+    - recent: after a partial re-scan, the mentors scanned then (the first
+      recent_len of the mentors in order of their fall from the base prices to the
+      re-scan's), worth at most recent_rest_i at the re-scan's prices.
+    A partial re-scan keeps the base bound (so small price moves elsewhere do not
+    reopen it) and folds the region it replaces into it.
     """
-    latest = prices[-1]
-    margin = 100 * enc.multiplier
-    m = latest.size
-    width = k + reserve_col.shape[1]
-    cols = np.empty((which.size, width), dtype=np.intp)
-    scores = np.empty((which.size, width), dtype=np.int64)
-    left = np.empty(which.size, dtype=np.int64)
-    work = 0
-    for snapshot in np.unique(scanned_at[which]).tolist():
-        part = np.flatnonzero(scanned_at[which] == snapshot)
-        mentees = which[part]
-        fall = prices[snapshot] - latest
-        order = np.argsort(-fall, kind="stable").astype(np.intp)
-        falls = fall[order]
-        # Mentors to scan: fall > u_i - rest_i - margin; they come first in `order`.
-        need = u[mentees] - rest[mentees] - margin
-        limit = np.searchsorted(-falls, -need, side="left").astype(np.int64)
-        view = kernel.reorder(packed, order)
-        c, sc, best_left, _ = kernel.best_pairs(view, mentees, latest[order], enc.multiplier,
-                                                enc.offset, width, limit=limit)
-        cols[part] = np.where(c >= 0, order[np.maximum(c, 0)], -1)
-        scores[part] = sc
-        unscanned = np.where(limit < m, falls[np.minimum(limit, m - 1)], kernel.NONE)
-        carried = np.where(unscanned != kernel.NONE, rest[mentees] + unscanned, kernel.NONE)
-        position = np.empty(m, dtype=np.int64)
-        position[order] = np.arange(m)
-        old = reserve_col[mentees]
-        outside = (old >= 0) & (position[np.maximum(old, 0)] >= limit[:, None])
-        kept = np.where(outside, enc.of(reserve_score[mentees]) - latest[np.maximum(old, 0)],
-                        kernel.NONE)
-        folded = kept.max(axis=1) if kept.shape[1] else np.full(mentees.size, kernel.NONE)
-        left[part] = np.maximum(np.maximum(best_left, carried), folded)
-        work += int(limit.sum())
-    return cols, scores, left, work
+
+    def __init__(self, n: int, first: Ints, margin: int) -> None:
+        self.prices = [first]
+        self.margin = margin
+        self.base_at = np.zeros(n, dtype=np.intp)
+        self.rest = np.full(n, kernel.NONE, dtype=np.int64)
+        self.recent_at = np.full(n, -1, dtype=np.intp)
+        self.recent_len = np.zeros(n, dtype=np.int64)
+        self.recent_rest = np.full(n, kernel.NONE, dtype=np.int64)
+        # The recent region's pairs left out, valued at the base prices instead.
+        self.recent_at_base = np.full(n, kernel.NONE, dtype=np.int64)
+        self._orders: dict[tuple[int, int], Index] = {}
+        self.partial = 0  # re-scans of part of a row
+
+    def order(self, base: int, recent: int) -> Index:
+        """Mentors by their price fall from snapshot `base` to `recent`, largest first."""
+        key = (base, recent)
+        if key not in self._orders:
+            fall = self.prices[base] - self.prices[recent]
+            self._orders[key] = np.argsort(-fall, kind="stable").astype(np.intp)
+        return self._orders[key]
+
+    def _groups(self, which: Index) -> list[tuple[int, int, Index]]:
+        key = self.base_at[which].astype(np.int64) * (len(self.prices) + 1) + (
+            self.recent_at[which] + 1)
+        return [(int(g) // (len(self.prices) + 1), int(g) % (len(self.prices) + 1) - 1,
+                 which[key == g]) for g in np.unique(key)]
+
+    def bound(self, v: Ints) -> Ints:
+        """The most any pair of each mentee's regions can be worth at prices v (NONE: none)."""
+        n = self.rest.size
+        out = np.full(n, kernel.NONE, dtype=np.int64)
+        m = v.size
+        for base, recent, who in self._groups(np.arange(n, dtype=np.intp)):
+            fall = self.prices[base] - v
+            if recent < 0:
+                out[who] = _plus(self.rest[who], np.full(who.size, fall.max()))
+                continue
+            order = self.order(base, recent)
+            after = np.append(np.maximum.accumulate(fall[order][::-1])[::-1], kernel.NONE)
+            within = np.insert(np.maximum.accumulate((self.prices[recent] - v)[order]), 0,
+                               kernel.NONE)
+            size = np.minimum(self.recent_len[who], m)
+            out[who] = np.maximum(_plus(self.rest[who], after[size]),
+                                  _plus(self.recent_rest[who], within[size]))
+        return out
+
+    def rescan(self, packed: kernel.Packed, which: Index, u: Ints, enc: _Weights, k: int,
+               reserve_col: Index, reserve_score: Ints) -> tuple[Index, Ints, int]:
+        """Scan `which` again at the latest prices, only against mentors that could matter.
+
+        Against the latest prices v a base pair is worth at most rest_i + (p_j - v_j),
+        so only mentors whose price fell by more than u_i - rest_i (less a margin, so
+        small moves later do not reopen the proof) need scoring: mentors are put in
+        order of the fall and each mentee scans just that prefix, which becomes its
+        recent region. The region it replaces and the old reserve pairs outside the
+        prefix are folded into the base bound; a prefix of more than half the mentors
+        is made a full scan, which becomes the new base.
+        """
+        latest = len(self.prices) - 1
+        v = self.prices[latest]
+        m = v.size
+        width = k + reserve_col.shape[1]
+        cols = np.empty((which.size, width), dtype=np.intp)
+        scores = np.empty((which.size, width), dtype=np.int64)
+        work = 0
+        for base in np.unique(self.base_at[which]).tolist():
+            part = np.flatnonzero(self.base_at[which] == base)
+            mentees = which[part]
+            order = self.order(base, latest)
+            falls = (self.prices[base] - v)[order]
+            need = np.where(self.rest[mentees] == kernel.NONE, np.iinfo(np.int64).max,
+                            u[mentees] - self.rest[mentees] - self.margin)
+            limit = np.searchsorted(-falls, -need, side="left").astype(np.int64)
+            limit = np.where(limit * 2 > m, m, limit)
+            found = kernel.best_pairs(kernel.reorder(packed, order), mentees, v[order],
+                                      enc.multiplier, enc.offset, width, limit=limit,
+                                      base=self.prices[base][order])
+            c, sc, left = found.cols, found.scores, found.rest
+            cols[part] = np.where(c >= 0, order[np.maximum(c, 0)], -1)
+            scores[part] = sc
+            work += int(limit.sum())
+            whole = limit >= m
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("re-scan from base %d at %d: %d mentees, %d whole rows, prefix "
+                           "quartiles %s", base, latest, mentees.size, int(whole.sum()),
+                           np.percentile(limit, [25, 50, 75]).astype(int).tolist())
+            # Full scans: a new base, nothing else to remember.
+            full = mentees[whole]
+            self.base_at[full] = latest
+            self.rest[full] = left[whole]
+            self.recent_at[full] = -1
+            self.recent_len[full] = 0
+            self.recent_rest[full] = kernel.NONE
+            self.recent_at_base[full] = kernel.NONE
+            # Partial scans: old reserve pairs outside the prefix are still exact; they
+            # compete with the new ones for the reserve, and those that lose are folded into
+            # the bound of their region (base prices outside, latest prices inside).
+            some, lim = mentees[~whole], limit[~whole]
+            self.partial += int(some.size)
+            position = np.empty(m, dtype=np.int64)
+            position[order] = np.arange(m)
+            old = reserve_col[some]
+            outside = (old >= 0) & (position[np.maximum(old, 0)] >= lim[:, None])
+            new = cols[part[~whole], k:]
+            both = np.concatenate([np.where(outside, old, -1), new], axis=1)
+            both_score = np.concatenate([reserve_score[some], scores[part[~whole], k:]], axis=1)
+            held = both >= 0
+            value = np.where(held, enc.of(both_score) - v[np.maximum(both, 0)], kernel.NONE)
+            rank = np.argsort(-np.maximum(value, kernel.NONE + 1), axis=1, kind="stable")
+            both = np.take_along_axis(both, rank, axis=1)
+            both_score = np.take_along_axis(both_score, rank, axis=1)
+            from_old = np.take_along_axis(
+                np.arange(both.shape[1])[None, :] < old.shape[1], rank, axis=1)
+            width2 = new.shape[1]
+            cols[part[~whole], k:] = both[:, :width2]
+            scores[part[~whole], k:] = both_score[:, :width2]
+            dropped, dropped_score = both[:, width2:], both_score[:, width2:]
+            dropped_old = from_old[:, width2:] & (dropped >= 0)
+            dropped_new = ~from_old[:, width2:] & (dropped >= 0)
+            safe = np.maximum(dropped, 0)
+            folded = np.where(dropped_old, enc.of(dropped_score) - self.prices[base][safe],
+                              kernel.NONE).max(axis=1, initial=kernel.NONE)
+            inside = np.where(dropped_new, enc.of(dropped_score) - v[safe],
+                              kernel.NONE).max(axis=1, initial=kernel.NONE)
+            inside_at_base = np.where(dropped_new, enc.of(dropped_score)
+                                      - self.prices[base][safe],
+                                      kernel.NONE).max(axis=1, initial=kernel.NONE)
+            # The region replaced, at base prices (worked out when it was scanned).
+            earlier = self.recent_at_base[some]
+            self.rest[some] = np.maximum(np.maximum(self.rest[some], folded), earlier)
+            self.recent_at[some] = latest
+            self.recent_len[some] = lim
+            self.recent_rest[some] = np.maximum(left[~whole], inside)
+            self.recent_at_base[some] = np.maximum(found.rest_at_base[~whole], inside_at_base)
+        return cols, scores, work
 
 
 def _first_prices(pool: scoring.Pool, capacity: Ints, objective: Objective, rows: Index,
@@ -298,14 +430,12 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
     packed = kernel.pack(pool, rows, mentor_rows)
     cap_local = capacity[mentor_rows]
     edges = _Candidates(m)
-    # For each mentee: the prices of its last scan (index into `prices`) and the best value
-    # w_ij - p_j it left out then (NONE: it left nothing out).
     t = _time.perf_counter()
-    prices: list[Ints] = [_first_prices(pool, capacity, objective, rows, mentor_rows, packed,
-                                        enc, k, max_rounds)]
+    known = _Bounds(n, _first_prices(pool, capacity, objective, rows, mentor_rows, packed,
+                                     enc, k, max_rounds),
+                    MARGIN * enc.multiplier)
+    prices = known.prices
     stats["first_prices_seconds"] = round(_time.perf_counter() - t, 3)
-    scanned_at = np.zeros(n, dtype=np.intp)
-    rest = np.full(n, kernel.NONE, dtype=np.int64)
     eligible = np.zeros(n, dtype=np.int64)
     # Each mentee's next-best pairs of its last scan, scored but outside the restricted
     # problem: checked exactly against every new set of duals, which spares most re-scans.
@@ -319,37 +449,49 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
     scan_seconds = solve_seconds = dual_seconds = 0.0
     matched = np.full(n, -1, dtype=np.intp)
     u = np.zeros(n, dtype=np.int64)
+    v = np.zeros(m, dtype=np.int64)
+    stale = True
+    solves = 0
     while rounds < max_rounds:
         rounds += 1
         # 1. scan the mentees not yet proven, at the latest prices
         t = _time.perf_counter()
         if rounds == 1:
-            cols, scores, left, count = kernel.best_pairs(packed, which, prices[-1],
-                                                          enc.multiplier, enc.offset, k + k2)
+            first = kernel.best_pairs(packed, which, prices[-1], enc.multiplier, enc.offset,
+                                      k + k2)
             scanned += int(which.size) * m
-            eligible[which] = count
-        elif which.size:
-            cols, scores, left, work = _rescan(packed, which, prices, scanned_at, rest, u,
-                                               enc, k, reserve_col, reserve_score)
-            scanned += work
-        if which.size:
-            top, top_scores = cols[:, :k], scores[:, :k]
+            eligible[which] = first.eligible
+            known.rest[which] = first.rest
+            top, top_scores = first.cols[:, :k], first.scores[:, :k]
             keep = top >= 0
             edges.add(np.repeat(which, k)[keep.ravel()], top[keep], top_scores[keep])
+            reserve_col[which] = first.cols[:, k:]
+            reserve_score[which] = first.scores[:, k:]
+        elif which.size:
+            cols, scores, work = known.rescan(packed, which, u, enc, k, reserve_col,
+                                              reserve_score)
+            scanned += work
+            top, top_scores = cols[:, :k], scores[:, :k]
+            keep = top >= 0
+            mi, mj, ms = np.repeat(which, k)[keep.ravel()], top[keep], top_scores[keep]
+            edges.add(mi, mj, ms)
+            # New candidates that the current duals already cover leave the solution optimal.
+            stale = stale or bool((enc.of(ms) - u[mi] - v[mj] > 0).any())
             reserve_col[which] = cols[:, k:]
             reserve_score[which] = scores[:, k:]
-            rest[which] = left
-            scanned_at[which] = len(prices) - 1
         scan_seconds += _time.perf_counter() - t
         # 2-3. exact solve on the candidates, then the duals that certify it
-        t = _time.perf_counter()
-        ei, ej = edges.mentee, edges.mentor
-        weight = enc.of(edges.score)
-        matched = solve_restricted(n, cap_local, ei, ej, weight)
-        solve_seconds += _time.perf_counter() - t
-        t = _time.perf_counter()
-        u, v = duals(n, cap_local, ei, ej, weight, matched)
-        dual_seconds += _time.perf_counter() - t
+        if stale:
+            t = _time.perf_counter()
+            ei, ej = edges.mentee, edges.mentor
+            weight = enc.of(edges.score)
+            matched = solve_restricted(n, cap_local, ei, ej, weight)
+            solves += 1
+            solve_seconds += _time.perf_counter() - t
+            t = _time.perf_counter()
+            u, v = duals(n, cap_local, ei, ej, weight, matched, prices[-1])
+            dual_seconds += _time.perf_counter() - t
+            stale = False
         # 4. proof: which mentees could still gain from a pair they left out?
         # Reserve pairs are known exactly: any that now improves joins the candidates.
         held = reserve_col >= 0
@@ -357,12 +499,14 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
                         - u[:, None], 0)
         r, c = np.nonzero(held & (gain > 0))
         added = edges.add(r.astype(np.intp), reserve_col[r, c], reserve_score[r, c])
-        # The rest is bounded through the prices of each mentee's last scan.
-        drift = np.array([int((p - v).max()) for p in prices], dtype=np.int64)
-        open_rest = rest != kernel.NONE
-        bound = np.where(open_rest, rest + drift[scanned_at], 0)
-        unproven = open_rest & (bound > u)
+        stale = added > 0
+        # The rest is bounded through the prices of each mentee's scans.
+        bound = known.bound(v)
+        unproven = (bound != kernel.NONE) & (bound > u)
         stats.setdefault("unproven_per_round", []).append(int(unproven.sum()))
+        _log.debug("round %d at %.1f s: %d solves, %d reserve pairs added, %d unproven, "
+                   "%d pairs scored", rounds, _time.perf_counter() - began, solves, added,
+                   int(unproven.sum()), scanned)
         if not unproven.any() and added == 0:
             optimal = True
             break
@@ -370,8 +514,13 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
             timed_out = True
             break
         which = np.flatnonzero(unproven).astype(np.intp)
+        if added > n * DEFER_FROM:
+            # Many reserve pairs improve: the candidates are still thin, and their duals
+            # would send re-scans after prices that the next solve moves again.
+            which = which[:0]
         prices.append(v.copy())
-    stats.update(rounds=rounds, candidate_pairs=int(edges.keys.size), timed_out=timed_out,
+    stats.update(rounds=rounds, solves=solves, partial_rescans=known.partial,
+                 candidate_pairs=int(edges.keys.size), timed_out=timed_out,
                  scored_pairs=int(scanned), scan_seconds=round(scan_seconds, 3),
                  solve_seconds=round(solve_seconds, 3), dual_seconds=round(dual_seconds, 3))
     hit = matched >= 0
