@@ -58,6 +58,12 @@ SAMPLE = 10
 DEFER_FROM = 0.1
 # Slack (in score hundredths) a re-scan secures beyond what the latest prices need.
 MARGIN = 100
+# Candidate pairs more than this (score hundredths) below their duals sit out the next solve.
+SET_ASIDE = 300
+# Candidate pairs per mentee in the first solve (the rest of the first scan's best are reserve).
+FIRST_CANDIDATES = 64
+# Mentees whose reserves are merged at once after a partial re-scan (bounds temporaries).
+MERGE_ROWS = 8192
 _log = logging.getLogger(__name__)
 
 
@@ -101,12 +107,19 @@ class _Weights:
 
 
 class _Candidates:
-    """The growing candidate edge set (local mentee, local mentor, score), without repeats."""
+    """The growing candidate edge set (local mentee, local mentor, score), without repeats.
+
+    Every pair here is scored exactly. Only the `active` ones go into the restricted
+    problem: a pair whose reduced cost at the latest duals is well below zero is set
+    aside, checked exactly against every later set of duals, and woken if it could
+    improve the matching, so the min-cost flow stays the size of what is contested.
+    """
 
     def __init__(self, m: int) -> None:
         self.m = m
         self.keys = np.empty(0, dtype=np.int64)
         self.score = np.empty(0, dtype=np.int64)
+        self.active = np.empty(0, dtype=np.bool_)
 
     def add(self, mi: Index, mj: Index, score: Ints) -> int:
         keys = mi.astype(np.int64) * self.m + mj
@@ -114,11 +127,19 @@ class _Candidates:
         fresh = ~_isin_sorted(keys, self.keys)
         if not fresh.any():
             return 0
-        merged = np.concatenate([self.keys, keys[fresh]])
-        order = np.argsort(merged, kind="stable")
-        self.keys = merged[order]
-        self.score = np.concatenate([self.score, score[first][fresh]])[order]
+        # Both sides are sorted: insert in place of a full re-sort (time and peak memory).
+        at = np.searchsorted(self.keys, keys[fresh])
+        self.keys = np.insert(self.keys, at, keys[fresh])
+        self.score = np.insert(self.score, at, score[first][fresh])
+        self.active = np.insert(self.active, at, True)
         return int(fresh.sum())
+
+    def settle(self, weight: Ints, u: Ints, v: Ints, slack: int) -> int:
+        """After a solve: wake set-aside pairs that could improve it, set aside far ones."""
+        reduced = weight - u[self.mentee] - v[self.mentor]
+        woken = ~self.active & (reduced > 0)
+        self.active = (reduced >= -slack) | woken
+        return int(woken.sum())
 
     @property
     def mentee(self) -> Index:
@@ -157,6 +178,7 @@ def solve_restricted(
                             np.zeros(m + n_rows, np.int64)])
     flow = min_cost_flow.SimpleMinCostFlow()
     arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
+    del tails, heads, capacities, costs
     flow.set_nodes_supplies(np.array([source, sink], dtype=np.int32),
                             np.array([n_rows, -n_rows], dtype=np.int64))
     status = flow.solve()
@@ -290,6 +312,41 @@ class _Bounds:
                                   _plus(self.recent_rest[who], within[size]))
         return out
 
+    def _merge(self, enc: _Weights, base: int, position: Ints, lim: Ints, old: Index,
+               old_score: Ints, cols: Index, scores: Ints, rows: Index,
+               k: int) -> tuple[Ints, Ints, Ints]:
+        """Merge old reserve pairs outside the prefix with a partial re-scan's reserve.
+
+        The best by value at the latest prices stay (written into cols/scores at
+        rows); the rest are folded: old ones at base prices, new ones at the latest
+        prices and at base prices. Returns those three bounds.
+        """
+        v = self.prices[-1]
+        outside = (old >= 0) & (position[np.maximum(old, 0)] >= lim[:, None])
+        new = cols[rows, k:]
+        both = np.concatenate([np.where(outside, old, -1), new], axis=1)
+        both_score = np.concatenate([old_score, scores[rows, k:]], axis=1)
+        value = np.where(both >= 0, enc.of(both_score) - v[np.maximum(both, 0)], kernel.NONE)
+        rank = np.argsort(-np.maximum(value, kernel.NONE + 1), axis=1, kind="stable")
+        both = np.take_along_axis(both, rank, axis=1)
+        both_score = np.take_along_axis(both_score, rank, axis=1)
+        from_old = rank < old.shape[1]
+        width = new.shape[1]
+        cols[rows, k:] = both[:, :width]
+        scores[rows, k:] = both_score[:, :width]
+        dropped, dropped_score = both[:, width:], both_score[:, width:]
+        dropped_old = from_old[:, width:] & (dropped >= 0)
+        dropped_new = ~from_old[:, width:] & (dropped >= 0)
+        safe = np.maximum(dropped, 0)
+        at_base = enc.of(dropped_score) - self.prices[base][safe]
+        at_latest = enc.of(dropped_score) - v[safe]
+
+        def best(mask: NDArray[np.bool_], value: Ints) -> Ints:
+            return np.where(mask, value, kernel.NONE).max(axis=1, initial=kernel.NONE)
+
+        return best(dropped_old, at_base), best(dropped_new, at_latest), best(dropped_new,
+                                                                              at_base)
+
     def rescan(self, packed: kernel.Packed, which: Index, u: Ints, enc: _Weights, k: int,
                reserve_col: Index, reserve_score: Ints) -> tuple[Index, Ints, int]:
         """Scan `which` again at the latest prices, only against mentors that could matter.
@@ -345,32 +402,15 @@ class _Bounds:
             self.partial += int(some.size)
             position = np.empty(m, dtype=np.int64)
             position[order] = np.arange(m)
-            old = reserve_col[some]
-            outside = (old >= 0) & (position[np.maximum(old, 0)] >= lim[:, None])
-            new = cols[part[~whole], k:]
-            both = np.concatenate([np.where(outside, old, -1), new], axis=1)
-            both_score = np.concatenate([reserve_score[some], scores[part[~whole], k:]], axis=1)
-            held = both >= 0
-            value = np.where(held, enc.of(both_score) - v[np.maximum(both, 0)], kernel.NONE)
-            rank = np.argsort(-np.maximum(value, kernel.NONE + 1), axis=1, kind="stable")
-            both = np.take_along_axis(both, rank, axis=1)
-            both_score = np.take_along_axis(both_score, rank, axis=1)
-            from_old = np.take_along_axis(
-                np.arange(both.shape[1])[None, :] < old.shape[1], rank, axis=1)
-            width2 = new.shape[1]
-            cols[part[~whole], k:] = both[:, :width2]
-            scores[part[~whole], k:] = both_score[:, :width2]
-            dropped, dropped_score = both[:, width2:], both_score[:, width2:]
-            dropped_old = from_old[:, width2:] & (dropped >= 0)
-            dropped_new = ~from_old[:, width2:] & (dropped >= 0)
-            safe = np.maximum(dropped, 0)
-            folded = np.where(dropped_old, enc.of(dropped_score) - self.prices[base][safe],
-                              kernel.NONE).max(axis=1, initial=kernel.NONE)
-            inside = np.where(dropped_new, enc.of(dropped_score) - v[safe],
-                              kernel.NONE).max(axis=1, initial=kernel.NONE)
-            inside_at_base = np.where(dropped_new, enc.of(dropped_score)
-                                      - self.prices[base][safe],
-                                      kernel.NONE).max(axis=1, initial=kernel.NONE)
+            rows = part[~whole]
+            folded = np.empty(some.size, dtype=np.int64)
+            inside = np.empty(some.size, dtype=np.int64)
+            inside_at_base = np.empty(some.size, dtype=np.int64)
+            for c0 in range(0, some.size, MERGE_ROWS):  # in slices: bounded temporaries
+                c1 = min(some.size, c0 + MERGE_ROWS)
+                folded[c0:c1], inside[c0:c1], inside_at_base[c0:c1] = self._merge(
+                    enc, base, position, lim[c0:c1], reserve_col[some[c0:c1]],
+                    reserve_score[some[c0:c1]], cols, scores, rows[c0:c1], k)
             # The region replaced, at base prices (worked out when it was scanned).
             earlier = self.recent_at_base[some]
             self.rest[some] = np.maximum(np.maximum(self.rest[some], folded), earlier)
@@ -451,7 +491,7 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
     u = np.zeros(n, dtype=np.int64)
     v = np.zeros(m, dtype=np.int64)
     stale = True
-    solves = 0
+    solves = active_pairs = 0
     while rounds < max_rounds:
         rounds += 1
         # 1. scan the mentees not yet proven, at the latest prices
@@ -462,11 +502,15 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
             scanned += int(which.size) * m
             eligible[which] = first.eligible
             known.rest[which] = first.rest
-            top, top_scores = first.cols[:, :k], first.scores[:, :k]
+            # The first solve takes more than later ones (k_first pairs a mentee): at the
+            # first prices that is the part of the market that is contested, and solving
+            # it at once saves the rounds that would bring its pairs in one by one.
+            k1 = min(k + k2, max(k, FIRST_CANDIDATES))
+            top = first.cols[:, :k1]
             keep = top >= 0
-            edges.add(np.repeat(which, k)[keep.ravel()], top[keep], top_scores[keep])
-            reserve_col[which] = first.cols[:, k:]
-            reserve_score[which] = first.scores[:, k:]
+            edges.add(np.repeat(which, k1)[keep.ravel()], top[keep], first.scores[:, :k1][keep])
+            reserve_col[which, : k + k2 - k1] = first.cols[:, k1:]
+            reserve_score[which, : k + k2 - k1] = first.scores[:, k1:]
         elif which.size:
             cols, scores, work = known.rescan(packed, which, u, enc, k, reserve_col,
                                               reserve_score)
@@ -481,17 +525,20 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
             reserve_score[which] = scores[:, k:]
         scan_seconds += _time.perf_counter() - t
         # 2-3. exact solve on the candidates, then the duals that certify it
+        woken = 0
         if stale:
             t = _time.perf_counter()
-            ei, ej = edges.mentee, edges.mentor
-            weight = enc.of(edges.score)
+            act = edges.active
+            ei, ej, weight = edges.mentee[act], edges.mentor[act], enc.of(edges.score[act])
             matched = solve_restricted(n, cap_local, ei, ej, weight)
             solves += 1
+            active_pairs += int(ei.size)
             solve_seconds += _time.perf_counter() - t
             t = _time.perf_counter()
             u, v = duals(n, cap_local, ei, ej, weight, matched, prices[-1])
+            woken = edges.settle(enc.of(edges.score), u, v, SET_ASIDE * enc.multiplier)
             dual_seconds += _time.perf_counter() - t
-            stale = False
+            stale = woken > 0
         # 4. proof: which mentees could still gain from a pair they left out?
         # Reserve pairs are known exactly: any that now improves joins the candidates.
         held = reserve_col >= 0
@@ -499,7 +546,7 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
                         - u[:, None], 0)
         r, c = np.nonzero(held & (gain > 0))
         added = edges.add(r.astype(np.intp), reserve_col[r, c], reserve_score[r, c])
-        stale = added > 0
+        stale = stale or added > 0
         # The rest is bounded through the prices of each mentee's scans.
         bound = known.bound(v)
         unproven = (bound != kernel.NONE) & (bound > u)
@@ -507,7 +554,7 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
         _log.debug("round %d at %.1f s: %d solves, %d reserve pairs added, %d unproven, "
                    "%d pairs scored", rounds, _time.perf_counter() - began, solves, added,
                    int(unproven.sum()), scanned)
-        if not unproven.any() and added == 0:
+        if not unproven.any() and added == 0 and woken == 0:
             optimal = True
             break
         if _time.perf_counter() > deadline:
@@ -520,6 +567,7 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
             which = which[:0]
         prices.append(v.copy())
     stats.update(rounds=rounds, solves=solves, partial_rescans=known.partial,
+                 pairs_per_solve=active_pairs // max(solves, 1),
                  candidate_pairs=int(edges.keys.size), timed_out=timed_out,
                  scored_pairs=int(scanned), scan_seconds=round(scan_seconds, 3),
                  solve_seconds=round(solve_seconds, 3), dual_seconds=round(dual_seconds, 3))
