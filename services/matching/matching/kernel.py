@@ -265,23 +265,18 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
         shared[j] = 0
     for w in range(a.availability.shape[1]):
         word = a.availability[i, w]
+        if word == 0:  # most of a mentee's week is not free: skip those words
+            continue
         row = b.availability[w, j0:j1]
         for j in range(width):
             half[j] += _popcount(word & row[j])
     for w in range(a.interests.shape[1]):
         word = a.interests[i, w]
+        if word == 0:
+            continue
         row = b.interests[w, j0:j1]
         for j in range(width):
             shared[j] += _popcount(word & row[j])
-    common = back  # reused: 1.0 where a language is shared
-    for j in range(width):
-        common[j] = 0.0
-    for w in range(a.languages.shape[1]):
-        word = a.languages[i, w]
-        row = b.languages[w, j0:j1]
-        for j in range(width):
-            if (word & row[j]) != 0:
-                common[j] = 1.0
     # The rest, branch-free (selects, not jumps) so the loop vectorises.
     level_i = a.level[i]
     manager_i = a.manager[i]
@@ -307,9 +302,17 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
     for j in range(width):
         total[j] += static[j]
     if has_lang_i:
+        common = shared  # reused (its points are in): languages both speak, as bits
+        for j in range(width):
+            common[j] = 0
+        for w in range(a.languages.shape[1]):
+            word = a.languages[i, w]
+            row = b.languages[w, j0:j1]
+            for j in range(width):
+                common[j] |= np.int64(word & row[j])
         has_lang_j = b.has_languages[j0:j1]
         for j in range(width):
-            total[j] += ((lang_common if common[j] > 0.0 else lang_none) if has_lang_j[j]
+            total[j] += ((lang_common if common[j] != 0 else lang_none) if has_lang_j[j]
                          else lang_half)
     else:
         for j in range(width):
