@@ -7,24 +7,28 @@ v for mentors, both >= 0, u_i + v_j >= w_ij on every eligible pair) certify
 optimality: a matching whose duals cover every pair cannot be improved.
 
 1. Scan: for each mentee, every mentor is scored exactly (`kernel.best_pairs`,
-   compiled, both cores, no pair matrix). Its k best pairs at the current
-   mentor prices p become candidates, the next best ones its reserve (scored,
-   kept aside), and `rest_i` is the best value w_ij - p_j of the pairs beyond.
-   Large cohorts start from prices estimated on a 1-in-10 sample.
-2. Solve the restricted problem exactly: a min-cost flow over the candidates
-   (OR-Tools' cost-scaling solver; capacities are arc capacities, a mentee
-   may stay unmatched at no cost).
-3. Duals: the least (u, v) meeting complementary slackness on the candidate
-   graph, by label correcting (a longest-path computation; optimality of the
-   restricted solution means there is no positive cycle).
+   compiled, both cores, no pair matrix). Its best pairs at the current mentor
+   prices p become candidates (64 in the first solve, k later), the next best
+   ones its reserve (scored, kept aside), and `rest_i` is the best value
+   w_ij - p_j of the pairs beyond. Large cohorts start from prices estimated
+   on a 1-in-10 sample.
+2. Solve the restricted problem exactly: a min-cost flow over the active
+   candidates (OR-Tools' cost-scaling solver; capacities are arc capacities,
+   a mentee may stay unmatched at no cost). Candidates far below their duals
+   sit a solve out and are woken when they could improve it.
+3. Duals: optimal (u, v) meeting complementary slackness on the candidate
+   graph, by label correcting (longest and shortest paths over mentors;
+   optimality of the restricted solution means there is no positive cycle),
+   chosen as close as they can be to the prices the mentees were scanned at.
 4. Proof: reserve pairs are checked exactly against (u, v) and join the
    candidates if they could improve the matching. A pair beyond the reserve
-   was worth at most rest_i at the prices of i's last scan, so now at most
-   rest_i + (p_j - v_j). Where that cannot exceed u_i, no pair of i can
-   improve the matching; otherwise i is scanned again at prices v, against
-   only the mentors whose price fell enough to matter. The loop goes on until
-   every mentee is proven: the result is optimal over all eligible pairs,
-   though most of them are never stored.
+   was worth at most rest_i at the prices of i's last full scan, so now at
+   most rest_i + (p_j - v_j); mentors a partial re-scan covered are bounded
+   the same way at that re-scan's prices (`_Bounds`). Where neither can exceed
+   u_i, no pair of i can improve the matching; otherwise i is scanned again
+   at prices v, against only the mentors whose price fell enough to matter.
+   The loop goes on until every mentee is proven: the result is optimal over
+   all eligible pairs, though most of them are never stored.
 
 Objectives are encoded in integer weights, so "then" is exact:
 - max_score:          w' = score * (n + 1) + 1  (the most total score, then the most pairs);
