@@ -507,41 +507,47 @@ def score_all(packed: Packed) -> tuple[Ints, NDArray[np.bool_]]:
 
 
 @nb.njit(cache=True, nogil=True)
-def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
-                 matched_weight: Any, floor: Any) -> Any:
-    """The least mentor duals v of an optimal restricted matching (label correcting).
+def _mentor_graph(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
+                  matched_weight: Any, backwards: bool) -> Any:
+    """Edges a -> j, delta w_ij - w_i,a, for each candidate pair (i, j) of a mentee matched
+    to a other than j, j without a free place; grouped by a (by j, reversed, `backwards`).
 
-    v_j >= 0, v_j = 0 where mentor j has a free place, and u_i + v_j >= w_ij on
-    every candidate edge with u_i = w_i,match(i) - v_match(i) (0 when unmatched):
-    a longest-path problem over mentors (an edge a -> j for each candidate pair
-    of a mentee matched to a), which has no positive cycle because the matching
-    is optimal; a queue relaxes each mentor again only when its price rose.
+    Returns (start, other, delta): the edges of node x are start[x]:start[x + 1].
     """
     m = saturated.shape[0]
-    v = np.where(saturated, floor, 0)
     start = np.zeros(m + 1, dtype=np.int64)
     for e in range(ei.shape[0]):
         i, j = ei[e], ej[e]
         owner = matched[i]
-        if owner == j or not saturated[j]:
+        if owner == j or not saturated[j] or owner < 0:
             continue
-        if owner < 0:
-            v[j] = max(v[j], weight[e])
-        else:
-            start[owner + 1] += 1
-    for a in range(m):
-        start[a + 1] += start[a]
+        start[(j if backwards else owner) + 1] += 1
+    for x in range(m):
+        start[x + 1] += start[x]
     fill = start[:m].copy()
-    target = np.empty(start[m], dtype=np.int64)
+    other = np.empty(start[m], dtype=np.int64)
     delta = np.empty(start[m], dtype=np.int64)
     for e in range(ei.shape[0]):
         i, j = ei[e], ej[e]
         owner = matched[i]
         if owner == j or not saturated[j] or owner < 0:
             continue
-        target[fill[owner]] = j
-        delta[fill[owner]] = weight[e] - matched_weight[i]
-        fill[owner] += 1
+        key = j if backwards else owner
+        other[fill[key]] = owner if backwards else j
+        delta[fill[key]] = weight[e] - matched_weight[i]
+        fill[key] += 1
+    return start, other, delta
+
+
+@nb.njit(cache=True, nogil=True)
+def _raise(start: Any, other: Any, delta: Any, x: Any) -> Any:
+    """The least x' >= x with x'[b] >= x'[a] + delta on every edge a -> b (in place).
+
+    Label correcting: a queue relaxes a node again only when its value rose. Values
+    at or below NONE + 1 stand for "none" and pass nothing on. Terminates when the
+    graph has no positive cycle (an optimal restricted matching has none).
+    """
+    m = x.shape[0]
     queue = np.arange(m, dtype=np.int64)
     queued = np.ones(m, dtype=np.bool_)
     head, size = 0, m
@@ -550,16 +556,39 @@ def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
         head = (head + 1) % m
         size -= 1
         queued[a] = False
+        if x[a] <= NONE + 1:
+            continue
         for p in range(start[a], start[a + 1]):
-            j = target[p]
-            bid = v[a] + delta[p]
-            if bid > v[j]:
-                v[j] = bid
-                if not queued[j]:
-                    queue[(head + size) % m] = j
+            b = other[p]
+            bid = x[a] + delta[p]
+            if bid > x[b]:
+                x[b] = bid
+                if not queued[b]:
+                    queue[(head + size) % m] = b
                     size += 1
-                    queued[j] = True
-    return v
+                    queued[b] = True
+    return x
+
+
+@nb.njit(cache=True, nogil=True)
+def least_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
+                 matched_weight: Any, floor: Any) -> Any:
+    """The least mentor duals v >= floor of an optimal restricted matching.
+
+    v_j >= 0, v_j = 0 where mentor j has a free place, and u_i + v_j >= w_ij on
+    every candidate edge with u_i = w_i,match(i) - v_match(i) (0 when unmatched):
+    a longest-path problem over mentors (an edge a -> j for each candidate pair
+    of a mentee matched to a), which has no positive cycle because the matching
+    is optimal.
+    """
+    v = np.where(saturated, floor, 0)
+    for e in range(ei.shape[0]):
+        j = ej[e]
+        if matched[ei[e]] < 0 and saturated[j]:
+            v[j] = max(v[j], weight[e])
+    start, other, delta = _mentor_graph(saturated, matched, ei, ej, weight, matched_weight,
+                                        False)
+    return _raise(start, other, delta, v)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -567,52 +596,12 @@ def greatest_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
                     matched_weight: Any, upper: Any) -> Any:
     """The greatest mentor duals v <= upper meeting the same edges as `least_prices`.
 
-    v_a <= v_j - (w_ij - w_i,a) for a candidate pair (i, j) of a mentee matched
-    to a: a shortest-path problem run backwards from the upper bounds (mentors
-    with no bound on any path stay at NO_BOUND).
+    v_a <= v_j - (w_ij - w_i,a): with x = -v, the same longest-path problem on the
+    reversed edges (mentors with no bound on any path stay at NO_BOUND).
     """
-    m = saturated.shape[0]
-    g = upper.copy()
-    start = np.zeros(m + 1, dtype=np.int64)
-    for e in range(ei.shape[0]):
-        i, j = ei[e], ej[e]
-        owner = matched[i]
-        if owner == j or not saturated[j] or owner < 0:
-            continue
-        start[j + 1] += 1
-    for j in range(m):
-        start[j + 1] += start[j]
-    fill = start[:m].copy()
-    source = np.empty(start[m], dtype=np.int64)
-    delta = np.empty(start[m], dtype=np.int64)
-    for e in range(ei.shape[0]):
-        i, j = ei[e], ej[e]
-        owner = matched[i]
-        if owner == j or not saturated[j] or owner < 0:
-            continue
-        source[fill[j]] = owner
-        delta[fill[j]] = weight[e] - matched_weight[i]
-        fill[j] += 1
-    queue = np.arange(m, dtype=np.int64)
-    queued = np.ones(m, dtype=np.bool_)
-    head, size = 0, m
-    while size > 0:
-        j = queue[head]
-        head = (head + 1) % m
-        size -= 1
-        queued[j] = False
-        if g[j] >= NO_BOUND:
-            continue
-        for p in range(start[j], start[j + 1]):
-            a = source[p]
-            bound = g[j] - delta[p]
-            if bound < g[a]:
-                g[a] = bound
-                if not queued[a]:
-                    queue[(head + size) % m] = a
-                    size += 1
-                    queued[a] = True
-    return g
+    start, other, delta = _mentor_graph(saturated, matched, ei, ej, weight, matched_weight,
+                                        True)
+    return -_raise(start, other, delta, -upper)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
