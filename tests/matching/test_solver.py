@@ -12,6 +12,13 @@ from tests.matching.cohorts import cohort
 BIG = 10**7
 
 
+@pytest.fixture
+def sampled_first_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large cohorts start from prices estimated on a sample; force that path on small ones."""
+    monkeypatch.setattr(solver, "SAMPLE_FROM", 20)
+    monkeypatch.setattr(solver, "SAMPLE", 3)
+
+
 def reference(pool: scoring.Pool, objective: str) -> tuple[int, int]:
     """(total hundredths, matched) by SciPy's dense assignment with capacities expanded."""
     scores, eligible = scoring.dense_scores(pool)
@@ -124,11 +131,8 @@ def test_the_greedy_baseline_is_never_better() -> None:
 @pytest.mark.parametrize("objective", ["max_score", "max_participation"])
 @pytest.mark.parametrize("seed", range(8))
 def test_first_prices_from_a_sample_change_the_work_not_the_optimum(
-    seed: int, objective: str, monkeypatch: pytest.MonkeyPatch
+    seed: int, objective: str, sampled_first_prices: None
 ) -> None:
-    # Large cohorts start from prices estimated on a sample; force that path here.
-    monkeypatch.setattr(solver, "SAMPLE_FROM", 20)
-    monkeypatch.setattr(solver, "SAMPLE", 3)
     pool = random_instance(seed + 60)
     found = solver.solve(pool, pool.mentors.capacity, objective,  # type: ignore[arg-type]
                          candidates_per_mentee=2, reserve_per_mentee=seed % 3)
@@ -148,12 +152,10 @@ def _weights(objective: str, n: int, scores: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("objective", ["max_score", "max_participation"])
 @pytest.mark.parametrize("seed", range(6))
 def test_the_returned_duals_certify_the_optimum_over_every_eligible_pair(
-    seed: int, objective: str, monkeypatch: pytest.MonkeyPatch
+    seed: int, objective: str, sampled_first_prices: None
 ) -> None:
     # The proof's claim, checked on the dense matrix: u_i + v_j >= w_ij for every eligible
     # pair, prices only where places are full, and the duals' total equals the matching's.
-    monkeypatch.setattr(solver, "SAMPLE_FROM", 20)
-    monkeypatch.setattr(solver, "SAMPLE", 3)
     pool = random_instance(seed + 200)
     found = solver.solve(pool, pool.mentors.capacity, objective,  # type: ignore[arg-type]
                          candidates_per_mentee=1, reserve_per_mentee=seed % 3)
