@@ -10,7 +10,10 @@ The arithmetic is the score's own, not an estimate: the same exact integers
 (topic sums, shared interests as bit counts, free half-hours in common), the
 same float64 formula for complementarity and the pool's point tables for the
 rest, so a total here equals `scoring.score_block`'s to the hundredth
-(tests/matching/test_scoring.py checks it on random pools).
+(tests/matching/test_scoring.py checks it on random pools). The factors scored by
+category (level, department, format, languages, diversity, time zone) are worked
+out once per mentee for each kind of mentor (`Packed.kinds`: mentors alike in all
+of them; 2,787 kinds among the benchmark's 66,667 mentors), not once per pair.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ Ints = NDArray[np.int64]
 Index = NDArray[np.intp]
 NONE = np.iinfo(np.int64).min  # "no value": no eligible pair left out, no price yet
 NO_BOUND = np.iinfo(np.int64).max  # "no upper bound" on a price
+# The points of a kind of mentor a mentee may not be paired with: every real total is >= 0
+# (point tables and scales are never negative), so a total below zero means "not eligible".
+INELIGIBLE = -1e18
 
 # Mentors scored at once for one mentee: small enough for the core's own cache.
 BLOCK = 2048
@@ -127,6 +133,7 @@ class Mentors(NamedTuple):
     offset: NDArray[np.float64]
     dei_opt_in: NDArray[np.bool_]
     static_points: Ints  # points that depend on the mentor alone (the diversity objective)
+    kind: NDArray[np.int64]  # the mentor's row in `Packed.kinds`
 
 
 class Tables(NamedTuple):
@@ -149,6 +156,10 @@ class Packed(NamedTuple):
     mentees: Mentees
     mentors: Mentors
     tables: Tables
+    # One mentor of each kind: mentors alike in every factor scored by category (level,
+    # department, format and place, languages, diversity, time zone where limited), whose
+    # points and eligibility a scan works out once per mentee instead of once per pair.
+    kinds: Mentors
     # Pairs barred one by one (reporting line, earlier pair, avoid list), per local mentee:
     # the local mentors forbidden_at[i]:forbidden_at[i + 1] of forbidden_col.
     forbidden_at: NDArray[np.int64]
@@ -186,6 +197,7 @@ def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
         manager=b.manager[cols].copy(), employee=b.employee[cols].copy(),
         offset=b.offset[cols].copy(), dei_opt_in=b.dei_opt_in[cols].copy(),
         static_points=t.diversity[b.diverse[cols].astype(np.intp)],
+        kind=np.zeros(cols.size, dtype=np.int64),
     )
     tables = Tables(
         interests=t.interests, availability=t.availability, language=t.language,
@@ -198,6 +210,18 @@ def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
         min_half_hours=(-1.0 if rules.min_overlap_hours is None
                         else 2.0 * float(rules.min_overlap_hours)),
     )
+    # Kinds: the categorical columns side by side, one row per distinct combination.
+    offset = (np.zeros(cols.size) if math.isnan(tables.max_time_zone_hours)
+              else mentors.offset)
+    key = np.column_stack([
+        np.asarray(x).view(np.int64) if x.dtype.itemsize == 8 else np.asarray(x, np.int64)
+        for x in (mentors.level, mentors.department, mentors.formats, mentors.location,
+                  mentors.has_languages, mentors.dei_opt_in, mentors.static_points, offset,
+                  *mentors.languages)
+    ])
+    _, first, kind = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    mentors = mentors._replace(kind=kind.reshape(-1).astype(np.int64))
+    kinds = Mentors(*(np.ascontiguousarray(x[..., first]) for x in mentors))
     # Forbidden pairs among these people, as local (mentee, mentor) lists.
     m = len(b)
     local_row = np.full(len(a), -1, dtype=np.int64)
@@ -209,7 +233,7 @@ def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
     fi, fj = fi[keep], fj[keep]
     order = np.lexsort((fj, fi))
     at = np.searchsorted(fi[order], np.arange(rows.size + 1)).astype(np.int64)
-    return Packed(mentees, mentors, tables, at, fj[order].astype(np.int64))
+    return Packed(mentees, mentors, tables, kinds, at, fj[order].astype(np.int64))
 
 
 def reorder(packed: Packed, order: Index) -> Packed:
@@ -221,9 +245,10 @@ def reorder(packed: Packed, order: Index) -> Packed:
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
-def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
-           total: Any, ok: Any, back: Any, half: Any, shared: Any) -> None:
-    """Exact totals and eligibility of mentee i with mentors j0..j1-1 (into total, ok).
+def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int, total: Any, ok: Any,
+           back: Any, half: Any, shared: Any, units: Any, kind_total: Any) -> None:
+    """Exact totals and eligibility of mentee i with mentors j0..j1-1 (into total, ok),
+    given its points and eligibility by kind of mentor (`_kinds`).
 
     Written as simple passes over the block, so the compiler vectorises them;
     a factor switched off has a table (or scale) of zeros, so nothing branches on it.
@@ -231,18 +256,16 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
     width = j1 - j0
     # Complementarity: exact integer topic sums, then the score's float64 formula.
     for j in range(width):
-        total[j] = 0.0
+        units[j] = 0
     for k in range(a.learn_topic.shape[1]):
         topic = a.learn_topic[i, k]
         if topic < 0:
             break
-        weight = np.float64(a.learn_weight[i, k])
+        weight = a.learn_weight[i, k]
         row = b.teach[topic, j0:j1]
         for j in range(width):
-            total[j] += weight * row[j]
+            units[j] += weight * row[j]
     scale = a.learn_scale[i]
-    for j in range(width):
-        total[j] *= scale
     if t.mutual:
         for j in range(width):
             back[j] = 0.0
@@ -256,9 +279,10 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
                 back[j] += level * row[j]
         scales = b.learn_scale[j0:j1]
         for j in range(width):
-            total[j] += back[j] * scales[j]
-    for j in range(width):
-        total[j] = np.rint(total[j])
+            total[j] = np.rint(np.float64(units[j]) * scale + back[j] * scales[j])
+    else:
+        for j in range(width):
+            total[j] = np.rint(np.float64(units[j]) * scale)
     # Bit counts: free half-hours in common and shared interests.
     for j in range(width):
         half[j] = 0
@@ -277,10 +301,40 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
         row = b.interests[w, j0:j1]
         for j in range(width):
             shared[j] += _popcount(word & row[j])
-    # The rest, branch-free (selects, not jumps) so the loop vectorises.
-    level_i = a.level[i]
-    manager_i = a.manager[i]
+    # The categorical factors, worked out per kind of mentor (`_kinds`), and identities.
     employee_i = a.employee[i]
+    manager_i = a.manager[i]
+    kind = b.kind[j0:j1]
+    employee_j = b.employee[j0:j1]
+    # Separate simple passes: the gathers vectorise, and the 4-entry table is selects.
+    for j in range(width):
+        total[j] += kind_total[kind[j]]
+    for j in range(width):
+        total[j] += t.availability[half[j]]
+    none, one, two, more = t.interests[0], t.interests[1], t.interests[2], t.interests[3]
+    for j in range(width):
+        x = shared[j]
+        total[j] += more if x >= 3 else (two if x == 2 else (one if x == 1 else none))
+    for j in range(width):  # a kind out of bounds carries INELIGIBLE, far below zero
+        ok[j] = (total[j] >= 0.0) & (employee_i != employee_j[j])
+    if (not t.allow_shared_manager) and manager_i >= 0:
+        manager_j = b.manager[j0:j1]
+        for j in range(width):
+            ok[j] &= manager_i != manager_j[j]
+    if t.min_half_hours >= 0:
+        for j in range(width):
+            ok[j] &= half[j] >= t.min_half_hours
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _kinds(a: Any, b: Any, t: Any, i: int, total: Any, ok: Any, common: Any) -> None:
+    """Mentee i's points and eligibility from the factors scored by category, for each
+    kind of mentor b (`Packed.kinds`): the same for every mentor of a kind.
+
+    Branch-free passes (selects, not jumps), so the loops vectorise.
+    """
+    width = total.shape[0]
+    level_i = a.level[i]
     department_i = a.department[i]
     formats_i = a.formats[i]
     location_i = a.location[i]
@@ -292,40 +346,35 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
     lang_none, lang_common, lang_half = t.language[0], t.language[1], t.language[2]
     dept_same, dept_other, dept_unknown = t.department[0], t.department[1], t.department[2]
     fmt_no, fmt_yes = t.format[0], t.format[1]
-    no_shared_manager = (not t.allow_shared_manager) and manager_i >= 0
     tz_limit = not math.isnan(t.max_time_zone_hours)
     tz_max = t.max_time_zone_hours + 1e-9
-    min_half = t.min_half_hours
+    static = b.static_points
     for j in range(width):
-        total[j] += t.interests[min(shared[j], 3)] + t.availability[half[j]]
-    static = b.static_points[j0:j1]
-    for j in range(width):
-        total[j] += static[j]
+        total[j] = static[j]
     if has_lang_i:
-        common = shared  # reused (its points are in): languages both speak, as bits
-        for j in range(width):
+        for j in range(width):  # languages both speak, as bits
             common[j] = 0
         for w in range(a.languages.shape[1]):
             word = a.languages[i, w]
-            row = b.languages[w, j0:j1]
+            row = b.languages[w]
             for j in range(width):
                 common[j] |= np.int64(word & row[j])
-        has_lang_j = b.has_languages[j0:j1]
+        has_lang_j = b.has_languages
         for j in range(width):
             total[j] += ((lang_common if common[j] != 0 else lang_none) if has_lang_j[j]
                          else lang_half)
     else:
         for j in range(width):
             total[j] += lang_half
-    formats_j = b.formats[j0:j1]
-    location_j = b.location[j0:j1]
+    formats_j = b.formats
+    location_j = b.location
     remote_i = formats_i & 3
     in_person_i = (formats_i & 4) != 0 and location_i >= 0
     for j in range(width):
         workable = ((remote_i & formats_j[j]) != 0) | (in_person_i & ((formats_j[j] & 4) != 0)
                                                      & (location_i == location_j[j]))
         total[j] += fmt_yes if workable else fmt_no
-    dept_j = b.department[j0:j1]
+    dept_j = b.department
     if department_i < 0:
         for j in range(width):
             total[j] += dept_unknown
@@ -334,50 +383,53 @@ def _block(a: Any, b: Any, t: Any, i: int, j0: int, j1: int,
             d = dept_j[j]
             total[j] += dept_unknown if d < 0 else (dept_other if d != department_i
                                                     else dept_same)
-    level_j = b.level[j0:j1]
-    employee_j = b.employee[j0:j1]
+    level_j = b.level
     if level_i >= 0:
         for j in range(width):
             gap = level_i - level_j[j]
             known = level_j[j] >= 0
             total[j] += t.level_gap[min(max(gap, 0), top_gap)] if known else 0
-            ok[j] = (employee_i != employee_j[j]) & ((gap >= min_gap) if known
-                                                    else (min_gap <= 0))
+            ok[j] = (gap >= min_gap) if known else (min_gap <= 0)
     else:
         for j in range(width):
-            ok[j] = (employee_i != employee_j[j]) & (min_gap <= 0)
-    if no_shared_manager:
-        manager_j = b.manager[j0:j1]
-        for j in range(width):
-            ok[j] &= manager_i != manager_j[j]
+            ok[j] = min_gap <= 0
     if wants_dei:
-        opt_in = b.dei_opt_in[j0:j1]
+        opt_in = b.dei_opt_in
         for j in range(width):
             ok[j] &= opt_in[j]
-    if min_half >= 0:
-        for j in range(width):
-            ok[j] &= half[j] >= min_half
     if tz_limit:
-        offset_j = b.offset[j0:j1]
+        offset_j = b.offset
         for j in range(width):
             diff = abs(offset_i - offset_j[j]) % 24.0
             ok[j] &= min(diff, 24.0 - diff) <= tz_max
+    for j in range(width):
+        total[j] = total[j] if ok[j] else INELIGIBLE
 
 
 @nb.njit(cache=True, nogil=True)
-def _buffers() -> Any:
-    """Per-thread scratch for `_scored`: totals, a float spare, two counts, eligibility."""
+def _buffers(kinds: int) -> Any:
+    """Per-thread scratch for `_scored`: totals, a float spare, two counts, eligibility,
+    and per kind of mentor: points, eligibility, languages in common."""
     return (np.empty(BLOCK, dtype=np.float64), np.empty(BLOCK, dtype=np.float64),
             np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64),
-            np.empty(BLOCK, dtype=np.bool_))
+            np.empty(BLOCK, dtype=np.bool_), np.empty(BLOCK, dtype=np.int32),
+            np.empty(kinds, dtype=np.float64), np.empty(kinds, dtype=np.bool_),
+            np.empty(kinds, dtype=np.int64))
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
+def _mentee(packed: Any, i: int, buffers: Any) -> None:
+    """Prepare `buffers` for scoring mentee i (its points by kind of mentor)."""
+    _kinds(packed.mentees, packed.kinds, packed.tables, i, buffers[6], buffers[7], buffers[8])
 
 
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
 def _scored(packed: Any, i: int, j0: int, j1: int, buffers: Any) -> None:
-    """`_block` for mentee i and mentors j0..j1-1, with its pairs barred one by one applied."""
-    total, back, half, shared, ok = buffers
+    """`_block` for mentee i (prepared by `_mentee`) and mentors j0..j1-1, with its pairs
+    barred one by one applied."""
+    total, back, half, shared, ok, units, kind_total = buffers[:7]
     _block(packed.mentees, packed.mentors, packed.tables, i, j0, j1, total, ok, back, half,
-           shared)
+           shared, units, kind_total)
     for f in range(packed.forbidden_at[i], packed.forbidden_at[i + 1]):
         c = packed.forbidden_col[f]
         if j0 <= c < j1:
@@ -403,7 +455,7 @@ def _insert(best_value: Any, best_col: Any, value: int, col: int) -> int:
 def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, base: Any, multiplier: int,
                 offset: int, k: int, start: int, stop: int, out_col: Any, out_score: Any,
                 out_rest: Any, out_base: Any, out_eligible: Any) -> None:
-    buffers = _buffers()
+    buffers = _buffers(packed.kinds.level.shape[0])
     total, ok = buffers[0], buffers[4]
     values = np.empty(BLOCK, dtype=np.int64)
     best_value = np.empty(k, dtype=np.int64)
@@ -417,6 +469,7 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, base: Any, mult
         rest = NONE
         rest_base = NONE
         eligible = 0
+        _mentee(packed, i, buffers)
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
             _scored(packed, i, j0, j1, buffers)
@@ -424,9 +477,23 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, base: Any, mult
                 values[j] = (np.int64(total[j]) * multiplier + offset - price[j0 + j]
                              if ok[j] else NONE)
                 eligible += ok[j]
-            floor = best_value[k - 1]
+            # Most values stay below the k-th best: they only count towards the rest, in
+            # passes that vectorise; the few above it are inserted one by one.
+            top = best_value[k - 1]
+            low = NONE
+            for j in range(j1 - j0):
+                low = max(low, values[j] if values[j] <= top else NONE)
+            rest = max(rest, low)
+            if two:
+                for j in range(j1 - j0):
+                    value = values[j]
+                    rest_base = max(rest_base, value + price[j0 + j] - base[j0 + j]
+                                    if (value <= top) & (value != NONE) else NONE)
+            floor = top
             for j in range(j1 - j0):
                 value = values[j]
+                if value <= top:
+                    continue
                 if value > floor:
                     out = best_col[k - 1]
                     pushed = _insert(best_value, best_col, value, j0 + j)
@@ -436,7 +503,7 @@ def _best_pairs(packed: Any, which: Any, limit: Any, price: Any, base: Any, mult
                     floor = best_value[k - 1]
                 else:
                     rest = max(rest, value)
-                    if two and value != NONE:
+                    if two:
                         rest_base = max(rest_base, value + price[j0 + j] - base[j0 + j])
         for q in range(k):
             c = best_col[q]
@@ -486,9 +553,10 @@ def best_pairs(packed: Packed, which: Index, price: Ints, multiplier: int, offse
 @nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
 def _score_all(packed: Any, start: int, stop: int, out_total: Any, out_ok: Any) -> None:
     m = packed.mentors.level.shape[0]
-    buffers = _buffers()
+    buffers = _buffers(packed.kinds.level.shape[0])
     total, ok = buffers[0], buffers[4]
     for i in range(start, stop):
+        _mentee(packed, i, buffers)
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
             _scored(packed, i, j0, j1, buffers)
@@ -498,7 +566,8 @@ def _score_all(packed: Any, start: int, stop: int, out_total: Any, out_ok: Any) 
 
 
 def score_all(packed: Packed) -> tuple[Ints, NDArray[np.bool_]]:
-    """Every (mentee, mentor) total and eligibility of a packed pool (for checks and tests)."""
+    """Every (mentee, mentor) eligibility of a packed pool, and the totals of the eligible
+    pairs (others may be far below zero), for checks and tests."""
     n, m = packed.mentees.level.size, packed.mentors.level.size
     total = np.empty((n, m), dtype=np.int64)
     ok = np.empty((n, m), dtype=np.bool_)
@@ -608,10 +677,11 @@ def greatest_prices(saturated: Any, matched: Any, ei: Any, ej: Any, weight: Any,
 def _bids(packed: Any, which: Any, utility: Any, multiplier: int, offset: int, start: int,
           stop: int, out: Any) -> None:
     m = packed.mentors.level.shape[0]
-    buffers = _buffers()
+    buffers = _buffers(packed.kinds.level.shape[0])
     total, ok = buffers[0], buffers[4]
     for r in range(start, stop):
         i = which[r]
+        _mentee(packed, i, buffers)
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
             _scored(packed, i, j0, j1, buffers)
