@@ -685,10 +685,9 @@ def _bids(packed: Any, which: Any, utility: Any, multiplier: int, offset: int, s
         for j0 in range(0, m, BLOCK):
             j1 = min(m, j0 + BLOCK)
             _scored(packed, i, j0, j1, buffers)
-            for j in range(j1 - j0):
+            for j in range(j1 - j0):  # selects, not jumps: the loop vectorises
                 bid = np.int64(total[j]) * multiplier + offset - utility[r]
-                if ok[j] and bid > out[j0 + j]:
-                    out[j0 + j] = bid
+                out[j0 + j] = max(out[j0 + j], bid if ok[j] else NONE)
 
 
 def best_bids(packed: Packed, which: Index, utility: Ints, multiplier: int,
