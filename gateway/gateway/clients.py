@@ -371,6 +371,8 @@ class MatchRunPublic(Shape):
     created_at: datetime
     published_at: datetime | None = None
     pair_ids: list[str] = []
+    formed: int = 0
+    offset: int = 0
 
 
 class SessionPublic(Shape):
@@ -781,8 +783,12 @@ class MatchingClient(ServiceClient):
     async def runs(self, programme_id: str) -> list[MatchRunPublic]:
         return await self._many(MatchRunPublic, f"/programmes/{programme_id}/match-runs")
 
-    async def run(self, run_id: str) -> MatchRunPublic:
-        return await self._one(MatchRunPublic, "GET", f"/match-runs/{run_id}")
+    async def run(self, run_id: str, offset: int = 0, limit: int | None = None
+                  ) -> MatchRunPublic:
+        """A run with a page of its pairs and unmatched mentees (the service's default size
+        unless `limit`)."""
+        params = {"offset": offset} | ({} if limit is None else {"limit": limit})
+        return await self._one(MatchRunPublic, "GET", f"/match-runs/{run_id}", params=params)
 
     async def publish_run(self, run_id: str) -> MatchRunPublic:
         return await self._one(MatchRunPublic, "POST", f"/match-runs/{run_id}/publish")

@@ -68,7 +68,6 @@ class Loaders:
     matching_config: DataLoader[str, MatchingConfigPublic]
     pool_stats: DataLoader[str, PoolStatsPublic]
     programme_runs: DataLoader[str, list[MatchRunPublic]]
-    match_run: DataLoader[str, MatchRunPublic]
 
     @classmethod
     def create(cls, enrolment: EnrolmentClient, matching: MatchingClient,
@@ -89,7 +88,6 @@ class Loaders:
             matching_config=DataLoader(per_key(matching.matching_config)),
             pool_stats=DataLoader(per_key(matching.pool_stats)),
             programme_runs=DataLoader(per_key(matching.runs)),
-            match_run=DataLoader(per_key(matching.run)),
         )
 
 

@@ -584,7 +584,11 @@ class MatchRun:
     created_at: datetime
     published_at: datetime | None
     pair_ids: list[strawberry.ID] = strawberry.field(
-        description="The pairs publishing formed.")
+        description="The pairs publishing formed (the same page as pairs).")
+    formed: int = strawberry.field(description="How many pairs publishing formed.")
+    offset: int = strawberry.field(
+        description="Where the page of pairs, unmatchedMentees and pairIds starts; matched, "
+                    "unmatched and formed count them whole.")
 
     @classmethod
     def of(cls, r: clients.MatchRunPublic) -> MatchRun:
@@ -601,7 +605,7 @@ class MatchRun:
                 UnmatchedMentee(mentee_participant_id=strawberry.ID(u.mentee_participant_id),
                                 reason=u.reason) for u in r.unmatched_mentees],
             stats=cast(JSON, r.stats), created_at=r.created_at, published_at=r.published_at,
-            pair_ids=[strawberry.ID(i) for i in r.pair_ids],
+            pair_ids=[strawberry.ID(i) for i in r.pair_ids], formed=r.formed, offset=r.offset,
         )
 
     @strawberry.field(description="The pairs publishing formed, as matching keeps them.")
@@ -978,9 +982,12 @@ class Query:
         found = await info.context.loaders.programme_runs.load(programme_id)
         return [MatchRun.of(r) for r in found]
 
-    @strawberry.field(description="One match run with its pairs and unmatched mentees (admins).")
-    async def match_run(self, info: Info, id: strawberry.ID) -> MatchRun | None:
-        return MatchRun.of(await info.context.loaders.match_run.load(id))
+    @strawberry.field(description="One match run with a page of its pairs and unmatched "
+                                   "mentees (admins): limit entries from offset, 1,000 unless "
+                                   "asked, 10,000 at most.")
+    async def match_run(self, info: Info, id: strawberry.ID, offset: int = 0,
+                        limit: int | None = None) -> MatchRun | None:
+        return MatchRun.of(await info.context.matching.run(id, offset, limit))
 
     @strawberry.field(description="Enrolment, pair and session counts of a programme (admins).")
     async def programme_summary(self, info: Info,

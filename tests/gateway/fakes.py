@@ -570,10 +570,10 @@ def fake_matching(recorder: Recorder) -> FastAPI:
         return [_run("run2", "max_participation", True), _run("run1", "max_score", False)]
 
     @app.get("/api/v1/match-runs/{run_id}")
-    async def run(run_id: str, user: CurrentUser) -> dict[str, Any]:
+    async def run(run_id: str, user: CurrentUser, offset: int = 0) -> dict[str, Any]:
         if run_id != "run1":
             raise not_found("Match run", run_id)
-        return _run("run1", "max_score", False)
+        return {**_run("run1", "max_score", False), "formed": 2, "offset": offset}
 
     @app.post("/api/v1/match-runs/{run_id}/publish")
     async def publish(run_id: str, user: CurrentUser) -> dict[str, Any]:

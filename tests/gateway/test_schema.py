@@ -655,6 +655,14 @@ async def test_match_runs_are_listed_read_and_published(
                                   "formedPairs": [{"id": "pair1", "status": "active"},
                                                   {"id": "pair2", "status": "active"}]}
 
+    page = _data(await stack.graphql(
+        '{ matchRun(id: "run1", offset: 1, limit: 1) { offset formed matched } }',
+        token=admin))
+    assert page["matchRun"] == {"offset": 1, "formed": 2, "matched": 2}
+    (asked,) = [c.query for c in stack.recorders["matching"].calls
+                if c.path == "/api/v1/match-runs/run1" and "offset=1" in c.query]
+    assert asked == "offset=1&limit=1"
+
     published = _data(await stack.graphql(
         'mutation { publishMatchRun(runId: "run2") { id status pairIds } }', token=admin))
     assert published["publishMatchRun"] == {"id": "run2", "status": "published",

@@ -79,6 +79,37 @@ async def test_max_participation_matches_more_mentees(
         ("p-a", "p-plain"), ("p-b", "p-star")}
 
 
+async def test_a_run_answers_a_page_of_its_lists_and_counts_them_whole(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    """A 100,000-mentee run has 100,000 explained pairs: every answer carries one page."""
+    await small_cohort(feed, admin)
+    await feed.enrol(participant(PROGRAMME, "mentee", employee("emp-d", job_level=3), "p-d",
+                                 topics_learn=wishes("AI tools")))
+    await wait_pool(admin, PROGRAMME, mentors=2, mentees=4)
+    run = (await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                            json={"objective": "max_participation", "dry_run": True})).json()
+    assert len(run["pairs"]) == 2 and len(run["unmatched_mentees"]) == 2 and run["offset"] == 0
+    url = f"/api/v1/match-runs/{run['id']}"
+    page = (await admin.get(url, params={"offset": 1, "limit": 1})).json()
+    assert page["pairs"] == run["pairs"][1:2]
+    assert page["unmatched_mentees"] == run["unmatched_mentees"][1:2]
+    assert (page["offset"], page["matched"], page["unmatched"]) == (1, 2, 2)
+    figures = (await admin.get(url, params={"limit": 0})).json()
+    assert figures["pairs"] == [] and figures["unmatched_mentees"] == []
+    assert figures["total_score"] == run["total_score"]
+    listed = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                              params={"limit": 0})).json()
+    assert [(r["id"], r["pairs"], r["matched"]) for r in listed] == [(run["id"], [], 2)]
+    for params, field in (({"limit": 10_001}, "limit"), ({"offset": -1}, "offset")):
+        refused = await admin.get(url, params=params)
+        assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+    published = (await admin.post(f"{url}/publish", params={"limit": 1})).json()
+    assert published["formed"] == 2 and len(published["pair_ids"]) == 1
+    both = (await admin.get(url)).json()["pair_ids"]
+    assert published["pair_ids"] == both[:1] and len(both) == 2
+
+
 async def test_publishing_a_run_forms_its_pairs_once(
     feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
 ) -> None:

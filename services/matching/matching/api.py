@@ -38,6 +38,20 @@ def _pool_cache(request: Request) -> service.PoolCache:
 CacheDep = Annotated[service.PoolCache, Depends(_pool_cache)]
 
 
+def _run_page(
+    offset: Annotated[int, Query(ge=0, description=(
+        "First entry of the run's pairs, unmatched mentees and formed pair ids to return."
+    ))] = 0,
+    limit: Annotated[int, Query(ge=0, le=service.RUN_PAGE_MAX, description=(
+        "How many entries of each list to return (0: the run's figures alone)."
+    ))] = service.RUN_PAGE,
+) -> slice:
+    return slice(offset, offset + limit)
+
+
+RunPageDep = Annotated[slice, Depends(_run_page)]
+
+
 @router.get("/programmes/{programme_id}/mentees/{participant_id}/suggestions",
             response_model=SuggestionList)
 async def suggestions(
@@ -142,32 +156,41 @@ async def end(pair_id: str, data: PairEnd, session: SessionDep, user: CurrentUse
 @router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,
              status_code=201)
 async def create_run(programme_id: str, data: MatchRunCreate, request: Request,
-                     session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
-    """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing."""
+                     session: SessionDep, user: CurrentUser, cache: CacheDep,
+                     page: RunPageDep) -> Any:
+    """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing.
+
+    The answer's pairs and unmatched mentees are a page (`offset`, `limit`);
+    `matched` and `unmatched` count them all.
+    """
     settings = request.app.state.settings
     run = await service.create_run(
         session, user=user, programme_id=programme_id, data=data, cache=cache,
-        candidates_per_mentee=settings.solver_candidates_per_mentee)
+        candidates_per_mentee=settings.solver_candidates_per_mentee, page=page)
     await session.commit()
     return run
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunPublic])
-async def list_runs(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
-    """A programme's match runs, newest first (admins)."""
-    return await service.list_runs(session, user=user, programme_id=programme_id)
+async def list_runs(programme_id: str, session: SessionDep, user: CurrentUser,
+                    page: RunPageDep) -> Any:
+    """A programme's match runs, newest first (admins); `limit=0` lists their figures alone."""
+    return await service.list_runs(session, user=user, programme_id=programme_id, page=page)
 
 
 @router.get("/match-runs/{run_id}", response_model=MatchRunPublic)
-async def get_run(run_id: str, session: SessionDep, user: CurrentUser) -> Any:
-    """One match run with its pairs and why each unmatched mentee was left out (admins)."""
-    return await service.get_run(session, user=user, run_id=run_id)
+async def get_run(run_id: str, session: SessionDep, user: CurrentUser,
+                  page: RunPageDep) -> Any:
+    """One match run with a page of its pairs and of the mentees it left out, each with
+    why (admins)."""
+    return await service.get_run(session, user=user, run_id=run_id, page=page)
 
 
 @router.post("/match-runs/{run_id}/publish", response_model=MatchRunPublic)
 async def publish_run(run_id: str, session: SessionDep, user: CurrentUser,
-                      cache: CacheDep) -> Any:
+                      cache: CacheDep, page: RunPageDep) -> Any:
     """Form the pairs of a reviewed dry run; each is checked again against the rules first."""
-    run = await service.publish_run(session, user=user, run_id=run_id, cache=cache)
+    run = await service.publish_run(session, user=user, run_id=run_id, cache=cache,
+                                    page=page)
     await session.commit()
     return run

@@ -328,9 +328,13 @@ class MatchRunPublic(BaseModel):
     matched: int
     unmatched: int
     optimal: bool
+    # A page of each list (the same `offset` and `limit` for all three); `matched`,
+    # `unmatched` and `formed` count them whole.
     pairs: list[RunPair]
     unmatched_mentees: list[UnmatchedMentee]
     stats: dict[str, Any]
     created_at: datetime
     published_at: datetime | None
     pair_ids: list[str] = []
+    formed: int = 0  # pairs publishing formed (their ids: pair_ids)
+    offset: int = 0  # where the page of each list starts

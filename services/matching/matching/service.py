@@ -760,11 +760,22 @@ def _explained(pool: scoring.Pool, rows: NDArray[np.intp], cols: NDArray[np.intp
                             enumerate(zip(rows.tolist(), cols.tolist(), strict=True))]
 
 
-def _run_public(run: MatchRun, user: Principal, pair_ids: Sequence[str] = ()) -> MatchRunPublic:
-    pairs = run.pairs if user.has(Role.HR_ADMIN) else [
-        {**p, "breakdown": scoring.redact(p.get("breakdown", []))} for p in run.pairs]
-    return MatchRunPublic.model_validate({**run.model_dump(), "pairs": pairs,
-                                          "pair_ids": list(pair_ids)})
+# A run's answer carries its lists a page at a time (a 100,000-mentee run has 100,000
+# explained pairs, about 70 MB): RUN_PAGE entries unless asked, RUN_PAGE_MAX at most.
+RUN_PAGE = 1_000
+RUN_PAGE_MAX = 10_000
+ALL = slice(None)
+
+
+def _run_public(run: MatchRun, user: Principal, pair_ids: Sequence[str] = (),
+                page: slice = ALL) -> MatchRunPublic:
+    pairs = run.pairs[page] if user.has(Role.HR_ADMIN) else [
+        {**p, "breakdown": scoring.redact(p.get("breakdown", []))} for p in run.pairs[page]]
+    return MatchRunPublic.model_validate({
+        **run.model_dump(exclude={"pairs", "unmatched_mentees"}), "pairs": pairs,
+        "unmatched_mentees": run.unmatched_mentees[page], "pair_ids": list(pair_ids)[page],
+        "offset": page.start or 0, "formed": len(pair_ids),
+    })
 
 
 def pair_public(pair: Pair, user: Principal) -> PairPublic:
@@ -778,7 +789,7 @@ def pair_public(pair: Pair, user: Principal) -> PairPublic:
 
 async def create_run(
     session: AsyncSession, *, user: Principal, programme_id: str, data: MatchRunCreate,
-    cache: PoolCache | None = None, candidates_per_mentee: int = 16,
+    cache: PoolCache | None = None, candidates_per_mentee: int = 16, page: slice = ALL,
 ) -> MatchRunPublic:
     """Match every unpaired mentee optimally for the objective; publish unless a dry run."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
@@ -808,29 +819,31 @@ async def create_run(
     )
     await repository.add(session, run)
     if data.dry_run:
-        return _run_public(run, user)
-    return await _publish(session, run, cache, user)
+        return _run_public(run, user, page=page)
+    return await _publish(session, run, cache, user, page)
 
 
-async def get_run(session: AsyncSession, *, user: Principal, run_id: str) -> MatchRunPublic:
+async def get_run(session: AsyncSession, *, user: Principal, run_id: str,
+                  page: slice = ALL) -> MatchRunPublic:
     """One run with its pairs and the reason each unmatched mentee was left out (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     run = await repository.get_run(session, run_id)
     if run is None:
         raise not_found("Match run", run_id)
     pairs = await repository.list_pairs(session, run_id=run_id)
-    return _run_public(run, user, [p.id for p in pairs])
+    return _run_public(run, user, [p.id for p in pairs], page)
 
 
-async def list_runs(session: AsyncSession, *, user: Principal, programme_id: str
-                    ) -> list[MatchRunPublic]:
+async def list_runs(session: AsyncSession, *, user: Principal, programme_id: str,
+                    page: slice = ALL) -> list[MatchRunPublic]:
     """A programme's runs, newest first (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
-    return [_run_public(run, user) for run in await repository.list_runs(session, programme_id)]
+    return [_run_public(run, user, page=page)
+            for run in await repository.list_runs(session, programme_id)]
 
 
 async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
-                      cache: PoolCache | None = None) -> MatchRunPublic:
+                      cache: PoolCache | None = None, page: slice = ALL) -> MatchRunPublic:
     """Form the pairs of a reviewed dry run (pair-formed for each)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     run = await repository.get_run(session, run_id)
@@ -838,11 +851,11 @@ async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
         raise not_found("Match run", run_id)
     if run.status != "draft":
         raise conflict(f"The run is {run.status}", field="status")
-    return await _publish(session, run, cache, user)
+    return await _publish(session, run, cache, user, page)
 
 
 async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None,
-                   user: Principal) -> MatchRunPublic:
+                   user: Principal, page: slice = ALL) -> MatchRunPublic:
     # The pool may have moved since the dry run: every pair is checked again, now.
     await repository.lock_programme(session, run.programme_id)
     view = await load_view(session, run.programme_id, cache)
@@ -882,4 +895,4 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     run.stats = {**run.stats, "published_pairs": len(created), "skipped_at_publish": skipped}
     await repository.bump_revisions(session, [run.programme_id])
     await session.flush()
-    return _run_public(run, user, [p.id for p in created])
+    return _run_public(run, user, sorted(p.id for p in created), page)
