@@ -108,6 +108,8 @@ async def test_a_run_answers_a_page_of_its_lists_and_counts_them_whole(
     assert published["formed"] == 2 and len(published["pair_ids"]) == 1
     both = (await admin.get(url)).json()["pair_ids"]
     assert published["pair_ids"] == both[:1] and len(both) == 2
+    listed = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/match-runs")).json()
+    assert [(r["status"], r["formed"]) for r in listed] == [("published", 2)]
 
 
 async def test_publishing_a_run_forms_its_pairs_once(

@@ -774,7 +774,7 @@ def _run_public(run: MatchRun, user: Principal, pair_ids: Sequence[str] = (),
     return MatchRunPublic.model_validate({
         **run.model_dump(exclude={"pairs", "unmatched_mentees"}), "pairs": pairs,
         "unmatched_mentees": run.unmatched_mentees[page], "pair_ids": list(pair_ids)[page],
-        "offset": page.start or 0, "formed": len(pair_ids),
+        "offset": page.start or 0, "formed": int(run.stats.get("published_pairs", 0)),
     })
 
 
