@@ -184,7 +184,41 @@ def test_partial_re_scans_keep_the_proof_exact(
                          candidates_per_mentee=2, reserve_per_mentee=3)
     assert found.optimal
     assert found.stats["partial_rescans"] > 0
+    assert found.stats["repaired_solves"] > 0  # and later solves repair the last matching
     total, matched = reference(pool, objective)
     assert found.total == total
     if objective == "max_participation":
         assert found.matched == matched
+
+
+def _weight(matched: np.ndarray, keys: dict[tuple[int, int], int]) -> int:
+    return sum(keys[(i, int(j))] for i, j in enumerate(matched.tolist()) if j >= 0)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_repaired_matching_is_as_good_as_one_solved_from_scratch(seed: int) -> None:
+    # An optimal matching of some edges and its duals, then the rest of the edges join.
+    from matching import kernel
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(2, 40)), int(rng.integers(1, 30))
+    capacity = rng.integers(1, 3, m).astype(np.int64)
+    pairs = np.unique(rng.choice(n * m, int(rng.integers(1, n * m + 1))))
+    ei, ej = (pairs // m).astype(np.intp), (pairs % m).astype(np.intp)
+    weight = rng.integers(1, 50, pairs.size).astype(np.int64) * (n + 1) + 1
+    first = rng.random(pairs.size) < rng.random()
+    first[0] = True
+    before = solver.solve_restricted(n, capacity, ei[first], ej[first], weight[first])
+    u, v = solver.duals(n, capacity, ei[first], ej[first], weight[first], before)
+    start = np.searchsorted(ei, np.arange(n + 1)).astype(np.int64)
+    args = (capacity, start, ej.astype(np.int64), weight, before.astype(np.int64), u, v)
+    repaired, done = kernel.repair(*args, 10**9)
+    assert done
+    keys = dict(zip(zip(ei.tolist(), ej.tolist(), strict=True), weight.tolist(), strict=True))
+    assert all(j < 0 or (i, j) in keys for i, j in enumerate(repaired.tolist()))
+    assert (np.bincount(repaired[repaired >= 0], minlength=m) <= capacity).all()
+    fresh = solver.solve_restricted(n, capacity, ei, ej, weight)
+    assert _weight(repaired, keys) == _weight(fresh, keys)
+    gained = np.unique(ei[weight - u[ei] - v[ej] > 0]).size
+    if gained:  # with no work allowed, it says so and the solver starts from scratch
+        assert not kernel.repair(*args, 0)[1]

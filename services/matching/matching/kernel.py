@@ -705,6 +705,220 @@ def best_bids(packed: Packed, which: Index, utility: Ints, multiplier: int,
     return out.max(axis=0)
 
 
+@nb.njit(cache=True, nogil=True)
+def _heap_push(heap_d: Any, heap_x: Any, size: int, d: int, x: int) -> int:
+    pos = size
+    while pos > 0:
+        up = (pos - 1) // 2
+        if heap_d[up] <= d:
+            break
+        heap_d[pos], heap_x[pos] = heap_d[up], heap_x[up]
+        pos = up
+    heap_d[pos], heap_x[pos] = d, x
+    return size + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_pop(heap_d: Any, heap_x: Any, size: int) -> int:
+    size -= 1
+    d, x = heap_d[size], heap_x[size]
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap_d[child + 1] < heap_d[child]:
+            child += 1
+        if heap_d[child] >= d:
+            break
+        heap_d[pos], heap_x[pos] = heap_d[child], heap_x[child]
+        pos = child
+    heap_d[pos], heap_x[pos] = d, x
+    return size
+
+
+@nb.njit(cache=True, nogil=True)
+def repair(capacity: Any, start: Any, ej: Any, weight: Any, matched: Any, u: Any, v: Any,
+           budget: int) -> Any:
+    """An optimal matching of the candidate edges, from one that was optimal (with duals
+    u, v) before some edges joined. Returns (matched, True), or (matched, False) when
+    the work passed `budget` arc relaxations (then solve from scratch instead).
+
+    A min-cost flow view: mentees send one unit each, to a mentor (cost -w) or to the
+    sink t (unmatched); mentors pass theirs to t up to their capacity. Potentials
+    p = (-u, v, 0) leave every residual arc with a reduced cost >= 0. A mentee with a
+    new edge the duals do not cover has its u raised to cover them all and its unit
+    taken back, which leaves it an excess and where the unit went (its mentor, or t)
+    a deficit; successive shortest paths (Dijkstra on reduced costs, potentials
+    updated after each) then route every excess to a deficit, so the flow is again
+    of least cost. Edges are grouped by mentee: start[i]:start[i + 1].
+    """
+    n, m = matched.shape[0], capacity.shape[0]
+    t = n + m
+    size_all = n + m + 1
+    inf = np.iinfo(np.int64).max
+    p = np.zeros(size_all, dtype=np.int64)
+    p[:n] = -u
+    p[n:t] = v
+    assign = matched.copy()  # a mentor, -1 (at t: unmatched) or -2 (an excess)
+    own = np.zeros(n, dtype=np.int64)  # weight of the edge a mentee's unit goes on
+    slot_at = np.zeros(m + 1, dtype=np.int64)
+    for j in range(m):
+        slot_at[j + 1] = slot_at[j] + capacity[j]
+    slot = np.full(slot_at[m], -1, dtype=np.int64)
+    load = np.zeros(m, dtype=np.int64)
+    for i in range(n):
+        j = assign[i]
+        if j < 0:
+            continue
+        for e in range(start[i], start[i + 1]):
+            if ej[e] == j:
+                own[i] = weight[e]
+        slot[slot_at[j] + load[j]] = i
+        load[j] += 1
+    out = load.copy()  # flow from each mentor to t
+    at_t = 0
+    for i in range(n):
+        at_t += assign[i] == -1
+    excess = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        need = -p[i]
+        for e in range(start[i], start[i + 1]):
+            need = max(need, weight[e] - p[n + ej[e]])
+        if need <= -p[i]:
+            continue
+        p[i] = -need
+        j = assign[i]
+        if j >= 0:
+            for q in range(slot_at[j], slot_at[j + 1]):
+                if slot[q] == i:
+                    slot[q] = slot[slot_at[j] + load[j] - 1]
+                    slot[slot_at[j] + load[j] - 1] = -1
+                    break
+            load[j] -= 1
+        else:
+            at_t -= 1
+        assign[i] = -2
+        excess[count] = i
+        count += 1
+    short = n - at_t - out.sum()  # units t still lacks (from mentees taken back from it)
+    dist = np.full(size_all, inf, dtype=np.int64)
+    parent = np.full(size_all, -1, dtype=np.int64)
+    via = np.full(size_all, -1, dtype=np.int64)  # the edge a mentor was reached by
+    done = np.zeros(size_all, dtype=np.bool_)
+    touched = np.empty(size_all, dtype=np.int64)
+    order = np.empty(size_all, dtype=np.int64)  # nodes in the order Dijkstra settles them
+    head = np.empty(size_all, dtype=np.int64)  # a node's arcs: at most one per other node
+    cost = np.empty(size_all, dtype=np.int64)
+    edge = np.empty(size_all, dtype=np.int64)
+    heap_d = np.empty(16, dtype=np.int64)
+    heap_x = np.empty(16, dtype=np.int64)
+    work = 0
+    for r in range(count):
+        source = excess[r]
+        touched_count = 0
+        dist[source] = 0
+        touched[touched_count] = source
+        touched_count += 1
+        size = _heap_push(heap_d, heap_x, 0, 0, source)
+        target = -1
+        settled = 0
+        while size > 0:
+            d, x = heap_d[0], heap_x[0]
+            size = _heap_pop(heap_d, heap_x, size)
+            if done[x] or d > dist[x]:
+                continue
+            done[x] = True
+            order[settled] = x
+            settled += 1
+            if (x == t and short > 0) or (n <= x < t and out[x - n] > load[x - n]):
+                target = x
+                break
+            # x's residual arcs (head, reduced cost, edge or -1), then one relaxation loop.
+            arcs = 0
+            if x < n:
+                for e in range(start[x], start[x + 1]):
+                    if assign[x] != ej[e]:
+                        head[arcs], cost[arcs], edge[arcs] = (n + ej[e],
+                                                              -weight[e] - p[x] + p[n + ej[e]], e)
+                        arcs += 1
+                if assign[x] != -1:
+                    head[arcs], cost[arcs], edge[arcs] = t, -p[x] + p[t], -1
+                    arcs += 1
+            elif x < t:
+                j = x - n
+                for q in range(slot_at[j], slot_at[j] + load[j]):
+                    y = slot[q]
+                    head[arcs], cost[arcs], edge[arcs] = y, own[y] - p[x] + p[y], -1
+                    arcs += 1
+                if out[j] < capacity[j]:
+                    head[arcs], cost[arcs], edge[arcs] = t, -p[x] + p[t], -1
+                    arcs += 1
+            else:
+                for y in range(t):
+                    if (assign[y] == -1) if y < n else (out[y - n] > 0):
+                        head[arcs], cost[arcs], edge[arcs] = y, -p[t] + p[y], -1
+                        arcs += 1
+            work += arcs
+            if size + arcs > heap_d.shape[0]:
+                grown = max(2 * heap_d.shape[0], size + arcs)
+                heap_d = np.concatenate((heap_d, np.empty(grown - size, np.int64)))
+                heap_x = np.concatenate((heap_x, np.empty(grown - size, np.int64)))
+            for q in range(arcs):
+                y = head[q]
+                nd = d + cost[q]
+                if nd < dist[y]:
+                    if dist[y] == inf:
+                        touched[touched_count] = y
+                        touched_count += 1
+                    dist[y], parent[y], via[y] = nd, x, edge[q]
+                    size = _heap_push(heap_d, heap_x, size, nd, y)
+        if target < 0 or work > budget:
+            return matched, False
+        # Potentials: every settled node moves by what it is short of the target's distance.
+        reach = dist[target]
+        for q in range(settled):
+            p[order[q]] += reach - dist[order[q]]
+        # Augment one unit along the path, from the target back to the source.
+        x = target
+        while x != source:
+            prev = parent[x]
+            if prev < n and x < t:  # mentee prev -> mentor x on edge via[x]
+                j = x - n
+                slot[slot_at[j] + load[j]] = prev
+                load[j] += 1
+                assign[prev] = j
+                own[prev] = weight[via[x]]
+            elif prev < n:  # mentee prev -> t: unmatched
+                assign[prev] = -1
+                short -= 1
+            elif prev < t and x < n:  # mentor prev gives mentee x up (x moves on)
+                j = prev - n
+                for q in range(slot_at[j], slot_at[j] + load[j]):
+                    if slot[q] == x:
+                        slot[q] = slot[slot_at[j] + load[j] - 1]
+                        slot[slot_at[j] + load[j] - 1] = -1
+                        break
+                load[j] -= 1
+            elif prev < t:  # mentor prev -> t: one more place used
+                out[prev - n] += 1
+                short -= 1
+            elif x < n:  # t gives unmatched mentee x up (x moves on)
+                short += 1
+            else:  # t -> mentor x: one place fewer used
+                out[x - n] -= 1
+                short += 1
+            x = prev
+        for q in range(touched_count):
+            y = touched[q]
+            dist[y] = inf
+            parent[y] = -1
+            done[y] = False
+    result = np.where(assign >= 0, assign, -1)
+    return result, True
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every compiled function on a two-person pool.
 
@@ -726,3 +940,6 @@ def warm_up() -> None:
     one = np.zeros(1, dtype=np.int64)
     least_prices(np.ones(1, dtype=np.bool_), one, one, one, one, one, one)
     greatest_prices(np.ones(1, dtype=np.bool_), one, one, one, one, one, one)
+    zero = np.zeros(1, dtype=np.int64)
+    repair(one, np.array([0, 1], dtype=np.int64), zero, np.full(1, 3, dtype=np.int64),
+           np.full(1, -1, dtype=np.int64), zero, zero, 100)
