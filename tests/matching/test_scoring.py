@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +128,26 @@ def test_the_compiled_scan_scores_exactly_like_the_matrix_products(seed: int) ->
     k = np.arange(min(n, m))
     pair_totals, pair_rules, _ = scoring.pair_scores(pool, k, k)
     assert (pair_totals == scores[k, k]).all() and ((pair_rules == 0) == eligible[k, k]).all()
+
+
+def test_the_scan_uses_no_more_threads_than_the_cpu_quota(tmp_path: Path) -> None:
+    """In a container with a CPU limit, the scan runs as many threads as the limit allows."""
+    from matching import kernel
+
+    v2, v1, none = tmp_path / "v2", tmp_path / "v1", tmp_path / "none"
+    (v1 / "cpu").mkdir(parents=True)
+    v2.mkdir()
+    none.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert kernel.cpu_quota(v2) == 1.5 and kernel.cpu_quota(v1) == 1.0
+    assert kernel.cpu_quota(none) is None
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert kernel.cpu_quota(v2) is None
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert kernel.cpu_quota(v1) is None
+    (none / "cpu.max").write_text("50000 100000\n")
+    assert kernel.cores(none) == 1  # half a CPU still gets one thread
+    allowed = len(os.sched_getaffinity(0))
+    assert kernel.cores(v2) == allowed  # no limit: every CPU the process may use

@@ -22,6 +22,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numba as nb
@@ -45,8 +46,37 @@ INELIGIBLE = -1e18
 BLOCK = 2048
 # Mentees per task handed to a thread (the compiled loops release the GIL).
 TASK = 64
-THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-              else (os.cpu_count() or 1))
+
+
+def cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPUs a cgroup quota allows this process (a container's CPU limit), or None.
+
+    cgroup v2 `cpu.max` ("max 100000" or "150000 100000"), else cgroup v1
+    `cpu/cpu.cfs_quota_us` over `cpu/cpu.cfs_period_us` (-1: no limit).
+    """
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def cores(root: Path = Path("/sys/fs/cgroup")) -> int:
+    """Threads for the scan: the CPUs this process may run on, capped by its CPU quota
+    (a pod with a limit of 1 CPU on a 16-core node gets 1 thread, not 16 throttled)."""
+    allowed = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+    quota = cpu_quota(root)
+    return max(1, allowed if quota is None else min(allowed, math.ceil(quota)))
+
+
+THREADS = cores()
 _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="matching-scan")
 
 
