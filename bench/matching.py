@@ -180,6 +180,17 @@ def _row(label: str, r: dict[str, Any]) -> str:
             + (" (greedy over the solver's candidates)" if r.get("greedy_over") else ""))
 
 
+def _split(r: dict[str, Any]) -> str:
+    """Where a run's time went, from the solver's own figures."""
+    stats = r["stats"]
+    return (f"{'':<26} pool {r['seconds'] - stats.get('seconds', 0.0):.1f} s, first prices "
+            f"{stats.get('first_prices_seconds', 0.0):.1f} s, scans "
+            f"{stats.get('scan_seconds', 0.0):.1f} s, {stats.get('solves', 0)} solves "
+            f"({stats.get('repaired_solves', 0)} repaired) "
+            f"{stats.get('solve_seconds', 0.0):.1f} s, duals "
+            f"{stats.get('dual_seconds', 0.0):.1f} s")
+
+
 def main() -> None:
     print(f"cohort dry runs (max_score, scoring included); {os.cpu_count()} cores", flush=True)
     print(f"{'size':<26} {'seconds':>8} {'peak MB':>9} {'matched':>8} {'total':>13} "
@@ -196,6 +207,8 @@ def main() -> None:
     for _, label, n, m, caps, with_dense, deadline in cases:
         result = cohort_case(n, m, caps, with_dense, deadline)
         print(_row(label, result), flush=True)
+        if "timeout" not in result:
+            print(_split(result), flush=True)
         if with_dense and "timeout" not in result:
             _print_dense(result)
     if wanted and "shortlist" not in wanted:
