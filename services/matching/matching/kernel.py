@@ -768,6 +768,18 @@ def _heap_pop(heap_d: Any, heap_x: Any, size: int) -> int:
 
 
 @nb.njit(cache=True, nogil=True)
+def _release(slot: Any, slot_at: Any, load: Any, j: int, i: int) -> None:
+    """Take mentee i out of mentor j's places (the last one taken fills its slot)."""
+    last = slot_at[j] + load[j] - 1
+    for q in range(slot_at[j], last + 1):
+        if slot[q] == i:
+            slot[q] = slot[last]
+            slot[last] = -1
+            break
+    load[j] -= 1
+
+
+@nb.njit(cache=True, nogil=True)
 def repair(capacity: Any, start: Any, ej: Any, weight: Any, matched: Any, u: Any, v: Any,
            budget: int) -> Any:
     """An optimal matching of the candidate edges, from one that was optimal (with duals
@@ -807,9 +819,7 @@ def repair(capacity: Any, start: Any, ej: Any, weight: Any, matched: Any, u: Any
         slot[slot_at[j] + load[j]] = i
         load[j] += 1
     out = load.copy()  # flow from each mentor to t
-    at_t = 0
-    for i in range(n):
-        at_t += assign[i] == -1
+    short = 0  # units t lacks: one per unmatched mentee taken back from it
     excess = np.empty(n, dtype=np.int64)
     count = 0
     for i in range(n):
@@ -821,18 +831,12 @@ def repair(capacity: Any, start: Any, ej: Any, weight: Any, matched: Any, u: Any
         p[i] = -need
         j = assign[i]
         if j >= 0:
-            for q in range(slot_at[j], slot_at[j + 1]):
-                if slot[q] == i:
-                    slot[q] = slot[slot_at[j] + load[j] - 1]
-                    slot[slot_at[j] + load[j] - 1] = -1
-                    break
-            load[j] -= 1
+            _release(slot, slot_at, load, j, i)
         else:
-            at_t -= 1
+            short += 1
         assign[i] = -2
         excess[count] = i
         count += 1
-    short = n - at_t - out.sum()  # units t still lacks (from mentees taken back from it)
     dist = np.full(size_all, inf, dtype=np.int64)
     parent = np.full(size_all, -1, dtype=np.int64)
     via = np.full(size_all, -1, dtype=np.int64)  # the edge a mentor was reached by
@@ -924,13 +928,7 @@ def repair(capacity: Any, start: Any, ej: Any, weight: Any, matched: Any, u: Any
                 assign[prev] = -1
                 short -= 1
             elif prev < t and x < n:  # mentor prev gives mentee x up (x moves on)
-                j = prev - n
-                for q in range(slot_at[j], slot_at[j] + load[j]):
-                    if slot[q] == x:
-                        slot[q] = slot[slot_at[j] + load[j] - 1]
-                        slot[slot_at[j] + load[j] - 1] = -1
-                        break
-                load[j] -= 1
+                _release(slot, slot_at, load, prev - n, x)
             elif prev < t:  # mentor prev -> t: one more place used
                 out[prev - n] += 1
                 short -= 1

@@ -209,7 +209,7 @@ def resolve(n_rows: int, capacity: Ints, ei: Index, ej: Index, weight: Ints,
             matched: Index, u: Ints, v: Ints) -> tuple[Index, bool]:
     """`solve_restricted` after edges joined a problem whose optimal matching and duals
     (u, v) are known: repaired from them when few mentees gained (edges grouped by
-    mentee). Returns the matching and whether it was repaired."""
+    mentee). Returns the matching and whether it was repaired (or kept: nobody gained)."""
     gained = np.unique(ei[weight - u[ei] - v[ej] > 0]).size
     if 0 < gained <= max(REPAIR_SHARE * n_rows, REPAIR_MIN):
         start = np.searchsorted(ei, np.arange(n_rows + 1)).astype(np.int64)
