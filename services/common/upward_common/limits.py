@@ -1,0 +1,83 @@
+"""Capped input types every API model is built from, so no string or list is unbounded.
+
+Each cap is documented in `docs/limits.md`; a value over its cap, a NUL byte, a
+control character in a one-line string or an unknown time zone is a 422 that names
+the field, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, StringConstraints
+
+# Caps in characters (strings) and items (lists). Changing one is an API change.
+ID_MAX = 64
+NAME_MAX = 200
+TAG_MAX = 100
+TEXT_MAX = 4_000
+LONG_TEXT_MAX = 20_000
+EMAIL_MAX = 254
+TIME_ZONE_MAX = 64
+SHORT_LIST_MAX = 20
+LIST_MAX = 50
+LONG_LIST_MAX = 100
+PAGE_MAX = 10_000
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*")
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL, tab, newline, ...)")
+    return value
+
+
+def _multi_line(value: str) -> str:
+    if _CONTROL_EXCEPT_NEWLINES.search(value):
+        raise ValueError("must not contain control characters other than newlines and tabs")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError(
+            "must be letters, digits and _ . : @ + - only, not starting with a dot or dash"
+        )
+    return value
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def valid_time_zone(value: str) -> str:
+    """An IANA zone name (`Europe/Paris`); a tzdata folder (`Europe`) is no zone."""
+    if value not in _known_zones():
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris")
+    return value
+
+
+# An id in a path, a query or a body: safe to place in a URL without quoting tricks.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=ID_MAX), AfterValidator(_identifier)
+]
+# A person's or a thing's name, a title, a department: one line.
+Name = Annotated[str, StringConstraints(max_length=NAME_MAX), AfterValidator(_one_line)]
+# An item of a list (a topic, a language, an interest): one short line.
+Tag = Annotated[str, StringConstraints(max_length=TAG_MAX), AfterValidator(_one_line)]
+Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX), AfterValidator(_one_line)]
+# Free text people write (messages, reasons, bios): newlines allowed.
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX), AfterValidator(_multi_line)]
+LongText = Annotated[
+    str, StringConstraints(max_length=LONG_TEXT_MAX), AfterValidator(_multi_line)
+]
+TimeZoneName = Annotated[
+    str, StringConstraints(max_length=TIME_ZONE_MAX), AfterValidator(valid_time_zone)
+]
