@@ -7,11 +7,12 @@ show up twice if an event were ever applied twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,11 +54,11 @@ def start_kernel_service(
 ) -> Callable[..., AbstractAsyncContextManager[Running]]:
     @asynccontextmanager
     async def start(handler: Handler, model: type[EventData] = PairEnded,
-                    **overrides: Any) -> AsyncIterator[Running]:
+                    routers: Sequence[APIRouter] = (), **overrides: Any) -> AsyncIterator[Running]:
         definition = ServiceDefinition(
             name="kerneltest", title="kernel test", description="",
             settings_cls=EnrolmentSettings, migrations_dir=ENROLMENT.migrations_dir,
-            routers=[], handlers={model: handler},
+            routers=routers, handlers={model: handler},
         )
         settings = settings_for(EnrolmentSettings, "kerneltest", **overrides)
         async with serve("kerneltest", definition.create_app(settings)) as running:

@@ -18,6 +18,9 @@ STREAM = "MENTORING"
 SUBJECT_PREFIX = "mentoring"
 DEADLETTER_STREAM = "MENTORING_DEADLETTER"
 DEADLETTER_PREFIX = "mentoring-deadletter"
+# The most an event may weigh, as JSON (docs/limits.md): a quarter of NATS's default
+# max_payload (1 MiB), so an event fits any server left at its defaults, headers included.
+MAX_EVENT_BYTES = 256 * 1024
 
 ParticipantRole = Literal["mentor", "mentee"]
 

@@ -1,7 +1,8 @@
 """Transactional outbox: events commit with the change, a relay publishes them.
 
 `emit` adds the event row to the caller's session, so it commits (or rolls
-back) with the change. The relay publishes unsent rows in order with
+back) with the change; an event over `MAX_EVENT_BYTES` is refused (413) before
+anything is written. The relay publishes unsent rows in order with
 `Nats-Msg-Id` = event id, so JetStream drops a re-publish after a crash, and
 marks them sent. It wakes on every commit that wrote an event and polls
 slowly for commits made by other replicas.
@@ -27,7 +28,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.bus import Bus, ensure_streams
 from upward_common.db import Sessionmaker
-from upward_common.events import CloudEvent, EventData, utcnow
+from upward_common.events import MAX_EVENT_BYTES, CloudEvent, EventData, utcnow
+from upward_common.problems import Problem
 from upward_common.tables import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,28 @@ PUBLISH_WINDOW = 1000
 _PENDING_KEY = "outbox_pending"
 
 
+def check_event_size(payload: str, *, event_type: str, subject: str | None = None) -> None:
+    """Refuse (413) an event whose JSON exceeds `MAX_EVENT_BYTES`.
+
+    Cheap enough for every row of a bulk write: UTF-8 takes at most four bytes
+    a character, so only a payload near the cap is ever encoded to be measured.
+    """
+    if len(payload) <= MAX_EVENT_BYTES // 4:
+        return
+    size = len(payload.encode("utf-8", "surrogatepass"))
+    if size <= MAX_EVENT_BYTES:
+        return
+    about = f" about {subject}" if subject else ""
+    raise Problem(
+        413,
+        f"This change would emit a {event_type} event{about} of {size} bytes; events are "
+        f"limited to {MAX_EVENT_BYTES} bytes of JSON, so nothing was written. "
+        "Send smaller values (shorter lists or texts).",
+        kind="event-too-large", title="Event too large", field="body",
+        event_type=event_type, size_bytes=size, limit_bytes=MAX_EVENT_BYTES,
+    )
+
+
 def emit(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
     """Record `data` as an event in the current transaction; returns its envelope."""
     envelope = data.envelope(source=source)
@@ -47,11 +71,13 @@ def emit(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
 
 
 def add_envelope(session: AsyncSession, envelope: CloudEvent, *, subject: str) -> None:
+    payload = envelope.model_dump_json(exclude_none=True)
+    check_event_size(payload, event_type=envelope.type, subject=envelope.subject)
     session.add(
         OutboxEvent(
             event_id=envelope.id,
             subject=subject,
-            payload=envelope.model_dump_json(exclude_none=True),
+            payload=payload,
             created_at=envelope.time,
         )
     )

@@ -26,7 +26,7 @@ from upward_common.events import (
     TopicSkill,
     utcnow,
 )
-from upward_common.outbox import emit, wake_after_commit
+from upward_common.outbox import check_event_size, emit, wake_after_commit
 
 SOURCE = "/upward/enrolment"
 
@@ -98,10 +98,11 @@ def employee_updated_rows(
     Snapshots are serialised straight from plain dicts in the model's field
     order: the first one is checked against the model's own serialisation, and
     any difference (a contract change) switches the batch to the model path.
+    An event over the kernel's size cap refuses the whole write (413).
     """
     if not employees:
         return []
-    subject = EmployeeUpdated.nats_subject()
+    subject, event_type = EmployeeUpdated.nats_subject(), EmployeeUpdated.type_name()
     pieces, order = _envelope_pieces(occurred_at)
     slots = [(_ID, _SUBJECT, _EMPLOYEE).index(mark) for mark in order]
     first_values, first_chain = employees[0]
@@ -116,6 +117,7 @@ def employee_updated_rows(
         filled = (f'"{event_id}"', f'"{values["id"]}"', snapshot_json.decode())
         payload = "".join((pieces[0], filled[slots[0]], pieces[1], filled[slots[1]],
                            pieces[2], filled[slots[2]], pieces[3]))
+        check_event_size(payload, event_type=event_type, subject=values["id"])
         rows.append({
             "event_id": event_id, "subject": subject, "payload": payload,
             "created_at": occurred_at, "published_at": None, "attempts": 0,
