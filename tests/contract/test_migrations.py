@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.engine import make_url
 
 from tests.support.databases import DatabaseFactory, on_postgres
 from upward_common.db import alembic_config
@@ -26,6 +28,42 @@ def test_migrations_reach_head_match_the_models_and_downgrade(
     command.check(config)  # raises when the models and the migrations disagree
     command.downgrade(config, "base")
     command.upgrade(config, "head")
+
+
+# Each service's migration that applies the kernel's v2 outbox DDL (dead letters).
+OUTBOX_V2 = {"enrolment": "0004", "matching": "0002", "scheduling": "0002", "analytics": "0003"}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_outbox_rows_survive_the_dead_letter_migration_both_ways(
+    name: str, databases: DatabaseFactory
+) -> None:
+    """Unsent rows stay unsent across the upgrade; a downgrade hands dead letters back."""
+    definition = importlib.import_module(f"{name}.main").SERVICE
+    url = databases.new(name)
+    config = alembic_config(definition.migrations_dir, url)
+    command.upgrade(config, f"{OUTBOX_V2[name]}-1")
+    engine = sa.create_engine(make_url(url).set(
+        drivername="sqlite" if url.startswith("sqlite") else "postgresql+psycopg"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO outbox_event (event_id, subject, payload, created_at) "
+                "VALUES ('e-1', 'mentoring.pair.ended', '{}', CURRENT_TIMESTAMP)"))
+        command.upgrade(config, OUTBOX_V2[name])
+        with engine.begin() as connection:
+            assert connection.scalar(sa.text(
+                "SELECT count(*) FROM outbox_event WHERE published_at IS NULL AND failed_at IS NULL"
+            )) == 1
+            connection.execute(sa.text("UPDATE outbox_event SET failed_at = CURRENT_TIMESTAMP, "
+                                       "last_error = 'too large'"))
+        command.downgrade(config, f"{OUTBOX_V2[name]}-1")
+        with engine.begin() as connection:
+            assert connection.execute(sa.text(
+                "SELECT event_id, last_error FROM outbox_event WHERE published_at IS NULL"
+            )).all() == [("e-1", "too large")]
+    finally:
+        engine.dispose()
 
 
 

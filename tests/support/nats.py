@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,9 +45,11 @@ def wait_for_port(port: int, *, up: bool, timeout: float = 10.0) -> None:
 class NatsServer:
     """One nats-server process; `stop()` and `start()` keep port and JetStream store."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *, max_payload: int | None = None) -> None:
         self.port = free_port()
         self.store = store
+        # The largest message the server accepts (payload and headers); NATS's default is 1 MiB.
+        self.max_payload = max_payload
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,10 +57,15 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js",
+                   "-sd", str(self.store)]
+        if self.max_payload is not None:
+            # Only a configuration file sets max_payload; the flags still win for the rest.
+            config = self.store.with_name(f"{self.store.name}.conf")
+            config.write_text(f"max_payload: {self.max_payload}\n")
+            command += ["-c", str(config)]
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
         )
         wait_for_port(self.port, up=True)
 
@@ -67,3 +75,12 @@ class NatsServer:
             self.process.wait(timeout=10)
             self.process = None
         wait_for_port(self.port, up=False)
+
+    def pause(self) -> None:
+        """Freeze the server: connections stay open, nothing is answered (a hung server)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)

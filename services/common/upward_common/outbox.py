@@ -4,8 +4,11 @@
 back) with the change; an event over `MAX_EVENT_BYTES` is refused (413) before
 anything is written. The relay publishes unsent rows in order with
 `Nats-Msg-Id` = event id, so JetStream drops a re-publish after a crash, and
-marks them sent. It wakes on every commit that wrote an event and polls
-slowly for commits made by other replicas.
+marks them sent. A row no retry could publish (too large for the server, a
+subject outside the stream, refused by JetStream) is set aside as a dead
+letter, so it never holds back the rows after it; a NATS outage is not a bad
+row, and every row waits for NATS to return. The relay wakes on every commit
+that wrote an event and polls slowly for commits made by other replicas.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from nats.errors import BadHeaderError, BadSubjectError, MaxPayloadError
 from nats.js import JetStreamContext
-from nats.js.errors import NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import delete, event, update
 from sqlalchemy.orm import Session
@@ -28,7 +34,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.bus import Bus, ensure_streams
 from upward_common.db import Sessionmaker
-from upward_common.events import MAX_EVENT_BYTES, CloudEvent, EventData, utcnow
+from upward_common.events import (
+    MAX_EVENT_BYTES,
+    STREAM,
+    SUBJECT_PREFIX,
+    CloudEvent,
+    EventData,
+    utcnow,
+)
 from upward_common.problems import Problem
 from upward_common.tables import OutboxEvent
 
@@ -38,7 +51,17 @@ WAKE_KEY = "outbox_wake"
 PURGE_EVERY_SECONDS = 3600.0
 # Below nats-py's limit of in-flight async publishes (4000), so a window never stalls.
 PUBLISH_WINDOW = 1000
+# How long a window's acknowledgements may take before the server counts as unreachable.
+ACK_SECONDS = 10.0
 _PENDING_KEY = "outbox_pending"
+# The gauges are refreshed at most this often while the relay drains a backlog.
+MEASURE_EVERY_SECONDS = 1.0
+# How much of a publish error a dead-lettered row keeps.
+MAX_ERROR_CHARS = 2000
+# A subject the MENTORING stream captures (`mentoring.>`); NATS refuses blanks in any.
+_STREAM_SUBJECT = re.compile(rf"{re.escape(SUBJECT_PREFIX)}(\.[^. \t\r\n*>]+)+")
+# The relay's one header, as the client frames it: `NATS/1.0\r\nNats-Msg-Id: <id>\r\n\r\n`.
+_HEADER_BYTES = len(b"NATS/1.0\r\nNats-Msg-Id: \r\n\r\n")
 
 
 def check_event_size(payload: str, *, event_type: str, subject: str | None = None) -> None:
@@ -102,8 +125,63 @@ def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
+class UnpublishableRow(Exception):
+    """A row that no retry could publish; it becomes a dead letter with this reason."""
+
+
+def encode_row(subject: str, event_id: str, payload: str, *, max_payload: int) -> bytes:
+    """The bytes to publish for a row, or UnpublishableRow saying why there are none.
+
+    The size counts the header too: the server measures both against its
+    max_payload and, for a message over it, closes the connection (an outage
+    for every row) where the client would only have refused the one message.
+    """
+    if not _STREAM_SUBJECT.fullmatch(subject):
+        raise UnpublishableRow(f"subject {subject!r} is not one the {STREAM} stream captures")
+    try:
+        data = payload.encode()
+    except UnicodeEncodeError as exc:
+        raise UnpublishableRow(f"payload is not valid UTF-8 text: {exc}") from exc
+    size = len(data) + _HEADER_BYTES + len(event_id.encode("utf-8", "replace"))
+    if size > max_payload:
+        raise UnpublishableRow(
+            f"message of {size} bytes (payload and header) exceeds the NATS server's "
+            f"max_payload of {max_payload} bytes")
+    return data
+
+
+def is_message_error(exc: BaseException) -> bool:
+    """Did JetStream refuse this one message (not the server being unable to store any)?
+
+    It answers 400 for what is wrong with the message itself (over the stream's
+    max_msg_size, a bad header); 5xx (storage full, no quorum), a missing stream
+    and no responders are the server's state, and every row waits them out.
+    """
+    return (isinstance(exc, APIError) and not isinstance(exc, NotFoundError)
+            and exc.code is not None and 400 <= exc.code < 500)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """What the outbox holds: rows to send, how long the first has waited, dead letters."""
+
+    pending: int
+    oldest_age_seconds: float
+    dead_letters: int
+
+
+@dataclass
+class _Window:
+    sent: list[int]
+    dead: list[tuple[Any, str]]
+
+
 class OutboxRelay:
-    """Publishes committed outbox rows to JetStream and marks them sent."""
+    """Publishes committed outbox rows to JetStream and marks them sent (or dead)."""
 
     def __init__(
         self,
@@ -126,11 +204,26 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._measured_at = 0.0
         self.published = Counter(
             "outbox_published_total", "Events published from the outbox", registry=registry
         )
+        self.dead_lettered = Counter(
+            "outbox_dead_lettered_total",
+            "Outbox rows set aside because they cannot be published", registry=registry,
+        )
         self.pending = Gauge(
-            "outbox_pending", "Outbox events waiting to be published", registry=registry
+            "outbox_pending", "Outbox events waiting to be published (dead letters excluded)",
+            registry=registry,
+        )
+        self.oldest_age = Gauge(
+            "outbox_oldest_pending_age_seconds",
+            "How long the first outbox event waiting to be published has waited",
+            registry=registry,
+        )
+        self.dead_letters = Gauge(
+            "outbox_dead_letters", "Outbox rows set aside as dead letters, kept for inspection",
+            registry=registry,
         )
 
     def wake(self) -> None:
@@ -152,16 +245,17 @@ class OutboxRelay:
         failures = 0
         while not self._stopping:
             self._wakeup.clear()
+            if time.monotonic() - self._measured_at >= MEASURE_EVERY_SECONDS:
+                await self._measure_quietly()
             try:
-                sent = await self.publish_batch() if self.bus.is_connected else 0
+                handled = await self.publish_batch() if self.bus.is_connected else 0
                 failures = 0
-            except Exception as exc:  # noqa: BLE001 - rows stay unsent; try again later
+            except Exception as exc:  # noqa: BLE001 - an outage: rows stay unsent; try again
                 failures += 1
-                sent = 0
                 log.warning("outbox publish failed; will retry", extra={"error": str(exc)})
                 await asyncio.sleep(min(0.2 * 2**failures, 5.0))
                 continue
-            if sent >= self.batch_size:
+            if handled >= self.batch_size:
                 continue  # more waiting: no pause
             if time.monotonic() - self._purged_at > PURGE_EVERY_SECONDS:
                 await self._purge_quietly()
@@ -169,14 +263,20 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
 
     async def publish_batch(self) -> int:
-        """Publish one batch of unsent events in order; returns how many were sent."""
-        js = self.bus.js
-        assert js is not None
+        """Publish one batch of unsent events in order; returns how many rows it settled.
+
+        Each row ends sent or, when it can never be published, dead-lettered; an
+        outage (connection lost, acknowledgements not back in time, no stream)
+        raises and leaves the whole batch unsent, to be published again.
+        """
+        js, nc = self.bus.js, self.bus.nc
+        assert js is not None and nc is not None
         async with self.sessionmaker() as session:
             query = (
                 select(col(OutboxEvent.seq), col(OutboxEvent.event_id),
                        col(OutboxEvent.subject), col(OutboxEvent.payload))
-                .where(col(OutboxEvent.published_at).is_(None))
+                .where(col(OutboxEvent.published_at).is_(None),
+                       col(OutboxEvent.failed_at).is_(None))
                 .order_by(col(OutboxEvent.seq))
                 .limit(self.batch_size)
             )
@@ -185,42 +285,93 @@ class OutboxRelay:
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.exec(query)).all()
             if not rows:
-                self.pending.set(0)
                 return 0
+            settled = _Window(sent=[], dead=[])
             try:
                 for start in range(0, len(rows), PUBLISH_WINDOW):
-                    await self._publish_window(js, rows[start : start + PUBLISH_WINDOW])
+                    window = await self._publish_window(
+                        js, rows[start : start + PUBLISH_WINDOW], max_payload=nc.max_payload)
+                    settled.sent += window.sent
+                    settled.dead += window.dead
             except NoStreamResponseError:
                 # A server that lost its streams (new, or wiped): recreate and retry.
                 await ensure_streams(js, self.bus.replicas)
                 raise
-            await session.exec(
-                update(OutboxEvent)
-                .where(col(OutboxEvent.seq).in_([row[0] for row in rows]))
-                .values(published_at=utcnow())
-            )
+            now = utcnow()
+            if settled.sent:
+                await session.exec(
+                    update(OutboxEvent)
+                    .where(col(OutboxEvent.seq).in_(settled.sent))
+                    .values(published_at=now)
+                )
+            for row, error in settled.dead:
+                await session.exec(
+                    update(OutboxEvent)
+                    .where(col(OutboxEvent.seq) == row.seq)
+                    .values(failed_at=now, last_error=error,
+                            attempts=col(OutboxEvent.attempts) + 1)
+                )
             await session.commit()
-        self.published.inc(len(rows))
+        self.published.inc(len(settled.sent))
+        for row, error in settled.dead:
+            self.dead_lettered.inc()
+            log.error("outbox event dead-lettered: it cannot be published",
+                      extra={"event_id": row.event_id, "subject": row.subject,
+                             "error": error})
         return len(rows)
 
     @staticmethod
-    async def _publish_window(js: JetStreamContext, rows: Sequence[Any]) -> None:
+    async def _publish_window(
+        js: JetStreamContext, rows: Sequence[Any], *, max_payload: int
+    ) -> _Window:
         """Publish rows pipelined on the one connection (so in order), then await every ack.
 
-        No stall timeout on the client's in-flight semaphore: with one, each publish
-        yields to the loop and the connection flushes once per message (about 3x
-        slower); a window below the client's in-flight limit never waits on it.
+        A row that cannot be published is left out and reported dead; the rows
+        after it go on. No stall timeout on the client's in-flight semaphore:
+        with one, each publish yields to the loop and the connection flushes
+        once per message (about 3x slower); a window below the client's
+        in-flight limit never waits on it.
         """
-        futures: list[asyncio.Future[Any]] = []
+        window = _Window(sent=[], dead=[])
+        futures: list[tuple[Any, bytes, asyncio.Future[Any]]] = []
         try:
-            for _seq, event_id, subject, payload in rows:
-                futures.append(await js.publish_async(
-                    subject, payload.encode(), headers={"Nats-Msg-Id": event_id}))
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+            for row in rows:
+                _seq, event_id, subject, payload = row
+                try:
+                    data = encode_row(subject, event_id, payload, max_payload=max_payload)
+                    futures.append((row, data, await js.publish_async(
+                        subject, data, headers={"Nats-Msg-Id": event_id})))
+                except UnpublishableRow as exc:
+                    window.dead.append((row, str(exc)[:MAX_ERROR_CHARS]))
+                except (MaxPayloadError, BadSubjectError, BadHeaderError) as exc:
+                    # encode_row catches these first; the client's own word is final.
+                    window.dead.append((row, describe(exc)))
+            if futures:
+                # Acks come back in publishing order: once the last is in, every ack that
+                # will ever come is in, and a row still waiting had its error reply dropped.
+                await asyncio.wait([futures[-1][2]], timeout=ACK_SECONDS)
+        finally:
+            for *_, future in futures:
+                future.cancel()  # a no-op once done; frees the client's in-flight slot
+        for row, data, future in futures:
+            error = None if future.cancelled() else future.exception()
+            if future.cancelled():
+                # No ack in time. The client drops JetStream's error replies to async
+                # publishes (nats.py #985), so ask again, synchronously: a stored event
+                # is acknowledged as a duplicate, a refused one says why, and silence
+                # is an outage that leaves every row of the batch to wait.
+                try:
+                    await js.publish(row.subject, data, headers={"Nats-Msg-Id": row.event_id},
+                                     timeout=ACK_SECONDS)
+                except APIError as exc:
+                    error = exc
+            if error is None:
+                window.sent.append(row.seq)
+            elif is_message_error(error):
+                window.dead.append((row, describe(error)))
+            else:
+                raise error
+        return window
 
     async def purge(self) -> int:
         """Delete rows sent longer ago than the retention; JetStream keeps the events."""
@@ -241,9 +392,34 @@ class OutboxRelay:
             log.warning("outbox purge failed", extra={"error": str(exc)})
 
     async def count_pending(self) -> int:
+        """Rows waiting to be published (dead letters are not waiting)."""
+        return (await self.measure()).pending
+
+    async def measure(self) -> OutboxBacklog:
+        """Read the backlog (one query over the partial indexes) and set the gauges."""
+        unsent = (col(OutboxEvent.published_at).is_(None), col(OutboxEvent.failed_at).is_(None))
+        pending = select(func.count()).select_from(OutboxEvent).where(*unsent)
+        # The first row in the relay's order: the one every other unsent row waits behind.
+        first = (select(col(OutboxEvent.created_at)).where(*unsent)
+                 .order_by(col(OutboxEvent.seq)).limit(1))
+        dead = (select(func.count()).select_from(OutboxEvent)
+                .where(col(OutboxEvent.failed_at).is_not(None)))
         async with self.sessionmaker() as session:
-            result = await session.exec(
-                select(func.count()).select_from(OutboxEvent)
-                .where(col(OutboxEvent.published_at).is_(None))
-            )
-            return int(result.one())
+            count, oldest, dead_count = (await session.exec(select(
+                pending.scalar_subquery(), first.scalar_subquery(), dead.scalar_subquery()
+            ))).one()
+        age = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+        backlog = OutboxBacklog(pending=int(count), oldest_age_seconds=age,
+                                dead_letters=int(dead_count))
+        self.pending.set(backlog.pending)
+        self.oldest_age.set(backlog.oldest_age_seconds)
+        self.dead_letters.set(backlog.dead_letters)
+        self._measured_at = time.monotonic()
+        return backlog
+
+    async def _measure_quietly(self) -> None:
+        try:
+            await self.measure()
+        except Exception as exc:  # noqa: BLE001 - a gauge; the next loop measures again
+            self._measured_at = time.monotonic()
+            log.warning("outbox backlog could not be measured", extra={"error": str(exc)})

@@ -14,11 +14,15 @@ class OutboxEvent(SQLModel, table=True):
     """An event written in the same transaction as the change it describes."""
 
     __tablename__ = "outbox_event"
-    # The relay's query reads only unsent rows: a partial index stays as small as the backlog.
+    # The relay reads only rows still to send, the dead-letter gauge only rows set
+    # aside: each partial index stays as small as what it counts.
     __table_args__ = (
-        Index("ix_outbox_event_unpublished", "seq",
-              postgresql_where=text("published_at IS NULL"),
-              sqlite_where=text("published_at IS NULL")),
+        Index("ix_outbox_event_unsent", "seq",
+              postgresql_where=text("published_at IS NULL AND failed_at IS NULL"),
+              sqlite_where=text("published_at IS NULL AND failed_at IS NULL")),
+        Index("ix_outbox_event_failed", "seq",
+              postgresql_where=text("failed_at IS NOT NULL"),
+              sqlite_where=text("failed_at IS NOT NULL")),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -29,6 +33,8 @@ class OutboxEvent(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
+    # Set when the relay gave up on the row (a dead letter); `last_error` says why.
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class InboxEvent(SQLModel, table=True):

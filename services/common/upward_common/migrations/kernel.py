@@ -1,7 +1,8 @@
-"""DDL of the kernel tables, called from each service's first migration.
+"""DDL of the kernel tables, called from each service's migrations.
 
-Frozen at version 1: a later change to these tables gets a new function and
-a new migration in every service, never an edit here.
+Each version is frozen once released: a later change to these tables gets a
+new function and a new migration in every service, never an edit of an old
+function. v1 (first migration): outbox and inbox. v2: dead-lettered outbox rows.
 """
 
 from __future__ import annotations
@@ -39,3 +40,27 @@ def drop_kernel_tables_v1() -> None:
     op.drop_index("ix_outbox_event_unpublished", table_name="outbox_event")
     op.drop_index("ix_outbox_event_published_at", table_name="outbox_event")
     op.drop_table("outbox_event")
+
+
+def dead_letter_outbox_rows_v2() -> None:
+    """Outbox rows the relay cannot publish are set aside (`failed_at`), not retried forever."""
+    op.drop_index("ix_outbox_event_unpublished", table_name="outbox_event")
+    with op.batch_alter_table("outbox_event") as batch:
+        batch.add_column(sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_outbox_event_unsent", "outbox_event", ["seq"],
+                    postgresql_where=sa.text("published_at IS NULL AND failed_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL AND failed_at IS NULL"))
+    op.create_index("ix_outbox_event_failed", "outbox_event", ["seq"],
+                    postgresql_where=sa.text("failed_at IS NOT NULL"),
+                    sqlite_where=sa.text("failed_at IS NOT NULL"))
+
+
+def undo_dead_letter_outbox_rows_v2() -> None:
+    """Back to v1: dead-lettered rows become unsent again (the old relay retries them)."""
+    op.drop_index("ix_outbox_event_failed", table_name="outbox_event")
+    op.drop_index("ix_outbox_event_unsent", table_name="outbox_event")
+    with op.batch_alter_table("outbox_event") as batch:
+        batch.drop_column("failed_at")
+    op.create_index("ix_outbox_event_unpublished", "outbox_event", ["seq"],
+                    postgresql_where=sa.text("published_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL"))
