@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import (
@@ -20,7 +21,18 @@ from upward_common.logs import correlation_id
 
 CORRELATION_HEADER = "x-correlation-id"
 
-ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+@dataclass
+class Readiness:
+    """Each dependency's check, why a failed one failed, and figures worth showing."""
+
+    checks: dict[str, bool]
+    reasons: dict[str, str] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool] | Readiness]]
 
 
 class CorrelationMiddleware:
@@ -79,12 +91,22 @@ def health_router(registry: CollectorRegistry, readiness: ReadinessCheck) -> API
 
     @router.get("/readyz")
     async def readyz(response: Response) -> dict[str, object]:
-        """Ready: every dependency (database, NATS, downstream services) is reachable."""
-        checks = await readiness()
-        ready = all(checks.values())
+        """Ready: every dependency (database, NATS, downstream services) is reachable.
+
+        A service is also not ready while its outbox is behind (the first unsent
+        event older than `outbox_max_age_seconds`); `reasons` says what failed.
+        """
+        result = await readiness()
+        state = result if isinstance(result, Readiness) else Readiness(checks=result)
+        ready = all(state.checks.values())
         if not ready:
             response.status_code = 503
-        return {"status": "ready" if ready else "unavailable", "checks": checks}
+        body: dict[str, object] = {"status": "ready" if ready else "unavailable",
+                                   "checks": state.checks}
+        if state.reasons:
+            body["reasons"] = state.reasons
+        body.update(state.details)
+        return body
 
     @router.get("/metrics")
     async def metrics() -> Response:

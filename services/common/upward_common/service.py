@@ -20,6 +20,7 @@ from upward_common.db import create_engine, is_sqlite, make_sessionmaker, upgrad
 from upward_common.logs import configure_logging
 from upward_common.observability import (
     CorrelationMiddleware,
+    Readiness,
     health_router,
     install_request_metrics,
 )
@@ -106,14 +107,35 @@ class ServiceDefinition:
         app.state.verifier = TokenVerifier(settings)
         app.state.source = definition.source
 
-        async def readiness() -> dict[str, bool]:
-            database = True
+        async def readiness() -> Readiness:
+            state = Readiness(checks={"database": True, "nats": app.state.bus.is_connected,
+                                      "outbox": True})
             try:
                 async with app.state.engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
             except Exception:  # noqa: BLE001 - any failure means not ready
-                database = False
-            return {"database": database, "nats": app.state.bus.is_connected}
+                state.checks["database"] = False
+                state.reasons["database"] = "the database does not answer"
+            if not state.checks["nats"]:
+                state.reasons["nats"] = "not connected to NATS"
+            try:
+                backlog = await app.state.relay.measure()
+            except Exception:  # noqa: BLE001 - an outbox that cannot be read is not ready
+                state.checks["outbox"] = False
+                state.reasons["outbox"] = "the outbox cannot be read"
+                return state
+            state.details["outbox"] = {
+                "pending": backlog.pending,
+                "oldest_pending_age_seconds": round(backlog.oldest_age_seconds, 3),
+                "dead_letters": backlog.dead_letters,
+            }
+            if backlog.oldest_age_seconds > settings.outbox_max_age_seconds:
+                state.checks["outbox"] = False
+                state.reasons["outbox"] = (
+                    f"the first unsent event has waited {backlog.oldest_age_seconds:.0f} s, "
+                    f"longer than outbox_max_age_seconds ({settings.outbox_max_age_seconds:g} s)"
+                )
+            return state
 
         install_problem_handlers(app)
         install_request_metrics(app, registry)

@@ -79,6 +79,8 @@ class ServiceSettings(UpwardSettings):
     outbox_poll_seconds: float = 1.0
     # Sent rows are kept this long for inspection; the stream is the durable record.
     outbox_retention_hours: float = 7 * 24
+    # Not ready (503) once the first unsent event has waited longer than this.
+    outbox_max_age_seconds: float = Field(default=300.0, gt=0)
     consumer_batch_size: int = 64
     consumer_max_deliver: int = 5
     consumer_backoff_seconds: list[float] = [0.5, 2.0, 10.0, 30.0]
