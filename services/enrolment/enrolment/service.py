@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import events, imports, repository
 from enrolment.models import (
+    CATALOGUE_MAX,
     DEI_TOPICS,
     Employee,
     ImportReport,
@@ -207,6 +208,9 @@ async def add_topics(session: AsyncSession, *, programme_id: str, topics: list[s
         if name.casefold() not in known:
             known.add(name.casefold())
             added.append(name)
+    if len(programme.topics) + len(added) > CATALOGUE_MAX:
+        raise invalid("topics", f"A programme has at most {CATALOGUE_MAX} topics "
+                                f"({len(programme.topics)} already)")
     if added:
         programme.topics = [*programme.topics, *added]
         programme.updated_at = utcnow()
@@ -277,18 +281,11 @@ def _normalise_survey(
             if item["topic"].casefold() in DEI_TOPICS:
                 raise invalid(f"topics_teach.{index}.topic",
                               "Teaching DEI topics needs the DEI opt-in (dei_opt_in: true)")
-    if answers.time_zone is not None and not imports.known_time_zone(answers.time_zone):
-        raise invalid("time_zone", f"Unknown IANA time zone {answers.time_zone!r}")
     if employee.id in answers.avoid_employee_ids:
         raise invalid("avoid_employee_ids", "You cannot avoid being paired with yourself")
     if answers.diversity is not None and not answers.diversity_consent:
         raise invalid("diversity_consent",
                       "Diversity attributes are stored only with explicit consent")
-    if answers.diversity is not None and (
-        len(answers.diversity) > 10
-        or any(len(k) > 50 or len(v) > 100 for k, v in answers.diversity.items())
-    ):
-        raise invalid("diversity", "At most 10 attributes of 50/100 characters")
     return values
 
 
