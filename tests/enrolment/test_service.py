@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import text
 
@@ -302,9 +303,96 @@ async def test_erasure_pseudonymises_keeps_aggregates_and_tells_everyone(
     assert kept == []
 
 
+def _sub(minted: str) -> str:
+    return str(jwt.decode(minted, options={"verify_signature": False})["sub"])
+
+
 async def _participants(enrolment: Running) -> int:
     async with enrolment.app.state.engine.connect() as connection:
         return int((await connection.execute(text("SELECT count(*) FROM participant"))).scalar())
+
+
+async def test_an_admin_cannot_consent_or_declare_diversity_for_someone_else(
+    enrolment: Running, token: Callable[..., str], junior: httpx.AsyncClient,
+    hr: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    own = await junior.post(f"/api/v1/programmes/{programme['id']}/participants", json={
+        "employee_id": people["junior"], "role": "mentor", **SURVEY,
+        "diversity": {"gender": "woman"}, "diversity_consent": True})
+    pid = own.json()["id"]
+    consented_at = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    path = f"/api/v1/participants/{pid}/survey"
+    declared = await hr.put(path, json={**SURVEY, "diversity": {"gender": "man"},
+                                        "diversity_consent": True})
+    assert declared.status_code == 403, declared.text
+    assert declared.headers["content-type"] == "application/problem+json"
+    assert declared.json()["field"] == "diversity"
+    async with enrolment.client(token("programme_manager")) as manager:
+        consent = await manager.put(path, json={**SURVEY, "diversity_consent": True})
+        assert consent.status_code == 403 and consent.json()["field"] == "diversity_consent"
+        # An admin's own change is kept; the person's answers and consent stay theirs.
+        changed = await manager.put(path, json={**SURVEY, "mentor_capacity": 3,
+                                                "diversity": None})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["survey_version"] == 2
+    after = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    assert after["diversity"] == {"gender": "woman"} and after["mentor_capacity"] == 3
+    assert after["consent_at"] == consented_at["consent_at"]
+    versions = (await hr.get(f"/api/v1/participants/{pid}/survey/versions")).json()
+    assert [v["answers"]["diversity"] for v in versions] == [{"gender": "woman"}] * 2
+    [updated] = await wait_until(lambda: events("mentoring.participant.updated"))
+    assert updated["data"]["participant"]["diversity"] == {"gender": "woman"}
+    # The person themselves still may change or withdraw them.
+    mine = await junior.put(path, json={**SURVEY, "mentor_capacity": 3})
+    assert mine.status_code == 200 and mine.json()["diversity"] is None
+
+
+async def test_an_admin_enrolment_is_recorded_as_theirs_and_carries_no_consent(
+    enrolment: Running, token: Callable[..., str], people: dict[str, str],
+    programme: dict[str, Any], events: Callable[[str], Any],
+) -> None:
+    minted = token("hr_admin")
+    path = f"/api/v1/programmes/{programme['id']}/participants"
+    async with enrolment.client(minted) as hr:
+        consented = await hr.post(path, json={"employee_id": people["senior"], "role": "mentee",
+                                              "diversity": {"age_band": "45-54"},
+                                              "diversity_consent": True})
+        assert consented.status_code == 403 and consented.json()["field"] == "diversity"
+        assert await _participants(enrolment) == 0
+        enrolled = await hr.post(path, json={"employee_id": people["senior"],
+                                             "role": "mentee"})
+    assert enrolled.status_code == 201, enrolled.text
+    participant = enrolled.json()
+    assert participant["source"] == "admin" and participant["enrolled_by"] == _sub(minted)
+    assert participant["consent_at"] is None and participant["diversity"] is None
+    async with as_participant(enrolment, token, people["junior"]) as junior:
+        mine = await junior.post(path, json={"employee_id": people["junior"], "role": "mentor"})
+    assert mine.json()["source"] == "self" and mine.json()["enrolled_by"] is None
+    assert mine.json()["consent_at"] is not None
+    await wait_until(lambda: _count(events("mentoring.participant.enrolled"), 2))
+
+
+def as_participant(enrolment: Running, token: Callable[..., str],
+                   employee_id: str) -> httpx.AsyncClient:
+    return enrolment.client(token("participant", employee_id=employee_id))
+
+
+async def test_the_consented_import_keeps_its_consent_and_names_the_importer(
+    enrolment: Running, token: Callable[..., str], people: dict[str, str],
+    programme: dict[str, Any],
+) -> None:
+    minted = token("hr_admin")
+    line = {"external_id": "junior", "role": "mentor", "consent_at": "2026-01-05T10:00:00Z",
+            "diversity": {"gender": "woman"}, "diversity_consent": True}
+    async with enrolment.client(minted) as hr:
+        report = await hr.post(f"/api/v1/programmes/{programme['id']}/participants/import",
+                               content=json.dumps(line), headers=NDJSON)
+        assert report.status_code == 200 and report.json()["enrolled"] == 1
+        [imported] = (await hr.get(f"/api/v1/programmes/{programme['id']}/participants")).json()
+    assert imported["source"] == "import" and imported["enrolled_by"] == _sub(minted)
+    assert imported["consent_at"].startswith("2026-01-05")
+    assert imported["diversity"] == {"gender": "woman"}
 
 
 async def test_a_consent_time_without_offset_is_a_row_error(

@@ -238,7 +238,8 @@ async def import_participants(programme_id: Identifier, request: Request, sessio
         raise Problem(415, f"Send {imports.NDJSON} or {imports.JSON}: the survey is nested",
                       field="content-type", kind="unsupported-media-type")
     rows = await _rows(request, "participant")
-    report = await service.import_participants(session, programme_id=programme_id, rows=rows)
+    report = await service.import_participants(session, user=user, programme_id=programme_id,
+                                               rows=rows)
     await session.commit()
     return report
 

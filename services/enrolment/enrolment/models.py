@@ -178,8 +178,11 @@ class Participant(SQLModel, table=True):
     employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
     role: str = Field(max_length=16)
     status: ParticipantStatus = Field(default=ParticipantStatus.ACTIVE, sa_type=String(16))
-    # How they came in: self (opt-in), invitation (accepted), import (survey run elsewhere).
+    # How they came in: self (opt-in), invitation (accepted), import (survey run
+    # elsewhere, with its recorded consent) or admin (enrolled by HR, without consent).
     source: str = Field(default="self", sa_type=String(16))
+    # The token subject of the admin who enrolled or imported them; None when they did.
+    enrolled_by: str | None = Field(default=None, max_length=255)
     topics_teach: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     topics_learn: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     interests: list[str] = Field(default_factory=list, sa_column=Column(JSON))
@@ -460,9 +463,18 @@ class SurveyAnswers(BaseModel):
                 raise ValueError(f"availability[{index}] ends before it starts")
         return self
 
+    def consent_given(self) -> list[str]:
+        """The personal fields this body would set: diversity values or consent itself."""
+        given = []
+        if self.diversity is not None:
+            given.append("diversity")
+        if self.diversity_consent:
+            given.append("diversity_consent")
+        return given
+
 
 class ParticipantCreate(SurveyAnswers):
-    """An employee opts in; participants may only enrol themselves."""
+    """An employee opts in (or an admin enrols them, without their consent fields)."""
 
     employee_id: Identifier
     role: ParticipantRole
@@ -493,6 +505,7 @@ class ParticipantPublic(BaseModel):
     role: ParticipantRole
     status: ParticipantStatus
     source: str = "self"
+    enrolled_by: str | None = None
     topics_teach: list[TopicSkill]
     topics_learn: list[TopicSkill]
     interests: list[str]
