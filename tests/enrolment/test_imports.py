@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from tests.support.stack import Running, wait_until
 
@@ -15,6 +16,7 @@ HEADER = ("external_id,email,given_name,family_name,job_title,job_level,departme
           "manager_external_id,location,time_zone,hire_date,leave_date")
 CSV = {"content-type": "text/csv"}
 NDJSON = {"content-type": "application/x-ndjson"}
+JSON = {"content-type": "application/json"}
 
 
 def csv_of(*rows: str) -> str:
@@ -221,3 +223,100 @@ async def test_a_column_left_out_keeps_its_value_and_an_empty_cell_clears_it(
     kim = await employee(hr, ids, "kim")
     assert kim["email"] == "kim@new.example" and kim["location"] is None
     assert kim["department"] == "Sales" and kim["job_level"] == 5
+
+
+async def _nothing_written(enrolment: Running) -> bool:
+    async with enrolment.app.state.engine.connect() as connection:
+        count = (await connection.execute(text("SELECT count(*) FROM employee"))).scalar()
+    return count == 0
+
+
+async def test_a_time_zone_folder_is_a_row_error_in_every_format(
+    hris: httpx.AsyncClient,
+) -> None:
+    """`Europe` is a tzdata folder, not a zone (it used to fail the request with a 500)."""
+    csv_body = csv_of("a,a@corp.example,A,Doe,,3,Eng,,,Europe,,")
+    for body, headers in ((csv_body, CSV),
+                          (ndjson(person("a", time_zone="Europe")), NDJSON),
+                          (json.dumps([person("a", time_zone="America")]), JSON)):
+        response = await hris.post("/api/v1/employees/import", content=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        [error] = response.json()["errors"]
+        assert error["field"] == "time_zone" and "IANA" in error["reason"]
+
+
+async def test_json_nested_too_deep_is_a_400_naming_the_body(
+    hris: httpx.AsyncClient, enrolment: Running,
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    as_json = await hris.post("/api/v1/employees/import", content=deep, headers=JSON)
+    assert as_json.status_code == 400, as_json.text
+    assert as_json.json()["field"] == "body" and "deep" in as_json.json()["detail"]
+    lines = ndjson(person("a")) + '{"external_id": ' + deep + "}\n"
+    as_ndjson = await hris.post("/api/v1/employees/import", content=lines, headers=NDJSON)
+    assert as_ndjson.status_code == 400, as_ndjson.text
+    [error] = as_ndjson.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "body") and "deep" in error["message"]
+    assert await _nothing_written(enrolment)
+
+
+async def test_unicode_line_separators_inside_ndjson_strings_are_kept(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, events: Callable[[str], Any],
+) -> None:
+    """U+2028, U+2029 and U+0085 are valid in a JSON string; only "\\n" ends a record."""
+    titles = {"a": "Head\u2028of Sales", "b": "Lead\u2029Design", "c": "Data\x85Ops"}
+    body = "\r\n".join(json.dumps(person(ext, job_title=title), ensure_ascii=False)
+                       for ext, title in titles.items())
+    assert "\u2028" in body and "\x85" in body
+    response = await hris.post("/api/v1/employees/import", content=body.encode(),
+                               headers=NDJSON)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 3
+    ids = await ids_by_external(events, 3)
+    for ext, title in titles.items():
+        assert (await employee(hr, ids, ext))["job_title"] == title
+
+
+async def test_an_empty_file_is_a_422_naming_the_header(
+    hris: httpx.AsyncClient, enrolment: Running,
+) -> None:
+    for body in ("", "\ufeff", "\n\n"):
+        response = await hris.post("/api/v1/employees/import", content=body.encode(),
+                                   headers=CSV)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "header"
+    empty = await hris.post("/api/v1/employees/import", content=b"", headers=NDJSON)
+    assert empty.status_code == 422 and empty.json()["field"] == "body"
+    # A header and no rows is an export of no one: nothing to do, and no error.
+    no_rows = await hris.post("/api/v1/employees/import", content=csv_of(), headers=CSV)
+    assert no_rows.status_code == 200 and no_rows.json()["created"] == 0
+    assert await _nothing_written(enrolment)
+
+
+async def test_strings_over_their_cap_or_with_nul_bytes_are_row_errors(
+    hris: httpx.AsyncClient, events: Callable[[str], Any],
+) -> None:
+    rows = [
+        person("ok"),
+        person("x" * 65),
+        person("nul", given_name="Ana\x00"),
+        person("long", department="D" * 201),
+        person("tab", family_name="Do\te"),
+        person("mail", email=("m" * 250) + "@corp.example"),
+        person("boss", manager_external_id="has space"),
+        person("extra", **{"k" * 10_000: 1}),
+    ]
+    response = await hris.post("/api/v1/employees/import", content=json.dumps(rows),
+                               headers=JSON)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["created"] == 1
+    assert [(e["row"], e["field"]) for e in report["errors"][:7]] == [
+        (2, "external_id"), (3, "given_name"), (4, "department"), (5, "family_name"),
+        (6, "email"), (7, "manager_external_id"), (8, "k" * 100)]
+    csv_nul = await hris.post("/api/v1/employees/import", headers=CSV,
+                              content=csv_of("z,z@corp.example,Z\x00,Doe,,3,Eng,,,,,"))
+    assert csv_nul.status_code == 422 and csv_nul.json()["errors"][0]["field"] == "given_name"
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 1))
+    assert [e["data"]["employee"]["external_id"] for e in published] == ["ok"]

@@ -8,11 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import Field
 from scim2_client import BaseSyncSCIMClient
 from scim2_models import ResourceType, ScimProvider, User
 from scim2_tester import Status, check_server
+from sqlalchemy import select, text, update
 
 from enrolment import scim
+from enrolment.models import Employee
 from tests.support.stack import Running, wait_until
 
 SCIM = {"content-type": "application/scim+json"}
@@ -39,9 +42,19 @@ class HttpxSCIMClient(BaseSyncSCIMClient):
         return self.client.request(method, url, **kwargs)
 
 
+class IanaZoneUser(User):
+    """The core User as a client fills it: RFC 7643 wants an IANA zone in `timezone`.
+
+    The checker's generator sends a random string where no example guides it;
+    this server refuses a `timezone` that is no IANA zone, as it does `timeZone`.
+    """
+
+    timezone: str | None = Field(None, examples=["Europe/Paris", "America/New_York"])
+
+
 def _check(base_url: str, token: str) -> list[Any]:
     provider = ScimProvider(
-        models=[User, scim.EnterpriseUser, scim.UpwardUser],
+        models=[IanaZoneUser, scim.EnterpriseUser, scim.UpwardUser],
         resource_types=[ResourceType.from_resource(scim.UserResource)],
     )
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
@@ -203,3 +216,134 @@ async def test_an_identity_provider_adopts_an_employee_known_from_the_hr_export(
     assert adopted.status_code == 201 and adopted.json()["id"] == employee_id
     kept = await hr_get(f"/api/v1/employees/{employee_id}")
     assert kept["user_name"] == "ivy@corp.example" and kept["job_level"] == 3
+
+
+async def _employees(enrolment: Running) -> int:
+    async with enrolment.app.state.engine.connect() as connection:
+        return int((await connection.execute(text("SELECT count(*) FROM employee"))).scalar())
+
+
+def _refused(response: httpx.Response, scim_type: str, mentions: str = "") -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/scim+json")
+    body = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == "400" and body["scimType"] == scim_type
+    assert mentions in body["detail"]
+
+
+async def test_a_time_zone_folder_is_refused_in_both_zone_attributes(
+    scim_client: httpx.AsyncClient, enrolment: Running,
+) -> None:
+    extension = okta_user("ana@corp.example")
+    extension[scim.UPWARD_SCHEMA]["timeZone"] = "Europe"
+    _refused(await scim_client.post("/Users", json=extension), "invalidValue", "timeZone")
+    core = okta_user("ana@corp.example", timezone="Europe")
+    del core[scim.UPWARD_SCHEMA]["timeZone"]
+    _refused(await scim_client.post("/Users", json=core), "invalidValue", "timezone")
+    created = await scim_client.post("/Users", json=okta_user("bob@corp.example"))
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "path": "timezone", "value": "America"}]}
+    _refused(await scim_client.patch(f"/Users/{created.json()['id']}", json=patch),
+             "invalidValue", "timezone")
+    assert await _employees(enrolment) == 1
+
+
+async def test_a_core_zone_kept_from_before_does_not_block_deactivation(
+    scim_client: httpx.AsyncClient, enrolment: Running,
+) -> None:
+    """Once, a core `timezone` that was no zone was kept as sent and ignored."""
+    user_id = (await scim_client.post("/Users", json=okta_user("ana@corp.example"))).json()["id"]
+    table = Employee.__table__
+    async with enrolment.app.state.engine.begin() as connection:
+        doc = (await connection.execute(select(table.c.scim_attributes)
+                                        .where(table.c.id == user_id))).scalar_one()
+        await connection.execute(update(table).where(table.c.id == user_id)
+                                 .values(scim_attributes={**doc, "timezone": "Europe"}))
+    okta = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}]}
+    deactivated = await scim_client.patch(f"/Users/{user_id}", json=okta)
+    assert deactivated.status_code == 200, deactivated.text
+    assert deactivated.json()["active"] is False
+    assert deactivated.json()[scim.UPWARD_SCHEMA]["timeZone"] == "Europe/Paris"
+
+
+async def test_paging_beyond_any_integer_is_a_400(scim_client: httpx.AsyncClient) -> None:
+    huge = "99999999999999999999"
+    for params in ({"startIndex": huge}, {"count": huge}, {"startIndex": "-" + huge}):
+        _refused(await scim_client.get("/Users", params=params), "invalidValue")
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+              "startIndex": int(huge)}
+    _refused(await scim_client.post("/Users/.search", json=search), "invalidValue",
+             "startIndex")
+    fine = await scim_client.get("/Users", params={"startIndex": 2**31 - 1, "count": 5000})
+    assert fine.status_code == 200 and fine.json()["Resources"] == []
+
+
+async def test_filters_nested_or_chained_too_far_are_a_400_or_answered(
+    scim_client: httpx.AsyncClient,
+) -> None:
+    nested = "(" * 2000 + 'userName eq "a"' + ")" * 2000
+    _refused(await scim_client.get("/Users", params={"filter": nested}), "invalidFilter")
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+              "filter": nested}
+    _refused(await scim_client.post("/Users/.search", json=search), "invalidFilter")
+    long_filter = "id pr or " * 1000 + "id pr"
+    _refused(await scim_client.get("/Users", params={"filter": long_filter}), "invalidFilter",
+             str(scim.FILTER_MAX))
+    _refused(await scim_client.post("/Users/.search", json={**search, "filter": long_filter}),
+             "invalidFilter", str(scim.FILTER_MAX))
+    _refused(await scim_client.get("/Users", params={"filter": 'userName eq "a\x00"'}),
+             "invalidFilter")
+    # A long flat chain within the cap is no deeper than a short one.
+    await scim_client.post("/Users", json=okta_user("ana@corp.example"))
+    chain = " or ".join(f'userName eq "u{i}@corp.example"' for i in range(100))
+    chain += ' or userName eq "ana@corp.example"'
+    found = await scim_client.get("/Users", params={"filter": chain})
+    assert found.status_code == 200, found.text
+    assert found.json()["totalResults"] == 1
+    grouped = "(" * 16 + 'userName eq "ana@corp.example"' + ")" * 16
+    assert (await scim_client.get("/Users", params={"filter": grouped})).json()[
+        "totalResults"] == 1
+
+
+async def test_oversized_strings_and_nul_bytes_are_refused(
+    scim_client: httpx.AsyncClient, enrolment: Running,
+) -> None:
+    huge = okta_user("a" * 100_000, emails=[{"value": "ana@corp.example", "primary": True}],
+                     name={"givenName": "Ana", "familyName": "Diaz"})
+    _refused(await scim_client.post("/Users", json=huge), "invalidValue", "userName")
+    nul_name = okta_user("ana@corp.example")
+    nul_name["name"]["givenName"] = "An\x00a"
+    _refused(await scim_client.post("/Users", json=nul_name), "invalidValue", "givenName")
+    kept = okta_user("ana@corp.example",
+                     addresses=[{"type": "work", "formatted": "1 Main St\nLyon\x00"}])
+    _refused(await scim_client.post("/Users", json=kept), "invalidValue", "addresses")
+    long_kept = okta_user("ana@corp.example", nickName="n" * 4_001)
+    _refused(await scim_client.post("/Users", json=long_kept), "invalidValue", "nickName")
+    many = okta_user("ana@corp.example",
+                     phoneNumbers=[{"value": f"+33 1 {i:04}"} for i in range(101)])
+    _refused(await scim_client.post("/Users", json=many), "invalidValue", "phoneNumbers")
+    wrong_id = okta_user("ana@corp.example", externalId="E 001")
+    _refused(await scim_client.post("/Users", json=wrong_id), "invalidValue", "externalId")
+    assert await _employees(enrolment) == 0
+    created = (await scim_client.post("/Users", json=okta_user("ana@corp.example"))).json()
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "path": "userName", "value": "x" * 300}]}
+    _refused(await scim_client.patch(f"/Users/{created['id']}", json=patch), "invalidValue",
+             "userName")
+    assert (await scim_client.get(f"/Users/{created['id']}")).json()["userName"] == \
+        "ana@corp.example"
+    assert (await scim_client.get("/Users/a%00b")).status_code == 404
+
+
+async def test_a_body_nested_too_deep_or_too_large_is_refused(
+    scim_client: httpx.AsyncClient, enrolment: Running,
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    _refused(await scim_client.post("/Users", content=deep, headers=SCIM), "invalidSyntax",
+             "deep")
+    large = okta_user("ana@corp.example", nickName="n" * (scim.BODY_MAX + 1))
+    too_large = await scim_client.post("/Users", json=large)
+    assert too_large.status_code == 413 and too_large.json()["status"] == "413"
+    assert await _employees(enrolment) == 0

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import text
 
@@ -300,3 +301,203 @@ async def test_erasure_pseudonymises_keeps_aggregates_and_tells_everyone(
             "AND payload LIKE '%junior@corp.example%'"
         ))).all()
     assert kept == []
+
+
+def _sub(minted: str) -> str:
+    return str(jwt.decode(minted, options={"verify_signature": False})["sub"])
+
+
+async def _participants(enrolment: Running) -> int:
+    async with enrolment.app.state.engine.connect() as connection:
+        return int((await connection.execute(text("SELECT count(*) FROM participant"))).scalar())
+
+
+async def test_an_admin_cannot_consent_or_declare_diversity_for_someone_else(
+    enrolment: Running, token: Callable[..., str], junior: httpx.AsyncClient,
+    hr: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    own = await junior.post(f"/api/v1/programmes/{programme['id']}/participants", json={
+        "employee_id": people["junior"], "role": "mentor", **SURVEY,
+        "diversity": {"gender": "woman"}, "diversity_consent": True})
+    pid = own.json()["id"]
+    consented_at = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    path = f"/api/v1/participants/{pid}/survey"
+    declared = await hr.put(path, json={**SURVEY, "diversity": {"gender": "man"},
+                                        "diversity_consent": True})
+    assert declared.status_code == 403, declared.text
+    assert declared.headers["content-type"] == "application/problem+json"
+    assert declared.json()["field"] == "diversity"
+    async with enrolment.client(token("programme_manager")) as manager:
+        consent = await manager.put(path, json={**SURVEY, "diversity_consent": True})
+        assert consent.status_code == 403 and consent.json()["field"] == "diversity_consent"
+        # An admin's own change is kept; the person's answers and consent stay theirs.
+        changed = await manager.put(path, json={**SURVEY, "mentor_capacity": 3,
+                                                "diversity": None})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["survey_version"] == 2
+    after = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    assert after["diversity"] == {"gender": "woman"} and after["mentor_capacity"] == 3
+    assert after["consent_at"] == consented_at["consent_at"]
+    versions = (await hr.get(f"/api/v1/participants/{pid}/survey/versions")).json()
+    assert [v["answers"]["diversity"] for v in versions] == [{"gender": "woman"}] * 2
+    [updated] = await wait_until(lambda: events("mentoring.participant.updated"))
+    assert updated["data"]["participant"]["diversity"] == {"gender": "woman"}
+    # The person themselves still may change or withdraw them.
+    mine = await junior.put(path, json={**SURVEY, "mentor_capacity": 3})
+    assert mine.status_code == 200 and mine.json()["diversity"] is None
+
+
+async def test_an_admin_enrolment_is_recorded_as_theirs_and_carries_no_consent(
+    enrolment: Running, token: Callable[..., str], people: dict[str, str],
+    programme: dict[str, Any], events: Callable[[str], Any],
+) -> None:
+    minted = token("hr_admin")
+    path = f"/api/v1/programmes/{programme['id']}/participants"
+    async with enrolment.client(minted) as hr:
+        consented = await hr.post(path, json={"employee_id": people["senior"], "role": "mentee",
+                                              "diversity": {"age_band": "45-54"},
+                                              "diversity_consent": True})
+        assert consented.status_code == 403 and consented.json()["field"] == "diversity"
+        assert await _participants(enrolment) == 0
+        enrolled = await hr.post(path, json={"employee_id": people["senior"],
+                                             "role": "mentee"})
+    assert enrolled.status_code == 201, enrolled.text
+    participant = enrolled.json()
+    assert participant["source"] == "admin" and participant["enrolled_by"] == _sub(minted)
+    assert participant["consent_at"] is None and participant["diversity"] is None
+    async with as_participant(enrolment, token, people["junior"]) as junior:
+        mine = await junior.post(path, json={"employee_id": people["junior"], "role": "mentor"})
+    assert mine.json()["source"] == "self" and mine.json()["enrolled_by"] is None
+    assert mine.json()["consent_at"] is not None
+    await wait_until(lambda: _count(events("mentoring.participant.enrolled"), 2))
+
+
+def as_participant(enrolment: Running, token: Callable[..., str],
+                   employee_id: str) -> httpx.AsyncClient:
+    return enrolment.client(token("participant", employee_id=employee_id))
+
+
+async def test_the_consented_import_keeps_its_consent_and_names_the_importer(
+    enrolment: Running, token: Callable[..., str], people: dict[str, str],
+    programme: dict[str, Any],
+) -> None:
+    minted = token("hr_admin")
+    line = {"external_id": "junior", "role": "mentor", "consent_at": "2026-01-05T10:00:00Z",
+            "diversity": {"gender": "woman"}, "diversity_consent": True}
+    async with enrolment.client(minted) as hr:
+        report = await hr.post(f"/api/v1/programmes/{programme['id']}/participants/import",
+                               content=json.dumps(line), headers=NDJSON)
+        assert report.status_code == 200 and report.json()["enrolled"] == 1
+        [imported] = (await hr.get(f"/api/v1/programmes/{programme['id']}/participants")).json()
+    assert imported["source"] == "import" and imported["enrolled_by"] == _sub(minted)
+    assert imported["consent_at"].startswith("2026-01-05")
+    assert imported["diversity"] == {"gender": "woman"}
+
+
+async def test_a_consent_time_without_offset_is_a_row_error(
+    hr: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+) -> None:
+    lines = [
+        {"external_id": "junior", "role": "mentor", "consent_at": "2026-01-05T10:00:00"},
+        {"external_id": "senior", "role": "mentee", "consent_at": "2026-01-05T10:00:00+01:00"},
+    ]
+    response = await hr.post(f"/api/v1/programmes/{programme['id']}/participants/import",
+                             content="\n".join(json.dumps(line) for line in lines),
+                             headers=NDJSON)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["enrolled"] == 1 and report["rejected"] == 1
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(1, "consent_at")]
+
+
+async def test_survey_strings_and_lists_are_capped(
+    enrolment: Running, junior: httpx.AsyncClient, people: dict[str, str],
+    programme: dict[str, Any], events: Callable[[str], Any],
+) -> None:
+    path = f"/api/v1/programmes/{programme['id']}/participants"
+    base = {"employee_id": people["junior"], "role": "mentor"}
+    refused = {
+        "interests.0": {"interests": ["x" * 30_000] * 50},
+        "interests": {"interests": [f"i{n}" for n in range(51)]},
+        "languages.0": {"languages": ["l" * 101]},
+        "languages": {"languages": [f"l{n}" for n in range(21)]},
+        "communication_preferences.0": {"communication_preferences": ["chat\nvideo"]},
+        "avoid_employee_ids.0": {"avoid_employee_ids": ["a" * 65]},
+        "topics_teach.0.topic": {"topics_teach": [{"topic": "t" * 101, "level": 3}]},
+        "diversity": {"diversity": {f"k{n}": "v" for n in range(11)},
+                      "diversity_consent": True},
+        "diversity.gender": {"diversity": {"gender": "w" * 101}, "diversity_consent": True},
+        "time_zone": {"time_zone": "Europe"},
+        "meeting_formats": {"meeting_formats": ["virtual"] * 21},
+    }
+    for field, answers in refused.items():
+        response = await junior.post(path, json={**base, **answers})
+        assert response.status_code == 422, (field, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["field"].startswith(field), (field, response.json()["field"])
+    assert await _participants(enrolment) == 0
+    pid = (await junior.post(path, json={**base, **SURVEY})).json()["id"]
+    for answers in ({"time_zone": "America"}, {"interests": ["climb\x00ing"]}):
+        response = await junior.put(f"/api/v1/participants/{pid}/survey",
+                                    json={**SURVEY, **answers})
+        assert response.status_code == 422, response.text
+    assert (await junior.get(f"/api/v1/participants/{pid}")).json()["survey_version"] == 1
+    await wait_until(lambda: events("mentoring.participant.enrolled"))
+    assert await events("mentoring.participant.updated") == []
+
+
+async def test_ids_messages_and_reasons_are_capped(
+    hr: httpx.AsyncClient, junior: httpx.AsyncClient, people: dict[str, str],
+    programme: dict[str, Any],
+) -> None:
+    for path in ("/api/v1/participants/a%00b", f"/api/v1/employees/{'e' * 65}"):
+        response = await hr.get(path)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] in ("participant_id", "employee_id")
+    invite = await hr.post(f"/api/v1/programmes/{programme['id']}/invitations",
+                           json={"employee_id": people["senior"], "role": "mentee",
+                                 "message": "Join us\x00"})
+    assert invite.status_code == 422 and invite.json()["field"] == "message"
+    pid = (await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                             json={"employee_id": people["junior"],
+                                   "role": "mentor"})).json()["id"]
+    left = await junior.post(f"/api/v1/participants/{pid}/withdraw",
+                             json={"reason": "r" * 4_001})
+    assert left.status_code == 422 and left.json()["field"] == "reason"
+
+
+async def test_programme_fields_are_capped(hr: httpx.AsyncClient) -> None:
+    refused = {
+        "name": {"name": "n" * 201},
+        "description": {"description": "d" * 4_001},
+        "topics.0": {"topics": ["t" * 101]},
+        "guidelines.0.body": {"guidelines": [{"title": "Be kind", "body": "b\x00"}]},
+        "guidelines.0.url": {"guidelines": [{"title": "Read", "url": "https://x.test/a b"}]},
+        "goal_templates": {"goal_templates": [{"title": f"g{n}"} for n in range(51)]},
+        "goal_templates.0.topic": {"goal_templates": [{"title": "g", "topic": "t" * 101}]},
+    }
+    for field, values in refused.items():
+        response = await hr.post("/api/v1/programmes", json={"name": "Capped", **values})
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["field"].startswith(field), (field, response.json()["field"])
+    assert (await hr.get("/api/v1/programmes")).json() == []
+    created = (await hr.post("/api/v1/programmes", json={"name": "Capped"})).json()
+    many = await hr.post(f"/api/v1/programmes/{created['id']}/topics",
+                         json={"topics": [f"topic {n}" for n in range(50)]})
+    assert many.status_code == 200, many.text
+    over = await hr.post(f"/api/v1/programmes/{created['id']}/topics",
+                         json={"topics": [f"more {n}" for n in range(50)]})
+    assert over.status_code == 422 and over.json()["field"] == "topics"
+
+
+async def test_a_json_body_nested_too_deep_is_a_400_naming_the_body(
+    hr: httpx.AsyncClient,
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    response = await hr.post("/api/v1/programmes", content=deep,
+                             headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == "body"
+    assert (await hr.get("/api/v1/programmes")).json() == []

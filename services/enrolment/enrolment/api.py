@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from enrolment import imports, repository, service
@@ -29,9 +30,36 @@ from enrolment.models import (
 )
 from upward_common.auth import CurrentUser, Principal, Role
 from upward_common.db import SessionDep
+from upward_common.limits import Identifier, Text
 from upward_common.problems import PROBLEM_JSON, Problem
 
-router = APIRouter(prefix="/api/v1")
+
+class JsonBodyRoute(APIRoute):
+    """A route whose JSON body nests too deep to parse answers 400 naming the body.
+
+    The body is parsed once here (FastAPI reuses the parsed value); a parse that
+    runs out of recursion would otherwise surface as a bare 400 naming nothing.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler  # imports read and parse their own bodies
+
+        async def route(request: Request) -> Response:
+            try:
+                await request.json()
+            except RecursionError as exc:
+                raise Problem(400, "The body nests too deep to be read as JSON",
+                              field="body", kind="malformed-body") from exc
+            except ValueError:
+                pass  # not JSON (or not UTF-8): FastAPI reports it as usual
+            return await handler(request)
+
+        return route
+
+
+router = APIRouter(prefix="/api/v1", route_class=JsonBodyRoute)
 
 _IMPORT_BODY = {
     "requestBody": {
@@ -89,7 +117,7 @@ async def import_employees(request: Request, session: SessionDep, user: CurrentU
 
 
 @router.get("/employees/{employee_id}", response_model=EmployeePublic)
-async def get_employee(employee_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def get_employee(employee_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """One employee: themselves, or anyone for admins."""
     employee = await service.get_employee(session, user=user, employee_id=employee_id)
     return EmployeePublic.model_validate(
@@ -97,7 +125,7 @@ async def get_employee(employee_id: str, session: SessionDep, user: CurrentUser)
 
 
 @router.post("/employees/{employee_id}/erase", response_model=EmployeePublic)
-async def erase_employee(employee_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def erase_employee(employee_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """Erase a person on request: pseudonymised everywhere, aggregates kept (HR admins)."""
     user.require(Role.HR_ADMIN)
     employee = await service.erase_employee(session, employee_id=employee_id)
@@ -106,7 +134,8 @@ async def erase_employee(employee_id: str, session: SessionDep, user: CurrentUse
 
 
 @router.get("/employees/{employee_id}/invitations", response_model=list[InvitationPublic])
-async def employee_invitations(employee_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def employee_invitations(employee_id: Identifier, session: SessionDep,
+                               user: CurrentUser) -> Any:
     """An employee's invitations: themselves, or admins."""
     return await service.list_invitations(session, user=user, employee_id=employee_id)
 
@@ -130,7 +159,7 @@ async def list_programmes(session: SessionDep, user: CurrentUser) -> Any:
 
 
 @router.get("/programmes/{programme_id}", response_model=ProgrammePublic)
-async def get_programme(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def get_programme(programme_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """One programme."""
     programme = await service.get_programme(session, programme_id=programme_id)
     if programme.status == "draft" and not user.is_admin:
@@ -139,7 +168,7 @@ async def get_programme(programme_id: str, session: SessionDep, user: CurrentUse
 
 
 @router.patch("/programmes/{programme_id}", response_model=ProgrammePublic)
-async def update_programme(programme_id: str, data: ProgrammeUpdate, session: SessionDep,
+async def update_programme(programme_id: Identifier, data: ProgrammeUpdate, session: SessionDep,
                            user: CurrentUser) -> Any:
     """Change a programme within what its lifecycle state allows (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
@@ -149,7 +178,7 @@ async def update_programme(programme_id: str, data: ProgrammeUpdate, session: Se
 
 
 @router.post("/programmes/{programme_id}/status", response_model=ProgrammePublic)
-async def transition_programme(programme_id: str, data: ProgrammeTransition,
+async def transition_programme(programme_id: Identifier, data: ProgrammeTransition,
                                session: SessionDep, user: CurrentUser) -> Any:
     """Move a programme along draft -> open -> running -> closed (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
@@ -160,7 +189,7 @@ async def transition_programme(programme_id: str, data: ProgrammeTransition,
 
 
 @router.post("/programmes/{programme_id}/topics", response_model=ProgrammePublic)
-async def add_topics(programme_id: str, data: TopicsAdd, session: SessionDep,
+async def add_topics(programme_id: Identifier, data: TopicsAdd, session: SessionDep,
                      user: CurrentUser) -> Any:
     """Add topics to a programme's catalogue (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
@@ -182,7 +211,7 @@ def _publics(participants: Sequence[Participant], user: Principal) -> list[Parti
 
 @router.post("/programmes/{programme_id}/participants", response_model=ParticipantPublic,
              status_code=201)
-async def enrol(programme_id: str, data: ParticipantCreate, session: SessionDep,
+async def enrol(programme_id: Identifier, data: ParticipantCreate, session: SessionDep,
                 user: CurrentUser) -> Any:
     """Opt in to a programme as mentor (junior who teaches) or mentee (senior who learns)."""
     participant = await service.enrol(session, user=user, programme_id=programme_id, data=data)
@@ -191,7 +220,8 @@ async def enrol(programme_id: str, data: ParticipantCreate, session: SessionDep,
 
 
 @router.get("/programmes/{programme_id}/participants", response_model=list[ParticipantPublic])
-async def list_participants(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def list_participants(programme_id: Identifier, session: SessionDep,
+                            user: CurrentUser) -> Any:
     """A programme's participants (admins; diversity attributes for HR admins only)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     await service.get_programme(session, programme_id=programme_id)
@@ -200,7 +230,7 @@ async def list_participants(programme_id: str, session: SessionDep, user: Curren
 
 @router.post("/programmes/{programme_id}/participants/import",
              response_model=ParticipantImportReport, openapi_extra=_PARTICIPANT_IMPORT_BODY)
-async def import_participants(programme_id: str, request: Request, session: SessionDep,
+async def import_participants(programme_id: Identifier, request: Request, session: SessionDep,
                               user: CurrentUser) -> Any:
     """Enrol opted-in people from a survey run elsewhere (NDJSON; consent time required)."""
     user.require(Role.HR_ADMIN)
@@ -208,14 +238,15 @@ async def import_participants(programme_id: str, request: Request, session: Sess
         raise Problem(415, f"Send {imports.NDJSON} or {imports.JSON}: the survey is nested",
                       field="content-type", kind="unsupported-media-type")
     rows = await _rows(request, "participant")
-    report = await service.import_participants(session, programme_id=programme_id, rows=rows)
+    report = await service.import_participants(session, user=user, programme_id=programme_id,
+                                               rows=rows)
     await session.commit()
     return report
 
 
 @router.post("/programmes/{programme_id}/invitations", response_model=InvitationPublic,
              status_code=201)
-async def invite(programme_id: str, data: InvitationCreate, session: SessionDep,
+async def invite(programme_id: Identifier, data: InvitationCreate, session: SessionDep,
                  user: CurrentUser) -> Any:
     """Invite an employee; they become a participant only by accepting (admins)."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
@@ -225,7 +256,7 @@ async def invite(programme_id: str, data: InvitationCreate, session: SessionDep,
 
 
 @router.get("/programmes/{programme_id}/invitations", response_model=list[InvitationPublic])
-async def programme_invitations(programme_id: str, session: SessionDep,
+async def programme_invitations(programme_id: Identifier, session: SessionDep,
                                 user: CurrentUser) -> Any:
     """A programme's invitations (admins)."""
     return await service.list_invitations(session, user=user, programme_id=programme_id)
@@ -233,7 +264,7 @@ async def programme_invitations(programme_id: str, session: SessionDep,
 
 @router.post("/invitations/{invitation_id}/accept", response_model=ParticipantPublic,
              status_code=201)
-async def accept_invitation(invitation_id: str, data: SurveyAnswers, session: SessionDep,
+async def accept_invitation(invitation_id: Identifier, data: SurveyAnswers, session: SessionDep,
                             user: CurrentUser) -> Any:
     """Accept an invitation with the profile survey (the invited employee only)."""
     participant = await service.accept_invitation(session, user=user,
@@ -243,7 +274,8 @@ async def accept_invitation(invitation_id: str, data: SurveyAnswers, session: Se
 
 
 @router.post("/invitations/{invitation_id}/decline", response_model=InvitationPublic)
-async def decline_invitation(invitation_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def decline_invitation(invitation_id: Identifier, session: SessionDep,
+                             user: CurrentUser) -> Any:
     """Decline an invitation (the invited employee only)."""
     invitation = await service.decline_invitation(session, user=user,
                                                   invitation_id=invitation_id)
@@ -252,7 +284,8 @@ async def decline_invitation(invitation_id: str, session: SessionDep, user: Curr
 
 
 @router.get("/participants/{participant_id}", response_model=ParticipantPublic)
-async def get_participant(participant_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def get_participant(participant_id: Identifier, session: SessionDep,
+                          user: CurrentUser) -> Any:
     """One participant: themselves, or anyone for admins."""
     participant = await service.get_participant(session, user=user,
                                                 participant_id=participant_id)
@@ -260,7 +293,7 @@ async def get_participant(participant_id: str, session: SessionDep, user: Curren
 
 
 @router.put("/participants/{participant_id}/survey", response_model=ParticipantPublic)
-async def update_survey(participant_id: str, data: SurveyAnswers, session: SessionDep,
+async def update_survey(participant_id: Identifier, data: SurveyAnswers, session: SessionDep,
                         user: CurrentUser) -> Any:
     """Submit new survey answers: a new version that matching sees next."""
     participant = await service.update_survey(session, user=user, participant_id=participant_id,
@@ -271,7 +304,8 @@ async def update_survey(participant_id: str, data: SurveyAnswers, session: Sessi
 
 @router.get("/participants/{participant_id}/survey/versions",
             response_model=list[SurveyVersionPublic])
-async def survey_versions(participant_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def survey_versions(participant_id: Identifier, session: SessionDep,
+                          user: CurrentUser) -> Any:
     """Every version of a participant's survey, oldest first."""
     versions = await service.survey_history(session, user=user, participant_id=participant_id)
     participant = await repository.get_participant(session, participant_id)
@@ -284,11 +318,11 @@ async def survey_versions(participant_id: str, session: SessionDep, user: Curren
 
 
 class Withdrawal(BaseModel):
-    reason: str | None = None
+    reason: Text | None = None
 
 
 @router.post("/participants/{participant_id}/withdraw", response_model=ParticipantPublic)
-async def withdraw(participant_id: str, data: Withdrawal, session: SessionDep,
+async def withdraw(participant_id: Identifier, data: Withdrawal, session: SessionDep,
                    user: CurrentUser) -> Any:
     """Leave a programme; the participant's pairs end downstream."""
     participant = await service.withdraw(session, user=user, participant_id=participant_id,

@@ -16,10 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,6 +33,7 @@ from enrolment.models import (
     new_ids,
 )
 from upward_common.events import utcnow
+from upward_common.limits import valid_time_zone
 from upward_common.problems import Problem
 
 Row = tuple[int, Mapping[str, Any]]
@@ -97,14 +96,20 @@ def _parse(body: bytes, media_type: str, *, limit: int, what: str) -> list[Row]:
     except UnicodeDecodeError as exc:
         raise Problem(400, f"The file is not UTF-8 text (byte {exc.start})", field="body",
                       kind="malformed-body") from exc
+    if media_type not in (CSV, NDJSON, JSON):
+        raise Problem(415, f"Send {CSV}, {NDJSON} or {JSON}", field="content-type",
+                      kind="unsupported-media-type")
+    if not text.strip():
+        # Nothing at all, not even a CSV header: a broken export, not one of no one.
+        raise Problem(422, "The file is empty" + (": a CSV import starts with its header row"
+                                                  if media_type == CSV else ""),
+                      field="header" if media_type == CSV else "body",
+                      kind="validation-error", title="Invalid input")
     if media_type == CSV:
         return _parse_csv(text)
     if media_type == NDJSON:
         return _parse_ndjson(text, what)
-    if media_type == JSON:
-        return _parse_json(text, what)
-    raise Problem(415, f"Send {CSV}, {NDJSON} or {JSON}", field="content-type",
-                  kind="unsupported-media-type")
+    return _parse_json(text, what)
 
 
 def _malformed(row: int, field: str, detail: str) -> Problem:
@@ -116,8 +121,8 @@ def _parse_csv(text: str) -> list[Row]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return []
+    except StopIteration as exc:  # only blank space: refused before, kept for safety
+        raise _malformed(1, "header", "the header row is missing") from exc
     except csv.Error as exc:
         raise _malformed(1, "body", f"the header is not valid CSV ({exc})") from exc
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
@@ -153,15 +158,22 @@ def _parse_csv(text: str) -> list[Row]:
     return rows
 
 
+_TOO_DEEP = "JSON nested too deep to read (a record is an object of plain fields)"
+
+
 def _parse_ndjson(text: str, what: str) -> list[Row]:
     rows: list[Row] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" (and "\r\n") only: U+2028, U+2029 or U+0085 are valid inside
+    # a JSON string, where str.splitlines() would cut the record.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise _malformed(number, "body", f"not valid JSON ({exc.msg})") from exc
+        except RecursionError as exc:
+            raise _malformed(number, "body", _TOO_DEEP) from exc
         if not isinstance(value, dict):
             raise _malformed(number, "body", f"expected one {what} object per line")
         rows.append((number, value))
@@ -174,6 +186,9 @@ def _parse_json(text: str, what: str) -> list[Row]:
     except json.JSONDecodeError as exc:
         raise Problem(400, f"The body is not valid JSON ({exc.msg}, line {exc.lineno})",
                       field="body", kind="malformed-body") from exc
+    except RecursionError as exc:
+        raise Problem(400, f"The body is not valid: {_TOO_DEEP}", field="body",
+                      kind="malformed-body") from exc
     if not isinstance(data, list):
         raise Problem(422, f"Expected a JSON array of {what} records", field="body")
     for number, value in enumerate(data, start=1):
@@ -182,12 +197,11 @@ def _parse_json(text: str, what: str) -> list[Row]:
     return list(enumerate(data, start=1))
 
 
-@lru_cache(maxsize=1024)
 def known_time_zone(name: str) -> bool:
-    """Whether `name` is an IANA zone (cached: an export repeats a handful of zones)."""
+    """Whether `name` is an IANA zone; a tzdata folder (`Europe`) is none."""
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        valid_time_zone(name)
+    except ValueError:
         return False
     return True
 
@@ -197,13 +211,17 @@ def erased_key(external_id: str) -> str:
     return "erased:" + hashlib.sha256(external_id.encode()).hexdigest()[:40]
 
 
+_FIELD_SHOWN = 100
+
+
 def first_error(exc: ValidationError, expected: Sequence[str] = ()) -> tuple[str, str]:
     """The first problem of a record as (field, reason)."""
     return _describe(exc.errors()[0], expected)
 
 
 def _describe(error: Any, expected: Sequence[str], skip: int = 0) -> tuple[str, str]:
-    loc = [str(part) for part in error["loc"][skip:]]
+    # A field name comes from the client: an unknown key may be of any length.
+    loc = [str(part)[:_FIELD_SHOWN] for part in error["loc"][skip:]]
     field = ".".join(loc) or "row"
     message = str(error["msg"])
     kind = error["type"]
@@ -257,9 +275,6 @@ def validate_rows(
 
 
 def _row_problem(record: EmployeeRecord, today: date) -> tuple[str, str] | None:
-    time_zone = record.get("time_zone")
-    if time_zone is not None and not known_time_zone(time_zone):
-        return "time_zone", f"unknown IANA time zone {time_zone!r}"
     hired, left = record.get("hire_date"), record.get("leave_date")
     if hired is not None and hired > today:
         return "hire_date", f"hire date {hired} is in the future"

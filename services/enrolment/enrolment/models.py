@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Required
 
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     StringConstraints,
@@ -19,7 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import Text as SqlText
 from sqlmodel import Field, SQLModel
 from typing_extensions import TypedDict
 
@@ -28,6 +31,17 @@ from upward_common.events import (
     MeetingFormat,
     ParticipantRole,
     TopicSkill,
+)
+from upward_common.limits import (
+    LIST_MAX,
+    LONG_LIST_MAX,
+    SHORT_LIST_MAX,
+    Email,
+    Identifier,
+    Name,
+    Tag,
+    Text,
+    TimeZoneName,
 )
 from upward_common.types import UTCDateTime
 
@@ -125,9 +139,9 @@ class Programme(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(max_length=200)
-    description: str = Field(default="", sa_type=Text)
+    description: str = Field(default="", sa_type=SqlText)
     status: ProgrammeStatus = Field(default=ProgrammeStatus.OPEN, sa_type=String(16))
-    objectives: str = Field(default="", sa_type=Text)
+    objectives: str = Field(default="", sa_type=SqlText)
     goal_templates: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
@@ -164,8 +178,11 @@ class Participant(SQLModel, table=True):
     employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
     role: str = Field(max_length=16)
     status: ParticipantStatus = Field(default=ParticipantStatus.ACTIVE, sa_type=String(16))
-    # How they came in: self (opt-in), invitation (accepted), import (survey run elsewhere).
+    # How they came in: self (opt-in), invitation (accepted), import (survey run
+    # elsewhere, with its recorded consent) or admin (enrolled by HR, without consent).
     source: str = Field(default="self", sa_type=String(16))
+    # The token subject of the admin who enrolled or imported them; None when they did.
+    enrolled_by: str | None = Field(default=None, max_length=255)
     topics_teach: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     topics_learn: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON))
     interests: list[str] = Field(default_factory=list, sa_column=Column(JSON))
@@ -215,7 +232,7 @@ class Invitation(SQLModel, table=True):
     programme_id: str = Field(foreign_key="programme.id", index=True, max_length=36)
     employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
     role: str = Field(max_length=16)
-    message: str = Field(default="", sa_type=Text)
+    message: str = Field(default="", sa_type=SqlText)
     status: InvitationStatus = Field(default=InvitationStatus.PENDING, sa_type=String(16))
     participant_id: str | None = Field(default=None, max_length=36)
     invited_at: datetime = Field(sa_type=UTCDateTime)
@@ -228,8 +245,24 @@ TABLES = ("employee", "programme", "participant", "survey_response", "invitation
 # --- API shapes ------------------------------------------------------------------
 
 
-_Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-_Text = Annotated[str | None, StringConstraints(max_length=200)]
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _url(value: str) -> str:
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+# A name that must be given (a person's, a programme's, a goal's).
+RequiredName = Annotated[Name, AfterValidator(_filled)]
+# A link to a training resource: one token, no spaces or control characters.
+URL_MAX = 2_000
+Url = Annotated[str, StringConstraints(max_length=URL_MAX), AfterValidator(_url)]
+DIVERSITY_MAX = 10
 
 
 class EmployeeRecord(TypedDict, total=False):
@@ -241,17 +274,16 @@ class EmployeeRecord(TypedDict, total=False):
 
     __pydantic_config__ = ConfigDict(extra="forbid", str_strip_whitespace=True)  # type: ignore[misc]
 
-    external_id: Required[_Name]
-    email: Required[Annotated[str, StringConstraints(max_length=320,
-                                                     pattern=EMAIL_PATTERN.pattern)]]
-    given_name: Required[_Name]
-    family_name: Required[_Name]
-    job_title: _Text
+    external_id: Required[Identifier]
+    email: Required[Annotated[Email, StringConstraints(pattern=EMAIL_PATTERN.pattern)]]
+    given_name: Required[RequiredName]
+    family_name: Required[RequiredName]
+    job_title: Name | None
     job_level: Annotated[int | None, PydanticField(ge=1, le=MAX_JOB_LEVEL)]
-    department: _Text
-    manager_external_id: _Text
-    location: _Text
-    time_zone: Annotated[str | None, StringConstraints(max_length=64)]
+    department: Name | None
+    manager_external_id: Identifier | None
+    location: Name | None
+    time_zone: TimeZoneName | None
     hire_date: date | None
     leave_date: date | None
     active: bool | None
@@ -298,9 +330,9 @@ class EmployeePublic(BaseModel):
 class GoalTemplate(BaseModel):
     """A measurable objective pairs can adopt, e.g. +30 % proficiency in six months."""
 
-    title: str = PydanticField(min_length=1, max_length=200)
-    topic: str | None = None
-    measure: str | None = PydanticField(default=None, max_length=200)
+    title: RequiredName
+    topic: Tag | None = None
+    measure: Name | None = None
     target_change_percent: float | None = PydanticField(default=None, ge=-100, le=1000)
     within_months: int | None = PydanticField(default=None, ge=1, le=60)
 
@@ -309,20 +341,23 @@ class Guideline(BaseModel):
     """Guidance or a training resource shown to participants."""
 
     kind: GuidelineKind = "other"
-    title: str = PydanticField(min_length=1, max_length=200)
-    body: str = ""
-    url: str | None = PydanticField(default=None, max_length=2000)
+    title: RequiredName
+    body: Text = ""
+    url: Url | None = None
 
 
 SessionMinutes = Literal[30, 45, 60]
+# A programme's topic catalogue: the seed topics and its own, at most this many.
+CATALOGUE_MAX = LONG_LIST_MAX
 
 
 class ProgrammeFields(BaseModel):
     """Everything a programme's owner may set (all optional on update)."""
 
-    description: str | None = None
-    objectives: str | None = None
-    goal_templates: list[GoalTemplate] | None = None
+    description: Text | None = None
+    objectives: Text | None = None
+    goal_templates: list[GoalTemplate] | None = PydanticField(default=None,
+                                                              max_length=LIST_MAX)
     mentor_max_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
     mentee_min_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
     min_level_gap: int | None = PydanticField(default=None, ge=0, le=MAX_JOB_LEVEL - 1)
@@ -333,8 +368,8 @@ class ProgrammeFields(BaseModel):
     session_minutes: SessionMinutes | None = None
     duration_weeks: int | None = PydanticField(default=None, ge=1, le=156)
     meeting_format: MeetingFormat | None = None
-    topics: list[str] | None = None
-    guidelines: list[Guideline] | None = None
+    topics: list[Tag] | None = PydanticField(default=None, max_length=CATALOGUE_MAX)
+    guidelines: list[Guideline] | None = PydanticField(default=None, max_length=LIST_MAX)
     mutual: bool | None = None
     matching_mode: MatchingMode | None = None
     diversity_objective: bool | None = None
@@ -351,15 +386,15 @@ class ProgrammeFields(BaseModel):
 
 
 class ProgrammeCreate(ProgrammeFields):
-    name: str = PydanticField(min_length=1, max_length=200)
-    description: str | None = ""
+    name: RequiredName
+    description: Text | None = ""
     # Create-and-open in one call stays possible; `draft` keeps it private while it is set up.
     status: Literal["draft", "open"] = "open"
     min_level_gap: int | None = PydanticField(default=0, ge=0, le=MAX_JOB_LEVEL - 1)
 
 
 class ProgrammeUpdate(ProgrammeFields):
-    name: str | None = PydanticField(default=None, min_length=1, max_length=200)
+    name: RequiredName | None = None
 
 
 class ProgrammeTransition(BaseModel):
@@ -367,7 +402,7 @@ class ProgrammeTransition(BaseModel):
 
 
 class TopicsAdd(BaseModel):
-    topics: list[str] = PydanticField(min_length=1)
+    topics: list[Tag] = PydanticField(min_length=1, max_length=LIST_MAX)
 
 
 class ProgrammePublic(BaseModel):
@@ -396,21 +431,29 @@ class ProgrammePublic(BaseModel):
     updated_at: datetime | None = None
 
 
+class TopicChoice(TopicSkill):
+    """A topic chosen in the survey: one from the programme's catalogue."""
+
+    topic: Annotated[Tag, AfterValidator(_filled)]
+
+
 class SurveyAnswers(BaseModel):
     """The profile survey; every field optional with a neutral default."""
 
-    topics_teach: list[TopicSkill] = []
-    topics_learn: list[TopicSkill] = []
-    interests: list[str] = PydanticField(default=[], max_length=50)
-    availability: list[AvailabilityWindow] = PydanticField(default=[], max_length=100)
-    time_zone: str | None = PydanticField(default=None, max_length=64)
-    meeting_formats: list[MeetingFormat] = []
-    communication_preferences: list[str] = PydanticField(default=[], max_length=20)
-    languages: list[str] = PydanticField(default=[], max_length=20)
+    topics_teach: list[TopicChoice] = PydanticField(default=[], max_length=LIST_MAX)
+    topics_learn: list[TopicChoice] = PydanticField(default=[], max_length=LIST_MAX)
+    interests: list[Tag] = PydanticField(default=[], max_length=LIST_MAX)
+    availability: list[AvailabilityWindow] = PydanticField(default=[], max_length=LONG_LIST_MAX)
+    time_zone: TimeZoneName | None = None
+    meeting_formats: list[MeetingFormat] = PydanticField(default=[], max_length=SHORT_LIST_MAX)
+    communication_preferences: list[Tag] = PydanticField(default=[], max_length=SHORT_LIST_MAX)
+    languages: list[Tag] = PydanticField(default=[], max_length=SHORT_LIST_MAX)
     mentor_capacity: int = PydanticField(default=1, ge=1, le=10)
     dei_opt_in: bool = False
-    avoid_employee_ids: list[str] = PydanticField(default=[], max_length=50)
-    diversity: dict[str, str] | None = None
+    avoid_employee_ids: list[Identifier] = PydanticField(default=[], max_length=LIST_MAX)
+    # Self-declared attributes (e.g. gender, age band): at most 10, keys and values tags.
+    diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
+        default=None, max_length=DIVERSITY_MAX)
     diversity_consent: bool = False
 
     @model_validator(mode="after")
@@ -420,11 +463,20 @@ class SurveyAnswers(BaseModel):
                 raise ValueError(f"availability[{index}] ends before it starts")
         return self
 
+    def consent_given(self) -> list[str]:
+        """The personal fields this body would set: diversity values or consent itself."""
+        given = []
+        if self.diversity is not None:
+            given.append("diversity")
+        if self.diversity_consent:
+            given.append("diversity_consent")
+        return given
+
 
 class ParticipantCreate(SurveyAnswers):
-    """An employee opts in; participants may only enrol themselves."""
+    """An employee opts in (or an admin enrols them, without their consent fields)."""
 
-    employee_id: str
+    employee_id: Identifier
     role: ParticipantRole
 
 
@@ -433,10 +485,11 @@ class ParticipantImportRecord(SurveyAnswers):
 
     model_config = ConfigDict(extra="forbid")
 
-    employee_id: str | None = None
-    external_id: str | None = None
+    employee_id: Identifier | None = None
+    external_id: Identifier | None = None
     role: ParticipantRole
-    consent_at: datetime
+    # With its offset: a consent time without one is no instant.
+    consent_at: AwareDatetime
 
     @model_validator(mode="after")
     def _who(self) -> ParticipantImportRecord:
@@ -452,6 +505,7 @@ class ParticipantPublic(BaseModel):
     role: ParticipantRole
     status: ParticipantStatus
     source: str = "self"
+    enrolled_by: str | None = None
     topics_teach: list[TopicSkill]
     topics_learn: list[TopicSkill]
     interests: list[str]
@@ -480,9 +534,9 @@ class ParticipantImportReport(BaseModel):
 
 
 class InvitationCreate(BaseModel):
-    employee_id: str
+    employee_id: Identifier
     role: ParticipantRole
-    message: str = PydanticField(default="", max_length=4000)
+    message: Text = ""
 
 
 class InvitationPublic(BaseModel):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 # scim2-filter-parser ships no type information.
 from scim2_filter_parser import ast as scim_ast  # type: ignore[import-untyped]
@@ -49,12 +49,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolment import events, imports, repository
 from enrolment.models import EMAIL_PATTERN, MAX_JOB_LEVEL, Employee, new_id
 from upward_common.events import utcnow
+from upward_common.limits import (
+    LONG_LIST_MAX,
+    TEXT_MAX,
+    Email,
+    Identifier,
+    Name,
+    Text,
+    TimeZoneName,
+)
 
 SCIM_JSON = "application/scim+json"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 UPWARD_SCHEMA = "urn:upward:scim:schemas:extension:employee:1.0:User"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+# Caps of what a client sends (README, "Limits"): strings, lists, filters, paging.
+FILTER_MAX = TEXT_MAX
+FILTER_DEPTH_MAX = 16
+INDEX_MAX = 2**31 - 1
+BODY_MAX = 1024 * 1024
 
 
 class ScimError(Exception):
@@ -276,15 +290,80 @@ def _date(value: str | None, field: str) -> date | None:
         raise ScimError(400, f"{field} must be an ISO date (YYYY-MM-DD)", "invalidValue") from exc
 
 
-def _columns(user: Any) -> dict[str, Any]:
-    """The employee columns a resource sets, checked like an import row."""
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+_NAME: TypeAdapter[str] = TypeAdapter(Name)
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+_TEXT: TypeAdapter[str] = TypeAdapter(Text)
+_TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
+
+
+def _capped(adapter: TypeAdapter[str], value: str | None, attribute: str) -> None:
+    """A 400 invalidValue naming the attribute when a value breaks its cap."""
+    if value is None:
+        return
+    try:
+        adapter.validate_python(value)
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ScimError(400, f"{attribute}: {reason}", "invalidValue") from exc
+
+
+def _check_strings(value: Any, path: str = "") -> None:
+    """Every string of a document at most `TEXT_MAX`, without NUL or other control
+    characters (newlines and tabs aside); every list at most `LONG_LIST_MAX` items."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            _capped(_TEXT, item, where or "value")
+        elif isinstance(item, dict):
+            stack.extend((f"{where}.{key}" if where else str(key), inner)
+                         for key, inner in item.items())
+        elif isinstance(item, list):
+            if len(item) > LONG_LIST_MAX:
+                raise ScimError(400, f"{where}: at most {LONG_LIST_MAX} values",
+                                "invalidValue")
+            stack.extend((f"{where}[{index}]", inner) for index, inner in enumerate(item))
+
+
+def _check_caps(user: Any, enterprise: EnterpriseUser, upward: UpwardUser,
+                core_zone: str | None) -> None:
+    _capped(_EMAIL, user.user_name, "userName")  # often an email; one line of 254 at most
+    _capped(_IDENTIFIER, user.external_id, "externalId")
+    for index, email in enumerate(user.emails or []):
+        _capped(_EMAIL, email.value, f"emails[{index}].value")
+    if user.name is not None:
+        _capped(_NAME, user.name.given_name, "name.givenName")
+        _capped(_NAME, user.name.family_name, "name.familyName")
+    _capped(_NAME, user.title, "title")
+    _capped(_TIME_ZONE, core_zone, "timezone")
+    _capped(_NAME, enterprise.department, "department")
+    if enterprise.manager is not None:
+        _capped(_IDENTIFIER, enterprise.manager.value, "manager.value")
+    _capped(_NAME, upward.location, "location")
+    _capped(_TIME_ZONE, upward.time_zone, "timeZone")
+    _check_strings(_document(user))  # everything else kept as sent
+
+
+def _columns(user: Any, stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The employee columns a resource sets, checked like an import row.
+
+    `stored` is the document kept so far: a core `timezone` that is no IANA zone
+    was once kept as sent and ignored, and still is while a client leaves it as
+    it was, so a PATCH that deactivates such a user goes through.
+    """
+    enterprise = user[EnterpriseUser] or EnterpriseUser()
+    upward = user[UpwardUser] or UpwardUser()
+    core_zone = user.timezone or None
+    if (core_zone is not None and stored is not None and core_zone == stored.get("timezone")
+            and not imports.known_time_zone(core_zone)):
+        core_zone = None
+    _check_caps(user, enterprise, upward, core_zone)
     primary = next((e for e in user.emails or [] if e.primary), None)
     email = (primary or (user.emails or [None])[0])
     email_value = email.value if email is not None and email.value else ""
     if email_value and not EMAIL_PATTERN.match(email_value):
         raise ScimError(400, f"{email_value!r} is not a valid email address", "invalidValue")
-    enterprise = user[EnterpriseUser] or EnterpriseUser()
-    upward = user[UpwardUser] or UpwardUser()
     today = utcnow().date()
     hire_on = _date(upward.hire_date, "hireDate")
     leave_on = _date(upward.leave_date, "leaveDate")
@@ -294,24 +373,21 @@ def _columns(user: Any) -> dict[str, Any]:
         raise ScimError(400, "leaveDate is before hireDate", "invalidValue")
     if upward.job_level is not None and not 1 <= upward.job_level <= MAX_JOB_LEVEL:
         raise ScimError(400, f"jobLevel must be between 1 and {MAX_JOB_LEVEL}", "invalidValue")
-    time_zone = upward.time_zone
-    if time_zone is not None and not imports.known_time_zone(time_zone):
-        raise ScimError(400, f"timeZone {time_zone!r} is not an IANA time zone", "invalidValue")
-    if time_zone is None and user.timezone and imports.known_time_zone(user.timezone):
-        time_zone = user.timezone
+    # Both zones were checked above; the extension's wins, the core one fills in.
+    time_zone = upward.time_zone or core_zone
     name = user.name
     values = {
         "user_name": user.user_name,
-        "email": email_value[:320],
-        "given_name": (name.given_name if name and name.given_name else "")[:200],
-        "family_name": (name.family_name if name and name.family_name else "")[:200],
-        "job_title": user.title[:200] if user.title else None,
-        "department": enterprise.department[:200] if enterprise.department else None,
+        "email": email_value,
+        "given_name": name.given_name if name and name.given_name else "",
+        "family_name": name.family_name if name and name.family_name else "",
+        "job_title": user.title or None,
+        "department": enterprise.department or None,
         "manager_id": enterprise.manager.value if enterprise.manager else None,
         "job_level": upward.job_level,
         "hire_on": hire_on,
         "leave_on": leave_on,
-        "location": upward.location[:200] if upward.location else None,
+        "location": upward.location or None,
         "time_zone": time_zone,
         "active": True if user.active is None else user.active,
     }
@@ -430,9 +506,21 @@ def _translate(node: Any, namespace: str | None = None) -> ColumnElement[bool]:
         expression = _translate(node.expr, inner_namespace)
         return not_(expression) if node.negated else expression
     if isinstance(node, scim_ast.LogExpr):
-        left = _translate(node.expr1, namespace)
-        right = _translate(node.expr2, namespace)
-        return and_(left, right) if node.op.lower() == "and" else or_(left, right)
+        # `a or b or c` parses as ((a or b) or c): flattened, a long chain neither
+        # recurses here nor nests in the SQL.
+        op = node.op.lower()
+        operands: list[ColumnElement[bool]] = []
+        stack: list[Any] = [node]
+        while stack:
+            item = stack.pop()
+            while (isinstance(item, scim_ast.Filter) and not item.negated
+                   and item.namespace is None):
+                item = item.expr
+            if isinstance(item, scim_ast.LogExpr) and item.op.lower() == op:
+                stack.extend((item.expr2, item.expr1))
+            else:
+                operands.append(_translate(item, namespace))
+        return and_(*operands) if op == "and" else or_(*operands)
     if isinstance(node, scim_ast.AttrExpr):
         if isinstance(node.attr_path.attr_name, scim_ast.Filter):
             # `emails[type eq "work"].value eq "x"`: both sides name the one column we keep.
@@ -445,10 +533,38 @@ def _translate(node: Any, namespace: str | None = None) -> ColumnElement[bool]:
     raise ScimError(400, "Unsupported filter expression", "invalidFilter")
 
 
+def check_filter_text(filter_text: str) -> None:
+    """At most `FILTER_MAX` characters, one line, groups nested `FILTER_DEPTH_MAX` deep."""
+    if len(filter_text) > FILTER_MAX:
+        raise ScimError(400, f"The filter is longer than {FILTER_MAX} characters",
+                        "invalidFilter")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in filter_text):
+        raise ScimError(400, "The filter contains control characters", "invalidFilter")
+    depth, quoted, escaped = 0, False, False
+    for char in filter_text:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char in "([":
+            depth += 1
+            if depth > FILTER_DEPTH_MAX:
+                raise ScimError(400, f"The filter nests groups more than {FILTER_DEPTH_MAX} "
+                                     "deep", "invalidFilter")
+        elif char in ")]":
+            depth -= 1
+
+
 def where(filter_text: str | None) -> ColumnElement[bool] | None:
     """The SQL condition of a SCIM filter, or None when there is no filter."""
     if filter_text is None or not filter_text.strip():
         return None
+    check_filter_text(filter_text)
     try:
         tree = SCIMParser().parse(SCIMLexer().tokenize(filter_text))
     except Exception as exc:
@@ -471,6 +587,10 @@ def _check_version(employee: Employee, if_match: str | None) -> None:
 
 
 async def _visible(session: AsyncSession, user_id: str) -> Employee:
+    try:
+        _IDENTIFIER.validate_python(user_id)
+    except ValidationError as exc:  # no id of ours looks like that: nothing to look up
+        raise ScimError(404, "No user has that id") from exc
     employee = await repository.get_employee(session, user_id)
     if employee is None or employee.erased_at is not None or employee.deprovisioned_at:
         raise ScimError(404, f"User {user_id} not found")
@@ -486,6 +606,9 @@ async def list_users(
     session: AsyncSession, *, filter_text: str | None, start_index: int, count: int | None
 ) -> tuple[int, list[Employee]]:
     """A page of employees matching a SCIM filter (1-based start index)."""
+    for name, value in (("startIndex", start_index), ("count", count)):
+        if value is not None and abs(value) > INDEX_MAX:
+            raise ScimError(400, f"{name} must be at most {INDEX_MAX}", "invalidValue")
     condition = where(filter_text)
     size = DEFAULT_PAGE if count is None else max(0, min(count, MAX_PAGE))
     visible: ColumnElement[bool] = col(Employee.deprovisioned_at).is_(None)
@@ -583,7 +706,7 @@ async def patch_user(
 
 
 async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employee:
-    values = _columns(user)
+    values = _columns(user, employee.scim_attributes)
     if not user.user_name:
         raise ScimError(400, "userName is required", "invalidValue")
     await _unique_user_name(session, user.user_name, employee.id)

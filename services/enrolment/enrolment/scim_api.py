@@ -74,10 +74,30 @@ def _base(request: Request) -> str:
 
 
 async def _json(request: Request) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > scim.BODY_MAX:
+        raise scim.ScimError(413, f"The body is larger than {scim.BODY_MAX} bytes")
+    body = await request.body()
+    if len(body) > scim.BODY_MAX:
+        raise scim.ScimError(413, f"The body is larger than {scim.BODY_MAX} bytes")
     try:
-        return json.loads(await request.body() or b"null")
+        return json.loads(body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise scim.ScimError(400, f"The body is not valid JSON: {exc}", "invalidSyntax") from exc
+    except RecursionError as exc:
+        raise scim.ScimError(400, "The body nests too deep to be read as JSON",
+                             "invalidSyntax") from exc
+
+
+def _query(request: Request, name: str) -> str | None:
+    """A query parameter, at most `FILTER_MAX` characters of one line."""
+    value = request.query_params.get(name)
+    if value is not None and (len(value) > scim.FILTER_MAX
+                              or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)):
+        raise scim.ScimError(400, f"{name} must be one line of at most {scim.FILTER_MAX} "
+                                  "characters",
+                             "invalidFilter" if name == "filter" else "invalidValue")
+    return value
 
 
 def _parameters(attributes: str | None, excluded: str | None) -> Any:
@@ -172,21 +192,24 @@ def _int(value: str | None, name: str, default: int | None) -> int | None:
 async def list_users(request: Request, session: SessionDep) -> Response:
     """Users matching `filter`, paged by `startIndex`/`count`, shaped by `attributes`."""
     await _hris(request)
-    query = request.query_params
     return await _search(
-        request, session, filter_text=query.get("filter"),
-        start_index=_int(query.get("startIndex"), "startIndex", 1) or 1,
-        count=_int(query.get("count"), "count", None),
-        parameters=_parameters(query.get("attributes"), query.get("excludedAttributes")))
+        request, session, filter_text=_query(request, "filter"),
+        start_index=_int(_query(request, "startIndex"), "startIndex", 1) or 1,
+        count=_int(_query(request, "count"), "count", None),
+        parameters=_parameters(_query(request, "attributes"),
+                               _query(request, "excludedAttributes")))
 
 
 @router.post("/Users/.search")
 async def search_users(request: Request, session: SessionDep) -> Response:
     """The same query as GET /Users, sent as a SearchRequest body."""
     await _hris(request)
+    payload = await _json(request)
+    if isinstance(payload, dict) and isinstance(payload.get("filter"), str):
+        scim.check_filter_text(payload["filter"])  # before the model parses it
     try:
         body = SearchRequest[scim.UserResource].model_validate(
-            await _json(request), scim_ctx=Context.SEARCH_REQUEST)
+            payload, scim_ctx=Context.SEARCH_REQUEST)
     except ValidationError as exc:
         raise scim.ScimError.from_validation(exc) from exc
     return await _search(request, session, filter_text=str(body.filter) if body.filter else None,
@@ -219,9 +242,8 @@ async def get_user(user_id: str, request: Request, session: SessionDep) -> Respo
     employee = await scim.get_user(session, user_id=user_id)
     if request.headers.get("if-none-match") in (scim.etag(employee), "*"):
         return Response(status_code=304, headers={"ETag": scim.etag(employee)})
-    query = request.query_params
     return _user_response(employee, request, parameters=_parameters(
-        query.get("attributes"), query.get("excludedAttributes")))
+        _query(request, "attributes"), _query(request, "excludedAttributes")))
 
 
 @router.put("/Users/{user_id}")

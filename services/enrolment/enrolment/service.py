@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import events, imports, repository
 from enrolment.models import (
+    CATALOGUE_MAX,
     DEI_TOPICS,
     Employee,
     ImportReport,
@@ -207,6 +208,9 @@ async def add_topics(session: AsyncSession, *, programme_id: str, topics: list[s
         if name.casefold() not in known:
             known.add(name.casefold())
             added.append(name)
+    if len(programme.topics) + len(added) > CATALOGUE_MAX:
+        raise invalid("topics", f"A programme has at most {CATALOGUE_MAX} topics "
+                                f"({len(programme.topics)} already)")
     if added:
         programme.topics = [*programme.topics, *added]
         programme.updated_at = utcnow()
@@ -277,19 +281,29 @@ def _normalise_survey(
             if item["topic"].casefold() in DEI_TOPICS:
                 raise invalid(f"topics_teach.{index}.topic",
                               "Teaching DEI topics needs the DEI opt-in (dei_opt_in: true)")
-    if answers.time_zone is not None and not imports.known_time_zone(answers.time_zone):
-        raise invalid("time_zone", f"Unknown IANA time zone {answers.time_zone!r}")
     if employee.id in answers.avoid_employee_ids:
         raise invalid("avoid_employee_ids", "You cannot avoid being paired with yourself")
     if answers.diversity is not None and not answers.diversity_consent:
         raise invalid("diversity_consent",
                       "Diversity attributes are stored only with explicit consent")
-    if answers.diversity is not None and (
-        len(answers.diversity) > 10
-        or any(len(k) > 50 or len(v) > 100 for k, v in answers.diversity.items())
-    ):
-        raise invalid("diversity", "At most 10 attributes of 50/100 characters")
     return values
+
+
+def _acts_for_someone_else(user: Principal, employee_id: str) -> bool:
+    """An admin acting for another employee (admins pass the self-or-admin gate)."""
+    return user.employee_id != employee_id
+
+
+def _refuse_consent_for_others(answers: SurveyAnswers) -> None:
+    """Consent is the person's own act: an admin may not give it, or declare for them."""
+    given = answers.consent_given()
+    if given:
+        raise Problem(
+            403, f"{given[0]} can be set only by the person themselves; an admin's update "
+                 "leaves their diversity answers and consent as they are",
+            kind="consent-is-personal", title="Only the person can consent", field=given[0],
+            errors=[{"field": name, "message": "only the person themselves can set this"}
+                    for name in given])
 
 
 _SURVEY_FIELDS = frozenset(SurveyAnswers.model_fields) - {"diversity_consent"}
@@ -341,12 +355,13 @@ async def _check_can_join(
 
 async def _join(
     session: AsyncSession, *, programme: Programme, employee: Employee, role: str,
-    answers: SurveyAnswers, source: str, consent_at: Any,
+    answers: SurveyAnswers, source: str, consent_at: Any, enrolled_by: str | None = None,
 ) -> Participant:
     values = _normalise_survey(programme, employee, role, answers)
     await _check_can_join(session, programme, employee, role)
     participant = Participant(programme_id=programme.id, employee_id=employee.id, role=role,
-                              source=source, consent_at=consent_at, enrolled_at=utcnow())
+                              source=source, consent_at=consent_at, enrolled_at=utcnow(),
+                              enrolled_by=enrolled_by)
     _apply_survey(participant, values, answers.diversity_consent)
     await repository.add(session, participant)
     await _record_version(session, participant)
@@ -376,14 +391,30 @@ async def _employee_for(session: AsyncSession, employee_id: str) -> Employee:
 async def enrol(
     session: AsyncSession, *, user: Principal, programme_id: str, data: ParticipantCreate
 ) -> Participant:
-    """An employee opts in as mentor or mentee; window, eligibility and capacity are checked."""
+    """An employee opts in as mentor or mentee; window, eligibility and capacity are checked.
+
+    An admin may enrol someone else: recorded as `source: admin` with the admin's
+    subject, without consent and without the person's diversity answers.
+    """
     user.require_self_or_admin(data.employee_id)
+    by_admin = _acts_for_someone_else(user, data.employee_id)
+    if by_admin:
+        _refuse_consent_for_others(data)
     programme = await get_programme(session, programme_id=programme_id)
     _check_window(programme, utcnow().date())
     employee = await _employee_for(session, data.employee_id)
     _check_eligibility(programme, employee, data.role)
+    if by_admin:
+        return await _join(session, programme=programme, employee=employee, role=data.role,
+                           answers=data, source="admin", consent_at=None,
+                           enrolled_by=_subject(user))
     return await _join(session, programme=programme, employee=employee, role=data.role,
                        answers=data, source="self", consent_at=utcnow())
+
+
+def _subject(user: Principal) -> str:
+    # OpenID Connect caps `sub` at 255 ASCII characters, the column's size.
+    return user.sub[:255]
 
 
 async def get_participant(
@@ -400,8 +431,14 @@ async def get_participant(
 async def update_survey(
     session: AsyncSession, *, user: Principal, participant_id: str, answers: SurveyAnswers
 ) -> Participant:
-    """Replace the survey answers with a new version that matching sees next."""
+    """Replace the survey answers with a new version that matching sees next.
+
+    An admin's update leaves the person's diversity answers and consent as they are.
+    """
     participant = await get_participant(session, user=user, participant_id=participant_id)
+    by_admin = _acts_for_someone_else(user, participant.employee_id)
+    if by_admin:
+        _refuse_consent_for_others(answers)
     if participant.status != ParticipantStatus.ACTIVE:
         raise conflict("A withdrawn participant's survey cannot change")
     programme = await get_programme(session, programme_id=participant.programme_id)
@@ -409,9 +446,13 @@ async def update_survey(
         raise conflict("The programme is closed", field="programme_id")
     employee = await _employee_for(session, participant.employee_id)
     values = _normalise_survey(programme, employee, participant.role, answers)
+    consent = answers.diversity_consent
+    if by_admin:
+        values["diversity"] = participant.diversity
+        consent = participant.diversity_consent_at is not None
     if all(getattr(participant, k) == v for k, v in values.items()):
         return participant  # same answers: no new version, no event
-    _apply_survey(participant, values, answers.diversity_consent)
+    _apply_survey(participant, values, consent)
     participant.survey_version += 1
     await session.flush()
     await _record_version(session, participant)
@@ -536,7 +577,8 @@ async def list_invitations(
 
 
 async def import_participants(
-    session: AsyncSession, *, programme_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+    session: AsyncSession, *, user: Principal, programme_id: str,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
 ) -> ParticipantImportReport:
     """Enrol opted-in people from a survey run elsewhere; a record without consent is rejected."""
     programme = await get_programme(session, programme_id=programme_id)
@@ -562,7 +604,7 @@ async def import_participants(
             if existing is None:
                 await _join(session, programme=programme, employee=employee,
                             role=record.role, answers=record, source="import",
-                            consent_at=record.consent_at)
+                            consent_at=record.consent_at, enrolled_by=_subject(user))
                 report.enrolled += 1
             else:
                 if existing.status != ParticipantStatus.ACTIVE:
