@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolment.models import Programme
 from tests.common.conftest import applied_count, recording_handler
 from tests.support.nats import NatsServer
-from tests.support.stack import wait_until
-from upward_common.events import DEADLETTER_STREAM, PairEnded, utcnow
+from tests.support.stack import Running, wait_until
+from upward_common.bus import ensure_streams
+from upward_common.events import DEADLETTER_STREAM, STREAM, CloudEvent, PairEnded, utcnow
+from upward_common.tables import InboxEvent
 
 
 @pytest.fixture
@@ -109,3 +119,192 @@ async def test_an_unparseable_message_goes_straight_to_the_dead_letter_stream(
         info = await js.stream_info(DEADLETTER_STREAM)
         assert info.state.messages == 1
         assert await consumed(running, "retried") == 0
+
+
+# --- batches -------------------------------------------------------------------------
+
+
+class BatchRecorder:
+    """Applies an event by writing a row, remembering the session (transaction) of each call.
+
+    Events in `poison` always fail; the handler of `gate_id` waits for `gate`,
+    so the test can line up what the consumer's next fetch will find.
+    """
+
+    def __init__(self, *, poison: frozenset[str] = frozenset(), gate_id: str | None = None) -> None:
+        self.poison = poison
+        self.gate_id = gate_id
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.sessions: dict[str, list[int]] = defaultdict(list)
+
+    async def __call__(self, session: AsyncSession, envelope: CloudEvent, data: Any) -> None:
+        # hash_key is unique per session, never reused the way id() can be.
+        self.sessions[envelope.id].append(session.sync_session.hash_key)
+        if envelope.id == self.gate_id:
+            self.entered.set()
+            await self.gate.wait()
+        session.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
+        await session.flush()
+        if envelope.id in self.poison:
+            raise RuntimeError("simulated handler failure")
+
+
+def envelope_of(data: PairEnded, event_id: str | None = None) -> CloudEvent:
+    envelope = data.envelope(source="/tests")
+    if event_id is not None:
+        envelope.id = event_id
+    return envelope
+
+
+async def publish_envelope(js: JetStreamContext, envelope: CloudEvent, *, msg_id: str) -> None:
+    await js.publish(PairEnded.nats_subject(), envelope.model_dump_json().encode(),
+                     headers={"Nats-Msg-Id": msg_id})
+
+
+async def backlog(js: JetStreamContext, count: int) -> list[str]:
+    """Publish `count` events before any consumer runs, so its first fetch takes them all."""
+    await ensure_streams(js, 1)
+    ids = []
+    for _ in range(count):
+        envelope = envelope_of(pair_ended())
+        await publish_envelope(js, envelope, msg_id=envelope.id)
+        ids.append(envelope.id)
+    return ids
+
+
+async def settled(js: JetStreamContext) -> bool:
+    """Nothing left for the kernel test service's durable consumer: all delivered and acked."""
+    info = await js.consumer_info(STREAM, "kerneltest")
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def inbox_count(running: Running) -> int:
+    async with running.app.state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(InboxEvent)) or 0)
+
+
+async def test_a_fetched_batch_is_applied_in_one_transaction_and_every_message_acked(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    ids = await backlog(js, 5)
+    recorder = BatchRecorder()
+    async with start_kernel_service(recorder) as running:
+        await wait_until(lambda: consumed(running, "applied"))
+        await wait_until(lambda: settled(js))
+        assert await consumed(running, "applied") == 5
+        assert {event_id: len(calls) for event_id, calls in recorder.sessions.items()} == {
+            event_id: 1 for event_id in ids}
+        assert len({calls[0] for calls in recorder.sessions.values()}) == 1  # one transaction
+        for event_id in ids:
+            assert await applied_count(running, event_id) == 1
+        assert await inbox_count(running) == 5
+        assert (await js.consumer_info(STREAM, "kerneltest")).num_redelivered == 0
+
+
+async def test_a_batch_with_a_poison_message_and_duplicates_applies_every_effect_once(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    await ensure_streams(js, 1)
+    gate, first, poison, second = (envelope_of(pair_ended()) for _ in range(4))
+    recorder = BatchRecorder(poison=frozenset({poison.id}), gate_id=gate.id)
+    async with start_kernel_service(recorder, consumer_max_deliver=3) as running:
+        # The gate's handler holds the consumer while the next batch queues up behind it.
+        await publish_envelope(js, gate, msg_id=gate.id)
+        await asyncio.wait_for(recorder.entered.wait(), timeout=20)
+        for envelope in (first, poison, second):
+            await publish_envelope(js, envelope, msg_id=envelope.id)
+        # The same event id twice in the batch, and one that is already in the inbox by then.
+        await publish_envelope(js, first, msg_id="first-again")
+        await publish_envelope(js, gate, msg_id="gate-again")
+        recorder.gate.set()
+
+        await wait_until(lambda: consumed(running, "dead_lettered"))
+        await wait_until(lambda: settled(js))
+        for envelope in (gate, first, second):
+            assert await applied_count(running, envelope.id) == 1
+        assert await applied_count(running, poison.id) == 0
+        assert await inbox_count(running) == 3
+        assert await consumed(running, "applied") == 3
+        assert await consumed(running, "duplicate") == 2
+        assert await consumed(running, "retried") == 2
+        # The batch was tried in one transaction up to the poison, then each event alone.
+        batch = recorder.sessions[first.id][0]
+        assert recorder.sessions[poison.id][0] == batch
+        assert len(recorder.sessions[first.id]) == 2 and recorder.sessions[first.id][1] != batch
+        assert len(recorder.sessions[second.id]) == 1 and recorder.sessions[second.id][0] != batch
+
+        subscription = await js.pull_subscribe("mentoring-deadletter.>", stream=DEADLETTER_STREAM)
+        [message] = await subscription.fetch(1, timeout=5)
+        assert json.loads(message.data)["id"] == poison.id
+        assert message.headers is not None
+        assert message.headers["Upward-Deliveries"] == "3"
+        assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 1
+
+
+@contextmanager
+def failing_commits(running: Running) -> Iterator[dict[str, bool]]:
+    """While `state["broken"]`, every commit on the service's database fails."""
+    state = {"broken": True}
+    engine = running.app.state.engine.sync_engine
+
+    def refuse(session: Session) -> None:
+        if state["broken"] and session.bind is engine:
+            raise RuntimeError("simulated commit failure")
+
+    event.listen(Session, "before_commit", refuse)
+    try:
+        yield state
+    finally:
+        event.remove(Session, "before_commit", refuse)
+
+
+async def test_a_failed_batch_commit_applies_nothing_and_every_message_comes_again(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    ids = await backlog(js, 5)
+    recorder = BatchRecorder()
+    async with start_kernel_service(recorder, consumer_max_deliver=20) as running:
+        with failing_commits(running) as state:
+            await wait_until(lambda: _at_least(consumed(running, "retried"), 5))
+            assert await inbox_count(running) == 0
+            for event_id in ids:
+                assert await applied_count(running, event_id) == 0
+            state["broken"] = False
+            await wait_until(lambda: _at_least(consumed(running, "applied"), 5))
+        await wait_until(lambda: settled(js))
+        for event_id in ids:
+            assert await applied_count(running, event_id) == 1
+            assert len(recorder.sessions[event_id]) >= 3  # the batch, alone, and again later
+        assert await inbox_count(running) == 5
+        assert await consumed(running, "duplicate") == 0
+        assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 0
+
+
+async def test_an_event_another_replica_commits_first_is_acked_without_applying_it_again(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    holder: list[Running] = []
+
+    async def raced(session: AsyncSession, envelope: CloudEvent, data: Any) -> None:
+        # Another replica got the same event (say, after an ack timeout) and commits it now.
+        async with holder[0].app.state.sessionmaker() as other:
+            other.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
+            other.add(InboxEvent(event_id=envelope.id, event_type=envelope.type,
+                                 processed_at=utcnow()))
+            await other.commit()
+        session.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
+        await session.flush()
+
+    async with start_kernel_service(raced) as running:
+        holder.append(running)
+        event_id = await publish(js, pair_ended())
+        await wait_until(lambda: consumed(running, "duplicate"))
+        await wait_until(lambda: settled(js))
+        assert await applied_count(running, event_id) == 1
+        assert await consumed(running, "applied") == 0
+        assert await consumed(running, "retried") == 0
+
+
+async def _at_least(value: Any, minimum: float) -> bool:
+    return bool(await value >= minimum)

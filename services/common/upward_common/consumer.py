@@ -1,17 +1,22 @@
 """The consumer base: one durable pull consumer per service, shared by its replicas.
 
-Each message is applied in one transaction together with an inbox row holding
-its event id, and acknowledged only after that commit, so a redelivery (after
-a crash or a lost ack) finds the id and changes nothing. A failing handler is
-retried with backoff a bounded number of times; then the message goes to the
-dead-letter stream with the error, and is terminated on the main stream.
+A fetched batch is applied in one transaction, together with an inbox row per
+event id, and every message is acknowledged only after that commit, so a
+redelivery (after a crash or a lost ack) finds the id and changes nothing. An
+event id seen twice in a batch is applied once. When anything in the batch
+fails (a handler, or the commit), the transaction rolls back and the batch is
+applied again one message per transaction, so only the bad message is retried
+with backoff a bounded number of times; then it goes to the dead-letter stream
+with the error, and is terminated on the main stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -20,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,8 +44,24 @@ from upward_common.tables import InboxEvent
 
 log = logging.getLogger(__name__)
 
+INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
+
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 Handlers = Mapping[type[EventData], Handler]
+
+
+class AppliedElsewhere(Exception):
+    """Another replica committed one of these event ids first; this transaction rolls back."""
+
+
+@dataclass(slots=True)
+class Delivery:
+    """A fetched message, parsed, with the handler of its type."""
+
+    message: Msg
+    envelope: CloudEvent
+    data: EventData
+    handler: Handler
 
 
 class EventConsumer:
@@ -138,14 +160,37 @@ class EventConsumer:
                     subscription = None
                 await asyncio.sleep(0.5)
                 continue
-            for message in messages:
-                try:
-                    await self.handle(message)
-                except Exception as exc:  # noqa: BLE001 - unsettled: it will be redelivered
-                    log.warning("could not handle message", extra={"error": repr(exc)})
+            try:
+                await self.handle_batch(messages)
+            except Exception as exc:  # noqa: BLE001 - unsettled: it will be redelivered
+                log.warning("could not handle messages", extra={"error": repr(exc)})
 
-    async def handle(self, message: Msg) -> None:
-        """Apply one message; ack, retry later, or dead-letter it."""
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Apply fetched messages in one transaction; one by one if any of them fails."""
+        deliveries = []
+        for message in messages:
+            if (delivery := await self._parse(message)) is not None:
+                deliveries.append(delivery)
+        if len(deliveries) > 1:
+            try:
+                outcomes = await self._apply_batch(deliveries)
+            except Exception as exc:  # noqa: BLE001 - a handler or the commit: find out alone
+                log.warning("batch failed; applying its events one by one",
+                            extra={"events": len(deliveries), "error": repr(exc)})
+                # Their ack_wait has been running since the fetch: restart it.
+                await self._settle_all(d.message.in_progress() for d in deliveries)
+            else:
+                await self._settle_all(d.message.ack() for d in deliveries)
+                tally = Tally((d.envelope.type, outcome)
+                              for d, outcome in zip(deliveries, outcomes, strict=True))
+                for (event_type, outcome), count in tally.items():
+                    self.outcomes.labels(event_type, outcome).inc(count)
+                return
+        for delivery in deliveries:
+            await self._handle_one(delivery)
+
+    async def _parse(self, message: Msg) -> Delivery | None:
+        """The message's event and handler; None once it went to the dead-letter stream."""
         try:
             envelope = CloudEvent.model_validate_json(message.data)
             data = parse_event(envelope)
@@ -153,46 +198,72 @@ class EventConsumer:
         except (ValidationError, KeyError, ValueError) as exc:
             # Unparseable or of an unknown type: retrying cannot help.
             await self._dead_letter(message, f"cannot parse event: {exc!r}", event_type="unknown")
-            return
+            return None
+        return Delivery(message, envelope, data, handler)
 
-        token = correlation_id.set(envelope.correlationid or envelope.id)
+    async def _apply_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
+        """Every delivery's effect and inbox row in one transaction; the outcome of each."""
+        outcomes: list[str] = []
+        inbox: list[dict[str, Any]] = []
+        async with self.sessionmaker() as session:
+            ids = {d.envelope.id for d in deliveries}
+            connection = await session.connection()
+            seen = set((await connection.execute(
+                select(INBOX.c.event_id).where(INBOX.c.event_id.in_(ids)))).scalars())
+            for delivery in deliveries:
+                envelope = delivery.envelope
+                if envelope.id in seen:
+                    outcomes.append("duplicate")
+                    continue
+                seen.add(envelope.id)
+                token = correlation_id.set(envelope.correlationid or envelope.id)
+                try:
+                    await delivery.handler(session, envelope, delivery.data)
+                finally:
+                    correlation_id.reset(token)
+                inbox.append({"event_id": envelope.id, "event_type": envelope.type})
+                outcomes.append("applied")
+            if inbox:
+                # The handlers' own writes first, so a conflict below is the inbox's alone.
+                await session.flush()
+                processed_at = utcnow()
+                try:
+                    await connection.execute(insert(INBOX), [
+                        {**row, "processed_at": processed_at} for row in inbox])
+                except IntegrityError as exc:
+                    raise AppliedElsewhere from exc
+                await session.commit()
+        return outcomes
+
+    async def _handle_one(self, delivery: Delivery) -> None:
+        """Apply one message alone; ack, retry later, or dead-letter it."""
+        message, envelope = delivery.message, delivery.envelope
         try:
-            outcome = await self._apply(envelope, data, handler)
+            [outcome] = await self._apply_batch([delivery])
+        except AppliedElsewhere:
+            outcome = "duplicate"
         except Exception as exc:  # noqa: BLE001 - a handler failure of any kind
             delivered = message.metadata.num_delivered or 1
-            if delivered >= self.max_deliver:
-                log.error("event failed for the last time; dead-lettering",
-                          extra={"event_id": envelope.id, "type": envelope.type,
-                                 "deliveries": delivered, "error": repr(exc)})
-                await self._dead_letter(message, repr(exc), event_type=envelope.type)
-            else:
+            token = correlation_id.set(envelope.correlationid or envelope.id)
+            try:
+                if delivered >= self.max_deliver:
+                    log.error("event failed for the last time; dead-lettering",
+                              extra={"event_id": envelope.id, "type": envelope.type,
+                                     "deliveries": delivered, "error": repr(exc)})
+                    await self._dead_letter(message, repr(exc), event_type=envelope.type)
+                    return
                 delay = self.backoff_seconds[min(delivered - 1, len(self.backoff_seconds) - 1)]
                 log.warning("event failed; will retry",
                             extra={"event_id": envelope.id, "type": envelope.type,
                                    "deliveries": delivered, "retry_in": delay,
                                    "error": repr(exc)})
-                self.outcomes.labels(envelope.type, "retried").inc()
-                await self._settle(message.nak(delay=delay))
+            finally:
+                correlation_id.reset(token)
+            self.outcomes.labels(envelope.type, "retried").inc()
+            await self._settle(message.nak(delay=delay))
             return
-        finally:
-            correlation_id.reset(token)
         self.outcomes.labels(envelope.type, outcome).inc()
         await self._settle(message.ack())
-
-    async def _apply(self, envelope: CloudEvent, data: EventData, handler: Handler) -> str:
-        async with self.sessionmaker() as session:
-            if await session.get(InboxEvent, envelope.id) is not None:
-                return "duplicate"
-            await handler(session, envelope, data)
-            session.add(InboxEvent(event_id=envelope.id, event_type=envelope.type,
-                                   processed_at=utcnow()))
-            try:
-                await session.commit()
-            except IntegrityError:
-                # Another replica applied the same event first; ours rolls back.
-                await session.rollback()
-                return "duplicate"
-        return "applied"
 
     async def _dead_letter(self, message: Msg, error: str, *, event_type: str) -> None:
         js = self.bus.js
@@ -211,6 +282,11 @@ class EventConsumer:
                          headers=headers)
         self.outcomes.labels(event_type, "dead_lettered").inc()
         await self._settle(message.term())
+
+    @classmethod
+    async def _settle_all(cls, calls: Iterable[Awaitable[None]]) -> None:
+        for call in calls:
+            await cls._settle(call)
 
     @staticmethod
     async def _settle(call: Awaitable[None]) -> None:
