@@ -14,7 +14,8 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import ValidationError
 
 from tests.support.stack import TEST_JWT_SECRET, serve
-from upward_common.auth import Role, TokenVerifier, mint_token
+from tests.support.tokens import signed_token
+from upward_common.auth import Principal, Role, TokenVerifier, mint_token
 from upward_common.problems import Problem
 from upward_common.settings import DEV_JWT_SECRET, UpwardSettings
 
@@ -27,6 +28,10 @@ def claims(**overrides: Any) -> dict[str, Any]:
                             "exp": int(time.time()) + 60}
     base.update(overrides)
     return base
+
+
+def signed(**overrides: Any) -> str:
+    return signed_token(**claims(**overrides))
 
 
 async def test_a_minted_token_verifies_with_its_roles_and_employee() -> None:
@@ -54,6 +59,81 @@ async def test_a_bad_token_is_refused_with_401(
         await TokenVerifier(SETTINGS).verify(token)
     assert caught.value.status == 401
     assert expected in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"roles": 5}, "roles claim"),
+        ({"roles": None}, "roles claim"),
+        ({"roles": "hr_admin"}, "roles claim"),
+        ({"roles": {"hr_admin": True}}, "roles claim"),
+        ({"roles": []}, "roles claim"),
+        ({"roles": [5]}, "roles claim"),
+        ({"roles": [["hr_admin"]]}, "roles claim"),
+        ({"roles": ["hr_admin", None]}, "roles claim"),
+        ({"roles": ["participant", "root"]}, "unknown role"),
+        ({"roles": None, "employee_id": None}, "roles claim"),
+        ({"sub": ""}, "sub claim"),
+        ({"sub": "a" * 256}, "sub claim"),
+        ({"sub": "u1\n"}, "sub claim"),
+        ({"sub": 5}, "not valid"),
+        ({"employee_id": 7}, "employee_id claim"),
+        ({"employee_id": ""}, "employee_id claim"),
+        ({"employee_id": "e" * 65}, "employee_id claim"),
+        ({"employee_id": "e1/../e2"}, "employee_id claim"),
+        ({"employee_id": ["e1"]}, "employee_id claim"),
+        ({"employee_id": {"id": "e1"}}, "employee_id claim"),
+        ({"exp": "tomorrow"}, "not valid"),
+        ({"iss": 5}, "not valid"),
+    ],
+)
+async def test_a_malformed_claim_is_refused_with_401_naming_it(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(Problem) as caught:
+        await TokenVerifier(SETTINGS).verify(signed(**overrides))
+    assert caught.value.status == 401
+    assert expected in caught.value.detail
+    if expected.endswith(" claim"):
+        assert caught.value.field == expected.removesuffix(" claim")
+    assert caught.value.headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+async def test_a_token_without_roles_is_refused() -> None:
+    without = {k: v for k, v in claims().items() if k != "roles"}
+    with pytest.raises(Problem) as caught:
+        await TokenVerifier(SETTINGS).verify(jwt.encode(without, TEST_JWT_SECRET,
+                                                        algorithm="HS256"))
+    assert caught.value.status == 401 and "roles claim" in caught.value.detail
+
+
+async def test_repeated_roles_and_a_null_employee_id_are_accepted() -> None:
+    principal = await TokenVerifier(SETTINGS).verify(
+        signed(roles=["participant", "participant"], employee_id=None))
+    assert principal.roles == {Role.PARTICIPANT}
+    assert principal.employee_id is None
+
+
+@pytest.mark.parametrize("roles", [["hris"], ["hr_admin"], ["programme_manager"],
+                                   ["hris", "programme_manager"]])
+async def test_only_the_participant_role_acts_as_the_employee_it_names(
+    roles: list[str],
+) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    principal = await verifier.verify(signed(roles=roles, employee_id="e1"))
+    assert principal.employee_id is None
+    both = await verifier.verify(signed(roles=[*roles, "participant"], employee_id="e1"))
+    assert both.employee_id == "e1"
+
+
+async def test_an_hris_token_naming_an_employee_cannot_act_for_them() -> None:
+    principal = await TokenVerifier(SETTINGS).verify(signed(roles=["hris"], employee_id="e1"))
+    with pytest.raises(Problem) as caught:
+        principal.require_self_or_admin("e1")
+    assert caught.value.status == 403
+    # Built by hand, a principal follows the same rule.
+    assert Principal(sub="job", roles=frozenset({Role.HRIS}), employee_id="e1").employee_id is None
 
 
 async def test_an_unsigned_token_is_refused() -> None:

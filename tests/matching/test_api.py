@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.matching.conftest import (
     Feed,
@@ -19,6 +20,7 @@ from tests.matching.conftest import (
 )
 from tests.support.nats import NatsServer
 from tests.support.stack import Running
+from tests.support.tokens import signed_token
 from upward_common.events import ParticipantState
 
 PROGRAMME = "prog-api"
@@ -99,6 +101,30 @@ async def test_a_participant_sees_only_their_own_suggestions(
         response = await other.get(path)
         assert response.status_code == 403
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_token_without_the_participant_role_does_not_act_as_the_mentee(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running,
+) -> None:
+    await cohort(feed, admin)
+    pair = (await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best"})).json()
+    suggestions = f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions"
+    async with matching.client(signed_token(roles=["hris"], employee_id="emp-jane")) as hris:
+        assert (await hris.get(suggestions)).status_code == 403
+        assert (await hris.get("/api/v1/pairs")).json() == []
+        assert (await hris.get(f"/api/v1/pairs/{pair['id']}")).status_code == 404
+        ended = await hris.post(f"/api/v1/pairs/{pair['id']}/end", json={"reason": "poor_fit"})
+        assert ended.status_code == 404
+    for claims in [{"roles": [], "employee_id": "emp-jane"}, {"roles": 5},
+                   {"roles": None}, {"roles": {"hr_admin": True}},
+                   {"roles": ["participant"], "employee_id": 42}]:
+        async with matching.client(signed_token(**claims)) as client:
+            response = await client.get(suggestions)
+        assert response.status_code == 401, (claims, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await admin.get(f"/api/v1/pairs/{pair['id']}")).json()["status"] == "active"
 
 
 async def test_admin_forms_a_pair_and_pair_formed_is_published(
@@ -306,7 +332,8 @@ async def test_matching_config_weights_change_the_scores(
     assert after["score"] == round(100 * (5 * 1.0 + 4 * 0.8) / 9, 2)
 
     rejected = await admin.put(path, json={"weights": {"complementarity": -1}})
-    assert rejected.status_code == 422 and rejected.json()["field"] == "weights"
+    assert rejected.status_code == 422
+    assert rejected.json()["field"] == "weights.complementarity"
     async with matching.client(token("participant", employee_id="emp-jane")) as jane:
         assert (await jane.put(path, json=only_topics)).status_code == 403
 
@@ -329,3 +356,93 @@ async def test_a_programme_limit_on_time_zones_is_enforced(
         "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
         "mentor_participant_id": "p-far"})
     assert refused.status_code == 409 and refused.json()["rule"] == "time_zone_distance"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"weights": {"interests": NaN}}', "weights.interests"),
+        ('{"weights": {"interests": Infinity}}', "weights.interests"),
+        ('{"weights": {"format": -Infinity}}', "weights.format"),
+        # Each finite, but their sum is infinite: every score would normalise to nothing.
+        ('{"weights": {"interests": 1e308, "language": 1e308}}', "weights.interests"),
+        ('{"weights": {"complementarity": 1000.5}}', "weights.complementarity"),
+        ('{"max_time_zone_hours": NaN}', "max_time_zone_hours"),
+        ('{"ideal_overlap_hours": Infinity}', "ideal_overlap_hours"),
+        ('{"dei_topics": [' + ", ".join(['"t"'] * 51) + "]}", "dei_topics"),
+        ('{"dei_topics": ["' + "t" * 101 + '"]}', "dei_topics.0"),
+        ('{"diversity_values": [' + ", ".join(['"v"'] * 21) + "]}", "diversity_values"),
+        ('{"diversity_values": ["yes\\u0000"]}', "diversity_values.0"),
+        ('{"diversity_attribute": "' + "a" * 65 + '"}', "diversity_attribute"),
+    ],
+)
+async def test_matching_config_refuses_values_out_of_bounds_and_keeps_the_old(
+    feed: Feed, admin: httpx.AsyncClient, body: str, field: str,
+) -> None:
+    await feed.programme(PROGRAMME)
+    await wait_pool(admin, PROGRAMME, mentors=0)
+    path = f"/api/v1/programmes/{PROGRAMME}/matching-config"
+    before = (await admin.get(path)).json()
+    response = await admin.put(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == field
+    assert (await admin.get(path)).json() == before
+
+
+async def test_the_heaviest_weights_still_score(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await cohort(feed, admin)
+    path = f"/api/v1/programmes/{PROGRAMME}/matching-config"
+    heaviest = {f: 1000 for f in ("complementarity", "interests", "availability", "language",
+                                  "format", "department", "level_gap", "diversity")}
+    assert (await admin.put(path, json={"weights": heaviest})).status_code == 200
+    ranked = (await admin.get(
+        f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/suggestions")).json()["suggestions"]
+    assert ranked and 0 < ranked[0]["score"] <= 100
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/v1/pairs", {"programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+                                   "mentor_participant_id": "p" * 65}, "mentor_participant_id"),
+        ("POST", "/api/v1/pairs", {"programme_id": "prog api", "mentee_participant_id": "p-jane",
+                                   "mentor_participant_id": "p-best"}, "programme_id"),
+        ("POST", "/api/v1/pairs", {"programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+                                   "mentor_participant_id": "p-peer",
+                                   "override_reason": "r" * 4_001}, "override_reason"),
+        ("POST", "/api/v1/pairs", {"programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+                                   "mentor_participant_id": "p-peer",
+                                   "override_reason": "ok\u0000"}, "override_reason"),
+        ("POST", f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick",
+         {"mentor_participant_id": ""}, "mentor_participant_id"),
+        ("GET", "/api/v1/pairs?participant_id=" + "p" * 65, None, "participant_id"),
+        ("GET", "/api/v1/pairs?programme_id=.hidden", None, "programme_id"),
+        ("GET", f"/api/v1/programmes/{'x' * 65}/pool", None, "programme_id"),
+        ("GET", f"/api/v1/programmes/{PROGRAMME}/mentees/p%20jane/suggestions", None,
+         "participant_id"),
+        ("GET", "/api/v1/match-runs/" + "r" * 65, None, "run_id"),
+    ],
+)
+async def test_ids_and_texts_are_capped_and_a_refusal_writes_nothing(
+    feed: Feed, admin: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None,
+    field: str,
+) -> None:
+    await cohort(feed, admin)
+    response = await admin.request(method, path, json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert (await admin.get("/api/v1/pairs")).json() == []
+
+
+async def test_a_pair_note_is_capped(feed: Feed, admin: httpx.AsyncClient) -> None:
+    await cohort(feed, admin)
+    pair = (await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best"})).json()
+    refused = await admin.post(f"/api/v1/pairs/{pair['id']}/end",
+                               json={"reason": "admin", "note": "n" * 4_001})
+    assert refused.status_code == 422 and refused.json()["field"] == "note"
+    assert (await admin.get(f"/api/v1/pairs/{pair['id']}")).json()["status"] == "active"

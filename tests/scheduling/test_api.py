@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from scheduling.models import MentoringSession, PrivateNote
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
+from tests.support.tokens import signed_token
 from upward_common.events import PairFormed
 from upward_common.tables import OutboxEvent
 
@@ -178,12 +179,47 @@ async def test_my_sessions_lists_only_the_callers_pairs(
         assert [s["id"] for s in by_admin.json()] == [p.session_id]
 
 
+async def test_a_token_without_the_participant_role_reads_no_recap_or_note(
+    pair: AbstractAsyncContextManager[PlannedPair],
+) -> None:
+    async with pair as p:
+        assert (await p.log(MENTOR, LOG)).status_code == 200
+        # An HRIS job's or an admin's token naming a member does not make it the member.
+        for roles, status in [(["hris"], 403), (["hr_admin"], 200), (["programme_manager"], 200)]:
+            async with p.svc.client(signed_token(roles=roles, employee_id=MENTOR)) as client:
+                for path in [f"/api/v1/sessions/{p.session_id}",
+                             f"/api/v1/pairs/{p.pair_id}/sessions",
+                             f"/api/v1/sessions?employee_id={MENTOR}"]:
+                    response = await client.get(path)
+                    assert response.status_code == status, (roles, path, response.text)
+                    assert LOG["recap"] not in response.text, (roles, path)
+                    assert LOG["private_note"] not in response.text, (roles, path)
+                logged = await client.post(f"/api/v1/sessions/{p.session_id}/log", json=LOG)
+                assert logged.status_code == 403
+        # No roles, or roles of the wrong shape, is no token at all.
+        for claims in [{"roles": [], "employee_id": MENTOR}, {"roles": 5},
+                       {"roles": None, "employee_id": MENTOR},
+                       {"roles": {"participant": True}, "employee_id": MENTOR}]:
+            async with p.svc.client(signed_token(**claims)) as client:
+                response = await client.get(f"/api/v1/sessions/{p.session_id}")
+            assert response.status_code == 401, (claims, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({**LOG, "duration_minutes": -5}, "duration_minutes"),
         ({k: v for k, v in LOG.items() if k != "held_at"}, "held_at"),
         ({**LOG, "held_at": "2026-11-25T09:05:00"}, "held_at"),  # no offset: ambiguous
+        # Both overflow when converted to UTC; neither is a year anyone meets in.
+        ({**LOG, "held_at": "9999-12-31T23:59:59-14:00"}, "held_at"),
+        ({**LOG, "held_at": "0001-01-01T00:00:00+14:00"}, "held_at"),
+        ({**LOG, "held_at": "2201-01-01T00:00:00+00:00"}, "held_at"),
+        ({**LOG, "held_at": "1899-12-31T23:59:59+00:00"}, "held_at"),
+        ({**LOG, "recap": "x" * 20_001}, "recap"),
+        ({**LOG, "recap": "fine\u0000then a NUL"}, "recap"),
+        ({**LOG, "private_note": "a bell \u0007"}, "private_note"),
     ],
 )
 async def test_bad_input_is_rejected_naming_the_field_and_writes_nothing(
@@ -212,3 +248,28 @@ async def test_an_unknown_session_is_not_found(
         response = await p.call(MENTOR, "GET", f"/api/v1/sessions/{uuid.uuid4()}")
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_held_at_is_kept_in_utc(pair: AbstractAsyncContextManager[PlannedPair]) -> None:
+    async with pair as p:
+        response = await p.log(MENTOR, {**LOG, "held_at": "2026-11-25T23:30:00-14:00"})
+        assert response.status_code == 200, response.text
+        assert response.json()["held_at"] == "2026-11-26T13:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/sessions/" + "s" * 65, "session_id"),
+        ("/api/v1/pairs/-p/sessions", "pair_id"),
+        ("/api/v1/sessions?employee_id=a%20b", "employee_id"),
+        ("/api/v1/sessions?employee_id=" + "e" * 65, "employee_id"),
+    ],
+)
+async def test_ids_in_paths_and_queries_are_capped(
+    pair: AbstractAsyncContextManager[PlannedPair], path: str, field: str,
+) -> None:
+    async with pair as p:
+        response = await p.call("hr_admin", "GET", path)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == field

@@ -8,13 +8,14 @@ from analytics import service
 from analytics.models import ProgrammeSummary
 from upward_common.auth import CurrentUser, Role
 from upward_common.db import SessionDep
+from upward_common.limits import Identifier
 
 router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/programmes/{programme_id}/summary", response_model=ProgrammeSummary)
 async def programme_summary(
-    programme_id: str, session: SessionDep, user: CurrentUser
+    programme_id: Identifier, session: SessionDep, user: CurrentUser
 ) -> ProgrammeSummary:
     """A programme's figures built from events (admins); zeros for one not yet heard of."""
     user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)

@@ -10,8 +10,16 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from upward_common.limits import Identifier
 from upward_common.problems import Problem
 from upward_common.settings import UpwardSettings
 
@@ -24,6 +32,8 @@ class Role(StrEnum):
 
 
 ADMIN_ROLES = frozenset({Role.HR_ADMIN, Role.PROGRAMME_MANAGER})
+# OpenID Connect caps `sub` at 255 ASCII characters.
+SUB_MAX = 255
 
 
 class Principal(BaseModel):
@@ -33,8 +43,17 @@ class Principal(BaseModel):
 
     sub: str
     roles: frozenset[Role]
+    # The employee a participant acts as. Only the participant role carries it: an
+    # admin or HRIS token that names an employee gains no participant rights, so every
+    # check that compares employee ids sees None for it.
     employee_id: str | None = None
     token: str = ""
+
+    @field_validator("employee_id")
+    @classmethod
+    def _participants_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        roles = info.data.get("roles", frozenset())
+        return value if Role.PARTICIPANT in roles else None
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
@@ -56,8 +75,8 @@ class Principal(BaseModel):
             raise Problem(403, "A participant can act only for themselves", kind="forbidden")
 
 
-def _unauthorised(detail: str) -> Problem:
-    return Problem(401, detail, kind="unauthorised",
+def _unauthorised(detail: str, *, claim: str | None = None) -> Problem:
+    return Problem(401, detail, kind="unauthorised", field=claim,
                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
@@ -94,17 +113,44 @@ class TokenVerifier:
             raise _unauthorised("The token has expired") from exc
         except (jwt.PyJWTError, ValueError) as exc:
             raise _unauthorised(f"The token is not valid: {exc}") from exc
+        return principal_of(claims, token)
+
+
+_EMPLOYEE_ID: TypeAdapter[str] = TypeAdapter(Identifier)
+_KNOWN_ROLES = ", ".join(role.value for role in Role)
+
+
+def principal_of(claims: dict[str, Any], token: str = "") -> Principal:
+    """The principal of verified claims; a claim of the wrong shape is a 401, never a 500.
+
+    `sub` is a non-empty string of at most 255 characters; `roles` a non-empty JSON
+    list of known role names (repeats are harmless); `employee_id`, when present and
+    not null, an `Identifier`.
+    """
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= SUB_MAX or not sub.isprintable():
+        raise _unauthorised(
+            f"The token's sub claim must be a printable string of 1 to {SUB_MAX} characters",
+            claim="sub")
+    raw_roles = claims.get("roles")
+    if not isinstance(raw_roles, list) or not raw_roles or not all(
+            isinstance(role, str) for role in raw_roles):
+        raise _unauthorised(
+            f"The token's roles claim must be a non-empty list of role names ({_KNOWN_ROLES})",
+            claim="roles")
+    try:
+        roles = frozenset(Role(role) for role in raw_roles)
+    except ValueError as exc:
+        raise _unauthorised(f"The token names an unknown role: {exc}", claim="roles") from exc
+    employee_id = claims.get("employee_id")
+    if employee_id is not None:
         try:
-            roles = frozenset(Role(r) for r in claims.get("roles", []))
-        except ValueError as exc:
-            raise _unauthorised(f"The token names an unknown role: {exc}") from exc
-        employee_id = claims.get("employee_id")
-        return Principal(
-            sub=str(claims["sub"]),
-            roles=roles,
-            employee_id=str(employee_id) if employee_id is not None else None,
-            token=token,
-        )
+            employee_id = _EMPLOYEE_ID.validate_python(employee_id, strict=True)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise _unauthorised(f"The token's employee_id claim is not an id: {reason}",
+                                claim="employee_id") from exc
+    return Principal(sub=sub, roles=roles, employee_id=employee_id, token=token)
 
 
 def mint_token(

@@ -8,10 +8,12 @@ the field, before anything is written.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
+import pydantic
 from pydantic import AfterValidator, StringConstraints
 
 # Caps in characters (strings) and items (lists). Changing one is an API change.
@@ -26,6 +28,9 @@ SHORT_LIST_MAX = 20
 LIST_MAX = 50
 LONG_LIST_MAX = 100
 PAGE_MAX = 10_000
+# Instants people enter (a session held, a date to plan from): years in UTC.
+YEAR_MIN = 1900
+YEAR_MAX = 2200
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -50,6 +55,18 @@ def _identifier(value: str) -> str:
             "must be letters, digits and _ . : @ + - only, not starting with a dot or dash"
         )
     return value
+
+
+def _utc_instant(value: datetime) -> datetime:
+    # Converting the far ends of the calendar to UTC overflows (9999-12-31 at -14:00
+    # is in year 10000): refuse them, and anything outside the years we plan for.
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not YEAR_MIN <= utc.year <= YEAR_MAX:
+        raise ValueError(f"must be between the years {YEAR_MIN} and {YEAR_MAX} (in UTC)")
+    return utc
 
 
 @cache
@@ -81,3 +98,6 @@ LongText = Annotated[
 TimeZoneName = Annotated[
     str, StringConstraints(max_length=TIME_ZONE_MAX), AfterValidator(valid_time_zone)
 ]
+# A moment with its UTC offset (a naive time is ambiguous), years 1900 to 2200 in UTC,
+# converted to UTC.
+AwareDatetime = Annotated[pydantic.AwareDatetime, AfterValidator(_utc_instant)]

@@ -23,6 +23,7 @@ from matching.models import (
 )
 from upward_common.auth import CurrentUser
 from upward_common.db import SessionDep
+from upward_common.limits import Identifier
 
 router = APIRouter(prefix="/api/v1")
 
@@ -55,7 +56,7 @@ RunPageDep = Annotated[slice, Depends(_run_page)]
 @router.get("/programmes/{programme_id}/mentees/{participant_id}/suggestions",
             response_model=SuggestionList)
 async def suggestions(
-    programme_id: str, participant_id: str, session: SessionDep, user: CurrentUser,
+    programme_id: Identifier, participant_id: Identifier, session: SessionDep, user: CurrentUser,
     cache: CacheDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 3,
 ) -> Any:
     """Eligible mentors with a free place for this mentee, best score first, each explained."""
@@ -66,8 +67,8 @@ async def suggestions(
 
 @router.post("/programmes/{programme_id}/mentees/{participant_id}/pick",
              response_model=PairPublic, status_code=201)
-async def pick(programme_id: str, participant_id: str, data: PairPick, session: SessionDep,
-               user: CurrentUser, cache: CacheDep) -> Any:
+async def pick(programme_id: Identifier, participant_id: Identifier, data: PairPick,
+               session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
     """The mentee picks a mentor from their shortlist; the mentor then accepts or declines."""
     pair = await service.pick_mentor(session, user=user, programme_id=programme_id,
                                      mentee_participant_id=participant_id,
@@ -78,19 +79,20 @@ async def pick(programme_id: str, participant_id: str, data: PairPick, session: 
 
 
 @router.get("/programmes/{programme_id}/pool", response_model=PoolStats)
-async def pool(programme_id: str, session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
+async def pool(programme_id: Identifier, session: SessionDep, user: CurrentUser,
+               cache: CacheDep) -> Any:
     """Pool statistics (admins): mentors, mentees, places and eligible pairs a run works with."""
     return await service.pool_stats(session, user=user, programme_id=programme_id, cache=cache)
 
 
 @router.get("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
-async def get_config(programme_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def get_config(programme_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """The programme's scoring weights and limits (admins)."""
     return await service.get_config(session, user=user, programme_id=programme_id)
 
 
 @router.put("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
-async def put_config(programme_id: str, data: MatchingConfigUpdate, session: SessionDep,
+async def put_config(programme_id: Identifier, data: MatchingConfigUpdate, session: SessionDep,
                      user: CurrentUser) -> Any:
     """Set the programme's scoring weights and limits (admins)."""
     config = await service.put_config(session, user=user, programme_id=programme_id, data=data)
@@ -109,8 +111,8 @@ async def create_pair(data: PairCreate, session: SessionDep, user: CurrentUser,
 
 @router.get("/pairs", response_model=list[PairPublic])
 async def list_pairs(
-    session: SessionDep, user: CurrentUser, programme_id: str | None = None,
-    participant_id: str | None = None, status: PairStatus | None = None,
+    session: SessionDep, user: CurrentUser, programme_id: Identifier | None = None,
+    participant_id: Identifier | None = None, status: PairStatus | None = None,
 ) -> Any:
     """Pairs: every pair for admins, a participant's own pairs otherwise."""
     pairs = await service.list_pairs(session, user=user, programme_id=programme_id,
@@ -120,14 +122,14 @@ async def list_pairs(
 
 
 @router.get("/pairs/{pair_id}", response_model=PairPublic)
-async def get_pair(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def get_pair(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """One pair, for its members and admins."""
     pair = await service.get_pair(session, user=user, pair_id=pair_id)
     return service.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/accept", response_model=PairPublic)
-async def accept(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
+async def accept(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """The proposed mentor accepts: the pair forms."""
     pair = await service.respond(session, user=user, pair_id=pair_id, accept=True)
     await session.commit()
@@ -135,7 +137,7 @@ async def accept(pair_id: str, session: SessionDep, user: CurrentUser) -> Any:
 
 
 @router.post("/pairs/{pair_id}/decline", response_model=PairPublic)
-async def decline(pair_id: str, data: PairDecline, session: SessionDep,
+async def decline(pair_id: Identifier, data: PairDecline, session: SessionDep,
                   user: CurrentUser) -> Any:
     """The proposed mentor declines; the mentee can pick again."""
     pair = await service.respond(session, user=user, pair_id=pair_id, accept=False,
@@ -145,7 +147,7 @@ async def decline(pair_id: str, data: PairDecline, session: SessionDep,
 
 
 @router.post("/pairs/{pair_id}/end", response_model=PairPublic)
-async def end(pair_id: str, data: PairEnd, session: SessionDep, user: CurrentUser) -> Any:
+async def end(pair_id: Identifier, data: PairEnd, session: SessionDep, user: CurrentUser) -> Any:
     """End an active pair (completed, poor fit, withdrawal, departure, inactivity, admin)."""
     pair = await service.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
                                   note=data.note)
@@ -155,7 +157,7 @@ async def end(pair_id: str, data: PairEnd, session: SessionDep, user: CurrentUse
 
 @router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,
              status_code=201)
-async def create_run(programme_id: str, data: MatchRunCreate, request: Request,
+async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Request,
                      session: SessionDep, user: CurrentUser, cache: CacheDep,
                      page: RunPageDep) -> Any:
     """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing.
@@ -172,14 +174,14 @@ async def create_run(programme_id: str, data: MatchRunCreate, request: Request,
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunPublic])
-async def list_runs(programme_id: str, session: SessionDep, user: CurrentUser,
+async def list_runs(programme_id: Identifier, session: SessionDep, user: CurrentUser,
                     page: RunPageDep) -> Any:
     """A programme's match runs, newest first (admins); `limit=0` lists their figures alone."""
     return await service.list_runs(session, user=user, programme_id=programme_id, page=page)
 
 
 @router.get("/match-runs/{run_id}", response_model=MatchRunPublic)
-async def get_run(run_id: str, session: SessionDep, user: CurrentUser,
+async def get_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
                   page: RunPageDep) -> Any:
     """One match run with a page of its pairs and of the mentees it left out, each with
     why (admins)."""
@@ -187,7 +189,7 @@ async def get_run(run_id: str, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/match-runs/{run_id}/publish", response_model=MatchRunPublic)
-async def publish_run(run_id: str, session: SessionDep, user: CurrentUser,
+async def publish_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
                       cache: CacheDep, page: RunPageDep) -> Any:
     """Form the pairs of a reviewed dry run; each is checked again against the rules first."""
     run = await service.publish_run(session, user=user, run_id=run_id, cache=cache,

@@ -9,13 +9,15 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, String, Text
 from sqlmodel import Field, SQLModel
 
+from upward_common.limits import LIST_MAX, SHORT_LIST_MAX, Identifier, Tag
+from upward_common.limits import Text as FreeText  # sqlalchemy's Text is the column type
 from upward_common.types import UTCDateTime
 
 
@@ -221,25 +223,25 @@ class SuggestionList(BaseModel):
 class PairCreate(BaseModel):
     """An admin pairs two participants; bending a programme limit needs a reason."""
 
-    programme_id: str
-    mentee_participant_id: str
-    mentor_participant_id: str
-    override_reason: str | None = PydanticField(default=None, max_length=2000)
+    programme_id: Identifier
+    mentee_participant_id: Identifier
+    mentor_participant_id: Identifier
+    override_reason: FreeText | None = None
 
 
 class PairPick(BaseModel):
     """A mentee picks a mentor from their shortlist."""
 
-    mentor_participant_id: str
+    mentor_participant_id: Identifier
 
 
 class PairEnd(BaseModel):
     reason: EndReason
-    note: str | None = PydanticField(default=None, max_length=2000)
+    note: FreeText | None = None
 
 
 class PairDecline(BaseModel):
-    note: str | None = PydanticField(default=None, max_length=2000)
+    note: FreeText | None = None
 
 
 class PairPublic(BaseModel):
@@ -272,12 +274,16 @@ class PoolStats(BaseModel):
     eligible_pairs: int
 
 
+# A factor's weight: finite, 0 to WEIGHT_MAX, so the sum of all eight stays a plain
+# number (NaN, Infinity or 1e308s would normalise every score to nothing).
+WEIGHT_MAX = 1_000.0
+Weight = Annotated[float, PydanticField(ge=0, le=WEIGHT_MAX, allow_inf_nan=False)]
 Weights = dict[
     Literal[
         "complementarity", "interests", "availability", "language", "format",
         "department", "level_gap", "diversity",
     ],
-    float,
+    Weight,
 ]
 
 
@@ -286,18 +292,32 @@ class MatchingConfigUpdate(BaseModel):
 
     weights: Weights = {}
     allow_shared_manager: bool = False
-    max_time_zone_hours: float | None = PydanticField(default=None, ge=0, le=12)
-    min_overlap_hours: float | None = PydanticField(default=None, ge=0, le=168)
+    max_time_zone_hours: float | None = PydanticField(default=None, ge=0, le=12,
+                                                      allow_inf_nan=False)
+    min_overlap_hours: float | None = PydanticField(default=None, ge=0, le=168,
+                                                    allow_inf_nan=False)
     ideal_level_gap: int = PydanticField(default=4, ge=1, le=19)
-    ideal_overlap_hours: float = PydanticField(default=3.0, gt=0, le=40)
-    dei_topics: list[str] = []
-    diversity_attribute: str = PydanticField(default="under_represented", max_length=64)
-    diversity_values: list[str] = ["yes", "true"]
+    ideal_overlap_hours: float = PydanticField(default=3.0, gt=0, le=40, allow_inf_nan=False)
+    dei_topics: list[Tag] = PydanticField(default=[], max_length=LIST_MAX)
+    # The key of a self-declared attribute (`under_represented`, `gender`...).
+    diversity_attribute: Identifier = "under_represented"
+    diversity_values: list[Tag] = PydanticField(default=["yes", "true"],
+                                                max_length=SHORT_LIST_MAX)
 
 
-class MatchingConfigPublic(MatchingConfigUpdate):
+class MatchingConfigPublic(BaseModel):
+    """The configuration as stored: plain types, so a value saved under older caps still reads."""
+
     programme_id: str
-    weights: Weights
+    weights: dict[str, float]
+    allow_shared_manager: bool
+    max_time_zone_hours: float | None
+    min_overlap_hours: float | None
+    ideal_level_gap: int
+    ideal_overlap_hours: float
+    dei_topics: list[str]
+    diversity_attribute: str
+    diversity_values: list[str]
     diversity_applies: bool
 
 

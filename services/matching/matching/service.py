@@ -688,7 +688,7 @@ def _config_public(programme: MatchingProgramme, config: MatchingConfig | None
     rules = rules_for(programme, config)
     return MatchingConfigPublic(
         programme_id=programme.id,
-        weights={k: float(v) for k, v in rules.weights.items()},  # type: ignore[misc]
+        weights={k: float(v) for k, v in rules.weights.items()},
         allow_shared_manager=rules.allow_shared_manager,
         max_time_zone_hours=rules.max_time_zone_hours,
         min_overlap_hours=rules.min_overlap_hours,
@@ -718,9 +718,8 @@ async def put_config(session: AsyncSession, *, user: Principal, programme_id: st
     programme = await repository.get_programme(session, programme_id)
     if programme is None:
         raise not_found("Programme", programme_id)
+    # Each weight is finite and within 0..WEIGHT_MAX (the model refuses the rest).
     weights = {k: float(v) for k, v in data.weights.items()}
-    if any(v < 0 for v in weights.values()):
-        raise invalid("weights", "Weights must be zero or positive")
     merged = {**scoring.DEFAULT_WEIGHTS, **weights}
     if not programme.diversity_objective:
         merged["diversity"] = 0.0

@@ -8,13 +8,14 @@ from scheduling import service
 from scheduling.models import SessionLog, SessionPublic
 from upward_common.auth import CurrentUser
 from upward_common.db import SessionDep
+from upward_common.limits import Identifier
 
 router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/pairs/{pair_id}/sessions", response_model=list[SessionPublic])
 async def list_pair_sessions(
-    pair_id: str, session: SessionDep, user: CurrentUser
+    pair_id: Identifier, session: SessionDep, user: CurrentUser
 ) -> list[SessionPublic]:
     """A pair's sessions: for its two members, or admins (who never see recaps or notes)."""
     return await service.list_pair_sessions(session, user=user, pair_id=pair_id)
@@ -22,21 +23,23 @@ async def list_pair_sessions(
 
 @router.get("/sessions", response_model=list[SessionPublic])
 async def list_sessions(
-    session: SessionDep, user: CurrentUser, employee_id: str | None = None
+    session: SessionDep, user: CurrentUser, employee_id: Identifier | None = None
 ) -> list[SessionPublic]:
     """The sessions of an employee's pairs (default: the caller's own); themselves or admins."""
     return await service.list_employee_sessions(session, user=user, employee_id=employee_id)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-async def get_session(session_id: str, session: SessionDep, user: CurrentUser) -> SessionPublic:
+async def get_session(
+    session_id: Identifier, session: SessionDep, user: CurrentUser
+) -> SessionPublic:
     """One session: for the pair's members, or admins."""
     return await service.get_session(session, user=user, session_id=session_id)
 
 
 @router.post("/sessions/{session_id}/log", response_model=SessionPublic)
 async def log_session(
-    session_id: str, data: SessionLog, session: SessionDep, user: CurrentUser
+    session_id: Identifier, data: SessionLog, session: SessionDep, user: CurrentUser
 ) -> SessionPublic:
     """A pair member records the session as held: a recap the pair shares, a note of their own."""
     logged = await service.log_session(session, user=user, session_id=session_id, data=data)

@@ -11,11 +11,12 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from upward_common.limits import AwareDatetime, LongText
 from upward_common.types import UTCDateTime
 
 
@@ -129,10 +130,10 @@ TABLES = (
 class SessionLog(BaseModel):
     """What a pair member records after a session."""
 
-    held_at: AwareDatetime
+    held_at: AwareDatetime  # with its offset; years 1900-2200, stored in UTC
     duration_minutes: int = PydanticField(ge=1, le=24 * 60)
-    recap: str = PydanticField(default="", max_length=20_000)
-    private_note: str | None = PydanticField(default=None, max_length=20_000)
+    recap: LongText = ""
+    private_note: LongText | None = None
 
 
 class SessionPublic(BaseModel):
