@@ -6,6 +6,11 @@ starts the four services and the gateway with uvicorn, waits until each one
 answers ``GET /healthz``, and prints where to reach them. Ctrl-C (or SIGTERM)
 stops everything it started, and nothing it did not start.
 
+Once everything is up, a part (or the nats-server the launcher started) that
+exits on its own is started again after a pause that doubles from 1 s to 30 s
+and drops back to 1 s once the part has stayed up for 60 s. A part that keeps
+failing (restarted 5 times within 5 minutes and exiting again) stops everything.
+
 It uses the standard library only: it runs under the repository's virtualenv
 interpreter and must not depend on any of the code it launches.
 
@@ -22,9 +27,17 @@ Environment (all optional):
         a service's database; a SQLite file in the var directory by default.
     UPWARD_VAR_DIR
         where the SQLite files, NATS storage and NATS log go; <repo>/var by default.
+    UPWARD_RESTART_DELAY_SECONDS, UPWARD_RESTART_MAX_DELAY_SECONDS
+        the first pause before restarting a part that exited (1) and the most it
+        doubles to (30).
+    UPWARD_RESTART_RESET_SECONDS
+        how long a part must stay up for the pause to drop back to the first (60).
+    UPWARD_RESTART_LIMIT, UPWARD_RESTART_WINDOW_SECONDS
+        give up when a part exits again after this many restarts within this
+        many seconds (5 within 300).
 
 Exit status: 0 after Ctrl-C, SIGTERM or SIGHUP; 1 when a part fails to start or
-exits on its own; 2 when the environment above is invalid.
+keeps failing; 2 when the environment above is invalid.
 
 POSIX only (Linux, macOS): every child runs in its own process group.
 """
@@ -186,6 +199,63 @@ def _port_from_env(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _seconds_from_env(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise LaunchError(f"{name}={raw!r} is not a number of seconds.") from None
+    if not 0 < seconds < float("inf"):
+        raise LaunchError(f"{name}={raw} must be a positive number of seconds.")
+    return seconds
+
+
+def _count_from_env(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        count = int(raw)
+    except ValueError:
+        raise LaunchError(f"{name}={raw!r} is not a whole number.") from None
+    if count < 0:
+        raise LaunchError(f"{name}={count} must not be negative.")
+    return count
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When the launcher starts an exited part again, and when it gives up instead."""
+
+    delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    reset_after_s: float = 60.0
+    limit: int = 5
+    window_s: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RestartPolicy:
+        default = cls()
+        policy = cls(
+            delay_s=_seconds_from_env(env, "UPWARD_RESTART_DELAY_SECONDS", default.delay_s),
+            max_delay_s=_seconds_from_env(
+                env, "UPWARD_RESTART_MAX_DELAY_SECONDS", default.max_delay_s
+            ),
+            reset_after_s=_seconds_from_env(
+                env, "UPWARD_RESTART_RESET_SECONDS", default.reset_after_s
+            ),
+            limit=_count_from_env(env, "UPWARD_RESTART_LIMIT", default.limit),
+            window_s=_seconds_from_env(env, "UPWARD_RESTART_WINDOW_SECONDS", default.window_s),
+        )
+        if policy.max_delay_s < policy.delay_s:
+            raise LaunchError(
+                "UPWARD_RESTART_MAX_DELAY_SECONDS is below UPWARD_RESTART_DELAY_SECONDS."
+            )
+        return policy
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the launcher reads from its environment, validated up front."""
@@ -194,6 +264,7 @@ class Config:
     ports: Mapping[str, int]  # part name -> port
     nats_url: str
     nats_endpoints: tuple[NatsEndpoint, ...]
+    restart: RestartPolicy = RestartPolicy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -216,7 +287,13 @@ class Config:
                     f"{owners[port]} and {owner} both use port {port}; give each its own."
                 )
             owners[port] = owner
-        return cls(var_dir=var_dir, ports=ports, nats_url=nats_url, nats_endpoints=nats_endpoints)
+        return cls(
+            var_dir=var_dir,
+            ports=ports,
+            nats_url=nats_url,
+            nats_endpoints=nats_endpoints,
+            restart=RestartPolicy.from_env(env),
+        )
 
 
 # --------------------------------------------------------------------------- probes
@@ -358,6 +435,7 @@ class Child:
         env: Mapping[str, str],
         console: Console,
         log_path: Path | None = None,
+        append_log: bool = False,
     ) -> None:
         self.name = name
         self._console = console
@@ -367,7 +445,7 @@ class Child:
         self._reader: threading.Thread | None = None
         # nats-server logs to a file (its log is long and rarely interesting);
         # everything else comes through a pipe to be shown with its name.
-        log = log_path.open("wb") if log_path is not None else None
+        log = log_path.open("ab" if append_log else "wb") if log_path is not None else None
         try:
             self.process: subprocess.Popen[bytes] = subprocess.Popen(
                 argv,
@@ -440,6 +518,21 @@ class Child:
             return []
 
 
+@dataclass
+class Supervised:
+    """A long-running process the launcher keeps running: how to start it and its history."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    log_path: Path | None
+    child: Child | None = None
+    started_at: float = 0.0
+    next_delay_s: float = 0.0
+    restart_due: float | None = None  # set while it waits to be started again
+    restarts: collections.deque[float] = field(default_factory=collections.deque)
+
+
 # --------------------------------------------------------------------------- launcher
 
 
@@ -453,6 +546,7 @@ class Launcher:
     children: list[Child] = field(default_factory=list)
     nats_child: Child | None = None
     nats_note: str = ""
+    supervised: list[Supervised] = field(default_factory=list)
     # Appended to by the signal handler and read by the main loop; a plain list
     # because signal handlers must not take locks the main thread may hold.
     signals: list[int] = field(default_factory=list)
@@ -550,7 +644,7 @@ class Launcher:
         argv = [
             str(binary), "-a", endpoint.host, "-p", str(endpoint.port), "-js", "-sd", str(store),
         ]  # fmt: skip
-        child = self._spawn("nats", argv, env, log_path=log_path)
+        child = self._keep_running("nats", argv, env, log_path=log_path)
         self.nats_child = child
         deadline = time.monotonic() + NATS_START_TIMEOUT_S
         while read_nats_info(endpoint) is None:
@@ -601,7 +695,7 @@ class Launcher:
                 sys.executable, "-m", "uvicorn", f"{part.name}.main:create_app", "--factory",
                 "--host", LOCALHOST, "--port", str(self.config.ports[part.name]),
             ]  # fmt: skip
-            self._spawn(part.name, argv, env)
+            self._keep_running(part.name, argv, env)
 
     def _wait_until_healthy(self) -> None:
         pending = {
@@ -645,10 +739,16 @@ class Launcher:
                 ),
                 f"  NATS        {self.nats_note}",
                 f"  Data        {self.config.var_dir}",
+                "  PIDs        "
+                + ", ".join(
+                    f"{slot.name} {slot.child.process.pid}"
+                    for slot in self.supervised
+                    if slot.child is not None
+                ),
                 "  Token       make token ROLE=hr_admin",
                 "              (send it as 'Authorization: Bearer <token>')",
                 "",
-                "Ctrl-C stops everything.",
+                "A part that exits is restarted; Ctrl-C stops everything.",
                 "",
             ]
         )
@@ -656,7 +756,53 @@ class Launcher:
     def _supervise(self) -> NoReturn:
         while True:
             self._pause()
-            self._raise_if_any_child_exited("unexpectedly")
+            now = time.monotonic()
+            for slot in self.supervised:
+                if slot.child is not None and (code := slot.child.exit_code()) is not None:
+                    self._schedule_restart(slot, code, now)
+                elif slot.restart_due is not None and now >= slot.restart_due:
+                    self._restart(slot)
+
+    def _schedule_restart(self, slot: Supervised, code: int, now: float) -> None:
+        """Reap an exited part and set when it starts again; LaunchError when it keeps failing."""
+        assert slot.child is not None
+        child, slot.child = slot.child, None
+        output = child.last_output()
+        # The leader is not reaped yet, so the group is still ours: sweep up
+        # anything it left behind (it could hold the port the restart needs).
+        child.signal_group(signal.SIGKILL)
+        child.reap()
+        self.children.remove(child)
+        if child is self.nats_child:
+            self.nats_child = None
+        policy = self.config.restart
+        while slot.restarts and now - slot.restarts[0] > policy.window_s:
+            slot.restarts.popleft()
+        if len(slot.restarts) >= policy.limit:
+            raise LaunchError(
+                f"{slot.name} {describe_exit(code)} again after {len(slot.restarts)} restarts "
+                f"within {policy.window_s:g} s; it keeps failing, so stopping everything.",
+                outputs={slot.name: output},
+            )
+        if now - slot.started_at >= policy.reset_after_s:
+            slot.next_delay_s = policy.delay_s  # it ran fine for a while: start over
+        delay = slot.next_delay_s
+        slot.next_delay_s = min(delay * 2, policy.max_delay_s)
+        slot.restart_due = now + delay
+        slot.restarts.append(now)
+        at = time.strftime("%H:%M:%S", time.localtime(time.time() + delay))
+        self._say(
+            f"{slot.name} {describe_exit(code)} after {now - slot.started_at:.1f} s up; "
+            f"restarting it in {delay:g} s (at {at}), restart {len(slot.restarts)} of at "
+            f"most {policy.limit} within {policy.window_s:g} s"
+        )
+
+    def _restart(self, slot: Supervised) -> None:
+        slot.restart_due = None
+        child = self._start_supervised(slot)
+        if slot.name == "nats":
+            self.nats_child = child
+        self._say(f"{slot.name} restarted (pid {child.process.pid})")
 
     # ------------------------------------------------------------------ helpers
 
@@ -667,10 +813,34 @@ class Launcher:
         env: Mapping[str, str],
         *,
         log_path: Path | None = None,
+        append_log: bool = False,
     ) -> Child:
-        child = Child(name, argv, env=env, console=self.console, log_path=log_path)
+        child = Child(
+            name, argv, env=env, console=self.console, log_path=log_path, append_log=append_log
+        )
         self.children.append(child)
         return child
+
+    def _keep_running(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        log_path: Path | None = None,
+    ) -> Child:
+        """Start a process that _supervise restarts whenever it exits."""
+        slot = Supervised(name, argv, env, log_path, next_delay_s=self.config.restart.delay_s)
+        self.supervised.append(slot)
+        return self._start_supervised(slot)
+
+    def _start_supervised(self, slot: Supervised) -> Child:
+        # A restarted nats-server appends to its log, so the reason it died stays there.
+        slot.child = self._spawn(
+            slot.name, slot.argv, slot.env, log_path=slot.log_path, append_log=bool(slot.restarts)
+        )
+        slot.started_at = time.monotonic()
+        return slot.child
 
     def _pause(self) -> None:
         """Sleep one poll interval; the only place a stop signal turns into StopRequested."""

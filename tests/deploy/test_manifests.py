@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import os
 import re
 import shutil
@@ -39,6 +42,10 @@ DOCKERFILES = {
 OVERLAYS = ("overlays/dev", "overlays/production")
 
 Manifest = dict[str, Any]
+# What every service user may use besides its own events: the JetStream API,
+# acknowledgements, replies, and its own dead letters.
+JETSTREAM_PUBLISH = {"$JS.API.>", "$JS.ACK.>"}
+JETSTREAM_SUBSCRIBE = {"_INBOX.>"}
 
 
 def tool(name: str) -> str | None:
@@ -266,3 +273,93 @@ def test_validate_script_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def emitted_subjects(service: str) -> set[str]:
+    """The subjects of every event class passed to emit() in <service>/events.py."""
+    from upward_common.events import EventData
+
+    module = importlib.import_module(f"{service}.events")
+    subjects = set()
+    for node in ast.walk(ast.parse(inspect.getsource(module))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "emit"
+        ):
+            for argument in node.args:
+                if isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name):
+                    event = getattr(module, argument.func.id)
+                    assert issubclass(event, EventData), argument.func.id
+                    subjects.add(event.nats_subject())
+    return subjects
+
+
+def consumed_subjects(service: str) -> set[str]:
+    module = importlib.import_module(f"{service}.events")
+    return {event.nats_subject() for event in getattr(module, "HANDLERS", {})}
+
+
+def nats_users(config: str) -> dict[str, dict[str, set[str]]]:
+    """user -> {"publish": subjects, "subscribe": subjects} from a nats.conf's users list."""
+    users: dict[str, dict[str, set[str]]] = {}
+    for block in re.split(r"^\s*\{\s*$", config.split("authorization {", 1)[1], flags=re.MULTILINE):
+        name = re.search(r"^\s*user: (\S+)$", block, re.MULTILINE)
+        if name is None:
+            continue
+        lists = {
+            direction: set(re.findall(r'"([^"]+)"', body))
+            for direction, body in re.findall(r"(publish|subscribe): \[([^\]]*)\]", block)
+        }
+        password = re.search(r"^\s*password: (\S+)$", block, re.MULTILINE)
+        assert password is not None and password.group(1).startswith("$"), name.group(1)
+        users[name.group(1)] = lists
+    return users
+
+
+def production_nats_config(docs: tuple[Manifest, ...]) -> str:
+    nats = of_kind(docs, "StatefulSet")["nats"]
+    (volume,) = (v for v in nats["spec"]["template"]["spec"]["volumes"] if "configMap" in v)
+    config: str = of_kind(docs, "ConfigMap")[volume["configMap"]["name"]]["data"]["nats.conf"]
+    return config
+
+
+def test_production_nats_fsyncs_every_write_and_streams_keep_three_copies() -> None:
+    docs = render("overlays/production")
+    config = production_nats_config(docs)
+    jetstream = config.split("jetstream {", 1)[1].split("}", 1)[0]
+    assert re.search(r"^\s*sync_interval: always$", jetstream, re.MULTILINE)
+    assert of_kind(docs, "StatefulSet")["nats"]["spec"]["replicas"] == 3
+    deployments = of_kind(docs, "Deployment")
+    for name in DATABASE_SERVICES:
+        assert shared_config(docs, deployments[name])["UPWARD_STREAM_REPLICAS"] == "3"
+
+
+def test_production_nats_has_one_user_per_service_limited_to_its_subjects() -> None:
+    docs = render("overlays/production")
+    users = nats_users(production_nats_config(docs))
+    assert set(users) == set(DATABASE_SERVICES)
+    for name in DATABASE_SERVICES:
+        own = {f"mentoring-deadletter.{name}.>"}
+        # Exactly: an event added to events.py without a permission fails here,
+        # and so does a permission no code needs.
+        assert users[name]["publish"] == emitted_subjects(name) | JETSTREAM_PUBLISH | own, name
+        assert users[name]["subscribe"] == consumed_subjects(name) | JETSTREAM_SUBSCRIBE, name
+    assert emitted_subjects("enrolment"), "the subject derivation found nothing"
+
+
+def test_production_services_and_nats_take_nats_passwords_from_a_secret() -> None:
+    docs = render("overlays/production")
+    nats_env = env_of(main_container(of_kind(docs, "StatefulSet")["nats"]))
+    deployments = of_kind(docs, "Deployment")
+    for name in DATABASE_SERVICES:
+        reference = {"name": "upward-nats-users", "key": f"{name}-password"}
+        assert nats_env[f"{name.upper()}_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == reference
+        env = env_of(main_container(deployments[name]))
+        assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == reference
+        assert env["UPWARD_NATS_URL"]["value"] == f"nats://{name}:$(NATS_PASSWORD)@nats:4222"
+    # No ConfigMap carries a NATS password or a URL with credentials in it.
+    for config_map in of_kind(docs, "ConfigMap").values():
+        for value in config_map.get("data", {}).values():
+            assert not re.search(r"password: (?!\$)", value), config_map["metadata"]["name"]
+            assert not re.search(r"nats://[^/\s]+:[^/\s]+@", value), config_map["metadata"]["name"]

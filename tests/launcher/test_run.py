@@ -8,13 +8,15 @@ a developer's own `make run`.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -29,6 +31,11 @@ RUN_SCRIPT = REPO_ROOT / "scripts" / "run.py"
 PARTS = ("gateway", "enrolment", "matching", "scheduling", "analytics")
 SERVICES = PARTS[1:]
 BANNER_END = "Ctrl-C stops everything."
+# Restart quickly in tests; the defaults (1 s doubling to 30 s) would make them slow.
+QUICK_RESTARTS = {
+    "UPWARD_RESTART_DELAY_SECONDS": "0.2",
+    "UPWARD_RESTART_MAX_DELAY_SECONDS": "0.4",
+}
 # The launcher gives the parts 60 s to become healthy, after the migrations.
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
@@ -61,6 +68,41 @@ def accepts_connections(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0):
             return True
+    except OSError:
+        return False
+
+
+def banner_pids(output: str) -> dict[str, int]:
+    """The PIDs line of the launcher's banner: part name -> PID."""
+    match = re.search(r"^\s*PIDs\s+(.+)$", output, re.MULTILINE)
+    assert match, f"no PIDs line in the banner:\n{output}"
+    pids = {}
+    for entry in match.group(1).split(","):
+        name, pid = entry.split()
+        pids[name] = int(pid)
+    return pids
+
+
+def is_alive(pid: int) -> bool:
+    """True when pid runs and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, output: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f} s:\n{output}")
+        time.sleep(0.1)
+
+
+def answers_healthz(port: int) -> bool:
+    try:
+        return http_status(f"http://127.0.0.1:{port}/healthz") == HTTPStatus.OK
     except OSError:
         return False
 
@@ -253,3 +295,79 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
         assert f"Port {setup.ports['gateway']} for gateway is already in use" in launch.output
         assert "GATEWAY_PORT" in launch.output
         assert not accepts_connections(setup.nats_port)
+
+
+@needs_nats_server
+def test_a_part_that_dies_is_restarted_and_the_others_keep_running(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+
+    with launched(setup.env(**QUICK_RESTARTS)) as launch:
+        launch.wait_for(BANNER_END, timeout=START_TIMEOUT_S)
+        before = banner_pids(launch.output)
+        assert set(before) == {*PARTS, "nats"}
+
+        os.kill(before["matching"], signal.SIGKILL)
+        launch.wait_for("matching was killed by SIGKILL", timeout=STOP_TIMEOUT_S)
+        assert "restarting it in 0.2 s" in launch.output
+        assert "restart 1 of at most 5 within 300 s" in launch.output
+        launch.wait_for("matching restarted (pid ", timeout=STOP_TIMEOUT_S)
+        wait_until(
+            lambda: answers_healthz(setup.ports["matching"]),
+            START_TIMEOUT_S,
+            "matching answering /healthz again",
+            launch.output,
+        )
+
+        # The NATS server it started comes back the same way.
+        os.kill(before["nats"], signal.SIGKILL)
+        launch.wait_for("nats restarted (pid ", timeout=STOP_TIMEOUT_S)
+        wait_until(
+            lambda: accepts_connections(setup.nats_port),
+            STOP_TIMEOUT_S,
+            "nats accepting connections",
+            launch.output,
+        )
+
+        untouched = [part for part in PARTS if part != "matching"]
+        assert all(is_alive(before[part]) for part in untouched), launch.output
+        for part in untouched:
+            assert f"{part} restarted" not in launch.output
+            assert answers_healthz(setup.ports[part])
+        assert launch.process.poll() is None
+
+        launch.process.send_signal(signal.SIGTERM)
+        assert launch.wait(timeout=STOP_TIMEOUT_S) == 0, launch.output
+
+    assert [port for port in setup.all_ports if accepts_connections(port)] == []
+
+
+@needs_nats_server
+def test_a_part_that_keeps_failing_makes_the_launcher_give_up(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+    env = setup.env(**QUICK_RESTARTS, UPWARD_RESTART_LIMIT="2")
+
+    with launched(env) as launch, socket.socket() as squatter:
+        launch.wait_for(BANNER_END, timeout=START_TIMEOUT_S)
+        gateway_pid = banner_pids(launch.output)["gateway"]
+        os.kill(gateway_pid, signal.SIGKILL)
+        wait_until(
+            lambda: not accepts_connections(setup.ports["gateway"]),
+            STOP_TIMEOUT_S,
+            "the gateway's port closing",
+            launch.output,
+        )
+        # With its port taken, every restart of the gateway fails at once.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", setup.ports["gateway"]))
+        squatter.listen()
+
+        code = launch.wait(timeout=START_TIMEOUT_S)
+
+    assert code == 1, launch.output
+    assert "restart 2 of at most 2" in launch.output, launch.output
+    # uvicorn exits with 3 when its start-up fails.
+    gave_up = r"gateway exited with code \d+ again after 2 restarts within 300 s"
+    assert re.search(gave_up, launch.output), launch.output
+    assert "keeps failing, so stopping everything" in launch.output
+    others = [port for part, port in setup.ports.items() if part != "gateway"]
+    assert [port for port in [*others, setup.nats_port] if accepts_connections(port)] == []
