@@ -20,10 +20,8 @@ from enrolment.models import (
     Programme,
     SurveyResponse,
 )
-from upward_common.tables import OutboxEvent
 
 EMPLOYEE = Employee.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 
 # SQLite caps bound parameters per statement; 500 ids stay well below it.
 _CHUNK = 500
@@ -83,8 +81,8 @@ async def bulk_insert(
                         values[i] = json.dumps(values[i])
                 await copy.write_row(values)
         if len(rows) >= _ANALYZE_AFTER:
-            # Fresh statistics: without them the planner sorts the whole table for
-            # queries such as the outbox relay's "oldest unsent first".
+            # Fresh statistics: without them the planner misjudges a table that
+            # just grew by thousands of rows (a first import fills it from empty).
             await connection.exec_driver_sql(f"ANALYZE {quote(table.name)}")
         return
     # Row-wise tuples at C speed, then only the columns that need a conversion.
@@ -139,21 +137,6 @@ async def update_employee_rows(session: AsyncSession, rows: Sequence[Mapping[str
     params = [{f"b_{k}": v for k, v in row.items()} for row in rows]
     # On the connection: the ORM session's bulk-update path wants primary keys by name.
     await _core(session, statement, params)
-
-
-async def insert_outbox_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    await bulk_insert(session, OUTBOX, rows)
-
-
-async def forget_published_events_of(session: AsyncSession, employee_id: str) -> int:
-    """Delete already-published outbox rows that mention an employee (erasure).
-
-    Unsent rows stay: other services still need them, and the erasure event
-    that follows tells them to forget the person.
-    """
-    result = await _core(session, delete(OUTBOX).where(
-        OUTBOX.c.published_at.is_not(None), OUTBOX.c.payload.contains(employee_id)))
-    return int(result.rowcount or 0)
 
 
 async def employees_by_external_id(
