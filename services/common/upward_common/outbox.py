@@ -146,6 +146,8 @@ async def emit_many(
         check_event_size(payload, event_type=template.type, subject=ce_subject)
         rows.append({"event_id": event_id, "subject": template.nats_subject,
                      "ce_subject": ce_subject, "payload": payload, "created_at": now})
+    # Events `emit` added before keep their place ahead of these: the relay sends by seq.
+    await session.flush()
     connection = await session.connection()
     await connection.execute(insert(_OUTBOX), rows)
     if len(rows) >= _ANALYZE_AFTER and connection.dialect.name == "postgresql":
