@@ -127,8 +127,12 @@ async def test_emit_many_inserts_set_based_in_one_statement(start_kernel_service
                 await emit_many(session, batch, source="/tests")
             await session.commit()
         inserts = [(s, many) for s, many in seen if s.lstrip().upper().startswith("INSERT")]
-        assert len(inserts) == 1, seen
-        assert "outbox_event" in inserts[0][0] and inserts[0][1] is True
+        if running.app.state.engine.dialect.name == "postgresql":
+            # One COPY on the driver's own cursor, below SQLAlchemy: no INSERT at all.
+            assert inserts == [], seen
+        else:
+            assert len(inserts) == 1, seen
+            assert "outbox_event" in inserts[0][0] and inserts[0][1] is True
         assert len(await outbox_rows(running)) == 1500
 
 

@@ -32,13 +32,13 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic_core import to_json
-from sqlalchemy import delete, event, insert, update
+from sqlalchemy import delete, event, update
 from sqlalchemy.orm import Session
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.bus import Bus, ensure_streams
-from upward_common.db import Sessionmaker
+from upward_common.db import Sessionmaker, bulk_insert
 from upward_common.events import (
     MAX_EVENT_BYTES,
     STREAM,
@@ -115,9 +115,6 @@ def add_envelope(session: AsyncSession, envelope: CloudEvent, *, subject: str) -
 
 
 _OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
-# After a bulk insert this large, PostgreSQL's statistics are refreshed: without them
-# the planner sorts the whole table for the relay's "oldest unsent first".
-_ANALYZE_AFTER = 5000
 _ID, _SUBJECT, _DATA = "\x00id\x00", "\x00subject\x00", "\x00data\x00"
 
 
@@ -148,10 +145,7 @@ async def emit_many(
                      "ce_subject": ce_subject, "payload": payload, "created_at": now})
     # Events `emit` added before keep their place ahead of these: the relay sends by seq.
     await session.flush()
-    connection = await session.connection()
-    await connection.execute(insert(_OUTBOX), rows)
-    if len(rows) >= _ANALYZE_AFTER and connection.dialect.name == "postgresql":
-        await connection.exec_driver_sql(f"ANALYZE {_OUTBOX.name}")
+    await bulk_insert(session, _OUTBOX, rows)
     wake_after_commit(session)
     return len(rows)
 
