@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlmodel import select
 
-from enrolment.events import employee_updated_rows
 from enrolment.models import Programme
 from tests.common.conftest import recording_handler
 from tests.support.stack import Running
 from upward_common.db import SessionDep
 from upward_common.events import MAX_EVENT_BYTES, PairEnded, utcnow
 from upward_common.outbox import emit
-from upward_common.problems import PROBLEM_JSON, Problem
+from upward_common.problems import PROBLEM_JSON
 from upward_common.tables import OutboxEvent
 
 
@@ -84,20 +82,3 @@ async def test_the_size_is_counted_in_bytes_of_utf8_not_in_characters(
         assert accepted.status_code == 201, accepted.text
         assert await written(running) == (1, 1)
 
-
-def employee(employee_id: str, given_name: str) -> dict[str, Any]:
-    return {"id": employee_id, "external_id": f"ext-{employee_id}", "email": "a@example.com",
-            "given_name": given_name, "family_name": "Doe", "active": True}
-
-
-def test_the_bulk_import_rows_are_held_to_the_same_cap() -> None:
-    """Enrolment's HRIS import builds its outbox rows itself; one too large refuses them all."""
-    small = employee("e-1", "Ada")
-    rows = employee_updated_rows([(small, [])], occurred_at=utcnow())
-    assert len(rows) == 1
-    huge = employee("e-2", "A" * (MAX_EVENT_BYTES + 1))
-    with pytest.raises(Problem) as refused:
-        employee_updated_rows([(small, []), (huge, [])], occurred_at=utcnow())
-    assert refused.value.status == 413
-    assert refused.value.kind == "event-too-large"
-    assert "e-2" in refused.value.detail

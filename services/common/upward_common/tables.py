@@ -27,7 +27,11 @@ class OutboxEvent(SQLModel, table=True):
 
     seq: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=64, unique=True)
+    # The NATS subject the relay publishes to (`mentoring.<noun>.<verb>`).
     subject: str = Field(max_length=200)
+    # The CloudEvents `subject` (the id of the thing the event is about), so a
+    # service can forget what it published about someone (`outbox.forget`).
+    ce_subject: str | None = Field(default=None, max_length=200, index=True)
     payload: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)

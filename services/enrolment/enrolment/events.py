@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic import TypeAdapter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant, Programme, new_ids
+from enrolment.models import Employee, Participant, Programme
 from upward_common.events import (
     AvailabilityWindow,
     EmployeeErased,
@@ -26,7 +25,7 @@ from upward_common.events import (
     TopicSkill,
     utcnow,
 )
-from upward_common.outbox import check_event_size, emit, wake_after_commit
+from upward_common.outbox import emit, emit_many, forget
 
 SOURCE = "/upward/enrolment"
 
@@ -53,84 +52,50 @@ async def employee_updated(session: AsyncSession, employee: Employee) -> None:
                                   occurred_at=utcnow()), source=SOURCE)
 
 
-_ID, _SUBJECT, _EMPLOYEE = "\x00id\x00", "\x00subject\x00", "\x00employee\x00"
-_SNAPSHOT_ORDER = tuple(EmployeeSnapshot.model_fields)
-
-
-def _envelope_pieces(occurred_at: datetime) -> tuple[list[str], list[str]]:
-    """The envelope of an employee-updated event, cut around its id, subject and employee.
-
-    The kernel builds and serialises one real envelope; each event of a bulk
-    write then only fills in its own id, subject and employee snapshot.
-    """
-    probe = EmployeeSnapshot(employee_id="probe", external_id="probe", email="probe",
-                             given_name="probe", family_name="probe")
-    envelope = EmployeeUpdated(employee=probe, occurred_at=occurred_at).envelope(source=SOURCE)
-    envelope.id, envelope.subject = _ID, _SUBJECT
-    text = envelope.model_dump_json(exclude_none=True)
-    text = text.replace(probe.model_dump_json(), json.dumps(_EMPLOYEE), 1)
-    marks = sorted((text.index(json.dumps(m)), m) for m in (_ID, _SUBJECT, _EMPLOYEE))
-    pieces, order, last = [], [], 0
-    for position, mark in marks:
-        pieces.append(text[last:position])
-        order.append(mark)
-        last = position + len(json.dumps(mark))
-    pieces.append(text[last:])
-    return pieces, order
-
-
-# (snapshot field, employee column) in the model's field order.
+_EMPLOYEE_UPDATES = TypeAdapter(list[EmployeeUpdated])
 _SNAPSHOT_SOURCES = tuple((name, "id" if name == "employee_id" else name)
-                          for name in _SNAPSHOT_ORDER)
+                          for name in EmployeeSnapshot.model_fields)
 
 
-def _snapshot_dict(values: Mapping[str, Any], chain: list[str]) -> dict[str, Any]:
-    snapshot = {name: values.get(source) for name, source in _SNAPSHOT_SOURCES}
-    snapshot["manager_chain"] = chain
-    return snapshot
+async def employees_updated(
+    session: AsyncSession, employees: Sequence[tuple[Mapping[str, Any], list[str]]],
+    *, occurred_at: datetime,
+) -> None:
+    """One employee-updated event per (stored values, manager chain), in one bulk write.
 
-
-def employee_updated_rows(
-    employees: Sequence[tuple[Mapping[str, Any], list[str]]], *, occurred_at: datetime
-) -> list[dict[str, Any]]:
-    """Outbox rows of one employee-updated event per (values, manager chain).
-
-    Snapshots are serialised straight from plain dicts in the model's field
-    order: the first one is checked against the model's own serialisation, and
-    any difference (a contract change) switches the batch to the model path.
     An event over the kernel's size cap refuses the whole write (413).
     """
-    if not employees:
-        return []
-    subject, event_type = EmployeeUpdated.nats_subject(), EmployeeUpdated.type_name()
-    pieces, order = _envelope_pieces(occurred_at)
-    slots = [(_ID, _SUBJECT, _EMPLOYEE).index(mark) for mark in order]
-    first_values, first_chain = employees[0]
-    first = _snapshot_dict(first_values, first_chain)
-    trusted = to_json(first) == EmployeeSnapshot.model_validate(first).model_dump_json().encode()
-    rows: list[dict[str, Any]] = []
-    for event_id, (values, chain) in zip(new_ids(len(employees)), employees, strict=True):
-        snapshot = _snapshot_dict(values, chain)
-        snapshot_json = (to_json(snapshot) if trusted else
-                         EmployeeSnapshot.model_validate(snapshot).model_dump_json().encode())
-        # Ids are UUIDs: nothing in them needs JSON escaping.
-        filled = (f'"{event_id}"', f'"{values["id"]}"', snapshot_json.decode())
-        payload = "".join((pieces[0], filled[slots[0]], pieces[1], filled[slots[1]],
-                           pieces[2], filled[slots[2]], pieces[3]))
-        check_event_size(payload, event_type=event_type, subject=values["id"])
-        rows.append({
-            "event_id": event_id, "subject": subject, "payload": payload,
-            "created_at": occurred_at, "published_at": None, "attempts": 0,
-            "last_error": None,
-        })
-    return rows
+    await emit_many(session, employee_updated_events(employees, occurred_at=occurred_at),
+                    source=SOURCE)
 
 
-async def add_outbox_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write prepared outbox rows in one statement and wake the relay on commit."""
-    if rows:
-        await repository.insert_outbox_rows(session, rows)
-        wake_after_commit(session)
+def employee_updated_events(
+    employees: Sequence[tuple[Mapping[str, Any], list[str]]], *, occurred_at: datetime
+) -> list[EmployeeUpdated]:
+    """The events, validated in one pass (faster than constructing each model)."""
+    return _EMPLOYEE_UPDATES.validate_python([
+        {"employee": {**{name: values.get(column) for name, column in _SNAPSHOT_SOURCES},
+                      "manager_chain": chain},
+         "occurred_at": occurred_at}
+        for values, chain in employees
+    ])
+
+
+async def forget_published_events_of(
+    session: AsyncSession, employee_id: str, participant_ids: Sequence[str]
+) -> int:
+    """Delete our published events about an employee (erasure); returns how many.
+
+    What enrolment published about a person is subject to one of their ids:
+    employee events have the employee id as CloudEvents subject, participant
+    events (which carry the employee snapshot) the participant id. Events about
+    others that only name the employee id (a report's manager chain, someone's
+    avoid list) stay: the id is kept as the pseudonym. Unsent rows stay too.
+    """
+    forgotten = 0
+    for subject in (employee_id, *participant_ids):
+        forgotten += await forget(session, subject=subject)
+    return forgotten
 
 
 def employee_erased(session: AsyncSession, employee_id: str) -> None:

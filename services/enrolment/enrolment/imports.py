@@ -2,7 +2,7 @@
 
 The whole file is validated in memory, managers are resolved within the file
 whatever the row order, and the changes land in a handful of bulk statements
-(one insert, one update, one outbox insert) instead of a query per row.
+(one insert, one update, one bulk write of the events) instead of a query per row.
 """
 
 from __future__ import annotations
@@ -480,11 +480,10 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
     for values in (*plan.inserts, *plan.updates):
         previous = current.get(values["id"])
         current[values["id"]] = {**previous, **values} if previous else values
-    outbox = events.employee_updated_rows([(current[i], chains[i]) for i in event_ids],
-                                          occurred_at=now)
+    updated = [(current[i], chains[i]) for i in event_ids]
     await repository.insert_employee_rows(session, plan.inserts)
     await repository.update_employee_rows(session, plan.updates)
-    await events.add_outbox_rows(session, outbox)
+    await events.employees_updated(session, updated, occurred_at=now)
     report.rejected = len(report.errors)
     report.errors.sort(key=lambda e: e.row)
     return report

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, bindparam, delete, func, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,15 +18,12 @@ from enrolment.models import (
     Programme,
     SurveyResponse,
 )
-from upward_common.tables import OutboxEvent
+from upward_common.db import bulk_insert
 
 EMPLOYEE = Employee.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 
 # SQLite caps bound parameters per statement; 500 ids stay well below it.
 _CHUNK = 500
-# A bulk insert this large changes the table's shape enough to refresh its statistics.
-_ANALYZE_AFTER = 5000
 
 
 async def _core(session: AsyncSession, statement: Any, params: Any = None) -> Any:
@@ -52,76 +47,6 @@ async def all_employee_rows(session: AsyncSession) -> Sequence[Mapping[str, Any]
     return rows
 
 
-async def bulk_insert(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert many rows at driver speed: COPY on PostgreSQL, one executemany on SQLite.
-
-    Every row carries the same keys. Values go through the column types' own
-    bind processors (memoised: an export repeats the same dates and zones),
-    so what lands is what a Core insert would have written.
-    """
-    if not rows:
-        return
-    connection = await session.connection()
-    dialect = connection.dialect
-    names = list(rows[0])
-    columns = [table.c[name] for name in names]
-    quote = dialect.identifier_preparer.quote
-    column_list = ", ".join(quote(name) for name in names)
-    if dialect.name == "postgresql":
-        json_columns = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        async with driver.cursor() as cursor, cursor.copy(
-            f"COPY {quote(table.name)} ({column_list}) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                values = [row[name] for name in names]
-                for i in json_columns:
-                    if values[i] is not None:
-                        values[i] = json.dumps(values[i])
-                await copy.write_row(values)
-        if len(rows) >= _ANALYZE_AFTER:
-            # Fresh statistics: without them the planner sorts the whole table for
-            # queries such as the outbox relay's "oldest unsent first".
-            await connection.exec_driver_sql(f"ANALYZE {quote(table.name)}")
-        return
-    # Row-wise tuples at C speed, then only the columns that need a conversion.
-    getter = itemgetter(*names)
-    prepared: list[Any] = ([getter(row) for row in rows] if len(names) > 1
-                           else [(row[names[0]],) for row in rows])
-    converted = False
-    by_column: list[Any] = []
-    for index, column in enumerate(columns):
-        process = column.type._cached_bind_processor(dialect)
-        if process is None:
-            continue
-        if not converted:
-            by_column = list(zip(*prepared, strict=True))
-            converted = True
-        by_column[index] = _converted(by_column[index], process)
-    if converted:
-        prepared = list(zip(*by_column, strict=True))
-    placeholders = ", ".join("?" for _ in names)
-    await connection.exec_driver_sql(
-        f"INSERT INTO {quote(table.name)} ({column_list}) VALUES ({placeholders})", prepared)
-
-
-def _converted(values: Sequence[Any], process: Any) -> list[Any]:
-    """A column's values through its bind processor, once per distinct value."""
-    cache: dict[Any, Any] = {None: None}
-    out = []
-    for value in values:
-        try:
-            out.append(cache[value])
-        except KeyError:
-            out.append(cache.setdefault(value, process(value)))
-        except TypeError:  # unhashable (JSON): convert every time
-            out.append(process(value))
-    return out
-
-
 async def insert_employee_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
     await bulk_insert(session, EMPLOYEE, rows)
 
@@ -139,21 +64,6 @@ async def update_employee_rows(session: AsyncSession, rows: Sequence[Mapping[str
     params = [{f"b_{k}": v for k, v in row.items()} for row in rows]
     # On the connection: the ORM session's bulk-update path wants primary keys by name.
     await _core(session, statement, params)
-
-
-async def insert_outbox_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    await bulk_insert(session, OUTBOX, rows)
-
-
-async def forget_published_events_of(session: AsyncSession, employee_id: str) -> int:
-    """Delete already-published outbox rows that mention an employee (erasure).
-
-    Unsent rows stay: other services still need them, and the erasure event
-    that follows tells them to forget the person.
-    """
-    result = await _core(session, delete(OUTBOX).where(
-        OUTBOX.c.published_at.is_not(None), OUTBOX.c.payload.contains(employee_id)))
-    return int(result.rowcount or 0)
 
 
 async def employees_by_external_id(

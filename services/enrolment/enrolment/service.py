@@ -83,7 +83,7 @@ async def erase_employee(session: AsyncSession, *, employee_id: str) -> Employee
     await repository.delete_survey_history(session, [p.id for p in participants])
     await repository.delete_invitations_of(session, employee.id)
     # Our own copies of what we published about them go too.
-    await repository.forget_published_events_of(session, employee.id)
+    await events.forget_published_events_of(session, employee.id, [p.id for p in participants])
     # Department, level and dates stay: retention and programme analytics need them.
     employee.external_id = imports.erased_key(employee.external_id)
     employee.user_name = None

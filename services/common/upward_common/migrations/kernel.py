@@ -3,6 +3,7 @@
 Each version is frozen once released: a later change to these tables gets a
 new function and a new migration in every service, never an edit of an old
 function. v1 (first migration): outbox and inbox. v2: dead-lettered outbox rows.
+v3: the CloudEvents subject of outbox rows (`ce_subject`), for erasure.
 """
 
 from __future__ import annotations
@@ -64,3 +65,37 @@ def undo_dead_letter_outbox_rows_v2() -> None:
     op.create_index("ix_outbox_event_unpublished", "outbox_event", ["seq"],
                     postgresql_where=sa.text("published_at IS NULL"),
                     sqlite_where=sa.text("published_at IS NULL"))
+
+
+def cloudevents_subject_column_v3() -> None:
+    """Outbox rows keep their CloudEvents `subject` (`ce_subject`), indexed for erasure.
+
+    Rows already published get theirs from their payload, so an erasure after
+    the upgrade still forgets them; unsent rows are published and purged as before.
+    """
+    with op.batch_alter_table("outbox_event") as batch:
+        batch.add_column(sa.Column("ce_subject", sa.String(200), nullable=True))
+    op.create_index("ix_outbox_event_ce_subject", "outbox_event", ["ce_subject"])
+    if op.get_bind().dialect.name == "postgresql":
+        subject = "payload::json ->> 'subject'"
+        valid = "payload LIKE '{%'"
+    else:
+        subject = "json_extract(payload, '$.subject')"
+        valid = "json_valid(payload)"
+    op.execute(f"UPDATE outbox_event SET ce_subject = substr({subject}, 1, 200) "
+               f"WHERE published_at IS NOT NULL AND {valid}")
+
+
+def undo_cloudevents_subject_column_v3() -> None:
+    """Back to v2; the partial indexes are rebuilt around SQLite's table copy."""
+    op.drop_index("ix_outbox_event_ce_subject", table_name="outbox_event")
+    op.drop_index("ix_outbox_event_failed", table_name="outbox_event")
+    op.drop_index("ix_outbox_event_unsent", table_name="outbox_event")
+    with op.batch_alter_table("outbox_event") as batch:
+        batch.drop_column("ce_subject")
+    op.create_index("ix_outbox_event_unsent", "outbox_event", ["seq"],
+                    postgresql_where=sa.text("published_at IS NULL AND failed_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL AND failed_at IS NULL"))
+    op.create_index("ix_outbox_event_failed", "outbox_event", ["seq"],
+                    postgresql_where=sa.text("failed_at IS NOT NULL"),
+                    sqlite_where=sa.text("failed_at IS NOT NULL"))
