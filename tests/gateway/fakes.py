@@ -410,6 +410,10 @@ def fake_enrolment(recorder: Recorder) -> FastAPI:
 
     @app.get("/api/v1/participants/{participant_id}")
     async def participant(participant_id: str, user: CurrentUser) -> dict[str, Any]:
+        if participant_id == "garbled":
+            # JSON, but not a participant: what a service mid-upgrade or a stray route says.
+            return {"id": "garbled", "role": "boss", "enrolled_at": "the day before yesterday",
+                    "secret_internal_field": "do-not-leak"}
         if participant_id not in PARTICIPANTS:
             raise not_found("Participant", participant_id)
         found = PARTICIPANTS[participant_id]
