@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
@@ -23,6 +24,7 @@ from upward_common.problems import PROBLEM_BASE
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
+SERVICES = ("enrolment", "matching", "scheduling", "analytics")
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -158,6 +160,23 @@ def service_path(template: str, ids: Mapping[str, str]) -> str:
     """
     return template.format_map({name: quote(identifier(value, field=name), safe="")
                                 for name, value in ids.items()})
+
+
+# --- how many calls are in flight ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallSlots:
+    """The caps a call waits for: one per request, and one per service across requests."""
+
+    request: asyncio.Semaphore
+    service: asyncio.Semaphore
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        # Always taken in this order and released together, so waiting cannot deadlock.
+        async with self.request, self.service:
+            yield
 
 
 # --- what the services answer (unknown fields are ignored: services grow) ------------
@@ -618,9 +637,10 @@ class ServiceClient:
 
     service: str = "service"
 
-    def __init__(self, http: httpx.AsyncClient, caller: Caller) -> None:
+    def __init__(self, http: httpx.AsyncClient, caller: Caller, slots: CallSlots) -> None:
         self.http = http
         self.caller = caller
+        self.slots = slots
 
     async def _call(
         self,
@@ -631,7 +651,8 @@ class ServiceClient:
         params: Mapping[str, str | int] | None = None,
         **ids: str,
     ) -> Any:
-        """`method` on `template` with `ids` in its placeholders (checked and quoted there)."""
+        """`method` on `template` with `ids` in its placeholders (checked and quoted there),
+        within the request's and the service's caps on calls in flight."""
         path = API + service_path(template, ids)
         for name, value in (params or {}).items():
             if name.endswith("_id"):
@@ -642,9 +663,10 @@ class ServiceClient:
         elif body is not None:
             payload = _dump(body)
         try:
-            response = await self.http.request(
-                method, path, json=payload, params=params, headers=self.caller.headers()
-            )
+            async with self.slots.hold():
+                response = await self.http.request(
+                    method, path, json=payload, params=params, headers=self.caller.headers()
+                )
         except httpx.HTTPError as exc:
             raise unavailable_error(self.service, exc) from exc
         if response.is_error:
@@ -886,12 +908,14 @@ class AnalyticsClient(ServiceClient):
 
 @dataclass(frozen=True)
 class Downstreams:
-    """One shared connection pool per service, made in the lifespan and closed on shutdown."""
+    """One shared connection pool per service, made in the lifespan and closed on shutdown,
+    and the cap on GraphQL calls in flight to each across every request."""
 
     enrolment: httpx.AsyncClient
     matching: httpx.AsyncClient
     scheduling: httpx.AsyncClient
     analytics: httpx.AsyncClient
+    slots: Mapping[str, asyncio.Semaphore]
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Downstreams:
@@ -905,6 +929,8 @@ class Downstreams:
             matching=client(settings.matching_url),
             scheduling=client(settings.scheduling_url),
             analytics=client(settings.analytics_url),
+            slots={name: asyncio.Semaphore(settings.max_concurrent_calls_per_service)
+                   for name in SERVICES},
         )
 
     def by_name(self) -> dict[str, httpx.AsyncClient]:
