@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from gateway.config import GatewaySettings
+from upward_common.limits import Identifier
 from upward_common.observability import CORRELATION_HEADER
 from upward_common.problems import PROBLEM_BASE
 
+log = logging.getLogger(__name__)
+
 API = "/api/v1"
+SERVICES = ("enrolment", "matching", "scheduling", "analytics")
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -119,13 +127,56 @@ def gateway_problem(status: int, detail: str, *, kind: str,
     )
 
 
-def bad_gateway(service: str, detail: str) -> ProblemError:
-    """The service answered something this gateway cannot read."""
+def bad_gateway(service: str) -> ProblemError:
+    """The service answered something this gateway cannot read; the details go to the log."""
     return ProblemError(
-        f"The {service} service answered unexpectedly: {detail}",
+        f"Unexpected answer from the {service} service",
         {"status": 502, "type": PROBLEM_BASE + "bad-gateway", "title": "Bad gateway",
          "field": None, "errors": [], "service": service},
     )
+
+
+# --- ids in URLs ----------------------------------------------------------------------------
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+def identifier(value: str, *, field: str) -> str:
+    """`value` if it is an `Identifier` (docs/limits.md); else a 422 naming `field`."""
+    try:
+        return _IDENTIFIER.validate_python(value)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        # The value is not echoed: it may hold control characters or a probe's payload.
+        raise gateway_problem(422, f"Invalid {to_camel(field)}: {reason}",
+                              kind="validation-error", field=to_camel(field)) from exc
+
+
+def service_path(template: str, ids: Mapping[str, str]) -> str:
+    """`template` (`/pairs/{pair_id}`) with each id checked and percent-quoted.
+
+    The one place an id enters a service's URL, so no id can steer a call to another
+    route (`../../openapi.json`), carry a control character or split a segment.
+    """
+    return template.format_map({name: quote(identifier(value, field=name), safe="")
+                                for name, value in ids.items()})
+
+
+# --- how many calls are in flight ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallSlots:
+    """The caps a call waits for: one per request, and one per service across requests."""
+
+    request: asyncio.Semaphore
+    service: asyncio.Semaphore
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        # Always taken in this order and released together, so waiting cannot deadlock.
+        async with self.request, self.service:
+            yield
 
 
 # --- what the services answer (unknown fields are ignored: services grow) ------------
@@ -586,27 +637,36 @@ class ServiceClient:
 
     service: str = "service"
 
-    def __init__(self, http: httpx.AsyncClient, caller: Caller) -> None:
+    def __init__(self, http: httpx.AsyncClient, caller: Caller, slots: CallSlots) -> None:
         self.http = http
         self.caller = caller
+        self.slots = slots
 
     async def _call(
         self,
         method: str,
-        path: str,
+        template: str,
         *,
         body: BaseModel | list[BaseModel] | None = None,
-        params: dict[str, str | int] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        **ids: str,
     ) -> Any:
+        """`method` on `template` with `ids` in its placeholders (checked and quoted there),
+        within the request's and the service's caps on calls in flight."""
+        path = API + service_path(template, ids)
+        for name, value in (params or {}).items():
+            if name.endswith("_id"):
+                identifier(str(value), field=name)
         payload: Any = None
         if isinstance(body, list):
             payload = [_dump(item) for item in body]
         elif body is not None:
             payload = _dump(body)
         try:
-            response = await self.http.request(
-                method, API + path, json=payload, params=params, headers=self.caller.headers()
-            )
+            async with self.slots.hold():
+                response = await self.http.request(
+                    method, path, json=payload, params=params, headers=self.caller.headers()
+                )
         except httpx.HTTPError as exc:
             raise unavailable_error(self.service, exc) from exc
         if response.is_error:
@@ -614,21 +674,34 @@ class ServiceClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise bad_gateway(self.service, "the body is not JSON") from exc
+            log.warning("unexpected answer", extra={
+                "service": self.service, "path": path, "status": response.status_code,
+                "content_type": response.headers.get("content-type"),
+                "reason": "the body is not JSON"})
+            raise bad_gateway(self.service) from exc
 
-    async def _one(self, model: type[Model], method: str, path: str, **kwargs: Any) -> Model:
-        data = await self._call(method, path, **kwargs)
+    def _unexpected(self, path: str, exc: ValidationError) -> ProblemError:
+        # Logged without the values (they may be personal data); the client gets no
+        # validation dump, only that the service's answer was not what the gateway reads.
+        log.warning("unexpected answer", extra={
+            "service": self.service, "path": path,
+            "errors": exc.errors(include_url=False, include_input=False, include_context=False)})
+        return bad_gateway(self.service)
+
+    async def _one(self, model: type[Model], method: str, template: str, **kwargs: Any,
+                   ) -> Model:
+        data = await self._call(method, template, **kwargs)
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            raise bad_gateway(self.service, str(exc)) from exc
+            raise self._unexpected(template, exc) from exc
 
-    async def _many(self, model: type[Model], path: str, **kwargs: Any) -> list[Model]:
-        data = await self._call("GET", path, **kwargs)
+    async def _many(self, model: type[Model], template: str, **kwargs: Any) -> list[Model]:
+        data = await self._call("GET", template, **kwargs)
         try:
             return TypeAdapter(list[model]).validate_python(data)  # type: ignore[valid-type]
         except ValidationError as exc:
-            raise bad_gateway(self.service, str(exc)) from exc
+            raise self._unexpected(template, exc) from exc
 
 
 class EnrolmentClient(ServiceClient):
@@ -638,8 +711,8 @@ class EnrolmentClient(ServiceClient):
         """Upsert employees from HRIS records (JSON)."""
         return await self._one(ImportReportPublic, "POST", "/employees/import", body=records)
 
-    async def employee(self, employee_id: str) -> EmployeePublic:
-        return await self._one(EmployeePublic, "GET", f"/employees/{employee_id}")
+    async def employee(self, id: str) -> EmployeePublic:
+        return await self._one(EmployeePublic, "GET", "/employees/{id}", id=id)
 
     async def create_programme(self, data: ProgrammeCreate) -> ProgrammePublic:
         return await self._one(ProgrammePublic, "POST", "/programmes", body=data)
@@ -647,72 +720,79 @@ class EnrolmentClient(ServiceClient):
     async def programmes(self) -> list[ProgrammePublic]:
         return await self._many(ProgrammePublic, "/programmes")
 
-    async def programme(self, programme_id: str) -> ProgrammePublic:
-        return await self._one(ProgrammePublic, "GET", f"/programmes/{programme_id}")
+    async def programme(self, id: str) -> ProgrammePublic:
+        return await self._one(ProgrammePublic, "GET", "/programmes/{id}", id=id)
 
     async def enrol(self, programme_id: str, data: ParticipantCreate) -> ParticipantPublic:
-        return await self._one(ParticipantPublic, "POST",
-                               f"/programmes/{programme_id}/participants", body=data)
+        return await self._one(ParticipantPublic, "POST", "/programmes/{programme_id}/participants",
+                               programme_id=programme_id, body=data)
 
     async def participants(self, programme_id: str) -> list[ParticipantPublic]:
-        return await self._many(ParticipantPublic, f"/programmes/{programme_id}/participants")
+        return await self._many(ParticipantPublic, "/programmes/{programme_id}/participants",
+                                programme_id=programme_id)
 
-    async def participant(self, participant_id: str) -> ParticipantPublic:
-        return await self._one(ParticipantPublic, "GET", f"/participants/{participant_id}")
+    async def participant(self, id: str) -> ParticipantPublic:
+        return await self._one(ParticipantPublic, "GET", "/participants/{id}", id=id)
 
     async def withdraw(self, participant_id: str, reason: str | None) -> ParticipantPublic:
-        return await self._one(ParticipantPublic, "POST",
-                               f"/participants/{participant_id}/withdraw",
-                               body=Withdrawal(reason=reason))
+        return await self._one(ParticipantPublic, "POST", "/participants/{participant_id}/withdraw",
+                               participant_id=participant_id, body=Withdrawal(reason=reason))
 
     async def erase_employee(self, employee_id: str) -> EmployeePublic:
         """Erase a person on request (HR admins); every service pseudonymises them."""
-        return await self._one(EmployeePublic, "POST", f"/employees/{employee_id}/erase")
+        return await self._one(EmployeePublic, "POST", "/employees/{employee_id}/erase",
+                               employee_id=employee_id)
 
     async def update_programme(self, programme_id: str, data: ProgrammeUpdate,
                                ) -> ProgrammePublic:
-        return await self._one(ProgrammePublic, "PATCH", f"/programmes/{programme_id}",
-                               body=data)
+        return await self._one(ProgrammePublic, "PATCH", "/programmes/{programme_id}",
+                               programme_id=programme_id, body=data)
 
     async def transition_programme(self, programme_id: str, status: str) -> ProgrammePublic:
-        return await self._one(ProgrammePublic, "POST", f"/programmes/{programme_id}/status",
+        return await self._one(ProgrammePublic, "POST", "/programmes/{programme_id}/status",
+                               programme_id=programme_id,
                                body=ProgrammeTransition(status=status))
 
     async def add_topics(self, programme_id: str, topics: list[str]) -> ProgrammePublic:
-        return await self._one(ProgrammePublic, "POST", f"/programmes/{programme_id}/topics",
-                               body=TopicsAdd(topics=topics))
+        return await self._one(ProgrammePublic, "POST", "/programmes/{programme_id}/topics",
+                               programme_id=programme_id, body=TopicsAdd(topics=topics))
 
     async def import_participants(self, programme_id: str, records: list[ParticipantImportRecord],
                                   ) -> ParticipantImportReportPublic:
         return await self._one(ParticipantImportReportPublic, "POST",
-                               f"/programmes/{programme_id}/participants/import", body=records)
+                               "/programmes/{programme_id}/participants/import",
+                               programme_id=programme_id, body=records)
 
     async def invite(self, programme_id: str, data: InvitationCreate) -> InvitationPublic:
-        return await self._one(InvitationPublic, "POST",
-                               f"/programmes/{programme_id}/invitations", body=data)
+        return await self._one(InvitationPublic, "POST", "/programmes/{programme_id}/invitations",
+                               programme_id=programme_id, body=data)
 
     async def programme_invitations(self, programme_id: str) -> list[InvitationPublic]:
-        return await self._many(InvitationPublic, f"/programmes/{programme_id}/invitations")
+        return await self._many(InvitationPublic, "/programmes/{programme_id}/invitations",
+                                programme_id=programme_id)
 
     async def employee_invitations(self, employee_id: str) -> list[InvitationPublic]:
-        return await self._many(InvitationPublic, f"/employees/{employee_id}/invitations")
+        return await self._many(InvitationPublic, "/employees/{employee_id}/invitations",
+                                employee_id=employee_id)
 
     async def accept_invitation(self, invitation_id: str, answers: SurveyAnswers,
                                 ) -> ParticipantPublic:
-        return await self._one(ParticipantPublic, "POST",
-                               f"/invitations/{invitation_id}/accept", body=answers)
+        return await self._one(ParticipantPublic, "POST", "/invitations/{invitation_id}/accept",
+                               invitation_id=invitation_id, body=answers)
 
     async def decline_invitation(self, invitation_id: str) -> InvitationPublic:
-        return await self._one(InvitationPublic, "POST", f"/invitations/{invitation_id}/decline")
+        return await self._one(InvitationPublic, "POST", "/invitations/{invitation_id}/decline",
+                               invitation_id=invitation_id)
 
     async def update_survey(self, participant_id: str, answers: SurveyAnswers,
                             ) -> ParticipantPublic:
-        return await self._one(ParticipantPublic, "PUT",
-                               f"/participants/{participant_id}/survey", body=answers)
+        return await self._one(ParticipantPublic, "PUT", "/participants/{participant_id}/survey",
+                               participant_id=participant_id, body=answers)
 
     async def survey_versions(self, participant_id: str) -> list[SurveyVersionPublic]:
         return await self._many(SurveyVersionPublic,
-                                f"/participants/{participant_id}/survey/versions")
+                                "/participants/{participant_id}/survey/versions",
+                                participant_id=participant_id)
 
 
 class MatchingClient(ServiceClient):
@@ -722,7 +802,8 @@ class MatchingClient(ServiceClient):
                           limit: int) -> SuggestionsPublic:
         return await self._one(
             SuggestionsPublic, "GET",
-            f"/programmes/{programme_id}/mentees/{mentee_participant_id}/suggestions",
+            "/programmes/{programme_id}/mentees/{mentee_participant_id}/suggestions",
+            programme_id=programme_id, mentee_participant_id=mentee_participant_id,
             params={"limit": limit},
         )
 
@@ -741,67 +822,71 @@ class MatchingClient(ServiceClient):
             params["status"] = status
         return await self._many(PairPublic, "/pairs", params=params)
 
-    async def pair(self, pair_id: str) -> PairPublic:
-        return await self._one(PairPublic, "GET", f"/pairs/{pair_id}")
+    async def pair(self, id: str) -> PairPublic:
+        return await self._one(PairPublic, "GET", "/pairs/{id}", id=id)
 
     async def end_pair(self, pair_id: str, reason: str, note: str | None) -> PairPublic:
-        return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/end",
+        return await self._one(PairPublic, "POST", "/pairs/{pair_id}/end", pair_id=pair_id,
                                body=PairEnd(reason=reason, note=note))
 
     async def pick_mentor(self, programme_id: str, mentee_participant_id: str,
                           mentor_participant_id: str) -> PairPublic:
         """A mentee's pick from their shortlist: a proposed pair awaiting the mentor."""
         return await self._one(
-            PairPublic, "POST",
-            f"/programmes/{programme_id}/mentees/{mentee_participant_id}/pick",
+            PairPublic, "POST", "/programmes/{programme_id}/mentees/{mentee_participant_id}/pick",
+            programme_id=programme_id, mentee_participant_id=mentee_participant_id,
             body=PairPick(mentor_participant_id=mentor_participant_id),
         )
 
     async def accept_pair(self, pair_id: str) -> PairPublic:
-        return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/accept")
+        return await self._one(PairPublic, "POST", "/pairs/{pair_id}/accept", pair_id=pair_id)
 
     async def decline_pair(self, pair_id: str, note: str | None) -> PairPublic:
-        return await self._one(PairPublic, "POST", f"/pairs/{pair_id}/decline",
+        return await self._one(PairPublic, "POST", "/pairs/{pair_id}/decline", pair_id=pair_id,
                                body=PairDecline(note=note))
 
     async def pool_stats(self, programme_id: str) -> PoolStatsPublic:
-        return await self._one(PoolStatsPublic, "GET", f"/programmes/{programme_id}/pool")
+        return await self._one(PoolStatsPublic, "GET", "/programmes/{programme_id}/pool",
+                               programme_id=programme_id)
 
     async def matching_config(self, programme_id: str) -> MatchingConfigPublic:
         return await self._one(MatchingConfigPublic, "GET",
-                               f"/programmes/{programme_id}/matching-config")
+                               "/programmes/{programme_id}/matching-config",
+                               programme_id=programme_id)
 
     async def put_matching_config(self, programme_id: str, data: MatchingConfigUpdate,
                                   ) -> MatchingConfigPublic:
         return await self._one(MatchingConfigPublic, "PUT",
-                               f"/programmes/{programme_id}/matching-config", body=data)
+                               "/programmes/{programme_id}/matching-config",
+                               programme_id=programme_id, body=data)
 
     async def create_run(self, programme_id: str, data: MatchRunCreate) -> MatchRunPublic:
-        return await self._one(MatchRunPublic, "POST", f"/programmes/{programme_id}/match-runs",
-                               body=data)
+        return await self._one(MatchRunPublic, "POST", "/programmes/{programme_id}/match-runs",
+                               programme_id=programme_id, body=data)
 
     async def runs(self, programme_id: str) -> list[MatchRunPublic]:
-        return await self._many(MatchRunPublic, f"/programmes/{programme_id}/match-runs")
+        return await self._many(MatchRunPublic, "/programmes/{programme_id}/match-runs",
+                                programme_id=programme_id)
 
-    async def run(self, run_id: str, offset: int = 0, limit: int | None = None
-                  ) -> MatchRunPublic:
+    async def run(self, id: str, offset: int = 0, limit: int | None = None) -> MatchRunPublic:
         """A run with a page of its pairs and unmatched mentees (the service's default size
         unless `limit`)."""
         params = {"offset": offset} | ({} if limit is None else {"limit": limit})
-        return await self._one(MatchRunPublic, "GET", f"/match-runs/{run_id}", params=params)
+        return await self._one(MatchRunPublic, "GET", "/match-runs/{id}", id=id, params=params)
 
     async def publish_run(self, run_id: str) -> MatchRunPublic:
-        return await self._one(MatchRunPublic, "POST", f"/match-runs/{run_id}/publish")
+        return await self._one(MatchRunPublic, "POST", "/match-runs/{run_id}/publish",
+                               run_id=run_id)
 
 
 class SchedulingClient(ServiceClient):
     service = "scheduling"
 
     async def pair_sessions(self, pair_id: str) -> list[SessionPublic]:
-        return await self._many(SessionPublic, f"/pairs/{pair_id}/sessions")
+        return await self._many(SessionPublic, "/pairs/{pair_id}/sessions", pair_id=pair_id)
 
-    async def session(self, session_id: str) -> SessionPublic:
-        return await self._one(SessionPublic, "GET", f"/sessions/{session_id}")
+    async def session(self, id: str) -> SessionPublic:
+        return await self._one(SessionPublic, "GET", "/sessions/{id}", id=id)
 
     async def employee_sessions(self, employee_id: str | None) -> list[SessionPublic]:
         """An employee's sessions; without an id, scheduling answers for the caller."""
@@ -809,25 +894,28 @@ class SchedulingClient(ServiceClient):
         return await self._many(SessionPublic, "/sessions", params=params)
 
     async def log_session(self, session_id: str, data: SessionLog) -> SessionPublic:
-        return await self._one(SessionPublic, "POST", f"/sessions/{session_id}/log", body=data)
+        return await self._one(SessionPublic, "POST", "/sessions/{session_id}/log",
+                               session_id=session_id, body=data)
 
 
 class AnalyticsClient(ServiceClient):
     service = "analytics"
 
     async def programme_summary(self, programme_id: str) -> ProgrammeSummaryPublic:
-        return await self._one(ProgrammeSummaryPublic, "GET",
-                               f"/programmes/{programme_id}/summary")
+        return await self._one(ProgrammeSummaryPublic, "GET", "/programmes/{programme_id}/summary",
+                               programme_id=programme_id)
 
 
 @dataclass(frozen=True)
 class Downstreams:
-    """One shared connection pool per service, made in the lifespan and closed on shutdown."""
+    """One shared connection pool per service, made in the lifespan and closed on shutdown,
+    and the cap on GraphQL calls in flight to each across every request."""
 
     enrolment: httpx.AsyncClient
     matching: httpx.AsyncClient
     scheduling: httpx.AsyncClient
     analytics: httpx.AsyncClient
+    slots: Mapping[str, asyncio.Semaphore]
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Downstreams:
@@ -841,6 +929,8 @@ class Downstreams:
             matching=client(settings.matching_url),
             scheduling=client(settings.scheduling_url),
             analytics=client(settings.analytics_url),
+            slots={name: asyncio.Semaphore(settings.max_concurrent_calls_per_service)
+                   for name in SERVICES},
         )
 
     def by_name(self) -> dict[str, httpx.AsyncClient]:

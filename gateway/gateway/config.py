@@ -1,13 +1,16 @@
 """Gateway settings: `GATEWAY_*`, falling back to `UPWARD_*`."""
 
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, Field
 from pydantic_settings import SettingsConfigDict
 
 from upward_common.settings import UpwardSettings
 
 
 class GatewaySettings(UpwardSettings):
-    """Where the four services answer, and how long the gateway waits for them."""
+    """Where the four services answer, how long the gateway waits, and what a query may cost.
+
+    Every limit is documented in the gateway README ("Limits").
+    """
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -17,10 +20,36 @@ class GatewaySettings(UpwardSettings):
     scheduling_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
     analytics_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8004")
     # A GraphQL field waits this long for a service before it errors with 504.
-    downstream_timeout_seconds: float = 10.0
+    downstream_timeout_seconds: float = Field(default=10.0, gt=0)
     # An HRIS import or SCIM bulk request may stream a large file: wait longer.
-    forward_timeout_seconds: float = 300.0
+    forward_timeout_seconds: float = Field(default=300.0, gt=0)
     # Below the readiness probe's own timeout, so one slow service reads "not ready".
-    readiness_timeout_seconds: float = 1.0
+    readiness_timeout_seconds: float = Field(default=1.0, gt=0)
     # The in-browser GraphiQL page; it runs nothing without a bearer token.
     graphql_ide: bool = True
+
+    # --- what one GraphQL request may ask (refused before anything runs) ---------------
+    # A /graphql request body (query and variables); bulk imports use the forwarded route.
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # The query text, in UTF-8 bytes.
+    max_query_bytes: int = Field(default=32_768, gt=0)
+    # Lexical tokens the parser reads (comments included) before it gives up.
+    max_tokens: int = Field(default=5_000, gt=0)
+    # Nested selection sets: `{ programmes { pairs { id } } }` is 2 deep.
+    max_depth: int = Field(default=10, gt=0)
+    # Aliased fields, fragments expanded.
+    max_aliases: int = Field(default=50, ge=0)
+    # Fields asked for once every fragment spread is expanded in place.
+    max_selections: int = Field(default=1_000, gt=0)
+    # Parsed and validated documents kept for reuse (each cache, across requests).
+    query_cache_size: int = Field(default=256, ge=0)
+
+    # --- what one GraphQL request may spend while it runs -----------------------------
+    # Items of every list in one answer, summed: bounds the answer however lists nest.
+    max_result_items: int = Field(default=100_000, gt=0)
+    # Calls in flight to the services for one request (the rest wait their turn).
+    max_concurrent_calls_per_request: int = Field(default=8, gt=0)
+    # Calls in flight to one service across every request; also its connection pool.
+    max_concurrent_calls_per_service: int = Field(default=32, gt=0)
+    # The whole request, every call included; then it is cancelled with a 504 error.
+    request_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -15,6 +15,7 @@ from strawberry.fastapi import BaseContext
 from gateway.clients import (
     AnalyticsClient,
     Caller,
+    CallSlots,
     Downstreams,
     EmployeePublic,
     EnrolmentClient,
@@ -30,26 +31,51 @@ from gateway.clients import (
     SchedulingClient,
     SessionPublic,
 )
+from gateway.config import GatewaySettings
 from upward_common.auth import Principal, current_principal
 from upward_common.logs import current_correlation_id
+from upward_common.problems import Problem
 
 T = TypeVar("T")
 
 
-def per_key(
-    fetch: Callable[[str], Awaitable[T]],
-) -> Callable[[list[str]], Awaitable[Sequence[T | BaseException]]]:
-    """A batch function calling `fetch` once per distinct key, concurrently.
+class Batches:
+    """The DataLoader batches of one request in flight, so they can be cancelled with it.
 
-    The services expose one resource per URL, so a batch is a burst of parallel
-    calls; the DataLoader still guarantees one call per key per request, and an
-    error on one key fails only the fields that asked for that key.
+    A DataLoader runs each batch in a task of its own, outside the execution that asked
+    for it; cancelling the execution alone would leave those calls running.
     """
 
-    async def load(keys: list[str]) -> Sequence[T | BaseException]:
-        return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[object]] = set()
 
-    return load
+    def per_key(
+        self, fetch: Callable[[str], Awaitable[T]],
+    ) -> Callable[[list[str]], Awaitable[Sequence[T | BaseException]]]:
+        """A batch function calling `fetch` once per distinct key, concurrently.
+
+        The services expose one resource per URL, so a batch is a burst of parallel
+        calls (each waits for a slot under the request's cap); the DataLoader still
+        guarantees one call per key per request, and an error on one key fails only
+        the fields that asked for that key.
+        """
+
+        async def load(keys: list[str]) -> Sequence[T | BaseException]:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                return await asyncio.gather(*(fetch(key) for key in keys),
+                                            return_exceptions=True)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        return load
+
+    def cancel(self) -> None:
+        for task in self._running:
+            task.cancel()
 
 
 @dataclass(frozen=True)
@@ -70,10 +96,12 @@ class Loaders:
     programme_runs: DataLoader[str, list[MatchRunPublic]]
 
     @classmethod
-    def create(cls, enrolment: EnrolmentClient, matching: MatchingClient,
+    def create(cls, batches: Batches, enrolment: EnrolmentClient, matching: MatchingClient,
                scheduling: SchedulingClient, analytics: AnalyticsClient) -> Loaders:
         async def programme_pairs(programme_id: str) -> list[PairPublic]:
             return await matching.pairs(programme_id=programme_id)
+
+        per_key = batches.per_key
 
         return cls(
             employee=DataLoader(per_key(enrolment.employee)),
@@ -95,16 +123,27 @@ class GatewayContext(BaseContext):
     """What every resolver of one request sees: who calls, and the clients acting for them."""
 
     def __init__(self, *, principal: Principal, downstreams: Downstreams,
-                 correlation_id: str) -> None:
+                 correlation_id: str, max_concurrent_calls: int) -> None:
         super().__init__()
         self.principal = principal
         caller = Caller(token=principal.token, correlation_id=correlation_id)
-        self.enrolment = EnrolmentClient(downstreams.enrolment, caller)
-        self.matching = MatchingClient(downstreams.matching, caller)
-        self.scheduling = SchedulingClient(downstreams.scheduling, caller)
-        self.analytics = AnalyticsClient(downstreams.analytics, caller)
-        self.loaders = Loaders.create(self.enrolment, self.matching, self.scheduling,
-                                      self.analytics)
+        # One cap for the whole request, shared by its calls to every service.
+        request_slots = asyncio.Semaphore(max_concurrent_calls)
+
+        def slots(service: str) -> CallSlots:
+            return CallSlots(request=request_slots, service=downstreams.slots[service])
+
+        self.enrolment = EnrolmentClient(downstreams.enrolment, caller, slots("enrolment"))
+        self.matching = MatchingClient(downstreams.matching, caller, slots("matching"))
+        self.scheduling = SchedulingClient(downstreams.scheduling, caller, slots("scheduling"))
+        self.analytics = AnalyticsClient(downstreams.analytics, caller, slots("analytics"))
+        self.batches = Batches()
+        self.loaders = Loaders.create(self.batches, self.enrolment, self.matching,
+                                      self.scheduling, self.analytics)
+
+    def cancel(self) -> None:
+        """Stop the calls this request still has in flight (the execution is cancelled apart)."""
+        self.batches.cancel()
 
 
 Info = strawberry.Info[GatewayContext, None]
@@ -123,12 +162,36 @@ def _is_ide_page(request: Request) -> bool:
     )
 
 
+async def _read_body(request: Request, most: int) -> None:
+    """Read the body, refusing it (413) as soon as it passes `most` bytes, not once held whole."""
+    declared = request.headers.get("content-length", "")
+    too_large = Problem(413, f"A GraphQL request body is at most {most} bytes; send bulk "
+                             "imports to POST /api/v1/employees/import",
+                        kind="request-too-large", field="body")
+    if declared.isdigit() and int(declared) > most:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > most:
+            raise too_large
+        chunks.append(chunk)
+    # Starlette's own cache of the body, where the GraphQL view reads it from next.
+    request._body = b"".join(chunks)
+
+
 async def get_context(request: Request) -> GatewayContext:
     """Verify the bearer token before anything executes: no token, no GraphQL (401)."""
     downstreams: Downstreams = request.app.state.downstreams
-    if request.app.state.settings.graphql_ide and _is_ide_page(request):
+    settings: GatewaySettings = request.app.state.settings
+    if settings.graphql_ide and _is_ide_page(request):
         principal = _ANONYMOUS
     else:
         principal = await current_principal(request)
-    return GatewayContext(principal=principal, downstreams=downstreams,
-                          correlation_id=current_correlation_id())
+    if request.method == "POST":
+        await _read_body(request, settings.max_body_bytes)
+    return GatewayContext(
+        principal=principal, downstreams=downstreams, correlation_id=current_correlation_id(),
+        max_concurrent_calls=settings.max_concurrent_calls_per_request,
+    )

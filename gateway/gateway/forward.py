@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import httpx
 from fastapi import APIRouter, Request
@@ -23,6 +25,32 @@ HOP_BY_HOP = frozenset({
 })
 SET_BY_GATEWAY = frozenset({"date", "server", CORRELATION_HEADER})
 SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+SCIM_PREFIX = "/scim/v2/"
+IMPORT_PATH = "/api/v1/employees/import"
+# An encoded slash or backslash would become a separator past this check.
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+
+
+def _target_path(request: Request) -> str:
+    """The raw path to forward, refused (400) unless it stays under a forwarded route.
+
+    Checked on the bytes the client sent: Starlette routes on the decoded path, and
+    the HTTP client resolves dot segments, so `/scim/v2/../../api/v1/...` would
+    otherwise reach any enrolment route with any method.
+    """
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1")
+    if "\\" in path or _ENCODED_SEPARATOR.search(path):
+        raise _bad_path("A forwarded path must not hold a backslash or an encoded slash")
+    if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        raise _bad_path("A forwarded path must not hold . or .. segments")
+    if not (path.startswith(SCIM_PREFIX) or path == IMPORT_PATH):
+        raise _bad_path(f"Only {SCIM_PREFIX}* and {IMPORT_PATH} are forwarded")
+    return path
+
+
+def _bad_path(detail: str) -> Problem:
+    return Problem(400, detail, kind="bad-path", field="path")
 
 
 def _request_headers(request: Request) -> list[tuple[str, str]]:
@@ -43,12 +71,11 @@ def _request_headers(request: Request) -> list[tuple[str, str]]:
 
 async def forward_to_enrolment(request: Request) -> StreamingResponse:
     """Stream the request to enrolment and its answer back: status, headers and body."""
+    target = _target_path(request)
     # Verified here too, so an unauthenticated upload is refused before it is streamed.
     await current_principal(request)
     downstreams: Downstreams = request.app.state.downstreams
     http = downstreams.enrolment
-    path = request.scope.get("raw_path") or request.url.path.encode()
-    target = path.decode("latin-1")
     if request.url.query:
         target += "?" + request.url.query
     outgoing = http.build_request(
@@ -81,13 +108,13 @@ async def forward_to_enrolment(request: Request) -> StreamingResponse:
     return response
 
 
-@router.api_route("/scim/v2/{path:path}", methods=SCIM_METHODS, include_in_schema=False)
+@router.api_route(SCIM_PREFIX + "{path:path}", methods=SCIM_METHODS, include_in_schema=False)
 async def scim(request: Request) -> StreamingResponse:
     """SCIM 2.0 provisioning (Okta, Entra ID), answered by enrolment."""
     return await forward_to_enrolment(request)
 
 
-@router.post("/api/v1/employees/import")
+@router.post(IMPORT_PATH)
 async def import_employees(request: Request) -> StreamingResponse:
     """Bulk HRIS import (JSON array, NDJSON or CSV), answered by enrolment."""
     return await forward_to_enrolment(request)

@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from strawberry.fastapi import GraphQLRouter
 
 from gateway import forward
 from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
-from gateway.context import GatewayContext, get_context
-from gateway.schema import schema
+from gateway.context import get_context
+from gateway.limits import BoundedGraphQLRouter
+from gateway.schema import build_schema
 from upward_common.auth import TokenVerifier
 from upward_common.logs import configure_logging
 from upward_common.observability import (
@@ -60,14 +60,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         downstreams: Downstreams = app.state.downstreams
         return await downstreams.healthy(settings.readiness_timeout_seconds)
 
-    graphql: GraphQLRouter[GatewayContext, None] = GraphQLRouter(
-        schema,
+    graphql = BoundedGraphQLRouter(
+        build_schema(settings),
         # The path is the route's own (not an include prefix) so metrics label it /graphql.
         path="/graphql",
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphql_ide else None,
         # No subscriptions yet, so no websocket protocol is offered.
         subscription_protocols=(),
+        timeout_seconds=settings.request_timeout_seconds,
     )
 
     install_problem_handlers(app)

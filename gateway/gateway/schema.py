@@ -16,7 +16,9 @@ from strawberry.types import ExecutionContext
 
 from gateway import clients
 from gateway.clients import ProblemError, gateway_problem, to_camel
+from gateway.config import GatewaySettings
 from gateway.context import Info
+from gateway.limits import query_limits, result_budget
 from upward_common.problems import PROBLEM_BASE
 
 log = logging.getLogger(__name__)
@@ -1178,12 +1180,18 @@ class GatewaySchema(strawberry.Schema):
                 if original.status >= 500:
                     log.warning("downstream failure", extra={"problem": original.extensions,
                                                              "path": error.path})
+            elif original is None and error.path is None:
+                # GraphQL's own refusal before anything ran (syntax, validation, limits).
+                log.info("query refused", extra={"reason": error.message})
             else:
                 super().process_errors([error], execution_context)
 
 
-schema = GatewaySchema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[MaskUnexpectedErrors],
-)
+def build_schema(settings: GatewaySettings) -> GatewaySchema:
+    """The schema, with `settings`' query limits (see `gateway.limits`)."""
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[*query_limits(settings), MaskUnexpectedErrors],
+        execution_context_class=result_budget(settings.max_result_items),
+    )

@@ -41,10 +41,14 @@ class Stack:
 
 @pytest.fixture
 def start_stack() -> Callable[..., AbstractAsyncContextManager[Stack]]:
-    """`async with start_stack(analytics=None) as stack:`; None leaves that service down."""
+    """`async with start_stack(analytics=None) as stack:`; None leaves that service down.
+
+    `settings` overrides the gateway's (`{"max_depth": 3}`).
+    """
 
     @asynccontextmanager
-    async def start(**down: None) -> AsyncIterator[Stack]:
+    async def start(*, settings: dict[str, Any] | None = None,
+                    **down: None) -> AsyncIterator[Stack]:
         async with AsyncExitStack() as stack:
             recorders = {name: Recorder() for name in FAKES}
             fakes: dict[str, Running] = {}
@@ -57,9 +61,11 @@ def start_stack() -> Callable[..., AbstractAsyncContextManager[Stack]]:
                 fakes[name] = await stack.enter_async_context(serve(name,
                                                                     make(recorders[name])))
                 urls[f"{name}_url"] = fakes[name].url
-            settings = GatewaySettings(environment="test", jwt_secret=TEST_JWT_SECRET,
-                                       downstream_timeout_seconds=5, **urls)
-            gateway = await stack.enter_async_context(serve("gateway", create_app(settings)))
+            gateway_settings = GatewaySettings(**{
+                "environment": "test", "jwt_secret": TEST_JWT_SECRET,
+                "downstream_timeout_seconds": 5, **urls, **(settings or {})})
+            gateway = await stack.enter_async_context(serve("gateway",
+                                                            create_app(gateway_settings)))
             yield Stack(gateway, fakes, recorders)
 
     return start

@@ -7,8 +7,11 @@ problem+json with the kernel's own handlers, so the gateway meets the same
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -42,10 +45,21 @@ class Call:
 
 @dataclass
 class Recorder:
-    """Every request a fake answered (health checks aside), in order."""
+    """Every request a fake answered (health checks aside), in order, and how many it was
+    answering at once: in all, and per gateway request (by correlation id)."""
 
     calls: list[Call] = field(default_factory=list)
     bodies: list[tuple[str, bytes]] = field(default_factory=list)
+    # Seconds each answer takes, so that calls overlap when they are sent at once.
+    delay: float = 0.0
+    in_flight: int = 0
+    most_in_flight: int = 0
+    in_flight_by_request: Counter[str] = field(default_factory=Counter)
+    most_in_flight_by_request: Counter[str] = field(default_factory=Counter)
+    # Set by a test to make every answer wait for it; a caller that hangs up meanwhile
+    # is counted in `abandoned`.
+    hold: asyncio.Event | None = None
+    abandoned: int = 0
 
     def paths(self, method: str = "GET") -> list[str]:
         return [c.path for c in self.calls if c.method == method]
@@ -53,6 +67,27 @@ class Recorder:
     def clear(self) -> None:
         self.calls.clear()
         self.bodies.clear()
+
+    @asynccontextmanager
+    async def answering(self, request: Request) -> AsyncIterator[None]:
+        request_id = request.headers.get("x-correlation-id", "")
+        self.in_flight += 1
+        self.in_flight_by_request[request_id] += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.most_in_flight_by_request[request_id] = max(
+            self.most_in_flight_by_request[request_id], self.in_flight_by_request[request_id])
+        try:
+            while self.hold is not None and not self.hold.is_set():
+                if await request.is_disconnected():
+                    self.abandoned += 1
+                    break
+                await asyncio.sleep(0.01)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield
+        finally:
+            self.in_flight -= 1
+            self.in_flight_by_request[request_id] -= 1
 
 
 def _app(name: str, recorder: Recorder) -> FastAPI:
@@ -64,10 +99,12 @@ def _app(name: str, recorder: Recorder) -> FastAPI:
     @app.middleware("http")
     async def record(request: Request,
                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path != "/healthz":
-            recorder.calls.append(Call(request.method, request.url.path, request.url.query,
-                                       dict(request.headers)))
-        return await call_next(request)
+        if request.url.path == "/healthz":
+            return await call_next(request)
+        recorder.calls.append(Call(request.method, request.url.path, request.url.query,
+                                   dict(request.headers)))
+        async with recorder.answering(request):
+            return await call_next(request)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -410,6 +447,10 @@ def fake_enrolment(recorder: Recorder) -> FastAPI:
 
     @app.get("/api/v1/participants/{participant_id}")
     async def participant(participant_id: str, user: CurrentUser) -> dict[str, Any]:
+        if participant_id == "garbled":
+            # JSON, but not a participant: what a service mid-upgrade or a stray route says.
+            return {"id": "garbled", "role": "boss", "enrolled_at": "the day before yesterday",
+                    "secret_internal_field": "do-not-leak"}
         if participant_id not in PARTICIPANTS:
             raise not_found("Participant", participant_id)
         found = PARTICIPANTS[participant_id]

@@ -139,6 +139,7 @@ async def test_an_answer_that_is_not_json_is_a_502_not_a_crash(
                                    token=token("hr_admin"))
 
     [error] = _errors(response)
+    assert error["message"] == "Unexpected answer from the analytics service"
     assert error["extensions"]["status"] == 502
     assert error["extensions"]["service"] == "analytics"
 
@@ -251,3 +252,51 @@ async def test_matching_errors_name_the_graphql_fields(
     assert (published["extensions"]["status"], published["extensions"]["field"]) == (
         409, "status")
     assert pool["extensions"]["status"] == 403
+
+
+async def test_an_id_that_would_steer_the_call_elsewhere_is_refused_without_a_call(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    admin = token("hr_admin")
+
+    traversal = await _error(stack, '{ participant(id: "../../../openapi.json") { id } }',
+                             token=admin)
+    control = await _error(stack, "query ($id: ID!) { participant(id: $id) { id } }",
+                           {"id": "m1\n\u0000"}, token=admin)
+    slash = await _error(stack, 'mutation { withdraw(participantId: "m1/../../employees/e1") '
+                                "{ id } }", token=admin)
+    nested = await _error(stack, '{ suggestions(programmeId: "prog1", '
+                                 'menteeParticipantId: "s1?limit=1000") { score } }',
+                          token=admin)
+    query = await _error(stack, '{ pairs(participantId: "m1 OR 1=1") { id } }', token=admin)
+
+    assert (traversal["extensions"]["status"], traversal["extensions"]["field"]) == (422, "id")
+    assert traversal["message"].startswith("Invalid id: must be letters, digits")
+    assert "openapi" not in traversal["message"]
+    assert (control["extensions"]["status"], control["extensions"]["field"]) == (422, "id")
+    assert slash["extensions"]["field"] == "participantId"
+    assert nested["extensions"]["field"] == "menteeParticipantId"
+    assert query["extensions"]["field"] == "participantId"
+    assert all(not recorder.calls for recorder in stack.recorders.values())
+
+
+async def test_an_id_past_its_cap_is_refused(stack: Stack, token: Callable[..., str]) -> None:
+    error = await _error(stack, "query ($id: ID!) { pair(id: $id) { id } }", {"id": "p" * 65},
+                         token=token("hr_admin"))
+
+    assert (error["extensions"]["status"], error["extensions"]["field"]) == (422, "id")
+    assert not stack.recorders["matching"].calls
+
+
+async def test_an_answer_that_is_not_the_expected_shape_is_a_generic_502(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    response = await stack.graphql('{ participant(id: "garbled") { id role } }',
+                                   token=token("hr_admin"))
+
+    [error] = _errors(response)
+    assert error["message"] == "Unexpected answer from the enrolment service"
+    assert error["extensions"]["status"] == 502
+    assert error["extensions"]["service"] == "enrolment"
+    for leak in ("validation", "pydantic", "boss", "Field required", "do-not-leak", "Input"):
+        assert leak not in response.text

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+
+import pytest
 
 from tests.gateway.conftest import Stack
 
@@ -115,3 +118,43 @@ async def test_enrolment_down_is_a_503_problem(
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("/downstream-unavailable")
+
+
+async def _raw(stack: Stack, method: str, path: str, token: str) -> tuple[int, bytes, bytes]:
+    """A request with its path sent exactly as given (as `curl --path-as-is` does):
+    HTTP clients resolve dot segments before they send."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", stack.gateway.port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Authorization: Bearer {token}\r\nContent-Length: 0\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head, body
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/scim/v2/../../api/v1/employees/e1/erase"),
+    ("DELETE", "/scim/v2/Users/../../../api/v1/programmes/prog1"),
+    ("GET", "/scim/v2/./Users"),
+    ("POST", "/scim/v2/%2e%2e/%2E%2E/api/v1/employees/e1/erase"),
+    ("POST", "/scim/v2/.%2e/..%2E/api/v1/employees/e1/erase"),
+    ("GET", "/scim/v2/Users%2F..%2F..%2Fapi%2Fv1%2Fprogrammes"),
+    ("GET", "/scim/v2/Users%5c..%5capi"),
+    ("GET", "/scim/v2/Users\\..\\api"),
+    ("GET", "/%73cim/v2/Users"),
+    ("POST", "/api/v1/employees/%69mport"),
+])
+async def test_a_path_that_could_leave_the_forwarded_routes_is_a_400_and_never_forwarded(
+    stack: Stack, token: Callable[..., str], method: str, path: str,
+) -> None:
+    status, head, body = await _raw(stack, method, path, token("hris"))
+
+    assert status == 400
+    assert b"content-type: application/problem+json" in head.lower()
+    problem = json.loads(body)
+    assert problem["field"] == "path"
+    assert problem["type"].endswith("/bad-path")
+    assert not stack.recorders["enrolment"].calls
