@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 import nats
 from nats.aio.client import Client
@@ -57,6 +58,17 @@ async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
         await js.update_stream(config)
 
 
+def redacted(url: str) -> str:
+    """The URL without its password, for logs (production URLs carry credentials)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 class Bus:
     """Owns the process's NATS connection; `connected` is set once JetStream is usable."""
 
@@ -95,12 +107,13 @@ class Bus:
                 js = nc.jetstream(timeout=5)
                 await ensure_streams(js, self.replicas)
             except Exception as exc:  # noqa: BLE001 - any failure means "try again later"
-                log.warning("NATS not reachable yet", extra={"url": self.url, "error": str(exc)})
+                log.warning("NATS not reachable yet",
+                            extra={"url": redacted(self.url), "error": str(exc)})
                 await asyncio.sleep(self.reconnect_wait)
                 continue
             self.nc, self.js = nc, js
             self.ready.set()
-            log.info("connected to NATS", extra={"url": self.url})
+            log.info("connected to NATS", extra={"url": redacted(self.url)})
             return
 
     async def _on_error(self, exc: Exception) -> None:
