@@ -183,4 +183,3 @@ def test_settings_take_service_prefix_over_shared_prefix(monkeypatch: pytest.Mon
     settings = EnrolmentSettings()
     assert settings.nats_url == "nats://mine:4222"
     assert settings.log_level == "DEBUG"
-
