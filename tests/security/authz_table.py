@@ -20,9 +20,11 @@ caller is the other member of the pair), `same_programme` (the caller is another
 participant of the programme), `stranger` (the caller is in another programme). Which
 person of the seeded world (tests/security/world.py) plays each relation is the
 operation's own: for a participant record the owner is mentee A, for answering a
-proposal it is the mentor, for a session it is a member. `ALLOWED` means the call got
-past authorisation: one of the operation's `ok` statuses (a 409 where the call is aimed
-at a thing in its final state, so that the seeded world never changes).
+proposal it is the mentor, for a session it is a member. Every token of a role carries
+that person's `employee_id` (admins and HRIS jobs too: a role, not an id, must decide).
+`ALLOWED` means the call got past authorisation: one of the operation's `ok` statuses
+(a 409 where the call is aimed at a thing in its final state, so that the seeded world
+never changes). A GraphQL root field has the rows of the route it calls.
 
 A route that is in an OpenAPI document, or a root field in the gateway's schema, and not
 in this table fails `test_every_route_is_in_the_table`: a new route joins the table.

@@ -10,6 +10,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.security.authz_table import table_size
 from tests.security.fuzzing import STATS
 from tests.security.world import World, build_world
 from tests.support.platform import RunningPlatform, running_platform
@@ -31,6 +32,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    reports = [r for kind in ("passed", "failed", "xfailed", "xpassed")
+               for r in terminalreporter.stats.get(kind, [])]
+    if any("tests/security/test_authz.py" in getattr(r, "nodeid", "") for r in reports):
+        size = table_size()
+        terminalreporter.write_line(
+            "authorisation table: " + ", ".join(f"{k} {v}" for k, v in size.items()))
     if STATS.operations:
         terminalreporter.write_sep("=", "fuzzing")
         terminalreporter.write_line(STATS.summary())

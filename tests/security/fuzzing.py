@@ -30,23 +30,29 @@ DOCUMENTED_5XX = {("POST", "/scim/v2/.search"): 501}
 
 # Findings today's code makes, with what fixes them: counted and printed apart, and they do
 # not fail a run; remove an entry once its fix has landed, so that its return fails CI.
-KNOWN: list[tuple[re.Pattern[str], re.Pattern[str], str]] = [
-    (re.compile(r"^graphql "), re.compile(r"^error 500 at .*An unexpected error"),
+# Each: where, problem, request (patterns), and the reason.
+ANY = re.compile(r"")
+KNOWN: list[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], str]] = [
+    (re.compile(r"^graphql "), re.compile(r"^error 500 at .*An unexpected error"), ANY,
      "fixed by hardening: id validation (the gateway puts an id with a control character "
      "into a downstream URL; httpx refuses it and the field answers a masked 500)"),
-    (re.compile(r"^graphql "), re.compile(r"^error 502 at .*not JSON"),
+    (re.compile(r"^graphql "), re.compile(r"^error 502 at .*not JSON"), ANY,
      "fixed by hardening: id validation (an empty id, or one with '?' or '#', changes the "
      "downstream URL: the service answers a redirect or another route, the field a 502)"),
-    (re.compile(r""), re.compile(r"^leaks pydantic message$"),
+    (ANY, re.compile(r"^leaks pydantic message$"), ANY,
      "open: 422 problem+json errors[] and SCIM errors carry pydantic's own messages "
      "('Input should be ...'), copied by upward_common.problems.validation_problem and "
      "enrolment's SCIM error rendering"),
+    (re.compile(r"^(enrolment|matching|scheduling|analytics) "), re.compile(r"^500 "),
+     re.compile(r"\\x00|%00|\x00"),
+     "fixed by hardening: id validation (PostgreSQL only: a NUL byte in an id or a string "
+     "reaches the database, which refuses it, and the route answers 500)"),
 ]
 
 
-def known_reason(where: str, problem: str) -> str | None:
-    for place, pattern, reason in KNOWN:
-        if place.search(where) and pattern.search(problem):
+def known_reason(where: str, problem: str, request: str = "") -> str | None:
+    for place, pattern, sent, reason in KNOWN:
+        if place.search(where) and pattern.search(problem) and sent.search(request):
             return reason
     return None
 
@@ -60,8 +66,14 @@ class Finding:
     response: str
 
     def line(self) -> str:
-        return (f"{self.where} as {self.role}: {self.problem}\n"
-                f"    request:  {self.request[:400]}\n    response: {self.response[:400]}")
+        return _printable(f"{self.where} as {self.role}: {self.problem}\n"
+                          f"    request:  {self.request[:400]}\n"
+                          f"    response: {self.response[:400]}")
+
+
+def _printable(text: str) -> str:
+    """Control characters (fuzzers love NUL) as escapes, so the summary stays text."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass

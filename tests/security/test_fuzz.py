@@ -3,8 +3,9 @@
 Runs only when asked for (`-m fuzz`: `make fuzz-ci`, `make fuzz`), against the real
 platform on real ports, as an HR admin, a participant and an HRIS job. `FUZZ_EXAMPLES`
 sets the examples per operation and role (default 5), `FUZZ_DEADLINE_MS` the longest
-one example may take (default 10,000). Half the examples aim at things that exist (the
-seeded world's ids in the path), half at whatever schemathesis makes up.
+one example may take (default 10,000). Some examples aim at things that exist (the
+seeded world's ids in the path) or carry a NUL byte there, the rest at whatever
+schemathesis makes up.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ ROLES = ("hr_admin", "participant", "hris")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 DEADLINE_MS = int(os.environ.get("FUZZ_DEADLINE_MS", "10000"))
 SHRINK = os.environ.get("FUZZ_SHRINK", "1") != "0"
+AIMS = ("made-up", "seeded", "made-up", "nul")
 TIMEOUT_SECONDS = DEADLINE_MS / 1000
 
 
@@ -87,7 +89,7 @@ def _report(found: list[Finding], where: str, role: str, problems: list[str], re
     """Known findings are counted; any other fails the example."""
     new = []
     for problem in problems:
-        reason = known_reason(where, problem)
+        reason = known_reason(where, problem, request)
         if reason is None:
             new.append(problem)
         else:
@@ -118,11 +120,14 @@ def test_service_operation(platform: RunningPlatform, world: World,
     found: list[Finding] = []
 
     @FUZZ_SETTINGS
-    @given(case=operation.as_strategy(), aim=st.booleans())
-    def check(case: Any, aim: bool) -> None:
-        if aim and case.path_parameters:
+    @given(case=operation.as_strategy(), aim=st.sampled_from(AIMS))
+    def check(case: Any, aim: str) -> None:
+        if aim == "seeded" and case.path_parameters:
             case.path_parameters = {name: seeded.get(name, value)
                                     for name, value in case.path_parameters.items()}
+        elif aim == "nul" and case.path_parameters:
+            case.path_parameters = {name: f"{seeded.get(name, 'x')}\x00"
+                                    for name in case.path_parameters}
         STATS.requests += 1
         try:
             response = case.call(base_url=platform.urls[part], session=sessions[role],

@@ -31,10 +31,6 @@ MENTOR_SURVEY: dict[str, Any] = SURVEY | {
     "topics_teach": [{"topic": TOPIC, "level": 4}], "mentor_capacity": 3}
 MENTEE_SURVEY: dict[str, Any] = SURVEY | {"topics_learn": [{"topic": TOPIC, "level": 1}]}
 
-# Who the caller is for each relation, when the thing belongs to A (the default).
-PEOPLE = ("A", "B", "C", "D", "E", "F", "Y")
-
-
 @dataclass
 class World:
     tag: str
