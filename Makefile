@@ -7,7 +7,9 @@ PACKAGES := -e services/common -e services/enrolment -e services/matching \
 	-e services/scheduling -e services/analytics -e gateway
 ROLE ?= hr_admin
 
-.PHONY: install run test lint token bench asyncapi openapi deploy-check clean
+FUZZ_EXAMPLES ?= 30
+
+.PHONY: install run test lint token bench asyncapi openapi deploy-check fuzz fuzz-ci clean
 
 $(STAMP): requirements/constraints.txt requirements/dev.txt services/*/pyproject.toml gateway/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,6 +27,12 @@ run: install  ## start NATS (unless one answers at NATS_URL), the four services 
 
 test: install  ## every test; on PostgreSQL too when TEST_DATABASE_URL is set
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fuzz-ci: install  ## schemathesis on every operation, 3 examples each and role, no shrinking (CI)
+	FUZZ_EXAMPLES=3 FUZZ_SHRINK=0 $(BIN)/python -m pytest tests/security/test_fuzz.py -m fuzz -q
+
+fuzz: install  ## schemathesis with more examples: make fuzz [FUZZ_EXAMPLES=30]
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/security/test_fuzz.py -m fuzz -q
 
 lint: install  ## ruff and mypy (strict) on the kernel and the services
 	$(BIN)/ruff check services gateway tests scripts bench
