@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.core import NotSet
 
-from gateway.schema import schema as gateway_schema
+from gateway.config import GatewaySettings
+from gateway.schema import build_schema
 from tests.security.authz_table import CORE_USER
 from tests.security.fuzzing import (
     STATS,
@@ -54,7 +55,7 @@ SCHEMAS = {part: _openapi(part) for part in SERVICES}
 OPERATIONS = {(part, op.method.upper(), op.path): op
               for part, loaded in SCHEMAS.items()
               for op in (result.ok() for result in loaded.get_all_operations())}
-GRAPHQL = schemathesis.graphql.from_dict(gateway_schema.introspect())
+GRAPHQL = schemathesis.graphql.from_dict(build_schema(GatewaySettings()).introspect())
 FIELDS = {op.label: op for op in (result.ok() for result in GRAPHQL.get_all_operations())}
 
 FUZZ_SETTINGS = settings(
