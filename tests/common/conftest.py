@@ -21,7 +21,8 @@ from enrolment.main import SERVICE as ENROLMENT
 from enrolment.models import Programme
 from tests.support.stack import Running, serve, wait_until
 from upward_common.consumer import Handler
-from upward_common.events import CloudEvent, EventData, PairEnded, utcnow
+from upward_common.events import EventData, PairEnded, utcnow
+from upward_common.logs import event_id as current_event
 from upward_common.service import ServiceDefinition
 
 
@@ -29,11 +30,12 @@ def recording_handler(failures: dict[str, int] | None = None) -> Handler:
     """Applies an event by writing a row; fails the first N times per event id if asked."""
     failures = failures if failures is not None else {}
 
-    async def handle(session: AsyncSession, envelope: CloudEvent, data: Any) -> None:
-        session.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
+    async def handle(session: AsyncSession, data: Any) -> None:
+        event_id = current_event.get()  # the kernel names the event being applied
+        session.add(Programme(name=f"applied {event_id}", created_at=utcnow()))
         await session.flush()
-        if failures.get(envelope.id, 0) > 0:
-            failures[envelope.id] -= 1
+        if failures.get(event_id, 0) > 0:
+            failures[event_id] -= 1
             raise RuntimeError("simulated handler failure")
 
     return handle

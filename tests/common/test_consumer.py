@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +23,9 @@ from tests.common.conftest import applied_count, recording_handler
 from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from upward_common.bus import ensure_streams
+from upward_common.consumer import applies_many
 from upward_common.events import DEADLETTER_STREAM, STREAM, CloudEvent, PairEnded, utcnow
+from upward_common.logs import event_id as current_event
 from upward_common.tables import InboxEvent
 
 
@@ -138,15 +140,16 @@ class BatchRecorder:
         self.gate = asyncio.Event()
         self.sessions: dict[str, list[int]] = defaultdict(list)
 
-    async def __call__(self, session: AsyncSession, envelope: CloudEvent, data: Any) -> None:
+    async def __call__(self, session: AsyncSession, data: Any) -> None:
+        event_id = current_event.get()  # the kernel names the event being applied
         # hash_key is unique per session, never reused the way id() can be.
-        self.sessions[envelope.id].append(session.sync_session.hash_key)
-        if envelope.id == self.gate_id:
+        self.sessions[event_id].append(session.sync_session.hash_key)
+        if event_id == self.gate_id:
             self.entered.set()
             await self.gate.wait()
-        session.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
+        session.add(Programme(name=f"applied {event_id}", created_at=utcnow()))
         await session.flush()
-        if envelope.id in self.poison:
+        if event_id in self.poison:
             raise RuntimeError("simulated handler failure")
 
 
@@ -286,14 +289,15 @@ async def test_an_event_another_replica_commits_first_is_acked_without_applying_
 ) -> None:
     holder: list[Running] = []
 
-    async def raced(session: AsyncSession, envelope: CloudEvent, data: Any) -> None:
+    async def raced(session: AsyncSession, data: Any) -> None:
+        event_id = current_event.get()  # the kernel names the event being applied
         # Another replica got the same event (say, after an ack timeout) and commits it now.
         async with holder[0].app.state.sessionmaker() as other:
-            other.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
-            other.add(InboxEvent(event_id=envelope.id, event_type=envelope.type,
+            other.add(Programme(name=f"applied {event_id}", created_at=utcnow()))
+            other.add(InboxEvent(event_id=event_id, event_type=data.type_name(),
                                  processed_at=utcnow()))
             await other.commit()
-        session.add(Programme(name=f"applied {envelope.id}", created_at=utcnow()))
+        session.add(Programme(name=f"applied {event_id}", created_at=utcnow()))
         await session.flush()
 
     async with start_kernel_service(raced) as running:
@@ -308,3 +312,77 @@ async def test_an_event_another_replica_commits_first_is_acked_without_applying_
 
 async def _at_least(value: Any, minimum: float) -> bool:
     return bool(await value >= minimum)
+
+
+async def publish_pairs(js: JetStreamContext, pair_ids: Sequence[str]) -> None:
+    await ensure_streams(js, 1)
+    for pair_id in pair_ids:
+        envelope = envelope_of(PairEnded(pair_id=pair_id, programme_id="prog-1", reason="admin",
+                                         occurred_at=utcnow()))
+        await publish_envelope(js, envelope, msg_id=envelope.id)
+
+
+class BulkRecorder:
+    """A handler with a bulk form; records each call of either, by pair id."""
+
+    def __init__(self, poison: str | None = None) -> None:
+        self.poison = poison
+        self.bulk_calls: list[list[str]] = []
+        self.single_calls: list[str] = []
+
+        @applies_many(self.many)
+        async def handler(session: AsyncSession, data: PairEnded) -> None:
+            await self.one(session, data)
+
+        self.handler = handler
+
+    async def many(self, session: AsyncSession, items: Sequence[PairEnded]) -> None:
+        self.bulk_calls.append([item.pair_id for item in items])
+        for item in items:
+            self.apply(session, item)
+        await session.flush()
+
+    async def one(self, session: AsyncSession, data: PairEnded) -> None:
+        self.single_calls.append(data.pair_id)
+        self.apply(session, data)
+        await session.flush()
+
+    def apply(self, session: AsyncSession, data: PairEnded) -> None:
+        if data.pair_id == self.poison:
+            raise RuntimeError("simulated handler failure")
+        session.add(Programme(name=f"applied {data.pair_id}", created_at=utcnow()))
+
+
+async def test_a_handler_with_a_bulk_form_gets_the_run_of_its_events_in_one_call(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    pairs = ["p-1", "p-2", "p-3", "p-4"]
+    await publish_pairs(js, pairs)
+    recorder = BulkRecorder()
+    async with start_kernel_service(recorder.handler) as running:
+        await wait_until(lambda: consumed(running, "applied"))
+        await wait_until(lambda: settled(js))
+        assert recorder.bulk_calls == [pairs]
+        assert recorder.single_calls == []
+        for pair_id in pairs:
+            assert await applied_count(running, pair_id) == 1
+        assert await inbox_count(running) == 4
+
+
+async def test_a_bulk_run_that_fails_is_applied_one_event_at_a_time(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    pairs = ["p-1", "poison", "p-2"]
+    await publish_pairs(js, pairs)
+    recorder = BulkRecorder(poison="poison")
+    async with start_kernel_service(recorder.handler, consumer_max_deliver=2) as running:
+        await wait_until(lambda: consumed(running, "dead_lettered"))
+        await wait_until(lambda: settled(js))
+        assert recorder.bulk_calls == [pairs]
+        # Alone, each event goes through the one-event form; the poison is tried twice.
+        assert recorder.single_calls[:3] == pairs
+        assert recorder.single_calls.count("poison") == 2
+        assert await applied_count(running, "p-1") == 1
+        assert await applied_count(running, "p-2") == 1
+        assert await applied_count(running, "poison") == 0
+        assert await inbox_count(running) == 2

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.support.stream import Stream
-from upward_common.events import CloudEvent, PairEnded, PairFormed, utcnow
+from upward_common.events import PairEnded, PairFormed, utcnow
 from upward_common.outbox import emit
 
 
@@ -26,9 +26,9 @@ async def test_an_event_carries_the_correlation_id_of_the_request_that_caused_it
 async def test_a_handler_passes_the_correlation_id_on_to_the_events_it_emits(
     start_kernel_service: Any, stream: Stream
 ) -> None:
-    async def react(session: AsyncSession, envelope: CloudEvent, data: Any) -> None:
+    async def react(session: AsyncSession, data: Any) -> None:
         emit(session, PairEnded(pair_id=data.pair_id, programme_id=data.programme_id,
-                                reason="admin", occurred_at=utcnow()), source="/tests")
+                                reason="admin", occurred_at=utcnow()))
 
     async with start_kernel_service(react, model=PairFormed):
         formed = PairFormed(pair_id="p", programme_id="g", mentor_participant_id="m",

@@ -32,7 +32,7 @@ async def end_pair(body: Ending, session: SessionDep) -> dict[str, str]:
     session.add(Programme(name="the change", created_at=utcnow()))
     await session.flush()
     emit(session, PairEnded(pair_id="p-1", programme_id="prog-1", reason=body.reason,
-                            occurred_at=utcnow()), source="/tests")
+                            occurred_at=utcnow()))
     await session.commit()
     return {"status": "ended"}
 

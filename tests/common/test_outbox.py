@@ -36,7 +36,7 @@ def event() -> PairEnded:
 async def emit_and_commit(running: Running, count: int = 1, *, commit: bool = True) -> None:
     async with running.app.state.sessionmaker() as session:
         for _ in range(count):
-            emit(session, event(), source="/tests")
+            emit(session, event())
         if commit:
             await session.commit()
         else:

@@ -81,8 +81,8 @@ async def test_emit_many_writes_the_rows_emit_would(start_kernel_service: Any) -
         batch = events()
         async with running.app.state.sessionmaker() as session:
             for data in batch:
-                emit(session, data, source="/tests")
-            assert await emit_many(session, batch, source="/tests") == 5
+                emit(session, data)
+            assert await emit_many(session, batch) == 5
             await session.commit()
         rows = await outbox_rows(running)
     single, bulk = rows[:5], rows[5:]
@@ -124,7 +124,7 @@ async def test_emit_many_inserts_set_based_in_one_statement(start_kernel_service
         async with running.app.state.sessionmaker() as session:
             await session.connection()
             with statements(running) as seen:
-                await emit_many(session, batch, source="/tests")
+                await emit_many(session, batch)
             await session.commit()
         inserts = [(s, many) for s, many in seen if s.lstrip().upper().startswith("INSERT")]
         if running.app.state.engine.dialect.name == "postgresql":
@@ -160,15 +160,15 @@ async def test_emit_many_wakes_the_relay_after_commit_only(start_kernel_service:
         woken: list[str] = []
         async with running.app.state.sessionmaker() as session:
             session.sync_session.info[WAKE_KEY] = lambda: woken.append("woken")
-            await emit_many(session, events(), source="/tests")
+            await emit_many(session, events())
             assert woken == []
             await session.rollback()
             assert woken == []
-            await emit_many(session, events(), source="/tests")
+            await emit_many(session, events())
             await session.commit()
             assert woken == ["woken"]
             # Nothing to write: nothing to wake for.
-            assert await emit_many(session, [], source="/tests") == 0
+            assert await emit_many(session, []) == 0
             await session.commit()
             assert woken == ["woken"]
 
@@ -179,18 +179,18 @@ async def test_forget_deletes_exactly_the_published_rows_about_a_subject(
     async with start_kernel_service(recording_handler()) as running:
         await running.app.state.relay.stop()  # this test decides what is published
         async with running.app.state.sessionmaker() as session:
-            await emit_many(session, events(), source="/tests")  # e-1 p-1 p-2 - e-2
+            await emit_many(session, events())  # e-1 p-1 p-2 - e-2
             await session.commit()
             await session.exec(update(OutboxEvent).values(published_at=utcnow()))
             await session.commit()
             # Still to send (e-1 again), a dead letter (e-1), and a row naming e-1 in its
             # data only (a pair's mentor): all of them stay.
-            await emit_many(session, events()[:1], source="/tests")
-            dead = emit(session, events()[0], source="/tests")
+            await emit_many(session, events()[:1])
+            dead = emit(session, events()[0])
             emit(session, PairFormed(pair_id="p-3", programme_id="prog-1",
                                      mentor_participant_id="a", mentee_participant_id="b",
                                      mentor_employee_id="e-1", mentee_employee_id="d",
-                                     score=1.0, occurred_at=utcnow()), source="/tests")
+                                     score=1.0, occurred_at=utcnow()))
             await session.commit()
             await session.exec(update(OutboxEvent).where(col(OutboxEvent.event_id) == dead.id)
                                .values(failed_at=utcnow()))

@@ -85,7 +85,7 @@ async def commit_in_order(running: Running, *items: PairEnded | OutboxEvent) -> 
             if isinstance(item, OutboxEvent):
                 session.add(item)
             else:
-                emit(session, item, source="/tests")
+                emit(session, item)
             await session.flush()  # seq follows the order given
         await session.commit()
 

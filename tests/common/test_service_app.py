@@ -64,7 +64,7 @@ async def emit_events(running: Running, count: int, *, age: timedelta = timedelt
     async with running.app.state.sessionmaker() as session:
         for _ in range(count):
             emit(session, PairEnded(pair_id="p-1", programme_id="prog-1", reason="admin",
-                                    occurred_at=utcnow()), source="/tests")
+                                    occurred_at=utcnow()))
         await session.flush()
         if age:
             await session.exec(update(OutboxEvent)

@@ -11,7 +11,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from analytics import service
 from upward_common.consumer import Handlers
 from upward_common.events import (
-    CloudEvent,
     EmployeeErased,
     EmployeeUpdated,
     GoalUpdated,
@@ -27,79 +26,77 @@ from upward_common.events import (
     SessionScheduled,
 )
 
-SOURCE = "/upward/analytics"
-
 
 async def on_employee_updated(
-    session: AsyncSession, envelope: CloudEvent, data: EmployeeUpdated
+    session: AsyncSession, data: EmployeeUpdated
 ) -> None:
     await service.apply_employee(session, employee=data.employee, at=data.occurred_at)
 
 
 async def on_employee_erased(
-    session: AsyncSession, envelope: CloudEvent, data: EmployeeErased
+    session: AsyncSession, data: EmployeeErased
 ) -> None:
     await service.erase_employee(session, employee_id=data.employee_id, at=data.occurred_at)
 
 
 async def on_programme_updated(
-    session: AsyncSession, envelope: CloudEvent, data: ProgrammeUpdated
+    session: AsyncSession, data: ProgrammeUpdated
 ) -> None:
     await service.apply_programme(session, programme=data.programme, at=data.occurred_at)
 
 
 async def on_participant_enrolled(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantEnrolled
+    session: AsyncSession, data: ParticipantEnrolled
 ) -> None:
     await service.apply_participant(session, participant=data.participant, at=data.occurred_at,
                                     enrolled=True)
 
 
 async def on_participant_updated(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantUpdated
+    session: AsyncSession, data: ParticipantUpdated
 ) -> None:
     await service.apply_participant(session, participant=data.participant, at=data.occurred_at,
                                     enrolled=False)
 
 
 async def on_participant_withdrawn(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantWithdrawn
+    session: AsyncSession, data: ParticipantWithdrawn
 ) -> None:
     await service.apply_withdrawal(session, data=data)
 
 
-async def on_pair_formed(session: AsyncSession, envelope: CloudEvent, data: PairFormed) -> None:
+async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     await service.apply_pair_formed(session, data=data)
 
 
-async def on_pair_ended(session: AsyncSession, envelope: CloudEvent, data: PairEnded) -> None:
+async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
     await service.apply_pair_ended(session, data=data)
 
 
 async def on_session_scheduled(
-    session: AsyncSession, envelope: CloudEvent, data: SessionScheduled
+    session: AsyncSession, data: SessionScheduled
 ) -> None:
     await service.apply_session_scheduled(session, data=data)
 
 
 async def on_session_logged(
-    session: AsyncSession, envelope: CloudEvent, data: SessionLogged
+    session: AsyncSession, data: SessionLogged
 ) -> None:
     await service.apply_session_logged(session, data=data)
 
 
 async def on_session_cancelled(
-    session: AsyncSession, envelope: CloudEvent, data: SessionCancelled
+    session: AsyncSession, data: SessionCancelled
 ) -> None:
     await service.apply_session_cancelled(session, data=data)
 
 
-async def on_goal_updated(session: AsyncSession, envelope: CloudEvent, data: GoalUpdated) -> None:
+async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:
     await service.apply_goal(session, data=data)
 
 
 async def on_milestone_reached(
-    session: AsyncSession, envelope: CloudEvent, data: MilestoneReached
+    session: AsyncSession, data: MilestoneReached
 ) -> None:
     await service.apply_milestone(session, data=data)
 

@@ -188,11 +188,19 @@ async def current_principal(request: Request) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Any:
-    """Dependency: the caller must hold one of `roles`."""
+def _gate(*roles: Role) -> Any:
+    """A dependency: the verified caller, who must hold one of `roles` (else 403)."""
 
-    async def _check(user: CurrentUser) -> Principal:
+    async def gate(user: CurrentUser) -> Principal:
         user.require(*roles)
         return user
 
-    return Depends(_check)
+    gate.__name__ = "needs_" + "_or_".join(roles)
+    return Depends(gate)
+
+
+# Role gates for route signatures: `user: HrAdmin` admits the caller only with that role.
+HrAdmin = Annotated[Principal, _gate(Role.HR_ADMIN)]
+ProgrammeAdmin = Annotated[Principal, _gate(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)]
+Hris = Annotated[Principal, _gate(Role.HRIS)]
+HrisOrHrAdmin = Annotated[Principal, _gate(Role.HRIS, Role.HR_ADMIN)]

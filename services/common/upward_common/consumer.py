@@ -39,15 +39,34 @@ from upward_common.events import (
     parse_event,
     utcnow,
 )
-from upward_common.logs import correlation_id
+from upward_common.logs import correlation_id, event_id
 from upward_common.tables import InboxEvent
 
 log = logging.getLogger(__name__)
 
 INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
 
-Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+# A handler gets the event's data only: the envelope is the consumer's business.
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 Handlers = Mapping[type[EventData], Handler]
+# The bulk form of a handler: the same effect as applying each item in order.
+ManyHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
+_MANY = "apply_many"
+
+
+def applies_many(many: ManyHandler) -> Callable[[Handler], Handler]:
+    """Give a handler a bulk form, used for each run of its events within a fetched batch.
+
+    `many(session, items)` must leave the same state as calling the handler on
+    each item in order; it exists so a projection can read and write a whole run
+    with a few statements instead of a few per event.
+    """
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, _MANY, many)
+        return handler
+
+    return mark
 
 
 class AppliedElsewhere(Exception):
@@ -210,19 +229,18 @@ class EventConsumer:
             connection = await session.connection()
             seen = set((await connection.execute(
                 select(INBOX.c.event_id).where(INBOX.c.event_id.in_(ids)))).scalars())
+            fresh: list[Delivery] = []
             for delivery in deliveries:
                 envelope = delivery.envelope
                 if envelope.id in seen:
                     outcomes.append("duplicate")
                     continue
                 seen.add(envelope.id)
-                token = correlation_id.set(envelope.correlationid or envelope.id)
-                try:
-                    await delivery.handler(session, envelope, delivery.data)
-                finally:
-                    correlation_id.reset(token)
+                fresh.append(delivery)
                 inbox.append({"event_id": envelope.id, "event_type": envelope.type})
                 outcomes.append("applied")
+            for run in _runs(fresh):
+                await _apply_run(session, run)
             if inbox:
                 # The handlers' own writes first, so a conflict below is the inbox's alone.
                 await session.flush()
@@ -295,3 +313,38 @@ class EventConsumer:
             await call
         except Exception as exc:  # noqa: BLE001
             log.warning("could not settle message", extra={"error": str(exc)})
+
+
+def _runs(deliveries: Sequence[Delivery]) -> Iterable[list[Delivery]]:
+    """Consecutive deliveries with the same handler, in stream order."""
+    run: list[Delivery] = []
+    for delivery in deliveries:
+        if run and delivery.handler is not run[0].handler:
+            yield run
+            run = []
+        run.append(delivery)
+    if run:
+        yield run
+
+
+async def _apply_run(session: AsyncSession, run: Sequence[Delivery]) -> None:
+    """One handler's consecutive events: through its bulk form when it has one."""
+    many: ManyHandler | None = getattr(run[0].handler, _MANY, None)
+    if many is not None and len(run) > 1:
+        # The run's writes are one step; its first event's correlation stands for it.
+        first = run[0].envelope
+        token = correlation_id.set(first.correlationid or first.id)
+        try:
+            await many(session, [delivery.data for delivery in run])
+        finally:
+            correlation_id.reset(token)
+        return
+    for delivery in run:
+        envelope = delivery.envelope
+        token = correlation_id.set(envelope.correlationid or envelope.id)
+        applying = event_id.set(envelope.id)
+        try:
+            await delivery.handler(session, delivery.data)
+        finally:
+            event_id.reset(applying)
+            correlation_id.reset(token)

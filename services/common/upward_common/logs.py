@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
+# The id of the event a consumer's handler is applying (unset in a bulk run of many).
+event_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("event_id", default=None)
 
 
 def current_correlation_id() -> str:
@@ -43,6 +45,8 @@ class JsonFormatter(logging.Formatter):
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
+        if (eid := event_id.get()) is not None:
+            entry["event_id"] = eid
         for key, value in record.__dict__.items():
             if key not in self._reserved and not key.startswith("_"):
                 entry[key] = value

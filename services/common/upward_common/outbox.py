@@ -54,6 +54,8 @@ from upward_common.tables import OutboxEvent
 log = logging.getLogger(__name__)
 
 WAKE_KEY = "outbox_wake"
+# The CloudEvents `source` of what this session emits, set by the service's sessionmaker.
+SOURCE_KEY = "event_source"
 PURGE_EVERY_SECONDS = 3600.0
 # Below nats-py's limit of in-flight async publishes (4000), so a window never stalls.
 PUBLISH_WINDOW = 1000
@@ -92,9 +94,17 @@ def check_event_size(payload: str, *, event_type: str, subject: str | None = Non
     )
 
 
-def emit(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
+def event_source(session: AsyncSession) -> str:
+    """The `source` of this session's events: the service whose sessionmaker made it."""
+    source: str | None = session.info.get(SOURCE_KEY)
+    if source is None:
+        raise RuntimeError("this session cannot emit: its sessionmaker names no event source")
+    return source
+
+
+def emit(session: AsyncSession, data: EventData) -> CloudEvent:
     """Record `data` as an event in the current transaction; returns its envelope."""
-    envelope = data.envelope(source=source)
+    envelope = data.envelope(source=event_source(session))
     add_envelope(session, envelope, subject=data.nats_subject())
     return envelope
 
@@ -118,9 +128,7 @@ _OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 _ID, _SUBJECT, _DATA = "\x00id\x00", "\x00subject\x00", "\x00data\x00"
 
 
-async def emit_many(
-    session: AsyncSession, events: Sequence[EventData], *, source: str
-) -> int:
+async def emit_many(session: AsyncSession, events: Sequence[EventData]) -> int:
     """Record many events in the current transaction with one INSERT; returns how many.
 
     The rows are those `emit` would write for the same events, except that the
@@ -130,7 +138,7 @@ async def emit_many(
     """
     if not events:
         return 0
-    now = utcnow()
+    source, now = event_source(session), utcnow()
     templates: dict[tuple[type[EventData], bool], _Template] = {}
     rows: list[dict[str, Any]] = []
     for event_id, data in zip(_event_ids(len(events)), events, strict=True):

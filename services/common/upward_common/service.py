@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,11 +24,15 @@ from upward_common.observability import (
     health_router,
     install_request_metrics,
 )
-from upward_common.outbox import WAKE_KEY, OutboxRelay
+from upward_common.outbox import SOURCE_KEY, WAKE_KEY, OutboxRelay
 from upward_common.problems import install_problem_handlers
 from upward_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# A service's own long-lived state (caches, warmed-up solvers): entered once the
+# kernel's parts run, left before they stop. It keeps what it builds on `app.state`.
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class ServiceDefinition:
     migrations_dir: Path
     routers: Sequence[APIRouter]
     handlers: Handlers = field(default_factory=dict)
+    lifespan: Lifespan | None = None
     version: str = "0.1.0"
 
     @property
@@ -67,7 +72,8 @@ class ServiceDefinition:
                       reconnect_wait=settings.nats_reconnect_wait_seconds,
                       replicas=settings.stream_replicas)
             wake: list[OutboxRelay] = []
-            sessionmaker = make_sessionmaker(engine, **{WAKE_KEY: lambda: wake[0].wake()})
+            sessionmaker = make_sessionmaker(engine, **{WAKE_KEY: lambda: wake[0].wake(),
+                                                  SOURCE_KEY: definition.source})
             relay = OutboxRelay(
                 sessionmaker=sessionmaker, bus=bus, batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds, registry=registry,
@@ -87,16 +93,21 @@ class ServiceDefinition:
             app.state.bus = bus
             app.state.relay = relay
             app.state.consumer = consumer
-            bus.start()
-            relay.start()
-            consumer.start()
-            log.info("started", extra={"port": settings.port})
+            # The service's own state is up before the first event or request reaches it.
+            own = definition.lifespan(app) if definition.lifespan is not None else nullcontext()
             try:
-                yield
+                async with own:
+                    bus.start()
+                    relay.start()
+                    consumer.start()
+                    log.info("started", extra={"port": settings.port})
+                    try:
+                        yield
+                    finally:
+                        await consumer.stop()
+                        await relay.stop()
+                        await bus.close()
             finally:
-                await consumer.stop()
-                await relay.stop()
-                await bus.close()
                 await engine.dispose()
                 log.info("stopped")
 

@@ -27,8 +27,6 @@ from upward_common.events import (
 )
 from upward_common.outbox import emit, emit_many, forget
 
-SOURCE = "/upward/enrolment"
-
 _SNAPSHOT_FIELDS = (
     "external_id", "email", "given_name", "family_name", "job_title", "job_level",
     "department", "manager_id", "location", "time_zone", "hire_on", "leave_on", "active",
@@ -49,7 +47,7 @@ async def snapshot(session: AsyncSession, employee: Employee) -> EmployeeSnapsho
 
 async def employee_updated(session: AsyncSession, employee: Employee) -> None:
     emit(session, EmployeeUpdated(employee=await snapshot(session, employee),
-                                  occurred_at=utcnow()), source=SOURCE)
+                                  occurred_at=utcnow()))
 
 
 _EMPLOYEE_UPDATES = TypeAdapter(list[EmployeeUpdated])
@@ -65,8 +63,7 @@ async def employees_updated(
 
     An event over the kernel's size cap refuses the whole write (413).
     """
-    await emit_many(session, employee_updated_events(employees, occurred_at=occurred_at),
-                    source=SOURCE)
+    await emit_many(session, employee_updated_events(employees, occurred_at=occurred_at))
 
 
 def employee_updated_events(
@@ -99,7 +96,7 @@ async def forget_published_events_of(
 
 
 def employee_erased(session: AsyncSession, employee_id: str) -> None:
-    emit(session, EmployeeErased(employee_id=employee_id, occurred_at=utcnow()), source=SOURCE)
+    emit(session, EmployeeErased(employee_id=employee_id, occurred_at=utcnow()))
 
 
 async def participant_state(
@@ -137,14 +134,14 @@ async def participant_enrolled(
     session: AsyncSession, participant: Participant, employee: Employee, programme: Programme
 ) -> None:
     state = await participant_state(session, participant, employee, programme)
-    emit(session, ParticipantEnrolled(participant=state, occurred_at=utcnow()), source=SOURCE)
+    emit(session, ParticipantEnrolled(participant=state, occurred_at=utcnow()))
 
 
 async def participant_updated(
     session: AsyncSession, participant: Participant, employee: Employee, programme: Programme
 ) -> None:
     state = await participant_state(session, participant, employee, programme)
-    emit(session, ParticipantUpdated(participant=state, occurred_at=utcnow()), source=SOURCE)
+    emit(session, ParticipantUpdated(participant=state, occurred_at=utcnow()))
 
 
 def participant_withdrawn(
@@ -159,7 +156,6 @@ def participant_withdrawn(
             reason=reason,
             occurred_at=utcnow(),
         ),
-        source=SOURCE,
     )
 
 
@@ -184,4 +180,4 @@ def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
 
 def programme_updated(session: AsyncSession, programme: Programme) -> None:
     emit(session, ProgrammeUpdated(programme=programme_snapshot(programme),
-                                   occurred_at=utcnow()), source=SOURCE)
+                                   occurred_at=utcnow()))

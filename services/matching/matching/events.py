@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from matching import service
 from matching.models import Pair
 from upward_common.events import (
-    CloudEvent,
     EmployeeErased,
     EmployeeUpdated,
     PairEnded,
@@ -24,8 +23,6 @@ from upward_common.events import (
     utcnow,
 )
 from upward_common.outbox import emit
-
-SOURCE = "/upward/matching"
 
 
 def pair_formed(session: AsyncSession, pair: Pair) -> None:
@@ -41,7 +38,6 @@ def pair_formed(session: AsyncSession, pair: Pair) -> None:
             score=pair.score,
             occurred_at=pair.formed_at or utcnow(),
         ),
-        source=SOURCE,
     )
 
 
@@ -54,43 +50,42 @@ def pair_ended(session: AsyncSession, pair: Pair) -> None:
             reason=pair.end_reason or "admin",
             occurred_at=pair.ended_at or utcnow(),
         ),
-        source=SOURCE,
     )
 
 
 async def on_programme_updated(
-    session: AsyncSession, envelope: CloudEvent, data: ProgrammeUpdated
+    session: AsyncSession, data: ProgrammeUpdated
 ) -> None:
     await service.apply_programme(session, programme=data.programme, occurred_at=data.occurred_at)
 
 
 async def on_employee_updated(
-    session: AsyncSession, envelope: CloudEvent, data: EmployeeUpdated
+    session: AsyncSession, data: EmployeeUpdated
 ) -> None:
     await service.apply_employee(session, employee=data.employee, occurred_at=data.occurred_at)
 
 
 async def on_employee_erased(
-    session: AsyncSession, envelope: CloudEvent, data: EmployeeErased
+    session: AsyncSession, data: EmployeeErased
 ) -> None:
     await service.erase_employee(session, employee_id=data.employee_id,
                                  occurred_at=data.occurred_at)
 
 
 async def on_participant_enrolled(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantEnrolled
+    session: AsyncSession, data: ParticipantEnrolled
 ) -> None:
     await service.apply_participant(session, state=data.participant, occurred_at=data.occurred_at)
 
 
 async def on_participant_updated(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantUpdated
+    session: AsyncSession, data: ParticipantUpdated
 ) -> None:
     await service.apply_participant(session, state=data.participant, occurred_at=data.occurred_at)
 
 
 async def on_participant_withdrawn(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantWithdrawn
+    session: AsyncSession, data: ParticipantWithdrawn
 ) -> None:
     await service.withdraw_participant(
         session, participant_id=data.participant_id, programme_id=data.programme_id,

@@ -10,7 +10,6 @@ from scheduling import service
 from scheduling.models import MentoringSession
 from upward_common.consumer import Handlers
 from upward_common.events import (
-    CloudEvent,
     EmployeeErased,
     PairEnded,
     PairFormed,
@@ -23,8 +22,6 @@ from upward_common.events import (
 )
 from upward_common.outbox import emit
 
-SOURCE = "/upward/scheduling"
-
 
 def session_scheduled(session: AsyncSession, planned: MentoringSession) -> None:
     emit(session, SessionScheduled(
@@ -34,7 +31,7 @@ def session_scheduled(session: AsyncSession, planned: MentoringSession) -> None:
         starts_at=planned.starts_at,
         duration_minutes=planned.duration_minutes,
         occurred_at=utcnow(),
-    ), source=SOURCE)
+    ))
 
 
 def sessions_cancelled(
@@ -44,7 +41,7 @@ def sessions_cancelled(
         emit(session, SessionCancelled(
             session_id=row.id, pair_id=row.pair_id, programme_id=row.programme_id,
             reason=reason, occurred_at=utcnow(),
-        ), source=SOURCE)
+        ))
 
 
 def session_logged(session: AsyncSession, held: MentoringSession, *, logged_by: str) -> None:
@@ -58,10 +55,10 @@ def session_logged(session: AsyncSession, held: MentoringSession, *, logged_by: 
         duration_minutes=held.duration_minutes,
         logged_by_employee_id=logged_by,
         occurred_at=utcnow(),
-    ), source=SOURCE)
+    ))
 
 
-async def on_pair_formed(session: AsyncSession, envelope: CloudEvent, data: PairFormed) -> None:
+async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     await service.pair_formed(
         session,
         pair_id=data.pair_id,
@@ -72,27 +69,27 @@ async def on_pair_formed(session: AsyncSession, envelope: CloudEvent, data: Pair
     )
 
 
-async def on_pair_ended(session: AsyncSession, envelope: CloudEvent, data: PairEnded) -> None:
+async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
     await service.pair_ended(session, pair_id=data.pair_id, programme_id=data.programme_id,
                              reason=data.reason, ended_at=data.occurred_at)
 
 
 async def on_programme_updated(
-    session: AsyncSession, envelope: CloudEvent, data: ProgrammeUpdated
+    session: AsyncSession, data: ProgrammeUpdated
 ) -> None:
     await service.programme_updated(session, programme=data.programme,
                                     updated_at=data.occurred_at)
 
 
 async def on_participant_updated(
-    session: AsyncSession, envelope: CloudEvent, data: ParticipantUpdated
+    session: AsyncSession, data: ParticipantUpdated
 ) -> None:
     await service.participant_updated(session, participant=data.participant,
                                       updated_at=data.occurred_at)
 
 
 async def on_employee_erased(
-    session: AsyncSession, envelope: CloudEvent, data: EmployeeErased
+    session: AsyncSession, data: EmployeeErased
 ) -> None:
     await service.employee_erased(session, employee_id=data.employee_id,
                                   erased_at=data.occurred_at)
