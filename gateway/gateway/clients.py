@@ -699,6 +699,8 @@ class ServiceClient:
     async def _many(self, model: type[Model], template: str, **kwargs: Any) -> list[Model]:
         data = await self._call("GET", template, **kwargs)
         try:
+            # mypy reads list[model] as a type and refuses a variable in it; at run time it is
+            # the generic alias pydantic needs, and the result is list[Model] as declared.
             return TypeAdapter(list[model]).validate_python(data)  # type: ignore[valid-type]
         except ValidationError as exc:
             raise self._unexpected(template, exc) from exc
