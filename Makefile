@@ -34,7 +34,7 @@ fuzz-ci: install  ## schemathesis on every operation, 3 examples each and role, 
 fuzz: install  ## schemathesis with more examples: make fuzz [FUZZ_EXAMPLES=30]
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/security/test_fuzz.py -m fuzz -q
 
-lint: install  ## ruff and mypy (strict) on the kernel and the services
+lint: install  ## ruff on everything; mypy strict on the kernel and the gateway (pyproject.toml)
 	$(BIN)/ruff check services gateway tests scripts bench
 	$(BIN)/mypy
 
