@@ -227,7 +227,7 @@ async def test_a_column_left_out_keeps_its_value_and_an_empty_cell_clears_it(
 
 async def _nothing_written(enrolment: Running) -> bool:
     async with enrolment.app.state.engine.connect() as connection:
-        count = (await connection.execute(text("SELECT count(*) FROM employee"))).scalar()
+        count = (await connection.execute(text("SELECT count(*) FROM enrolment_employee"))).scalar()
     return count == 0
 
 

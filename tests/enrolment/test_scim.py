@@ -220,7 +220,8 @@ async def test_an_identity_provider_adopts_an_employee_known_from_the_hr_export(
 
 async def _employees(enrolment: Running) -> int:
     async with enrolment.app.state.engine.connect() as connection:
-        return int((await connection.execute(text("SELECT count(*) FROM employee"))).scalar())
+        count = await connection.execute(text("SELECT count(*) FROM enrolment_employee"))
+        return int(count.scalar())
 
 
 def _refused(response: httpx.Response, scim_type: str, mentions: str = "") -> None:

@@ -309,7 +309,8 @@ def _sub(minted: str) -> str:
 
 async def _participants(enrolment: Running) -> int:
     async with enrolment.app.state.engine.connect() as connection:
-        return int((await connection.execute(text("SELECT count(*) FROM participant"))).scalar())
+        count = await connection.execute(text("SELECT count(*) FROM enrolment_participant"))
+        return int(count.scalar())
 
 
 async def test_an_admin_cannot_consent_or_declare_diversity_for_someone_else(

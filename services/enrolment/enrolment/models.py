@@ -1,4 +1,8 @@
-"""Enrolment's tables and their API shapes."""
+"""Enrolment's tables and their API shapes.
+
+Every table name carries the service's name, because every service's models
+share one SQLAlchemy metadata in a process that runs them all.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +82,7 @@ def new_ids(count: int) -> list[str]:
 class Employee(SQLModel, table=True):
     """The HRIS mirror: one row per employee, leavers kept for retention analytics."""
 
-    __tablename__ = "employee"
+    __tablename__ = "enrolment_employee"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     external_id: str = Field(max_length=200, unique=True, index=True)
@@ -90,7 +94,8 @@ class Employee(SQLModel, table=True):
     job_title: str | None = Field(default=None, max_length=200)
     job_level: int | None = None
     department: str | None = Field(default=None, max_length=200)
-    manager_id: str | None = Field(default=None, foreign_key="employee.id", max_length=36)
+    manager_id: str | None = Field(default=None, foreign_key="enrolment_employee.id",
+                                   max_length=36)
     location: str | None = Field(default=None, max_length=200)
     time_zone: str | None = Field(default=None, max_length=64)
     hire_on: date | None = None
@@ -135,7 +140,7 @@ DEI_TOPICS: frozenset[str] = frozenset({"dei perspectives"})
 
 
 class Programme(SQLModel, table=True):
-    __tablename__ = "programme"
+    __tablename__ = "enrolment_programme"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(max_length=200)
@@ -170,12 +175,12 @@ class ParticipantStatus(StrEnum):
 class Participant(SQLModel, table=True):
     """An employee's opt-in to a programme in one role, with their latest survey answers."""
 
-    __tablename__ = "participant"
+    __tablename__ = "enrolment_participant"
     __table_args__ = (UniqueConstraint("programme_id", "employee_id", "role"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    programme_id: str = Field(foreign_key="programme.id", index=True, max_length=36)
-    employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
+    programme_id: str = Field(foreign_key="enrolment_programme.id", index=True, max_length=36)
+    employee_id: str = Field(foreign_key="enrolment_employee.id", index=True, max_length=36)
     role: str = Field(max_length=16)
     status: ParticipantStatus = Field(default=ParticipantStatus.ACTIVE, sa_type=String(16))
     # How they came in: self (opt-in), invitation (accepted), import (survey run
@@ -207,11 +212,12 @@ class Participant(SQLModel, table=True):
 class SurveyResponse(SQLModel, table=True):
     """Every version of a participant's survey, so a change can be audited."""
 
-    __tablename__ = "survey_response"
+    __tablename__ = "enrolment_survey_response"
     __table_args__ = (UniqueConstraint("participant_id", "version"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    participant_id: str = Field(foreign_key="participant.id", index=True, max_length=36)
+    participant_id: str = Field(foreign_key="enrolment_participant.id", index=True,
+                                max_length=36)
     version: int
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     submitted_at: datetime = Field(sa_type=UTCDateTime)
@@ -226,11 +232,11 @@ class InvitationStatus(StrEnum):
 class Invitation(SQLModel, table=True):
     """HR invites; only the employee's acceptance makes a participant."""
 
-    __tablename__ = "invitation"
+    __tablename__ = "enrolment_invitation"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    programme_id: str = Field(foreign_key="programme.id", index=True, max_length=36)
-    employee_id: str = Field(foreign_key="employee.id", index=True, max_length=36)
+    programme_id: str = Field(foreign_key="enrolment_programme.id", index=True, max_length=36)
+    employee_id: str = Field(foreign_key="enrolment_employee.id", index=True, max_length=36)
     role: str = Field(max_length=16)
     message: str = Field(default="", sa_type=SqlText)
     status: InvitationStatus = Field(default=InvitationStatus.PENDING, sa_type=String(16))
@@ -239,7 +245,10 @@ class Invitation(SQLModel, table=True):
     responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-TABLES = ("employee", "programme", "participant", "survey_response", "invitation")
+TABLES = (
+    "enrolment_employee", "enrolment_programme", "enrolment_participant",
+    "enrolment_survey_response", "enrolment_invitation",
+)
 
 
 # --- API shapes ------------------------------------------------------------------

@@ -4,9 +4,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from scheduling import service
 from scheduling.api import router
 from scheduling.config import SchedulingSettings
-from scheduling.events import HANDLERS
+from upward_common.events import (
+    EmployeeErased,
+    PairEnded,
+    PairFormed,
+    ParticipantUpdated,
+    ProgrammeUpdated,
+)
 from upward_common.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -16,7 +23,13 @@ SERVICE = ServiceDefinition(
     settings_cls=SchedulingSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
-    handlers=HANDLERS,
+    handlers={
+        PairFormed: service.on_pair_formed,
+        PairEnded: service.on_pair_ended,
+        ProgrammeUpdated: service.on_programme_updated,
+        ParticipantUpdated: service.on_participant_updated,
+        EmployeeErased: service.on_employee_erased,
+    },
 )
 
 

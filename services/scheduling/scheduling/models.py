@@ -1,7 +1,7 @@
 """Scheduling's tables and their API shapes.
 
-Pairs, programmes and participants are mirrors built from events; their table
-names carry the service's name because every service's models share one
+Pairs, programmes and participants are mirrors built from events. Every table
+name carries the service's name, because every service's models share one
 SQLAlchemy metadata in a process that runs them all.
 """
 
@@ -43,6 +43,8 @@ class Pair(SQLModel, table=True):
     mentor_employee_id: str | None = Field(default=None, index=True, max_length=64)
     mentee_employee_id: str | None = Field(default=None, index=True, max_length=64)
     status: PairStatus = Field(default=PairStatus.ACTIVE, sa_type=String(16))
+    # When the pair formed and ended (each its own event's `occurred_at`, so the row
+    # keeps both); the first session is planned from `formed_at`.
     formed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_reason: str | None = Field(default=None, max_length=200)
@@ -63,7 +65,8 @@ class Programme(SQLModel, table=True):
     status: str = Field(sa_type=String(16))
     session_cadence: str = Field(sa_type=String(16))
     session_minutes: int
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    # When the `programme.updated` that set this row happened: a late older one loses.
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Participant(SQLModel, table=True):
@@ -77,7 +80,8 @@ class Participant(SQLModel, table=True):
     role: str = Field(sa_type=String(16))
     status: str = Field(sa_type=String(16))
     time_zone: str | None = Field(default=None, max_length=64)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    # When the `participant.updated` that set this row happened: a late older one loses.
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class SessionStatus(StrEnum):
@@ -89,7 +93,7 @@ class SessionStatus(StrEnum):
 class MentoringSession(SQLModel, table=True):
     """One session of a pair: planned, then held (with the pair's shared recap) or cancelled."""
 
-    __tablename__ = "session"
+    __tablename__ = "scheduling_session"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     pair_id: str = Field(foreign_key="scheduling_pair.id", index=True, max_length=64)
@@ -108,19 +112,19 @@ class MentoringSession(SQLModel, table=True):
 class PrivateNote(SQLModel, table=True):
     """A participant's own note on a session: readable by its author only, never by an admin."""
 
-    __tablename__ = "session_private_note"
+    __tablename__ = "scheduling_private_note"
     __table_args__ = (UniqueConstraint("session_id", "author_employee_id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    session_id: str = Field(foreign_key="session.id", index=True, max_length=36)
+    session_id: str = Field(foreign_key="scheduling_session.id", index=True, max_length=36)
     author_employee_id: str = Field(index=True, max_length=64)
     body: str = Field(sa_type=Text)
     written_at: datetime = Field(sa_type=UTCDateTime)
 
 
 TABLES = (
-    "scheduling_pair", "scheduling_programme", "scheduling_participant", "session",
-    "session_private_note",
+    "scheduling_pair", "scheduling_programme", "scheduling_participant", "scheduling_session",
+    "scheduling_private_note",
 )
 
 

@@ -1,9 +1,12 @@
-"""Scheduling's rules: planning a pair's sessions, logging them, and who may see what."""
+"""Scheduling's rules: planning a pair's sessions, logging them, and who may see what.
+
+The handlers of the events scheduling consumes are rules too (`on_<event>`);
+`main.py` lists them beside the routers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,7 +23,14 @@ from scheduling.models import (
     SessionStatus,
 )
 from upward_common.auth import Principal
-from upward_common.events import ParticipantState, ProgrammeSnapshot, utcnow
+from upward_common.events import (
+    EmployeeErased,
+    PairEnded,
+    PairFormed,
+    ParticipantUpdated,
+    ProgrammeUpdated,
+    utcnow,
+)
 from upward_common.problems import Problem, conflict, invalid, not_found
 
 
@@ -28,106 +38,94 @@ def _not_member() -> Problem:
     return Problem(403, "Only the two members of the pair may do this", kind="forbidden")
 
 
-# --- from events -----------------------------------------------------------------
+# --- handlers of the events scheduling consumes ----------------------------------
 
 
-async def pair_formed(
-    session: AsyncSession,
-    *,
-    pair_id: str,
-    programme_id: str,
-    mentor_employee_id: str,
-    mentee_employee_id: str,
-    formed_at: datetime,
-) -> MentoringSession | None:
-    """Remember the pair and plan its first session; None when the pair is known already."""
-    pair = await repository.get_pair(session, pair_id)
+async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
+    """Remember the pair and plan its first session, unless the pair is known already."""
+    pair = await repository.get_pair(session, data.pair_id)
     if pair is not None and pair.formed_at is not None:
-        return None  # the same pair announced twice: it already has its plan
+        return  # the same pair announced twice: it already has its plan
     ended_early = pair is not None  # a tombstone: `pair.ended` overtook `pair.formed`
     if pair is None:
-        pair = Pair(id=pair_id, programme_id=programme_id)
-    pair.mentor_employee_id = mentor_employee_id
-    pair.mentee_employee_id = mentee_employee_id
-    pair.formed_at = formed_at
+        pair = Pair(id=data.pair_id, programme_id=data.programme_id)
+    pair.mentor_employee_id = data.mentor_employee_id
+    pair.mentee_employee_id = data.mentee_employee_id
+    pair.formed_at = data.occurred_at
     await repository.add(session, pair)
     if ended_early:
-        return None
-    programme = await repository.get_programme(session, programme_id)
+        return
+    programme = await repository.get_programme(session, data.programme_id)
     minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
     planned = MentoringSession(
         pair_id=pair.id,
-        programme_id=programme_id,
-        starts_at=recurrence.first_session_start(formed_at),
+        programme_id=data.programme_id,
+        starts_at=recurrence.first_session_start(data.occurred_at),
         duration_minutes=minutes,
         created_at=utcnow(),
     )
     await repository.add(session, planned)
     events.session_scheduled(session, planned)
-    return planned
 
 
-async def pair_ended(
-    session: AsyncSession, *, pair_id: str, programme_id: str, reason: str, ended_at: datetime
-) -> None:
+async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
     """End the pair and cancel its sessions planned from then on."""
-    pair = await repository.get_pair(session, pair_id)
+    pair = await repository.get_pair(session, data.pair_id)
     if pair is None:
-        pair = Pair(id=pair_id, programme_id=programme_id)
+        pair = Pair(id=data.pair_id, programme_id=data.programme_id)
     if pair.status == PairStatus.ENDED:
         return
     pair.status = PairStatus.ENDED
-    pair.ended_at = ended_at
-    pair.ended_reason = reason[:200]
+    pair.ended_at = data.occurred_at
+    pair.ended_reason = data.reason[:200]
     await repository.add(session, pair)
-    cancelled = await repository.cancel_planned_sessions(session, pair_ids=[pair_id],
-                                                         starting_from=ended_at)
-    events.sessions_cancelled(session, cancelled, reason=f"pair ended: {reason}")
+    cancelled = await repository.cancel_planned_sessions(
+        session, pair_ids=[data.pair_id], starting_from=data.occurred_at)
+    events.sessions_cancelled(session, cancelled, reason=f"pair ended: {data.reason}")
 
 
-async def programme_updated(
-    session: AsyncSession, *, programme: ProgrammeSnapshot, updated_at: datetime
-) -> None:
+async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) -> None:
     """Keep the latest programme rules; an older update arriving late is ignored."""
+    programme = data.programme
     row = await repository.get_programme(session, programme.programme_id)
-    if row is not None and row.updated_at > updated_at:
+    if row is not None and row.occurred_at > data.occurred_at:
         return
     row = row or Programme(id=programme.programme_id, name=programme.name,
                            status=programme.status, session_cadence=programme.session_cadence,
-                           session_minutes=programme.session_minutes, updated_at=updated_at)
+                           session_minutes=programme.session_minutes,
+                           occurred_at=data.occurred_at)
     row.name = programme.name
     row.status = programme.status
     row.session_cadence = programme.session_cadence
     row.session_minutes = programme.session_minutes
-    row.updated_at = updated_at
+    row.occurred_at = data.occurred_at
     await repository.add(session, row)
 
 
-async def participant_updated(
-    session: AsyncSession, *, participant: ParticipantState, updated_at: datetime
-) -> None:
+async def on_participant_updated(session: AsyncSession, data: ParticipantUpdated) -> None:
     """Keep what planning needs of a participant; an older update arriving late is ignored."""
+    participant = data.participant
     row = await repository.get_participant(session, participant.participant_id)
-    if row is not None and row.updated_at > updated_at:
+    if row is not None and row.occurred_at > data.occurred_at:
         return
     row = row or Participant(id=participant.participant_id, programme_id=participant.programme_id,
                              role=participant.role, status=participant.status,
-                             updated_at=updated_at)
+                             occurred_at=data.occurred_at)
     row.employee_id = participant.employee.employee_id
     row.role = participant.role
     row.status = participant.status
     row.time_zone = participant.time_zone or participant.employee.time_zone
-    row.updated_at = updated_at
+    row.occurred_at = data.occurred_at
     await repository.add(session, row)
 
 
-async def employee_erased(session: AsyncSession, *, employee_id: str, erased_at: datetime) -> None:
+async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> None:
     """Forget an employee: their notes and recaps go, their pairs' future sessions are cancelled."""
-    pairs = await repository.pairs_of_employee(session, employee_id)
+    pairs = await repository.pairs_of_employee(session, data.employee_id)
     cancelled = await repository.cancel_planned_sessions(
-        session, pair_ids=[pair.id for pair in pairs], starting_from=erased_at)
+        session, pair_ids=[pair.id for pair in pairs], starting_from=data.occurred_at)
     events.sessions_cancelled(session, cancelled, reason="a participant was erased")
-    await repository.forget_employee(session, employee_id)
+    await repository.forget_employee(session, data.employee_id)
 
 
 # --- from the API ----------------------------------------------------------------
