@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from analytics import service
 from analytics.models import ProgrammeSummary
-from upward_common.auth import CurrentUser, Role
+from upward_common.auth import ProgrammeAdmin
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
@@ -15,8 +15,7 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/programmes/{programme_id}/summary", response_model=ProgrammeSummary)
 async def programme_summary(
-    programme_id: Identifier, session: SessionDep, user: CurrentUser
+    programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin
 ) -> ProgrammeSummary:
     """A programme's figures built from events (admins); zeros for one not yet heard of."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     return await service.programme_summary(session, programme_id=programme_id)

@@ -9,7 +9,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,6 +37,8 @@ class Role(StrEnum):
 ADMIN_ROLES = frozenset({Role.HR_ADMIN, Role.PROGRAMME_MANAGER})
 # OpenID Connect caps `sub` at 255 ASCII characters.
 SUB_MAX = 255
+# The OpenAPI operation extension that lists the roles a route admits.
+ROLES_EXTENSION = "x-roles"
 
 
 class Principal(BaseModel):
@@ -176,31 +181,93 @@ def mint_token(
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
 
 
-async def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+# The OpenAPI security scheme every route that needs a caller declares (Swagger UI's
+# Authorize button sends it). `auto_error=False`: a missing or non-bearer header reaches
+# `current_principal`, which answers the same 401 problem+json as a bad token.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description=(
+        "A JWT in `Authorization: Bearer <token>`. Production tokens come from the "
+        "organisation's OpenID Connect issuer (RS256, checked against its JWKS); in "
+        "development `make token ROLE=<role> [EMPLOYEE_ID=<id>]` mints one (HS256, the "
+        "shared secret). Claims: `sub`, `roles` (`hr_admin`, `programme_manager`, "
+        "`participant`, `hris`), `employee_id` for participants, `iss`, `aud`, `exp`. "
+        f"An operation's `{ROLES_EXTENSION}` lists the roles it admits (any one of "
+        "them); an operation without it admits every valid token and decides by the "
+        "caller's relation to the thing (their own, their pair's)."
+    ),
+)
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> Principal:
+    """The verified caller; 401 without a valid bearer token.
+
+    As a dependency FastAPI hands it the parsed header; called directly (the
+    gateway's forwarding and GraphQL context) it reads the header itself.
+    """
+    if credentials is None:
+        credentials = await BEARER(request)
+    if credentials is None:
         raise _unauthorised("A bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
-    return await verifier.verify(token.strip())
+    return await verifier.verify(credentials.credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def _gate(*roles: Role) -> Any:
-    """A dependency: the verified caller, who must hold one of `roles` (else 403)."""
+class RoleGate:
+    """A dependency: the verified caller, who must hold one of `roles` (else 403).
 
-    async def gate(user: CurrentUser) -> Principal:
-        user.require(*roles)
+    The app factory reads `roles` back from each route's dependencies to list them
+    in the operation's OpenAPI document (`roles_of`).
+    """
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, user: CurrentUser) -> Principal:
+        user.require(*self.roles)
         return user
-
-    gate.__name__ = "needs_" + "_or_".join(roles)
-    return Depends(gate)
 
 
 # Role gates for route signatures: `user: HrAdmin` admits the caller only with that role.
-HrAdmin = Annotated[Principal, _gate(Role.HR_ADMIN)]
-ProgrammeAdmin = Annotated[Principal, _gate(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)]
-Hris = Annotated[Principal, _gate(Role.HRIS)]
-HrisOrHrAdmin = Annotated[Principal, _gate(Role.HRIS, Role.HR_ADMIN)]
+HrAdmin = Annotated[Principal, Depends(RoleGate(Role.HR_ADMIN))]
+ProgrammeAdmin = Annotated[Principal, Depends(RoleGate(Role.HR_ADMIN, Role.PROGRAMME_MANAGER))]
+Hris = Annotated[Principal, Depends(RoleGate(Role.HRIS))]
+HrisOrHrAdmin = Annotated[Principal, Depends(RoleGate(Role.HRIS, Role.HR_ADMIN))]
+
+
+def roles_of(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles that alone pass every gate of a route (its gates' common roles); None
+    when it has no gate."""
+    admitted: frozenset[Role] | None = None
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if isinstance(current.call, RoleGate):
+            gate = current.call.roles
+            admitted = gate if admitted is None else admitted & gate
+        pending.extend(current.dependencies)
+    return admitted
+
+
+def document_roles(router: APIRouter) -> None:
+    """Write each gated route's roles into its OpenAPI operation as `x-roles`.
+
+    Run on a router before an app includes it (the app factory does): the operation
+    is built from the route's `openapi_extra`.
+    """
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        roles = roles_of(route.dependant)
+        if roles is not None:
+            # A fresh dict: one `openapi_extra` may be shared by several routes.
+            route.openapi_extra = {**(route.openapi_extra or {}),
+                                   ROLES_EXTENSION: sorted(role.value for role in roles)}

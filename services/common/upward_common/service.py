@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
-from upward_common.auth import TokenVerifier
+from upward_common.auth import TokenVerifier, document_roles
 from upward_common.bus import Bus
 from upward_common.consumer import EventConsumer, Handlers
 from upward_common.db import create_engine, is_sqlite, make_sessionmaker, upgrade, upgrade_async
@@ -111,8 +111,11 @@ class ServiceDefinition:
                 await engine.dispose()
                 log.info("stopped")
 
+        # Swagger UI shows each operation's `x-roles` (showExtensions) beside the
+        # bearer scheme its Authorize button fills in.
         app = FastAPI(title=definition.title, description=definition.description,
-                      version=definition.version, lifespan=lifespan)
+                      version=definition.version, lifespan=lifespan,
+                      swagger_ui_parameters={"showExtensions": True})
         registry = CollectorRegistry()
         app.state.settings = settings
         app.state.verifier = TokenVerifier(settings)
@@ -153,5 +156,6 @@ class ServiceDefinition:
         app.add_middleware(CorrelationMiddleware)
         app.include_router(health_router(registry, readiness))
         for router in definition.routers:
+            document_roles(router)
             app.include_router(router)
         return app

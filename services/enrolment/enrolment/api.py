@@ -28,7 +28,7 @@ from enrolment.models import (
     SurveyVersionPublic,
     TopicsAdd,
 )
-from upward_common.auth import CurrentUser, Principal, Role
+from upward_common.auth import CurrentUser, HrAdmin, HrisOrHrAdmin, Principal, ProgrammeAdmin
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier, Text
 from upward_common.problems import PROBLEM_JSON, Problem
@@ -95,9 +95,8 @@ async def _rows(request: Request, what: str) -> list[imports.Row]:
 
 @router.post("/employees/import", response_model=ImportReport, openapi_extra=_IMPORT_BODY,
              responses={422: {"description": "Every row was rejected; nothing was written"}})
-async def import_employees(request: Request, session: SessionDep, user: CurrentUser) -> Any:
+async def import_employees(request: Request, session: SessionDep, user: HrisOrHrAdmin) -> Any:
     """Upsert employees from an HRIS export (CSV, NDJSON, JSON array); bad rows write nothing."""
-    user.require(Role.HRIS, Role.HR_ADMIN)
     rows = await _rows(request, "employee")
     report = await service.import_employees(session, rows)
     accepted = report.created + report.updated + report.unchanged
@@ -125,9 +124,8 @@ async def get_employee(employee_id: Identifier, session: SessionDep, user: Curre
 
 
 @router.post("/employees/{employee_id}/erase", response_model=EmployeePublic)
-async def erase_employee(employee_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def erase_employee(employee_id: Identifier, session: SessionDep, user: HrAdmin) -> Any:
     """Erase a person on request: pseudonymised everywhere, aggregates kept (HR admins)."""
-    user.require(Role.HR_ADMIN)
     employee = await service.erase_employee(session, employee_id=employee_id)
     await session.commit()
     return EmployeePublic.model_validate(employee.model_dump() | {"erased": True})
@@ -141,9 +139,8 @@ async def employee_invitations(employee_id: Identifier, session: SessionDep,
 
 
 @router.post("/programmes", response_model=ProgrammePublic, status_code=201)
-async def create_programme(data: ProgrammeCreate, session: SessionDep, user: CurrentUser) -> Any:
+async def create_programme(data: ProgrammeCreate, session: SessionDep, user: ProgrammeAdmin) -> Any:
     """Create a programme, open (default) or as a draft (HR admins and programme managers)."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     programme = await service.create_programme(session, data=data)
     await session.commit()
     return programme
@@ -169,9 +166,8 @@ async def get_programme(programme_id: Identifier, session: SessionDep, user: Cur
 
 @router.patch("/programmes/{programme_id}", response_model=ProgrammePublic)
 async def update_programme(programme_id: Identifier, data: ProgrammeUpdate, session: SessionDep,
-                           user: CurrentUser) -> Any:
+                           user: ProgrammeAdmin) -> Any:
     """Change a programme within what its lifecycle state allows (admins)."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     programme = await service.update_programme(session, programme_id=programme_id, data=data)
     await session.commit()
     return programme
@@ -179,9 +175,8 @@ async def update_programme(programme_id: Identifier, data: ProgrammeUpdate, sess
 
 @router.post("/programmes/{programme_id}/status", response_model=ProgrammePublic)
 async def transition_programme(programme_id: Identifier, data: ProgrammeTransition,
-                               session: SessionDep, user: CurrentUser) -> Any:
+                               session: SessionDep, user: ProgrammeAdmin) -> Any:
     """Move a programme along draft -> open -> running -> closed (admins)."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     programme = await service.transition_programme(session, programme_id=programme_id,
                                                    status=data.status)
     await session.commit()
@@ -190,9 +185,8 @@ async def transition_programme(programme_id: Identifier, data: ProgrammeTransiti
 
 @router.post("/programmes/{programme_id}/topics", response_model=ProgrammePublic)
 async def add_topics(programme_id: Identifier, data: TopicsAdd, session: SessionDep,
-                     user: CurrentUser) -> Any:
+                     user: ProgrammeAdmin) -> Any:
     """Add topics to a programme's catalogue (admins)."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     programme = await service.add_topics(session, programme_id=programme_id, topics=data.topics)
     await session.commit()
     return programme
@@ -221,9 +215,8 @@ async def enrol(programme_id: Identifier, data: ParticipantCreate, session: Sess
 
 @router.get("/programmes/{programme_id}/participants", response_model=list[ParticipantPublic])
 async def list_participants(programme_id: Identifier, session: SessionDep,
-                            user: CurrentUser) -> Any:
+                            user: ProgrammeAdmin) -> Any:
     """A programme's participants (admins; diversity attributes for HR admins only)."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     await service.get_programme(session, programme_id=programme_id)
     return _publics(await repository.list_participants(session, programme_id), user)
 
@@ -231,9 +224,8 @@ async def list_participants(programme_id: Identifier, session: SessionDep,
 @router.post("/programmes/{programme_id}/participants/import",
              response_model=ParticipantImportReport, openapi_extra=_PARTICIPANT_IMPORT_BODY)
 async def import_participants(programme_id: Identifier, request: Request, session: SessionDep,
-                              user: CurrentUser) -> Any:
+                              user: HrAdmin) -> Any:
     """Enrol opted-in people from a survey run elsewhere (NDJSON; consent time required)."""
-    user.require(Role.HR_ADMIN)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == imports.CSV:
         raise Problem(415, f"Send {imports.NDJSON} or {imports.JSON}: the survey is nested",
                       field="content-type", kind="unsupported-media-type")
@@ -247,9 +239,8 @@ async def import_participants(programme_id: Identifier, request: Request, sessio
 @router.post("/programmes/{programme_id}/invitations", response_model=InvitationPublic,
              status_code=201)
 async def invite(programme_id: Identifier, data: InvitationCreate, session: SessionDep,
-                 user: CurrentUser) -> Any:
+                 user: ProgrammeAdmin) -> Any:
     """Invite an employee; they become a participant only by accepting (admins)."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     invitation = await service.invite(session, programme_id=programme_id, data=data)
     await session.commit()
     return invitation
@@ -257,7 +248,7 @@ async def invite(programme_id: Identifier, data: InvitationCreate, session: Sess
 
 @router.get("/programmes/{programme_id}/invitations", response_model=list[InvitationPublic])
 async def programme_invitations(programme_id: Identifier, session: SessionDep,
-                                user: CurrentUser) -> Any:
+                                user: ProgrammeAdmin) -> Any:
     """A programme's invitations (admins)."""
     return await service.list_invitations(session, user=user, programme_id=programme_id)
 

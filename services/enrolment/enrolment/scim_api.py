@@ -16,7 +16,7 @@ from scim2_models import Context, ListResponse, ResponseParameters, SearchReques
 
 from enrolment import scim
 from enrolment.models import Employee
-from upward_common.auth import Principal, Role, current_principal
+from upward_common.auth import Hris
 from upward_common.db import SessionDep
 from upward_common.problems import Problem
 
@@ -61,12 +61,6 @@ def _error(exc: scim.ScimError) -> Response:
 
 router = APIRouter(prefix="/scim/v2", route_class=ScimRoute, tags=["scim"],
                    default_response_class=ScimJSONResponse)
-
-
-async def _hris(request: Request) -> Principal:
-    user = await current_principal(request)
-    user.require(Role.HRIS)
-    return user
 
 
 def _base(request: Request) -> str:
@@ -121,9 +115,8 @@ def _user_response(employee: Employee, request: Request, *, status: int = 200,
 
 
 @router.get("/ServiceProviderConfig")
-async def service_provider_config(request: Request) -> Response:
+async def service_provider_config(request: Request, user: Hris) -> Response:
     """What this SCIM server supports (RFC 7643 §5)."""
-    await _hris(request)
     return ScimJSONResponse(scim.service_provider_config(_base(request)))
 
 
@@ -134,16 +127,14 @@ def _list(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("/ResourceTypes")
-async def resource_types(request: Request) -> Response:
+async def resource_types(request: Request, user: Hris) -> Response:
     """The resource types served: User."""
-    await _hris(request)
     return ScimJSONResponse(_list(scim.resource_types(_base(request))))
 
 
 @router.get("/ResourceTypes/{name}")
-async def resource_type(name: str, request: Request) -> Response:
+async def resource_type(name: str, request: Request, user: Hris) -> Response:
     """One resource type."""
-    await _hris(request)
     for item in scim.resource_types(_base(request)):
         if item["id"] == name:
             return ScimJSONResponse(item)
@@ -151,16 +142,14 @@ async def resource_type(name: str, request: Request) -> Response:
 
 
 @router.get("/Schemas")
-async def schemas(request: Request) -> Response:
+async def schemas(request: Request, user: Hris) -> Response:
     """The User schema, the enterprise extension and the Upward extension."""
-    await _hris(request)
     return ScimJSONResponse(_list(scim.schemas(_base(request))))
 
 
 @router.get("/Schemas/{schema_id}")
-async def schema(schema_id: str, request: Request) -> Response:
+async def schema(schema_id: str, request: Request, user: Hris) -> Response:
     """One schema by URN."""
-    await _hris(request)
     for item in scim.schemas(_base(request)):
         if item["id"] == schema_id:
             return ScimJSONResponse(item)
@@ -189,9 +178,8 @@ def _int(value: str | None, name: str, default: int | None) -> int | None:
 
 
 @router.get("/Users")
-async def list_users(request: Request, session: SessionDep) -> Response:
+async def list_users(request: Request, session: SessionDep, user: Hris) -> Response:
     """Users matching `filter`, paged by `startIndex`/`count`, shaped by `attributes`."""
-    await _hris(request)
     return await _search(
         request, session, filter_text=_query(request, "filter"),
         start_index=_int(_query(request, "startIndex"), "startIndex", 1) or 1,
@@ -201,9 +189,8 @@ async def list_users(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/Users/.search")
-async def search_users(request: Request, session: SessionDep) -> Response:
+async def search_users(request: Request, session: SessionDep, user: Hris) -> Response:
     """The same query as GET /Users, sent as a SearchRequest body."""
-    await _hris(request)
     payload = await _json(request)
     if isinstance(payload, dict) and isinstance(payload.get("filter"), str):
         scim.check_filter_text(payload["filter"])  # before the model parses it
@@ -218,17 +205,15 @@ async def search_users(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/.search")
-async def search_everything(request: Request) -> Response:
+async def search_everything(request: Request, user: Hris) -> Response:
     """Searching every resource type at once is not offered; use /Users/.search."""
-    await _hris(request)
     raise scim.ScimError(501, "Search across resource types is not supported; "
                               "use /Users/.search")
 
 
 @router.post("/Users")
-async def create_user(request: Request, session: SessionDep) -> Response:
+async def create_user(request: Request, session: SessionDep, user: Hris) -> Response:
     """Provision a user (employee)."""
-    await _hris(request)
     employee = await scim.create_user(session, payload=await _json(request))
     await session.commit()
     return _user_response(employee, request, status=201,
@@ -236,9 +221,8 @@ async def create_user(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/Users/{user_id}")
-async def get_user(user_id: str, request: Request, session: SessionDep) -> Response:
+async def get_user(user_id: str, request: Request, session: SessionDep, user: Hris) -> Response:
     """One user; `If-None-Match` with the current ETag answers 304."""
-    await _hris(request)
     employee = await scim.get_user(session, user_id=user_id)
     if request.headers.get("if-none-match") in (scim.etag(employee), "*"):
         return Response(status_code=304, headers={"ETag": scim.etag(employee)})
@@ -247,9 +231,8 @@ async def get_user(user_id: str, request: Request, session: SessionDep) -> Respo
 
 
 @router.put("/Users/{user_id}")
-async def replace_user(user_id: str, request: Request, session: SessionDep) -> Response:
+async def replace_user(user_id: str, request: Request, session: SessionDep, user: Hris) -> Response:
     """Replace a user; `If-Match` guards against lost updates."""
-    await _hris(request)
     employee = await scim.replace_user(session, user_id=user_id, payload=await _json(request),
                                        if_match=request.headers.get("if-match"),
                                        base_url=_base(request))
@@ -258,9 +241,8 @@ async def replace_user(user_id: str, request: Request, session: SessionDep) -> R
 
 
 @router.patch("/Users/{user_id}")
-async def patch_user(user_id: str, request: Request, session: SessionDep) -> Response:
+async def patch_user(user_id: str, request: Request, session: SessionDep, user: Hris) -> Response:
     """Patch a user (add / replace / remove, e.g. `active: false` to deactivate)."""
-    await _hris(request)
     employee = await scim.patch_user(session, user_id=user_id, payload=await _json(request),
                                      if_match=request.headers.get("if-match"),
                                      base_url=_base(request))
@@ -269,9 +251,8 @@ async def patch_user(user_id: str, request: Request, session: SessionDep) -> Res
 
 
 @router.delete("/Users/{user_id}", status_code=204)
-async def delete_user(user_id: str, request: Request, session: SessionDep) -> Response:
+async def delete_user(user_id: str, request: Request, session: SessionDep, user: Hris) -> Response:
     """Deprovision a user: hidden from SCIM, kept inactive as a leaver."""
-    await _hris(request)
     await scim.delete_user(session, user_id=user_id, if_match=request.headers.get("if-match"))
     await session.commit()
     return Response(status_code=204)
@@ -288,9 +269,8 @@ _ALLOWED = (
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                   include_in_schema=False)
-async def unknown(path: str, request: Request) -> Response:
+async def unknown(path: str, request: Request, user: Hris) -> Response:
     """Anything else under /scim/v2: 405 on a known endpoint, else a SCIM 404."""
-    await _hris(request)
     for pattern, allowed in _ALLOWED:
         if pattern.match(path):
             raise scim.ScimError(405, f"{request.method} is not allowed on /{path}",

@@ -563,9 +563,8 @@ async def list_invitations(
     session: AsyncSession, *, user: Principal, programme_id: str | None = None,
     employee_id: str | None = None,
 ) -> Sequence[Invitation]:
-    """Invitations of a programme (admins) or of an employee (themselves or admins)."""
+    """A programme's invitations (its route admits admins) or an employee's (self or admins)."""
     if programme_id is not None:
-        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
         await get_programme(session, programme_id=programme_id)
     else:
         user.require_self_or_admin(employee_id)
