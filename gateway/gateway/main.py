@@ -13,6 +13,7 @@ from gateway import forward
 from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
 from gateway.context import get_context
+from gateway.cors import GraphQLCORSMiddleware
 from gateway.limits import BoundedGraphQLRouter
 from gateway.schema import build_schema
 from upward_common.auth import TokenVerifier
@@ -72,6 +73,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
 
     install_problem_handlers(app)
+    if settings.cors_origins:
+        # Inside the metrics and the correlation id, so preflights are counted and traced.
+        app.add_middleware(GraphQLCORSMiddleware, origins=settings.cors_origins,
+                           path="/graphql")
     install_request_metrics(app, registry)
     app.add_middleware(CorrelationMiddleware)
     app.include_router(health_router(registry, readiness))
