@@ -27,7 +27,8 @@ class GatewaySettings(UpwardSettings):
     forward_timeout_seconds: float = Field(default=300.0, gt=0)
     # Below the readiness probe's own timeout, so one slow service reads "not ready".
     readiness_timeout_seconds: float = Field(default=1.0, gt=0)
-    # The in-browser GraphiQL page; it runs nothing without a bearer token.
+    # The in-browser GraphiQL page and its assets (/graphql/assets); it runs nothing
+    # without a bearer token.
     graphql_ide: bool = True
     # Origins whose pages may call /graphql from a browser (CORS), as the browser sends them
     # and as a JSON list: GATEWAY_CORS_ORIGINS='["https://app.example.com"]'. None by

@@ -14,7 +14,7 @@ from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
 from gateway.context import get_context
 from gateway.cors import GraphQLCORSMiddleware
-from gateway.limits import BoundedGraphQLRouter
+from gateway.graphiql import GatewayGraphQLRouter, assets_router
 from gateway.schema import build_schema
 from upward_common.auth import TokenVerifier
 from upward_common.logs import configure_logging
@@ -61,7 +61,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         downstreams: Downstreams = app.state.downstreams
         return await downstreams.healthy(settings.readiness_timeout_seconds)
 
-    graphql = BoundedGraphQLRouter(
+    graphql = GatewayGraphQLRouter(
         build_schema(settings),
         # The path is the route's own (not an include prefix) so metrics label it /graphql.
         path="/graphql",
@@ -81,5 +81,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(CorrelationMiddleware)
     app.include_router(health_router(registry, readiness))
     app.include_router(graphql, tags=["graphql"])
+    if settings.graphql_ide:
+        app.include_router(assets_router())
     app.include_router(forward.router)
     return app
