@@ -13,7 +13,7 @@ ROLE ?= hr_admin
 
 FUZZ_EXAMPLES ?= 30
 
-.PHONY: install install-dev run test lint token bench asyncapi openapi deploy-check fuzz fuzz-ci clean
+.PHONY: install install-dev run test lint token bench asyncapi schema openapi deploy-check fuzz fuzz-ci clean
 
 $(STAMP): requirements/constraints.txt requirements/run.txt services/*/pyproject.toml gateway/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -60,6 +60,9 @@ bench: install  ## benchmarks (not tests); figures go to stdout
 
 asyncapi: install  ## write the AsyncAPI document of the event contract
 	$(BIN)/python -m upward_common asyncapi > docs/asyncapi.json
+
+schema: install  ## write the gateway's GraphQL schema (SDL) that frontends build on
+	$(BIN)/python -m gateway schema > docs/schema.graphql
 
 openapi: install  ## write every part's OpenAPI document under docs/openapi/
 	@mkdir -p docs/openapi

@@ -1,6 +1,8 @@
 """Gateway settings: `GATEWAY_*`, falling back to `UPWARD_*`."""
 
-from pydantic import AnyHttpUrl, Field
+from urllib.parse import urlsplit
+
+from pydantic import AnyHttpUrl, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from upward_common.settings import UpwardSettings
@@ -25,8 +27,13 @@ class GatewaySettings(UpwardSettings):
     forward_timeout_seconds: float = Field(default=300.0, gt=0)
     # Below the readiness probe's own timeout, so one slow service reads "not ready".
     readiness_timeout_seconds: float = Field(default=1.0, gt=0)
-    # The in-browser GraphiQL page; it runs nothing without a bearer token.
+    # The in-browser GraphiQL page and its assets (/graphql/assets); it runs nothing
+    # without a bearer token.
     graphql_ide: bool = True
+    # Origins whose pages may call /graphql from a browser (CORS), as the browser sends them
+    # and as a JSON list: GATEWAY_CORS_ORIGINS='["https://app.example.com"]'. None by
+    # default: no CORS headers, so only same-origin pages and non-browser clients call.
+    cors_origins: list[str] = []
 
     # --- what one GraphQL request may ask (refused before anything runs) ---------------
     # A /graphql request body (query and variables); bulk imports use the forwarded route.
@@ -53,3 +60,19 @@ class GatewaySettings(UpwardSettings):
     max_concurrent_calls_per_service: int = Field(default=32, gt=0)
     # The whole request, every call included; then it is cancelled with a 504 error.
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_only(cls, origins: list[str]) -> list[str]:
+        # A browser compares its Origin header byte for byte: a trailing slash, a path or
+        # capitals would never match, and silently so.
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (parts.scheme not in ("http", "https") or not parts.hostname or "*" in origin
+                    or "@" in parts.netloc or origin != f"{parts.scheme}://{parts.netloc}"
+                    or origin != origin.lower()):
+                raise ValueError(
+                    f"{origin!r} is not an origin as a browser sends it: scheme://host[:port] "
+                    "in lower case, without a path, a trailing slash or a wildcard"
+                )
+        return origins

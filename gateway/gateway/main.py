@@ -13,7 +13,8 @@ from gateway import forward
 from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
 from gateway.context import get_context
-from gateway.limits import BoundedGraphQLRouter
+from gateway.cors import GraphQLCORSMiddleware
+from gateway.graphiql import GatewayGraphQLRouter, assets_router
 from gateway.schema import build_schema
 from upward_common.auth import TokenVerifier
 from upward_common.logs import configure_logging
@@ -60,7 +61,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         downstreams: Downstreams = app.state.downstreams
         return await downstreams.healthy(settings.readiness_timeout_seconds)
 
-    graphql = BoundedGraphQLRouter(
+    graphql = GatewayGraphQLRouter(
         build_schema(settings),
         # The path is the route's own (not an include prefix) so metrics label it /graphql.
         path="/graphql",
@@ -72,9 +73,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
 
     install_problem_handlers(app)
+    if settings.cors_origins:
+        # Inside the metrics and the correlation id, so preflights are counted and traced.
+        app.add_middleware(GraphQLCORSMiddleware, origins=settings.cors_origins,
+                           path="/graphql")
     install_request_metrics(app, registry)
     app.add_middleware(CorrelationMiddleware)
     app.include_router(health_router(registry, readiness))
     app.include_router(graphql, tags=["graphql"])
+    if settings.graphql_ide:
+        app.include_router(assets_router())
     app.include_router(forward.router)
     return app

@@ -1,39 +1,36 @@
-"""The GraphQL schema: the mentoring journey over the four services' REST APIs."""
+"""Enrolment's part of the schema: employees, programmes, participants, invitations, surveys."""
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
-from strawberry.scalars import JSON
-from strawberry.types import ExecutionContext
 
 from gateway import clients
-from gateway.clients import ProblemError, gateway_problem, to_camel
-from gateway.config import GatewaySettings
+from gateway.clients import gateway_problem, to_camel
 from gateway.context import Info
-from gateway.limits import query_limits, result_budget
-from upward_common.problems import PROBLEM_BASE
+from gateway.schema import analytics, matching
+from gateway.schema.inputs import given, plain
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from gateway.schema.analytics import ProgrammeSummary
+    from gateway.schema.matching import MatchingConfig, MatchRun, Pair, PoolStats
+
+# Another domain's types are named lazily, since the domains link to each other and so their
+# modules import each other; a resolver reaches them through the module when it runs.
+ANALYTICS = strawberry.lazy("gateway.schema.analytics")
+MATCHING = strawberry.lazy("gateway.schema.matching")
+
+
+# --- types -----------------------------------------------------------------------------
 
 
 @strawberry.enum(description="Mentor = the junior who teaches; mentee = the senior who learns.")
 class ParticipantRole(Enum):
     MENTOR = "mentor"
     MENTEE = "mentee"
-
-
-# --- types -----------------------------------------------------------------------------
-# A field that needs another call (a DataLoader) is nullable: when that service is down
-# or refuses the caller, the field is null with an error beside it, and the rest of the
-# answer stands.
 
 
 @strawberry.type(description="A topic someone can teach (proficiency 1-5) or learn (priority).")
@@ -81,27 +78,6 @@ class Employee:
         if self.manager_id is None:
             return None
         return Employee.of(await info.context.loaders.employee.load(self.manager_id))
-
-
-@strawberry.type(description="How one programme is going, counted from events by analytics.")
-class ProgrammeSummary:
-    programme_id: strawberry.ID
-    participants_enrolled: int
-    mentors: int
-    mentees: int
-    pairs_formed: int
-    pairs_active: int
-    sessions_scheduled: int
-    sessions_held: int
-
-    @classmethod
-    def of(cls, s: clients.ProgrammeSummaryPublic) -> ProgrammeSummary:
-        return cls(
-            programme_id=strawberry.ID(s.programme_id),
-            participants_enrolled=s.participants_enrolled, mentors=s.mentors,
-            mentees=s.mentees, pairs_formed=s.pairs_formed, pairs_active=s.pairs_active,
-            sessions_scheduled=s.sessions_scheduled, sessions_held=s.sessions_held,
-        )
 
 
 @strawberry.type(description="A measurable objective pairs can adopt "
@@ -187,15 +163,16 @@ class Programme:
         return [Participant.of(p) for p in found]
 
     @strawberry.field(description="Enrolment, pair and session counts (admins).")
-    async def summary(self, info: Info) -> ProgrammeSummary | None:
-        return ProgrammeSummary.of(await info.context.loaders.programme_summary.load(self.id))
+    async def summary(self, info: Info) -> Annotated[ProgrammeSummary, ANALYTICS] | None:
+        found = await info.context.loaders.programme_summary.load(self.id)
+        return analytics.ProgrammeSummary.of(found)
 
     @strawberry.field(description="The pairs formed in this programme.")
-    async def pairs(self, info: Info) -> list[Pair] | None:
+    async def pairs(self, info: Info) -> list[Annotated[Pair, MATCHING]] | None:
         loaders = info.context.loaders
         found = await loaders.programme_pairs.load(self.id)
         loaders.pair.prime_many({p.id: p for p in found})
-        return [Pair.of(p) for p in found]
+        return [matching.Pair.of(p) for p in found]
 
     @strawberry.field(description="Who was invited and what they answered (admins).")
     async def invitations(self, info: Info) -> list[Invitation] | None:
@@ -203,17 +180,17 @@ class Programme:
         return [Invitation.of(i) for i in found]
 
     @strawberry.field(description="Matching's scoring weights and limits (admins).")
-    async def matching_config(self, info: Info) -> MatchingConfig | None:
-        return MatchingConfig.of(await info.context.loaders.matching_config.load(self.id))
+    async def matching_config(self, info: Info) -> Annotated[MatchingConfig, MATCHING] | None:
+        return matching.MatchingConfig.of(await info.context.loaders.matching_config.load(self.id))
 
     @strawberry.field(description="The pool a match run works with (admins).")
-    async def pool_stats(self, info: Info) -> PoolStats | None:
-        return PoolStats.of(await info.context.loaders.pool_stats.load(self.id))
+    async def pool_stats(self, info: Info) -> Annotated[PoolStats, MATCHING] | None:
+        return matching.PoolStats.of(await info.context.loaders.pool_stats.load(self.id))
 
     @strawberry.field(description="Whole-cohort match runs, newest first (admins).")
-    async def match_runs(self, info: Info) -> list[MatchRun] | None:
+    async def match_runs(self, info: Info) -> list[Annotated[MatchRun, MATCHING]] | None:
         found = await info.context.loaders.programme_runs.load(self.id)
-        return [MatchRun.of(r) for r in found]
+        return [matching.MatchRun.of(r) for r in found]
 
 
 @strawberry.type(description="A weekly free slot in the participant's own time zone "
@@ -367,253 +344,6 @@ class Invitation:
         if self.participant_id is None:
             return None
         return Participant.of(await info.context.loaders.participant.load(self.participant_id))
-
-
-@strawberry.type(description="One factor of a match score and why it counted.")
-class ScoreFactor:
-    factor: str
-    points: float
-    reason: str
-
-    @classmethod
-    def many(cls, factors: list[clients.ScoreFactor]) -> list[ScoreFactor]:
-        return [cls(factor=f.factor, points=f.points, reason=f.reason) for f in factors]
-
-
-@strawberry.type(description="A mentor matching proposes for a mentee, best first.")
-class Suggestion:
-    mentor_participant_id: strawberry.ID
-    mentor_employee_id: strawberry.ID
-    score: float
-    breakdown: list[ScoreFactor]
-
-    @classmethod
-    def of(cls, s: clients.SuggestionPublic) -> Suggestion:
-        return cls(
-            mentor_participant_id=strawberry.ID(s.mentor_participant_id),
-            mentor_employee_id=strawberry.ID(s.mentor_employee_id), score=s.score,
-            breakdown=ScoreFactor.many(s.breakdown),
-        )
-
-    @strawberry.field(description="The suggested mentor's participation.")
-    async def mentor(self, info: Info) -> Participant | None:
-        return Participant.of(
-            await info.context.loaders.participant.load(self.mentor_participant_id)
-        )
-
-
-@strawberry.type(description="A mentor (junior) and a mentee (senior) paired in a programme.")
-class Pair:
-    id: strawberry.ID
-    programme_id: strawberry.ID
-    mentor_participant_id: strawberry.ID
-    mentee_participant_id: strawberry.ID
-    mentor_employee_id: strawberry.ID
-    mentee_employee_id: strawberry.ID
-    status: str
-    origin: str | None = strawberry.field(description="How it came: admin, shortlist or run.")
-    run_id: strawberry.ID | None
-    score: float | None
-    breakdown: list[ScoreFactor]
-    override_reason: str | None
-    overridden_rules: list[str]
-    proposed_at: datetime | None
-    formed_at: datetime | None
-    ended_at: datetime | None
-    end_reason: str | None
-
-    @classmethod
-    def of(cls, p: clients.PairPublic) -> Pair:
-        return cls(
-            id=strawberry.ID(p.id), programme_id=strawberry.ID(p.programme_id),
-            mentor_participant_id=strawberry.ID(p.mentor_participant_id),
-            mentee_participant_id=strawberry.ID(p.mentee_participant_id),
-            mentor_employee_id=strawberry.ID(p.mentor_employee_id),
-            mentee_employee_id=strawberry.ID(p.mentee_employee_id), status=p.status,
-            origin=p.origin, run_id=strawberry.ID(p.run_id) if p.run_id else None,
-            score=p.score, breakdown=ScoreFactor.many(p.breakdown),
-            override_reason=p.override_reason, overridden_rules=p.overridden_rules,
-            proposed_at=p.proposed_at, formed_at=p.formed_at, ended_at=p.ended_at,
-            end_reason=p.end_reason,
-        )
-
-    @strawberry.field(description="The junior who teaches.")
-    async def mentor(self, info: Info) -> Participant | None:
-        return Participant.of(
-            await info.context.loaders.participant.load(self.mentor_participant_id)
-        )
-
-    @strawberry.field(description="The senior who learns.")
-    async def mentee(self, info: Info) -> Participant | None:
-        return Participant.of(
-            await info.context.loaders.participant.load(self.mentee_participant_id)
-        )
-
-    @strawberry.field(description="The pair's sessions, planned and held.")
-    async def sessions(self, info: Info) -> list[Session] | None:
-        return [Session.of(s) for s in await info.context.loaders.pair_sessions.load(self.id)]
-
-    @strawberry.field(description="The programme the pair belongs to.")
-    async def programme(self, info: Info) -> Programme | None:
-        return Programme.of(await info.context.loaders.programme.load(self.programme_id))
-
-
-@strawberry.type(description="A mentoring session; the private note is its author's alone.")
-class Session:
-    id: strawberry.ID
-    pair_id: strawberry.ID
-    programme_id: strawberry.ID
-    starts_at: datetime | None
-    duration_minutes: int | None
-    status: str
-    held_at: datetime | None
-    recap: str | None
-    my_private_note: str | None
-
-    @classmethod
-    def of(cls, s: clients.SessionPublic) -> Session:
-        return cls(
-            id=strawberry.ID(s.id), pair_id=strawberry.ID(s.pair_id),
-            programme_id=strawberry.ID(s.programme_id), starts_at=s.starts_at,
-            duration_minutes=s.duration_minutes, status=s.status, held_at=s.held_at,
-            recap=s.recap, my_private_note=s.my_private_note,
-        )
-
-    @strawberry.field(description="The pair this session belongs to.")
-    async def pair(self, info: Info) -> Pair | None:
-        return Pair.of(await info.context.loaders.pair.load(self.pair_id))
-
-
-@strawberry.type(description="What a match run works with: people, places, eligible pairs.")
-class PoolStats:
-    programme_id: strawberry.ID
-    mentors: int
-    mentees: int
-    total_capacity: int
-    free_capacity: int
-    unpaired_mentees: int
-    eligible_pairs: int
-
-    @classmethod
-    def of(cls, p: clients.PoolStatsPublic) -> PoolStats:
-        return cls(programme_id=strawberry.ID(p.programme_id), mentors=p.mentors,
-                   mentees=p.mentees, total_capacity=p.total_capacity,
-                   free_capacity=p.free_capacity, unpaired_mentees=p.unpaired_mentees,
-                   eligible_pairs=p.eligible_pairs)
-
-
-@strawberry.type(description="A score factor's relative weight (0 switches it off).")
-class MatchingWeight:
-    factor: str
-    weight: float
-
-
-@strawberry.type(description="A programme's scoring weights and the limits it sets.")
-class MatchingConfig:
-    programme_id: strawberry.ID
-    weights: list[MatchingWeight]
-    allow_shared_manager: bool
-    max_time_zone_hours: float | None
-    min_overlap_hours: float | None
-    ideal_level_gap: int | None
-    ideal_overlap_hours: float | None
-    dei_topics: list[str]
-    diversity_attribute: str | None
-    diversity_values: list[str]
-    diversity_applies: bool = strawberry.field(
-        description="Whether the programme opted in to a diversity objective.")
-
-    @classmethod
-    def of(cls, c: clients.MatchingConfigPublic) -> MatchingConfig:
-        return cls(
-            programme_id=strawberry.ID(c.programme_id),
-            weights=[MatchingWeight(factor=k, weight=v) for k, v in c.weights.items()],
-            allow_shared_manager=c.allow_shared_manager,
-            max_time_zone_hours=c.max_time_zone_hours, min_overlap_hours=c.min_overlap_hours,
-            ideal_level_gap=c.ideal_level_gap, ideal_overlap_hours=c.ideal_overlap_hours,
-            dei_topics=c.dei_topics, diversity_attribute=c.diversity_attribute,
-            diversity_values=c.diversity_values, diversity_applies=c.diversity_applies,
-        )
-
-
-@strawberry.type(description="A pair a match run chose, with its score.")
-class MatchRunPair:
-    mentee_participant_id: strawberry.ID
-    mentor_participant_id: strawberry.ID
-    score: float
-    breakdown: list[ScoreFactor]
-
-    @strawberry.field(description="The junior who would teach.")
-    async def mentor(self, info: Info) -> Participant | None:
-        return Participant.of(
-            await info.context.loaders.participant.load(self.mentor_participant_id)
-        )
-
-    @strawberry.field(description="The senior who would learn.")
-    async def mentee(self, info: Info) -> Participant | None:
-        return Participant.of(
-            await info.context.loaders.participant.load(self.mentee_participant_id)
-        )
-
-
-@strawberry.type(description="A mentee a run left unmatched, and why "
-                               "(no_eligible_mentor, capacity_taken).")
-class UnmatchedMentee:
-    mentee_participant_id: strawberry.ID
-    reason: str
-
-    @strawberry.field(description="The unmatched mentee.")
-    async def mentee(self, info: Info) -> Participant | None:
-        return Participant.of(
-            await info.context.loaders.participant.load(self.mentee_participant_id)
-        )
-
-
-@strawberry.type(description="A whole-cohort match: a dry run to review, or published as pairs.")
-class MatchRun:
-    id: strawberry.ID
-    programme_id: strawberry.ID
-    objective: str = strawberry.field(description="max_score or max_participation.")
-    dry_run: bool
-    status: str
-    total_score: float
-    matched: int
-    unmatched: int
-    optimal: bool
-    pairs: list[MatchRunPair]
-    unmatched_mentees: list[UnmatchedMentee]
-    stats: JSON = strawberry.field(description="The solver's own figures, as it reports them.")
-    created_at: datetime
-    published_at: datetime | None
-    pair_ids: list[strawberry.ID] = strawberry.field(
-        description="The pairs publishing formed (the same page as pairs).")
-    formed: int = strawberry.field(description="How many pairs publishing formed.")
-    offset: int = strawberry.field(
-        description="Where the page of pairs, unmatchedMentees and pairIds starts; matched, "
-                    "unmatched and formed count them whole.")
-
-    @classmethod
-    def of(cls, r: clients.MatchRunPublic) -> MatchRun:
-        return cls(
-            id=strawberry.ID(r.id), programme_id=strawberry.ID(r.programme_id),
-            objective=r.objective, dry_run=r.dry_run, status=r.status,
-            total_score=r.total_score, matched=r.matched, unmatched=r.unmatched,
-            optimal=r.optimal,
-            pairs=[MatchRunPair(mentee_participant_id=strawberry.ID(p.mentee_participant_id),
-                                mentor_participant_id=strawberry.ID(p.mentor_participant_id),
-                                score=p.score, breakdown=ScoreFactor.many(p.breakdown))
-                   for p in r.pairs],
-            unmatched_mentees=[
-                UnmatchedMentee(mentee_participant_id=strawberry.ID(u.mentee_participant_id),
-                                reason=u.reason) for u in r.unmatched_mentees],
-            stats=cast(JSON, r.stats), created_at=r.created_at, published_at=r.published_at,
-            pair_ids=[strawberry.ID(i) for i in r.pair_ids], formed=r.formed, offset=r.offset,
-        )
-
-    @strawberry.field(description="The pairs publishing formed, as matching keeps them.")
-    async def formed_pairs(self, info: Info) -> list[Pair] | None:
-        found = await info.context.loaders.pair.load_many(self.pair_ids)
-        return [Pair.of(p) for p in found]
 
 
 @strawberry.type(description="A rejected import row: which row, which field, why.")
@@ -818,66 +548,8 @@ class InviteInput:
     message: str | None = None
 
 
-@strawberry.input(description="A score factor's relative weight; 0 switches it off.")
-class MatchingWeightInput:
-    factor: str
-    weight: float
-
-
-@strawberry.input(description="The whole matching configuration: it replaces the previous "
-                                "one, so what is left out is reset to the service's default.")
-class MatchingConfigInput:
-    weights: list[MatchingWeightInput] | None = strawberry.field(
-        default=None, description="complementarity, interests, availability, language, "
-                                  "format, department, level_gap, diversity.")
-    allow_shared_manager: bool | None = None
-    max_time_zone_hours: float | None = None
-    min_overlap_hours: float | None = None
-    ideal_level_gap: int | None = None
-    ideal_overlap_hours: float | None = None
-    dei_topics: list[str] | None = None
-    diversity_attribute: str | None = None
-    diversity_values: list[str] | None = None
-
-
-@strawberry.input(description="Confirm a pair; overrideReason is required to pass a warning.")
-class FormPairInput:
-    programme_id: strawberry.ID
-    mentee_participant_id: strawberry.ID
-    mentor_participant_id: strawberry.ID
-    override_reason: str | None = None
-
-
-@strawberry.input(description="What happened in a session: a shared recap, a private note.")
-class LogSessionInput:
-    held_at: datetime
-    duration_minutes: int
-    recap: str | None = None
-    private_note: str | None = None
-
-
-def _plain(value: Any) -> Any:
-    """An input as the services' JSON: snake_case keys, enum values, nulls left out."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if getattr(value, f.name) is not None
-                and getattr(value, f.name) is not strawberry.UNSET}
-    return value
-
-
-def _given(value: object) -> dict[str, Any]:
-    """The fields a client named, an explicit null included (a partial update)."""
-    assert dataclasses.is_dataclass(value)
-    return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not strawberry.UNSET}
-
-
 def _survey(value: SurveyInput) -> dict[str, Any]:
-    answers: dict[str, Any] = _plain(value)
+    answers: dict[str, Any] = plain(value)
     if "diversity" in answers:
         answers["diversity"] = {a["name"]: a["value"] for a in answers["diversity"]}
     return answers
@@ -893,11 +565,13 @@ def _own_employee_id(info: Info, field: str) -> str:
     return employee_id
 
 
-# --- root types ------------------------------------------------------------------------
+# --- queries and mutations -------------------------------------------------------------
 
 
 @strawberry.type
 class Query:
+    """Programmes and the people in them."""
+
     @strawberry.field(description="Every programme.")
     async def programmes(self, info: Info) -> list[Programme]:
         found = await info.context.enrolment.programmes()
@@ -916,40 +590,10 @@ class Query:
     async def participant(self, info: Info, id: strawberry.ID) -> Participant | None:
         return Participant.of(await info.context.loaders.participant.load(id))
 
-    @strawberry.field(description="The best mentors for a mentee, with the score's breakdown.")
-    async def suggestions(self, info: Info, programme_id: strawberry.ID,
-                          mentee_participant_id: strawberry.ID,
-                          limit: int = 3) -> list[Suggestion]:
-        found = await info.context.matching.suggestions(programme_id, mentee_participant_id,
-                                                        limit)
-        return [Suggestion.of(s) for s in found.suggestions]
 
-    @strawberry.field(description="Pairs, by programme, participant and/or status.")
-    async def pairs(self, info: Info, programme_id: strawberry.ID | None = None,
-                    participant_id: strawberry.ID | None = None,
-                    status: str | None = None) -> list[Pair]:
-        found = await info.context.matching.pairs(programme_id=programme_id,
-                                                  participant_id=participant_id, status=status)
-        info.context.loaders.pair.prime_many({p.id: p for p in found})
-        return [Pair.of(p) for p in found]
-
-    @strawberry.field(description="One pair.")
-    async def pair(self, info: Info, id: strawberry.ID) -> Pair | None:
-        return Pair.of(await info.context.loaders.pair.load(id))
-
-    @strawberry.field(description="A pair's sessions.")
-    async def sessions(self, info: Info, pair_id: strawberry.ID) -> list[Session]:
-        return [Session.of(s) for s in await info.context.loaders.pair_sessions.load(pair_id)]
-
-    @strawberry.field(description="One session: for the pair's members, or admins.")
-    async def session(self, info: Info, id: strawberry.ID) -> Session | None:
-        return Session.of(await info.context.scheduling.session(id))
-
-    @strawberry.field(description="The caller's own sessions, across their pairs.")
-    async def my_sessions(self, info: Info) -> list[Session]:
-        scheduling = info.context.scheduling
-        found = await scheduling.employee_sessions(info.context.principal.employee_id)
-        return [Session.of(s) for s in found]
+@strawberry.type
+class InvitationQuery:
+    """Invitations and survey history."""
 
     @strawberry.field(description="A programme's invitations (admins).")
     async def invitations(self, info: Info, programme_id: strawberry.ID) -> list[Invitation]:
@@ -970,37 +614,11 @@ class Query:
         found = await info.context.enrolment.survey_versions(participant_id)
         return [SurveyVersion.of(v) for v in found]
 
-    @strawberry.field(description="A programme's scoring weights and limits (admins).")
-    async def matching_config(self, info: Info,
-                              programme_id: strawberry.ID) -> MatchingConfig | None:
-        return MatchingConfig.of(await info.context.loaders.matching_config.load(programme_id))
-
-    @strawberry.field(description="What a match run would work with (admins).")
-    async def pool_stats(self, info: Info, programme_id: strawberry.ID) -> PoolStats | None:
-        return PoolStats.of(await info.context.loaders.pool_stats.load(programme_id))
-
-    @strawberry.field(description="A programme's match runs, newest first (admins).")
-    async def match_runs(self, info: Info, programme_id: strawberry.ID) -> list[MatchRun]:
-        found = await info.context.loaders.programme_runs.load(programme_id)
-        return [MatchRun.of(r) for r in found]
-
-    @strawberry.field(description="One match run with a page of its pairs and unmatched "
-                                   "mentees (admins): limit entries from offset, 1,000 unless "
-                                   "asked, 10,000 at most.")
-    async def match_run(self, info: Info, id: strawberry.ID, offset: int = 0,
-                        limit: int | None = None) -> MatchRun | None:
-        return MatchRun.of(await info.context.matching.run(id, offset, limit))
-
-    @strawberry.field(description="Enrolment, pair and session counts of a programme (admins).")
-    async def programme_summary(self, info: Info,
-                                programme_id: strawberry.ID) -> ProgrammeSummary | None:
-        return ProgrammeSummary.of(
-            await info.context.loaders.programme_summary.load(programme_id)
-        )
-
 
 @strawberry.type
 class Mutation:
+    """Employees, programmes, enrolment, invitations, surveys."""
+
     @strawberry.mutation(description="Upsert employees as an HRIS would (hris, hr_admin).")
     async def import_employees(self, info: Info, records: list[EmployeeInput]) -> ImportReport:
         report = await info.context.enrolment.import_employees([r.to_record() for r in records])
@@ -1008,14 +626,14 @@ class Mutation:
 
     @strawberry.mutation(description="Create a programme (hr_admin, programme_manager).")
     async def create_programme(self, info: Info, input: ProgrammeInput) -> Programme:
-        data = clients.ProgrammeCreate.model_validate(_plain(input))
+        data = clients.ProgrammeCreate.model_validate(plain(input))
         return Programme.of(await info.context.enrolment.create_programme(data))
 
     @strawberry.mutation(description="Change a programme's settings within what its state "
                                      "allows (admins).")
     async def update_programme(self, info: Info, programme_id: strawberry.ID,
                                input: ProgrammeUpdateInput) -> Programme:
-        data = clients.ProgrammeUpdate.model_validate(_given(input))
+        data = clients.ProgrammeUpdate.model_validate(given(input))
         return Programme.of(await info.context.enrolment.update_programme(programme_id, data))
 
     @strawberry.mutation(description="Move a programme along draft -> open -> running -> closed "
@@ -1051,7 +669,7 @@ class Mutation:
                                      "(admins).")
     async def invite(self, info: Info, programme_id: strawberry.ID,
                      input: InviteInput) -> Invitation:
-        data = clients.InvitationCreate.model_validate(_plain(input))
+        data = clients.InvitationCreate.model_validate(plain(input))
         return Invitation.of(await info.context.enrolment.invite(programme_id, data))
 
     @strawberry.mutation(description="Accept an invitation with the profile survey "
@@ -1083,115 +701,3 @@ class Mutation:
     async def withdraw(self, info: Info, participant_id: strawberry.ID,
                        reason: str | None = None) -> Participant:
         return Participant.of(await info.context.enrolment.withdraw(participant_id, reason))
-
-    @strawberry.mutation(description="Confirm a pair from matching's suggestions (admins).")
-    async def form_pair(self, info: Info, input: FormPairInput) -> Pair:
-        formed = await info.context.matching.form_pair(clients.PairCreate(
-            programme_id=input.programme_id, mentee_participant_id=input.mentee_participant_id,
-            mentor_participant_id=input.mentor_participant_id,
-            override_reason=input.override_reason,
-        ))
-        return Pair.of(formed)
-
-    @strawberry.mutation(description="End a pair: reason is completed, poor_fit, withdrawal, "
-                                     "departure, inactivity or admin.")
-    async def end_pair(self, info: Info, pair_id: strawberry.ID, reason: str,
-                       note: str | None = None) -> Pair:
-        return Pair.of(await info.context.matching.end_pair(pair_id, reason, note))
-
-    @strawberry.mutation(description="A mentee picks a mentor from their shortlist: a proposed "
-                                     "pair until the mentor accepts.")
-    async def pick_mentor(self, info: Info, programme_id: strawberry.ID,
-                          mentee_participant_id: strawberry.ID,
-                          mentor_participant_id: strawberry.ID) -> Pair:
-        picked = await info.context.matching.pick_mentor(programme_id, mentee_participant_id,
-                                                         mentor_participant_id)
-        return Pair.of(picked)
-
-    @strawberry.mutation(description="The proposed mentor accepts: the pair forms.")
-    async def accept_pair(self, info: Info, pair_id: strawberry.ID) -> Pair:
-        return Pair.of(await info.context.matching.accept_pair(pair_id))
-
-    @strawberry.mutation(description="The proposed mentor declines; the mentee can pick again.")
-    async def decline_pair(self, info: Info, pair_id: strawberry.ID,
-                           note: str | None = None) -> Pair:
-        return Pair.of(await info.context.matching.decline_pair(pair_id, note))
-
-    @strawberry.mutation(description="Set a programme's scoring weights and limits (admins).")
-    async def update_matching_config(self, info: Info, programme_id: strawberry.ID,
-                                     input: MatchingConfigInput) -> MatchingConfig:
-        values: dict[str, Any] = _plain(input)
-        if "weights" in values:
-            values["weights"] = {w["factor"]: w["weight"] for w in values["weights"]}
-        data = clients.MatchingConfigUpdate.model_validate(values)
-        return MatchingConfig.of(await info.context.matching.put_matching_config(programme_id,
-                                                                                 data))
-
-    @strawberry.mutation(description="Match the whole cohort optimally (objective max_score or "
-                                     "max_participation); a dry run forms nothing (admins).")
-    async def run_matching(self, info: Info, programme_id: strawberry.ID,
-                           objective: str = "max_score", dry_run: bool = True) -> MatchRun:
-        run = await info.context.matching.create_run(
-            programme_id, clients.MatchRunCreate(objective=objective, dry_run=dry_run))
-        return MatchRun.of(run)
-
-    @strawberry.mutation(description="Form the pairs of a reviewed dry run; each is checked "
-                                     "against the rules again first (admins).")
-    async def publish_match_run(self, info: Info, run_id: strawberry.ID) -> MatchRun:
-        return MatchRun.of(await info.context.matching.publish_run(run_id))
-
-    @strawberry.mutation(description="Record that a session was held (a member of the pair).")
-    async def log_session(self, info: Info, session_id: strawberry.ID,
-                          input: LogSessionInput) -> Session:
-        logged = await info.context.scheduling.log_session(session_id, clients.SessionLog(
-            held_at=input.held_at, duration_minutes=input.duration_minutes,
-            recap=input.recap, private_note=input.private_note,
-        ))
-        return Session.of(logged)
-
-
-class MaskUnexpectedErrors(MaskErrors):
-    """Problems and GraphQL's own errors reach the client; a bug's message could leak internals."""
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=self._is_unexpected,
-                         error_message="An unexpected error occurred; it has been logged")
-
-    @staticmethod
-    def _is_unexpected(error: GraphQLError) -> bool:
-        original = error.original_error
-        return original is not None and not isinstance(original, ProblemError | GraphQLError)
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        masked.extensions = {"status": 500, "type": PROBLEM_BASE + "internal",
-                             "title": "Internal Server Error", "field": None, "errors": []}
-        return masked
-
-
-class GatewaySchema(strawberry.Schema):
-    """Logs what is the gateway's or a service's fault, not every refused request."""
-
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
-        for error in errors:
-            original = error.original_error
-            if isinstance(original, ProblemError):
-                if original.status >= 500:
-                    log.warning("downstream failure", extra={"problem": original.extensions,
-                                                             "path": error.path})
-            elif original is None and error.path is None:
-                # GraphQL's own refusal before anything ran (syntax, validation, limits).
-                log.info("query refused", extra={"reason": error.message})
-            else:
-                super().process_errors([error], execution_context)
-
-
-def build_schema(settings: GatewaySettings) -> GatewaySchema:
-    """The schema, with `settings`' query limits (see `gateway.limits`)."""
-    return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
-        extensions=[*query_limits(settings), MaskUnexpectedErrors],
-        execution_context_class=result_budget(settings.max_result_items),
-    )
