@@ -5,10 +5,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from matching import kernel
+from matching import kernel, service
 from matching.api import router
 from matching.config import MatchingSettings
-from matching.events import HANDLERS
+from upward_common.events import (
+    EmployeeErased,
+    EmployeeUpdated,
+    ParticipantEnrolled,
+    ParticipantUpdated,
+    ParticipantWithdrawn,
+    ProgrammeUpdated,
+)
 from upward_common.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -21,7 +28,14 @@ SERVICE = ServiceDefinition(
     settings_cls=MatchingSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
-    handlers=HANDLERS,
+    handlers={
+        ProgrammeUpdated: service.on_programme_updated,
+        EmployeeUpdated: service.on_employee_updated,
+        EmployeeErased: service.on_employee_erased,
+        ParticipantEnrolled: service.on_participant_enrolled,
+        ParticipantUpdated: service.on_participant_updated,
+        ParticipantWithdrawn: service.on_participant_withdrawn,
+    },
 )
 
 

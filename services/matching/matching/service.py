@@ -35,7 +35,18 @@ from matching.models import (
     SuggestionList,
 )
 from upward_common.auth import Principal, Role
-from upward_common.events import EmployeeSnapshot, ParticipantState, ProgrammeSnapshot, utcnow
+from upward_common.events import (
+    EmployeeErased,
+    EmployeeSnapshot,
+    EmployeeUpdated,
+    ParticipantEnrolled,
+    ParticipantState,
+    ParticipantUpdated,
+    ParticipantWithdrawn,
+    ProgrammeSnapshot,
+    ProgrammeUpdated,
+    utcnow,
+)
 from upward_common.problems import Problem, conflict, invalid, not_found
 
 # --- the pool, built from events ---------------------------------------------------
@@ -236,6 +247,37 @@ async def end_open_pairs(
         await repository.bump_revisions(session, {p.programme_id for p in ended})
         await session.flush()
     return ended
+
+
+# Handlers of enrolment's events. Each is idempotent (the consumer's inbox drops a
+# redelivered id) and order-tolerant: a row remembers the `occurred_at` (and survey
+# version) it was built from, and an older event never overwrites a newer state.
+
+
+async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) -> None:
+    await apply_programme(session, programme=data.programme, occurred_at=data.occurred_at)
+
+
+async def on_employee_updated(session: AsyncSession, data: EmployeeUpdated) -> None:
+    await apply_employee(session, employee=data.employee, occurred_at=data.occurred_at)
+
+
+async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> None:
+    await erase_employee(session, employee_id=data.employee_id, occurred_at=data.occurred_at)
+
+
+async def on_participant_enrolled(session: AsyncSession, data: ParticipantEnrolled) -> None:
+    await apply_participant(session, state=data.participant, occurred_at=data.occurred_at)
+
+
+async def on_participant_updated(session: AsyncSession, data: ParticipantUpdated) -> None:
+    await apply_participant(session, state=data.participant, occurred_at=data.occurred_at)
+
+
+async def on_participant_withdrawn(session: AsyncSession, data: ParticipantWithdrawn) -> None:
+    await withdraw_participant(
+        session, participant_id=data.participant_id, programme_id=data.programme_id,
+        employee_id=data.employee_id, occurred_at=data.occurred_at)
 
 
 # --- the pool as arrays, cached per programme revision -----------------------------
