@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from matching import kernel, service
+from matching import kernel, projection
 from matching.api import router
 from matching.config import MatchingSettings
 from upward_common.events import (
@@ -29,12 +29,12 @@ SERVICE = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
     handlers={
-        ProgrammeUpdated: service.on_programme_updated,
-        EmployeeUpdated: service.on_employee_updated,
-        EmployeeErased: service.on_employee_erased,
-        ParticipantEnrolled: service.on_participant_enrolled,
-        ParticipantUpdated: service.on_participant_updated,
-        ParticipantWithdrawn: service.on_participant_withdrawn,
+        ProgrammeUpdated: projection.on_programme_updated,
+        EmployeeUpdated: projection.on_employee_updated,
+        EmployeeErased: projection.on_employee_erased,
+        ParticipantEnrolled: projection.on_participant_enrolled,
+        ParticipantUpdated: projection.on_participant_updated,
+        ParticipantWithdrawn: projection.on_participant_withdrawn,
     },
 )
 
