@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from matching import kernel, projection
+from matching import compiled, projection
 from matching.api import router
 from matching.config import MatchingSettings
 from upward_common.events import (
@@ -42,5 +42,5 @@ SERVICE = ServiceDefinition(
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     """The ASGI app (`uvicorn matching.main:create_app --factory`)."""
     # The solver's compiled scan loads (or compiles) in the background, not in a first run.
-    threading.Thread(target=kernel.warm_up, name="matching-warm-up", daemon=True).start()
+    threading.Thread(target=compiled.warm_up, name="matching-warm-up", daemon=True).start()
     return SERVICE.create_app(settings)
