@@ -29,10 +29,8 @@ router = APIRouter(prefix="/api/v1")
 
 
 def _pool_cache(request: Request) -> pool.PoolCache:
-    # One cache per app, made on first use: it lives and dies with the app.
-    cache: pool.PoolCache | None = getattr(request.app.state, "pool_cache", None)
-    if cache is None:
-        cache = request.app.state.pool_cache = pool.PoolCache()
+    # The app's one cache, made by its lifespan (main.py): it lives and dies with the app.
+    cache: pool.PoolCache = request.app.state.pool_cache
     return cache
 
 
