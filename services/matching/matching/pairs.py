@@ -105,7 +105,7 @@ async def evaluate_pair(
 
 def new_pair(*, programme_id: str, mentee: Candidate, mentor: Candidate,
              evaluation: Evaluation, status: PairStatus, origin: str,
-             at: datetime, run_id: str | None = None) -> Pair:
+             proposed_at: datetime, run_id: str | None = None) -> Pair:
     """The row of a pair that passed `evaluate_pair` (or a run's re-check), not yet added."""
     return Pair(
         programme_id=programme_id,
@@ -118,8 +118,8 @@ def new_pair(*, programme_id: str, mentee: Candidate, mentor: Candidate,
         score=evaluation.score,
         breakdown=evaluation.breakdown,
         run_id=run_id,
-        proposed_at=at,
-        formed_at=at if status == PairStatus.ACTIVE else None,
+        proposed_at=proposed_at,
+        formed_at=proposed_at if status == PairStatus.ACTIVE else None,
     )
 
 
@@ -140,7 +140,8 @@ async def create_pair(
                             "override_reason", rules=evaluation.violations)
     now = utcnow()
     pair = new_pair(programme_id=data.programme_id, mentee=mentee, mentor=mentor,
-                    evaluation=evaluation, status=PairStatus.ACTIVE, origin="manual", at=now)
+                    evaluation=evaluation, status=PairStatus.ACTIVE, origin="manual",
+                    proposed_at=now)
     if reason:
         pair.override_reason = reason
         pair.overridden_rules = evaluation.violations
@@ -169,7 +170,7 @@ async def pick_mentor(
                             "mentor_participant_id", rules=evaluation.violations)
     pair = new_pair(programme_id=programme_id, mentee=mentee, mentor=mentor,
                     evaluation=evaluation, status=PairStatus.PROPOSED, origin="shortlist",
-                    at=utcnow())
+                    proposed_at=utcnow())
     await repository.add(session, pair)
     await repository.bump_revisions(session, [programme_id])
     return pair
@@ -244,15 +245,19 @@ async def end_pair(session: AsyncSession, *, user: Principal, pair_id: str, reas
 
 
 async def end_open_pairs(
-    session: AsyncSession, *, participant_ids: Sequence[str], reason: EndReason, at: datetime
+    session: AsyncSession, *, participant_ids: Sequence[str], reason: EndReason,
+    occurred_at: datetime,
 ) -> list[Pair]:
-    """End active pairs (pair-ended) and drop proposals of these participants."""
+    """End active pairs (pair-ended) and drop proposals of these participants.
+
+    `occurred_at` is the time of the event that ends them (a withdrawal, a departure).
+    """
     ended: list[Pair] = []
     for pair in await repository.open_pairs_of_participants(session, participant_ids):
         was_active = pair.status == PairStatus.ACTIVE
         pair.status = PairStatus.ENDED
         pair.end_reason = reason.value
-        pair.ended_at = max(at, pair.formed_at or pair.proposed_at)
+        pair.ended_at = max(occurred_at, pair.formed_at or pair.proposed_at)
         if was_active:
             events.pair_ended(session, pair)  # a proposal never formed, so nothing ended
         ended.append(pair)

@@ -90,7 +90,7 @@ async def apply_employee(
     await repository.bump_revisions(session, {c.programme_id for c in roles})
     if not row.active:
         await end_open_pairs(session, participant_ids=[c.participant_id for c in roles],
-                             reason=EndReason.DEPARTURE, at=occurred_at)
+                             reason=EndReason.DEPARTURE, occurred_at=occurred_at)
 
 
 async def erase_employee(session: AsyncSession, *, employee_id: str, occurred_at: datetime) -> None:
@@ -114,7 +114,7 @@ async def erase_employee(session: AsyncSession, *, employee_id: str, occurred_at
         candidate.withdrawn_at = candidate.withdrawn_at or occurred_at
     await session.flush()
     await end_open_pairs(session, participant_ids=[c.participant_id for c in roles],
-                         reason=EndReason.WITHDRAWAL, at=occurred_at)
+                         reason=EndReason.WITHDRAWAL, occurred_at=occurred_at)
     for pair in await repository.list_pairs(session, employee_id=employee_id):
         # Reasons quote names and topics; keep the points, drop the words.
         pair.breakdown = [{**item, "reason": "removed at the person's request"}
@@ -182,7 +182,7 @@ async def apply_participant(
     await repository.bump_revisions(session, [state.programme_id])
     if withdrawn_now:
         await end_open_pairs(session, participant_ids=[row.participant_id],
-                             reason=EndReason.WITHDRAWAL, at=occurred_at)
+                             reason=EndReason.WITHDRAWAL, occurred_at=occurred_at)
 
 
 async def withdraw_participant(
@@ -203,7 +203,7 @@ async def withdraw_participant(
     await session.flush()
     await repository.bump_revisions(session, [programme_id])
     await end_open_pairs(session, participant_ids=[participant_id],
-                         reason=EndReason.WITHDRAWAL, at=occurred_at)
+                         reason=EndReason.WITHDRAWAL, occurred_at=occurred_at)
 
 
 # --- the handlers main.py lists ----------------------------------------------------

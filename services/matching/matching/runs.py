@@ -31,8 +31,9 @@ def _explained(pool: scoring.Pool, rows: NDArray[np.intp], cols: NDArray[np.intp
                             enumerate(zip(rows.tolist(), cols.tolist(), strict=True))]
 
 
-# A run's answer carries its lists a page at a time (a 100,000-mentee run has 100,000
-# explained pairs, about 70 MB): RUN_PAGE entries unless asked, RUN_PAGE_MAX at most.
+# A run's answer carries its lists a page at a time (a run has an explained pair per
+# matched mentee, far too many for one answer): RUN_PAGE entries unless asked,
+# RUN_PAGE_MAX at most.
 RUN_PAGE = 1_000
 RUN_PAGE_MAX = 10_000
 ALL = slice(None)
@@ -146,7 +147,7 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
                                 breakdown=breakdowns[k], violations=[])
         pair = new_pair(programme_id=run.programme_id, mentee=mentee, mentor=mentor,
                         evaluation=evaluation, status=PairStatus.ACTIVE, origin="run",
-                        at=now, run_id=run.id)
+                        proposed_at=now, run_id=run.id)
         session.add(pair)
         created.append(pair)
     await session.flush()

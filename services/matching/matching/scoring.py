@@ -153,7 +153,7 @@ class Rules:
 
 
 # Vectorising a pool meets the same topics, zones and windows over and over: the
-# conversions below are cached, so 100,000 people cost seconds, not tens of seconds.
+# conversions below are cached, so each distinct value is converted once, not per person.
 @lru_cache(maxsize=16_384)
 def _norm(text: str) -> str:
     return " ".join(text.casefold().split())

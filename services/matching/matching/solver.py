@@ -7,7 +7,7 @@ v for mentors, both >= 0, u_i + v_j >= w_ij on every eligible pair) certify
 optimality: a matching whose duals cover every pair cannot be improved.
 
 1. Scan: for each mentee, every mentor is scored exactly (`compiled.best_pairs`,
-   compiled, both cores, no pair matrix). Its best pairs at the current mentor
+   compiled, on every core, no pair matrix). Its best pairs at the current mentor
    prices p become candidates (64 in the first solve, k later), the next best
    ones its reserve (scored, kept aside), and `rest_i` is the best value
    w_ij - p_j of the pairs beyond. Large cohorts start from prices estimated
@@ -74,8 +74,9 @@ MERGE_ROWS = 8192
 # A solve repairs the last matching (`compiled.repair`, a shortest path per mentee) when
 # few mentees have a new pair its duals do not cover: at most REPAIR_SHARE of them, or
 # REPAIR_MIN; and with at most REPAIR_WORK arc relaxations per candidate pair, else
-# the min-cost flow starts from scratch. At 100k, 7 such mentees are repaired in 0.2 s
-# where the min-cost flow takes 4-5 s; 2,386 would take 6.2 s against its 4.1 s.
+# the min-cost flow starts from scratch. A repair's cost grows with those mentees, a
+# solve's with the whole candidate graph, so the repair wins only while they are few
+# (the README gives the benchmark's figures).
 REPAIR_SHARE = 0.005
 REPAIR_MIN = 8
 REPAIR_WORK = 5
