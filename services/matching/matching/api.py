@@ -21,7 +21,7 @@ from matching.models import (
     PoolStats,
     SuggestionList,
 )
-from upward_common.auth import CurrentUser
+from upward_common.auth import CurrentUser, ProgrammeAdmin
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
@@ -77,33 +77,32 @@ async def pick(programme_id: Identifier, participant_id: Identifier, data: PairP
 
 
 @router.get("/programmes/{programme_id}/pool", response_model=PoolStats)
-async def get_pool(programme_id: Identifier, session: SessionDep, user: CurrentUser,
-               cache: CacheDep) -> Any:
+async def get_pool(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+                   cache: CacheDep) -> Any:
     """Pool statistics (admins): mentors, mentees, places and eligible pairs a run works with."""
-    return await pool.pool_stats(session, user=user, programme_id=programme_id, cache=cache)
+    return await pool.pool_stats(session, programme_id=programme_id, cache=cache)
 
 
 @router.get("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
-async def get_config(programme_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def get_config(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin) -> Any:
     """The programme's scoring weights and limits (admins)."""
-    return await configuration.get_config(session, user=user, programme_id=programme_id)
+    return await configuration.get_config(session, programme_id=programme_id)
 
 
 @router.put("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
 async def put_config(programme_id: Identifier, data: MatchingConfigUpdate, session: SessionDep,
-                     user: CurrentUser) -> Any:
+                     user: ProgrammeAdmin) -> Any:
     """Set the programme's scoring weights and limits (admins)."""
-    config = await configuration.put_config(session, user=user, programme_id=programme_id,
-                                            data=data)
+    config = await configuration.put_config(session, programme_id=programme_id, data=data)
     await session.commit()
     return config
 
 
 @router.post("/pairs", response_model=PairPublic, status_code=201)
-async def create_pair(data: PairCreate, session: SessionDep, user: CurrentUser,
+async def create_pair(data: PairCreate, session: SessionDep, user: ProgrammeAdmin,
                       cache: CacheDep) -> Any:
     """Pair a mentor and a mentee (admins) after the hard-constraint check."""
-    pair = await pairs.create_pair(session, user=user, data=data, cache=cache)
+    pair = await pairs.create_pair(session, data=data, cache=cache)
     await session.commit()
     return pairs.pair_public(pair, user)
 
@@ -157,7 +156,7 @@ async def end(pair_id: Identifier, data: PairEnd, session: SessionDep, user: Cur
 @router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,
              status_code=201)
 async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Request,
-                     session: SessionDep, user: CurrentUser, cache: CacheDep,
+                     session: SessionDep, user: ProgrammeAdmin, cache: CacheDep,
                      page: RunPageDep) -> Any:
     """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing.
 
@@ -173,14 +172,14 @@ async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Re
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunPublic])
-async def list_runs(programme_id: Identifier, session: SessionDep, user: CurrentUser,
+async def list_runs(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                     page: RunPageDep) -> Any:
     """A programme's match runs, newest first (admins); `limit=0` lists their figures alone."""
     return await runs.list_runs(session, user=user, programme_id=programme_id, page=page)
 
 
 @router.get("/match-runs/{run_id}", response_model=MatchRunPublic)
-async def get_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
+async def get_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                   page: RunPageDep) -> Any:
     """One match run with a page of its pairs and of the mentees it left out, each with
     why (admins)."""
@@ -188,7 +187,7 @@ async def get_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/match-runs/{run_id}/publish", response_model=MatchRunPublic)
-async def publish_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
+async def publish_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                       cache: CacheDep, page: RunPageDep) -> Any:
     """Form the pairs of a reviewed dry run; each is checked again against the rules first."""
     run = await runs.publish_run(session, user=user, run_id=run_id, cache=cache,

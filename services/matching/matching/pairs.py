@@ -124,10 +124,9 @@ def new_pair(*, programme_id: str, mentee: Candidate, mentor: Candidate,
 
 
 async def create_pair(
-    session: AsyncSession, *, user: Principal, data: PairCreate, cache: PoolCache | None = None,
+    session: AsyncSession, *, data: PairCreate, cache: PoolCache | None = None,
 ) -> Pair:
     """An admin forms an active pair; bending a programme limit needs a recorded reason."""
-    user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
     await repository.lock_programme(session, data.programme_id)
     _, mentee, mentor, evaluation = await evaluate_pair(
         session, programme_id=data.programme_id, mentee_participant_id=data.mentee_participant_id,
