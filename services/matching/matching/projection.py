@@ -8,13 +8,17 @@ from, and an older event never overwrites a newer state.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from matching import repository
 from matching.models import Candidate, CandidateStatus, EndReason, MatchingEmployee
 from matching.pairs import end_open_pairs
+from upward_common.consumer import applies_many
 from upward_common.events import (
     EmployeeErased,
     EmployeeSnapshot,
@@ -65,18 +69,26 @@ async def _apply_snapshot(
     if row is None:
         row = MatchingEmployee(id=snapshot.employee_id, occurred_at=occurred_at)
         session.add(row)
-    row.given_name = snapshot.given_name
-    row.job_level = snapshot.job_level
-    row.department = snapshot.department
-    row.manager_id = snapshot.manager_id
-    row.manager_chain = list(snapshot.manager_chain)
-    row.location = snapshot.location
-    row.time_zone = snapshot.time_zone
-    row.leave_on = snapshot.leave_on
-    row.active = snapshot.active
-    row.occurred_at = occurred_at
+    for name, value in _employee_columns(snapshot, occurred_at).items():
+        setattr(row, name, value)
     await session.flush()
     return row, True
+
+
+def _employee_columns(snapshot: EmployeeSnapshot, occurred_at: datetime) -> dict[str, Any]:
+    """What a snapshot sets in its `matching_employee` row (one by one and in bulk alike)."""
+    return {
+        "given_name": snapshot.given_name,
+        "job_level": snapshot.job_level,
+        "department": snapshot.department,
+        "manager_id": snapshot.manager_id,
+        "manager_chain": list(snapshot.manager_chain),
+        "location": snapshot.location,
+        "time_zone": snapshot.time_zone,
+        "leave_on": snapshot.leave_on,
+        "active": snapshot.active,
+        "occurred_at": occurred_at,
+    }
 
 
 async def apply_employee(
@@ -90,6 +102,46 @@ async def apply_employee(
     await repository.bump_revisions(session, {c.programme_id for c in roles})
     if not row.active:
         await end_open_pairs(session, participant_ids=[c.participant_id for c in roles],
+                             reason=EndReason.DEPARTURE, occurred_at=occurred_at)
+
+
+async def apply_employees(
+    session: AsyncSession, updates: Sequence[tuple[EmployeeSnapshot, datetime]]
+) -> None:
+    """`apply_employee` for each (snapshot, occurred_at) in stream order, in a few statements.
+
+    An HRIS import is a burst of employee updates: one read of the stored
+    versions and of the employees' candidacies, the run folded in memory by
+    the same rules (the newest `occurred_at` wins, ties to the later event; an
+    erased employee stays erased), one upsert of each employee's last applied
+    snapshot, and each programme's revision bumped as many times as one by one
+    would (the pool cache's key). Leavers' open pairs end as one by one, in
+    stream order.
+    """
+    await session.flush()  # rows earlier handlers of the batch added must be read below
+    stored, roles = await repository.employees_and_roles(
+        session, {snapshot.employee_id for snapshot, _ in updates})
+    latest: dict[str, dict[str, Any]] = {}
+    applied: list[str] = []
+    departures: list[tuple[str, datetime]] = []
+    for snapshot, occurred_at in updates:
+        employee_id = snapshot.employee_id
+        known = stored.get(employee_id)
+        if known is not None and (known[0] or not _newer(occurred_at, known[1])):
+            continue
+        stored[employee_id] = (False, occurred_at)
+        latest[employee_id] = {"id": employee_id, **_employee_columns(snapshot, occurred_at)}
+        applied.append(employee_id)
+        if not snapshot.active:
+            departures.append((employee_id, occurred_at))
+    if not applied:
+        return
+    await repository.upsert_employees(session, list(latest.values()))
+    await repository.bump_revisions_by(session, Counter(
+        programme_id for employee_id in applied
+        for programme_id in {programme_id for _, programme_id in roles[employee_id]}))
+    for employee_id, occurred_at in departures:
+        await end_open_pairs(session, participant_ids=[p for p, _ in roles[employee_id]],
                              reason=EndReason.DEPARTURE, occurred_at=occurred_at)
 
 
@@ -213,6 +265,12 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
     await apply_programme(session, programme=data.programme, occurred_at=data.occurred_at)
 
 
+async def on_employee_updated_many(session: AsyncSession, items: Sequence[EmployeeUpdated]
+                                   ) -> None:
+    await apply_employees(session, [(data.employee, data.occurred_at) for data in items])
+
+
+@applies_many(on_employee_updated_many)
 async def on_employee_updated(session: AsyncSession, data: EmployeeUpdated) -> None:
     await apply_employee(session, employee=data.employee, occurred_at=data.occurred_at)
 
