@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, false, func, null, or_, union_all, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -120,12 +121,12 @@ async def employees_and_roles(
     roles: dict[str, list[tuple[str, str]]] = defaultdict(list)
     connection = await session.connection()
     for chunk in _chunks(ids):
-        known = select(EMPLOYEE.c.id, EMPLOYEE.c.erased, EMPLOYEE.c.occurred_at,
-                       null().label("participant_id"), null().label("programme_id")
-                       ).where(EMPLOYEE.c.id.in_(chunk))
-        taking_part = select(CANDIDATE.c.employee_id, null(), null(),
-                             CANDIDATE.c.participant_id, CANDIDATE.c.programme_id
-                             ).where(CANDIDATE.c.employee_id.in_(chunk))
+        known = core_select(EMPLOYEE.c.id, EMPLOYEE.c.erased, EMPLOYEE.c.occurred_at,
+                            null().label("participant_id"), null().label("programme_id")
+                            ).where(EMPLOYEE.c.id.in_(chunk))
+        taking_part = core_select(CANDIDATE.c.employee_id, null(), null(),
+                                  CANDIDATE.c.participant_id, CANDIDATE.c.programme_id
+                                  ).where(CANDIDATE.c.employee_id.in_(chunk))
         rows = await connection.execute(union_all(known, taking_part))
         for employee_id, erased, occurred_at, participant_id, programme_id in rows:
             if participant_id is None:
@@ -166,10 +167,11 @@ async def upsert_employees(session: AsyncSession, rows: Sequence[dict[str, Any]]
         await connection.execute(statement, [{**row, "erased": False}
                                              for row in rows[start : start + CHUNK]])
     written = {row["id"] for row in rows}
-    held = [key for key in session.identity_map
+    identities = session.identity_map
+    held = [key for key in list(identities.keys())
             if key[0] is MatchingEmployee and key[1][0] in written]
     for key in held:
-        session.expunge(session.identity_map[key])
+        session.expunge(identities[key])
 
 
 async def get_candidate(session: AsyncSession, participant_id: str) -> Candidate | None:
