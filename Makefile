@@ -21,7 +21,7 @@ $(STAMP): requirements/constraints.txt requirements/run.txt services/*/pyproject
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -r requirements/run.txt $(PACKAGES)
-	$(BIN)/python -c 'from matching import kernel; kernel.warm_up()'  # compile the solver's scan once
+	$(BIN)/python -c 'from matching import compiled; compiled.warm_up()'  # compile the solver's scan once
 	@touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP) requirements/dev.txt

@@ -8,7 +8,7 @@ size that overruns its time limit is stopped and reported as such.
   mentor places), scoring included, for both objectives' headline (max_score).
 - SciPy's `linear_sum_assignment` alone on the precomputed dense 10k x 10k matrix.
 - A greedy baseline (best pairs first) beside the optimum.
-- Shortlist p99: one mentee among 10,000 mentors through the service function,
+- Shortlist p99: one mentee among 10,000 mentors through `suggestions.suggestions`,
   on a real (SQLite) database with migrations applied.
 """
 
@@ -112,9 +112,10 @@ def cohort_case(mentees: int, mentors: int, capacities: tuple[int, ...] = (1,),
 
 
 async def _shortlist(mentors: int, calls: int) -> dict[str, float]:
-    from matching import repository, service
+    from matching import repository, suggestions
     from matching.main import SERVICE
     from matching.models import Candidate, MatchingEmployee, MatchingProgramme
+    from matching.pool import PoolCache
     from tests.matching.cohorts import cohort
     from upward_common.auth import Principal, Role
     from upward_common.db import create_engine, make_sessionmaker, upgrade_async
@@ -148,15 +149,15 @@ async def _shortlist(mentors: int, calls: int) -> dict[str, float]:
                     languages=list(person.languages), mentor_capacity=person.capacity))
             await session.commit()
         admin = Principal(sub="bench", roles=frozenset({Role.HR_ADMIN}))
-        cache = service.PoolCache()
+        cache = PoolCache()
         timings: list[float] = []
         mentee_id = mentees[0].participant_id
         for _ in range(calls + 1):
             async with sessionmaker() as session:
                 t = time.perf_counter()
-                result = await service.suggestions(session, user=admin, programme_id="bench",
-                                                   mentee_participant_id=mentee_id, limit=3,
-                                                   cache=cache)
+                result = await suggestions.suggestions(
+                    session, user=admin, programme_id="bench", mentee_participant_id=mentee_id,
+                    limit=3, cache=cache)
                 timings.append((time.perf_counter() - t) * 1000)
                 assert len(result.suggestions) == 3
         async with sessionmaker() as session:
@@ -214,7 +215,7 @@ def main() -> None:
     if wanted and "shortlist" not in wanted:
         return
     short = asyncio.run(_shortlist(10_000, 200))
-    print(f"shortlist, 1 mentee among 10,000 mentors (service function, SQLite): "
+    print(f"shortlist, 1 mentee among 10,000 mentors (suggestions.suggestions, SQLite): "
           f"cold {short['cold_ms']:.0f} ms, p50 {short['p50_ms']:.1f} ms, "
           f"p99 {short['p99_ms']:.1f} ms over {short['calls']:.0f} calls", flush=True)
 

@@ -379,6 +379,7 @@ def emitted_subjects(service: str) -> set[str]:
 
 
 def consumed_subjects(service: str) -> set[str]:
+    """The subjects of every event the service's definition has a handler for."""
     definition = importlib.import_module(f"{service}.main").SERVICE
     return {event.nats_subject() for event in definition.handlers}
 

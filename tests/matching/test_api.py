@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
+from matching.api import router
 from tests.matching.conftest import (
     Feed,
     employee,
@@ -21,6 +23,7 @@ from tests.matching.conftest import (
 from tests.support.nats import NatsServer
 from tests.support.stack import Running
 from tests.support.tokens import signed_token
+from upward_common.auth import ProgrammeAdmin
 from upward_common.events import ParticipantState
 
 PROGRAMME = "prog-api"
@@ -446,3 +449,42 @@ async def test_a_pair_note_is_capped(feed: Feed, admin: httpx.AsyncClient) -> No
                                json={"reason": "admin", "note": "n" * 4_001})
     assert refused.status_code == 422 and refused.json()["field"] == "note"
     assert (await admin.get(f"/api/v1/pairs/{pair['id']}")).json()["status"] == "active"
+
+
+# Every admin route of matching: (method, path, body). The bodies are malformed on purpose.
+ADMIN_ROUTES = [
+    ("GET", f"/api/v1/programmes/{PROGRAMME}/pool", None),
+    ("GET", f"/api/v1/programmes/{PROGRAMME}/matching-config", None),
+    ("PUT", f"/api/v1/programmes/{PROGRAMME}/matching-config", {"weights": {"interests": -1}}),
+    ("POST", "/api/v1/pairs", {"programme_id": PROGRAMME}),
+    ("POST", f"/api/v1/programmes/{PROGRAMME}/match-runs", {"objective": "most_votes"}),
+    ("GET", f"/api/v1/programmes/{PROGRAMME}/match-runs", None),
+    ("GET", "/api/v1/match-runs/run-unknown", None),
+    ("POST", "/api/v1/match-runs/run-unknown/publish", None),
+]
+
+
+async def test_admin_routes_refuse_everyone_else_before_reading_the_request(
+    matching: Running, token: Callable[..., str]
+) -> None:
+    # The role gate is in the route's signature: it answers before the body is
+    # validated or anything is looked up, with the same problem body as ever.
+    for roles in (("participant",), ("hris",)):
+        async with matching.client(token(*roles, employee_id="emp-jane")) as caller:
+            for method, path, body in ADMIN_ROUTES:
+                response = await caller.request(method, path, json=body)
+                assert response.status_code == 403, (roles, method, path, response.text)
+                problem = response.json()
+                assert problem["detail"] == (
+                    "This needs one of the roles: hr_admin, programme_manager"), path
+                assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_admin_routes_declare_their_role_gate() -> None:
+    gate = get_args(ProgrammeAdmin)[1].dependency
+    gated = {(method, route.path) for route in router.routes if isinstance(route, APIRoute)
+             for method in route.methods
+             if any(d.call is gate for d in route.dependant.dependencies)}
+    expected = {(method, path.replace(PROGRAMME, "{programme_id}")
+                 .replace("run-unknown", "{run_id}")) for method, path, _ in ADMIN_ROUTES}
+    assert gated == expected

@@ -144,6 +144,26 @@ async def test_a_leaver_ends_their_pairs_as_departure(
     assert (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()["mentors"] == 0
 
 
+async def test_a_burst_of_employee_updates_keeps_each_employees_newest_snapshot(
+    feed: Feed, admin: httpx.AsyncClient
+) -> None:
+    await feed.programme(PROGRAMME)
+    for name in ("a", "b", "c"):
+        await feed.enrol(participant(PROGRAMME, "mentor", employee(f"emp-{name}", job_level=2)))
+    await wait_pool(admin, PROGRAMME, mentors=3)
+    # As an HRIS import sends them: out of order, some twice; the consumer takes
+    # them in batches (their bulk form), and each employee ends at their newest.
+    burst = [("emp-a", 20, False), ("emp-b", 20, True), ("emp-a", 5, True),
+             ("emp-c", 30, True), ("emp-b", 21, False), ("emp-c", 25, False),
+             ("emp-b", 21, False), ("emp-a", 19, True)]
+    for employee_id, minutes, active in burst:
+        await feed.publish(EmployeeUpdated(
+            employee=employee(employee_id, job_level=2, active=active), occurred_at=at(minutes)))
+    await feed.enrol(participant(PROGRAMME, "mentee", employee(job_level=9)), minutes=40)
+    await wait_pool(admin, PROGRAMME, mentees=1)
+    assert (await admin.get(f"/api/v1/programmes/{PROGRAMME}/pool")).json()["mentors"] == 1
+
+
 async def test_an_erased_employee_leaves_the_pool_and_their_reasons_are_scrubbed(
     feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
 ) -> None:

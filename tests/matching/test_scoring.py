@@ -108,7 +108,7 @@ def test_previously_paired_people_are_never_matched_again() -> None:
 @pytest.mark.parametrize("seed", range(16))
 def test_the_compiled_scan_scores_exactly_like_the_matrix_products(seed: int) -> None:
     """Every route to a score gives the same hundredths: the solver maximises what people see."""
-    from matching import kernel
+    from matching import compiled
     from tests.matching.cohorts import cohort
 
     rng = np.random.default_rng(seed)
@@ -121,10 +121,10 @@ def test_the_compiled_scan_scores_exactly_like_the_matrix_products(seed: int) ->
     pool = scoring.build_pool(mentees, mentors, rules)
     n, m = pool.shape
     rows, cols = np.arange(n)[::-1].copy(), np.arange(m)
-    total, ok = kernel.score_all(kernel.pack(pool, rows, cols))
+    total, ok = compiled.score_all(compiled.pack(pool, rows, cols))
     scores, eligible = scoring.dense_scores(pool)
     assert (ok == eligible[rows]).all()
-    assert (total[ok] == scores[rows][ok]).all()  # the kernel totals eligible pairs only
+    assert (total[ok] == scores[rows][ok]).all()  # the compiled scan totals eligible pairs only
     k = np.arange(min(n, m))
     pair_totals, pair_rules, _ = scoring.pair_scores(pool, k, k)
     assert (pair_totals == scores[k, k]).all() and ((pair_rules == 0) == eligible[k, k]).all()
@@ -132,7 +132,7 @@ def test_the_compiled_scan_scores_exactly_like_the_matrix_products(seed: int) ->
 
 def test_the_scan_uses_no_more_threads_than_the_cpu_quota(tmp_path: Path) -> None:
     """In a container with a CPU limit, the scan runs as many threads as the limit allows."""
-    from matching import kernel
+    from matching import compiled
 
     v2, v1, none = tmp_path / "v2", tmp_path / "v1", tmp_path / "none"
     (v1 / "cpu").mkdir(parents=True)
@@ -141,13 +141,13 @@ def test_the_scan_uses_no_more_threads_than_the_cpu_quota(tmp_path: Path) -> Non
     (v2 / "cpu.max").write_text("150000 100000\n")
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert kernel.cpu_quota(v2) == 1.5 and kernel.cpu_quota(v1) == 1.0
-    assert kernel.cpu_quota(none) is None
+    assert compiled.cpu_quota(v2) == 1.5 and compiled.cpu_quota(v1) == 1.0
+    assert compiled.cpu_quota(none) is None
     (v2 / "cpu.max").write_text("max 100000\n")
-    assert kernel.cpu_quota(v2) is None
+    assert compiled.cpu_quota(v2) is None
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
-    assert kernel.cpu_quota(v1) is None
+    assert compiled.cpu_quota(v1) is None
     (none / "cpu.max").write_text("50000 100000\n")
-    assert kernel.cores(none) == 1  # half a CPU still gets one thread
+    assert compiled.cores(none) == 1  # half a CPU still gets one thread
     allowed = len(os.sched_getaffinity(0))
-    assert kernel.cores(v2) == allowed  # no limit: every CPU the process may use
+    assert compiled.cores(v2) == allowed  # no limit: every CPU the process may use

@@ -198,7 +198,7 @@ def _weight(matched: np.ndarray, keys: dict[tuple[int, int], int]) -> int:
 @pytest.mark.parametrize("seed", range(40))
 def test_a_repaired_matching_is_as_good_as_one_solved_from_scratch(seed: int) -> None:
     # An optimal matching of some edges and its duals, then the rest of the edges join.
-    from matching import kernel
+    from matching import compiled
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(2, 40)), int(rng.integers(1, 30))
@@ -212,7 +212,7 @@ def test_a_repaired_matching_is_as_good_as_one_solved_from_scratch(seed: int) ->
     u, v = solver.duals(n, capacity, ei[first], ej[first], weight[first], before)
     start = np.searchsorted(ei, np.arange(n + 1)).astype(np.int64)
     args = (capacity, start, ej.astype(np.int64), weight, before.astype(np.int64), u, v)
-    repaired, done = kernel.repair(*args, 10**9)
+    repaired, done = compiled.repair(*args, 10**9)
     assert done
     keys = dict(zip(zip(ei.tolist(), ej.tolist(), strict=True), weight.tolist(), strict=True))
     assert all(j < 0 or (i, j) in keys for i, j in enumerate(repaired.tolist()))
@@ -221,4 +221,4 @@ def test_a_repaired_matching_is_as_good_as_one_solved_from_scratch(seed: int) ->
     assert _weight(repaired, keys) == _weight(fresh, keys)
     gained = np.unique(ei[weight - u[ei] - v[ej] > 0]).size
     if gained:  # with no work allowed, it says so and the solver starts from scratch
-        assert not kernel.repair(*args, 0)[1]
+        assert not compiled.repair(*args, 0)[1]

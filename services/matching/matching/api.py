@@ -1,4 +1,4 @@
-"""Matching's HTTP API: thin routes over the service layer."""
+"""Matching's HTTP API: thin routes over the rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from matching import service
+from matching import configuration, pairs, pool, runs, suggestions
 from matching.models import (
     MatchingConfigPublic,
     MatchingConfigUpdate,
@@ -21,31 +21,29 @@ from matching.models import (
     PoolStats,
     SuggestionList,
 )
-from upward_common.auth import CurrentUser
+from upward_common.auth import CurrentUser, ProgrammeAdmin
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
 router = APIRouter(prefix="/api/v1")
 
 
-def _pool_cache(request: Request) -> service.PoolCache:
-    # One cache per app, made on first use: it lives and dies with the app.
-    cache: service.PoolCache | None = getattr(request.app.state, "pool_cache", None)
-    if cache is None:
-        cache = request.app.state.pool_cache = service.PoolCache()
+def _pool_cache(request: Request) -> pool.PoolCache:
+    # The app's one cache, made by its lifespan (main.py): it lives and dies with the app.
+    cache: pool.PoolCache = request.app.state.pool_cache
     return cache
 
 
-CacheDep = Annotated[service.PoolCache, Depends(_pool_cache)]
+CacheDep = Annotated[pool.PoolCache, Depends(_pool_cache)]
 
 
 def _run_page(
     offset: Annotated[int, Query(ge=0, description=(
         "First entry of the run's pairs, unmatched mentees and formed pair ids to return."
     ))] = 0,
-    limit: Annotated[int, Query(ge=0, le=service.RUN_PAGE_MAX, description=(
+    limit: Annotated[int, Query(ge=0, le=runs.RUN_PAGE_MAX, description=(
         "How many entries of each list to return (0: the run's figures alone)."
-    ))] = service.RUN_PAGE,
+    ))] = runs.RUN_PAGE,
 ) -> slice:
     return slice(offset, offset + limit)
 
@@ -55,14 +53,14 @@ RunPageDep = Annotated[slice, Depends(_run_page)]
 
 @router.get("/programmes/{programme_id}/mentees/{participant_id}/suggestions",
             response_model=SuggestionList)
-async def suggestions(
+async def get_suggestions(
     programme_id: Identifier, participant_id: Identifier, session: SessionDep, user: CurrentUser,
     cache: CacheDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 3,
 ) -> Any:
     """Eligible mentors with a free place for this mentee, best score first, each explained."""
-    return await service.suggestions(session, user=user, programme_id=programme_id,
-                                     mentee_participant_id=participant_id, limit=limit,
-                                     cache=cache)
+    return await suggestions.suggestions(session, user=user, programme_id=programme_id,
+                                         mentee_participant_id=participant_id, limit=limit,
+                                         cache=cache)
 
 
 @router.post("/programmes/{programme_id}/mentees/{participant_id}/pick",
@@ -70,43 +68,43 @@ async def suggestions(
 async def pick(programme_id: Identifier, participant_id: Identifier, data: PairPick,
                session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
     """The mentee picks a mentor from their shortlist; the mentor then accepts or declines."""
-    pair = await service.pick_mentor(session, user=user, programme_id=programme_id,
-                                     mentee_participant_id=participant_id,
-                                     mentor_participant_id=data.mentor_participant_id,
-                                     cache=cache)
+    pair = await pairs.pick_mentor(session, user=user, programme_id=programme_id,
+                                   mentee_participant_id=participant_id,
+                                   mentor_participant_id=data.mentor_participant_id,
+                                   cache=cache)
     await session.commit()
-    return service.pair_public(pair, user)
+    return pairs.pair_public(pair, user)
 
 
 @router.get("/programmes/{programme_id}/pool", response_model=PoolStats)
-async def pool(programme_id: Identifier, session: SessionDep, user: CurrentUser,
-               cache: CacheDep) -> Any:
+async def get_pool(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+                   cache: CacheDep) -> Any:
     """Pool statistics (admins): mentors, mentees, places and eligible pairs a run works with."""
-    return await service.pool_stats(session, user=user, programme_id=programme_id, cache=cache)
+    return await pool.pool_stats(session, programme_id=programme_id, cache=cache)
 
 
 @router.get("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
-async def get_config(programme_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def get_config(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin) -> Any:
     """The programme's scoring weights and limits (admins)."""
-    return await service.get_config(session, user=user, programme_id=programme_id)
+    return await configuration.get_config(session, programme_id=programme_id)
 
 
 @router.put("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
 async def put_config(programme_id: Identifier, data: MatchingConfigUpdate, session: SessionDep,
-                     user: CurrentUser) -> Any:
+                     user: ProgrammeAdmin) -> Any:
     """Set the programme's scoring weights and limits (admins)."""
-    config = await service.put_config(session, user=user, programme_id=programme_id, data=data)
+    config = await configuration.put_config(session, programme_id=programme_id, data=data)
     await session.commit()
     return config
 
 
 @router.post("/pairs", response_model=PairPublic, status_code=201)
-async def create_pair(data: PairCreate, session: SessionDep, user: CurrentUser,
+async def create_pair(data: PairCreate, session: SessionDep, user: ProgrammeAdmin,
                       cache: CacheDep) -> Any:
     """Pair a mentor and a mentee (admins) after the hard-constraint check."""
-    pair = await service.create_pair(session, user=user, data=data, cache=cache)
+    pair = await pairs.create_pair(session, data=data, cache=cache)
     await session.commit()
-    return service.pair_public(pair, user)
+    return pairs.pair_public(pair, user)
 
 
 @router.get("/pairs", response_model=list[PairPublic])
@@ -115,50 +113,50 @@ async def list_pairs(
     participant_id: Identifier | None = None, status: PairStatus | None = None,
 ) -> Any:
     """Pairs: every pair for admins, a participant's own pairs otherwise."""
-    pairs = await service.list_pairs(session, user=user, programme_id=programme_id,
-                                     participant_id=participant_id,
-                                     status=status.value if status else None)
-    return [service.pair_public(pair, user) for pair in pairs]
+    found = await pairs.list_pairs(session, user=user, programme_id=programme_id,
+                                   participant_id=participant_id,
+                                   status=status.value if status else None)
+    return [pairs.pair_public(pair, user) for pair in found]
 
 
 @router.get("/pairs/{pair_id}", response_model=PairPublic)
 async def get_pair(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """One pair, for its members and admins."""
-    pair = await service.get_pair(session, user=user, pair_id=pair_id)
-    return service.pair_public(pair, user)
+    pair = await pairs.get_pair(session, user=user, pair_id=pair_id)
+    return pairs.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/accept", response_model=PairPublic)
 async def accept(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """The proposed mentor accepts: the pair forms."""
-    pair = await service.respond(session, user=user, pair_id=pair_id, accept=True)
+    pair = await pairs.respond(session, user=user, pair_id=pair_id, accept=True)
     await session.commit()
-    return service.pair_public(pair, user)
+    return pairs.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/decline", response_model=PairPublic)
 async def decline(pair_id: Identifier, data: PairDecline, session: SessionDep,
                   user: CurrentUser) -> Any:
     """The proposed mentor declines; the mentee can pick again."""
-    pair = await service.respond(session, user=user, pair_id=pair_id, accept=False,
-                                 note=data.note)
+    pair = await pairs.respond(session, user=user, pair_id=pair_id, accept=False,
+                               note=data.note)
     await session.commit()
-    return service.pair_public(pair, user)
+    return pairs.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/end", response_model=PairPublic)
 async def end(pair_id: Identifier, data: PairEnd, session: SessionDep, user: CurrentUser) -> Any:
     """End an active pair (completed, poor fit, withdrawal, departure, inactivity, admin)."""
-    pair = await service.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
-                                  note=data.note)
+    pair = await pairs.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
+                                note=data.note)
     await session.commit()
-    return service.pair_public(pair, user)
+    return pairs.pair_public(pair, user)
 
 
 @router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,
              status_code=201)
 async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Request,
-                     session: SessionDep, user: CurrentUser, cache: CacheDep,
+                     session: SessionDep, user: ProgrammeAdmin, cache: CacheDep,
                      page: RunPageDep) -> Any:
     """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing.
 
@@ -166,7 +164,7 @@ async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Re
     `matched` and `unmatched` count them all.
     """
     settings = request.app.state.settings
-    run = await service.create_run(
+    run = await runs.create_run(
         session, user=user, programme_id=programme_id, data=data, cache=cache,
         candidates_per_mentee=settings.solver_candidates_per_mentee, page=page)
     await session.commit()
@@ -174,25 +172,25 @@ async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Re
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunPublic])
-async def list_runs(programme_id: Identifier, session: SessionDep, user: CurrentUser,
+async def list_runs(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                     page: RunPageDep) -> Any:
     """A programme's match runs, newest first (admins); `limit=0` lists their figures alone."""
-    return await service.list_runs(session, user=user, programme_id=programme_id, page=page)
+    return await runs.list_runs(session, user=user, programme_id=programme_id, page=page)
 
 
 @router.get("/match-runs/{run_id}", response_model=MatchRunPublic)
-async def get_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
+async def get_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                   page: RunPageDep) -> Any:
     """One match run with a page of its pairs and of the mentees it left out, each with
     why (admins)."""
-    return await service.get_run(session, user=user, run_id=run_id, page=page)
+    return await runs.get_run(session, user=user, run_id=run_id, page=page)
 
 
 @router.post("/match-runs/{run_id}/publish", response_model=MatchRunPublic)
-async def publish_run(run_id: Identifier, session: SessionDep, user: CurrentUser,
+async def publish_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                       cache: CacheDep, page: RunPageDep) -> Any:
     """Form the pairs of a reviewed dry run; each is checked again against the rules first."""
-    run = await service.publish_run(session, user=user, run_id=run_id, cache=cache,
-                                    page=page)
+    run = await runs.publish_run(session, user=user, run_id=run_id, cache=cache,
+                                 page=page)
     await session.commit()
     return run

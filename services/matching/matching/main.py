@@ -1,15 +1,41 @@
 """Matching: the candidate pool, explained scores, optimal cohort runs and pair lifecycles."""
 
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from matching import kernel
+from matching import compiled, projection
 from matching.api import router
 from matching.config import MatchingSettings
-from matching.events import HANDLERS
+from matching.pool import PoolCache
+from upward_common.events import (
+    EmployeeErased,
+    EmployeeUpdated,
+    ParticipantEnrolled,
+    ParticipantUpdated,
+    ParticipantWithdrawn,
+    ProgrammeUpdated,
+)
 from upward_common.service import ServiceDefinition
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Matching's own state while the app runs: the pool cache and the solver warmed up.
+
+    The compiled loops load from Numba's cache (or compile, after an install) in a
+    thread of their own, so neither the start nor the first whole-cohort run waits
+    for them; building the app (or its OpenAPI document) starts nothing.
+    """
+    app.state.pool_cache = PoolCache()
+    warm_up = threading.Thread(target=compiled.warm_up, name="matching-warm-up", daemon=True)
+    app.state.warm_up = warm_up
+    warm_up.start()
+    yield
+
 
 SERVICE = ServiceDefinition(
     name="matching",
@@ -21,12 +47,18 @@ SERVICE = ServiceDefinition(
     settings_cls=MatchingSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
-    handlers=HANDLERS,
+    handlers={
+        ProgrammeUpdated: projection.on_programme_updated,
+        EmployeeUpdated: projection.on_employee_updated,
+        EmployeeErased: projection.on_employee_erased,
+        ParticipantEnrolled: projection.on_participant_enrolled,
+        ParticipantUpdated: projection.on_participant_updated,
+        ParticipantWithdrawn: projection.on_participant_withdrawn,
+    },
+    lifespan=lifespan,
 )
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     """The ASGI app (`uvicorn matching.main:create_app --factory`)."""
-    # The solver's compiled scan loads (or compiles) in the background, not in a first run.
-    threading.Thread(target=kernel.warm_up, name="matching-warm-up", daemon=True).start()
     return SERVICE.create_app(settings)

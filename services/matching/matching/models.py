@@ -66,6 +66,7 @@ class MatchingConfig(SQLModel, table=True):
     dei_topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     diversity_attribute: str = Field(default="under_represented", max_length=64)
     diversity_values: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # When an admin last set it (a request, not an event: hence not `occurred_at`).
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Table, false, func, null, or_, union_all, update
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +22,17 @@ from matching.models import (
     MatchRun,
     Pair,
 )
+
+EMPLOYEE: Table = MatchingEmployee.__table__  # type: ignore[attr-defined]
+CANDIDATE: Table = Candidate.__table__  # type: ignore[attr-defined]
+# Ids per IN (...) or rows per statement: SQLite caps the bound parameters of one statement.
+CHUNK = 500
+
+
+def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), CHUNK):
+        yield wanted[start : start + CHUNK]
 
 
 async def add(session: AsyncSession, *rows: object) -> None:
@@ -51,14 +67,24 @@ async def lock_programme(session: AsyncSession, programme_id: str) -> None:
     await session.exec(query.with_for_update())
 
 
-async def bump_revisions(session: AsyncSession, programme_ids: Iterable[str]) -> None:
+async def bump_revisions(session: AsyncSession, programme_ids: Iterable[str], by: int = 1
+                         ) -> None:
     ids = sorted(set(programme_ids))
     if ids:
         await session.exec(
             update(MatchingProgramme)
             .where(col(MatchingProgramme.id).in_(ids))
-            .values(revision=MatchingProgramme.revision + 1)
+            .values(revision=MatchingProgramme.revision + by)
         )
+
+
+async def bump_revisions_by(session: AsyncSession, counts: Mapping[str, int]) -> None:
+    """Bump each programme's revision `counts[programme]` times, one statement per count."""
+    by_count: dict[int, list[str]] = defaultdict(list)
+    for programme_id, count in counts.items():
+        by_count[count].append(programme_id)
+    for count, ids in sorted(by_count.items()):
+        await bump_revisions(session, ids, by=count)
 
 
 async def get_config(session: AsyncSession, programme_id: str) -> MatchingConfig | None:
@@ -73,15 +99,79 @@ async def get_employee(session: AsyncSession, employee_id: str) -> MatchingEmplo
 
 
 async def employees(session: AsyncSession, ids: Iterable[str]) -> dict[str, MatchingEmployee]:
-    wanted = sorted(set(ids))
     found: dict[str, MatchingEmployee] = {}
-    # Chunked: SQLite caps the number of bound parameters per statement.
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for chunk in _chunks(ids):
         rows = await session.exec(
             select(MatchingEmployee).where(col(MatchingEmployee.id).in_(chunk)))
         found.update({row.id: row for row in rows})
     return found
+
+
+async def employees_and_roles(
+    session: AsyncSession, ids: Iterable[str]
+) -> tuple[dict[str, tuple[bool, datetime]], dict[str, list[tuple[str, str]]]]:
+    """For these employees: (erased, occurred_at) of each one matching knows, and the
+    (participant, programme) of each of their candidates (a withdrawal that came before
+    its enrolment leaves a candidate whose employee matching does not know yet).
+
+    One statement per chunk of ids rather than two: a batch of an import costs
+    about as much per round trip to the database as per row.
+    """
+    versions: dict[str, tuple[bool, datetime]] = {}
+    roles: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    connection = await session.connection()
+    for chunk in _chunks(ids):
+        known = core_select(EMPLOYEE.c.id, EMPLOYEE.c.erased, EMPLOYEE.c.occurred_at,
+                            null().label("participant_id"), null().label("programme_id")
+                            ).where(EMPLOYEE.c.id.in_(chunk))
+        taking_part = core_select(CANDIDATE.c.employee_id, null(), null(),
+                                  CANDIDATE.c.participant_id, CANDIDATE.c.programme_id
+                                  ).where(CANDIDATE.c.employee_id.in_(chunk))
+        rows = await connection.execute(union_all(known, taking_part))
+        for employee_id, erased, occurred_at, participant_id, programme_id in rows:
+            if participant_id is None:
+                versions[employee_id] = (erased, occurred_at)
+            else:
+                roles[employee_id].append((participant_id, programme_id))
+    return versions, roles
+
+
+def _employee_upsert(dialect: Any) -> Any:
+    statement = dialect.insert(EMPLOYEE)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[EMPLOYEE.c.id],
+        set_={column.name: new[column.name] for column in EMPLOYEE.columns
+              if column.name not in ("id", "erased")},
+        where=(EMPLOYEE.c.erased == false()) & (new.occurred_at >= EMPLOYEE.c.occurred_at),
+    )
+
+
+# Built once: the statement's compiled form is then reused from SQLAlchemy's cache.
+_EMPLOYEE_UPSERT = {"postgresql": _employee_upsert(postgresql),
+                    "sqlite": _employee_upsert(sqlite)}
+
+
+async def upsert_employees(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write employee snapshots (one row per id, every column but `erased`), in bulk.
+
+    A stored row stays as it is when it is erased or set by a newer event, so
+    the write keeps order tolerance on its own. Copies of these rows the session
+    holds are dropped, so a later read in the transaction sees what was written.
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    statement = _EMPLOYEE_UPSERT[connection.dialect.name]
+    for start in range(0, len(rows), CHUNK):
+        await connection.execute(statement, [{**row, "erased": False}
+                                             for row in rows[start : start + CHUNK]])
+    written = {row["id"] for row in rows}
+    identities = session.identity_map
+    held = [key for key in list(identities.keys())
+            if key[0] is MatchingEmployee and key[1][0] in written]
+    for key in held:
+        session.expunge(identities[key])
 
 
 async def get_candidate(session: AsyncSession, participant_id: str) -> Candidate | None:

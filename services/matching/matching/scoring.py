@@ -10,7 +10,7 @@ Points are integers in hundredths of a point. Every factor is first reduced to
 an exact integer (shared interests, free half-hours in common, a topic sum, a
 category) and turned into points by one float64 formula or a table made once
 per pool, so every route to a score (these matrix products, one pair at a
-time, or the solver's compiled scan in `kernel`) gives the same integers; the
+time, or the solver's compiled scan in `compiled`) gives the same integers; the
 score is their sum, and the solver maximises exactly the number people see.
 """
 
@@ -153,7 +153,7 @@ class Rules:
 
 
 # Vectorising a pool meets the same topics, zones and windows over and over: the
-# conversions below are cached, so 100,000 people cost seconds, not tens of seconds.
+# conversions below are cached, so each distinct value is converted once, not per person.
 @lru_cache(maxsize=16_384)
 def _norm(text: str) -> str:
     return " ".join(text.casefold().split())

@@ -6,8 +6,8 @@ Its linear programme is totally unimodular, so dual values (u for mentees,
 v for mentors, both >= 0, u_i + v_j >= w_ij on every eligible pair) certify
 optimality: a matching whose duals cover every pair cannot be improved.
 
-1. Scan: for each mentee, every mentor is scored exactly (`kernel.best_pairs`,
-   compiled, both cores, no pair matrix). Its best pairs at the current mentor
+1. Scan: for each mentee, every mentor is scored exactly (`compiled.best_pairs`,
+   compiled, on every core, no pair matrix). Its best pairs at the current mentor
    prices p become candidates (64 in the first solve, k later), the next best
    ones its reserve (scored, kept aside), and `rest_i` is the best value
    w_ij - p_j of the pairs beyond. Large cohorts start from prices estimated
@@ -16,7 +16,7 @@ optimality: a matching whose duals cover every pair cannot be improved.
    candidates (OR-Tools' cost-scaling solver; capacities are arc capacities,
    a mentee may stay unmatched at no cost). When only a few mentees gained a
    pair the last duals do not cover, the last matching is repaired instead
-   (`kernel.repair`: a shortest augmenting path per such mentee). Candidates
+   (`compiled.repair`: a shortest augmenting path per such mentee). Candidates
    far below their duals sit a solve out and are woken when they could
    improve it.
 3. Duals: optimal (u, v) meeting complementary slackness on the candidate
@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
-from matching import kernel, scoring
+from matching import compiled, scoring
 
 Objective = Literal["max_score", "max_participation"]
 Ints = NDArray[np.int64]
@@ -71,11 +71,12 @@ SET_ASIDE = 300
 FIRST_CANDIDATES = 64
 # Mentees whose reserves are merged at once after a partial re-scan (bounds temporaries).
 MERGE_ROWS = 8192
-# A solve repairs the last matching (`kernel.repair`, a shortest path per mentee) when
+# A solve repairs the last matching (`compiled.repair`, a shortest path per mentee) when
 # few mentees have a new pair its duals do not cover: at most REPAIR_SHARE of them, or
 # REPAIR_MIN; and with at most REPAIR_WORK arc relaxations per candidate pair, else
-# the min-cost flow starts from scratch. At 100k, 7 such mentees are repaired in 0.2 s
-# where the min-cost flow takes 4-5 s; 2,386 would take 6.2 s against its 4.1 s.
+# the min-cost flow starts from scratch. A repair's cost grows with those mentees, a
+# solve's with the whole candidate graph, so the repair wins only while they are few
+# (the README gives the benchmark's figures).
 REPAIR_SHARE = 0.005
 REPAIR_MIN = 8
 REPAIR_WORK = 5
@@ -214,9 +215,9 @@ def resolve(n_rows: int, capacity: Ints, ei: Index, ej: Index, weight: Ints,
     if 0 < gained <= max(REPAIR_SHARE * n_rows, REPAIR_MIN):
         start = np.searchsorted(ei, np.arange(n_rows + 1)).astype(np.int64)
         began = _time.perf_counter()
-        found, done = kernel.repair(capacity.astype(np.int64), start, ej.astype(np.int64),
-                                    weight.astype(np.int64), matched.astype(np.int64),
-                                    u, v, REPAIR_WORK * max(ei.size, 1))
+        found, done = compiled.repair(capacity.astype(np.int64), start, ej.astype(np.int64),
+                                      weight.astype(np.int64), matched.astype(np.int64),
+                                      u, v, REPAIR_WORK * max(ei.size, 1))
         _log.debug("repair for %d mentees: %s in %.2f s", gained,
                    "done" if done else "over budget", _time.perf_counter() - began)
         if done:
@@ -249,15 +250,15 @@ def duals(
         # from `near` (the prices mentees were scanned at), up to one common shift, which
         # changes no pair's standing: so between the least and the greatest optimal prices,
         # as close to `near` moved by the median shift they need.
-        lowest = kernel.least_prices(*args, floor)
-        upper = np.full(capacity.size, kernel.NO_BOUND, dtype=np.int64)
+        lowest = compiled.least_prices(*args, floor)
+        upper = np.full(capacity.size, compiled.NO_BOUND, dtype=np.int64)
         np.minimum.at(upper, matched[has], (matched_weight - need)[has])
         upper[~saturated] = 0
-        highest = kernel.greatest_prices(*args, upper)
+        highest = compiled.greatest_prices(*args, upper)
         shift = np.where(near < lowest, lowest - near, np.where(near > highest, highest - near, 0))
         floor = np.clip(near + int(np.median(shift[saturated])) if saturated.any() else near,
                         lowest, highest)
-    v = kernel.least_prices(*args, floor)
+    v = compiled.least_prices(*args, floor)
     u = np.where(has, matched_weight - v[np.where(has, matched, 0)], 0)
     return u.astype(np.int64), v
 
@@ -285,8 +286,8 @@ def solve(
 
 def _plus(a: Ints, b: Ints) -> Ints:
     """a + b, NONE where either is NONE."""
-    none = (a == kernel.NONE) | (b == kernel.NONE)
-    return np.where(none, kernel.NONE, np.where(none, 0, a) + np.where(none, 0, b))
+    none = (a == compiled.NONE) | (b == compiled.NONE)
+    return np.where(none, compiled.NONE, np.where(none, 0, a) + np.where(none, 0, b))
 
 
 class _Bounds:
@@ -306,12 +307,12 @@ class _Bounds:
         self.prices = [first]
         self.margin = margin
         self.base_at = np.zeros(n, dtype=np.intp)
-        self.rest = np.full(n, kernel.NONE, dtype=np.int64)
+        self.rest = np.full(n, compiled.NONE, dtype=np.int64)
         self.recent_at = np.full(n, -1, dtype=np.intp)
         self.recent_len = np.zeros(n, dtype=np.int64)
-        self.recent_rest = np.full(n, kernel.NONE, dtype=np.int64)
+        self.recent_rest = np.full(n, compiled.NONE, dtype=np.int64)
         # The recent region's pairs left out, valued at the base prices instead.
-        self.recent_at_base = np.full(n, kernel.NONE, dtype=np.int64)
+        self.recent_at_base = np.full(n, compiled.NONE, dtype=np.int64)
         self._orders: dict[tuple[int, int], Index] = {}
         self.partial = 0  # re-scans of part of a row
 
@@ -332,7 +333,7 @@ class _Bounds:
     def bound(self, v: Ints) -> Ints:
         """The most any pair of each mentee's regions can be worth at prices v (NONE: none)."""
         n = self.rest.size
-        out = np.full(n, kernel.NONE, dtype=np.int64)
+        out = np.full(n, compiled.NONE, dtype=np.int64)
         m = v.size
         for base, recent, who in self._groups(np.arange(n, dtype=np.intp)):
             fall = self.prices[base] - v
@@ -340,9 +341,9 @@ class _Bounds:
                 out[who] = _plus(self.rest[who], np.full(who.size, fall.max()))
                 continue
             order = self.order(base, recent)
-            after = np.append(np.maximum.accumulate(fall[order][::-1])[::-1], kernel.NONE)
+            after = np.append(np.maximum.accumulate(fall[order][::-1])[::-1], compiled.NONE)
             within = np.insert(np.maximum.accumulate((self.prices[recent] - v)[order]), 0,
-                               kernel.NONE)
+                               compiled.NONE)
             size = np.minimum(self.recent_len[who], m)
             out[who] = np.maximum(_plus(self.rest[who], after[size]),
                                   _plus(self.recent_rest[who], within[size]))
@@ -362,8 +363,8 @@ class _Bounds:
         new = cols[rows, k:]
         both = np.concatenate([np.where(outside, old, -1), new], axis=1)
         both_score = np.concatenate([old_score, scores[rows, k:]], axis=1)
-        value = np.where(both >= 0, enc.of(both_score) - v[np.maximum(both, 0)], kernel.NONE)
-        rank = np.argsort(-np.maximum(value, kernel.NONE + 1), axis=1, kind="stable")
+        value = np.where(both >= 0, enc.of(both_score) - v[np.maximum(both, 0)], compiled.NONE)
+        rank = np.argsort(-np.maximum(value, compiled.NONE + 1), axis=1, kind="stable")
         both = np.take_along_axis(both, rank, axis=1)
         both_score = np.take_along_axis(both_score, rank, axis=1)
         from_old = rank < old.shape[1]
@@ -378,12 +379,12 @@ class _Bounds:
         at_latest = enc.of(dropped_score) - v[safe]
 
         def best(mask: NDArray[np.bool_], value: Ints) -> Ints:
-            return np.where(mask, value, kernel.NONE).max(axis=1, initial=kernel.NONE)
+            return np.where(mask, value, compiled.NONE).max(axis=1, initial=compiled.NONE)
 
         return best(dropped_old, at_base), best(dropped_new, at_latest), best(dropped_new,
                                                                               at_base)
 
-    def rescan(self, packed: kernel.Packed, which: Index, u: Ints, enc: _Weights, k: int,
+    def rescan(self, packed: compiled.Packed, which: Index, u: Ints, enc: _Weights, k: int,
                reserve_col: Index, reserve_score: Ints) -> tuple[Index, Ints, int]:
         """Scan `which` again at the latest prices, only against mentors that could matter.
 
@@ -407,13 +408,13 @@ class _Bounds:
             mentees = which[part]
             order = self.order(base, latest)
             falls = (self.prices[base] - v)[order]
-            need = np.where(self.rest[mentees] == kernel.NONE, np.iinfo(np.int64).max,
+            need = np.where(self.rest[mentees] == compiled.NONE, np.iinfo(np.int64).max,
                             u[mentees] - self.rest[mentees] - self.margin)
             limit = np.searchsorted(-falls, -need, side="left").astype(np.int64)
             limit = np.where(limit * 2 > m, m, limit)
-            found = kernel.best_pairs(kernel.reorder(packed, order), mentees, v[order],
-                                      enc.multiplier, enc.offset, width, limit=limit,
-                                      base=self.prices[base][order])
+            found = compiled.best_pairs(compiled.reorder(packed, order), mentees, v[order],
+                                        enc.multiplier, enc.offset, width, limit=limit,
+                                        base=self.prices[base][order])
             c, sc, left = found.cols, found.scores, found.rest
             cols[part] = np.where(c >= 0, order[np.maximum(c, 0)], -1)
             scores[part] = sc
@@ -429,8 +430,8 @@ class _Bounds:
             self.rest[full] = left[whole]
             self.recent_at[full] = -1
             self.recent_len[full] = 0
-            self.recent_rest[full] = kernel.NONE
-            self.recent_at_base[full] = kernel.NONE
+            self.recent_rest[full] = compiled.NONE
+            self.recent_at_base[full] = compiled.NONE
             # Partial scans: old reserve pairs outside the prefix are still exact; they
             # compete with the new ones for the reserve, and those that lose are folded into
             # the bound of their region (base prices outside, latest prices inside).
@@ -458,7 +459,7 @@ class _Bounds:
 
 
 def _first_prices(pool: scoring.Pool, capacity: Ints, objective: Objective, rows: Index,
-                  mentor_rows: Index, packed: kernel.Packed, enc: _Weights, k: int,
+                  mentor_rows: Index, packed: compiled.Packed, enc: _Weights, k: int,
                   max_rounds: int) -> Ints:
     """Mentor prices to scan at first: zero for small cohorts, else estimated from a sample.
 
@@ -481,8 +482,8 @@ def _first_prices(pool: scoring.Pool, capacity: Ints, objective: Objective, rows
     if sample.duals is None:
         return np.zeros(m, dtype=np.int64)
     sample_enc = _Weights(objective, some_mentees.size)
-    bids = kernel.best_bids(packed, some_mentees, sample.duals[0], sample_enc.multiplier,
-                            sample_enc.offset)
+    bids = compiled.best_bids(packed, some_mentees, sample.duals[0], sample_enc.multiplier,
+                              sample_enc.offset)
     scale = enc.multiplier / sample_enc.multiplier
     return np.rint(np.maximum(bids, 0) * scale).astype(np.int64)
 
@@ -503,7 +504,7 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
                         True, rows, ["no_eligible_mentor"] * int(n), stats)
     enc = _Weights(objective, n)
     k = max(1, min(k, m))
-    packed = kernel.pack(pool, rows, mentor_rows)
+    packed = compiled.pack(pool, rows, mentor_rows)
     cap_local = capacity[mentor_rows]
     edges = _Candidates(m)
     t = _time.perf_counter()
@@ -533,8 +534,8 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
         # 1. scan the mentees not yet proven, at the latest prices
         t = _time.perf_counter()
         if rounds == 1:
-            first = kernel.best_pairs(packed, which, prices[-1], enc.multiplier, enc.offset,
-                                      k + k2)
+            first = compiled.best_pairs(packed, which, prices[-1], enc.multiplier, enc.offset,
+                                        k + k2)
             scanned += int(which.size) * m
             eligible[which] = first.eligible
             known.rest[which] = first.rest
@@ -589,7 +590,7 @@ def _solve(pool: scoring.Pool, capacity: Ints, objective: Objective, mentee_rows
         stale = stale or added > 0
         # The rest is bounded through the prices of each mentee's scans.
         bound = known.bound(v)
-        unproven = (bound != kernel.NONE) & (bound > u)
+        unproven = (bound != compiled.NONE) & (bound > u)
         stats.setdefault("unproven_per_round", []).append(int(unproven.sum()))
         _log.debug("round %d at %.1f s: %d solves, %d reserve pairs added, %d unproven, "
                    "%d pairs scored", rounds, _time.perf_counter() - began, solves, added,

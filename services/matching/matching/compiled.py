@@ -1,10 +1,12 @@
-"""The solver's compiled scan: every mentor against a mentee, exact, without a pair matrix.
+"""The solver's compiled loops: the scan, its dual prices and the repair's shortest paths.
+
+The scan scores every mentor against a mentee, exactly, without a pair matrix.
 
 `scoring.score_block` scores a block of pairs with matrix products; at 100,000
 mentees that means billions of pairs through temporary arrays. The solver only
 needs, for each mentee, its few best pairs at the current mentor prices and the
 best value among the rest, so this module scores pair after pair in compiled
-loops (Numba, both cores) and keeps just that: memory stays a few arrays.
+loops (Numba, on every core the process may use) and keeps just that: memory stays a few arrays.
 
 The arithmetic is the score's own, not an estimate: the same exact integers
 (topic sums, shared interests as bit counts, free half-hours in common), the
@@ -13,7 +15,7 @@ rest, so a total here equals `scoring.score_block`'s to the hundredth
 (tests/matching/test_scoring.py checks it on random pools). The factors scored by
 category (level, department, format, languages, diversity, time zone) are worked
 out once per mentee for each kind of mentor (`Packed.kinds`: mentors alike in all
-of them; 2,787 kinds among the benchmark's 66,667 mentors), not once per pair.
+of them, far fewer than mentors in a real cohort), not once per pair.
 """
 
 from __future__ import annotations
