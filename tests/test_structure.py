@@ -1,7 +1,9 @@
 """Every service has one shape: events flow one way, and no service imports another.
 
-A service's `events.py` holds what it emits and never imports its `service.py`
-(the rules call the emitters, not the reverse); the handlers of what it
+A service's `events.py` holds what it emits and never imports its `service.py`,
+nor any other module of its service that imports `events.py` (the rules call
+the emitters, not the reverse: matching's rules live in modules named for their
+concept, such as `projection.py` and `pairs.py`); the handlers of what it
 consumes live with the rules and are listed in `main.py`, named `on_<event>`.
 A service reaches another only through events and HTTP, never an import, and
 no service imports the gateway.
@@ -61,14 +63,21 @@ def imports_of(path: Path, module: str) -> set[str]:
 
 
 def events_importing_the_rules(package: Path, name: str) -> list[str]:
-    """`<name>/events.py` importing `<name>.service` in any form."""
+    """`<name>/events.py` importing `<name>.service`, or a module that imports the emitters.
+
+    A module of the service that imports `<name>.events` uses the emitters: it
+    holds rules, so the emitters must not import it back.
+    """
     events = package / "events.py"
     if not events.exists():
         return []
-    rules = f"{name}.service"
+    modules = dict(modules_of(package, name))
+    rules = {f"{name}.service"} | {
+        module for module, path in modules.items()
+        if module != f"{name}.events" and f"{name}.events" in imports_of(path, module)}
     return [f"{name}/events.py imports {imported}"
             for imported in sorted(imports_of(events, f"{name}.events"))
-            if imported == rules or imported.startswith(f"{rules}.")]
+            if any(imported == rule or imported.startswith(f"{rule}.") for rule in rules)]
 
 
 def imports_of_other_parts(package: Path, name: str) -> list[str]:
@@ -108,7 +117,7 @@ def misplaced_handlers(name: str, handlers: Mapping[type, Any]) -> list[str]:
 @pytest.mark.parametrize("name", SERVICES)
 def test_every_service_package_is_read(name: str) -> None:
     modules = dict(modules_of(package_of(name), name))
-    assert {f"{name}.main", f"{name}.events", f"{name}.service"} <= set(modules), name
+    assert {f"{name}.main", f"{name}.api", f"{name}.models"} <= set(modules), name
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -155,6 +164,16 @@ def _package(tmp_path: Path, name: str, files: Mapping[str, str]) -> Path:
 def test_the_one_way_check_catches_every_form_of_import(tmp_path: Path, statement: str) -> None:
     package = _package(tmp_path, "demo", {"events.py": f"{statement}\n", "service.py": ""})
     assert events_importing_the_rules(package, "demo") != []
+
+
+def test_the_one_way_check_catches_a_rules_module_of_another_name(tmp_path: Path) -> None:
+    package = _package(tmp_path, "demo", {
+        "events.py": "from demo.projection import on_employee_updated\n",
+        "projection.py": "from demo import events\n",
+    })
+    assert events_importing_the_rules(package, "demo") == [
+        "demo/events.py imports demo.projection",
+        "demo/events.py imports demo.projection.on_employee_updated"]
 
 
 def test_the_one_way_check_lets_events_import_the_rest(tmp_path: Path) -> None:
