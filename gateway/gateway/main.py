@@ -15,11 +15,13 @@ from gateway.config import GatewaySettings
 from gateway.context import get_context
 from gateway.cors import GraphQLCORSMiddleware
 from gateway.graphiql import GatewayGraphQLRouter, assets_router
+from gateway.readiness import StartupGate
 from gateway.schema import build_schema
 from upward_common.auth import TokenVerifier
 from upward_common.logs import configure_logging
 from upward_common.observability import (
     CorrelationMiddleware,
+    Readiness,
     health_router,
     install_request_metrics,
 )
@@ -57,9 +59,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
 
-    async def readiness() -> dict[str, bool]:
+    # One gate per process: once every service has been ready, the gateway stays ready.
+    gate = StartupGate()
+
+    async def readiness() -> Readiness:
         downstreams: Downstreams = app.state.downstreams
-        return await downstreams.healthy(settings.readiness_timeout_seconds)
+        return await gate.check(downstreams, settings.readiness_timeout_seconds)
 
     graphql = GatewayGraphQLRouter(
         build_schema(settings),
