@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from gateway.config import GatewaySettings
 from upward_common.limits import Identifier
-from upward_common.observability import CORRELATION_HEADER
+from upward_common.observability import CORRELATION_HEADER, Readiness
 from upward_common.problems import PROBLEM_BASE
 
 log = logging.getLogger(__name__)
@@ -939,19 +939,41 @@ class Downstreams:
         return {"enrolment": self.enrolment, "matching": self.matching,
                 "scheduling": self.scheduling, "analytics": self.analytics}
 
-    async def healthy(self, within_seconds: float) -> dict[str, bool]:
-        """Whether each service's `/healthz` answers 200 within `within_seconds`."""
+    async def readiness(self, within_seconds: float) -> Readiness:
+        """Each service's own `/readyz` (its database, NATS, outbox), asked at once.
 
-        async def check(http: httpx.AsyncClient) -> bool:
+        A service is ready when that answers 200 within `within_seconds`; `reasons`
+        says why another is not, with the reasons the service gives itself.
+        """
+
+        async def check(http: httpx.AsyncClient) -> str | None:
             try:
-                response = await http.get("/healthz", timeout=within_seconds)
+                response = await http.get("/readyz", timeout=within_seconds)
+            except httpx.TimeoutException:
+                return f"its /readyz did not answer within {within_seconds:g} s"
             except httpx.HTTPError:
-                return False
-            return response.status_code == 200
+                return "it could not be reached"
+            if response.status_code == 200:
+                return None
+            return f"its /readyz answered {response.status_code}{_own_reasons(response)}"
 
         names = list(self.by_name())
-        results = await asyncio.gather(*(check(http) for http in self.by_name().values()))
-        return dict(zip(names, results, strict=True))
+        failures = await asyncio.gather(*(check(http) for http in self.by_name().values()))
+        outcome = dict(zip(names, failures, strict=True))
+        return Readiness(checks={name: why is None for name, why in outcome.items()},
+                         reasons={name: why for name, why in outcome.items() if why})
 
     async def aclose(self) -> None:
         await asyncio.gather(*(http.aclose() for http in self.by_name().values()))
+
+
+def _own_reasons(response: httpx.Response) -> str:
+    """`: nats: not connected to NATS; ...` from a service's /readyz body, if it gives any."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    reasons = body.get("reasons") if isinstance(body, dict) else None
+    if not isinstance(reasons, dict) or not reasons:
+        return ""
+    return ": " + "; ".join(f"{check}: {why}" for check, why in reasons.items())

@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import StreamingResponse
 
 from gateway.clients import Downstreams, unavailable_error
-from upward_common.auth import current_principal
+from upward_common.auth import BEARER, current_principal
 from upward_common.logs import current_correlation_id
 from upward_common.observability import CORRELATION_HEADER
 from upward_common.problems import PROBLEM_BASE, Problem
 
-router = APIRouter(tags=["hris"])
+# Every forwarded route needs a token: BEARER declares the scheme in OpenAPI (and never
+# refuses by itself); `forward_to_enrolment` verifies it, after checking the path.
+router = APIRouter(tags=["hris"], dependencies=[Depends(BEARER)])
 
 # RFC 9110 §7.6.1: these describe one connection, not the message, so they stop here.
 HOP_BY_HOP = frozenset({

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
 from gateway import forward
@@ -15,11 +15,13 @@ from gateway.config import GatewaySettings
 from gateway.context import get_context
 from gateway.cors import GraphQLCORSMiddleware
 from gateway.graphiql import GatewayGraphQLRouter, assets_router
+from gateway.readiness import StartupGate
 from gateway.schema import build_schema
-from upward_common.auth import TokenVerifier
+from upward_common.auth import BEARER, TokenVerifier
 from upward_common.logs import configure_logging
 from upward_common.observability import (
     CorrelationMiddleware,
+    Readiness,
     health_router,
     install_request_metrics,
 )
@@ -57,9 +59,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
 
-    async def readiness() -> dict[str, bool]:
+    # One gate per process: once every service has been ready, the gateway stays ready.
+    gate = StartupGate()
+
+    async def readiness() -> Readiness:
         downstreams: Downstreams = app.state.downstreams
-        return await downstreams.healthy(settings.readiness_timeout_seconds)
+        return await gate.check(downstreams, settings.readiness_timeout_seconds)
 
     graphql = GatewayGraphQLRouter(
         build_schema(settings),
@@ -80,7 +85,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_request_metrics(app, registry)
     app.add_middleware(CorrelationMiddleware)
     app.include_router(health_router(registry, readiness))
-    app.include_router(graphql, tags=["graphql"])
+    # The context verifies the token itself; BEARER only declares the scheme in OpenAPI.
+    app.include_router(graphql, tags=["graphql"], dependencies=[Depends(BEARER)])
     if settings.graphql_ide:
         app.include_router(assets_router())
     app.include_router(forward.router)

@@ -45,7 +45,7 @@ class Call:
 
 @dataclass
 class Recorder:
-    """Every request a fake answered (health checks aside), in order, and how many it was
+    """Every request a fake answered (health and readiness aside), in order, and how many it was
     answering at once: in all, and per gateway request (by correlation id)."""
 
     calls: list[Call] = field(default_factory=list)
@@ -60,6 +60,9 @@ class Recorder:
     # is counted in `abandoned`.
     hold: asyncio.Event | None = None
     abandoned: int = 0
+    # Set by a test to make the fake's /readyz answer 503, as a service does while its
+    # database, NATS or outbox is not ready; its /healthz answers 200 all the same.
+    not_ready: str | None = None
 
     def paths(self, method: str = "GET") -> list[str]:
         return [c.path for c in self.calls if c.method == method]
@@ -99,7 +102,7 @@ def _app(name: str, recorder: Recorder) -> FastAPI:
     @app.middleware("http")
     async def record(request: Request,
                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path == "/healthz":
+        if request.url.path in ("/healthz", "/readyz"):
             return await call_next(request)
         recorder.calls.append(Call(request.method, request.url.path, request.url.query,
                                    dict(request.headers)))
@@ -109,6 +112,15 @@ def _app(name: str, recorder: Recorder) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(response: Response) -> dict[str, object]:
+        # The shape of the kernel's /readyz.
+        if recorder.not_ready is None:
+            return {"status": "ready", "checks": {"database": True}}
+        response.status_code = 503
+        return {"status": "unavailable", "checks": {"database": False},
+                "reasons": {"database": recorder.not_ready}}
 
     return app
 

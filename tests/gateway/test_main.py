@@ -12,7 +12,7 @@ from gateway.config import GatewaySettings
 from tests.gateway.conftest import Stack
 
 
-async def test_ready_when_every_service_answers_its_health_check(stack: Stack) -> None:
+async def test_ready_when_every_service_is_ready(stack: Stack) -> None:
     async with stack.client() as client:
         alive = await client.get("/healthz")
         ready = await client.get("/readyz")
@@ -34,6 +34,70 @@ async def test_not_ready_names_the_service_that_is_down(
     assert ready.status_code == 503
     assert ready.json()["checks"]["scheduling"] is False
     assert ready.json()["checks"]["enrolment"] is True
+    assert ready.json()["reasons"] == {"scheduling": "it could not be reached"}
+
+
+async def test_not_ready_while_a_service_is_alive_but_not_ready_itself(stack: Stack) -> None:
+    stack.recorders["matching"].not_ready = "the database does not answer"
+
+    async with stack.client() as client, stack.fakes["matching"].client() as matching:
+        alive = await matching.get("/healthz")
+        ready = await client.get("/readyz")
+
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "checks": {"enrolment": True, "matching": False, "scheduling": True,
+                   "analytics": True},
+        "reasons": {"matching": "its /readyz answered 503: database: the database does not "
+                                "answer"},
+    }
+
+
+async def test_ready_once_every_service_was_ready_together(stack: Stack) -> None:
+    async with stack.client() as client:
+        stack.recorders["matching"].not_ready = "not connected to NATS"
+        first = await client.get("/readyz")
+        # Another service failing as the first recovers: never all ready at once yet.
+        stack.recorders["matching"].not_ready = None
+        stack.recorders["analytics"].not_ready = "the outbox cannot be read"
+        second = await client.get("/readyz")
+        stack.recorders["analytics"].not_ready = None
+        third = await client.get("/readyz")
+
+    assert (first.status_code, second.status_code, third.status_code) == (503, 503, 200)
+    assert second.json()["checks"]["matching"] is True
+    assert second.json()["checks"]["analytics"] is False
+    assert third.json() == {"status": "ready", "checks": {
+        "enrolment": True, "matching": True, "scheduling": True, "analytics": True}}
+
+
+async def test_once_ready_a_service_failing_later_is_reported_not_a_503(
+    stack: Stack,
+) -> None:
+    async with stack.client() as client:
+        assert (await client.get("/readyz")).status_code == 200
+        stack.recorders["analytics"].not_ready = "the database does not answer"
+        later = await client.get("/readyz")
+        # Stopped altogether, not merely unready: still reported, still 200.
+        analytics = stack.fakes["analytics"]
+        analytics.server.should_exit = True
+        await analytics.task
+        stopped = await client.get("/readyz")
+
+    # The gateway stays in its load balancer: its answers are partial meanwhile.
+    assert later.status_code == 200
+    assert later.json() == {
+        "status": "ready",
+        "checks": {"enrolment": True, "matching": True, "scheduling": True,
+                   "analytics": False},
+        "reasons": {"analytics": "its /readyz answered 503: database: the database does "
+                                 "not answer"},
+    }
+    assert stopped.status_code == 200
+    assert stopped.json()["checks"]["analytics"] is False
+    assert stopped.json()["reasons"] == {"analytics": "it could not be reached"}
 
 
 async def test_graphql_requests_are_counted_in_the_metrics(

@@ -25,11 +25,15 @@ CORRELATION_HEADER = "x-correlation-id"
 
 @dataclass
 class Readiness:
-    """Each dependency's check, why a failed one failed, and figures worth showing."""
+    """Each dependency's check, why a failed one failed, and figures worth showing.
+
+    `ready` decides the answer (200 or 503) when set; unset, every check must pass.
+    """
 
     checks: dict[str, bool]
     reasons: dict[str, str] = field(default_factory=dict)
     details: dict[str, object] = field(default_factory=dict)
+    ready: bool | None = None
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool] | Readiness]]
@@ -95,10 +99,12 @@ def health_router(registry: CollectorRegistry, readiness: ReadinessCheck) -> API
 
         A service is also not ready while its outbox is behind (the first unsent
         event older than `outbox_max_age_seconds`); `reasons` says what failed.
+        The gateway is ready once its services were all ready together, and stays
+        so; its `checks` show each service as it is now.
         """
         result = await readiness()
         state = result if isinstance(result, Readiness) else Readiness(checks=result)
-        ready = all(state.checks.values())
+        ready = all(state.checks.values()) if state.ready is None else state.ready
         if not ready:
             response.status_code = 503
         body: dict[str, object] = {"status": "ready" if ready else "unavailable",
