@@ -48,7 +48,7 @@ fuzz-ci: install  ## schemathesis on every operation, 3 examples each and role, 
 fuzz: install  ## schemathesis with more examples: make fuzz [FUZZ_EXAMPLES=30]
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/security/test_fuzz.py -m fuzz -q
 
-lint: install  ## ruff on everything; mypy strict on the kernel and the gateway (pyproject.toml)
+lint: install  ## ruff on everything; mypy strict on every package: kernel, services, gateway (pyproject.toml)
 	$(BIN)/ruff check services gateway tests scripts bench
 	$(BIN)/mypy
 

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numba as nb
 import numpy as np
@@ -94,7 +94,7 @@ def _parallel(work: Callable[[int, int], None], size: int) -> None:
 
 
 @intrinsic
-def _popcount(typingctx: Any, x: Any) -> Any:
+def _ctpop(typingctx: Any, x: Any) -> Any:
     """The CPU's population count (llvm.ctpop) on a 64-bit word."""
     sig = types.uint64(types.uint64)
 
@@ -103,6 +103,12 @@ def _popcount(typingctx: Any, x: Any) -> Any:
         return builder.call(fn, args)
 
     return sig, codegen
+
+
+# The same intrinsic as compiled code calls it, on one word. Numba's stubs type an intrinsic's
+# call with its typing function's parameters (typingctx too) and as never returning (outside
+# compiled code it raises), which would make mypy skip whatever follows each call.
+_popcount = cast("Callable[[int], int]", _ctpop)
 
 
 def _words(matrix: NDArray[Any]) -> NDArray[np.uint64]:
@@ -253,7 +259,7 @@ def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
     ])
     _, first, kind = np.unique(key, axis=0, return_index=True, return_inverse=True)
     mentors = mentors._replace(kind=kind.reshape(-1).astype(np.int64))
-    kinds = Mentors(*(np.ascontiguousarray(x[..., first]) for x in mentors))
+    kinds = Mentors._make(np.ascontiguousarray(x[..., first]) for x in mentors)
     # Forbidden pairs among these people, as local (mentee, mentor) lists.
     m = len(b)
     local_row = np.full(len(a), -1, dtype=np.int64)
@@ -270,7 +276,7 @@ def pack(pool: scoring.Pool, rows: Index, cols: Index) -> Packed:
 
 def reorder(packed: Packed, order: Index) -> Packed:
     """The same packed pool with its mentors in `order` (local mentor order[p] at position p)."""
-    mentors = Mentors(*(np.ascontiguousarray(x[..., order]) for x in packed.mentors))
+    mentors = Mentors._make(np.ascontiguousarray(x[..., order]) for x in packed.mentors)
     position = np.empty(order.size, dtype=np.int64)
     position[order] = np.arange(order.size)
     return packed._replace(mentors=mentors, forbidden_col=position[packed.forbidden_col])
@@ -472,7 +478,7 @@ def _scored(packed: Any, i: int, j0: int, j1: int, buffers: Any) -> None:
 def _insert(best_value: Any, best_col: Any, value: int, col: int) -> int:
     """Put (value, col) into a row kept in descending order; return the value pushed out."""
     k = best_value.shape[0]
-    out = best_value[k - 1]
+    out: int = best_value[k - 1]
     pos = k - 1
     while pos > 0 and best_value[pos - 1] < value:
         best_value[pos] = best_value[pos - 1]
@@ -734,7 +740,7 @@ def best_bids(packed: Packed, which: Index, utility: Ints, multiplier: int,
                for q, part in enumerate(parts) if part.size]
     for future in futures:
         future.result()
-    return out.max(axis=0)
+    return cast("Ints", out.max(axis=0))  # numpy types a reduction over an axis as Any
 
 
 @nb.njit(cache=True, nogil=True)

@@ -49,7 +49,7 @@ async def put_config(session: AsyncSession, *, programme_id: str,
     if programme is None:
         raise not_found("Programme", programme_id)
     # Each weight is finite and within 0..WEIGHT_MAX (the model refuses the rest).
-    weights = {k: float(v) for k, v in data.weights.items()}
+    weights: dict[str, float] = {k: float(v) for k, v in data.weights.items()}
     merged = {**scoring.DEFAULT_WEIGHTS, **weights}
     if not programme.diversity_objective:
         merged["diversity"] = 0.0

@@ -217,11 +217,11 @@ async def list_pairs(
     if programme_id is not None:
         query = query.where(Pair.programme_id == programme_id)
     if participant_id is not None:
-        query = query.where(or_(Pair.mentor_participant_id == participant_id,
-                                Pair.mentee_participant_id == participant_id))
+        query = query.where(or_(col(Pair.mentor_participant_id) == participant_id,
+                                col(Pair.mentee_participant_id) == participant_id))
     if employee_id is not None:
-        query = query.where(or_(Pair.mentor_employee_id == employee_id,
-                                Pair.mentee_employee_id == employee_id))
+        query = query.where(or_(col(Pair.mentor_employee_id) == employee_id,
+                                col(Pair.mentee_employee_id) == employee_id))
     if status is not None:
         query = query.where(Pair.status == status)
     return (await session.exec(query.order_by(col(Pair.proposed_at), col(Pair.id)))).all()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntFlag
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -305,7 +305,8 @@ class PointTables:
     @staticmethod
     def of(rules: Rules, scales: NDArray[np.float64]) -> PointTables:
         def points(k: int, fractions: Any) -> NDArray[np.int64]:
-            return np.rint(scales[k] * np.asarray(fractions, dtype=np.float64)).astype(np.int64)
+            scale: np.float64 = scales[k]  # numpy types a scalar index as Any
+            return np.rint(scale * np.asarray(fractions, dtype=np.float64)).astype(np.int64)
 
         ideal_gap = max(rules.ideal_level_gap, 1)
         ideal_overlap = rules.ideal_overlap_hours if rules.ideal_overlap_hours > 0 else 1.0
@@ -426,8 +427,8 @@ def build_pool(
             has_languages=np.array([bool(p.languages) for p in people], dtype=np.bool_),
             availability=_slots_matrix(slots),
             diverse=np.array(
-                [bool(p.diversity) and _norm(str(p.diversity.get(attribute, ""))) in
-                 diversity_values for p in people], dtype=np.bool_),
+                [bool(p.diversity and _norm(str(p.diversity.get(attribute, ""))) in
+                      diversity_values) for p in people], dtype=np.bool_),
             capacity=np.array([max(p.capacity, 0) for p in people], dtype=np.int64),
         )
 
@@ -487,7 +488,7 @@ class Scored:
 
     @property
     def eligible(self) -> NDArray[np.bool_]:
-        return self.violations == 0
+        return cast("NDArray[np.bool_]", self.violations == 0)  # numpy types `==` as Any
 
 
 def points(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp]
@@ -608,7 +609,7 @@ def score_rows(pool: Pool, rows: NDArray[np.intp], cols: NDArray[np.intp] | None
     return Scored(
         total=np.concatenate([p.total for p in parts]),
         violations=np.concatenate([p.violations for p in parts]),
-        points=(np.concatenate([p.points for p in parts], axis=1)  # type: ignore[misc]
+        points=(np.concatenate([p.points for p in parts], axis=1)
                 if with_points else None),
     )
 
@@ -650,12 +651,14 @@ def _hours(value: float) -> str:
     return f"{value:g} h"
 
 
-def explain(pool: Pool, mentee: int, mentor: int, points: Sequence[int], *,
+def explain(pool: Pool, mentee: int, mentor: int, points: NDArray[np.int32], *,
             show_sensitive: bool = True) -> list[dict[str, Any]]:
     """The breakdown of one pair: each scored factor's points and a readable reason.
 
-    `show_sensitive=False` (anyone but an HR admin) names the diversity factor
-    by the programme objective only, never by the person's attribute (`redact`).
+    `points` is the pair's points per factor (hundredths, in `FACTORS` order), as
+    `score_block` or `pair_scores` give them. `show_sensitive=False` (anyone but
+    an HR admin) names the diversity factor by the programme objective only,
+    never by the person's attribute (`redact`).
     """
     a, b = pool.mentees.people[mentee], pool.mentors.people[mentor]
     rules = pool.rules

@@ -44,7 +44,7 @@ import logging
 import threading
 import time as _time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -170,7 +170,7 @@ def _isin_sorted(keys: Ints, table: Ints) -> NDArray[np.bool_]:
     if table.size == 0:
         return np.zeros(keys.shape, dtype=np.bool_)
     at = np.searchsorted(table, keys).clip(0, table.size - 1)
-    return table[at] == keys
+    return cast("NDArray[np.bool_]", table[at] == keys)  # numpy types `==` as Any
 
 
 def solve_restricted(
@@ -379,7 +379,9 @@ class _Bounds:
         at_latest = enc.of(dropped_score) - v[safe]
 
         def best(mask: NDArray[np.bool_], value: Ints) -> Ints:
-            return np.where(mask, value, compiled.NONE).max(axis=1, initial=compiled.NONE)
+            masked = np.where(mask, value, compiled.NONE)
+            # numpy types a reduction over an axis as Any.
+            return cast("Ints", masked.max(axis=1, initial=compiled.NONE))
 
         return best(dropped_old, at_base), best(dropped_new, at_latest), best(dropped_new,
                                                                               at_base)
