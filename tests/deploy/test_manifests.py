@@ -296,8 +296,8 @@ def emitted_subjects(service: str) -> set[str]:
 
 
 def consumed_subjects(service: str) -> set[str]:
-    module = importlib.import_module(f"{service}.events")
-    return {event.nats_subject() for event in getattr(module, "HANDLERS", {})}
+    definition = importlib.import_module(f"{service}.main").SERVICE
+    return {event.nats_subject() for event in definition.handlers}
 
 
 def nats_users(config: str) -> dict[str, dict[str, set[str]]]:

@@ -2,24 +2,96 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, Table, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics.models import MentoringSession, Pair, Participant
+from analytics.models import Employee, MentoringSession, Pair, Participant
 
 Row = TypeVar("Row", bound=SQLModel)
-
 
 async def get(session: AsyncSession, model: type[Row], key: Any) -> Row | None:
     return await session.get(model, key)
 
 
+async def get_many(session: AsyncSession, model: type[Row], ids: Collection[str]) -> dict[str, Row]:
+    """The rows with these ids (one SELECT ... IN), by id; absent ids are left out."""
+    if not ids:
+        return {}
+    key = col(getattr(model, "id"))  # noqa: B009 - every model with an `id` key
+    rows = (await session.exec(select(model).where(key.in_(ids)))).all()
+    return {row.id: row for row in rows}  # type: ignore[attr-defined]
+
+
 async def add(session: AsyncSession, row: SQLModel) -> None:
     session.add(row)
     await session.flush()
+
+
+async def add_all(session: AsyncSession, rows: Iterable[SQLModel]) -> None:
+    """New and changed rows in one flush (the ORM batches them per table)."""
+    session.add_all(rows)
+    await session.flush()
+
+
+async def erased_employees(session: AsyncSession, ids: Collection[str]) -> set[str]:
+    """Which of these employees were erased (one SELECT ... IN)."""
+    if not ids:
+        return set()
+    query = select(Employee.id).where(col(Employee.id).in_(ids),
+                                      col(Employee.erased_at).is_not(None))
+    return set((await session.exec(query)).all())
+
+
+async def upsert_newer(session: AsyncSession, model: type[SQLModel],
+                       rows: Sequence[Mapping[str, Any]], *, unless_erased: bool = False) -> None:
+    """Insert each row, or overwrite the stored one unless a newer event set it.
+
+    One statement for them all (ON CONFLICT ... DO UPDATE ... WHERE, on SQLite and
+    PostgreSQL): a stored row keeps its values when its `occurred_at` is later than
+    the new one's (on a tie the new row wins, as the one-by-one rule does), or, with
+    `unless_erased`, once it is an erasure's tombstone. Ids must be distinct.
+    """
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    # What the ORM holds must reach the table first, and must not mask it afterwards.
+    await session.flush()
+    connection = await session.connection()
+    statement = _upsert(connection.dialect.name, table)
+    newer: ColumnElement[bool] = table.c.occurred_at <= statement.excluded.occurred_at
+    if unless_erased:
+        newer = newer & table.c.erased_at.is_(None)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={name: statement.excluded[name] for name in rows[0] if name != "id"},
+        where=newer,
+    )
+    await connection.execute(statement, list(rows))
+    _forget_loaded(session, model, [row["id"] for row in rows])
+
+
+def _upsert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
+    # The backends analytics runs on; both spell ON CONFLICT the same way.
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _forget_loaded(session: AsyncSession, model: type[SQLModel], ids: Iterable[str]) -> None:
+    """Detach loaded copies of rows written behind the ORM's back, so a later get reads them."""
+    loaded = session.sync_session.identity_map
+    if not loaded:
+        return
+    for key in ids:
+        row = loaded.get(identity_key(model, key))
+        if row is not None:
+            session.expunge(row)
 
 
 async def _count(session: AsyncSession, query: Any) -> int:
