@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, func, update
@@ -59,28 +60,29 @@ async def upsert_newer(session: AsyncSession, model: type[SQLModel],
     """
     if not rows:
         return
-    table: Table = model.__table__  # type: ignore[attr-defined]
     # What the ORM holds must reach the table first, and must not mask it afterwards.
     await session.flush()
     connection = await session.connection()
-    statement = _upsert(connection.dialect.name, table)
-    newer: ColumnElement[bool] = table.c.occurred_at <= statement.excluded.occurred_at
-    if unless_erased:
-        newer = newer & table.c.erased_at.is_(None)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={name: statement.excluded[name] for name in rows[0] if name != "id"},
-        where=newer,
-    )
+    statement = _upsert_newer(connection.dialect.name, model.__table__,  # type: ignore[attr-defined]
+                              tuple(rows[0]), unless_erased)
     await connection.execute(statement, list(rows))
     _forget_loaded(session, model, [row["id"] for row in rows])
 
 
-def _upsert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
-    # The backends analytics runs on; both spell ON CONFLICT the same way.
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+@cache
+def _upsert_newer(dialect: str, table: Table, names: tuple[str, ...],
+                  unless_erased: bool) -> sqlite.Insert | postgresql.Insert:
+    # Built once per shape: making `excluded` and the clauses costs more than a run's rows.
+    # SQLite and PostgreSQL, the backends analytics runs on, spell ON CONFLICT alike.
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    newer: ColumnElement[bool] = table.c.occurred_at <= statement.excluded.occurred_at
+    if unless_erased:
+        newer = newer & table.c.erased_at.is_(None)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={name: statement.excluded[name] for name in names if name != "id"},
+        where=newer,
+    )
 
 
 def _forget_loaded(session: AsyncSession, model: type[SQLModel], ids: Iterable[str]) -> None:
