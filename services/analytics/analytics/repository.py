@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, func, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import SQLModel, col, select
@@ -63,26 +63,51 @@ async def upsert_newer(session: AsyncSession, model: type[SQLModel],
     # What the ORM holds must reach the table first, and must not mask it afterwards.
     await session.flush()
     connection = await session.connection()
-    statement = _upsert_newer(connection.dialect.name, model.__table__,  # type: ignore[attr-defined]
-                              tuple(rows[0]), unless_erased)
-    await connection.execute(statement, list(rows))
+    names = tuple(rows[0])
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    if connection.dialect.name == "postgresql":
+        # One row of arrays, one statement: psycopg would send each row on its own.
+        await connection.execute(_upsert_arrays(table, names, unless_erased),
+                                 {name: [row[name] for row in rows] for name in names})
+    else:
+        await connection.execute(_upsert_rows(table, names, unless_erased), list(rows))
     _forget_loaded(session, model, [row["id"] for row in rows])
 
 
+# The statements hold no data and are built once per shape: making `excluded` and the
+# clauses costs more than writing a run's rows.
+
+
 @cache
-def _upsert_newer(dialect: str, table: Table, names: tuple[str, ...],
-                  unless_erased: bool) -> sqlite.Insert | postgresql.Insert:
-    # Built once per shape: making `excluded` and the clauses costs more than a run's rows.
-    # SQLite and PostgreSQL, the backends analytics runs on, spell ON CONFLICT alike.
-    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    newer: ColumnElement[bool] = table.c.occurred_at <= statement.excluded.occurred_at
-    if unless_erased:
-        newer = newer & table.c.erased_at.is_(None)
+def _upsert_rows(table: Table, names: tuple[str, ...], unless_erased: bool) -> sqlite.Insert:
+    """SQLite: the row's values, executed once per row (executemany)."""
+    statement = sqlite.insert(table)
     return statement.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={name: statement.excluded[name] for name in names if name != "id"},
-        where=newer,
-    )
+        index_elements=[table.c.id], set_=_excluded(statement, names),
+        where=_newer(table, statement.excluded, unless_erased))
+
+
+@cache
+def _upsert_arrays(table: Table, names: tuple[str, ...],
+                   unless_erased: bool) -> postgresql.Insert:
+    """PostgreSQL: an array per column, unnested into rows by the server."""
+    rows = select(*[func.unnest(bindparam(name, type_=postgresql.ARRAY(table.c[name].type)))
+                    for name in names])
+    statement = postgresql.insert(table).from_select(names, rows)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_=_excluded(statement, names),
+        where=_newer(table, statement.excluded, unless_erased))
+
+
+def _excluded(statement: sqlite.Insert | postgresql.Insert,
+              names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: statement.excluded[name] for name in names if name != "id"}
+
+
+def _newer(table: Table, excluded: Any, unless_erased: bool) -> ColumnElement[bool]:
+    """The stored row was set by an event no later than the new one (and is no tombstone)."""
+    newer: ColumnElement[bool] = table.c.occurred_at <= excluded.occurred_at
+    return newer & table.c.erased_at.is_(None) if unless_erased else newer
 
 
 def _forget_loaded(session: AsyncSession, model: type[SQLModel], ids: Iterable[str]) -> None:
