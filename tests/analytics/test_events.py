@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from analytics.events import HANDLERS
+from analytics.main import SERVICE
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
 from upward_common.events import (
@@ -116,7 +116,7 @@ async def settle(svc: Running, stream: Stream, token: str) -> None:
 
 
 def test_analytics_handles_every_event_of_the_contract() -> None:
-    assert set(EventData.registry.values()) == set(HANDLERS)
+    assert set(EventData.registry.values()) == set(SERVICE.handlers)
 
 
 async def test_the_summary_counts_what_the_events_say(

@@ -13,6 +13,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel import func, select
@@ -23,8 +24,15 @@ from tests.common.conftest import applied_count, recording_handler
 from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from upward_common.bus import ensure_streams
-from upward_common.consumer import applies_many
-from upward_common.events import DEADLETTER_STREAM, STREAM, CloudEvent, PairEnded, utcnow
+from upward_common.consumer import applies_many, envelope_parser
+from upward_common.events import (
+    DEADLETTER_STREAM,
+    STREAM,
+    CloudEvent,
+    PairEnded,
+    PairFormed,
+    utcnow,
+)
 from upward_common.logs import event_id as current_event
 from upward_common.tables import InboxEvent
 
@@ -121,6 +129,42 @@ async def test_an_unparseable_message_goes_straight_to_the_dead_letter_stream(
         info = await js.stream_info(DEADLETTER_STREAM)
         assert info.state.messages == 1
         assert await consumed(running, "retried") == 0
+
+
+async def test_a_message_of_another_type_or_with_unfit_data_is_dead_lettered_at_once(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    unknown = envelope_of(pair_ended())
+    unknown.type = "pair.ended.v9"  # a version this build does not know
+    unfit = envelope_of(pair_ended())
+    unfit.data = {"pair_id": "p-1"}  # the type's required fields are missing
+    async with start_kernel_service(recording_handler()) as running:
+        for envelope in (unknown, unfit):
+            await publish_envelope(js, envelope, msg_id=envelope.id)
+        await wait_until(lambda: _at_least(consumed(running, "dead_lettered"), 2))
+        assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 2
+        assert await consumed(running, "retried") == 0
+        assert await inbox_count(running) == 0
+
+
+def test_one_validation_turns_a_message_into_the_typed_event_its_type_names() -> None:
+    parser = envelope_parser([PairEnded, PairFormed])
+    ended, formed = pair_ended(), PairFormed(
+        pair_id="p-2", programme_id="prog-1", mentor_participant_id="a",
+        mentee_participant_id="b", mentor_employee_id="c", mentee_employee_id="d", score=0.5,
+        occurred_at=utcnow())
+    for data in (ended, formed):
+        envelope = data.envelope(source="/tests")
+        parsed = parser.validate_json(envelope.model_dump_json())
+        assert isinstance(parsed, CloudEvent)
+        assert (parsed.id, parsed.type, parsed.data) == (envelope.id, data.type_name(), data)
+    wrong = formed.envelope(source="/tests")
+    wrong.type = PairEnded.type_name()  # PairFormed's data under PairEnded's type
+    with pytest.raises(ValidationError):
+        parser.validate_json(wrong.model_dump_json())
+    with pytest.raises(ValidationError):
+        parser.validate_json(ended.envelope(source="").model_copy(
+            update={"specversion": "0.3"}).model_dump_json())
 
 
 # --- batches -------------------------------------------------------------------------

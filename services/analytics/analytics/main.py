@@ -4,9 +4,24 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from analytics import service
 from analytics.api import router
 from analytics.config import AnalyticsSettings
-from analytics.events import HANDLERS
+from upward_common.events import (
+    EmployeeErased,
+    EmployeeUpdated,
+    GoalUpdated,
+    MilestoneReached,
+    PairEnded,
+    PairFormed,
+    ParticipantEnrolled,
+    ParticipantUpdated,
+    ParticipantWithdrawn,
+    ProgrammeUpdated,
+    SessionCancelled,
+    SessionLogged,
+    SessionScheduled,
+)
 from upward_common.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -16,7 +31,23 @@ SERVICE = ServiceDefinition(
     settings_cls=AnalyticsSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
-    handlers=HANDLERS,
+    # Every type of the contract (analytics emits nothing yet); a test keeps this in step
+    # with `EventData.registry`.
+    handlers={
+        EmployeeUpdated: service.on_employee_updated,
+        EmployeeErased: service.on_employee_erased,
+        ProgrammeUpdated: service.on_programme_updated,
+        ParticipantEnrolled: service.on_participant_enrolled,
+        ParticipantUpdated: service.on_participant_updated,
+        ParticipantWithdrawn: service.on_participant_withdrawn,
+        PairFormed: service.on_pair_formed,
+        PairEnded: service.on_pair_ended,
+        SessionScheduled: service.on_session_scheduled,
+        SessionLogged: service.on_session_logged,
+        SessionCancelled: service.on_session_cancelled,
+        GoalUpdated: service.on_goal_updated,
+        MilestoneReached: service.on_milestone_reached,
+    },
 )
 
 

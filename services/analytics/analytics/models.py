@@ -4,7 +4,9 @@ Every row is derived from events alone and keyed by the id of the thing an
 event is about (participant, pair, session...), so a figure is a count of
 rows, never a running counter: a duplicate or late event cannot skew it, and
 dropping the rows and replaying the stream rebuilds the same figures. Times
-come from the events' `occurred_at`, never from the clock. Table names carry
+come from the events' `occurred_at`, never from the clock; a column named
+`occurred_at` holds the time of the event that last set its row, so an older
+event arriving late can tell it is older. Table names carry
 the service's name because every service's models share one SQLAlchemy
 metadata when a single process runs them all.
 """
@@ -26,7 +28,7 @@ class Programme(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     status: str = Field(sa_type=String(16))
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Employee(SQLModel, table=True):
@@ -44,7 +46,7 @@ class Employee(SQLModel, table=True):
     hire_on: date | None = None
     leave_on: date | None = None
     active: bool = True
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -95,7 +97,7 @@ class Goal(SQLModel, table=True):
     programme_id: str = Field(index=True, max_length=64)
     status: str = Field(max_length=32)
     progress_percent: int
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Milestone(SQLModel, table=True):

@@ -81,7 +81,9 @@ class ServiceSettings(UpwardSettings):
     outbox_retention_hours: float = 7 * 24
     # Not ready (503) once the first unsent event has waited longer than this.
     outbox_max_age_seconds: float = Field(default=300.0, gt=0)
-    consumer_batch_size: int = 64
+    # Messages per fetch, applied in one transaction: a transaction's fixed cost (its
+    # statements, its commit) is shared by this many events of a flood.
+    consumer_batch_size: int = 512
     consumer_max_deliver: int = 5
     consumer_backoff_seconds: list[float] = [0.5, 2.0, 10.0, 30.0]
     consumer_ack_wait_seconds: float = 30.0
