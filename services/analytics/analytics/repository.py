@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import ColumnElement, Table, func, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from analytics.models import Employee, MentoringSession, Pair, Participant
+from upward_common.db import upsert
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -53,72 +51,24 @@ async def upsert_newer(session: AsyncSession, model: type[SQLModel],
                        rows: Sequence[Mapping[str, Any]], *, unless_erased: bool = False) -> None:
     """Insert each row, or overwrite the stored one unless a newer event set it.
 
-    One statement for them all (ON CONFLICT ... DO UPDATE ... WHERE, on SQLite and
-    PostgreSQL): a stored row keeps its values when its `occurred_at` is later than
-    the new one's (on a tie the new row wins, as the one-by-one rule does), or, with
-    `unless_erased`, once it is an erasure's tombstone. Ids must be distinct.
+    One statement for them all (the kernel's `upsert`): a stored row keeps its
+    values when its `occurred_at` is later than the new one's (on a tie the new
+    row wins, as the one-by-one rule does), or, with `unless_erased`, once it is
+    an erasure's tombstone. Ids must be distinct.
     """
-    if not rows:
-        return
-    # What the ORM holds must reach the table first, and must not mask it afterwards.
-    await session.flush()
-    connection = await session.connection()
-    names = tuple(rows[0])
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    if connection.dialect.name == "postgresql":
-        # One row of arrays, one statement: psycopg would send each row on its own.
-        await connection.execute(_upsert_arrays(table, names, unless_erased),
-                                 {name: [row[name] for row in rows] for name in names})
-    else:
-        await connection.execute(_upsert_rows(table, names, unless_erased), list(rows))
-    _forget_loaded(session, model, [row["id"] for row in rows])
+    await upsert(session, model, rows,
+                 where=_newer_and_not_erased if unless_erased else _set_by_no_newer_event)
 
 
-# The statements hold no data and are built once per shape: making `excluded` and the
-# clauses costs more than writing a run's rows.
-
-
-@cache
-def _upsert_rows(table: Table, names: tuple[str, ...], unless_erased: bool) -> sqlite.Insert:
-    """SQLite: the row's values, executed once per row (executemany)."""
-    statement = sqlite.insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.id], set_=_excluded(statement, names),
-        where=_newer(table, statement.excluded, unless_erased))
-
-
-@cache
-def _upsert_arrays(table: Table, names: tuple[str, ...],
-                   unless_erased: bool) -> postgresql.Insert:
-    """PostgreSQL: an array per column, unnested into rows by the server."""
-    rows = select(*[func.unnest(bindparam(name, type_=postgresql.ARRAY(table.c[name].type)))
-                    for name in names])
-    statement = postgresql.insert(table).from_select(names, rows)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.id], set_=_excluded(statement, names),
-        where=_newer(table, statement.excluded, unless_erased))
-
-
-def _excluded(statement: sqlite.Insert | postgresql.Insert,
-              names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: statement.excluded[name] for name in names if name != "id"}
-
-
-def _newer(table: Table, excluded: Any, unless_erased: bool) -> ColumnElement[bool]:
-    """The stored row was set by an event no later than the new one (and is no tombstone)."""
+def _set_by_no_newer_event(table: Table, excluded: Any) -> ColumnElement[bool]:
     newer: ColumnElement[bool] = table.c.occurred_at <= excluded.occurred_at
-    return newer & table.c.erased_at.is_(None) if unless_erased else newer
+    return newer
 
 
-def _forget_loaded(session: AsyncSession, model: type[SQLModel], ids: Iterable[str]) -> None:
-    """Detach loaded copies of rows written behind the ORM's back, so a later get reads them."""
-    loaded = session.sync_session.identity_map
-    if not loaded:
-        return
-    for key in ids:
-        row = loaded.get(identity_key(model, key))
-        if row is not None:
-            session.expunge(row)
+def _newer_and_not_erased(table: Table, excluded: Any) -> ColumnElement[bool]:
+    kept: ColumnElement[bool] = _set_by_no_newer_event(table, excluded) & table.c.erased_at.is_(
+        None)
+    return kept
 
 
 async def _count(session: AsyncSession, query: Any) -> int:

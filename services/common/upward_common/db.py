@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,9 +13,11 @@ from typing import Annotated, Any
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
-from sqlalchemy import JSON, Table, event
+from sqlalchemy import JSON, ColumnElement, Table, Text, bindparam, cast, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm.util import identity_key
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -153,3 +156,77 @@ def _converted(values: Sequence[Any], process: Any) -> list[Any]:
         except TypeError:  # unhashable (JSON): convert every time
             out.append(process(value))
     return out
+
+
+# When an upsert may overwrite the stored row: (table, the incoming row's `excluded`).
+UpsertWhere = Callable[[Table, Any], ColumnElement[bool]]
+
+
+async def upsert(
+    session: AsyncSession, model: type[Any], rows: Sequence[Mapping[str, Any]], *,
+    where: UpsertWhere | None = None, insert_only: Collection[str] = (),
+) -> None:
+    """Insert each row, or update the stored one with the same `id` where `where` holds.
+
+    One statement for the lot (INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE):
+    on PostgreSQL the rows travel as one array per column, unnested by the
+    server (psycopg would send an executemany's rows one by one); on SQLite as
+    one executemany. Columns in `insert_only` are written by the insert and
+    never updated. Rows carry the same keys and distinct ids. Pending ORM
+    changes are flushed first, and loaded copies of the written rows are
+    detached afterwards, so a later read in the transaction sees the table.
+    """
+    if not rows:
+        return
+    await session.flush()
+    connection = await session.connection()
+    table: Table = model.__table__
+    names = tuple(rows[0])
+    updated = tuple(name for name in names if name != "id" and name not in insert_only)
+    if connection.dialect.name == "postgresql":
+        values = {name: [_array_item(table, name, row[name]) for row in rows] for name in names}
+        await connection.execute(_upsert_arrays(table, names, updated, where), values)
+    else:
+        await connection.execute(_upsert_rows(table, names, updated, where), list(rows))
+    loaded = session.sync_session.identity_map
+    if loaded:
+        for row in rows:
+            held = loaded.get(identity_key(model, row["id"]))
+            if held is not None:
+                session.expunge(held)
+
+
+# The statements hold no data and are built once per shape: making `excluded` and
+# the clauses costs more than writing a run's rows.
+
+
+@cache
+def _upsert_rows(table: Table, names: tuple[str, ...], updated: tuple[str, ...],
+                 where: UpsertWhere | None) -> sqlite.Insert:
+    statement = sqlite.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in updated},
+        where=where(table, statement.excluded) if where is not None else None)
+
+
+@cache
+def _upsert_arrays(table: Table, names: tuple[str, ...], updated: tuple[str, ...],
+                   where: UpsertWhere | None) -> postgresql.Insert:
+    columns = []
+    for name in names:
+        kind = table.c[name].type
+        if isinstance(kind, JSON):  # JSON travels as text and is cast back, element by element
+            columns.append(cast(func.unnest(bindparam(name, type_=postgresql.ARRAY(Text))),
+                                kind).label(name))
+        else:
+            columns.append(func.unnest(bindparam(name, type_=postgresql.ARRAY(kind))).label(name))
+    statement = postgresql.insert(table).from_select(names, select(*columns))
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in updated},
+        where=where(table, statement.excluded) if where is not None else None)
+
+
+def _array_item(table: Table, name: str, value: Any) -> Any:
+    if value is not None and isinstance(table.c[name].type, JSON):
+        return json.dumps(value)
+    return value

@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, false, func, null, or_, union_all, update
+from sqlalchemy import ColumnElement, Table, false, func, null, or_, union_all, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +21,7 @@ from matching.models import (
     MatchRun,
     Pair,
 )
+from upward_common.db import upsert
 
 EMPLOYEE: Table = MatchingEmployee.__table__  # type: ignore[attr-defined]
 CANDIDATE: Table = Candidate.__table__  # type: ignore[attr-defined]
@@ -136,42 +136,20 @@ async def employees_and_roles(
     return versions, roles
 
 
-def _employee_upsert(dialect: Any) -> Any:
-    statement = dialect.insert(EMPLOYEE)
-    new = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[EMPLOYEE.c.id],
-        set_={column.name: new[column.name] for column in EMPLOYEE.columns
-              if column.name not in ("id", "erased")},
-        where=(EMPLOYEE.c.erased == false()) & (new.occurred_at >= EMPLOYEE.c.occurred_at),
-    )
-
-
-# Built once: the statement's compiled form is then reused from SQLAlchemy's cache.
-_EMPLOYEE_UPSERT = {"postgresql": _employee_upsert(postgresql),
-                    "sqlite": _employee_upsert(sqlite)}
+def _not_erased_nor_newer(table: Table, excluded: Any) -> ColumnElement[bool]:
+    kept: ColumnElement[bool] = (table.c.erased == false()) & (
+        excluded.occurred_at >= table.c.occurred_at)
+    return kept
 
 
 async def upsert_employees(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write employee snapshots (one row per id, every column but `erased`), in bulk.
 
     A stored row stays as it is when it is erased or set by a newer event, so
-    the write keeps order tolerance on its own. Copies of these rows the session
-    holds are dropped, so a later read in the transaction sees what was written.
+    the write keeps order tolerance on its own (the kernel's `upsert`).
     """
-    if not rows:
-        return
-    connection = await session.connection()
-    statement = _EMPLOYEE_UPSERT[connection.dialect.name]
-    for start in range(0, len(rows), CHUNK):
-        await connection.execute(statement, [{**row, "erased": False}
-                                             for row in rows[start : start + CHUNK]])
-    written = {row["id"] for row in rows}
-    identities = session.identity_map
-    held = [key for key in list(identities.keys())
-            if key[0] is MatchingEmployee and key[1][0] in written]
-    for key in held:
-        session.expunge(identities[key])
+    await upsert(session, MatchingEmployee, [{**row, "erased": False} for row in rows],
+                 where=_not_erased_nor_newer, insert_only=("erased",))
 
 
 async def get_candidate(session: AsyncSession, participant_id: str) -> Candidate | None:
