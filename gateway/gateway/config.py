@@ -1,5 +1,6 @@
 """Gateway settings: `GATEWAY_*`, falling back to `UPWARD_*`."""
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, field_validator
@@ -34,6 +35,20 @@ class GatewaySettings(UpwardSettings):
     # and as a JSON list: GATEWAY_CORS_ORIGINS='["https://app.example.com"]'. None by
     # default: no CORS headers, so only same-origin pages and non-browser clients call.
     cors_origins: list[str] = []
+    # Whether `__schema` and `__type` may be asked. None: on in development and test, off
+    # in production (a public schema map helps an attacker more than a frontend team,
+    # who have docs/schema.graphql). `__typename` is always allowed.
+    introspection: bool | None = None
+
+    # --- persisted queries (gateway/README.md, "Persisted queries") --------------------
+    # Automatic persisted queries (Apollo's protocol): a client sends a query's SHA-256
+    # instead of its text once the gateway has seen the text.
+    apq: bool = True
+    # Texts the automatic persisted queries keep per process (least recently used out).
+    apq_cache_size: int = Field(default=500, ge=1)
+    # A JSON file of the only queries this gateway runs (hash -> text, or an Apollo
+    # persisted query manifest); any other query is refused, and APQ registers nothing.
+    persisted_queries_file: Path | None = None
 
     # --- what one GraphQL request may ask (refused before anything runs) ---------------
     # A /graphql request body (query and variables); bulk imports use the forwarded route.
@@ -60,6 +75,13 @@ class GatewaySettings(UpwardSettings):
     max_concurrent_calls_per_service: int = Field(default=32, gt=0)
     # The whole request, every call included; then it is cancelled with a 504 error.
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def introspection_allowed(self) -> bool:
+        """Whether `__schema` and `__type` are answered (see `introspection`)."""
+        if self.introspection is None:
+            return self.environment != "production"
+        return self.introspection
 
     @field_validator("cors_origins")
     @classmethod

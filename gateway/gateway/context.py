@@ -153,11 +153,16 @@ Info = strawberry.Info[GatewayContext, None]
 _ANONYMOUS = Principal(sub="anonymous", roles=frozenset())
 
 
-def _is_ide_page(request: Request) -> bool:
-    # Mirrors Strawberry's own test for serving the IDE instead of running a query.
+def is_ide_page(request: Request) -> bool:
+    """Whether a request asks for the GraphiQL page, not to run a query.
+
+    Strawberry's own test, and a GET naming a persisted query by its hash alone (no
+    `query`, but `extensions`) runs that query.
+    """
     return (
         request.method == "GET"
         and request.query_params.get("query") is None
+        and request.query_params.get("extensions") is None
         and any(kind in request.headers.get("accept", "") for kind in ("text/html", "*/*"))
     )
 
@@ -185,7 +190,7 @@ async def get_context(request: Request) -> GatewayContext:
     """Verify the bearer token before anything executes: no token, no GraphQL (401)."""
     downstreams: Downstreams = request.app.state.downstreams
     settings: GatewaySettings = request.app.state.settings
-    if settings.graphql_ide and _is_ide_page(request):
+    if settings.graphql_ide and is_ide_page(request):
         principal = _ANONYMOUS
     else:
         principal = await current_principal(request)

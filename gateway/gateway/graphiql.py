@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from gateway.limits import BoundedGraphQLRouter
+from gateway.transport import HTTPGraphQLRouter
 from upward_common.problems import Problem
 
 PACKAGE = "graphene_django_graphiql_static"
@@ -95,8 +95,14 @@ def assets_router() -> APIRouter:
     return router
 
 
-class GatewayGraphQLRouter(BoundedGraphQLRouter):
-    """/graphql with its limits, and a GraphiQL page that loads the gateway's own assets."""
+class GatewayGraphQLRouter(HTTPGraphQLRouter):
+    """/graphql with its limits, over HTTP as the GraphQL-over-HTTP specification has it,
+    and a GraphiQL page that loads the gateway's own assets.
+
+    Without introspection (`GATEWAY_INTROSPECTION=false`, the production default) the page
+    still loads and runs what is typed into it, but cannot fetch the schema: no explorer,
+    no documentation, no completion.
+    """
 
     @property
     def graphql_ide_html(self) -> str:

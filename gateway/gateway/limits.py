@@ -26,12 +26,14 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter
 from fastapi import Request, Response
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
 )
@@ -158,6 +160,26 @@ class QueryGuard(SchemaExtension):
         yield
 
 
+class OperationChosen(SchemaExtension):
+    """GraphQL's GetOperation(): a document of several operations needs an `operationName`.
+
+    Strawberry would run the first one, which the client may not have meant (and which a
+    GET's check of "queries only" would then judge by the wrong operation).
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        # Strawberry answers `operation_name` with the first operation's name when the
+        # request names none; only what the request said tells the two apart.
+        if operations > 1 and context._provided_operation_name is None:
+            raise GraphQLError("The document has several operations: operationName must name "
+                               "the one to run")
+        yield
+
+
 def _introspection(context: IgnoreContext) -> bool:
     # GraphiQL's own schema query nests `ofType` deeper than any data query needs;
     # GraphQL's validation bounds introspection depth itself.
@@ -168,15 +190,20 @@ def query_limits(settings: GatewaySettings) -> list[Extension]:
     """The schema extensions enforcing `settings`' query limits, in the order they must run.
 
     Each is made per request (Strawberry's extensions hold the request's state); the
-    validation rules are made once, so the validation cache recognises them.
+    validation rules are made once, so the validation cache recognises them. Without
+    introspection, `__schema` and `__type` fail validation (`__typename` stays).
     """
-    rules = [*QueryDepthLimiter(settings.max_depth, should_ignore=_introspection).validation_rules,
-             *MaxAliasesLimiter(settings.max_aliases).validation_rules]
+    rules: list[type[ASTValidationRule]] = [
+        *QueryDepthLimiter(settings.max_depth, should_ignore=_introspection).validation_rules,
+        *MaxAliasesLimiter(settings.max_aliases).validation_rules]
+    if not settings.introspection_allowed:
+        rules.append(NoSchemaIntrospectionCustomRule)
     cache_size = settings.query_cache_size
     return [
         lambda: QueryGuard(max_query_bytes=settings.max_query_bytes,
                            max_selections=settings.max_selections),
         lambda: MaxTokensLimiter(settings.max_tokens),
+        OperationChosen,
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=cache_size),
         lambda: ValidationCache(maxsize=cache_size),

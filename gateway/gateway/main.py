@@ -15,6 +15,7 @@ from gateway.config import GatewaySettings
 from gateway.context import get_context
 from gateway.cors import GraphQLCORSMiddleware
 from gateway.graphiql import GatewayGraphQLRouter, assets_router
+from gateway.persisted import PersistedQueries
 from gateway.readiness import StartupGate
 from gateway.schema import build_schema
 from upward_common.auth import BEARER, TokenVerifier
@@ -75,6 +76,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # No subscriptions yet, so no websocket protocol is offered.
         subscription_protocols=(),
         timeout_seconds=settings.request_timeout_seconds,
+        persisted=PersistedQueries.from_settings(settings),
     )
 
     install_problem_handlers(app)

@@ -40,10 +40,16 @@ class GraphQLClient:
         await self.http.aclose()
 
     async def execute(self, query: str, **variables: Any) -> dict[str, Any]:
-        """The whole response (`data` and `errors`)."""
+        """The whole response (`data` and `errors`).
+
+        A query that ran is 200; one refused before it ran (syntax, validation, a limit) is
+        a 4xx without `data` (GraphQL over HTTP, application/graphql-response+json).
+        """
         response = await self.http.post("/graphql", json={"query": query, "variables": variables})
-        assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        if response.status_code != 200:
+            assert 400 <= response.status_code < 500 and "data" not in body, response.text
+            assert body["errors"], response.text
         return body
 
     async def data(self, query: str, **variables: Any) -> dict[str, Any]:

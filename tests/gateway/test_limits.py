@@ -62,10 +62,19 @@ def _no_calls(stack: Stack) -> bool:
 
 
 def _error(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
+    """The one error of an answer without data (in application/graphql-response+json).
+
+    A query refused before it runs is a request error: no `data`, and the HTTP status of its
+    problem (400 when it has none). One stopped while it ran has `data: null` and 200.
+    """
     body = response.json()
-    assert body.get("data") is None, body
     [error] = body["errors"]
+    if "data" in body:
+        assert body["data"] is None, body
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == (error.get("extensions") or {}).get("status", 400), \
+            response.text
     return dict(error)
 
 

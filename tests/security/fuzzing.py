@@ -135,13 +135,24 @@ def rest_problems(method: str, path: str, status: int, headers: Any, text: str) 
     return found
 
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
 def graphql_problems(status: int, headers: Any, text: str) -> list[str]:
     """What is wrong with one answer of the gateway's /graphql."""
     found = [f"leaks {name}" for name in leaks(text)]
     if status >= 500:
         return [f"{status} server error", *found]
     if status != 200:
-        if 400 <= status < 500 and _media(headers) != PROBLEM_JSON:
+        if 400 <= status < 500 and _media(headers) == GRAPHQL_RESPONSE:
+            # A request error (GraphQL over HTTP): the errors, and no data.
+            try:
+                body = json.loads(text)
+            except ValueError:
+                return [*found, f"{status} {GRAPHQL_RESPONSE} that is not JSON"]
+            if not isinstance(body, dict) or "data" in body or not body.get("errors"):
+                found.append(f"{status} {GRAPHQL_RESPONSE} with data or without errors")
+        elif 400 <= status < 500 and _media(headers) != PROBLEM_JSON:
             found.append(f"{status} answered as {_media(headers)}, not problem+json")
         return found
     try:
