@@ -89,6 +89,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         verifier=app.state.verifier,
         max_connections=settings.max_websocket_connections,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        max_tokens=settings.max_tokens,
         timeout_seconds=settings.request_timeout_seconds,
     )
 

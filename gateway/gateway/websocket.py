@@ -17,13 +17,16 @@ from contextlib import suppress
 from typing import Any, cast
 
 import jwt
+from cross_web import HTTPException
 from fastapi import WebSocket
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.clients import ProblemError, gateway_problem
@@ -78,8 +81,10 @@ class LiveGraphQLRouter(GatewayGraphQLRouter):
     graphql_transport_ws_handler_class = CappedTransportWSHandler
 
     def __init__(self, *args: Any, verifier: TokenVerifier, max_connections: int,
-                 max_subscriptions_per_connection: int, **kwargs: Any) -> None:
+                 max_subscriptions_per_connection: int, max_tokens: int,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.max_tokens = max_tokens
         self.verifier = verifier
         self.max_connections = max_connections
         self.connections = 0
@@ -105,6 +110,18 @@ class LiveGraphQLRouter(GatewayGraphQLRouter):
             if isinstance(context, GatewayContext):
                 _stop_expiry(context)
 
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
+                             context: GatewayContext, root_value: None,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
+        # Over HTTP a subscription would be run as a query, and fail as a bug would.
+        query = request_data.query or ""
+        if "subscription" in query and _is_subscription(
+                query, request_data.operation_name, self.max_tokens):
+            raise HTTPException(400, "Subscriptions are served over a websocket on /graphql "
+                                     "(graphql-transport-ws), not over HTTP")
+        return await super().execute_single(request, request_adapter, sub_response, context,
+                                            root_value, request_data)
+
     async def on_ws_connect(self, context: GatewayContext) -> UnsetType | dict[str, object] | None:
         """Verify the `connection_init` token (4403 if bad) and schedule its expiry."""
         token = token_of(context.connection_params)
@@ -125,6 +142,17 @@ class LiveGraphQLRouter(GatewayGraphQLRouter):
         context.expiry = asyncio.create_task(_close_at_expiry(websocket, expires_at),
                                              name="gateway-token-expiry")
         return cast("UnsetType", UNSET)
+
+
+def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return False  # the view answers the syntax error itself
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [op for op in operations if operation_name is None or (
+        op.name is not None and op.name.value == operation_name)]
+    return len(chosen) == 1 and chosen[0].operation == OperationType.SUBSCRIPTION
 
 
 def _offered(request: WebSocket) -> str | None:

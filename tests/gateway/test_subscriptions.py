@@ -367,3 +367,15 @@ async def test_a_thousand_subscriptions_dropped_abruptly_leave_nothing_behind(
     assert grown < 1_000_000, f"{grown} bytes left after the subscriptions went"
     assert len(live.feed.bus.nc._subs) == nats_subscriptions
     assert len(asyncio.all_tasks()) <= tasks
+
+
+async def test_a_subscription_sent_over_http_is_refused_with_where_to_send_it(
+    stack: Stack, token: Callable[..., str],
+) -> None:
+    answer = await stack.graphql(PAIR_FORMED, token=token("hr_admin"))
+    assert answer.status_code == 400
+    assert "over a websocket on /graphql (graphql-transport-ws)" in answer.text
+    # A query naming a field "subscription" is still a query.
+    query = await stack.graphql("query subscription { programmes { id } }",
+                                token=token("hr_admin"))
+    assert query.status_code == 200 and "errors" not in query.json()
