@@ -17,6 +17,9 @@ class GatewaySettings(UpwardSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
+    # `nats_url` (GATEWAY_NATS_URL, else UPWARD_NATS_URL) comes from the shared settings:
+    # where the live feed of the subscriptions listens.
+
     port: int = 8000
     enrolment_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
     matching_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
@@ -82,6 +85,16 @@ class GatewaySettings(UpwardSettings):
         if self.introspection is None:
             return self.environment != "production"
         return self.introspection
+
+    # --- subscriptions (graphql-transport-ws on /graphql, fed by NATS at nats_url) ---------
+    # Open websocket connections in one gateway process; one more is closed with 1013.
+    max_websocket_connections: int = Field(default=1_000, ge=0)
+    # Operations in flight on one connection (subscriptions, and queries sent over it).
+    max_subscriptions_per_connection: int = Field(default=100, gt=0)
+    # Events waiting for one subscription's client; one more and the subscription ends.
+    subscription_queue_size: int = Field(default=100, gt=0)
+    # A connection that sends no `connection_init` within this is closed (4408).
+    connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("cors_origins")
     @classmethod

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import strawberry
-from fastapi import Request
+from fastapi import Request, WebSocket
+from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
@@ -125,10 +126,24 @@ class GatewayContext(BaseContext):
     def __init__(self, *, principal: Principal, downstreams: Downstreams,
                  correlation_id: str, max_concurrent_calls: int) -> None:
         super().__init__()
+        self.downstreams = downstreams
+        self.correlation_id = correlation_id
+        self.max_concurrent_calls = max_concurrent_calls
+        # A websocket's `connection_init` payload (Strawberry sets it) and what it proved.
+        self.connection_params: dict[str, object] | None = None
+        self.expires_at: float | None = None
+        # The task that closes the websocket when its token expires.
+        self.expiry: asyncio.Task[None] | None = None
+        self.act_as(principal)
+
+    def act_as(self, principal: Principal, *, expires_at: float | None = None) -> None:
+        """Act for `principal` from now on: a websocket learns its caller at `connection_init`."""
         self.principal = principal
-        caller = Caller(token=principal.token, correlation_id=correlation_id)
+        self.expires_at = expires_at
+        downstreams = self.downstreams
+        caller = Caller(token=principal.token, correlation_id=self.correlation_id)
         # One cap for the whole request, shared by its calls to every service.
-        request_slots = asyncio.Semaphore(max_concurrent_calls)
+        request_slots = asyncio.Semaphore(self.max_concurrent_calls)
 
         def slots(service: str) -> CallSlots:
             return CallSlots(request=request_slots, service=downstreams.slots[service])
@@ -186,10 +201,21 @@ async def _read_body(request: Request, most: int) -> None:
     request._body = b"".join(chunks)
 
 
-async def get_context(request: Request) -> GatewayContext:
-    """Verify the bearer token before anything executes: no token, no GraphQL (401)."""
-    downstreams: Downstreams = request.app.state.downstreams
-    settings: GatewaySettings = request.app.state.settings
+async def get_context(connection: HTTPConnection) -> GatewayContext:
+    """Verify the bearer token before anything executes: no token, no GraphQL (401).
+
+    A websocket is accepted first and proves its caller in `connection_init`
+    (`gateway.websocket`): a browser cannot set headers on one.
+    """
+    downstreams: Downstreams = connection.app.state.downstreams
+    settings: GatewaySettings = connection.app.state.settings
+    if isinstance(connection, WebSocket):
+        return GatewayContext(
+            principal=_ANONYMOUS, downstreams=downstreams,
+            correlation_id=current_correlation_id(),
+            max_concurrent_calls=settings.max_concurrent_calls_per_request,
+        )
+    request = cast(Request, connection)
     if settings.graphql_ide and is_ide_page(request):
         principal = _ANONYMOUS
     else:

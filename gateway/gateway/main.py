@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway import forward
 from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
 from gateway.context import get_context
 from gateway.cors import GraphQLCORSMiddleware
-from gateway.graphiql import GatewayGraphQLRouter, assets_router
+from gateway.feed import EventFeed
+from gateway.graphiql import assets_router
 from gateway.persisted import PersistedQueries
 from gateway.readiness import StartupGate
 from gateway.schema import build_schema
+from gateway.websocket import LiveGraphQLRouter
 from upward_common.auth import BEARER, TokenVerifier
 from upward_common.logs import configure_logging
 from upward_common.observability import (
@@ -42,10 +46,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         configure_logging(NAME, settings.log_level)
         downstreams = Downstreams.open(settings)
         app.state.downstreams = downstreams
+        # Subscriptions' events; connects in the background, so queries never wait for NATS.
+        feed = EventFeed(settings)
+        app.state.feed = feed
+        feed.start()
         log.info("started", extra={"port": settings.port})
         try:
             yield
         finally:
+            await feed.close()
             await downstreams.aclose()
             log.info("stopped")
 
@@ -67,18 +76,27 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         downstreams: Downstreams = app.state.downstreams
         return await gate.check(downstreams, settings.readiness_timeout_seconds)
 
-    graphql = GatewayGraphQLRouter(
+    graphql = LiveGraphQLRouter(
         build_schema(settings),
         # The path is the route's own (not an include prefix) so metrics label it /graphql.
         path="/graphql",
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphql_ide else None,
-        # No subscriptions yet, so no websocket protocol is offered.
-        subscription_protocols=(),
+        # Subscriptions over websockets, in the one protocol current clients speak.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_seconds),
+        # Pages on the CORS origins may open a websocket too; same-origin ones always may.
+        allowed_origins=settings.cors_origins,
+        verifier=app.state.verifier,
+        max_connections=settings.max_websocket_connections,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        max_tokens=settings.max_tokens,
         timeout_seconds=settings.request_timeout_seconds,
         persisted=PersistedQueries.from_settings(settings),
     )
 
+    # Its count of open websockets is the connection cap's (and what tests watch).
+    app.state.graphql = graphql
     install_problem_handlers(app)
     if settings.cors_origins:
         # Inside the metrics and the correlation id, so preflights are counted and traced.

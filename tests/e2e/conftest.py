@@ -12,6 +12,7 @@ import pytest
 
 from gateway.config import GatewaySettings
 from gateway.main import create_app as create_gateway
+from tests.support.nats import NatsServer
 from tests.support.stack import TEST_JWT_SECRET, Running, serve
 
 SERVICES = ("enrolment", "matching", "scheduling", "analytics")
@@ -61,7 +62,8 @@ class GraphQLClient:
 
 
 @pytest.fixture
-async def platform(start_service: Callable[..., Any]) -> AsyncIterator[Platform]:
+async def platform(start_service: Callable[..., Any],
+                   nats_server: NatsServer) -> AsyncIterator[Platform]:
     async with AsyncExitStack() as stack:
         services = {name: await stack.enter_async_context(start_service(name))
                     for name in SERVICES}
@@ -69,6 +71,8 @@ async def platform(start_service: Callable[..., Any]) -> AsyncIterator[Platform]
             environment="test", jwt_secret=TEST_JWT_SECRET,
             enrolment_url=services["enrolment"].url, matching_url=services["matching"].url,
             scheduling_url=services["scheduling"].url, analytics_url=services["analytics"].url,
+            # The stream the services publish to feeds the gateway's subscriptions.
+            nats_url=nats_server.url, nats_reconnect_wait_seconds=0.2,
         )
         gateway = await stack.enter_async_context(serve("gateway", create_gateway(settings)))
         yield Platform(services, gateway)

@@ -8,10 +8,13 @@ all of it from events alone.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import Platform
 from tests.support.stack import wait_until
@@ -87,6 +90,19 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
         }))["enrol"]
     assert (mentor["role"], mentee["role"]) == ("MENTOR", "MENTEE")
 
+    # The mentee watches live: the gateway's subscriptions are fed by the same stream.
+    await wait_until(lambda: platform.gateway.app.state.feed.is_live)
+    live = await connect(platform.gateway.url.replace("http://", "ws://") + "/graphql",
+                         subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await live.send(json.dumps({"type": "connection_init", "payload": {
+        "Authorization": f"Bearer {token('participant', employee_id=mentee_employee)}"}}))
+    assert json.loads(await live.recv())["type"] == "connection_ack"
+    for op, query in (("pairs", "subscription { pairFormed { pairId menteeEmployeeId } }"),
+                      ("sessions", "subscription { sessionScheduled { sessionId pairId } }")):
+        await live.send(json.dumps({"id": op, "type": "subscribe",
+                                    "payload": {"query": query}}))
+    await wait_until(lambda: len(platform.gateway.app.state.feed.subscribers) == 2)
+
     async with platform.client(admin) as hr:
         # participant-enrolled reaches matching through the outbox and JetStream.
         async def suggested() -> list[dict[str, Any]]:
@@ -106,6 +122,16 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
                    "mentorParticipantId": mentor["id"]}))["formPair"]
         assert pair["status"] == "active"
         assert pair["score"] == best["score"]
+
+    # matching's pair.formed, then scheduling's session.scheduled, reach the mentee live.
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(2):
+        message = json.loads(await asyncio.wait_for(live.recv(), 20))
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        seen[message["id"]] = next(iter(message["payload"]["data"].values()))
+    assert seen["pairs"] == {"pairId": pair["id"], "menteeEmployeeId": mentee_employee}
+    assert seen["sessions"]["pairId"] == pair["id"]
+    await live.close()
 
     # pair-formed reaches scheduling, which plans the first session.
     async with platform.client(token("participant", employee_id=mentor_employee)) as ana:

@@ -178,3 +178,27 @@ async def test_the_diversity_factor_is_named_only_to_hr_admins(
         assert "diversity" not in {f["factor"] for f in seen["pairs"][0]["breakdown"]}
     admin_view = (await admin.get(f"/api/v1/pairs/{pair_id}")).json()
     assert "diversity" in {f["factor"] for f in admin_view["breakdown"]}
+
+
+async def test_every_finished_run_is_announced_after_its_pairs(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer
+) -> None:
+    """A dry run is announced as a draft; publishing it announces it again once its pairs
+    formed, so a listener that sees the run published already has their `pair.formed`."""
+    await small_cohort(feed, admin)
+    run = (await admin.post(f"/api/v1/programmes/{PROGRAMME}/match-runs",
+                            json={"objective": "max_participation", "dry_run": True})).json()
+    [draft] = await wait_published(nats_server.url, "mentoring.matchrun.finished", 1)
+    assert draft["type"] == "matchrun.finished.v1" and draft["subject"] == run["id"]
+    assert {k: draft["data"][k] for k in ("run_id", "programme_id", "objective", "dry_run",
+                                          "status", "matched", "unmatched", "formed_pairs")} == {
+        "run_id": run["id"], "programme_id": PROGRAMME, "objective": "max_participation",
+        "dry_run": True, "status": "draft", "matched": 2, "unmatched": 1, "formed_pairs": 0}
+    published = await admin.post(f"/api/v1/match-runs/{run['id']}/publish")
+    assert published.status_code == 200, published.text
+    finished = await wait_published(nats_server.url, "mentoring.matchrun.finished", 2)
+    assert [(e["data"]["status"], e["data"]["formed_pairs"]) for e in finished] == [
+        ("draft", 0), ("published", 2)]
+    # Written after its pairs' events in the same transaction (the relay sends in that order).
+    pairs = await wait_published(nats_server.url, "mentoring.pair.formed", 2)
+    assert max(e["time"] for e in pairs) <= finished[1]["time"]

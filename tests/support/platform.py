@@ -89,7 +89,7 @@ async def _serve(tmp: Path) -> None:
                 GatewaySettings(environment="test", jwt_secret=TEST_JWT_SECRET,
                                 enrolment_url=urls["enrolment"], matching_url=urls["matching"],
                                 scheduling_url=urls["scheduling"],
-                                analytics_url=urls["analytics"]))))
+                                analytics_url=urls["analytics"], nats_url=nats_server.url))))
             urls["gateway"] = gateway.url
             partial = tmp / "urls.json.part"
             partial.write_text(json.dumps(urls))

@@ -9,6 +9,8 @@ the client, what is logged), `pagination` and `inputs` (inputs as the services' 
 A field that needs another call (a DataLoader) is nullable: when that service is down or
 refuses the caller, the field is null with an error beside it, and the rest of the answer
 stands.
+
+`subscriptions` holds the live events (pairs, sessions, match runs), fed by NATS.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from gateway.config import GatewaySettings
 from gateway.limits import query_limits, result_budget
 from gateway.schema import analytics, enrolment, matching, scheduling
 from gateway.schema.errors import GatewaySchema, MaskUnexpectedErrors
+from gateway.schema.subscriptions import Subscription
 
-__all__ = ["GatewaySchema", "Mutation", "Query", "build_schema"]
+__all__ = ["GatewaySchema", "Mutation", "Query", "Subscription", "build_schema"]
 
 # The root fields in the order the schema has always listed them (docs/schema.graphql,
 # GraphiQL's explorer); a domain's new root fields join its own class.
@@ -44,6 +47,7 @@ def build_schema(settings: GatewaySettings) -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[*query_limits(settings), MaskUnexpectedErrors],
         execution_context_class=result_budget(settings.max_result_items),
     )

@@ -33,6 +33,7 @@ from upward_common.events import (
     EmployeeErased,
     EmployeeUpdated,
     GoalUpdated,
+    MatchRunFinished,
     MilestoneReached,
     PairEnded,
     PairFormed,
@@ -257,6 +258,14 @@ async def on_milestone_reached(session: AsyncSession, data: MilestoneReached) ->
                            value=data.value, reached_at=data.occurred_at)
     row.value, row.reached_at = data.value, data.occurred_at
     await repository.add(session, row)
+
+
+async def on_match_run_finished(session: AsyncSession, data: MatchRunFinished) -> None:
+    """Nothing to keep: a run's pairs count when their own `pair.formed` arrives.
+
+    Taken (and acked) all the same, so analytics reads every type of the contract and a
+    replay of the stream passes over runs as it does over anything else.
+    """
 
 
 async def programme_summary(session: AsyncSession, *, programme_id: str) -> ProgrammeSummary:

@@ -72,11 +72,15 @@ def redacted(url: str) -> str:
 class Bus:
     """Owns the process's NATS connection; `connected` is set once JetStream is usable."""
 
-    def __init__(self, url: str, *, name: str, reconnect_wait: float, replicas: int) -> None:
+    def __init__(self, url: str, *, name: str, reconnect_wait: float, replicas: int,
+                 manage_streams: bool = True) -> None:
         self.url = url
         self.name = name
         self.reconnect_wait = reconnect_wait
         self.replicas = replicas
+        # A process that only listens (the gateway) neither needs nor may be allowed to
+        # create or update streams: it is ready once connected.
+        self.manage_streams = manage_streams
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()
@@ -105,7 +109,8 @@ class Bus:
                     reconnected_cb=self._on_reconnected,
                 )
                 js = nc.jetstream(timeout=5)
-                await ensure_streams(js, self.replicas)
+                if self.manage_streams:
+                    await ensure_streams(js, self.replicas)
             except Exception as exc:  # noqa: BLE001 - any failure means "try again later"
                 log.warning("NATS not reachable yet",
                             extra={"url": redacted(self.url), "error": str(exc)})

@@ -288,6 +288,31 @@ class PairEnded(EventData):
         return self.pair_id
 
 
+class MatchRunFinished(EventData):
+    """A whole-cohort match run was solved: a dry run to review, or published as pairs.
+
+    Counts only: the run's pairs travel as `pair.formed` when they form, and its
+    explanations stay in matching (`GET /runs/{run_id}`).
+    """
+
+    name: ClassVar[str] = "matchrun.finished"
+
+    run_id: str
+    programme_id: str
+    objective: str
+    dry_run: bool
+    # "draft" (a dry run, awaiting review) or "published" (its pairs formed).
+    status: str
+    matched: int
+    unmatched: int
+    optimal: bool
+    formed_pairs: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.run_id
+
+
 # --- scheduling ------------------------------------------------------------------
 
 

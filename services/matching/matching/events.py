@@ -1,4 +1,4 @@
-"""What matching emits: pair-formed and pair-ended, through the outbox.
+"""What matching emits: pair-formed, pair-ended and match-run-finished, through the outbox.
 
 Events flow one way: the rules call these emitters; the handlers of what
 matching consumes live with the rules, and `main.py` lists them.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from matching.models import Pair
-from upward_common.events import PairEnded, PairFormed, utcnow
+from matching.models import MatchRun, Pair
+from upward_common.events import MatchRunFinished, PairEnded, PairFormed, utcnow
 from upward_common.outbox import emit
 
 
@@ -37,5 +37,23 @@ def pair_ended(session: AsyncSession, pair: Pair) -> None:
             programme_id=pair.programme_id,
             reason=pair.end_reason or "admin",
             occurred_at=pair.ended_at or utcnow(),
+        ),
+    )
+
+
+def match_run_finished(session: AsyncSession, run: MatchRun) -> None:
+    emit(
+        session,
+        MatchRunFinished(
+            run_id=run.id,
+            programme_id=run.programme_id,
+            objective=run.objective,
+            dry_run=run.dry_run,
+            status=run.status,
+            matched=run.matched,
+            unmatched=run.unmatched,
+            optimal=run.optimal,
+            formed_pairs=int(run.stats.get("published_pairs", 0)),
+            occurred_at=run.published_at or run.created_at,
         ),
     )

@@ -54,7 +54,11 @@ async def create_run(
     session: AsyncSession, *, user: Principal, programme_id: str, data: MatchRunCreate,
     cache: PoolCache | None = None, candidates_per_mentee: int = 16, page: slice = ALL,
 ) -> MatchRunPublic:
-    """Match every unpaired mentee optimally for the objective; publish unless a dry run."""
+    """Match every unpaired mentee optimally for the objective; publish unless a dry run.
+
+    Either way the run is announced (`matchrun.finished`) in the same transaction:
+    a dry run as a draft, a published one (here or by `publish_run`) once its pairs formed.
+    """
     view = await load_view(session, programme_id, cache)
     if view.programme.known and view.programme.status == "closed":
         raise conflict("The programme is closed", field="programme_id", rule="programme_closed")
@@ -81,6 +85,7 @@ async def create_run(
     )
     await repository.add(session, run)
     if data.dry_run:
+        events.match_run_finished(session, run)
         return _run_public(run, user, page=page)
     return await _publish(session, run, cache, user, page)
 
@@ -154,4 +159,6 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     run.stats = {**run.stats, "published_pairs": len(created), "skipped_at_publish": skipped}
     await repository.bump_revisions(session, [run.programme_id])
     await session.flush()
+    # After the pairs' own events, so a listener that sees the run finished has its pairs.
+    events.match_run_finished(session, run)
     return _run_public(run, user, sorted(p.id for p in created), page)
