@@ -60,6 +60,12 @@ class GraphQLClient:
         data: dict[str, Any] = body["data"]
         return data
 
+    async def done(self, query: str, mutation: str, result: str, **variables: Any) -> Any:
+        """The result in `mutation`'s payload, which must carry no user errors."""
+        payload = (await self.data(query, **variables))[mutation]
+        assert payload["errors"] == [], payload["errors"]
+        return payload[result]
+
 
 @pytest.fixture
 async def platform(start_service: Callable[..., Any],

@@ -20,7 +20,7 @@ from tests.support.stack import wait_until
 TOPIC = "data analytics and visualisation"
 
 EMPLOYEES = """mutation ($records: [EmployeeInput!]!) {
-  importEmployees(records: $records) { created rejected } }"""
+  importEmployees(records: $records) { report { created rejected } errors { code } } }"""
 
 RECORDS = [
     {"externalId": "D300", "email": "ana@example.com", "givenName": "Ana", "familyName": "Lima",
@@ -35,7 +35,7 @@ RECORDS = [
 PROGRAMME_FIELDS = "id status capacity sessionMinutes matchingMode mentorMaxLevel topics"
 
 ENROL = """mutation ($programmeId: ID!, $input: EnrolInput!) {
-  enrol(programmeId: $programmeId, input: $input) { id role } }"""
+  enrol(programmeId: $programmeId, input: $input) { participant { id role } errors { code } } }"""
 
 
 async def _employee_id(gateway_url: str, hris: str, external_id: str) -> str:
@@ -66,61 +66,68 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
     hris, admin = token("hris"), token("hr_admin")
 
     async with platform.client(hris) as job:
-        imported = await job.data(EMPLOYEES, records=RECORDS)
-    assert imported["importEmployees"] == {"created": 3, "rejected": 0}
+        imported = await job.done(EMPLOYEES, "importEmployees", "report", records=RECORDS)
+    assert imported == {"created": 3, "rejected": 0}
     ana, sam, kim = [await _employee_id(platform.gateway.url, hris, r["externalId"])
                      for r in RECORDS]
 
     # HR sets the programme up as a draft, then opens it.
     async with platform.client(admin) as hr:
-        draft = (await hr.data(
+        draft = await hr.done(
             f"""mutation ($input: ProgrammeInput!) {{
-                 createProgramme(input: $input) {{ {PROGRAMME_FIELDS} }} }}""",
-            input={"name": "Data for leaders", "status": "draft", "mentorMaxLevel": 5,
-                   "menteeMinLevel": 8, "minLevelGap": 3, "matchingMode": "shortlist"},
-        ))["createProgramme"]
+                 createProgramme(input: $input) {{ programme {{ {PROGRAMME_FIELDS} }}
+                 errors {{ code }} }} }}""", "createProgramme", "programme",
+            input={"name": "Data for leaders", "status": "DRAFT", "mentorMaxLevel": 5,
+                   "menteeMinLevel": 8, "minLevelGap": 3, "matchingMode": "SHORTLIST"},
+        )
         programme_id = draft["id"]
-        assert (draft["status"], draft["matchingMode"]) == ("draft", "shortlist")
+        assert (draft["status"], draft["matchingMode"]) == ("DRAFT", "SHORTLIST")
         assert TOPIC in draft["topics"]
-        updated = (await hr.data(
+        updated = await hr.done(
             f"""mutation ($id: ID!, $input: ProgrammeUpdateInput!) {{
-                 updateProgramme(programmeId: $id, input: $input) {{ {PROGRAMME_FIELDS} }} }}""",
+                 updateProgramme(programmeId: $id, input: $input) {{
+                 programme {{ {PROGRAMME_FIELDS} }} errors {{ code }} }} }}""",
+            "updateProgramme", "programme",
             id=programme_id, input={"capacity": 10, "sessionMinutes": 45},
-        ))["updateProgramme"]
+        )
         assert (updated["capacity"], updated["sessionMinutes"]) == (10, 45)
-        opened = await hr.data(
-            """mutation ($id: ID!) { changeProgrammeStatus(programmeId: $id, status: "open") {
-                 status } }""", id=programme_id)
-        assert opened["changeProgrammeStatus"] == {"status": "open"}
-        invitation = (await hr.data(
+        opened = await hr.done(
+            """mutation ($id: ID!) { changeProgrammeStatus(programmeId: $id, status: OPEN) {
+                 programme { status } errors { code } } }""", "changeProgrammeStatus",
+            "programme", id=programme_id)
+        assert opened == {"status": "OPEN"}
+        invitation = await hr.done(
             """mutation ($id: ID!, $employee: ID!) { invite(programmeId: $id, input: {
                  employeeId: $employee, role: MENTOR, message: "Teach us dashboards"}) {
-                 id status } }""", id=programme_id, employee=ana))["invite"]
-        assert invitation["status"] == "pending"
+                 invitation { id status } errors { code } } }""", "invite", "invitation",
+            id=programme_id, employee=ana)
+        assert invitation["status"] == "PENDING"
 
     # The junior sees the invitation, accepts with the survey, then changes the survey.
     async with platform.client(token("participant", employee_id=ana)) as junior:
         mine = await junior.data("{ myInvitations { id role programme { name } } }")
         assert mine["myInvitations"] == [{"id": invitation["id"], "role": "MENTOR",
                                           "programme": {"name": "Data for leaders"}}]
-        mentor = (await junior.data(
+        mentor = await junior.done(
             """mutation ($id: ID!, $input: SurveyInput!) {
                  acceptInvitation(invitationId: $id, input: $input) {
-                 id role source surveyVersion } }""",
+                 participant { id role source surveyVersion } errors { code } } }""",
+            "acceptInvitation", "participant",
             id=invitation["id"], input={"topicsTeach": [{"topic": TOPIC, "level": 5}],
                                         "languages": ["en"], "timeZone": "Europe/Lisbon"},
-        ))["acceptInvitation"]
+        )
         assert (mentor["role"], mentor["source"], mentor["surveyVersion"]) == (
-            "MENTOR", "invitation", 1)
-        surveyed = (await junior.data(
+            "MENTOR", "INVITATION", 1)
+        surveyed = await junior.done(
             """mutation ($id: ID!, $input: SurveyInput!) {
-                 updateSurvey(participantId: $id, input: $input) {
-                 surveyVersion mentorCapacity availability { weekday start end } } }""",
+                 updateSurvey(participantId: $id, input: $input) { participant {
+                 surveyVersion mentorCapacity availability { weekday start end } }
+                 errors { code } } }""", "updateSurvey", "participant",
             id=mentor["id"], input={
                 "topicsTeach": [{"topic": TOPIC, "level": 5}], "languages": ["en"],
                 "timeZone": "Europe/Lisbon", "mentorCapacity": 2,
                 "availability": [{"weekday": 1, "start": "09:00", "end": "12:00"}]},
-        ))["updateSurvey"]
+        )
         assert surveyed == {"surveyVersion": 2, "mentorCapacity": 2,
                             "availability": [{"weekday": 1, "start": "09:00", "end": "12:00"}]}
         versions = await junior.data(
@@ -132,9 +139,10 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
     mentees = {}
     for senior in (sam, kim):
         async with platform.client(token("participant", employee_id=senior)) as client:
-            mentees[senior] = (await client.data(ENROL, programmeId=programme_id, input={
-                "role": "MENTEE", "languages": ["en"],
-                "topicsLearn": [{"topic": TOPIC, "level": 1}]}))["enrol"]
+            mentees[senior] = await client.done(
+                ENROL, "enrol", "participant", programmeId=programme_id, input={
+                    "role": "MENTEE", "languages": ["en"],
+                    "topicsLearn": [{"topic": TOPIC, "level": 1}]})
 
     # Sam picks the junior from the shortlist once matching has heard of both.
     async with platform.client(token("participant", employee_id=sam)) as senior:
@@ -144,19 +152,20 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
                  mentorParticipantId score } }""",
             lambda data: data["suggestions"], p=programme_id, m=mentees[sam]["id"])
         assert [s["mentorParticipantId"] for s in shortlist] == [mentor["id"]]
-        proposed = (await senior.data(
+        proposed = await senior.done(
             """mutation ($p: ID!, $mentee: ID!, $mentor: ID!) { pickMentor(programmeId: $p,
                  menteeParticipantId: $mentee, mentorParticipantId: $mentor) {
-                 id status origin score } }""",
-            p=programme_id, mentee=mentees[sam]["id"], mentor=mentor["id"]))["pickMentor"]
-        assert (proposed["status"], proposed["origin"]) == ("proposed", "shortlist")
+                 pair { id status origin score } errors { code } } }""", "pickMentor", "pair",
+            p=programme_id, mentee=mentees[sam]["id"], mentor=mentor["id"])
+        assert (proposed["status"], proposed["origin"]) == ("PROPOSED", "SHORTLIST")
         assert proposed["score"] == shortlist[0]["score"]
 
     async with platform.client(token("participant", employee_id=ana)) as junior:
-        accepted = (await junior.data(
-            "mutation ($id: ID!) { acceptPair(pairId: $id) { status formedAt } }",
-            id=proposed["id"]))["acceptPair"]
-        assert accepted["status"] == "active"
+        accepted = await junior.done(
+            """mutation ($id: ID!) { acceptPair(pairId: $id) {
+                 pair { status formedAt } errors { code } } }""", "acceptPair", "pair",
+            id=proposed["id"])
+        assert accepted["status"] == "ACTIVE"
         assert accepted["formedAt"] is not None
 
     async with platform.client(admin) as hr:
@@ -170,14 +179,15 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
             id=programme_id)
         assert pool == {"mentors": 1, "mentees": 2, "totalCapacity": 2, "freeCapacity": 1,
                         "unpairedMentees": 1}
-        run = (await hr.data(
-            """mutation ($id: ID!) { runMatching(programmeId: $id, objective: "max_score",
-                 dryRun: true) {
+        run = await hr.done(
+            """mutation ($id: ID!) { runMatching(programmeId: $id, objective: MAX_SCORE,
+                 dryRun: true) { matchRun {
                  dryRun status totalScore matched unmatched
                  pairs { menteeParticipantId mentorParticipantId score
                          breakdown { factor points reason } }
-                 unmatchedMentees { reason } pairIds } }""", id=programme_id))["runMatching"]
-        assert (run["dryRun"], run["status"]) == (True, "draft")
+                 unmatchedMentees { reason } pairIds } errors { code } } }""",
+            "runMatching", "matchRun", id=programme_id)
+        assert (run["dryRun"], run["status"]) == (True, "DRAFT")
         assert (run["matched"], run["unmatched"], run["unmatchedMentees"]) == (1, 0, [])
         [planned] = run["pairs"]
         assert (planned["menteeParticipantId"], planned["mentorParticipantId"]) == (
@@ -189,4 +199,4 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
         # A dry run forms nothing: the only pair is still the one the junior accepted.
         pairs = await hr.data('query ($id: ID!) { pairs(programmeId: $id) { id status } }',
                               id=programme_id)
-        assert pairs["pairs"] == [{"id": proposed["id"], "status": "active"}]
+        assert pairs["pairs"] == [{"id": proposed["id"], "status": "ACTIVE"}]

@@ -64,30 +64,33 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
     mentee_employee = await scim_id(gateway, hris, "W010")
 
     async with platform.client(admin) as hr:
-        created = await hr.data(
+        created = await hr.done(
             'mutation { createProgramme(input: {name: "Digital first", mentorMaxLevel: 5,'
-            ' menteeMinLevel: 8, minLevelGap: 3}) { id status } }')
-        programme_id = created["createProgramme"]["id"]
-        assert created["createProgramme"]["status"] == "open"
+            ' menteeMinLevel: 8, minLevelGap: 3}) { programme { id status } errors { code } } }',
+            "createProgramme", "programme")
+        programme_id = created["id"]
+        assert created["status"] == "OPEN"
 
     enrol = """
     mutation Enrol($programmeId: ID!, $input: EnrolInput!) {
-      enrol(programmeId: $programmeId, input: $input) { id role status employeeId }
+      enrol(programmeId: $programmeId, input: $input) {
+        participant { id role status employeeId } errors { field code message } }
     }"""
     async with platform.client(token("participant", employee_id=mentor_employee)) as ana:
-        mentor = (await ana.data(enrol, programmeId=programme_id, input={
+        mentor = await ana.done(enrol, "enrol", "participant", programmeId=programme_id, input={
             "role": "MENTOR", "languages": ["en"],
             "topicsTeach": [{"topic": "data analytics and visualisation", "level": 5}],
-        }))["enrol"]
-        # A participant cannot act for someone else: the service says so through GraphQL.
-        refused = await ana.execute(enrol, programmeId=programme_id, input={
-            "employeeId": mentee_employee, "role": "MENTEE"})
-        assert refused["errors"][0]["extensions"]["status"] == 403
+        })
+        # A participant cannot act for someone else: the service says so in the payload.
+        refused = (await ana.data(enrol, programmeId=programme_id, input={
+            "employeeId": mentee_employee, "role": "MENTEE"}))["enrol"]
+        assert refused["participant"] is None
+        assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
     async with platform.client(token("participant", employee_id=mentee_employee)) as sam:
-        mentee = (await sam.data(enrol, programmeId=programme_id, input={
+        mentee = await sam.done(enrol, "enrol", "participant", programmeId=programme_id, input={
             "role": "MENTEE", "languages": ["en"],
             "topicsLearn": [{"topic": "data analytics and visualisation", "level": 1}],
-        }))["enrol"]
+        })
     assert (mentor["role"], mentee["role"]) == ("MENTOR", "MENTEE")
 
     # The mentee watches live: the gateway's subscriptions are fed by the same stream.
@@ -115,12 +118,13 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
         assert 0 < best["score"] <= 100
         assert any("data analytics" in f["reason"].lower() for f in best["breakdown"])
 
-        pair = (await hr.data(
+        pair = await hr.done(
             """mutation Pair($input: FormPairInput!) {
-                 formPair(input: $input) { id status score } }""",
+                 formPair(input: $input) { pair { id status score } errors { code } } }""",
+            "formPair", "pair",
             input={"programmeId": programme_id, "menteeParticipantId": mentee["id"],
-                   "mentorParticipantId": mentor["id"]}))["formPair"]
-        assert pair["status"] == "active"
+                   "mentorParticipantId": mentor["id"]})
+        assert pair["status"] == "ACTIVE"
         assert pair["score"] == best["score"]
 
     # matching's pair.formed, then scheduling's session.scheduled, reach the mentee live.
@@ -140,23 +144,25 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
             return list((body.get("data") or {}).get("mySessions") or [])
 
         [session] = await wait_until(planned)
-        assert session["status"] == "planned"
+        assert session["status"] == "PLANNED"
         assert session["pair"]["id"] == pair["id"]
-        logged = (await ana.data(
+        logged = await ana.done(
             """mutation Log($id: ID!, $input: LogSessionInput!) {
-                 logSession(sessionId: $id, input: $input) { status recap myPrivateNote } }""",
-            id=session["id"], input={"heldAt": "2026-11-20T10:00:00+00:00",
+                 logSession(sessionId: $id, input: $input) {
+                   session { status recap myPrivateNote } errors { code } } }""",
+            "logSession", "session", id=session["id"], input={"heldAt": "2026-11-20T10:00:00+00:00",
                                      "durationMinutes": 45,
                                      "recap": "Built a first dashboard together",
                                      "privateNote": "Sam prefers examples from sales"},
-        ))["logSession"]
-        assert logged == {"status": "held", "recap": "Built a first dashboard together",
+        )
+        assert logged == {"status": "HELD", "recap": "Built a first dashboard together",
                           "myPrivateNote": "Sam prefers examples from sales"}
 
     # The partner sees the recap, never the other's private note.
     async with platform.client(token("participant", employee_id=mentee_employee)) as sam:
-        seen = (await sam.data("query S($id: ID!) { session(id: $id) { recap myPrivateNote } }",
-                               id=session["id"]))["session"]
+        seen = (await sam.data(
+            "query S($id: ID!) { session(sessionId: $id) { recap myPrivateNote } }",
+            id=session["id"]))["session"]
         assert seen == {"recap": "Built a first dashboard together", "myPrivateNote": None}
 
     # session-logged reaches analytics, which answers from events alone.

@@ -189,14 +189,15 @@ def _pair(index: int, mentor: str, mentee: str) -> dict[str, Any]:
         "mentee_participant_id": mentee,
         "mentor_employee_id": PARTICIPANTS[mentor]["employee_id"],
         "mentee_employee_id": PARTICIPANTS[mentee]["employee_id"], "status": "active",
-        "score": 71.5, "breakdown": [{"factor": "topics", "points": 40, "reason": "tiktok"}],
+        "score": 71.5,
+        "breakdown": [{"factor": "complementarity", "points": 40, "reason": "tiktok"}],
         "formed_at": CREATED_AT, "ended_at": None, "end_reason": None,
     }
 
 
 PAIRS = {f"pair{i}": _pair(i, m, s) for i, (m, s) in enumerate(PAIRINGS, start=1)}
 # A mentee's pick the mentor has not accepted yet: proposed, not formed.
-PAIRS["pair5"].update(status="proposed", formed_at=None, origin="mentee_pick",
+PAIRS["pair5"].update(status="proposed", formed_at=None, origin="shortlist",
                       proposed_at=CREATED_AT)
 
 
@@ -214,7 +215,7 @@ def _run(run_id: str, objective: str, dry_run: bool) -> dict[str, Any]:
         "unmatched": 1, "optimal": True,
         "pairs": [{"mentee_participant_id": "s1", "mentor_participant_id": "m1", "score": 80.0},
                   {"mentee_participant_id": "s2", "mentor_participant_id": "m2", "score": 71.5,
-                   "breakdown": [{"factor": "topics", "points": 40, "reason": "tiktok"}]}],
+                   "breakdown": [{"factor": "complementarity", "points": 40, "reason": "tiktok"}]}],
         "unmatched_mentees": [{"mentee_participant_id": "s3", "reason": "capacity_taken"}],
         "stats": {"eligible_pairs": 9, "rounds": 2}, "created_at": CREATED_AT,
         "published_at": None if dry_run else CREATED_AT,
@@ -541,7 +542,7 @@ def fake_matching(recorder: Recorder) -> FastAPI:
                 "suggestions": [{
                     "mentor_participant_id": m["id"], "mentor_employee_id": m["employee_id"],
                     "score": 80.0 - i,
-                    "breakdown": [{"factor": "topics", "points": 50, "reason": "tiktok"}],
+                    "breakdown": [{"factor": "complementarity", "points": 50, "reason": "tiktok"}],
                 } for i, m in enumerate(mentors)]}
 
     @app.post("/api/v1/pairs", status_code=201)

@@ -10,7 +10,7 @@ from tests.gateway.conftest import Stack
 
 PAIR_WITH_EVERYTHING = """
 query ($id: ID!) {
-  pair(id: $id) { id mentor { id } sessions { id } }
+  pair(pairId: $id) { id mentor { id } sessions { id } }
   programmeSummary(programmeId: "prog1") { pairsFormed }
 }
 """
@@ -18,7 +18,8 @@ query ($id: ID!) {
 
 def _errors(response: Any) -> list[dict[str, Any]]:
     body = response.json()
-    assert response.status_code == 200, body
+    # GraphQL over HTTP: a request refused before it ran has no `data` and a 4xx status.
+    assert response.status_code == (200 if "data" in body else 400), body
     return list(body.get("errors") or [])
 
 
@@ -51,61 +52,65 @@ async def test_without_a_correlation_id_one_is_minted_and_shared_by_every_call(
     assert ids == {minted}
 
 
-async def test_bad_input_names_the_graphql_field_in_the_error_extensions(
+async def _refused(stack: Stack, mutation: str, variables: dict[str, Any] | None = None, *,
+                   token: str) -> list[dict[str, Any]]:
+    """The user errors of the request's one mutation, which must have done nothing."""
+    response = await stack.graphql(mutation, variables, token=token)
+    assert not _errors(response)
+    [payload] = response.json()["data"].values()
+    [result] = [value for key, value in payload.items() if key != "errors"]
+    assert result is None
+    return list(payload["errors"])
+
+
+async def test_bad_input_names_the_input_path_in_the_payloads_errors(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: ProgrammeInput!) {
-      createProgramme(input: $input) { id } }"""
+      createProgramme(input: $input) { programme { id } errors { field code message } } }"""
 
-    response = await stack.graphql(mutation, {"input": {"name": "Digital", "mentorMaxLevel": 25}},
-                                   token=token("hr_admin"))
+    errors = await _refused(stack, mutation, {"input": {"name": "Digital", "mentorMaxLevel": 25}},
+                            token=token("hr_admin"))
 
-    [error] = _errors(response)
-    assert response.json()["data"] is None
-    assert error["path"] == ["createProgramme"]
-    extensions = error["extensions"]
-    assert extensions["status"] == 422
-    assert extensions["type"].endswith("/validation-error")
-    assert extensions["field"] == "mentorMaxLevel"
-    assert extensions["errors"][0]["field"] == "mentorMaxLevel"
-    assert extensions["service"] == "enrolment"
+    assert errors == [{"field": "input.mentorMaxLevel", "code": "INVALID",
+                       "message": "Input should be less than or equal to 20"}]
 
 
 async def test_a_rule_broken_in_the_service_names_its_field(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: ProgrammeInput!) {
-      createProgramme(input: $input) { id } }"""
+      createProgramme(input: $input) { programme { id } errors { field code message } } }"""
 
-    response = await stack.graphql(
-        mutation, {"input": {"name": "Upside down", "mentorMaxLevel": 9, "menteeMinLevel": 3}},
+    errors = await _refused(
+        stack, mutation,
+        {"input": {"name": "Upside down", "mentorMaxLevel": 9, "menteeMinLevel": 3}},
         token=token("hr_admin"),
     )
 
-    [error] = _errors(response)
-    assert error["message"] == "Mentees must be senior to mentors"
-    assert error["extensions"]["field"] == "menteeMinLevel"
+    assert errors == [{"field": "input.menteeMinLevel", "code": "INVALID",
+                       "message": "Mentees must be senior to mentors"}]
 
 
-async def test_a_participant_enrolling_someone_else_gets_a_403_error(
+async def test_a_participant_enrolling_someone_else_gets_a_forbidden_user_error(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: EnrolInput!) {
-      enrol(programmeId: "prog1", input: $input) { id } }"""
+      enrol(programmeId: "prog1", input: $input) {
+        participant { id } errors { field code message } } }"""
 
-    response = await stack.graphql(mutation, {"input": {"role": "MENTOR", "employeeId": "e2"}},
-                                   token=token("participant", employee_id="e1"))
+    [error] = await _refused(stack, mutation, {"input": {"role": "MENTOR", "employeeId": "e2"}},
+                             token=token("participant", employee_id="e1"))
 
-    [error] = _errors(response)
-    assert error["extensions"]["status"] == 403
-    assert error["extensions"]["type"].endswith("/forbidden")
+    assert error["code"] == "FORBIDDEN"
     assert "only for themselves" in error["message"]
 
 
 async def test_one_missing_object_does_not_sink_the_rest_of_the_query(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    query = '{ found: programme(id: "prog1") { name } missing: programme(id: "nope") { name } }'
+    query = """{ found: programme(programmeId: "prog1") { name }
+                 missing: programme(programmeId: "nope") { name } }"""
 
     response = await stack.graphql(query, token=token("hr_admin"))
 
@@ -114,6 +119,7 @@ async def test_one_missing_object_does_not_sink_the_rest_of_the_query(
     assert error["path"] == ["missing"]
     assert error["extensions"]["status"] == 404
     assert error["extensions"]["type"].endswith("/not-found")
+    assert error["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_a_service_that_is_down_nulls_only_its_own_fields_with_a_503(
@@ -122,13 +128,15 @@ async def test_a_service_that_is_down_nulls_only_its_own_fields_with_a_503(
 ) -> None:
     async with start_stack(analytics=None) as stack:
         response = await stack.graphql(
-            '{ programme(id: "prog1") { name summary { mentors } } }', token=token("hr_admin"),
+            '{ programme(programmeId: "prog1") { name summary { mentors } } }',
+            token=token("hr_admin"),
         )
 
     [error] = _errors(response)
     assert response.json()["data"] == {"programme": {"name": "Programme 1", "summary": None}}
     assert error["path"] == ["programme", "summary"]
     assert error["extensions"]["status"] == 503
+    assert error["extensions"]["code"] == "UNAVAILABLE"
     assert error["extensions"]["service"] == "analytics"
 
 
@@ -150,55 +158,58 @@ async def _error(stack: Stack, query: str, variables: dict[str, Any] | None = No
     return error
 
 
-async def test_survey_errors_name_the_graphql_fields_down_to_the_list_item(
+async def test_survey_errors_name_the_input_path_down_to_the_list_item(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: SurveyInput!) {
-      updateSurvey(participantId: "m1", input: $input) { id } }"""
+      updateSurvey(participantId: "m1", input: $input) {
+        participant { id } errors { field code message } } }"""
     mentor = token("participant", employee_id="e1")
 
-    unknown = await _error(stack, mutation, {"input": {
+    [unknown] = await _refused(stack, mutation, {"input": {
         "topicsTeach": [{"topic": "AI tools", "level": 3}, {"topic": "knitting", "level": 2}]}},
         token=mentor)
-    unconsented = await _error(stack, mutation, {"input": {
+    [unconsented] = await _refused(stack, mutation, {"input": {
         "diversity": [{"name": "generation", "value": "gen z"}]}}, token=mentor)
-    avoided = await _error(stack, mutation, {"input": {"avoidEmployeeIds": ["e1"]}},
-                           token=mentor)
-    too_many = await _error(stack, mutation, {"input": {"mentorCapacity": 11}}, token=mentor)
+    [avoided] = await _refused(stack, mutation, {"input": {"avoidEmployeeIds": ["e1"]}},
+                               token=mentor)
+    [too_many] = await _refused(stack, mutation, {"input": {"mentorCapacity": 11}},
+                                token=mentor)
 
-    assert unknown["extensions"]["field"] == "topicsTeach.1.topic"
-    assert unconsented["extensions"]["field"] == "diversityConsent"
+    assert unknown["field"] == "input.topicsTeach.1.topic"
+    assert unconsented["field"] == "input.diversityConsent"
     assert unconsented["message"] == "Diversity attributes are stored only with explicit consent"
-    assert avoided["extensions"]["field"] == "avoidEmployeeIds"
-    assert too_many["extensions"]["status"] == 422
-    assert too_many["extensions"]["field"] == "mentorCapacity"
-    assert too_many["extensions"]["errors"][0]["field"] == "mentorCapacity"
+    assert avoided["field"] == "input.avoidEmployeeIds"
+    assert (too_many["field"], too_many["code"]) == ("input.mentorCapacity", "INVALID")
 
 
 async def test_programme_errors_name_the_setting_in_camel_case(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: ProgrammeUpdateInput!) {
-      updateProgramme(programmeId: "prog1", input: $input) { id } }"""
+      updateProgramme(programmeId: "prog1", input: $input) {
+        programme { id } errors { field code message } } }"""
     admin = token("hr_admin")
 
-    window = await _error(stack, mutation, {"input": {"enrolmentOpensOn": "2026-03-01",
-                                                      "enrolmentClosesOn": "2026-02-01"}},
-                          token=admin)
-    length = await _error(stack, mutation, {"input": {"sessionMinutes": 50}}, token=admin)
-    status = await _error(stack, 'mutation { changeProgrammeStatus(programmeId: "prog1", '
-                                 'status: "draft") { id } }', token=admin)
-    topic = await _error(stack, 'mutation { addProgrammeTopics(programmeId: "prog1", '
-                                'topics: ["ok", " "]) { id } }', token=admin)
-    refused = await _error(stack, mutation, {"input": {"name": "Mine"}},
-                           token=token("participant", employee_id="e1"))
+    [window] = await _refused(stack, mutation, {"input": {"enrolmentOpensOn": "2026-03-01",
+                                                          "enrolmentClosesOn": "2026-02-01"}},
+                              token=admin)
+    [length] = await _refused(stack, mutation, {"input": {"sessionMinutes": 50}}, token=admin)
+    [status] = await _refused(stack, 'mutation { changeProgrammeStatus(programmeId: "prog1", '
+                                     'status: DRAFT) { programme { id } '
+                                     'errors { field code message } } }',
+                              token=admin)
+    [topic] = await _refused(stack, 'mutation { addProgrammeTopics(programmeId: "prog1", '
+                                    'topics: ["ok", " "]) { programme { id } '
+                                    'errors { field code message } } }', token=admin)
+    [refused] = await _refused(stack, mutation, {"input": {"name": "Mine"}},
+                               token=token("participant", employee_id="e1"))
 
-    assert window["extensions"]["field"] == "enrolmentClosesOn"
-    assert (length["extensions"]["status"], length["extensions"]["field"]) == (
-        422, "sessionMinutes")
-    assert (status["extensions"]["status"], status["extensions"]["field"]) == (409, "status")
-    assert topic["extensions"]["field"] == "topics.1"
-    assert refused["extensions"]["status"] == 403
+    assert window["field"] == "input.enrolmentClosesOn"
+    assert (length["code"], length["field"]) == ("INVALID", "input.sessionMinutes")
+    assert (status["code"], status["field"]) == ("CONFLICT", "status")
+    assert topic["field"] == "topics.1"
+    assert (refused["code"], refused["field"]) == ("FORBIDDEN", None)
 
 
 async def test_invitation_and_pair_answers_are_the_invited_persons_alone(
@@ -206,52 +217,68 @@ async def test_invitation_and_pair_answers_are_the_invited_persons_alone(
 ) -> None:
     someone_else = token("participant", employee_id="e6")
 
-    accept = await _error(stack, 'mutation { acceptInvitation(invitationId: "inv1") { id } }',
-                          token=someone_else)
-    invite = await _error(stack, 'mutation { invite(programmeId: "prog1", input: '
-                                 '{employeeId: "nobody", role: MENTEE}) { id } }',
-                          token=token("hr_admin"))
-    pair = await _error(stack, 'mutation { acceptPair(pairId: "pair5") { id } }',
-                        token=someone_else)
-    formed = await _error(stack, 'mutation { acceptPair(pairId: "pair1") { id } }',
-                          token=token("hr_admin"))
+    [accept] = await _refused(stack, 'mutation { acceptInvitation(invitationId: "inv1") '
+                                     '{ participant { id } errors { field code message } } }',
+                              token=someone_else)
+    [invite] = await _refused(stack, 'mutation { invite(programmeId: "prog1", input: '
+                                     '{employeeId: "nobody", role: MENTEE}) '
+                                     '{ invitation { id } errors { field code message } } }',
+                              token=token("hr_admin"))
+    [pair] = await _refused(stack, 'mutation { acceptPair(pairId: "pair5") { pair { id } '
+                                   'errors { field code message } } }', token=someone_else)
+    [formed] = await _refused(stack, 'mutation { acceptPair(pairId: "pair1") '
+                                     '{ pair { id } errors { field code message } } }',
+                              token=token("hr_admin"))
 
-    assert (accept["extensions"]["status"], accept["extensions"]["service"]) == (
-        403, "enrolment")
+    assert accept["code"] == "FORBIDDEN"
     assert "Only the invited employee" in accept["message"]
-    assert (invite["extensions"]["status"], invite["extensions"]["field"]) == (
-        422, "employeeId")
-    assert (pair["extensions"]["status"], pair["extensions"]["service"]) == (403, "matching")
-    assert (formed["extensions"]["status"], formed["extensions"]["field"]) == (409, "status")
+    assert (invite["code"], invite["field"]) == ("INVALID", "input.employeeId")
+    assert pair["code"] == "FORBIDDEN"
+    assert (formed["code"], formed["field"]) == ("CONFLICT", "status")
 
 
-async def test_matching_errors_name_the_graphql_fields(
+async def test_matching_errors_name_the_input_paths(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     admin = token("hr_admin")
     config = """mutation ($input: MatchingConfigInput!) {
-      updateMatchingConfig(programmeId: "prog1", input: $input) { programmeId } }"""
+      updateMatchingConfig(programmeId: "prog1", input: $input) {
+        matchingConfig { programmeId } errors { field code message } } }"""
 
-    far = await _error(stack, config, {"input": {"maxTimeZoneHours": 13}}, token=admin)
-    negative = await _error(stack, config, {"input": {"weights": [
-        {"factor": "interests", "weight": -1}]}}, token=admin)
-    objective = await _error(stack, 'mutation { runMatching(programmeId: "prog1", '
-                                    'objective: "max_fun") { id } }', token=admin)
-    pick = await _error(stack, 'mutation { pickMentor(programmeId: "prog1", '
-                               'menteeParticipantId: "s1", mentorParticipantId: "s2") { id } }',
-                        token=token("participant", employee_id="e6"))
-    published = await _error(stack, 'mutation { publishMatchRun(runId: "run1") { id } }',
-                             token=admin)
+    [far] = await _refused(stack, config, {"input": {"maxTimeZoneHours": 13}}, token=admin)
+    [negative] = await _refused(stack, config, {"input": {"weights": [
+        {"factor": "INTERESTS", "weight": -1}]}}, token=admin)
+    [pick] = await _refused(stack, 'mutation { pickMentor(programmeId: "prog1", '
+                                   'menteeParticipantId: "s1", mentorParticipantId: "s2") '
+                                   '{ pair { id } errors { field code message } } }',
+                            token=token("participant", employee_id="e6"))
+    [published] = await _refused(stack, 'mutation { publishMatchRun(matchRunId: "run1") '
+                                        '{ matchRun { id } errors { field code message } } }',
+                                 token=admin)
+    [bad_id] = await _refused(stack, 'mutation { publishMatchRun(matchRunId: "run/1") '
+                                     '{ matchRun { id } errors { field code message } } }',
+                              token=admin)
     pool = await _error(stack, '{ poolStats(programmeId: "prog1") { mentors } }',
                         token=token("participant", employee_id="e6"))
 
-    assert far["extensions"]["field"] == "maxTimeZoneHours"
-    assert negative["extensions"]["field"] == "weights"
-    assert objective["extensions"]["field"] == "objective"
-    assert pick["extensions"]["field"] == "mentorParticipantId"
-    assert (published["extensions"]["status"], published["extensions"]["field"]) == (
-        409, "status")
-    assert pool["extensions"]["status"] == 403
+    assert far["field"] == "input.maxTimeZoneHours"
+    assert negative["field"] == "input.weights"
+    assert pick["field"] == "mentorParticipantId"
+    assert (published["code"], published["field"]) == ("CONFLICT", "status")
+    assert (bad_id["code"], bad_id["field"]) == ("INVALID", "matchRunId")
+    assert (pool["extensions"]["status"], pool["extensions"]["code"]) == (403, "FORBIDDEN")
+
+
+async def test_a_value_outside_an_enum_is_refused_by_validation_naming_the_argument(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    error = await _error(stack, 'mutation { runMatching(programmeId: "prog1", '
+                                'objective: max_fun) { matchRun { id } } }',
+                         token=token("hr_admin"))
+
+    assert "MatchObjective" in error["message"] and "max_fun" in error["message"]
+    assert error["extensions"]["code"] == "QUERY_INVALID"
+    assert not stack.recorders["matching"].calls
 
 
 async def test_an_id_that_would_steer_the_call_elsewhere_is_refused_without_a_call(
@@ -259,39 +286,43 @@ async def test_an_id_that_would_steer_the_call_elsewhere_is_refused_without_a_ca
 ) -> None:
     admin = token("hr_admin")
 
-    traversal = await _error(stack, '{ participant(id: "../../../openapi.json") { id } }',
-                             token=admin)
-    control = await _error(stack, "query ($id: ID!) { participant(id: $id) { id } }",
+    traversal = await _error(
+        stack, '{ participant(participantId: "../../../openapi.json") { id } }', token=admin)
+    control = await _error(stack, "query ($id: ID!) { participant(participantId: $id) { id } }",
                            {"id": "m1\n\u0000"}, token=admin)
-    slash = await _error(stack, 'mutation { withdraw(participantId: "m1/../../employees/e1") '
-                                "{ id } }", token=admin)
+    [slash] = await _refused(stack, 'mutation { withdraw(participantId: '
+                                    '"m1/../../employees/e1") { participant { id } '
+                                    'errors { field code message } } }', token=admin)
     nested = await _error(stack, '{ suggestions(programmeId: "prog1", '
                                  'menteeParticipantId: "s1?limit=1000") { score } }',
                           token=admin)
     query = await _error(stack, '{ pairs(participantId: "m1 OR 1=1") { id } }', token=admin)
 
-    assert (traversal["extensions"]["status"], traversal["extensions"]["field"]) == (422, "id")
-    assert traversal["message"].startswith("Invalid id: must be letters, digits")
+    assert (traversal["extensions"]["status"], traversal["extensions"]["field"]) == (
+        422, "participantId")
+    assert traversal["extensions"]["code"] == "INVALID"
+    assert traversal["message"].startswith("Invalid participantId: must be letters, digits")
     assert "openapi" not in traversal["message"]
-    assert (control["extensions"]["status"], control["extensions"]["field"]) == (422, "id")
-    assert slash["extensions"]["field"] == "participantId"
+    assert (control["extensions"]["status"], control["extensions"]["field"]) == (
+        422, "participantId")
+    assert (slash["field"], slash["code"]) == ("participantId", "INVALID")
     assert nested["extensions"]["field"] == "menteeParticipantId"
     assert query["extensions"]["field"] == "participantId"
     assert all(not recorder.calls for recorder in stack.recorders.values())
 
 
 async def test_an_id_past_its_cap_is_refused(stack: Stack, token: Callable[..., str]) -> None:
-    error = await _error(stack, "query ($id: ID!) { pair(id: $id) { id } }", {"id": "p" * 65},
-                         token=token("hr_admin"))
+    error = await _error(stack, "query ($id: ID!) { pair(pairId: $id) { id } }",
+                         {"id": "p" * 65}, token=token("hr_admin"))
 
-    assert (error["extensions"]["status"], error["extensions"]["field"]) == (422, "id")
+    assert (error["extensions"]["status"], error["extensions"]["field"]) == (422, "pairId")
     assert not stack.recorders["matching"].calls
 
 
 async def test_an_answer_that_is_not_the_expected_shape_is_a_generic_502(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    response = await stack.graphql('{ participant(id: "garbled") { id role } }',
+    response = await stack.graphql('{ participant(participantId: "garbled") { id role } }',
                                    token=token("hr_admin"))
 
     [error] = _errors(response)

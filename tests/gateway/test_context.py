@@ -53,7 +53,8 @@ async def test_the_graphiql_page_loads_without_a_token_and_runs_nothing(stack: S
 async def test_loaders_cache_within_one_request_only(stack: Stack,
                                                     token: Callable[..., str]) -> None:
     admin = token("hr_admin")
-    query = '{ a: participant(id: "m1") { id } b: participant(id: "m1") { role } }'
+    query = """{ a: participant(participantId: "m1") { id }
+                 b: participant(participantId: "m1") { role } }"""
 
     first = await stack.graphql(query, token=admin)
     second = await stack.graphql(query, token=admin)

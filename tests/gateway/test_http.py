@@ -136,7 +136,7 @@ async def test_an_accept_naming_no_supported_type_is_406_before_anything_runs(
      "operationName must name"),  # operation cannot be determined
     ({"query": "query A { programmes { id } }", "operationName": "B"},
      'Unknown operation named "B"'),
-    ({"query": "query ($id: ID!) { programme(id: $id) { id } }", "variables": {}},
+    ({"query": "query ($id: ID!) { programme(programmeId: $id) { id } }", "variables": {}},
      "Variable '$id'"),  # variable coercion failure
 ])
 async def test_a_request_error_is_400_without_data_in_graphql_response_json(
@@ -207,7 +207,7 @@ async def test_a_refused_query_takes_the_status_of_its_problem_in_graphql_respon
 async def test_a_query_runs_over_get(stack: Stack, token: Callable[..., str]) -> None:
     """GET: the parameters are in the URL query, variables as a JSON string."""
     response = await _get(stack, {
-        "query": "query ($id: ID!) { programme(id: $id) { id } }",
+        "query": "query ($id: ID!) { programme(programmeId: $id) { id } }",
         "variables": json.dumps({"id": "prog1"}), "operationName": ""},
         token=token("hr_admin"), headers=RESPONSE_ACCEPT)
 

@@ -135,7 +135,7 @@ async def test_a_query_within_the_depth_limit_runs(
 async def test_aliases_past_the_limit_are_refused(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    many = " ".join(f'p{i}: programme(id: "prog1") {{ id }}' for i in range(51))
+    many = " ".join(f'p{i}: programme(programmeId: "prog1") {{ id }}' for i in range(51))
 
     response = await stack.graphql(f"{{ {many} }}", token=token("hr_admin"))
 
@@ -173,7 +173,7 @@ async def test_a_body_past_its_cap_is_a_413_problem(
     records = [{"externalId": f"W{i}", "email": f"w{i}@example.com", "givenName": "G",
                 "familyName": "F"} for i in range(200)]
     mutation = ("mutation ($r: [EmployeeInput!]!) { importEmployees(records: $r) "
-                "{ created } }")
+                "{ report { created } } }")
 
     async with start_stack(settings={"max_body_bytes": 4_096}) as stack:
         response = await stack.graphql(mutation, {"r": records}, token=token("hris"))
@@ -250,7 +250,7 @@ async def test_a_query_past_the_request_timeout_is_cancelled_with_an_error(
         # (however slow the machine is, no earlier call can use up the time).
         enrolment = stack.recorders["enrolment"]
         enrolment.hold = asyncio.Event()
-        response = await stack.graphql('{ programme(id: "prog1") { name } }',
+        response = await stack.graphql('{ programme(programmeId: "prog1") { name } }',
                                        token=token("hr_admin"))
         # The gateway hung up on the call it was waiting for.
         await wait_until(lambda: enrolment.abandoned == 1, timeout=5)

@@ -22,6 +22,13 @@ def _sent(stack: Stack, service: str) -> Any:
     return json.loads(stack.recorders[service].bodies[-1][1])
 
 
+def _done(data: dict[str, Any], mutation: str, result: str) -> Any:
+    """A mutation's result from its payload, which must carry no user errors."""
+    payload = data[mutation]
+    assert payload["errors"] == [], payload["errors"]
+    return payload[result]
+
+
 async def test_five_pairs_cost_one_call_per_distinct_participant_and_per_pair(
     stack: Stack, token: Callable[..., str]
 ) -> None:
@@ -33,7 +40,7 @@ async def test_five_pairs_cost_one_call_per_distinct_participant_and_per_pair(
 
     assert [p["id"] for p in data["pairs"]] == list(PAIRS)
     # A mentee's pick awaiting the mentor's answer is listed, though not formed yet.
-    assert (data["pairs"][4]["status"], data["pairs"][4]["formedAt"]) == ("proposed", None)
+    assert (data["pairs"][4]["status"], data["pairs"][4]["formedAt"]) == ("PROPOSED", None)
     assert data["pairs"][4]["mentor"] == {"id": "m2", "employeeId": "e2"}
     assert data["pairs"][4]["mentee"] == {"id": "s1", "role": "MENTEE"}
     distinct = {p[k] for p in PAIRS.values()
@@ -49,7 +56,7 @@ async def test_five_pairs_cost_one_call_per_distinct_participant_and_per_pair(
 async def test_participants_listed_earlier_in_a_request_are_not_fetched_again(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    query = """{ programme(id: "prog1") {
+    query = """{ programme(programmeId: "prog1") {
         participants { id }
         pairs { mentor { id } mentee { id } } } }"""
 
@@ -88,7 +95,7 @@ async def test_a_programmes_participants_and_summary_are_fetched_only_when_asked
 async def test_nested_lookups_follow_ids_across_services(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    query = """{ participant(id: "s4") {
+    query = """{ participant(participantId: "s4") {
         employee { givenName jobLevel manager { id managerId } }
         programme { name } } }"""
 
@@ -110,7 +117,7 @@ async def test_suggestions_pass_the_limit_and_carry_the_score_breakdown(
 
     assert [s["mentorParticipantId"] for s in data["suggestions"]] == ["m1", "m2"]
     assert data["suggestions"][0]["breakdown"] == [
-        {"factor": "topics", "points": 50.0, "reason": "tiktok"}]
+        {"factor": "COMPLEMENTARITY", "points": 50.0, "reason": "tiktok"}]
     assert data["suggestions"][0]["mentor"] == {"role": "MENTOR"}
     assert stack.recorders["matching"].calls[0].query == "limit=2"
 
@@ -119,15 +126,17 @@ async def test_import_employees_sends_the_hris_records_and_returns_the_report(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($records: [EmployeeInput!]!) {
-      importEmployees(records: $records) { created rejected errors { row field reason } } }"""
+      importEmployees(records: $records) {
+        report { created rejected errors { row field reason } } errors { field } } }"""
     records = [{"externalId": "W1", "email": "ana@example.com", "givenName": "Ana",
                 "familyName": "Lima", "jobLevel": 3, "department": "Sales",
-                "managerExternalId": "W9", "hireDate": "2024-09-01"}]
+                "managerExternalId": "W9", "hireOn": "2024-09-01"}]
 
     data = _data(await stack.graphql(mutation, {"records": records}, token=token("hris")))
 
-    assert data["importEmployees"]["created"] == 1
-    assert data["importEmployees"]["errors"] == [
+    report = _done(data, "importEmployees", "report")
+    assert report["created"] == 1
+    assert report["errors"] == [
         {"row": 2, "field": "jobLevel", "reason": "must be 1-20"}]
     content_type, _ = stack.recorders["enrolment"].bodies[-1]
     assert content_type == "application/json"
@@ -143,13 +152,14 @@ async def test_enrol_defaults_to_the_callers_own_employee(
 ) -> None:
     mutation = """mutation { enrol(programmeId: "prog1", input: {
         role: MENTOR, topicsTeach: [{topic: "tiktok", level: 5}], mentorCapacity: 2 }) {
-        programmeId employeeId role topicsTeach { topic level } mentorCapacity } }"""
+        participant { programmeId employeeId role topicsTeach { topic level } mentorCapacity }
+        errors { field } } }"""
 
     data = _data(await stack.graphql(mutation, token=token("participant", employee_id="e1")))
 
-    assert data["enrol"] == {"programmeId": "prog1", "employeeId": "e1", "role": "MENTOR",
-                             "topicsTeach": [{"topic": "tiktok", "level": 5}],
-                             "mentorCapacity": 2}
+    assert _done(data, "enrol", "participant") == {
+        "programmeId": "prog1", "employeeId": "e1", "role": "MENTOR",
+        "topicsTeach": [{"topic": "tiktok", "level": 5}], "mentorCapacity": 2}
     assert _sent(stack, "enrolment") == {"employee_id": "e1", "role": "mentor",
                                          "topics_teach": [{"topic": "tiktok", "level": 5}],
                                          "mentor_capacity": 2}
@@ -159,13 +169,14 @@ async def test_enrolling_with_a_token_that_names_no_employee_says_which_field_is
     stack: Stack, token: Callable[..., str]
 ) -> None:
     response = await stack.graphql(
-        'mutation { enrol(programmeId: "prog1", input: {role: MENTEE}) { id } }',
+        """mutation { enrol(programmeId: "prog1", input: {role: MENTEE}) {
+             participant { id } errors { field code message } } }""",
         token=token("hr_admin"),
     )
 
-    [error] = response.json()["errors"]
-    assert error["extensions"]["status"] == 422
-    assert error["extensions"]["field"] == "employeeId"
+    assert response.json()["data"]["enrol"] == {"participant": None, "errors": [
+        {"field": "input.employeeId", "code": "INVALID",
+         "message": "The token carries no employeeId; give input.employeeId explicitly"}]}
     assert not stack.recorders["enrolment"].calls
 
 
@@ -175,21 +186,21 @@ async def test_pair_mutations_reach_matching_with_their_bodies(
     admin = token("hr_admin")
     form = """mutation { formPair(input: {programmeId: "prog1", menteeParticipantId: "s2",
         mentorParticipantId: "m3", overrideReason: "same floor"}) {
-        id mentorEmployeeId menteeEmployeeId status } }"""
+        pair { id mentorEmployeeId menteeEmployeeId status } errors { field } } }"""
 
-    formed = _data(await stack.graphql(form, token=admin))["formPair"]
+    formed = _done(_data(await stack.graphql(form, token=admin)), "formPair", "pair")
     assert formed == {"id": "pair-new", "mentorEmployeeId": "e3", "menteeEmployeeId": "e7",
-                      "status": "active"}
+                      "status": "ACTIVE"}
     assert _sent(stack, "matching") == {"programme_id": "prog1", "mentee_participant_id": "s2",
                                         "mentor_participant_id": "m3",
                                         "override_reason": "same floor"}
 
     ended = _data(await stack.graphql(
-        """mutation { endPair(pairId: "pair1", reason: "completed", note: "six months done") {
-            status endReason } }""",
+        """mutation { endPair(pairId: "pair1", reason: COMPLETED, note: "six months done") {
+            pair { status endReason } errors { field } } }""",
         token=admin,
-    ))["endPair"]
-    assert ended == {"status": "ended", "endReason": "completed"}
+    ))["endPair"]["pair"]
+    assert ended == {"status": "ENDED", "endReason": "COMPLETED"}
     assert _sent(stack, "matching") == {"reason": "completed", "note": "six months done"}
 
 
@@ -197,12 +208,13 @@ async def test_a_conflict_from_matching_names_the_field(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     form = """mutation { formPair(input: {programmeId: "prog1", menteeParticipantId: "m1",
-        mentorParticipantId: "m1"}) { id } }"""
+        mentorParticipantId: "m1"}) { pair { id } errors { field code } } }"""
 
-    [error] = (await stack.graphql(form, token=token("hr_admin"))).json()["errors"]
+    body = (await stack.graphql(form, token=token("hr_admin"))).json()
 
-    assert error["extensions"]["status"] == 409
-    assert error["extensions"]["field"] == "mentorParticipantId"
+    assert "errors" not in body
+    assert body["data"]["formPair"] == {"pair": None, "errors": [
+        {"field": "input.mentorParticipantId", "code": "CONFLICT"}]}
 
 
 async def test_a_participant_logs_a_session_and_sees_their_own_sessions(
@@ -212,10 +224,10 @@ async def test_a_participant_logs_a_session_and_sees_their_own_sessions(
     log = """mutation { logSession(sessionId: "sess-pair1", input: {
         heldAt: "2026-02-02T10:05:00+00:00", durationMinutes: 50,
         recap: "Set up a LinkedIn newsletter", privateNote: "ask about budget" }) {
-        status heldAt recap myPrivateNote } }"""
+        session { status heldAt recap myPrivateNote } errors { field } } }"""
 
-    logged = _data(await stack.graphql(log, token=mentor))["logSession"]
-    assert logged == {"status": "held", "heldAt": "2026-02-02T10:05:00+00:00",
+    logged = _done(_data(await stack.graphql(log, token=mentor)), "logSession", "session")
+    assert logged == {"status": "HELD", "heldAt": "2026-02-02T10:05:00+00:00",
                       "recap": "Set up a LinkedIn newsletter",
                       "myPrivateNote": "ask about budget"}
     assert _sent(stack, "scheduling") == {
@@ -226,19 +238,20 @@ async def test_a_participant_logs_a_session_and_sees_their_own_sessions(
     assert [s["pairId"] for s in mine["mySessions"]] == ["pair1", "pair2"]
     assert stack.recorders["scheduling"].calls[-1].query == "employee_id=e1"
 
-    one = _data(await stack.graphql('{ session(id: "sess-pair2") { pair { menteeEmployeeId } } }',
-                                    token=mentor))
+    one = _data(await stack.graphql(
+        '{ session(sessionId: "sess-pair2") { pair { menteeEmployeeId } } }', token=mentor))
     assert one["session"] == {"pair": {"menteeEmployeeId": "e7"}}
 
 
 async def test_withdraw_returns_the_withdrawn_participant(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    mutation = 'mutation { withdraw(participantId: "m3", reason: "new job") { id status } }'
+    mutation = """mutation { withdraw(participantId: "m3", reason: "new job") {
+        participant { id status } errors { field } } }"""
 
     data = _data(await stack.graphql(mutation, token=token("participant", employee_id="e3")))
 
-    assert data["withdraw"] == {"id": "m3", "status": "withdrawn"}
+    assert _done(data, "withdraw", "participant") == {"id": "m3", "status": "WITHDRAWN"}
     assert _sent(stack, "enrolment") == {"reason": "new job"}
 
 
@@ -252,7 +265,7 @@ def _last(stack: Stack, service: str, method: str = "POST") -> str:
 async def test_a_programme_shows_every_setting(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    query = """{ programme(id: "prog1") {
+    query = """{ programme(programmeId: "prog1") {
         objectives goalTemplates { title topic measure targetChangePercent withinMonths }
         mentorMaxLevel menteeMinLevel minLevelGap enrolmentOpensOn enrolmentClosesOn capacity
         sessionCadence sessionMinutes durationWeeks meetingFormat topics
@@ -267,11 +280,11 @@ async def test_a_programme_shows_every_setting(
                            "withinMonths": 6}],
         "mentorMaxLevel": 4, "menteeMinLevel": 6, "minLevelGap": 2,
         "enrolmentOpensOn": "2026-01-05", "enrolmentClosesOn": "2026-02-01", "capacity": 40,
-        "sessionCadence": "biweekly", "sessionMinutes": 45, "durationWeeks": 24,
-        "meetingFormat": "hybrid", "topics": ["social media", "AI tools", "DEI perspectives"],
-        "guidelines": [{"kind": "confidentiality", "title": "What is said stays", "url": None}],
-        "mutual": True, "matchingMode": "shortlist", "diversityObjective": False,
-        "status": "open",
+        "sessionCadence": "BIWEEKLY", "sessionMinutes": 45, "durationWeeks": 24,
+        "meetingFormat": "HYBRID", "topics": ["social media", "AI tools", "DEI perspectives"],
+        "guidelines": [{"kind": "CONFIDENTIALITY", "title": "What is said stays", "url": None}],
+        "mutual": True, "matchingMode": "SHORTLIST", "diversityObjective": False,
+        "status": "OPEN",
     }
 
 
@@ -279,19 +292,20 @@ async def test_create_programme_sends_every_setting_given_and_nothing_else(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: ProgrammeInput!) { createProgramme(input: $input) {
-        id status capacity sessionMinutes topics goalTemplates { title withinMonths } } }"""
-    given = {"name": "Digital first", "status": "draft", "objectives": "Fluency",
+        programme { id status capacity sessionMinutes topics goalTemplates { title withinMonths } }
+        errors { field } } }"""
+    given = {"name": "Digital first", "status": "DRAFT", "objectives": "Fluency",
              "goalTemplates": [{"title": "AI +30 %", "targetChangePercent": 30,
                                 "withinMonths": 6}],
-             "enrolmentOpensOn": "2026-03-01", "capacity": 12, "sessionCadence": "monthly",
-             "sessionMinutes": 30, "meetingFormat": "in_person", "topics": ["AI tools"],
-             "guidelines": [{"kind": "feedback", "title": "Be kind"}], "mutual": True,
-             "matchingMode": "automatic", "diversityObjective": True}
+             "enrolmentOpensOn": "2026-03-01", "capacity": 12, "sessionCadence": "MONTHLY",
+             "sessionMinutes": 30, "meetingFormat": "IN_PERSON", "topics": ["AI tools"],
+             "guidelines": [{"kind": "FEEDBACK", "title": "Be kind"}], "mutual": True,
+             "matchingMode": "AUTOMATIC", "diversityObjective": True}
 
     data = _data(await stack.graphql(mutation, {"input": given}, token=token("hr_admin")))
 
-    assert data["createProgramme"] == {
-        "id": "prog-new", "status": "draft", "capacity": 12, "sessionMinutes": 30,
+    assert _done(data, "createProgramme", "programme") == {
+        "id": "prog-new", "status": "DRAFT", "capacity": 12, "sessionMinutes": 30,
         "topics": ["AI tools"], "goalTemplates": [{"title": "AI +30 %", "withinMonths": 6}]}
     assert _sent(stack, "enrolment") == {
         "name": "Digital first", "status": "draft", "objectives": "Fluency",
@@ -308,16 +322,16 @@ async def test_update_programme_patches_only_the_settings_given_and_null_clears_
 ) -> None:
     mutation = """mutation ($input: ProgrammeUpdateInput!) {
       updateProgramme(programmeId: "prog1", input: $input) {
-        name capacity sessionMinutes guidelines { kind title body } } }"""
+        programme { name capacity sessionMinutes guidelines { kind title body } }
+        errors { field } } }"""
 
     data = _data(await stack.graphql(mutation, {"input": {
         "name": "Digital second", "capacity": None, "sessionMinutes": 60,
         "guidelines": [{"title": "Channels", "body": "Use chat"}]}}, token=token("hr_admin")))
 
-    assert data["updateProgramme"] == {"name": "Digital second", "capacity": None,
-                                       "sessionMinutes": 60,
-                                       "guidelines": [{"kind": "other", "title": "Channels",
-                                                       "body": "Use chat"}]}
+    assert _done(data, "updateProgramme", "programme") == {
+        "name": "Digital second", "capacity": None, "sessionMinutes": 60,
+        "guidelines": [{"kind": "OTHER", "title": "Channels", "body": "Use chat"}]}
     assert _last(stack, "enrolment", "PATCH") == "/api/v1/programmes/prog1"
     assert _sent(stack, "enrolment") == {"name": "Digital second", "capacity": None,
                                          "session_minutes": 60,
@@ -331,16 +345,19 @@ async def test_change_programme_status_and_add_topics_reach_their_routes(
     admin = token("hr_admin")
 
     moved = _data(await stack.graphql(
-        'mutation { changeProgrammeStatus(programmeId: "prog1", status: "running") { status } }',
+        """mutation { changeProgrammeStatus(programmeId: "prog1", status: RUNNING) {
+             programme { status } errors { field } } }""",
         token=admin))
-    assert moved["changeProgrammeStatus"] == {"status": "running"}
+    assert _done(moved, "changeProgrammeStatus", "programme") == {"status": "RUNNING"}
     assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/status"
     assert _sent(stack, "enrolment") == {"status": "running"}
 
     added = _data(await stack.graphql(
         """mutation { addProgrammeTopics(programmeId: "prog1",
-             topics: ["remote work", "agile practices"]) { topics } }""", token=admin))
-    assert added["addProgrammeTopics"]["topics"][-2:] == ["remote work", "agile practices"]
+             topics: ["remote work", "agile practices"]) {
+             programme { topics } errors { field } } }""", token=admin))
+    assert _done(added, "addProgrammeTopics", "programme")["topics"][-2:] == [
+        "remote work", "agile practices"]
     assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/topics"
     assert _sent(stack, "enrolment") == {"topics": ["remote work", "agile practices"]}
 
@@ -355,18 +372,19 @@ async def test_hr_invites_and_lists_invitations_with_the_people_behind_them(
 
     invited = _data(await stack.graphql(
         """mutation { invite(programmeId: "prog1", input: {employeeId: "e4", role: MENTOR,
-             message: "Teach us AI"}) { id programmeId employeeId role status message } }""",
-        token=admin))["invite"]
+             message: "Teach us AI"}) {
+             invitation { id programmeId employeeId role status message } errors { field } } }""",
+        token=admin))["invite"]["invitation"]
     assert invited == {"id": "inv-new", "programmeId": "prog1", "employeeId": "e4",
-                       "role": "MENTOR", "status": "pending", "message": "Teach us AI"}
+                       "role": "MENTOR", "status": "PENDING", "message": "Teach us AI"}
     assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/invitations"
     assert _sent(stack, "enrolment") == {"employee_id": "e4", "role": "mentor",
                                          "message": "Teach us AI"}
 
     listed = _data(await stack.graphql(
         """{ invitations(programmeId: "prog1") { id status employee { givenName } }
-             programme(id: "prog1") { invitations { id } } }""", token=admin))
-    assert listed["invitations"] == [{"id": "inv1", "status": "pending",
+             programme(programmeId: "prog1") { invitations { id } } }""", token=admin))
+    assert listed["invitations"] == [{"id": "inv1", "status": "PENDING",
                                       "employee": {"givenName": "G5"}}]
     assert listed["programme"]["invitations"] == [{"id": "inv1"}]
     # The root field and the nested one share the request's loader: one call.
@@ -388,23 +406,26 @@ async def test_an_invited_employee_sees_accepts_and_declines_their_invitation(
     accepted = _data(await stack.graphql(
         """mutation { acceptInvitation(invitationId: "inv1", input: {
              topicsTeach: [{topic: "AI tools", level: 5}], timeZone: "Europe/Lisbon",
-             mentorCapacity: 2}) { id source role timeZone mentorCapacity } }""",
-        token=invited))["acceptInvitation"]
-    assert accepted == {"id": "p-new", "source": "invitation", "role": "MENTOR",
+             mentorCapacity: 2}) {
+             participant { id source role timeZone mentorCapacity } errors { field } } }""",
+        token=invited))["acceptInvitation"]["participant"]
+    assert accepted == {"id": "p-new", "source": "INVITATION", "role": "MENTOR",
                         "timeZone": "Europe/Lisbon", "mentorCapacity": 2}
     assert _last(stack, "enrolment") == "/api/v1/invitations/inv1/accept"
     assert _sent(stack, "enrolment") == {"topics_teach": [{"topic": "AI tools", "level": 5}],
                                          "time_zone": "Europe/Lisbon", "mentor_capacity": 2}
 
     # Accepting without answers sends an empty survey: the service's defaults apply.
-    _data(await stack.graphql('mutation { acceptInvitation(invitationId: "inv1") { id } }',
-                              token=invited))
+    _data(await stack.graphql(
+        'mutation { acceptInvitation(invitationId: "inv1") { participant { id } } }',
+        token=invited))
     assert _sent(stack, "enrolment") == {}
 
     declined = _data(await stack.graphql(
-        'mutation { declineInvitation(invitationId: "inv1") { status respondedAt } }',
-        token=invited))["declineInvitation"]
-    assert declined == {"status": "declined", "respondedAt": "2026-01-05T09:00:00+00:00"}
+        """mutation { declineInvitation(invitationId: "inv1") {
+             invitation { status respondedAt } errors { field } } }""",
+        token=invited))["declineInvitation"]["invitation"]
+    assert declined == {"status": "DECLINED", "respondedAt": "2026-01-05T09:00:00+00:00"}
     assert _last(stack, "enrolment") == "/api/v1/invitations/inv1/decline"
 
 
@@ -418,16 +439,16 @@ async def test_my_invitations_without_an_employee_in_the_token_is_empty(
 
 
 SURVEY = """mutation ($input: SurveyInput!) { updateSurvey(participantId: "m1", input: $input) {
-    surveyVersion surveyUpdatedAt topicsTeach { topic level } topicsLearn { topic level }
-    interests availability { weekday start end } timeZone meetingFormats
-    communicationPreferences languages mentorCapacity deiOptIn avoidEmployeeIds
-    diversity { name value } } }"""
+    participant { surveyVersion surveyUpdatedAt topicsTeach { topic level }
+    topicsLearn { topic level } interests availability { weekday start end } timeZone
+    meetingFormats communicationPreferences languages mentorCapacity deiOptIn avoidEmployeeIds
+    diversity { name value } } errors { field } } }"""
 
 FULL_SURVEY = {
     "topicsTeach": [{"topic": "DEI perspectives", "level": 4}],
     "topicsLearn": [{"topic": "negotiation", "level": 1}], "interests": ["climbing"],
     "availability": [{"weekday": 0, "start": "08:00", "end": "10:00"}],
-    "timeZone": "Asia/Tokyo", "meetingFormats": ["virtual", "hybrid"],
+    "timeZone": "Asia/Tokyo", "meetingFormats": ["VIRTUAL", "HYBRID"],
     "communicationPreferences": ["video"], "languages": ["en", "ja"], "mentorCapacity": 3,
     "deiOptIn": True, "avoidEmployeeIds": ["e9"],
     "diversity": [{"name": "generation", "value": "gen z"}], "diversityConsent": True,
@@ -441,7 +462,7 @@ async def test_update_survey_puts_every_answer_and_returns_the_new_version(
                                      token=token("participant", employee_id="e1")))
 
     answers = {k: v for k, v in FULL_SURVEY.items() if k != "diversityConsent"}
-    assert data["updateSurvey"] == {**answers, "surveyVersion": 2,
+    assert _done(data, "updateSurvey", "participant") == {**answers, "surveyVersion": 2,
                                     "surveyUpdatedAt": "2026-01-06T09:00:00+00:00"}
     assert _last(stack, "enrolment", "PUT") == "/api/v1/participants/m1/survey"
     assert _sent(stack, "enrolment") == {
@@ -478,14 +499,14 @@ async def test_import_participants_sends_the_records_and_maps_the_report(
 ) -> None:
     mutation = """mutation ($records: [ParticipantImportInput!]!) {
       importParticipants(programmeId: "prog1", records: $records) {
-        enrolled updated rejected errors { row field reason } } }"""
+        report { enrolled updated rejected errors { row field reason } } errors { field } } }"""
     records = [{"externalId": "X4", "role": "MENTOR", "consentAt": "2026-01-02T08:00:00Z",
                 "languages": ["en"]},
                {"employeeId": "e8", "role": "MENTEE", "consentAt": "2027-01-02T08:00:00Z"}]
 
     data = _data(await stack.graphql(mutation, {"records": records}, token=token("hr_admin")))
 
-    assert data["importParticipants"] == {
+    assert _done(data, "importParticipants", "report") == {
         "enrolled": 1, "updated": 0, "rejected": 1,
         "errors": [{"row": 2, "field": "consentAt", "reason": "consent_at is in the future"}]}
     assert _last(stack, "enrolment") == "/api/v1/programmes/prog1/participants/import"
@@ -499,10 +520,12 @@ async def test_erase_employee_answers_the_pseudonymised_person(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     data = _data(await stack.graphql(
-        'mutation { eraseEmployee(employeeId: "e3") { id givenName erased } }',
+        """mutation { eraseEmployee(employeeId: "e3") {
+             employee { id givenName erased } errors { field } } }""",
         token=token("hr_admin")))
 
-    assert data["eraseEmployee"] == {"id": "e3", "givenName": "Erased", "erased": True}
+    assert _done(data, "eraseEmployee", "employee") == {"id": "e3", "givenName": "Erased",
+                                                        "erased": True}
     assert _last(stack, "enrolment") == "/api/v1/employees/e3/erase"
 
 
@@ -510,7 +533,7 @@ async def test_enrol_sends_the_whole_survey_with_the_role(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     mutation = """mutation ($input: EnrolInput!) { enrol(programmeId: "prog1", input: $input) {
-        role timeZone availability { weekday start end } } }"""
+        participant { role timeZone availability { weekday start end } } errors { field } } }"""
     given = {"role": "MENTEE", "timeZone": "Europe/Rome",
              "availability": [{"weekday": 4, "start": "14:00", "end": "15:00"}],
              "avoidEmployeeIds": ["e2"]}
@@ -518,7 +541,7 @@ async def test_enrol_sends_the_whole_survey_with_the_role(
     data = _data(await stack.graphql(mutation, {"input": given},
                                      token=token("participant", employee_id="e6")))
 
-    assert data["enrol"]["role"] == "MENTEE"
+    assert _done(data, "enrol", "participant")["role"] == "MENTEE"
     assert _sent(stack, "enrolment") == {
         "employee_id": "e6", "role": "mentee", "time_zone": "Europe/Rome",
         "availability": [{"weekday": 4, "start": "14:00", "end": "15:00"}],
@@ -533,30 +556,33 @@ async def test_a_mentee_picks_and_the_mentor_accepts_or_declines(
 ) -> None:
     picked = _data(await stack.graphql(
         """mutation { pickMentor(programmeId: "prog1", menteeParticipantId: "s2",
-             mentorParticipantId: "m3") { id status origin formedAt mentorEmployeeId } }""",
-        token=token("participant", employee_id="e7")))["pickMentor"]
-    assert picked == {"id": "pair-picked", "status": "proposed", "origin": "shortlist",
+             mentorParticipantId: "m3") {
+             pair { id status origin formedAt mentorEmployeeId } errors { field } } }""",
+        token=token("participant", employee_id="e7")))["pickMentor"]["pair"]
+    assert picked == {"id": "pair-picked", "status": "PROPOSED", "origin": "SHORTLIST",
                       "formedAt": None, "mentorEmployeeId": "e3"}
     assert _last(stack, "matching") == "/api/v1/programmes/prog1/mentees/s2/pick"
     assert _sent(stack, "matching") == {"mentor_participant_id": "m3"}
 
     mentor = token("participant", employee_id="e2")  # pair5 proposes m2 (e2) to s1
     accepted = _data(await stack.graphql(
-        'mutation { acceptPair(pairId: "pair5") { status formedAt } }', token=mentor))
-    assert accepted["acceptPair"] == {"status": "active",
-                                      "formedAt": "2026-01-06T09:00:00+00:00"}
+        'mutation { acceptPair(pairId: "pair5") { pair { status formedAt } errors { field } } }',
+        token=mentor))
+    assert _done(accepted, "acceptPair", "pair") == {"status": "ACTIVE",
+                                                     "formedAt": "2026-01-06T09:00:00+00:00"}
     assert _last(stack, "matching") == "/api/v1/pairs/pair5/accept"
 
     declined = _data(await stack.graphql(
-        'mutation { declinePair(pairId: "pair5", note: "no time this quarter") { status } }',
+        """mutation { declinePair(pairId: "pair5", note: "no time this quarter") {
+             pair { status } errors { field } } }""",
         token=mentor))
-    assert declined["declinePair"] == {"status": "declined"}
+    assert _done(declined, "declinePair", "pair") == {"status": "DECLINED"}
     assert _last(stack, "matching") == "/api/v1/pairs/pair5/decline"
     assert _sent(stack, "matching") == {"note": "no time this quarter"}
 
 
 async def test_pairs_filter_by_status(stack: Stack, token: Callable[..., str]) -> None:
-    data = _data(await stack.graphql('{ pairs(programmeId: "prog1", status: "proposed") { id } }',
+    data = _data(await stack.graphql('{ pairs(programmeId: "prog1", status: PROPOSED) { id } }',
                                      token=token("hr_admin")))
 
     assert data["pairs"] == [{"id": "pair5"}]
@@ -571,18 +597,19 @@ async def test_matching_config_reads_and_replaces_weights_and_limits(
     read = _data(await stack.graphql(
         """{ matchingConfig(programmeId: "prog1") { weights { factor weight } idealLevelGap
              maxTimeZoneHours diversityApplies } }""", token=admin))["matchingConfig"]
-    assert read == {"weights": [{"factor": "complementarity", "weight": 40.0},
-                                {"factor": "interests", "weight": 10.0}],
+    assert read == {"weights": [{"factor": "COMPLEMENTARITY", "weight": 40.0},
+                                {"factor": "INTERESTS", "weight": 10.0}],
                     "idealLevelGap": 4, "maxTimeZoneHours": None, "diversityApplies": False}
 
     put = _data(await stack.graphql(
         """mutation { updateMatchingConfig(programmeId: "prog1", input: {
-             weights: [{factor: "department", weight: 0}, {factor: "level_gap", weight: 25}],
+             weights: [{factor: DEPARTMENT, weight: 0}, {factor: LEVEL_GAP, weight: 25}],
              maxTimeZoneHours: 6, allowSharedManager: true, deiTopics: ["DEI perspectives"]}) {
-             weights { factor weight } maxTimeZoneHours allowSharedManager } }""",
-        token=admin))["updateMatchingConfig"]
-    assert put == {"weights": [{"factor": "department", "weight": 0.0},
-                               {"factor": "level_gap", "weight": 25.0}],
+             matchingConfig { weights { factor weight } maxTimeZoneHours allowSharedManager }
+             errors { field } } }""",
+        token=admin))["updateMatchingConfig"]["matchingConfig"]
+    assert put == {"weights": [{"factor": "DEPARTMENT", "weight": 0.0},
+                               {"factor": "LEVEL_GAP", "weight": 25.0}],
                    "maxTimeZoneHours": 6.0, "allowSharedManager": True}
     assert _last(stack, "matching", "PUT") == "/api/v1/programmes/prog1/matching-config"
     assert _sent(stack, "matching") == {"weights": {"department": 0.0, "level_gap": 25.0},
@@ -596,7 +623,7 @@ async def test_pool_stats_answer_at_the_root_and_on_a_programme(
 ) -> None:
     query = """{ poolStats(programmeId: "prog1") { mentors mentees totalCapacity freeCapacity
                    unpairedMentees eligiblePairs }
-                 programme(id: "prog1") { poolStats { eligiblePairs } } }"""
+                 programme(programmeId: "prog1") { poolStats { eligiblePairs } } }"""
 
     data = _data(await stack.graphql(query, token=token("hr_admin")))
 
@@ -609,19 +636,19 @@ async def test_pool_stats_answer_at_the_root_and_on_a_programme(
 async def test_run_matching_is_a_dry_run_by_default_and_answers_the_whole_result(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    mutation = """mutation { runMatching(programmeId: "prog1") {
+    mutation = """mutation { runMatching(programmeId: "prog1") { matchRun {
         id objective dryRun status totalScore matched unmatched optimal stats
         pairs { menteeParticipantId mentorParticipantId score breakdown { factor points }
                 mentor { employeeId } }
         unmatchedMentees { menteeParticipantId reason mentee { employeeId } }
-        pairIds } }"""
+        pairIds } errors { field } } }"""
 
     data = _data(await stack.graphql(mutation, token=token("hr_admin")))
 
     assert _last(stack, "matching") == "/api/v1/programmes/prog1/match-runs"
     assert _sent(stack, "matching") == {"objective": "max_score", "dry_run": True}
-    run = data["runMatching"]
-    assert (run["objective"], run["dryRun"], run["status"]) == ("max_score", True, "draft")
+    run = _done(data, "runMatching", "matchRun")
+    assert (run["objective"], run["dryRun"], run["status"]) == ("MAX_SCORE", True, "DRAFT")
     assert (run["totalScore"], run["matched"], run["unmatched"], run["optimal"]) == (
         151.5, 2, 1, True)
     assert run["stats"] == {"eligible_pairs": 9, "rounds": 2}
@@ -629,8 +656,9 @@ async def test_run_matching_is_a_dry_run_by_default_and_answers_the_whole_result
         {"menteeParticipantId": "s1", "mentorParticipantId": "m1", "score": 80.0,
          "breakdown": [], "mentor": {"employeeId": "e1"}},
         {"menteeParticipantId": "s2", "mentorParticipantId": "m2", "score": 71.5,
-         "breakdown": [{"factor": "topics", "points": 40.0}], "mentor": {"employeeId": "e2"}}]
-    assert run["unmatchedMentees"] == [{"menteeParticipantId": "s3", "reason": "capacity_taken",
+         "breakdown": [{"factor": "COMPLEMENTARITY", "points": 40.0}],
+         "mentor": {"employeeId": "e2"}}]
+    assert run["unmatchedMentees"] == [{"menteeParticipantId": "s3", "reason": "CAPACITY_TAKEN",
                                         "mentee": {"employeeId": "e8"}}]
     assert run["pairIds"] == []
 
@@ -641,22 +669,23 @@ async def test_match_runs_are_listed_read_and_published(
     admin = token("hr_admin")
 
     real = _data(await stack.graphql(
-        """mutation { runMatching(programmeId: "prog1", objective: "max_participation",
-             dryRun: false) { status } }""", token=admin))
-    assert real["runMatching"] == {"status": "published"}
+        """mutation { runMatching(programmeId: "prog1", objective: MAX_PARTICIPATION,
+             dryRun: false) { matchRun { status } errors { field } } }""", token=admin))
+    assert _done(real, "runMatching", "matchRun") == {"status": "PUBLISHED"}
     assert _sent(stack, "matching") == {"objective": "max_participation", "dry_run": False}
 
     listed = _data(await stack.graphql(
         """{ matchRuns(programmeId: "prog1") { id objective }
-             matchRun(id: "run1") { publishedAt formedPairs { id status } } }""", token=admin))
-    assert listed["matchRuns"] == [{"id": "run2", "objective": "max_participation"},
-                                   {"id": "run1", "objective": "max_score"}]
+             matchRun(matchRunId: "run1") { publishedAt formedPairs { id status } } }""",
+        token=admin))
+    assert listed["matchRuns"] == [{"id": "run2", "objective": "MAX_PARTICIPATION"},
+                                   {"id": "run1", "objective": "MAX_SCORE"}]
     assert listed["matchRun"] == {"publishedAt": "2026-01-05T09:00:00+00:00",
-                                  "formedPairs": [{"id": "pair1", "status": "active"},
-                                                  {"id": "pair2", "status": "active"}]}
+                                  "formedPairs": [{"id": "pair1", "status": "ACTIVE"},
+                                                  {"id": "pair2", "status": "ACTIVE"}]}
 
     page = _data(await stack.graphql(
-        '{ matchRun(id: "run1", offset: 1, limit: 1) { offset formed matched } }',
+        '{ matchRun(matchRunId: "run1", offset: 1, limit: 1) { offset formed matched } }',
         token=admin))
     assert page["matchRun"] == {"offset": 1, "formed": 2, "matched": 2}
     (asked,) = [c.query for c in stack.recorders["matching"].calls
@@ -664,7 +693,8 @@ async def test_match_runs_are_listed_read_and_published(
     assert asked == "offset=1&limit=1"
 
     published = _data(await stack.graphql(
-        'mutation { publishMatchRun(runId: "run2") { id status pairIds } }', token=admin))
-    assert published["publishMatchRun"] == {"id": "run2", "status": "published",
+        """mutation { publishMatchRun(matchRunId: "run2") {
+             matchRun { id status pairIds } errors { field } } }""", token=admin))
+    assert _done(published, "publishMatchRun", "matchRun") == {"id": "run2", "status": "PUBLISHED",
                                             "pairIds": ["pair1", "pair2"]}
     assert _last(stack, "matching") == "/api/v1/match-runs/run2/publish"

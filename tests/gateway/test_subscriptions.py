@@ -40,7 +40,7 @@ StartStack = Callable[..., AbstractAsyncContextManager[Stack]]
 
 PAIR_FORMED = "subscription { pairFormed { pairId mentorEmployeeId menteeEmployeeId score } }"
 SESSION_SCHEDULED = "subscription { sessionScheduled { sessionId pairId startsAt } }"
-RUN_FINISHED = "subscription { matchRunFinished { runId status matched formedPairs } }"
+RUN_FINISHED = "subscription { matchRunFinished { matchRunId status matched formedPairs } }"
 
 
 def pair_formed(pair_id: str, mentor: str, mentee: str, programme: str = "prog1") -> PairFormed:
@@ -238,7 +238,7 @@ async def test_hris_sees_nothing_and_only_admins_see_match_runs(
     await live.publish(run_finished())
     finished = await receive(manager)
     assert finished["payload"]["data"]["matchRunFinished"] == {
-        "runId": "run-1", "status": "draft", "matched": 3, "formedPairs": 0}
+        "matchRunId": "run-1", "status": "DRAFT", "matched": 3, "formedPairs": 0}
     for ws in (hris, participant, manager):
         await ws.close()
 

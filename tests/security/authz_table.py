@@ -395,7 +395,9 @@ assert len(BY_KEY) == len(OPS), "an operation is in the table twice"
 def _q(kind: str, name: str, via: str, args: str, call: str,
        variables: Callable[[World], dict[str, Any]]) -> Field:
     head = f"{kind} ({args})" if args else kind
-    return Field(kind, name, via, f"{head} {{ {name}{call} {{ __typename }} }}", variables)
+    # A mutation says why it was refused in its payload's errors, not as a GraphQL error.
+    selection = "__typename errors { code }" if kind == "mutation" else "__typename"
+    return Field(kind, name, via, f"{head} {{ {name}{call} {{ {selection} }} }}", variables)
 
 
 def _survey() -> dict[str, Any]:
@@ -407,22 +409,22 @@ E, M, S, A = "enrolment", "matching", "scheduling", "analytics"
 FIELDS: list[Field] = [
     _q("query", "programmes", f"{E} GET /api/v1/programmes", "", "", lambda w: {}),
     _q("query", "programme", f"{E} GET /api/v1/programmes/{{programme_id}}", "$id: ID!",
-       "(id: $id)", lambda w: {"id": _p(w)}),
+       "(programmeId: $id)", lambda w: {"id": _p(w)}),
     _q("query", "employee", f"{E} GET /api/v1/employees/{{employee_id}}", "$id: ID!",
-       "(id: $id)", lambda w: {"id": w.employees["A"]}),
+       "(employeeId: $id)", lambda w: {"id": w.employees["A"]}),
     _q("query", "participant", f"{E} GET /api/v1/participants/{{participant_id}}", "$id: ID!",
-       "(id: $id)", lambda w: {"id": w.participants["A"]}),
+       "(participantId: $id)", lambda w: {"id": w.participants["A"]}),
     _q("query", "suggestions",
        f"{M} GET /api/v1/programmes/{{programme_id}}/mentees/{{participant_id}}/suggestions",
        "$p: ID!, $m: ID!", "(programmeId: $p, menteeParticipantId: $m, limit: 3)",
        lambda w: {"p": _p(w), "m": w.participants["A"]}),
     _q("query", "pairs", f"{M} GET /api/v1/pairs", "", "", lambda w: {}),
-    _q("query", "pair", f"{M} GET /api/v1/pairs/{{pair_id}}", "$id: ID!", "(id: $id)",
+    _q("query", "pair", f"{M} GET /api/v1/pairs/{{pair_id}}", "$id: ID!", "(pairId: $id)",
        lambda w: {"id": w.pair_ab}),
     _q("query", "sessions", f"{S} GET /api/v1/pairs/{{pair_id}}/sessions", "$id: ID!",
        "(pairId: $id)", lambda w: {"id": w.pair_ab}),
     _q("query", "session", f"{S} GET /api/v1/sessions/{{session_id}}", "$id: ID!",
-       "(id: $id)", lambda w: {"id": w.session_ab}),
+       "(sessionId: $id)", lambda w: {"id": w.session_ab}),
     # The caller's own sessions and invitations: only the `own` rows of those routes.
     _q("query", "mySessions", f"{S} GET /api/v1/sessions", "", "", lambda w: {}),
     _q("query", "invitations", f"{E} GET /api/v1/programmes/{{programme_id}}/invitations",
@@ -439,7 +441,7 @@ FIELDS: list[Field] = [
     _q("query", "matchRuns", f"{M} GET /api/v1/programmes/{{programme_id}}/match-runs",
        "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
     _q("query", "matchRun", f"{M} GET /api/v1/match-runs/{{run_id}}", "$id: ID!",
-       "(id: $id, offset: 0)", lambda w: {"id": w.run_dry}),
+       "(matchRunId: $id, offset: 0)", lambda w: {"id": w.run_dry}),
     _q("query", "programmeSummary", f"{A} GET /api/v1/programmes/{{programme_id}}/summary",
        "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
     _q("mutation", "importEmployees", f"{E} POST /api/v1/employees/import",
@@ -452,7 +454,7 @@ FIELDS: list[Field] = [
        "$p: ID!", '(programmeId: $p, input: {description: "Probe"})', lambda w: {"p": _p(w)}),
     _q("mutation", "changeProgrammeStatus",
        f"{E} POST /api/v1/programmes/{{programme_id}}/status", "$p: ID!",
-       '(programmeId: $p, status: "open")', lambda w: {"p": _p(w)}),
+       '(programmeId: $p, status: OPEN)', lambda w: {"p": _p(w)}),
     _q("mutation", "addProgrammeTopics", f"{E} POST /api/v1/programmes/{{programme_id}}/topics",
        "$p: ID!, $t: [String!]!", "(programmeId: $p, topics: $t)",
        lambda w: {"p": _p(w), "t": [TOPIC]}),
@@ -482,7 +484,7 @@ FIELDS: list[Field] = [
        lambda w: {"i": {"programmeId": _p(w), "menteeParticipantId": w.participants["A"],
                         "mentorParticipantId": w.participants["C"]}}),
     _q("mutation", "endPair", f"{M} POST /api/v1/pairs/{{pair_id}}/end", "$id: ID!",
-       '(pairId: $id, reason: "poor_fit")', lambda w: {"id": w.pair_fc}),
+       '(pairId: $id, reason: POOR_FIT)', lambda w: {"id": w.pair_fc}),
     _q("mutation", "pickMentor",
        f"{M} POST /api/v1/programmes/{{programme_id}}/mentees/{{participant_id}}/pick",
        "$p: ID!, $m: ID!, $t: ID!",
@@ -496,10 +498,10 @@ FIELDS: list[Field] = [
        f"{M} PUT /api/v1/programmes/{{programme_id}}/matching-config", "$p: ID!",
        "(programmeId: $p, input: {})", lambda w: {"p": _p(w)}),
     _q("mutation", "runMatching", f"{M} POST /api/v1/programmes/{{programme_id}}/match-runs",
-       "$p: ID!", '(programmeId: $p, objective: "max_score", dryRun: true)',
+       "$p: ID!", '(programmeId: $p, objective: MAX_SCORE, dryRun: true)',
        lambda w: {"p": _p(w, "R")}),
     _q("mutation", "publishMatchRun", f"{M} POST /api/v1/match-runs/{{run_id}}/publish",
-       "$id: ID!", "(runId: $id)", lambda w: {"id": w.run_published}),
+       "$id: ID!", "(matchRunId: $id)", lambda w: {"id": w.run_published}),
     _q("mutation", "logSession", f"{S} POST /api/v1/sessions/{{session_id}}/log",
        "$id: ID!, $i: LogSessionInput!", "(sessionId: $id, input: $i)",
        lambda w: {"id": w.session_fc,

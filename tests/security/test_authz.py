@@ -92,11 +92,21 @@ def test_route(api: Api, world: World, row: Row) -> None:
         _check_refusal(response, row.expected, op.path)
 
 
+# A mutation's user errors carry a code, not a status; these are the statuses they come from.
+_CODE_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
+                "INVALID": 422, "TOO_LARGE": 413, "RATE_LIMITED": 429}
+
+
 def _graphql_status(body: dict[str, Any], name: str) -> int:
-    """The field's outcome as a status: its first error's, or 200 when it has none."""
+    """The field's outcome as a status: its first error's (a GraphQL error's, or a mutation
+    payload's user error), or 200 when it has none."""
     errors = [e for e in body.get("errors") or [] if (e.get("path") or [name])[0] == name]
     if not errors:
         assert name in (body.get("data") or {}), body
+        payload = body["data"][name]
+        user_errors = payload.get("errors") if isinstance(payload, dict) else None
+        if user_errors:
+            return _CODE_STATUS[user_errors[0]["code"]]
         return 200
     return int((errors[0].get("extensions") or {}).get("status") or 500)
 

@@ -6,20 +6,21 @@ import strawberry
 
 from gateway import clients
 from gateway.context import Info
+from gateway.schema.inputs import ProgrammeId
 
 # --- types -----------------------------------------------------------------------------
 
 
 @strawberry.type(description="How one programme is going, counted from events by analytics.")
 class ProgrammeSummary:
-    programme_id: strawberry.ID
-    participants_enrolled: int
-    mentors: int
-    mentees: int
-    pairs_formed: int
-    pairs_active: int
-    sessions_scheduled: int
-    sessions_held: int
+    programme_id: strawberry.ID = strawberry.field(description="The programme's id.")
+    participants_enrolled: int = strawberry.field(description="Participants enrolled now.")
+    mentors: int = strawberry.field(description="Of them, mentors.")
+    mentees: int = strawberry.field(description="Of them, mentees.")
+    pairs_formed: int = strawberry.field(description="Pairs formed, ever.")
+    pairs_active: int = strawberry.field(description="Pairs active now.")
+    sessions_scheduled: int = strawberry.field(description="Sessions planned, ever.")
+    sessions_held: int = strawberry.field(description="Sessions held, ever.")
 
     @classmethod
     def of(cls, s: clients.ProgrammeSummaryPublic) -> ProgrammeSummary:
@@ -40,7 +41,7 @@ class Query:
 
     @strawberry.field(description="Enrolment, pair and session counts of a programme (admins).")
     async def programme_summary(self, info: Info,
-                                programme_id: strawberry.ID) -> ProgrammeSummary | None:
+                                programme_id: ProgrammeId) -> ProgrammeSummary | None:
         return ProgrammeSummary.of(
             await info.context.loaders.programme_summary.load(programme_id)
         )

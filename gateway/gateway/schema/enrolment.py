@@ -9,10 +9,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway import clients
-from gateway.clients import gateway_problem, to_camel
+from gateway.clients import gateway_problem, identifier, to_camel
 from gateway.context import Info
 from gateway.schema import analytics, matching
-from gateway.schema.inputs import given, plain
+from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
+from gateway.schema.inputs import (
+    EmployeeId,
+    InvitationId,
+    ParticipantId,
+    ProgrammeId,
+    described,
+    given,
+    plain,
+)
 
 if TYPE_CHECKING:
     from gateway.schema.analytics import ProgrammeSummary
@@ -23,20 +32,94 @@ if TYPE_CHECKING:
 ANALYTICS = strawberry.lazy("gateway.schema.analytics")
 MATCHING = strawberry.lazy("gateway.schema.matching")
 
+SERVICE = "enrolment"
 
-# --- types -----------------------------------------------------------------------------
+
+# --- closed sets -----------------------------------------------------------------------
 
 
 @strawberry.enum(description="Mentor = the junior who teaches; mentee = the senior who learns.")
 class ParticipantRole(Enum):
-    MENTOR = "mentor"
-    MENTEE = "mentee"
+    MENTOR = strawberry.enum_value("mentor", description="The junior who teaches.")
+    MENTEE = strawberry.enum_value("mentee", description="The senior who learns.")
+
+
+@strawberry.enum(description="Where a programme is in its life: draft -> open -> running -> "
+                             "closed.")
+class ProgrammeStatus(Enum):
+    DRAFT = strawberry.enum_value("draft", description="Being set up; only admins see it.")
+    OPEN = strawberry.enum_value("open", description="Open for enrolment.")
+    RUNNING = strawberry.enum_value("running", description="Pairs are meeting.")
+    CLOSED = strawberry.enum_value("closed", description="Over; kept for the record.")
+
+
+@strawberry.enum(description="How often a programme's pairs are meant to meet.")
+class SessionCadence(Enum):
+    WEEKLY = strawberry.enum_value("weekly", description="Every week.")
+    BIWEEKLY = strawberry.enum_value("biweekly", description="Every other week.")
+    MONTHLY = strawberry.enum_value("monthly", description="Once a month.")
+
+
+@strawberry.enum(description="Where sessions are held.")
+class MeetingFormat(Enum):
+    IN_PERSON = strawberry.enum_value("in_person", description="Face to face.")
+    VIRTUAL = strawberry.enum_value("virtual", description="By video call.")
+    HYBRID = strawberry.enum_value("hybrid", description="Some of each.")
+
+
+@strawberry.enum(description="Who decides a programme's pairs.")
+class MatchingMode(Enum):
+    ADMIN = strawberry.enum_value(
+        "admin", description="Admin-led: an admin forms pairs from matching's suggestions.")
+    SHORTLIST = strawberry.enum_value(
+        "shortlist", description="The mentee picks from a shortlist; the mentor accepts.")
+    AUTOMATIC = strawberry.enum_value(
+        "automatic", description="A whole-cohort match run forms the pairs.")
+
+
+@strawberry.enum(description="What a guideline is about.")
+class GuidelineKind(Enum):
+    CONFIDENTIALITY = strawberry.enum_value(
+        "confidentiality", description="What stays between the pair.")
+    FEEDBACK = strawberry.enum_value("feedback", description="Giving and taking feedback.")
+    COMMUNICATION = strawberry.enum_value("communication", description="How to talk across "
+                                                                         "levels.")
+    TRAINING = strawberry.enum_value("training", description="A training resource.")
+    OTHER = strawberry.enum_value("other", description="Anything else.")
+
+
+@strawberry.enum(description="Whether a participant is still in their programme.")
+class ParticipantStatus(Enum):
+    ACTIVE = strawberry.enum_value("active", description="Enrolled and taking part.")
+    WITHDRAWN = strawberry.enum_value("withdrawn", description="Left the programme; their "
+                                                                 "pairs ended.")
+
+
+@strawberry.enum(description="How a participant came to be enrolled.")
+class ParticipantSource(Enum):
+    SELF = strawberry.enum_value("self", description="They opted in themselves.")
+    ADMIN = strawberry.enum_value("admin", description="An admin enrolled them.")
+    INVITATION = strawberry.enum_value("invitation", description="They accepted an "
+                                                                  "invitation.")
+    IMPORT = strawberry.enum_value("import", description="Imported from a survey run "
+                                                          "elsewhere, with their consent.")
+
+
+@strawberry.enum(description="What the invited employee answered.")
+class InvitationStatus(Enum):
+    PENDING = strawberry.enum_value("pending", description="Not answered yet.")
+    ACCEPTED = strawberry.enum_value("accepted", description="Accepted: they are enrolled.")
+    DECLINED = strawberry.enum_value("declined", description="Declined.")
+
+
+# --- types -----------------------------------------------------------------------------
 
 
 @strawberry.type(description="A topic someone can teach (proficiency 1-5) or learn (priority).")
 class TopicSkill:
-    topic: str
-    level: int
+    topic: str = strawberry.field(description="A topic of the programme's catalogue.")
+    level: int = strawberry.field(
+        description="Proficiency 1-5 for a topic taught; priority (1 first) for one learnt.")
 
     @classmethod
     def many(cls, skills: list[clients.TopicSkill]) -> list[TopicSkill]:
@@ -45,21 +128,22 @@ class TopicSkill:
 
 @strawberry.type(description="An employee as the HRIS sent them.")
 class Employee:
-    id: strawberry.ID
-    external_id: str
-    email: str
-    given_name: str
-    family_name: str
-    job_title: str | None
-    job_level: int | None
-    department: str | None
-    manager_id: strawberry.ID | None
-    location: str | None
-    time_zone: str | None
-    hire_on: date | None
-    leave_on: date | None
-    active: bool
-    user_name: str | None
+    id: strawberry.ID = strawberry.field(description="Upward's id for them.")
+    external_id: str = strawberry.field(description="The HRIS's id for them.")
+    email: str = strawberry.field(description="Work email.")
+    given_name: str = strawberry.field(description="Given name.")
+    family_name: str = strawberry.field(description="Family name.")
+    job_title: str | None = strawberry.field(description="Job title.")
+    job_level: int | None = strawberry.field(
+        description="Job level, 1 (most junior) to 20; eligibility compares it.")
+    department: str | None = strawberry.field(description="Department.")
+    manager_id: strawberry.ID | None = strawberry.field(description="Their manager's id.")
+    location: str | None = strawberry.field(description="Office or city.")
+    time_zone: str | None = strawberry.field(description="IANA time zone, e.g. Europe/Paris.")
+    hire_on: date | None = strawberry.field(description="The day they joined.")
+    leave_on: date | None = strawberry.field(description="The day they leave or left.")
+    active: bool = strawberry.field(description="Whether they still work here.")
+    user_name: str | None = strawberry.field(description="Their sign-in name (SCIM userName).")
     erased: bool = strawberry.field(description="Erased on request: pseudonymised everywhere.")
 
     @classmethod
@@ -83,11 +167,12 @@ class Employee:
 @strawberry.type(description="A measurable objective pairs can adopt "
                                "(e.g. +30 % proficiency within six months).")
 class GoalTemplate:
-    title: str
-    topic: str | None
-    measure: str | None
-    target_change_percent: float | None
-    within_months: int | None
+    title: str = strawberry.field(description="What the goal is called.")
+    topic: str | None = strawberry.field(description="The topic it is about.")
+    measure: str | None = strawberry.field(description="How progress is measured.")
+    target_change_percent: float | None = strawberry.field(
+        description="The change aimed at, in per cent (30 for +30 %).")
+    within_months: int | None = strawberry.field(description="The months to reach it in.")
 
     @classmethod
     def many(cls, goals: list[clients.GoalTemplate]) -> list[GoalTemplate]:
@@ -96,61 +181,70 @@ class GoalTemplate:
                     within_months=g.within_months) for g in goals]
 
 
-@strawberry.type(description="Guidance or a training resource shown to participants; kind is "
-                               "confidentiality, feedback, communication, training or other.")
+@strawberry.type(description="Guidance or a training resource shown to participants.")
 class Guideline:
-    kind: str
-    title: str
-    body: str
-    url: str | None
+    kind: GuidelineKind = strawberry.field(description="What it is about.")
+    title: str = strawberry.field(description="Its title.")
+    body: str = strawberry.field(description="Its text.")
+    url: str | None = strawberry.field(description="A link to more.")
 
     @classmethod
     def many(cls, guidelines: list[clients.Guideline]) -> list[Guideline]:
-        return [cls(kind=g.kind, title=g.title, body=g.body, url=g.url) for g in guidelines]
+        return [cls(kind=member(GuidelineKind, g.kind, service=SERVICE), title=g.title,
+                    body=g.body, url=g.url) for g in guidelines]
 
 
 @strawberry.type(description="A reverse-mentoring programme and its settings.")
 class Programme:
-    id: strawberry.ID
-    name: str
-    description: str
-    status: str = strawberry.field(description="draft, open, running or closed.")
-    objectives: str
-    goal_templates: list[GoalTemplate]
+    id: strawberry.ID = strawberry.field(description="The programme's id.")
+    name: str = strawberry.field(description="Its name.")
+    description: str = strawberry.field(description="What it is for, for participants.")
+    status: ProgrammeStatus = strawberry.field(description="Where it is in its life.")
+    objectives: str = strawberry.field(description="What the organisation wants from it.")
+    goal_templates: list[GoalTemplate] = strawberry.field(
+        description="Objectives pairs can adopt.")
     mentor_max_level: int | None = strawberry.field(
         description="Eligibility: mentors (juniors) at this job level or below.")
     mentee_min_level: int | None = strawberry.field(
         description="Eligibility: mentees (seniors) at this job level or above.")
     min_level_gap: int = strawberry.field(
         description="Eligibility: levels a mentee must be above their mentor.")
-    enrolment_opens_on: date | None
-    enrolment_closes_on: date | None
+    enrolment_opens_on: date | None = strawberry.field(
+        description="The first day of enrolment; null: already open.")
+    enrolment_closes_on: date | None = strawberry.field(
+        description="The last day of enrolment; null: no end.")
     capacity: int | None = strawberry.field(description="Most active participants; null: any.")
-    session_cadence: str | None = strawberry.field(description="weekly, biweekly or monthly.")
-    session_minutes: int | None = strawberry.field(description="30, 45 or 60.")
-    duration_weeks: int | None
-    meeting_format: str | None = strawberry.field(description="in_person, virtual or hybrid.")
+    session_cadence: SessionCadence | None = strawberry.field(
+        description="How often pairs are meant to meet.")
+    session_minutes: int | None = strawberry.field(
+        description="How long a session is meant to last: 30, 45 or 60.")
+    duration_weeks: int | None = strawberry.field(description="How long the programme runs.")
+    meeting_format: MeetingFormat | None = strawberry.field(
+        description="Where sessions are held.")
     topics: list[str] = strawberry.field(description="The topic catalogue.")
-    guidelines: list[Guideline]
+    guidelines: list[Guideline] = strawberry.field(description="Guidance for participants.")
     mutual: bool = strawberry.field(description="Whether the senior teaches back.")
-    matching_mode: str | None = strawberry.field(
-        description="admin (admin-led), shortlist (the mentee picks) or automatic.")
-    diversity_objective: bool
-    created_at: datetime
-    updated_at: datetime | None
+    matching_mode: MatchingMode | None = strawberry.field(description="Who decides the pairs.")
+    diversity_objective: bool = strawberry.field(
+        description="Whether matching favours pairs across a diversity attribute.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime | None = strawberry.field(description="When it last changed.")
 
     @classmethod
     def of(cls, p: clients.ProgrammePublic) -> Programme:
         return cls(
-            id=strawberry.ID(p.id), name=p.name, description=p.description, status=p.status,
+            id=strawberry.ID(p.id), name=p.name, description=p.description,
+            status=member(ProgrammeStatus, p.status, service=SERVICE),
             objectives=p.objectives, goal_templates=GoalTemplate.many(p.goal_templates),
             mentor_max_level=p.mentor_max_level, mentee_min_level=p.mentee_min_level,
             min_level_gap=p.min_level_gap, enrolment_opens_on=p.enrolment_opens_on,
             enrolment_closes_on=p.enrolment_closes_on, capacity=p.capacity,
-            session_cadence=p.session_cadence, session_minutes=p.session_minutes,
-            duration_weeks=p.duration_weeks, meeting_format=p.meeting_format,
+            session_cadence=maybe(SessionCadence, p.session_cadence, service=SERVICE),
+            session_minutes=p.session_minutes, duration_weeks=p.duration_weeks,
+            meeting_format=maybe(MeetingFormat, p.meeting_format, service=SERVICE),
             topics=p.topics, guidelines=Guideline.many(p.guidelines), mutual=p.mutual,
-            matching_mode=p.matching_mode, diversity_objective=p.diversity_objective,
+            matching_mode=maybe(MatchingMode, p.matching_mode, service=SERVICE),
+            diversity_objective=p.diversity_objective,
             created_at=p.created_at, updated_at=p.updated_at,
         )
 
@@ -193,12 +287,11 @@ class Programme:
         return [matching.MatchRun.of(r) for r in found]
 
 
-@strawberry.type(description="A weekly free slot in the participant's own time zone "
-                               "(weekday 0 = Monday; start and end as HH:MM).")
+@strawberry.type(description="A weekly free slot in the participant's own time zone.")
 class AvailabilityWindow:
-    weekday: int
-    start: str
-    end: str
+    weekday: int = strawberry.field(description="0 = Monday ... 6 = Sunday.")
+    start: str = strawberry.field(description="From, as HH:MM.")
+    end: str = strawberry.field(description="Until, as HH:MM (after start).")
 
     @classmethod
     def many(cls, windows: list[clients.AvailabilityWindow]) -> list[AvailabilityWindow]:
@@ -207,8 +300,8 @@ class AvailabilityWindow:
 
 @strawberry.type(description="One self-declared diversity attribute (given with consent).")
 class DiversityAttribute:
-    name: str
-    value: str
+    name: str = strawberry.field(description="The attribute, e.g. generation.")
+    value: str = strawberry.field(description="Its value, e.g. gen z.")
 
     @classmethod
     def many(cls, attributes: dict[str, str] | None) -> list[DiversityAttribute] | None:
@@ -217,21 +310,35 @@ class DiversityAttribute:
         return [cls(name=k, value=v) for k, v in attributes.items()]
 
 
+# The profile survey's answers, described once for a participant and a survey version.
+_TOPICS_TEACH = "Topics they can teach, with their proficiency."
+_TOPICS_LEARN = "Topics they want to learn, by priority."
+_INTERESTS = "Interests outside work, for conversation."
+_AVAILABILITY = "Their weekly free slots."
+_TIME_ZONE = "Their IANA time zone, e.g. Europe/Paris."
+_MEETING_FORMATS = "The formats they can meet in."
+_COMMUNICATION = "How they like to communicate (video, chat...)."
+_LANGUAGES = "Languages they can hold a session in."
+_MENTOR_CAPACITY = "How many mentees they take, as a mentor."
+_DEI_OPT_IN = "Whether a mentor teaches DEI topics."
+_AVOID = "Employees they prefer not to be paired with."
+_DIVERSITY = "Only for the person themselves and HR admins."
+
+
 @strawberry.type(description="Profile survey answers as one version recorded them.")
 class SurveyAnswers:
-    topics_teach: list[TopicSkill]
-    topics_learn: list[TopicSkill]
-    interests: list[str]
-    availability: list[AvailabilityWindow]
-    time_zone: str | None
-    meeting_formats: list[str]
-    communication_preferences: list[str]
-    languages: list[str]
-    mentor_capacity: int
-    dei_opt_in: bool
-    avoid_employee_ids: list[strawberry.ID]
-    diversity: list[DiversityAttribute] | None = strawberry.field(
-        description="Only for the person themselves and HR admins.")
+    topics_teach: list[TopicSkill] = strawberry.field(description=_TOPICS_TEACH)
+    topics_learn: list[TopicSkill] = strawberry.field(description=_TOPICS_LEARN)
+    interests: list[str] = strawberry.field(description=_INTERESTS)
+    availability: list[AvailabilityWindow] = strawberry.field(description=_AVAILABILITY)
+    time_zone: str | None = strawberry.field(description=_TIME_ZONE)
+    meeting_formats: list[MeetingFormat] = strawberry.field(description=_MEETING_FORMATS)
+    communication_preferences: list[str] = strawberry.field(description=_COMMUNICATION)
+    languages: list[str] = strawberry.field(description=_LANGUAGES)
+    mentor_capacity: int = strawberry.field(description=_MENTOR_CAPACITY)
+    dei_opt_in: bool = strawberry.field(description=_DEI_OPT_IN)
+    avoid_employee_ids: list[strawberry.ID] = strawberry.field(description=_AVOID)
+    diversity: list[DiversityAttribute] | None = strawberry.field(description=_DIVERSITY)
 
     @classmethod
     def of(cls, a: clients.SurveyAnswersPublic) -> SurveyAnswers:
@@ -243,7 +350,8 @@ def _survey_fields(a: clients.SurveyAnswersPublic) -> dict[str, Any]:
         "topics_teach": TopicSkill.many(a.topics_teach),
         "topics_learn": TopicSkill.many(a.topics_learn), "interests": a.interests,
         "availability": AvailabilityWindow.many(a.availability), "time_zone": a.time_zone,
-        "meeting_formats": a.meeting_formats,
+        "meeting_formats": [member(MeetingFormat, f, service=SERVICE)
+                            for f in a.meeting_formats],
         "communication_preferences": a.communication_preferences, "languages": a.languages,
         "mentor_capacity": a.mentor_capacity, "dei_opt_in": a.dei_opt_in,
         "avoid_employee_ids": [strawberry.ID(e) for e in a.avoid_employee_ids],
@@ -253,9 +361,10 @@ def _survey_fields(a: clients.SurveyAnswersPublic) -> dict[str, Any]:
 
 @strawberry.type(description="One submitted version of a participant's survey.")
 class SurveyVersion:
-    version: int
-    submitted_at: datetime
-    answers: SurveyAnswers
+    version: int = strawberry.field(description="1 for the first answers, then one more each "
+                                                "time.")
+    submitted_at: datetime = strawberry.field(description="When it was submitted.")
+    answers: SurveyAnswers = strawberry.field(description="The answers it recorded.")
 
     @classmethod
     def of(cls, v: clients.SurveyVersionPublic) -> SurveyVersion:
@@ -265,39 +374,42 @@ class SurveyVersion:
 
 @strawberry.type(description="An employee's opt-in to a programme, with their survey answers.")
 class Participant:
-    id: strawberry.ID
-    programme_id: strawberry.ID
-    employee_id: strawberry.ID
-    role: ParticipantRole
-    status: str
-    source: str | None = strawberry.field(description="self, invitation or import.")
-    topics_teach: list[TopicSkill]
-    topics_learn: list[TopicSkill]
-    interests: list[str]
-    availability: list[AvailabilityWindow]
-    time_zone: str | None
-    meeting_formats: list[str]
-    communication_preferences: list[str]
-    languages: list[str]
-    mentor_capacity: int
-    dei_opt_in: bool
-    avoid_employee_ids: list[strawberry.ID]
-    diversity: list[DiversityAttribute] | None = strawberry.field(
-        description="Only for the person themselves and HR admins.")
-    consent_at: datetime | None
-    survey_version: int
-    survey_updated_at: datetime | None
-    enrolled_at: datetime
-    withdrawn_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="The participation's id.")
+    programme_id: strawberry.ID = strawberry.field(description="The programme's id.")
+    employee_id: strawberry.ID = strawberry.field(description="The employee's id.")
+    role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
+    status: ParticipantStatus = strawberry.field(description="Still taking part or not.")
+    source: ParticipantSource | None = strawberry.field(description="How they were enrolled.")
+    topics_teach: list[TopicSkill] = strawberry.field(description=_TOPICS_TEACH)
+    topics_learn: list[TopicSkill] = strawberry.field(description=_TOPICS_LEARN)
+    interests: list[str] = strawberry.field(description=_INTERESTS)
+    availability: list[AvailabilityWindow] = strawberry.field(description=_AVAILABILITY)
+    time_zone: str | None = strawberry.field(description=_TIME_ZONE)
+    meeting_formats: list[MeetingFormat] = strawberry.field(description=_MEETING_FORMATS)
+    communication_preferences: list[str] = strawberry.field(description=_COMMUNICATION)
+    languages: list[str] = strawberry.field(description=_LANGUAGES)
+    mentor_capacity: int = strawberry.field(description=_MENTOR_CAPACITY)
+    dei_opt_in: bool = strawberry.field(description=_DEI_OPT_IN)
+    avoid_employee_ids: list[strawberry.ID] = strawberry.field(description=_AVOID)
+    diversity: list[DiversityAttribute] | None = strawberry.field(description=_DIVERSITY)
+    consent_at: datetime | None = strawberry.field(
+        description="When they consented to their survey being used for matching.")
+    survey_version: int = strawberry.field(description="The version of their current answers.")
+    survey_updated_at: datetime | None = strawberry.field(
+        description="When they last changed their answers.")
+    enrolled_at: datetime = strawberry.field(description="When they were enrolled.")
+    withdrawn_at: datetime | None = strawberry.field(description="When they withdrew.")
 
     @classmethod
     def of(cls, p: clients.ParticipantPublic) -> Participant:
         return cls(
             id=strawberry.ID(p.id), programme_id=strawberry.ID(p.programme_id),
             employee_id=strawberry.ID(p.employee_id), role=ParticipantRole(p.role),
-            status=p.status, source=p.source, consent_at=p.consent_at,
-            survey_version=p.survey_version, survey_updated_at=p.survey_updated_at,
-            enrolled_at=p.enrolled_at, withdrawn_at=p.withdrawn_at, **_survey_fields(p),
+            status=member(ParticipantStatus, p.status, service=SERVICE),
+            source=maybe(ParticipantSource, p.source, service=SERVICE),
+            consent_at=p.consent_at, survey_version=p.survey_version,
+            survey_updated_at=p.survey_updated_at, enrolled_at=p.enrolled_at,
+            withdrawn_at=p.withdrawn_at, **_survey_fields(p),
         )
 
     @strawberry.field(description="The employee behind this participation.")
@@ -311,22 +423,23 @@ class Participant:
 
 @strawberry.type(description="HR's invitation; only the employee's acceptance enrols them.")
 class Invitation:
-    id: strawberry.ID
-    programme_id: strawberry.ID
-    employee_id: strawberry.ID
-    role: ParticipantRole
-    message: str
-    status: str = strawberry.field(description="pending, accepted or declined.")
-    participant_id: strawberry.ID | None
-    invited_at: datetime
-    responded_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="The invitation's id.")
+    programme_id: strawberry.ID = strawberry.field(description="The programme invited to.")
+    employee_id: strawberry.ID = strawberry.field(description="The invited employee's id.")
+    role: ParticipantRole = strawberry.field(description="The role they are invited to take.")
+    message: str = strawberry.field(description="HR's note to them.")
+    status: InvitationStatus = strawberry.field(description="What they answered.")
+    participant_id: strawberry.ID | None = strawberry.field(
+        description="The participation an acceptance made.")
+    invited_at: datetime = strawberry.field(description="When they were invited.")
+    responded_at: datetime | None = strawberry.field(description="When they answered.")
 
     @classmethod
     def of(cls, i: clients.InvitationPublic) -> Invitation:
         return cls(
             id=strawberry.ID(i.id), programme_id=strawberry.ID(i.programme_id),
             employee_id=strawberry.ID(i.employee_id), role=ParticipantRole(i.role),
-            message=i.message, status=i.status,
+            message=i.message, status=member(InvitationStatus, i.status, service=SERVICE),
             participant_id=strawberry.ID(i.participant_id) if i.participant_id else None,
             invited_at=i.invited_at, responded_at=i.responded_at,
         )
@@ -348,42 +461,40 @@ class Invitation:
 
 @strawberry.type(description="A rejected import row: which row, which field, why.")
 class RejectedRow:
-    row: int
-    field: str
-    reason: str
+    row: int = strawberry.field(description="The row's number (the first record is 1).")
+    field: str = strawberry.field(description="The field at fault, as this schema names it.")
+    reason: str = strawberry.field(description="Why it was rejected.")
+
+    @classmethod
+    def many(cls, rows: list[clients.RejectedRow]) -> list[RejectedRow]:
+        return [cls(row=e.row, field=to_camel(e.field), reason=e.reason) for e in rows]
 
 
 @strawberry.type(description="What an employee import changed; rejected rows wrote nothing.")
 class ImportReport:
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    errors: list[RejectedRow]
+    created: int = strawberry.field(description="Employees created.")
+    updated: int = strawberry.field(description="Employees changed.")
+    unchanged: int = strawberry.field(description="Records that changed nothing.")
+    rejected: int = strawberry.field(description="Records refused (see errors).")
+    errors: list[RejectedRow] = strawberry.field(description="Why each was refused.")
 
     @classmethod
     def of(cls, r: clients.ImportReportPublic) -> ImportReport:
-        return cls(
-            created=r.created, updated=r.updated, unchanged=r.unchanged, rejected=r.rejected,
-            errors=[RejectedRow(row=e.row, field=to_camel(e.field), reason=e.reason)
-                    for e in r.errors],
-        )
+        return cls(created=r.created, updated=r.updated, unchanged=r.unchanged,
+                   rejected=r.rejected, errors=RejectedRow.many(r.errors))
 
 
 @strawberry.type(description="What a participant import did; rejected records wrote nothing.")
 class ParticipantImportReport:
-    enrolled: int
-    updated: int
-    rejected: int
-    errors: list[RejectedRow]
+    enrolled: int = strawberry.field(description="People enrolled.")
+    updated: int = strawberry.field(description="Participants whose answers changed.")
+    rejected: int = strawberry.field(description="Records refused (see errors).")
+    errors: list[RejectedRow] = strawberry.field(description="Why each was refused.")
 
     @classmethod
     def of(cls, r: clients.ParticipantImportReportPublic) -> ParticipantImportReport:
-        return cls(
-            enrolled=r.enrolled, updated=r.updated, rejected=r.rejected,
-            errors=[RejectedRow(row=e.row, field=to_camel(e.field), reason=e.reason)
-                    for e in r.errors],
-        )
+        return cls(enrolled=r.enrolled, updated=r.updated, rejected=r.rejected,
+                   errors=RejectedRow.many(r.errors))
 
 
 # --- inputs ----------------------------------------------------------------------------
@@ -391,161 +502,207 @@ class ParticipantImportReport:
 
 @strawberry.input(description="One employee record from the HRIS.")
 class EmployeeInput:
-    external_id: str
-    email: str
-    given_name: str
-    family_name: str
-    job_title: str | None = None
-    job_level: int | None = None
-    department: str | None = None
-    manager_external_id: str | None = None
-    location: str | None = None
-    time_zone: str | None = None
-    hire_date: date | None = None
-    leave_date: date | None = None
-    active: bool = True
+    external_id: str = strawberry.field(description="The HRIS's id: the key of the upsert.")
+    email: str = strawberry.field(description="Work email.")
+    given_name: str = strawberry.field(description="Given name.")
+    family_name: str = strawberry.field(description="Family name.")
+    job_title: str | None = strawberry.field(default=None, description="Job title.")
+    job_level: int | None = strawberry.field(default=None, description="Job level, 1 to 20.")
+    department: str | None = strawberry.field(default=None, description="Department.")
+    manager_external_id: str | None = strawberry.field(
+        default=None, description="The manager's externalId (in this import or known).")
+    location: str | None = strawberry.field(default=None, description="Office or city.")
+    time_zone: str | None = strawberry.field(default=None,
+                                             description="IANA time zone, e.g. Europe/Paris.")
+    hire_on: date | None = strawberry.field(default=None, description="The day they joined.")
+    leave_on: date | None = strawberry.field(default=None,
+                                             description="The day they leave or left.")
+    active: bool = strawberry.field(default=True, description="Whether they still work here.")
 
     def to_record(self) -> clients.EmployeeRecord:
+        # The HRIS import's own names for the two dates are hire_date and leave_date.
         return clients.EmployeeRecord(
             external_id=self.external_id, email=self.email, given_name=self.given_name,
             family_name=self.family_name, job_title=self.job_title, job_level=self.job_level,
             department=self.department, manager_external_id=self.manager_external_id,
-            location=self.location, time_zone=self.time_zone, hire_date=self.hire_date,
-            leave_date=self.leave_date, active=self.active,
+            location=self.location, time_zone=self.time_zone, hire_date=self.hire_on,
+            leave_date=self.leave_on, active=self.active,
         )
 
 
 @strawberry.input(description="A measurable objective, e.g. +30 % proficiency in six months.")
 class GoalTemplateInput:
-    title: str
-    topic: str | None = None
-    measure: str | None = None
-    target_change_percent: float | None = None
-    within_months: int | None = None
+    title: str = strawberry.field(description="What the goal is called.")
+    topic: str | None = strawberry.field(default=None, description="The topic it is about.")
+    measure: str | None = strawberry.field(default=None,
+                                           description="How progress is measured.")
+    target_change_percent: float | None = strawberry.field(
+        default=None, description="The change aimed at, in per cent (-100 to 1,000).")
+    within_months: int | None = strawberry.field(default=None,
+                                                 description="Months to reach it in, 1 to 60.")
 
 
-@strawberry.input(description="Guidance or a training resource; kind is confidentiality, "
-                                "feedback, communication, training or other.")
+@strawberry.input(description="Guidance or a training resource shown to participants.")
 class GuidelineInput:
-    title: str
-    kind: str | None = None
-    body: str | None = None
-    url: str | None = None
+    title: str = strawberry.field(description="Its title.")
+    kind: GuidelineKind | None = strawberry.field(default=None,
+                                                  description="What it is about; OTHER if "
+                                                              "left out.")
+    body: str | None = strawberry.field(default=None, description="Its text.")
+    url: str | None = strawberry.field(default=None, description="A link to more.")
+
+
+# The programme settings, described once for creating and for changing a programme.
+_S = {
+    "description": "What it is for, for participants.",
+    "objectives": "What the organisation wants from it.",
+    "goal_templates": "Objectives pairs can adopt.",
+    "mentor_max_level": "Eligibility: mentors (juniors) at this job level or below.",
+    "mentee_min_level": "Eligibility: mentees (seniors) at this job level or above.",
+    "min_level_gap": "Eligibility: levels a mentee must be above their mentor.",
+    "enrolment_opens_on": "The first day of enrolment.",
+    "enrolment_closes_on": "The last day of enrolment.",
+    "capacity": "Most active participants.",
+    "session_cadence": "How often pairs are meant to meet.",
+    "session_minutes": "How long a session is meant to last: 30, 45 or 60.",
+    "duration_weeks": "How long the programme runs, 1 to 156 weeks.",
+    "meeting_format": "Where sessions are held.",
+    "topics": "The topic catalogue; left out on creation, the seed topics.",
+    "guidelines": "Guidance for participants.",
+    "mutual": "Whether the senior teaches back.",
+    "matching_mode": "Who decides the pairs.",
+    "diversity_objective": "Whether matching favours pairs across a diversity attribute.",
+}
+
+
+def _new(name: str) -> Any:
+    return strawberry.field(default=None, description=_S[name])
+
+
+def _change(name: str) -> Any:
+    return strawberry.field(default=strawberry.UNSET, description=_S[name])
 
 
 @strawberry.input(description="A new programme; level bounds keep mentors junior to mentees. "
                                 "Settings left out take the service's defaults.")
 class ProgrammeInput:
-    name: str
-    description: str | None = None
-    status: str | None = strawberry.field(
-        default=None, description="open (default) or draft while it is set up.")
-    objectives: str | None = None
-    goal_templates: list[GoalTemplateInput] | None = None
-    mentor_max_level: int | None = None
-    mentee_min_level: int | None = None
-    min_level_gap: int | None = None
-    enrolment_opens_on: date | None = None
-    enrolment_closes_on: date | None = None
-    capacity: int | None = None
-    session_cadence: str | None = None
-    session_minutes: int | None = None
-    duration_weeks: int | None = None
-    meeting_format: str | None = None
-    topics: list[str] | None = strawberry.field(
-        default=None, description="The catalogue; left out, the seed topics.")
-    guidelines: list[GuidelineInput] | None = None
-    mutual: bool | None = None
-    matching_mode: str | None = None
-    diversity_objective: bool | None = None
+    name: str = strawberry.field(description="Its name.")
+    description: str | None = _new("description")
+    status: ProgrammeStatus | None = strawberry.field(
+        default=None, description="OPEN (default), or DRAFT while it is set up; no other.")
+    objectives: str | None = _new("objectives")
+    goal_templates: list[GoalTemplateInput] | None = _new("goal_templates")
+    mentor_max_level: int | None = _new("mentor_max_level")
+    mentee_min_level: int | None = _new("mentee_min_level")
+    min_level_gap: int | None = _new("min_level_gap")
+    enrolment_opens_on: date | None = _new("enrolment_opens_on")
+    enrolment_closes_on: date | None = _new("enrolment_closes_on")
+    capacity: int | None = _new("capacity")
+    session_cadence: SessionCadence | None = _new("session_cadence")
+    session_minutes: int | None = _new("session_minutes")
+    duration_weeks: int | None = _new("duration_weeks")
+    meeting_format: MeetingFormat | None = _new("meeting_format")
+    topics: list[str] | None = _new("topics")
+    guidelines: list[GuidelineInput] | None = _new("guidelines")
+    mutual: bool | None = _new("mutual")
+    matching_mode: MatchingMode | None = _new("matching_mode")
+    diversity_objective: bool | None = _new("diversity_objective")
 
 
 @strawberry.input(description="Only the settings given change; null clears an optional one "
                                 "(a level bound, the enrolment window, the capacity).")
 class ProgrammeUpdateInput:
-    name: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    objectives: str | None = strawberry.UNSET
-    goal_templates: list[GoalTemplateInput] | None = strawberry.UNSET
-    mentor_max_level: int | None = strawberry.UNSET
-    mentee_min_level: int | None = strawberry.UNSET
-    min_level_gap: int | None = strawberry.UNSET
-    enrolment_opens_on: date | None = strawberry.UNSET
-    enrolment_closes_on: date | None = strawberry.UNSET
-    capacity: int | None = strawberry.UNSET
-    session_cadence: str | None = strawberry.UNSET
-    session_minutes: int | None = strawberry.UNSET
-    duration_weeks: int | None = strawberry.UNSET
-    meeting_format: str | None = strawberry.UNSET
-    topics: list[str] | None = strawberry.UNSET
-    guidelines: list[GuidelineInput] | None = strawberry.UNSET
-    mutual: bool | None = strawberry.UNSET
-    matching_mode: str | None = strawberry.UNSET
-    diversity_objective: bool | None = strawberry.UNSET
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Its name.")
+    description: str | None = _change("description")
+    objectives: str | None = _change("objectives")
+    goal_templates: list[GoalTemplateInput] | None = _change("goal_templates")
+    mentor_max_level: int | None = _change("mentor_max_level")
+    mentee_min_level: int | None = _change("mentee_min_level")
+    min_level_gap: int | None = _change("min_level_gap")
+    enrolment_opens_on: date | None = _change("enrolment_opens_on")
+    enrolment_closes_on: date | None = _change("enrolment_closes_on")
+    capacity: int | None = _change("capacity")
+    session_cadence: SessionCadence | None = _change("session_cadence")
+    session_minutes: int | None = _change("session_minutes")
+    duration_weeks: int | None = _change("duration_weeks")
+    meeting_format: MeetingFormat | None = _change("meeting_format")
+    topics: list[str] | None = _change("topics")
+    guidelines: list[GuidelineInput] | None = _change("guidelines")
+    mutual: bool | None = _change("mutual")
+    matching_mode: MatchingMode | None = _change("matching_mode")
+    diversity_objective: bool | None = _change("diversity_objective")
 
 
-@strawberry.input
+@strawberry.input(description="A topic someone can teach (proficiency 1-5) or learn "
+                                "(priority, 1 first).")
 class TopicSkillInput:
-    topic: str
-    level: int
+    topic: str = strawberry.field(description="A topic of the programme's catalogue.")
+    level: int = strawberry.field(description="Proficiency 1-5 for a topic taught; priority "
+                                              "for one learnt.")
 
 
 @strawberry.input(description="A weekly free slot in the participant's own time zone.")
 class AvailabilityWindowInput:
-    weekday: int
-    start: str
-    end: str
+    weekday: int = strawberry.field(description="0 = Monday ... 6 = Sunday.")
+    start: str = strawberry.field(description="From, as HH:MM.")
+    end: str = strawberry.field(description="Until, as HH:MM (after start).")
 
 
 @strawberry.input(description="One self-declared diversity attribute.")
 class DiversityAttributeInput:
-    name: str
-    value: str
+    name: str = strawberry.field(description="The attribute, e.g. generation.")
+    value: str = strawberry.field(description="Its value, e.g. gen z.")
+
+
+def _answer(description: str) -> Any:
+    return strawberry.field(default=None, description=description)
 
 
 @strawberry.input(description="The whole profile survey: it replaces the previous answers, "
                                 "so what is left out is reset to the service's default. "
                                 "Diversity attributes are stored only with diversityConsent.")
 class SurveyInput:
-    topics_teach: list[TopicSkillInput] | None = None
-    topics_learn: list[TopicSkillInput] | None = None
-    interests: list[str] | None = None
-    availability: list[AvailabilityWindowInput] | None = None
-    time_zone: str | None = strawberry.field(default=None, description="IANA, e.g. Europe/Paris.")
-    meeting_formats: list[str] | None = strawberry.field(
-        default=None, description="in_person, virtual, hybrid.")
-    communication_preferences: list[str] | None = None
-    languages: list[str] | None = None
-    mentor_capacity: int | None = strawberry.field(
-        default=None, description="How many mentees a mentor takes.")
-    dei_opt_in: bool | None = strawberry.field(
-        default=None, description="A mentor teaches DEI topics only with it.")
-    avoid_employee_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="People they prefer not to be paired with.")
-    diversity: list[DiversityAttributeInput] | None = None
-    diversity_consent: bool | None = None
+    topics_teach: list[TopicSkillInput] | None = _answer(_TOPICS_TEACH)
+    topics_learn: list[TopicSkillInput] | None = _answer(_TOPICS_LEARN)
+    interests: list[str] | None = _answer(_INTERESTS)
+    availability: list[AvailabilityWindowInput] | None = _answer(_AVAILABILITY)
+    time_zone: str | None = _answer(_TIME_ZONE)
+    meeting_formats: list[MeetingFormat] | None = _answer(_MEETING_FORMATS)
+    communication_preferences: list[str] | None = _answer(_COMMUNICATION)
+    languages: list[str] | None = _answer(_LANGUAGES)
+    mentor_capacity: int | None = _answer("How many mentees a mentor takes, 1 to 10.")
+    dei_opt_in: bool | None = _answer("A mentor teaches DEI topics only with it.")
+    avoid_employee_ids: list[strawberry.ID] | None = _answer(_AVOID)
+    diversity: list[DiversityAttributeInput] | None = _answer(
+        "Self-declared attributes, at most 10; kept only with diversityConsent.")
+    diversity_consent: bool | None = _answer(
+        "Consent to store the diversity attributes (the person themselves only).")
 
 
 @strawberry.input(description="Opting in with the survey; employeeId defaults to the caller's.")
 class EnrolInput(SurveyInput):
-    role: ParticipantRole
-    employee_id: strawberry.ID | None = None
+    role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
+    employee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Who enrols; the token's employee when left out.")
 
 
 @strawberry.input(description="An opted-in person from a survey run elsewhere, by employeeId "
                                 "or externalId; consentAt is required.")
 class ParticipantImportInput(SurveyInput):
-    role: ParticipantRole
-    consent_at: datetime
-    employee_id: strawberry.ID | None = None
-    external_id: str | None = None
+    role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
+    consent_at: datetime = strawberry.field(description="When they consented, with its "
+                                                        "offset; not in the future.")
+    employee_id: strawberry.ID | None = strawberry.field(default=None,
+                                                         description="Upward's id for them.")
+    external_id: str | None = strawberry.field(default=None,
+                                               description="The HRIS's id for them.")
 
 
 @strawberry.input(description="Invite an employee as mentor or mentee.")
 class InviteInput:
-    employee_id: strawberry.ID
-    role: ParticipantRole
-    message: str | None = None
+    employee_id: strawberry.ID = strawberry.field(description="Who is invited.")
+    role: ParticipantRole = strawberry.field(description="The role they are invited to take.")
+    message: str | None = strawberry.field(default=None, description="A note to them.")
 
 
 def _survey(value: SurveyInput) -> dict[str, Any]:
@@ -565,6 +722,100 @@ def _own_employee_id(info: Info, field: str) -> str:
     return employee_id
 
 
+# --- payloads --------------------------------------------------------------------------
+
+
+@strawberry.type(description="What importEmployees did: the report, or why not.")
+class ImportEmployeesPayload:
+    report: ImportReport | None = strawberry.field(
+        description="What the import changed; null when errors say why nothing was.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What createProgramme did: the programme, or why not.")
+class CreateProgrammePayload:
+    programme: Programme | None = strawberry.field(
+        description="The programme created; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What updateProgramme did: the programme, or why not.")
+class UpdateProgrammePayload:
+    programme: Programme | None = strawberry.field(
+        description="The programme as changed; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What changeProgrammeStatus did: the programme, or why not.")
+class ChangeProgrammeStatusPayload:
+    programme: Programme | None = strawberry.field(
+        description="The programme in its new status; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What addProgrammeTopics did: the programme, or why not.")
+class AddProgrammeTopicsPayload:
+    programme: Programme | None = strawberry.field(
+        description="The programme with its catalogue; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What enrol did: the participant, or why not.")
+class EnrolPayload:
+    participant: Participant | None = strawberry.field(
+        description="The new participation; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What importParticipants did: the report, or why not.")
+class ImportParticipantsPayload:
+    report: ParticipantImportReport | None = strawberry.field(
+        description="What the import did; null when errors say why nothing was.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What invite did: the invitation, or why not.")
+class InvitePayload:
+    invitation: Invitation | None = strawberry.field(
+        description="The invitation sent; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What acceptInvitation did: the participant, or why not.")
+class AcceptInvitationPayload:
+    participant: Participant | None = strawberry.field(
+        description="The participation the acceptance made; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What declineInvitation did: the invitation, or why not.")
+class DeclineInvitationPayload:
+    invitation: Invitation | None = strawberry.field(
+        description="The invitation, declined; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What updateSurvey did: the participant, or why not.")
+class UpdateSurveyPayload:
+    participant: Participant | None = strawberry.field(
+        description="The participant with the new answers; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What eraseEmployee did: the employee, or why not.")
+class EraseEmployeePayload:
+    employee: Employee | None = strawberry.field(
+        description="The pseudonymised employee; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What withdraw did: the participant, or why not.")
+class WithdrawPayload:
+    participant: Participant | None = strawberry.field(
+        description="The participant, withdrawn; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
 # --- queries and mutations -------------------------------------------------------------
 
 
@@ -579,16 +830,20 @@ class Query:
         return [Programme.of(p) for p in found]
 
     @strawberry.field(description="One programme.")
-    async def programme(self, info: Info, id: strawberry.ID) -> Programme | None:
-        return Programme.of(await info.context.loaders.programme.load(id))
+    async def programme(self, info: Info, programme_id: ProgrammeId) -> Programme | None:
+        identifier(programme_id, field="programme_id")
+        return Programme.of(await info.context.loaders.programme.load(programme_id))
 
     @strawberry.field(description="One employee: yourself, or anyone for admins.")
-    async def employee(self, info: Info, id: strawberry.ID) -> Employee | None:
-        return Employee.of(await info.context.loaders.employee.load(id))
+    async def employee(self, info: Info, employee_id: EmployeeId) -> Employee | None:
+        identifier(employee_id, field="employee_id")
+        return Employee.of(await info.context.loaders.employee.load(employee_id))
 
     @strawberry.field(description="One participant: yourself, or anyone for admins.")
-    async def participant(self, info: Info, id: strawberry.ID) -> Participant | None:
-        return Participant.of(await info.context.loaders.participant.load(id))
+    async def participant(self, info: Info,
+                          participant_id: ParticipantId) -> Participant | None:
+        identifier(participant_id, field="participant_id")
+        return Participant.of(await info.context.loaders.participant.load(participant_id))
 
 
 @strawberry.type
@@ -596,7 +851,7 @@ class InvitationQuery:
     """Invitations and survey history."""
 
     @strawberry.field(description="A programme's invitations (admins).")
-    async def invitations(self, info: Info, programme_id: strawberry.ID) -> list[Invitation]:
+    async def invitations(self, info: Info, programme_id: ProgrammeId) -> list[Invitation]:
         found = await info.context.loaders.programme_invitations.load(programme_id)
         return [Invitation.of(i) for i in found]
 
@@ -610,7 +865,7 @@ class InvitationQuery:
 
     @strawberry.field(description="Every version of a participant's survey, oldest first.")
     async def survey_versions(self, info: Info,
-                              participant_id: strawberry.ID) -> list[SurveyVersion]:
+                              participant_id: ParticipantId) -> list[SurveyVersion]:
         found = await info.context.enrolment.survey_versions(participant_id)
         return [SurveyVersion.of(v) for v in found]
 
@@ -620,84 +875,146 @@ class Mutation:
     """Employees, programmes, enrolment, invitations, surveys."""
 
     @strawberry.mutation(description="Upsert employees as an HRIS would (hris, hr_admin).")
-    async def import_employees(self, info: Info, records: list[EmployeeInput]) -> ImportReport:
-        report = await info.context.enrolment.import_employees([r.to_record() for r in records])
-        return ImportReport.of(report)
+    async def import_employees(
+        self, info: Info,
+        records: Annotated[list[EmployeeInput], described("The records, 1 per employee.")],
+    ) -> ImportEmployeesPayload | None:
+        enrolment = info.context.enrolment
+        report, errors = await attempt(
+            info, lambda: enrolment.import_employees([r.to_record() for r in records]),
+            ImportReport.of, body="records")
+        return ImportEmployeesPayload(report=report, errors=errors)
 
     @strawberry.mutation(description="Create a programme (hr_admin, programme_manager).")
-    async def create_programme(self, info: Info, input: ProgrammeInput) -> Programme:
+    async def create_programme(
+        self, info: Info, input: Annotated[ProgrammeInput, described("Its settings.")],
+    ) -> CreateProgrammePayload | None:
         data = clients.ProgrammeCreate.model_validate(plain(input))
-        return Programme.of(await info.context.enrolment.create_programme(data))
+        programme, errors = await attempt(
+            info, lambda: info.context.enrolment.create_programme(data), Programme.of,
+            body="input")
+        return CreateProgrammePayload(programme=programme, errors=errors)
 
     @strawberry.mutation(description="Change a programme's settings within what its state "
                                      "allows (admins).")
-    async def update_programme(self, info: Info, programme_id: strawberry.ID,
-                               input: ProgrammeUpdateInput) -> Programme:
+    async def update_programme(
+        self, info: Info, programme_id: ProgrammeId,
+        input: Annotated[ProgrammeUpdateInput, described("The settings to change.")],
+    ) -> UpdateProgrammePayload | None:
         data = clients.ProgrammeUpdate.model_validate(given(input))
-        return Programme.of(await info.context.enrolment.update_programme(programme_id, data))
+        programme, errors = await attempt(
+            info, lambda: info.context.enrolment.update_programme(programme_id, data),
+            Programme.of, body="input")
+        return UpdateProgrammePayload(programme=programme, errors=errors)
 
     @strawberry.mutation(description="Move a programme along draft -> open -> running -> closed "
                                      "(admins).")
-    async def change_programme_status(self, info: Info, programme_id: strawberry.ID,
-                                      status: str) -> Programme:
-        changed = await info.context.enrolment.transition_programme(programme_id, status)
-        return Programme.of(changed)
+    async def change_programme_status(
+        self, info: Info, programme_id: ProgrammeId,
+        status: Annotated[ProgrammeStatus, described("The status to move to.")],
+    ) -> ChangeProgrammeStatusPayload | None:
+        programme, errors = await attempt(
+            info, lambda: info.context.enrolment.transition_programme(programme_id,
+                                                                      plain(status)),
+            Programme.of)
+        return ChangeProgrammeStatusPayload(programme=programme, errors=errors)
 
     @strawberry.mutation(description="Add topics to a programme's catalogue (admins).")
-    async def add_programme_topics(self, info: Info, programme_id: strawberry.ID,
-                                   topics: list[str]) -> Programme:
-        return Programme.of(await info.context.enrolment.add_topics(programme_id, topics))
+    async def add_programme_topics(
+        self, info: Info, programme_id: ProgrammeId,
+        topics: Annotated[list[str], described("The topics to add; known ones are kept once.")],
+    ) -> AddProgrammeTopicsPayload | None:
+        programme, errors = await attempt(
+            info, lambda: info.context.enrolment.add_topics(programme_id, topics), Programme.of)
+        return AddProgrammeTopicsPayload(programme=programme, errors=errors)
 
-    @strawberry.mutation(description="Opt in as mentor (junior who teaches) or mentee (senior).")
-    async def enrol(self, info: Info, programme_id: strawberry.ID,
-                    input: EnrolInput) -> Participant:
-        employee_id = input.employee_id or _own_employee_id(info, "employeeId")
-        data = clients.ParticipantCreate.model_validate(
-            _survey(input) | {"employee_id": employee_id})
-        return Participant.of(await info.context.enrolment.enrol(programme_id, data))
+    @strawberry.mutation(description="Opt in as mentor (junior who teaches) or mentee (senior "
+                                     "who learns).")
+    async def enrol(
+        self, info: Info, programme_id: ProgrammeId,
+        input: Annotated[EnrolInput, described("The role and the profile survey.")],
+    ) -> EnrolPayload | None:
+        async def call() -> clients.ParticipantPublic:
+            employee_id = input.employee_id or _own_employee_id(info, "input.employeeId")
+            data = clients.ParticipantCreate.model_validate(
+                _survey(input) | {"employee_id": employee_id})
+            return await info.context.enrolment.enrol(programme_id, data)
+
+        participant, errors = await attempt(info, call, Participant.of, body="input")
+        return EnrolPayload(participant=participant, errors=errors)
 
     @strawberry.mutation(description="Enrol people who opted in through a survey run elsewhere "
                                      "(hr_admin); each needs a consent time.")
-    async def import_participants(self, info: Info, programme_id: strawberry.ID,
-                                  records: list[ParticipantImportInput],
-                                  ) -> ParticipantImportReport:
+    async def import_participants(
+        self, info: Info, programme_id: ProgrammeId,
+        records: Annotated[list[ParticipantImportInput], described("The records, 1 per "
+                                                                   "person.")],
+    ) -> ImportParticipantsPayload | None:
         rows = [clients.ParticipantImportRecord.model_validate(_survey(r)) for r in records]
-        report = await info.context.enrolment.import_participants(programme_id, rows)
-        return ParticipantImportReport.of(report)
+        report, errors = await attempt(
+            info, lambda: info.context.enrolment.import_participants(programme_id, rows),
+            ParticipantImportReport.of, body="records")
+        return ImportParticipantsPayload(report=report, errors=errors)
 
     @strawberry.mutation(description="Invite an employee; only their acceptance enrols them "
                                      "(admins).")
-    async def invite(self, info: Info, programme_id: strawberry.ID,
-                     input: InviteInput) -> Invitation:
+    async def invite(
+        self, info: Info, programme_id: ProgrammeId,
+        input: Annotated[InviteInput, described("Who, in which role, with what note.")],
+    ) -> InvitePayload | None:
         data = clients.InvitationCreate.model_validate(plain(input))
-        return Invitation.of(await info.context.enrolment.invite(programme_id, data))
+        invitation, errors = await attempt(
+            info, lambda: info.context.enrolment.invite(programme_id, data), Invitation.of,
+            body="input")
+        return InvitePayload(invitation=invitation, errors=errors)
 
     @strawberry.mutation(description="Accept an invitation with the profile survey "
                                      "(the invited employee only).")
-    async def accept_invitation(self, info: Info, invitation_id: strawberry.ID,
-                                input: SurveyInput | None = None) -> Participant:
+    async def accept_invitation(
+        self, info: Info, invitation_id: InvitationId,
+        input: Annotated[SurveyInput | None, described("The survey; left out, an empty one.")]
+        = None,
+    ) -> AcceptInvitationPayload | None:
         answers = clients.SurveyAnswers.model_validate(_survey(input or SurveyInput()))
-        accepted = await info.context.enrolment.accept_invitation(invitation_id, answers)
-        return Participant.of(accepted)
+        participant, errors = await attempt(
+            info, lambda: info.context.enrolment.accept_invitation(invitation_id, answers),
+            Participant.of, body="input")
+        return AcceptInvitationPayload(participant=participant, errors=errors)
 
     @strawberry.mutation(description="Decline an invitation (the invited employee only).")
-    async def decline_invitation(self, info: Info, invitation_id: strawberry.ID) -> Invitation:
-        return Invitation.of(await info.context.enrolment.decline_invitation(invitation_id))
+    async def decline_invitation(self, info: Info, invitation_id: InvitationId,
+                                 ) -> DeclineInvitationPayload | None:
+        invitation, errors = await attempt(
+            info, lambda: info.context.enrolment.decline_invitation(invitation_id),
+            Invitation.of)
+        return DeclineInvitationPayload(invitation=invitation, errors=errors)
 
     @strawberry.mutation(description="Submit new survey answers: a new version matching sees "
                                      "next (the participant, or admins).")
-    async def update_survey(self, info: Info, participant_id: strawberry.ID,
-                            input: SurveyInput) -> Participant:
+    async def update_survey(
+        self, info: Info, participant_id: ParticipantId,
+        input: Annotated[SurveyInput, described("The whole survey; it replaces the last.")],
+    ) -> UpdateSurveyPayload | None:
         answers = clients.SurveyAnswers.model_validate(_survey(input))
-        return Participant.of(await info.context.enrolment.update_survey(participant_id,
-                                                                         answers))
+        participant, errors = await attempt(
+            info, lambda: info.context.enrolment.update_survey(participant_id, answers),
+            Participant.of, body="input")
+        return UpdateSurveyPayload(participant=participant, errors=errors)
 
     @strawberry.mutation(description="Erase a person on request: pseudonymised in every "
                                      "service, aggregates kept (hr_admin).")
-    async def erase_employee(self, info: Info, employee_id: strawberry.ID) -> Employee:
-        return Employee.of(await info.context.enrolment.erase_employee(employee_id))
+    async def erase_employee(self, info: Info,
+                             employee_id: EmployeeId) -> EraseEmployeePayload | None:
+        employee, errors = await attempt(
+            info, lambda: info.context.enrolment.erase_employee(employee_id), Employee.of)
+        return EraseEmployeePayload(employee=employee, errors=errors)
 
     @strawberry.mutation(description="Leave a programme; the participant's pairs end.")
-    async def withdraw(self, info: Info, participant_id: strawberry.ID,
-                       reason: str | None = None) -> Participant:
-        return Participant.of(await info.context.enrolment.withdraw(participant_id, reason))
+    async def withdraw(
+        self, info: Info, participant_id: ParticipantId,
+        reason: Annotated[str | None, described("Why, for the record.")] = None,
+    ) -> WithdrawPayload | None:
+        participant, errors = await attempt(
+            info, lambda: info.context.enrolment.withdraw(participant_id, reason),
+            Participant.of)
+        return WithdrawPayload(participant=participant, errors=errors)

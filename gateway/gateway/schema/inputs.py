@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -27,3 +27,30 @@ def given(value: object) -> dict[str, Any]:
     assert dataclasses.is_dataclass(value)
     return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
             if getattr(value, f.name) is not strawberry.UNSET}
+
+
+# --- the id arguments every domain takes -------------------------------------------------
+# One rule for every root field, query or mutation: an id argument is named for what it
+# identifies (`programmeId`, `pairId`), never a bare `id`, so one variable fits them all.
+
+
+def _id(what: str) -> Any:
+    return strawberry.argument(description=f"The {what}'s id.")
+
+
+EmployeeId = Annotated[strawberry.ID, _id("employee")]
+ProgrammeId = Annotated[strawberry.ID, _id("programme")]
+ParticipantId = Annotated[strawberry.ID, _id("participant")]
+InvitationId = Annotated[strawberry.ID, _id("invitation")]
+PairId = Annotated[strawberry.ID, _id("pair")]
+MatchRunId = Annotated[strawberry.ID, _id("match run")]
+SessionId = Annotated[strawberry.ID, _id("session")]
+MenteeParticipantId = Annotated[strawberry.ID, strawberry.argument(
+    description="The mentee's participant id (the senior who learns).")]
+MentorParticipantId = Annotated[strawberry.ID, strawberry.argument(
+    description="The mentor's participant id (the junior who teaches).")]
+
+
+def described(description: str) -> Any:
+    """An argument's description, for `Annotated[type, described("...")]`."""
+    return strawberry.argument(description=description)

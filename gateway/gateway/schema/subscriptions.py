@@ -22,6 +22,8 @@ import strawberry
 
 from gateway.context import Info
 from gateway.feed import EventFeed
+from gateway.schema.errors import member
+from gateway.schema.matching import MatchObjective, MatchRunStatus, PairEndReason
 from gateway.websocket import refuse_unless_allowed
 from upward_common.events import (
     EventData,
@@ -125,20 +127,21 @@ class PairFormedEvent:
 class PairEndedEvent:
     pair_id: strawberry.ID = strawberry.field(description="The pair that ended.")
     programme_id: strawberry.ID = strawberry.field(description="The pair's programme.")
-    reason: str = strawberry.field(
-        description="Why: completed, poor_fit, withdrawal, departure, inactivity or admin.")
+    reason: PairEndReason = strawberry.field(description="Why it ended.")
     occurred_at: datetime = strawberry.field(description="When the pair ended.")
 
     @classmethod
     def of(cls, event: PairEnded) -> PairEndedEvent:
         return cls(pair_id=strawberry.ID(event.pair_id),
-                   programme_id=strawberry.ID(event.programme_id), reason=event.reason,
+                   programme_id=strawberry.ID(event.programme_id),
+                   reason=member(PairEndReason, event.reason, service="matching"),
                    occurred_at=event.occurred_at)
 
 
 @strawberry.type(description="A session of a pair was planned (scheduling's `session.scheduled`).")
 class SessionScheduledEvent:
-    session_id: strawberry.ID = strawberry.field(description="The session (query `session(id)`).")
+    session_id: strawberry.ID = strawberry.field(
+        description="The session (query `session(sessionId)`).")
     pair_id: strawberry.ID = strawberry.field(description="The session's pair.")
     programme_id: strawberry.ID = strawberry.field(description="The pair's programme.")
     starts_at: datetime = strawberry.field(description="When the session starts.")
@@ -195,12 +198,13 @@ class SessionCancelledEvent:
 @strawberry.type(description="A whole-cohort match run was solved (matching's "
                              "`matchrun.finished`): a dry run to review, or published.")
 class MatchRunFinishedEvent:
-    run_id: strawberry.ID = strawberry.field(description="The run (query `matchRun(id)`).")
+    match_run_id: strawberry.ID = strawberry.field(
+        description="The run (query `matchRun(matchRunId)`).")
     programme_id: strawberry.ID = strawberry.field(description="The run's programme.")
-    objective: str = strawberry.field(description="max_score or max_participation.")
+    objective: MatchObjective = strawberry.field(description="What the run maximised.")
     dry_run: bool = strawberry.field(description="Whether it was asked for as a dry run.")
-    status: str = strawberry.field(
-        description="draft (a dry run awaiting review) or published (its pairs formed).")
+    status: MatchRunStatus = strawberry.field(
+        description="DRAFT (a dry run awaiting review) or PUBLISHED (its pairs formed).")
     matched: int = strawberry.field(description="Mentees the run paired.")
     unmatched: int = strawberry.field(description="Mentees it left unpaired.")
     optimal: bool = strawberry.field(description="Whether the solver proved the optimum.")
@@ -209,9 +213,12 @@ class MatchRunFinishedEvent:
 
     @classmethod
     def of(cls, event: MatchRunFinished) -> MatchRunFinishedEvent:
-        return cls(run_id=strawberry.ID(event.run_id),
-                   programme_id=strawberry.ID(event.programme_id), objective=event.objective,
-                   dry_run=event.dry_run, status=event.status, matched=event.matched,
+        return cls(match_run_id=strawberry.ID(event.run_id),
+                   programme_id=strawberry.ID(event.programme_id),
+                   objective=member(MatchObjective, event.objective, service="matching"),
+                   dry_run=event.dry_run,
+                   status=member(MatchRunStatus, event.status, service="matching"),
+                   matched=event.matched,
                    unmatched=event.unmatched, optimal=event.optimal,
                    formed_pairs=event.formed_pairs, occurred_at=event.occurred_at)
 
