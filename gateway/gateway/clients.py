@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from gateway.config import GatewaySettings
+from upward_common.batch import MAX_BATCH_IDS
 from upward_common.limits import Identifier
 from upward_common.observability import CORRELATION_HEADER, Readiness
 from upward_common.problems import PROBLEM_BASE
@@ -27,6 +29,7 @@ API = "/api/v1"
 SERVICES = ("enrolment", "matching", "scheduling", "analytics")
 
 Model = TypeVar("Model", bound=BaseModel)
+Item = TypeVar("Item", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,14 @@ def bad_gateway(service: str) -> ProblemError:
     )
 
 
+def missing_error(service: str, id: str, status: int, detail: str) -> ProblemError:
+    """One id a batch read did not answer, as the error its single route would have raised."""
+    kind = {403: "forbidden", 404: "not-found"}.get(status, "error")
+    return ProblemError(detail or f"{service} answered {status} for {id}", {
+        "status": status, "type": PROBLEM_BASE + kind, "title": HTTPStatus(status).phrase,
+        "field": None, "errors": [], "service": service})
+
+
 # --- ids in URLs ----------------------------------------------------------------------------
 
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
@@ -163,6 +174,32 @@ def service_path(template: str, ids: Mapping[str, str]) -> str:
 
 
 # --- how many calls are in flight ------------------------------------------------------------
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+# Answers that say "not now" rather than "no": a proxy or the service itself is briefly
+# unavailable, and the same read a moment later may well succeed.
+RETRIED_STATUSES = frozenset({502, 503, 504})
+# Only reads are tried again: a write that timed out or got a 502 may have been applied, and
+# sending it twice could form two pairs or log a session twice.
+IDEMPOTENT_METHODS = frozenset({"GET"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a read that met a connect error or a 502/503/504 is tried again."""
+
+    attempts: int = 3
+    backoff_seconds: float = 0.05
+
+    def retries(self, method: str) -> int:
+        return self.attempts - 1 if method.upper() in IDEMPOTENT_METHODS else 0
+
+    def delay(self, retry: int) -> float:
+        """The wait before retry number `retry` (0-based): doubling, jittered by +-50 %."""
+        factor: float = 2.0 ** retry
+        return self.backoff_seconds * factor * random.uniform(0.5, 1.5)
 
 
 @dataclass(frozen=True)
@@ -438,6 +475,27 @@ class SessionPublic(Shape):
     my_private_note: str | None = None
 
 
+class MissingPublic(Shape):
+    """An id a batch read did not answer, and what its single route would have said."""
+
+    id: str
+    status: int
+    detail: str = ""
+
+
+class BatchPublic(Shape, Generic[Item]):
+    """A batch read's answer (`GET /api/v1/batch/...?id=`): what the caller may see, and why
+    not the rest."""
+
+    items: list[Item]
+    missing: list[MissingPublic] = []
+
+
+class PairSessionsPublic(Shape):
+    pair_id: str
+    sessions: list[SessionPublic]
+
+
 class ProgrammeSummaryPublic(Shape):
     programme_id: str
     participants_enrolled: int = 0
@@ -637,10 +695,38 @@ class ServiceClient:
 
     service: str = "service"
 
-    def __init__(self, http: httpx.AsyncClient, caller: Caller, slots: CallSlots) -> None:
+    def __init__(self, http: httpx.AsyncClient, caller: Caller, slots: CallSlots,
+                 retry: RetryPolicy | None = None) -> None:
         self.http = http
         self.caller = caller
         self.slots = slots
+        self.retry = retry or RetryPolicy()
+
+    async def _send(self, method: str, path: str, payload: Any,
+                    params: Mapping[str, str | int | list[str]] | None) -> httpx.Response:
+        """One request, tried again when it is a read that could not connect or got a
+        502/503/504 (`RetryPolicy`); the slot is given back while it waits."""
+        retries = self.retry.retries(method)
+        for retry in range(retries + 1):
+            try:
+                async with self.slots.hold():
+                    response = await self.http.request(
+                        method, path, json=payload, params=params, headers=self.caller.headers()
+                    )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if retry == retries:
+                    raise unavailable_error(self.service, exc) from exc
+            except httpx.HTTPError as exc:
+                # A read timeout: the request may be being served; the caller's own
+                # deadline is what a retry would eat into, so it is reported at once.
+                raise unavailable_error(self.service, exc) from exc
+            else:
+                if response.status_code not in RETRIED_STATUSES or retry == retries:
+                    return response
+            log.info("retrying a read", extra={"service": self.service, "path": path,
+                                                "retry": retry + 1})
+            await asyncio.sleep(self.retry.delay(retry))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _call(
         self,
@@ -648,27 +734,22 @@ class ServiceClient:
         template: str,
         *,
         body: BaseModel | list[BaseModel] | None = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | list[str]] | None = None,
         **ids: str,
     ) -> Any:
         """`method` on `template` with `ids` in its placeholders (checked and quoted there),
         within the request's and the service's caps on calls in flight."""
         path = API + service_path(template, ids)
         for name, value in (params or {}).items():
-            if name.endswith("_id"):
-                identifier(str(value), field=name)
+            if name == "id" or name.endswith("_id"):
+                for one in value if isinstance(value, list) else [value]:
+                    identifier(str(one), field=name)
         payload: Any = None
         if isinstance(body, list):
             payload = [_dump(item) for item in body]
         elif body is not None:
             payload = _dump(body)
-        try:
-            async with self.slots.hold():
-                response = await self.http.request(
-                    method, path, json=payload, params=params, headers=self.caller.headers()
-                )
-        except httpx.HTTPError as exc:
-            raise unavailable_error(self.service, exc) from exc
+        response = await self._send(method, path, payload, params)
         if response.is_error:
             raise problem_error(self.service, response)
         try:
@@ -696,6 +777,14 @@ class ServiceClient:
         except ValidationError as exc:
             raise self._unexpected(template, exc) from exc
 
+    async def _batch(self, model: type[Item], template: str, ids: list[str],
+                     **params: str | int) -> BatchPublic[Item]:
+        """A batch read of at most MAX_BATCH_IDS ids (the caller chunks a longer list)."""
+        if len(ids) > MAX_BATCH_IDS:
+            raise ValueError(f"a batch read takes at most {MAX_BATCH_IDS} ids")
+        return await self._one(BatchPublic[model], "GET",  # type: ignore[valid-type]
+                               template, params={"id": ids, **params})
+
     async def _many(self, model: type[Model], template: str, **kwargs: Any) -> list[Model]:
         data = await self._call("GET", template, **kwargs)
         try:
@@ -716,6 +805,10 @@ class EnrolmentClient(ServiceClient):
     async def employee(self, id: str) -> EmployeePublic:
         return await self._one(EmployeePublic, "GET", "/employees/{id}", id=id)
 
+    async def employees(self, ids: list[str]) -> BatchPublic[EmployeePublic]:
+        """Employees by id, each as `employee` would answer it."""
+        return await self._batch(EmployeePublic, "/batch/employees", ids)
+
     async def create_programme(self, data: ProgrammeCreate) -> ProgrammePublic:
         return await self._one(ProgrammePublic, "POST", "/programmes", body=data)
 
@@ -724,6 +817,14 @@ class EnrolmentClient(ServiceClient):
 
     async def programme(self, id: str) -> ProgrammePublic:
         return await self._one(ProgrammePublic, "GET", "/programmes/{id}", id=id)
+
+    async def programmes_by_id(self, ids: list[str]) -> BatchPublic[ProgrammePublic]:
+        """Programmes by id, each as `programme` would answer it."""
+        return await self._batch(ProgrammePublic, "/batch/programmes", ids)
+
+    async def participants_by_id(self, ids: list[str]) -> BatchPublic[ParticipantPublic]:
+        """Participants by id, each as `participant` would answer it."""
+        return await self._batch(ParticipantPublic, "/batch/participants", ids)
 
     async def enrol(self, programme_id: str, data: ParticipantCreate) -> ParticipantPublic:
         return await self._one(ParticipantPublic, "POST", "/programmes/{programme_id}/participants",
@@ -812,10 +913,12 @@ class MatchingClient(ServiceClient):
     async def form_pair(self, data: PairCreate) -> PairPublic:
         return await self._one(PairPublic, "POST", "/pairs", body=data)
 
-    async def pairs(self, *, programme_id: str | None = None,
+    async def pairs(self, *, programme_id: str | list[str] | None = None,
                     participant_id: str | None = None,
                     status: str | None = None) -> list[PairPublic]:
-        params: dict[str, str | int] = {}
+        """Pairs, filtered; several programmes' at once with a list of at most
+        MAX_BATCH_IDS programme ids."""
+        params: dict[str, str | int | list[str]] = {}
         if programme_id is not None:
             params["programme_id"] = programme_id
         if participant_id is not None:
@@ -823,6 +926,10 @@ class MatchingClient(ServiceClient):
         if status is not None:
             params["status"] = status
         return await self._many(PairPublic, "/pairs", params=params)
+
+    async def pairs_by_id(self, ids: list[str]) -> BatchPublic[PairPublic]:
+        """Pairs by id, each as `pair` would answer it."""
+        return await self._batch(PairPublic, "/batch/pairs", ids)
 
     async def pair(self, id: str) -> PairPublic:
         return await self._one(PairPublic, "GET", "/pairs/{id}", id=id)
@@ -887,6 +994,10 @@ class SchedulingClient(ServiceClient):
     async def pair_sessions(self, pair_id: str) -> list[SessionPublic]:
         return await self._many(SessionPublic, "/pairs/{pair_id}/sessions", pair_id=pair_id)
 
+    async def sessions_of_pairs(self, ids: list[str]) -> BatchPublic[PairSessionsPublic]:
+        """Several pairs' sessions by pair id, each as `pair_sessions` would answer it."""
+        return await self._batch(PairSessionsPublic, "/batch/pair-sessions", ids)
+
     async def session(self, id: str) -> SessionPublic:
         return await self._one(SessionPublic, "GET", "/sessions/{id}", id=id)
 
@@ -906,6 +1017,10 @@ class AnalyticsClient(ServiceClient):
     async def programme_summary(self, programme_id: str) -> ProgrammeSummaryPublic:
         return await self._one(ProgrammeSummaryPublic, "GET", "/programmes/{programme_id}/summary",
                                programme_id=programme_id)
+
+    async def programme_summaries(self, ids: list[str]) -> BatchPublic[ProgrammeSummaryPublic]:
+        """Several programmes' figures by programme id (admins)."""
+        return await self._batch(ProgrammeSummaryPublic, "/batch/programme-summaries", ids)
 
 
 @dataclass(frozen=True)

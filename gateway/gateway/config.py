@@ -27,6 +27,11 @@ class GatewaySettings(UpwardSettings):
     analytics_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8004")
     # A GraphQL field waits this long for a service before it errors with 504.
     downstream_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A read (GET) that could not connect, or got a 502, 503 or 504, is tried again up to
+    # this many attempts in all, waiting about retry_backoff_seconds, then twice that
+    # (each wait jittered by +-50 %). Writes are never retried: they may have been applied.
+    downstream_read_attempts: int = Field(default=3, ge=1, le=10)
+    downstream_retry_backoff_seconds: float = Field(default=0.05, ge=0, le=5)
     # An HRIS import or SCIM bulk request may stream a large file: wait longer.
     forward_timeout_seconds: float = Field(default=300.0, gt=0)
     # Below the readiness probe's own timeout, so one slow service reads "not ready".

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import strawberry
 from fastapi import Request, WebSocket
@@ -15,6 +15,7 @@ from strawberry.fastapi import BaseContext
 
 from gateway.clients import (
     AnalyticsClient,
+    BatchPublic,
     Caller,
     CallSlots,
     Downstreams,
@@ -27,17 +28,23 @@ from gateway.clients import (
     PairPublic,
     ParticipantPublic,
     PoolStatsPublic,
+    ProblemError,
     ProgrammePublic,
     ProgrammeSummaryPublic,
+    RetryPolicy,
     SchedulingClient,
     SessionPublic,
+    identifier,
+    missing_error,
 )
 from gateway.config import GatewaySettings
 from upward_common.auth import Principal, current_principal
+from upward_common.batch import MAX_BATCH_IDS
 from upward_common.logs import current_correlation_id
 from upward_common.problems import Problem
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 class Batches:
@@ -74,6 +81,82 @@ class Batches:
 
         return load
 
+    def batched(
+        self, fetch: Callable[[list[str]], Awaitable[BatchPublic[Any]]], *,
+        key: Callable[[Any], str], value: Callable[[Any], T] = lambda item: item,
+        service: str,
+    ) -> Callable[[list[str]], Awaitable[Sequence[T | BaseException]]]:
+        """A batch function making one batch read per MAX_BATCH_IDS distinct keys.
+
+        Each key is answered on its own: an item found (`value(item)`, filed under
+        `key(item)`), the error its single route would have raised when the service lists it
+        as missing, or the call's error when that chunk's call failed. A key that is no
+        `Identifier` fails alone, before any call.
+        """
+
+        async def fetch_all(keys: list[str]) -> Sequence[T | BaseException]:
+            results: dict[str, T | BaseException] = {}
+            valid: list[str] = []
+            for wanted in keys:
+                try:
+                    valid.append(identifier(wanted, field="id"))
+                except ProblemError as exc:
+                    results[wanted] = exc
+            chunks = [valid[at:at + MAX_BATCH_IDS] for at in range(0, len(valid), MAX_BATCH_IDS)]
+            answers = await asyncio.gather(*(fetch(chunk) for chunk in chunks),
+                                           return_exceptions=True)
+            for chunk, answer in zip(chunks, answers, strict=True):
+                if isinstance(answer, BaseException):
+                    results.update(dict.fromkeys(chunk, answer))
+                    continue
+                for item in answer.items:
+                    results[key(item)] = value(item)
+                for miss in answer.missing:
+                    results[miss.id] = missing_error(service, miss.id, miss.status, miss.detail)
+            return [results[wanted] if wanted in results else missing_error(
+                        service, wanted, 502, f"The {service} service left {wanted} unanswered")
+                    for wanted in keys]
+
+        return self._tracked(fetch_all)
+
+    def grouped(
+        self, fetch: Callable[[list[str]], Awaitable[list[Item]]], *,
+        key: Callable[[Item], str],
+    ) -> Callable[[list[str]], Awaitable[Sequence[list[Item] | BaseException]]]:
+        """A batch function for one-to-many keys (a programme's pairs): one call per
+        MAX_BATCH_IDS keys, its answer grouped by `key`; a key with nothing gets []."""
+
+        async def fetch_all(keys: list[str]) -> Sequence[list[Item] | BaseException]:
+            chunks = [keys[at:at + MAX_BATCH_IDS] for at in range(0, len(keys), MAX_BATCH_IDS)]
+            answers = await asyncio.gather(*(fetch(chunk) for chunk in chunks),
+                                           return_exceptions=True)
+            results: dict[str, list[Item] | BaseException] = {}
+            for chunk, answer in zip(chunks, answers, strict=True):
+                if isinstance(answer, BaseException):
+                    results.update(dict.fromkeys(chunk, answer))
+                    continue
+                groups: dict[str, list[Item]] = {wanted: [] for wanted in chunk}
+                for item in answer:
+                    groups.setdefault(key(item), []).append(item)
+                results.update(groups)
+            return [results[wanted] for wanted in keys]
+
+        return self._tracked(fetch_all)
+
+    def _tracked(self, load: Callable[[list[str]], Awaitable[Sequence[T]]],
+                 ) -> Callable[[list[str]], Awaitable[Sequence[T]]]:
+        async def run(keys: list[str]) -> Sequence[T]:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                return await load(keys)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        return run
+
     def cancel(self) -> None:
         for task in self._running:
             task.cancel()
@@ -99,20 +182,32 @@ class Loaders:
     @classmethod
     def create(cls, batches: Batches, enrolment: EnrolmentClient, matching: MatchingClient,
                scheduling: SchedulingClient, analytics: AnalyticsClient) -> Loaders:
-        async def programme_pairs(programme_id: str) -> list[PairPublic]:
-            return await matching.pairs(programme_id=programme_id)
+        async def programme_pairs(programme_ids: list[str]) -> list[PairPublic]:
+            return await matching.pairs(programme_id=programme_ids)
+
+        def by_id(item: Any) -> str:
+            return str(item.id)
 
         per_key = batches.per_key
 
         return cls(
-            employee=DataLoader(per_key(enrolment.employee)),
-            programme=DataLoader(per_key(enrolment.programme)),
-            participant=DataLoader(per_key(enrolment.participant)),
+            employee=DataLoader(batches.batched(enrolment.employees, key=by_id,
+                                                service="enrolment")),
+            programme=DataLoader(batches.batched(enrolment.programmes_by_id, key=by_id,
+                                                 service="enrolment")),
+            participant=DataLoader(batches.batched(enrolment.participants_by_id, key=by_id,
+                                                   service="enrolment")),
             programme_participants=DataLoader(per_key(enrolment.participants)),
-            programme_summary=DataLoader(per_key(analytics.programme_summary)),
-            programme_pairs=DataLoader(per_key(programme_pairs)),
-            pair=DataLoader(per_key(matching.pair)),
-            pair_sessions=DataLoader(per_key(scheduling.pair_sessions)),
+            programme_summary=DataLoader(batches.batched(
+                analytics.programme_summaries, key=lambda s: str(s.programme_id),
+                service="analytics")),
+            programme_pairs=DataLoader(batches.grouped(
+                programme_pairs, key=lambda p: p.programme_id)),
+            pair=DataLoader(batches.batched(matching.pairs_by_id, key=by_id,
+                                            service="matching")),
+            pair_sessions=DataLoader(batches.batched(
+                scheduling.sessions_of_pairs, key=lambda group: str(group.pair_id),
+                value=lambda group: list(group.sessions), service="scheduling")),
             programme_invitations=DataLoader(per_key(enrolment.programme_invitations)),
             matching_config=DataLoader(per_key(matching.matching_config)),
             pool_stats=DataLoader(per_key(matching.pool_stats)),
@@ -124,11 +219,13 @@ class GatewayContext(BaseContext):
     """What every resolver of one request sees: who calls, and the clients acting for them."""
 
     def __init__(self, *, principal: Principal, downstreams: Downstreams,
-                 correlation_id: str, max_concurrent_calls: int) -> None:
+                 correlation_id: str, max_concurrent_calls: int,
+                 retry: RetryPolicy | None = None) -> None:
         super().__init__()
         self.downstreams = downstreams
         self.correlation_id = correlation_id
         self.max_concurrent_calls = max_concurrent_calls
+        self.retry = retry
         # A websocket's `connection_init` payload (Strawberry sets it) and what it proved.
         self.connection_params: dict[str, object] | None = None
         self.expires_at: float | None = None
@@ -148,10 +245,14 @@ class GatewayContext(BaseContext):
         def slots(service: str) -> CallSlots:
             return CallSlots(request=request_slots, service=downstreams.slots[service])
 
-        self.enrolment = EnrolmentClient(downstreams.enrolment, caller, slots("enrolment"))
-        self.matching = MatchingClient(downstreams.matching, caller, slots("matching"))
-        self.scheduling = SchedulingClient(downstreams.scheduling, caller, slots("scheduling"))
-        self.analytics = AnalyticsClient(downstreams.analytics, caller, slots("analytics"))
+        retry = self.retry
+        self.enrolment = EnrolmentClient(downstreams.enrolment, caller, slots("enrolment"),
+                                         retry)
+        self.matching = MatchingClient(downstreams.matching, caller, slots("matching"), retry)
+        self.scheduling = SchedulingClient(downstreams.scheduling, caller, slots("scheduling"),
+                                           retry)
+        self.analytics = AnalyticsClient(downstreams.analytics, caller, slots("analytics"),
+                                         retry)
         self.batches = Batches()
         self.loaders = Loaders.create(self.batches, self.enrolment, self.matching,
                                       self.scheduling, self.analytics)
@@ -209,11 +310,13 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
     """
     downstreams: Downstreams = connection.app.state.downstreams
     settings: GatewaySettings = connection.app.state.settings
+    retry = RetryPolicy(attempts=settings.downstream_read_attempts,
+                        backoff_seconds=settings.downstream_retry_backoff_seconds)
     if isinstance(connection, WebSocket):
         return GatewayContext(
             principal=_ANONYMOUS, downstreams=downstreams,
             correlation_id=current_correlation_id(),
-            max_concurrent_calls=settings.max_concurrent_calls_per_request,
+            max_concurrent_calls=settings.max_concurrent_calls_per_request, retry=retry,
         )
     request = cast(Request, connection)
     if settings.graphql_ide and is_ide_page(request):
@@ -224,5 +327,5 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
         await _read_body(request, settings.max_body_bytes)
     return GatewayContext(
         principal=principal, downstreams=downstreams, correlation_id=current_correlation_id(),
-        max_concurrent_calls=settings.max_concurrent_calls_per_request,
+        max_concurrent_calls=settings.max_concurrent_calls_per_request, retry=retry,
     )

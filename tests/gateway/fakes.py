@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -63,6 +63,10 @@ class Recorder:
     # Set by a test to make the fake's /readyz answer 503, as a service does while its
     # database, NATS or outbox is not ready; its /healthz answers 200 all the same.
     not_ready: str | None = None
+    # Set by a test: the next this-many calls are answered with `failing_status`
+    # (problem+json), as a service restarting behind its proxy answers.
+    failing: int = 0
+    failing_status: int = 503
 
     def paths(self, method: str = "GET") -> list[str]:
         return [c.path for c in self.calls if c.method == method]
@@ -106,6 +110,10 @@ def _app(name: str, recorder: Recorder) -> FastAPI:
             return await call_next(request)
         recorder.calls.append(Call(request.method, request.url.path, request.url.query,
                                    dict(request.headers)))
+        if recorder.failing > 0:
+            recorder.failing -= 1
+            return JSONResponse(Problem(recorder.failing_status, "Briefly unavailable").body(),
+                                status_code=recorder.failing_status, media_type=PROBLEM_JSON)
         async with recorder.answering(request):
             return await call_next(request)
 
@@ -233,6 +241,21 @@ def _session(pair_id: str) -> dict[str, Any]:
 
 # --- the four fakes ------------------------------------------------------------------------
 
+# The batch routes' `id` parameter, capped as the services cap it.
+Ids = Query(alias="id", min_length=1, max_length=200)
+
+
+def _batch(ids: list[str], one: Callable[[str], Any]) -> dict[str, Any]:
+    """A batch read's answer, each id as the fake's single route answers it."""
+    items: list[Any] = []
+    missing: list[dict[str, Any]] = []
+    for ident in dict.fromkeys(ids):
+        try:
+            items.append(one(ident))
+        except Problem as problem:
+            missing.append({"id": ident, "status": problem.status, "detail": problem.detail})
+    return {"items": items, "missing": missing}
+
 
 class ProgrammeIn(BaseModel):
     name: str = Field(min_length=1)
@@ -314,6 +337,39 @@ def fake_enrolment(recorder: Recorder) -> FastAPI:
         if employee_id not in EMPLOYEES:
             raise not_found("Employee", employee_id)
         return EMPLOYEES[employee_id]
+
+    @app.get("/api/v1/batch/employees")
+    async def employees(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
+        def one(employee_id: str) -> dict[str, Any]:
+            user.require_self_or_admin(employee_id)
+            if employee_id not in EMPLOYEES:
+                raise not_found("Employee", employee_id)
+            return EMPLOYEES[employee_id]
+
+        return _batch(ids, one)
+
+    @app.get("/api/v1/batch/programmes")
+    async def programmes_by_id(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
+        def one(programme_id: str) -> dict[str, Any]:
+            if programme_id not in PROGRAMMES:
+                raise not_found("Programme", programme_id)
+            return PROGRAMMES[programme_id]
+
+        return _batch(ids, one)
+
+    @app.get("/api/v1/batch/participants")
+    async def participants_by_id(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
+        def one(participant_id: str) -> dict[str, Any]:
+            if participant_id == "garbled":
+                return {"id": "garbled", "role": "boss", "enrolled_at": "yesterday",
+                        "secret_internal_field": "do-not-leak"}
+            if participant_id not in PARTICIPANTS:
+                raise not_found("Participant", participant_id)
+            found = PARTICIPANTS[participant_id]
+            user.require_self_or_admin(found["employee_id"])
+            return found
+
+        return _batch(ids, one)
 
     @app.post("/api/v1/employees/{employee_id}/erase")
     async def erase(employee_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
@@ -555,11 +611,12 @@ def fake_matching(recorder: Recorder) -> FastAPI:
                 "id": "pair-new"}
 
     @app.get("/api/v1/pairs")
-    async def pairs(user: CurrentUser, programme_id: str | None = None,
+    async def pairs(user: CurrentUser,
+                    programme_id: list[str] | None = Query(default=None, max_length=100),
                     participant_id: str | None = None,
                     status: str | None = None) -> list[dict[str, Any]]:
         return [p for p in PAIRS.values()
-                if programme_id in (None, p["programme_id"])
+                if (programme_id is None or p["programme_id"] in programme_id)
                 and participant_id in (None, p["mentor_participant_id"],
                                        p["mentee_participant_id"])
                 and status in (None, p["status"])]
@@ -635,6 +692,15 @@ def fake_matching(recorder: Recorder) -> FastAPI:
             raise conflict("The run is published", field="status")
         return {**_run(run_id, "max_score", False)}
 
+    @app.get("/api/v1/batch/pairs")
+    async def pairs_by_id(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
+        def one(pair_id: str) -> dict[str, Any]:
+            if pair_id not in PAIRS:
+                raise not_found("Pair", pair_id)
+            return PAIRS[pair_id]
+
+        return _batch(ids, one)
+
     @app.get("/api/v1/pairs/{pair_id}")
     async def pair(pair_id: str, user: CurrentUser) -> dict[str, Any]:
         if pair_id not in PAIRS:
@@ -668,6 +734,11 @@ def fake_scheduling(recorder: Recorder) -> FastAPI:
     async def pair_sessions(pair_id: str, user: CurrentUser) -> list[dict[str, Any]]:
         return [_session(pair_id)]
 
+    @app.get("/api/v1/batch/pair-sessions")
+    async def sessions_of_pairs(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
+        return _batch(ids, lambda pair_id: {"pair_id": pair_id,
+                                            "sessions": [_session(pair_id)]})
+
     @app.get("/api/v1/sessions")
     async def sessions(user: CurrentUser, employee_id: str | None = None,
                        ) -> list[dict[str, Any]]:
@@ -688,6 +759,12 @@ def fake_scheduling(recorder: Recorder) -> FastAPI:
     return app
 
 
+def _summary(programme_id: str) -> dict[str, Any]:
+    return {"programme_id": programme_id, "participants_enrolled": 7, "mentors": 3,
+            "mentees": 4, "pairs_formed": 5, "pairs_active": 5, "sessions_scheduled": 5,
+            "sessions_held": 0}
+
+
 def fake_analytics(recorder: Recorder) -> FastAPI:
     app = _app("analytics", recorder)
 
@@ -696,9 +773,15 @@ def fake_analytics(recorder: Recorder) -> FastAPI:
         if programme_id == "prog-broken":
             return Response(b"<html>upstream proxy error</html>", status_code=200,
                             media_type="text/html")
-        return JSONResponse({"programme_id": programme_id, "participants_enrolled": 7,
-                             "mentors": 3, "mentees": 4, "pairs_formed": 5, "pairs_active": 5,
-                             "sessions_scheduled": 5, "sessions_held": 0})
+        return JSONResponse(_summary(programme_id))
+
+    @app.get("/api/v1/batch/programme-summaries")
+    async def summaries(user: CurrentUser, ids: list[str] = Ids) -> Response:
+        if "prog-broken" in ids:
+            return Response(b"<html>upstream proxy error</html>", status_code=200,
+                            media_type="text/html")
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return JSONResponse(_batch(ids, _summary))
 
     return app
 

@@ -62,4 +62,4 @@ async def test_loaders_cache_within_one_request_only(stack: Stack,
     assert first.json()["data"] == {"a": {"id": "m1"}, "b": {"role": "MENTOR"}}
     assert second.json()["data"] == first.json()["data"]
     # One call per request: cached inside a request, never across requests (or callers).
-    assert stack.recorders["enrolment"].paths() == ["/api/v1/participants/m1"] * 2
+    assert stack.recorders["enrolment"].paths() == ["/api/v1/batch/participants"] * 2

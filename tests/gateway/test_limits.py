@@ -217,15 +217,16 @@ def _more_programmes(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
 async def test_calls_in_flight_stay_under_the_request_and_service_caps_and_health_answers(
     start_stack: StartStack, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _more_programmes(monkeypatch, 57)  # 60 programmes: 60 pair lists per query
+    # 60 programmes: 60 match-run lists per query (a read that is not batched).
+    _more_programmes(monkeypatch, 57)
     admin = token("hr_admin")
     caps = {"max_concurrent_calls_per_request": 3, "max_concurrent_calls_per_service": 5}
 
     async with start_stack(settings=caps) as stack:
         matching = stack.recorders["matching"]
         matching.delay = 0.02
-        queries = [asyncio.create_task(stack.graphql("{ programmes { id pairs { id } } }",
-                                                     token=admin)) for _ in range(3)]
+        queries = [asyncio.create_task(stack.graphql(
+            "{ programmes { id matchRuns { id } } }", token=admin)) for _ in range(3)]
         await wait_until(lambda: matching.in_flight > 0)
         async with stack.client() as client:
             alive = await client.get("/healthz")
@@ -272,7 +273,7 @@ async def test_a_client_that_hangs_up_stops_the_downstream_work(
         matching.hold = asyncio.Event()
         client = stack.client(token("hr_admin"))
         query = asyncio.create_task(client.post(
-            "/graphql", json={"query": "{ programmes { id pairs { id } } }"}))
+            "/graphql", json={"query": "{ programmes { id matchRuns { id } } }"}))
         await wait_until(lambda: matching.in_flight == 2)
 
         query.cancel()  # the client hangs up
@@ -283,7 +284,7 @@ async def test_a_client_that_hangs_up_stops_the_downstream_work(
         matching.hold.set()
         await asyncio.sleep(0.3)  # time enough for any further call to arrive
 
-    assert len(matching.calls) == 2  # the 18 other pair lists were never asked for
+    assert len(matching.calls) == 2  # the 18 other run lists were never asked for
 
 
 def test_the_limits_have_documented_defaults_and_come_from_gateway_variables(

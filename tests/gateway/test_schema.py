@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.gateway.conftest import Stack
 from tests.gateway.fakes import PAIRS
@@ -29,7 +30,7 @@ def _done(data: dict[str, Any], mutation: str, result: str) -> Any:
     return payload[result]
 
 
-async def test_five_pairs_cost_one_call_per_distinct_participant_and_per_pair(
+async def test_five_pairs_cost_one_batch_call_per_service(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     query = """{ pairs(programmeId: "prog1") {
@@ -46,11 +47,14 @@ async def test_five_pairs_cost_one_call_per_distinct_participant_and_per_pair(
     distinct = {p[k] for p in PAIRS.values()
                 for k in ("mentor_participant_id", "mentee_participant_id")}
     assert len(distinct) == 7  # 10 mentor/mentee slots, 7 different people
-    enrolment = Counter(stack.recorders["enrolment"].paths())
-    assert enrolment == Counter(f"/api/v1/participants/{pid}" for pid in distinct)
+    # One batch read per service, each distinct id asked once.
+    [people] = stack.recorders["enrolment"].calls
+    assert people.path == "/api/v1/batch/participants"
+    assert sorted(parse_qs(people.query)["id"]) == sorted(distinct)
     assert stack.recorders["matching"].paths() == ["/api/v1/pairs"]
-    assert Counter(stack.recorders["scheduling"].paths()) == Counter(
-        f"/api/v1/pairs/{pid}/sessions" for pid in PAIRS)
+    [sessions] = stack.recorders["scheduling"].calls
+    assert sessions.path == "/api/v1/batch/pair-sessions"
+    assert sorted(parse_qs(sessions.query)["id"]) == sorted(PAIRS)
 
 
 async def test_participants_listed_earlier_in_a_request_are_not_fetched_again(
@@ -88,8 +92,9 @@ async def test_a_programmes_participants_and_summary_are_fetched_only_when_asked
     assert full["programmes"][0]["summary"] == {"pairsFormed": 5, "sessionsHeld": 0}
     assert Counter(stack.recorders["enrolment"].paths()) == Counter(
         ["/api/v1/programmes"] + [f"/api/v1/programmes/prog{i}/participants" for i in (1, 2, 3)])
-    assert Counter(stack.recorders["analytics"].paths()) == Counter(
-        f"/api/v1/programmes/prog{i}/summary" for i in (1, 2, 3))
+    [summaries] = stack.recorders["analytics"].calls
+    assert summaries.path == "/api/v1/batch/programme-summaries"
+    assert parse_qs(summaries.query)["id"] == ["prog1", "prog2", "prog3"]
 
 
 async def test_nested_lookups_follow_ids_across_services(

@@ -149,6 +149,10 @@ class Op:
     ok: tuple[int, ...] = (200,)
     # Run just before the call, against the seeded world (a SCIM user to delete, say).
     prepare: Callable[[World, Any], Mapping[str, str]] | None = None
+    # A batch read: the id it asks for. A 200 answer is then checked per id: the rule's
+    # outcome is where that id lands (ALLOWED: among the items; 403 or 404: in `missing`
+    # with that status), as the route for one would have answered it.
+    per_id: Callable[[World], str] | None = None
 
     @property
     def key(self) -> str:
@@ -212,6 +216,15 @@ ENROLMENT = [
        cast={"own": "Y", "stranger": "D"}, ok=(409,)),
     Op("enrolment", "GET", "/api/v1/employees/{employee_id}/invitations", self_or_admin(),
        lambda w: Call(f"/api/v1/employees/{w.employees['A']}/invitations"), RELATIONS),
+    Op("enrolment", "GET", "/api/v1/batch/employees", self_or_admin(),
+       lambda w: Call("/api/v1/batch/employees", params={"id": w.employees["A"]}), RELATIONS,
+       per_id=lambda w: w.employees["A"]),
+    Op("enrolment", "GET", "/api/v1/batch/participants", self_or_admin(),
+       lambda w: Call("/api/v1/batch/participants", params={"id": w.participants["A"]}),
+       RELATIONS, per_id=lambda w: w.participants["A"]),
+    Op("enrolment", "GET", "/api/v1/batch/programmes", READERS,
+       lambda w: Call("/api/v1/batch/programmes", params={"id": _p(w)}), PROGRAMME_RELATIONS,
+       per_id=_p),
     Op("enrolment", "GET", "/api/v1/programmes", READERS, _fixed("/api/v1/programmes")),
     Op("enrolment", "POST", "/api/v1/programmes", ADMINS,
        _fixed("/api/v1/programmes", json={"name": "Probe"}), ok=(201,)),
@@ -329,6 +342,9 @@ MATCHING = [
            "programme_id": _p(w), "mentee_participant_id": w.participants["A"],
            "mentor_participant_id": w.participants["C"]}), ok=(409,)),
     Op("matching", "GET", "/api/v1/pairs", READERS, _fixed("/api/v1/pairs")),
+    Op("matching", "GET", "/api/v1/batch/pairs", members_or_admin(404),
+       lambda w: Call("/api/v1/batch/pairs", params={"id": w.pair_ab}), RELATIONS,
+       per_id=lambda w: w.pair_ab),
     Op("matching", "GET", "/api/v1/pairs/{pair_id}", members_or_admin(404),
        lambda w: Call(f"/api/v1/pairs/{w.pair_ab}"), RELATIONS),
     # Pair AB is active, not proposed: 409 for whoever may answer; B is its mentor.
@@ -356,6 +372,9 @@ MATCHING = [
 SCHEDULING = [
     Op("scheduling", "GET", "/api/v1/pairs/{pair_id}/sessions", members_or_admin(403),
        lambda w: Call(f"/api/v1/pairs/{w.pair_ab}/sessions"), RELATIONS),
+    Op("scheduling", "GET", "/api/v1/batch/pair-sessions", members_or_admin(403),
+       lambda w: Call("/api/v1/batch/pair-sessions", params={"id": w.pair_ab}), RELATIONS,
+       per_id=lambda w: w.pair_ab),
     Op("scheduling", "GET", "/api/v1/sessions", self_or_admin(),
        lambda w: Call("/api/v1/sessions", params={"employee_id": w.employees["A"]}),
        RELATIONS),
@@ -371,6 +390,9 @@ SCHEDULING = [
 ANALYTICS = [
     Op("analytics", "GET", "/api/v1/programmes/{programme_id}/summary", ADMINS,
        lambda w: Call(f"/api/v1/programmes/{_p(w)}/summary"), PROGRAMME_RELATIONS),
+    Op("analytics", "GET", "/api/v1/batch/programme-summaries", ADMINS,
+       lambda w: Call("/api/v1/batch/programme-summaries", params={"id": _p(w)}),
+       PROGRAMME_RELATIONS, per_id=_p),
 ]
 
 GATEWAY = [
@@ -625,6 +647,7 @@ def _refused_token(*kinds: str) -> Callable[[Row], bool]:
 # each starts to pass (and its marker must go) when the fix lands.
 _HRIS_NOT_403 = frozenset({
     "enrolment GET /api/v1/programmes", "enrolment GET /api/v1/programmes/{programme_id}",
+    "enrolment GET /api/v1/batch/programmes", "matching GET /api/v1/batch/pairs",
     "matching GET /api/v1/pairs", "matching GET /api/v1/pairs/{pair_id}",
     "matching POST /api/v1/pairs/{pair_id}/accept", "matching POST /api/v1/pairs/{pair_id}/decline",
     "matching POST /api/v1/pairs/{pair_id}/end",

@@ -232,6 +232,15 @@ class Pair:
         found = await info.context.loaders.pair_sessions.load(self.id)
         return [scheduling.Session.of(s) for s in found]
 
+    @strawberry.field(description="The pair's first session still planned (neither held nor "
+                                   "cancelled), by start time; null when none is.")
+    async def next_session(self, info: Info) -> Annotated[Session, SCHEDULING] | None:
+        found = await info.context.loaders.pair_sessions.load(self.id)
+        planned = [s for s in found if s.status == "planned" and s.starts_at is not None]
+        if not planned:
+            return None
+        return scheduling.Session.of(min(planned, key=lambda s: (s.starts_at, s.id)))
+
     @strawberry.field(description="The programme the pair belongs to.")
     async def programme(self, info: Info) -> Annotated[Programme, ENROLMENT] | None:
         return enrolment.Programme.of(await info.context.loaders.programme.load(self.programme_id))

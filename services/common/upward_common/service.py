@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
@@ -115,7 +116,8 @@ class ServiceDefinition:
         # bearer scheme its Authorize button fills in.
         app = FastAPI(title=definition.title, description=definition.description,
                       version=definition.version, lifespan=lifespan,
-                      swagger_ui_parameters={"showExtensions": True})
+                      swagger_ui_parameters={"showExtensions": True},
+                      generate_unique_id_function=operation_id)
         registry = CollectorRegistry()
         app.state.settings = settings
         app.state.verifier = TokenVerifier(settings)
@@ -157,5 +159,25 @@ class ServiceDefinition:
         app.include_router(health_router(registry, readiness))
         for router in definition.routers:
             document_roles(router)
+            for route in router.routes:
+                if isinstance(route, APIRoute) and not route.tags and not router.tags:
+                    route.tags = [resource_tag(route.path)]
             app.include_router(router)
         return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's own name (`list_pairs`): stable across path changes, snake_case,
+    and what a generated client calls the operation. Unique per service (checked in tests)."""
+    return route.name
+
+
+def resource_tag(path: str) -> str:
+    """The tag a route is grouped under: the resource its path starts with
+    (`/api/v1/programmes/{id}/pool` -> `programmes`), `scim`, or `health`."""
+    parts = [part for part in path.split("/") if part]
+    if parts[:2] == ["api", "v1"] and len(parts) > 2:
+        return parts[2]
+    if parts[:1] == ["scim"]:
+        return "scim"
+    return "health"

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from enrolment import imports, repository, service
 from enrolment.models import (
+    Employee,
     EmployeePublic,
     ImportReport,
     InvitationCreate,
@@ -29,6 +30,7 @@ from enrolment.models import (
     TopicsAdd,
 )
 from upward_common.auth import CurrentUser, HrAdmin, HrisOrHrAdmin, Principal, ProgrammeAdmin
+from upward_common.batch import Batch, BatchIds
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier, Text
 from upward_common.problems import PROBLEM_JSON, Problem
@@ -119,8 +121,19 @@ async def import_employees(request: Request, session: SessionDep, user: HrisOrHr
 async def get_employee(employee_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """One employee: themselves, or anyone for admins."""
     employee = await service.get_employee(session, user=user, employee_id=employee_id)
+    return _employee_public(employee)
+
+
+def _employee_public(employee: Employee) -> EmployeePublic:
     return EmployeePublic.model_validate(
         employee.model_dump() | {"erased": employee.erased_at is not None})
+
+
+@router.get("/batch/employees", response_model=Batch[EmployeePublic], tags=["batch"])
+async def batch_employees(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+    """Employees by id, each as `GET /employees/{employee_id}` answers it (docs/limits.md)."""
+    found, missing = await service.get_employees(session, user=user, employee_ids=ids)
+    return Batch[EmployeePublic](items=[_employee_public(e) for e in found], missing=missing)
 
 
 @router.post("/employees/{employee_id}/erase", response_model=EmployeePublic)
@@ -132,7 +145,7 @@ async def erase_employee(employee_id: Identifier, session: SessionDep, user: HrA
 
 
 @router.get("/employees/{employee_id}/invitations", response_model=list[InvitationPublic])
-async def employee_invitations(employee_id: Identifier, session: SessionDep,
+async def list_employee_invitations(employee_id: Identifier, session: SessionDep,
                                user: CurrentUser) -> Any:
     """An employee's invitations: themselves, or admins."""
     return await service.list_invitations(session, user=user, employee_id=employee_id)
@@ -164,6 +177,15 @@ async def get_programme(programme_id: Identifier, session: SessionDep, user: Cur
     return programme
 
 
+@router.get("/batch/programmes", response_model=Batch[ProgrammePublic], tags=["batch"])
+async def batch_programmes(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+    """Programmes by id, each as `GET /programmes/{programme_id}` answers it."""
+    found, missing = await service.get_programmes(session, user=user, programme_ids=ids)
+    return Batch[ProgrammePublic](items=[ProgrammePublic.model_validate(p, from_attributes=True)
+                                         for p in found],
+                                  missing=missing)
+
+
 @router.patch("/programmes/{programme_id}", response_model=ProgrammePublic)
 async def update_programme(programme_id: Identifier, data: ProgrammeUpdate, session: SessionDep,
                            user: ProgrammeAdmin) -> Any:
@@ -174,7 +196,7 @@ async def update_programme(programme_id: Identifier, data: ProgrammeUpdate, sess
 
 
 @router.post("/programmes/{programme_id}/status", response_model=ProgrammePublic)
-async def transition_programme(programme_id: Identifier, data: ProgrammeTransition,
+async def change_programme_status(programme_id: Identifier, data: ProgrammeTransition,
                                session: SessionDep, user: ProgrammeAdmin) -> Any:
     """Move a programme along draft -> open -> running -> closed (admins)."""
     programme = await service.transition_programme(session, programme_id=programme_id,
@@ -184,7 +206,7 @@ async def transition_programme(programme_id: Identifier, data: ProgrammeTransiti
 
 
 @router.post("/programmes/{programme_id}/topics", response_model=ProgrammePublic)
-async def add_topics(programme_id: Identifier, data: TopicsAdd, session: SessionDep,
+async def add_programme_topics(programme_id: Identifier, data: TopicsAdd, session: SessionDep,
                      user: ProgrammeAdmin) -> Any:
     """Add topics to a programme's catalogue (admins)."""
     programme = await service.add_topics(session, programme_id=programme_id, topics=data.topics)
@@ -205,7 +227,7 @@ def _publics(participants: Sequence[Participant], user: Principal) -> list[Parti
 
 @router.post("/programmes/{programme_id}/participants", response_model=ParticipantPublic,
              status_code=201)
-async def enrol(programme_id: Identifier, data: ParticipantCreate, session: SessionDep,
+async def enrol_participant(programme_id: Identifier, data: ParticipantCreate, session: SessionDep,
                 user: CurrentUser) -> Any:
     """Opt in to a programme as mentor (junior who teaches) or mentee (senior who learns)."""
     participant = await service.enrol(session, user=user, programme_id=programme_id, data=data)
@@ -214,7 +236,7 @@ async def enrol(programme_id: Identifier, data: ParticipantCreate, session: Sess
 
 
 @router.get("/programmes/{programme_id}/participants", response_model=list[ParticipantPublic])
-async def list_participants(programme_id: Identifier, session: SessionDep,
+async def list_programme_participants(programme_id: Identifier, session: SessionDep,
                             user: ProgrammeAdmin) -> Any:
     """A programme's participants (admins; diversity attributes for HR admins only)."""
     await service.get_programme(session, programme_id=programme_id)
@@ -238,7 +260,7 @@ async def import_participants(programme_id: Identifier, request: Request, sessio
 
 @router.post("/programmes/{programme_id}/invitations", response_model=InvitationPublic,
              status_code=201)
-async def invite(programme_id: Identifier, data: InvitationCreate, session: SessionDep,
+async def invite_employee(programme_id: Identifier, data: InvitationCreate, session: SessionDep,
                  user: ProgrammeAdmin) -> Any:
     """Invite an employee; they become a participant only by accepting (admins)."""
     invitation = await service.invite(session, programme_id=programme_id, data=data)
@@ -247,7 +269,7 @@ async def invite(programme_id: Identifier, data: InvitationCreate, session: Sess
 
 
 @router.get("/programmes/{programme_id}/invitations", response_model=list[InvitationPublic])
-async def programme_invitations(programme_id: Identifier, session: SessionDep,
+async def list_programme_invitations(programme_id: Identifier, session: SessionDep,
                                 user: ProgrammeAdmin) -> Any:
     """A programme's invitations (admins)."""
     return await service.list_invitations(session, user=user, programme_id=programme_id)
@@ -283,6 +305,13 @@ async def get_participant(participant_id: Identifier, session: SessionDep,
     return _public(participant, user)
 
 
+@router.get("/batch/participants", response_model=Batch[ParticipantPublic], tags=["batch"])
+async def batch_participants(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+    """Participants by id, each as `GET /participants/{participant_id}` answers it."""
+    found, missing = await service.get_participants(session, user=user, participant_ids=ids)
+    return Batch[ParticipantPublic](items=_publics(found, user), missing=missing)
+
+
 @router.put("/participants/{participant_id}/survey", response_model=ParticipantPublic)
 async def update_survey(participant_id: Identifier, data: SurveyAnswers, session: SessionDep,
                         user: CurrentUser) -> Any:
@@ -295,7 +324,7 @@ async def update_survey(participant_id: Identifier, data: SurveyAnswers, session
 
 @router.get("/participants/{participant_id}/survey/versions",
             response_model=list[SurveyVersionPublic])
-async def survey_versions(participant_id: Identifier, session: SessionDep,
+async def list_survey_versions(participant_id: Identifier, session: SessionDep,
                           user: CurrentUser) -> Any:
     """Every version of a participant's survey, oldest first."""
     versions = await service.survey_history(session, user=user, participant_id=participant_id)
@@ -313,7 +342,7 @@ class Withdrawal(BaseModel):
 
 
 @router.post("/participants/{participant_id}/withdraw", response_model=ParticipantPublic)
-async def withdraw(participant_id: Identifier, data: Withdrawal, session: SessionDep,
+async def withdraw_participant(participant_id: Identifier, data: Withdrawal, session: SessionDep,
                    user: CurrentUser) -> Any:
     """Leave a programme; the participant's pairs end downstream."""
     participant = await service.withdraw(session, user=user, participant_id=participant_id,

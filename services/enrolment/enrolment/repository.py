@@ -145,6 +145,16 @@ async def get_programme(session: AsyncSession, programme_id: str) -> Programme |
     return await session.get(Programme, programme_id)
 
 
+async def programmes_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Programme]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Programme] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = await session.exec(select(Programme).where(col(Programme.id).in_(chunk)))
+        found.update({row.id: row for row in rows})
+    return found
+
+
 async def list_programmes(session: AsyncSession) -> Sequence[Programme]:
     return (await session.exec(select(Programme).order_by(col(Programme.created_at)))).all()
 
@@ -164,6 +174,17 @@ async def count_active_participants(session: AsyncSession, programme_id: str) ->
 
 async def get_participant(session: AsyncSession, participant_id: str) -> Participant | None:
     return await session.get(Participant, participant_id)
+
+
+async def participants_by_id(session: AsyncSession,
+                             ids: Iterable[str]) -> dict[str, Participant]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Participant] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = await session.exec(select(Participant).where(col(Participant.id).in_(chunk)))
+        found.update({row.id: row for row in rows})
+    return found
 
 
 async def find_participant(

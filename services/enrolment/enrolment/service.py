@@ -32,6 +32,7 @@ from enrolment.models import (
     SurveyResponse,
 )
 from upward_common.auth import Principal, Role
+from upward_common.batch import Missing, collect
 from upward_common.events import utcnow
 from upward_common.problems import Problem, conflict, invalid, not_found
 
@@ -52,6 +53,21 @@ async def get_employee(session: AsyncSession, *, user: Principal, employee_id: s
     if employee is None:
         raise not_found("Employee", employee_id)
     return employee
+
+
+async def get_employees(
+    session: AsyncSession, *, user: Principal, employee_ids: Sequence[str]
+) -> tuple[list[Employee], list[Missing]]:
+    """Employees by id, each as `get_employee` answers it: themselves, or anyone for admins."""
+    found = await repository.employees_by_id(session, employee_ids)
+
+    def one(employee_id: str) -> Employee:
+        user.require_self_or_admin(employee_id)
+        if employee_id not in found:
+            raise not_found("Employee", employee_id)
+        return found[employee_id]
+
+    return collect(employee_ids, one)
 
 
 async def erase_employee(session: AsyncSession, *, employee_id: str) -> Employee:
@@ -150,6 +166,22 @@ async def get_programme(session: AsyncSession, *, programme_id: str) -> Programm
     if programme is None:
         raise not_found("Programme", programme_id)
     return programme
+
+
+async def get_programmes(
+    session: AsyncSession, *, user: Principal, programme_ids: Sequence[str]
+) -> tuple[list[Programme], list[Missing]]:
+    """Programmes by id, each as its own route answers: a draft is not there for participants."""
+    found = await repository.programmes_by_id(session, programme_ids)
+
+    def one(programme_id: str) -> Programme:
+        programme = found.get(programme_id)
+        if programme is None or (programme.status == ProgrammeStatus.DRAFT
+                                 and not user.is_admin):
+            raise not_found("Programme", programme_id)
+        return programme
+
+    return collect(programme_ids, one)
 
 
 async def update_programme(
@@ -426,6 +458,22 @@ async def get_participant(
         raise not_found("Participant", participant_id)
     user.require_self_or_admin(participant.employee_id)
     return participant
+
+
+async def get_participants(
+    session: AsyncSession, *, user: Principal, participant_ids: Sequence[str]
+) -> tuple[list[Participant], list[Missing]]:
+    """Participants by id, each as `get_participant` answers it: themselves, or admins."""
+    found = await repository.participants_by_id(session, participant_ids)
+
+    def one(participant_id: str) -> Participant:
+        participant = found.get(participant_id)
+        if participant is None:
+            raise not_found("Participant", participant_id)
+        user.require_self_or_admin(participant.employee_id)
+        return participant
+
+    return collect(participant_ids, one)
 
 
 async def update_survey(

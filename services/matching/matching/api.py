@@ -22,6 +22,7 @@ from matching.models import (
     SuggestionList,
 )
 from upward_common.auth import CurrentUser, ProgrammeAdmin
+from upward_common.batch import MAX_BATCH_IDS, Batch, BatchIds
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
@@ -53,7 +54,7 @@ RunPageDep = Annotated[slice, Depends(_run_page)]
 
 @router.get("/programmes/{programme_id}/mentees/{participant_id}/suggestions",
             response_model=SuggestionList)
-async def get_suggestions(
+async def list_suggestions(
     programme_id: Identifier, participant_id: Identifier, session: SessionDep, user: CurrentUser,
     cache: CacheDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 3,
 ) -> Any:
@@ -65,7 +66,7 @@ async def get_suggestions(
 
 @router.post("/programmes/{programme_id}/mentees/{participant_id}/pick",
              response_model=PairPublic, status_code=201)
-async def pick(programme_id: Identifier, participant_id: Identifier, data: PairPick,
+async def pick_mentor(programme_id: Identifier, participant_id: Identifier, data: PairPick,
                session: SessionDep, user: CurrentUser, cache: CacheDep) -> Any:
     """The mentee picks a mentor from their shortlist; the mentor then accepts or declines."""
     pair = await pairs.pick_mentor(session, user=user, programme_id=programme_id,
@@ -77,21 +78,22 @@ async def pick(programme_id: Identifier, participant_id: Identifier, data: PairP
 
 
 @router.get("/programmes/{programme_id}/pool", response_model=PoolStats)
-async def get_pool(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+async def get_pool_stats(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                    cache: CacheDep) -> Any:
     """Pool statistics (admins): mentors, mentees, places and eligible pairs a run works with."""
     return await pool.pool_stats(session, programme_id=programme_id, cache=cache)
 
 
 @router.get("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
-async def get_config(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin) -> Any:
+async def get_matching_config(programme_id: Identifier, session: SessionDep,
+                              user: ProgrammeAdmin) -> Any:
     """The programme's scoring weights and limits (admins)."""
     return await configuration.get_config(session, programme_id=programme_id)
 
 
 @router.put("/programmes/{programme_id}/matching-config", response_model=MatchingConfigPublic)
-async def put_config(programme_id: Identifier, data: MatchingConfigUpdate, session: SessionDep,
-                     user: ProgrammeAdmin) -> Any:
+async def put_matching_config(programme_id: Identifier, data: MatchingConfigUpdate,
+                              session: SessionDep, user: ProgrammeAdmin) -> Any:
     """Set the programme's scoring weights and limits (admins)."""
     config = await configuration.put_config(session, programme_id=programme_id, data=data)
     await session.commit()
@@ -107,9 +109,14 @@ async def create_pair(data: PairCreate, session: SessionDep, user: ProgrammeAdmi
     return pairs.pair_public(pair, user)
 
 
+ProgrammeIds = Annotated[list[Identifier] | None, Query(max_length=MAX_BATCH_IDS, description=(
+    "Only these programmes' pairs; repeat the parameter for several programmes "
+    f"(`?programme_id=a&programme_id=b`), at most {MAX_BATCH_IDS}."))]
+
+
 @router.get("/pairs", response_model=list[PairPublic])
 async def list_pairs(
-    session: SessionDep, user: CurrentUser, programme_id: Identifier | None = None,
+    session: SessionDep, user: CurrentUser, programme_id: ProgrammeIds = None,
     participant_id: Identifier | None = None, status: PairStatus | None = None,
 ) -> Any:
     """Pairs: every pair for admins, a participant's own pairs otherwise."""
@@ -117,6 +124,14 @@ async def list_pairs(
                                    participant_id=participant_id,
                                    status=status.value if status else None)
     return [pairs.pair_public(pair, user) for pair in found]
+
+
+@router.get("/batch/pairs", response_model=Batch[PairPublic], tags=["batch"])
+async def batch_pairs(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+    """Pairs by id, each as `GET /pairs/{pair_id}` answers it (docs/limits.md)."""
+    found, missing = await pairs.get_pairs(session, user=user, pair_ids=ids)
+    return Batch[PairPublic](items=[pairs.pair_public(p, user) for p in found],
+                             missing=missing)
 
 
 @router.get("/pairs/{pair_id}", response_model=PairPublic)
@@ -127,7 +142,7 @@ async def get_pair(pair_id: Identifier, session: SessionDep, user: CurrentUser) 
 
 
 @router.post("/pairs/{pair_id}/accept", response_model=PairPublic)
-async def accept(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def accept_pair(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
     """The proposed mentor accepts: the pair forms."""
     pair = await pairs.respond(session, user=user, pair_id=pair_id, accept=True)
     await session.commit()
@@ -135,7 +150,7 @@ async def accept(pair_id: Identifier, session: SessionDep, user: CurrentUser) ->
 
 
 @router.post("/pairs/{pair_id}/decline", response_model=PairPublic)
-async def decline(pair_id: Identifier, data: PairDecline, session: SessionDep,
+async def decline_pair(pair_id: Identifier, data: PairDecline, session: SessionDep,
                   user: CurrentUser) -> Any:
     """The proposed mentor declines; the mentee can pick again."""
     pair = await pairs.respond(session, user=user, pair_id=pair_id, accept=False,
@@ -145,7 +160,8 @@ async def decline(pair_id: Identifier, data: PairDecline, session: SessionDep,
 
 
 @router.post("/pairs/{pair_id}/end", response_model=PairPublic)
-async def end(pair_id: Identifier, data: PairEnd, session: SessionDep, user: CurrentUser) -> Any:
+async def end_pair(pair_id: Identifier, data: PairEnd, session: SessionDep,
+                   user: CurrentUser) -> Any:
     """End an active pair (completed, poor fit, withdrawal, departure, inactivity, admin)."""
     pair = await pairs.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
                                 note=data.note)
@@ -155,7 +171,7 @@ async def end(pair_id: Identifier, data: PairEnd, session: SessionDep, user: Cur
 
 @router.post("/programmes/{programme_id}/match-runs", response_model=MatchRunPublic,
              status_code=201)
-async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Request,
+async def create_match_run(programme_id: Identifier, data: MatchRunCreate, request: Request,
                      session: SessionDep, user: ProgrammeAdmin, cache: CacheDep,
                      page: RunPageDep) -> Any:
     """Match the whole cohort optimally (max_score or max_participation); dry runs form nothing.
@@ -172,14 +188,14 @@ async def create_run(programme_id: Identifier, data: MatchRunCreate, request: Re
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunPublic])
-async def list_runs(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+async def list_match_runs(programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                     page: RunPageDep) -> Any:
     """A programme's match runs, newest first (admins); `limit=0` lists their figures alone."""
     return await runs.list_runs(session, user=user, programme_id=programme_id, page=page)
 
 
 @router.get("/match-runs/{run_id}", response_model=MatchRunPublic)
-async def get_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+async def get_match_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                   page: RunPageDep) -> Any:
     """One match run with a page of its pairs and of the mentees it left out, each with
     why (admins)."""
@@ -187,7 +203,7 @@ async def get_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
 
 
 @router.post("/match-runs/{run_id}/publish", response_model=MatchRunPublic)
-async def publish_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+async def publish_match_run(run_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
                       cache: CacheDep, page: RunPageDep) -> Any:
     """Form the pairs of a reviewed dry run; each is checked again against the rules first."""
     run = await runs.publish_run(session, user=user, run_id=run_id, cache=cache,

@@ -22,6 +22,7 @@ from matching.models import (
 )
 from matching.pool import PoolCache, PoolView, individual_problem, load_view
 from upward_common.auth import Principal, Role
+from upward_common.batch import Missing, collect
 from upward_common.events import utcnow
 from upward_common.problems import Problem, conflict, invalid, not_found
 
@@ -190,8 +191,23 @@ async def get_pair(session: AsyncSession, *, user: Principal, pair_id: str) -> P
     return await _pair_for(session, user, pair_id)
 
 
+async def get_pairs(session: AsyncSession, *, user: Principal,
+                    pair_ids: Sequence[str]) -> tuple[list[Pair], list[Missing]]:
+    """Pairs by id, each as `get_pair` answers it: someone else's pair is not there (404)."""
+    found = await repository.pairs_by_id(session, pair_ids)
+
+    def one(pair_id: str) -> Pair:
+        pair = found.get(pair_id)
+        if pair is None or (not user.is_admin and user.employee_id not in (
+                pair.mentor_employee_id, pair.mentee_employee_id)):
+            raise not_found("Pair", pair_id)
+        return pair
+
+    return collect(pair_ids, one)
+
+
 async def list_pairs(
-    session: AsyncSession, *, user: Principal, programme_id: str | None,
+    session: AsyncSession, *, user: Principal, programme_id: str | Sequence[str] | None,
     participant_id: str | None, status: str | None = None,
 ) -> Sequence[Pair]:
     """Admins see every pair; a participant only the pairs they are in."""

@@ -180,10 +180,20 @@ async def get_pair(session: AsyncSession, pair_id: str) -> Pair | None:
     return await session.get(Pair, pair_id)
 
 
+async def pairs_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Pair]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Pair] = {}
+    # Chunked: SQLite caps the number of bound parameters per statement.
+    for start in range(0, len(wanted), 500):
+        rows = await session.exec(select(Pair).where(col(Pair.id).in_(wanted[start:start + 500])))
+        found.update({row.id: row for row in rows})
+    return found
+
+
 async def list_pairs(
     session: AsyncSession,
     *,
-    programme_id: str | None = None,
+    programme_id: str | Sequence[str] | None = None,
     participant_id: str | None = None,
     employee_id: str | None = None,
     status: str | None = None,
@@ -192,8 +202,10 @@ async def list_pairs(
     query = select(Pair)
     if run_id is not None:
         query = query.where(Pair.run_id == run_id)
-    if programme_id is not None:
+    if isinstance(programme_id, str):
         query = query.where(Pair.programme_id == programme_id)
+    elif programme_id is not None:
+        query = query.where(col(Pair.programme_id).in_(list(programme_id)))
     if participant_id is not None:
         query = query.where(or_(col(Pair.mentor_participant_id) == participant_id,
                                 col(Pair.mentee_participant_id) == participant_id))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from scheduling import service
-from scheduling.models import SessionLog, SessionPublic
+from scheduling.models import PairSessions, SessionLog, SessionPublic
 from upward_common.auth import CurrentUser
+from upward_common.batch import Batch, BatchIds
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
@@ -21,8 +22,18 @@ async def list_pair_sessions(
     return await service.list_pair_sessions(session, user=user, pair_id=pair_id)
 
 
+@router.get("/batch/pair-sessions", response_model=Batch[PairSessions], tags=["batch"])
+async def batch_pair_sessions(
+    ids: BatchIds, session: SessionDep, user: CurrentUser
+) -> Batch[PairSessions]:
+    """Several pairs' sessions by pair id, each pair as `GET /pairs/{pair_id}/sessions`
+    answers it (docs/limits.md)."""
+    found, missing = await service.list_sessions_of_pairs(session, user=user, pair_ids=ids)
+    return Batch[PairSessions](items=found, missing=missing)
+
+
 @router.get("/sessions", response_model=list[SessionPublic])
-async def list_sessions(
+async def list_employee_sessions(
     session: SessionDep, user: CurrentUser, employee_id: Identifier | None = None
 ) -> list[SessionPublic]:
     """The sessions of an employee's pairs (default: the caller's own); themselves or admins."""

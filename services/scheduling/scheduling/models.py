@@ -152,3 +152,10 @@ class SessionPublic(BaseModel):
     held_at: datetime | None
     recap: str | None
     my_private_note: str | None
+
+
+class PairSessions(BaseModel):
+    """One pair's sessions, planned and held, in the order they start (a batch read's item)."""
+
+    pair_id: str
+    sessions: list[SessionPublic]

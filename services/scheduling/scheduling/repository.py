@@ -51,6 +51,31 @@ async def sessions_of_pair(session: AsyncSession, pair_id: str) -> Sequence[Ment
     return (await session.exec(query)).all()
 
 
+async def pairs_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Pair]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Pair] = {}
+    # Chunked: SQLite caps the number of bound parameters per statement.
+    for start in range(0, len(wanted), 500):
+        query = select(Pair).where(col(Pair.id).in_(wanted[start : start + 500]))
+        found.update({row.id: row for row in await session.exec(query)})
+    return found
+
+
+async def sessions_of_pairs(
+    session: AsyncSession, pair_ids: Sequence[str]
+) -> Sequence[MentoringSession]:
+    ids = list(pair_ids)
+    rows: list[MentoringSession] = []
+    for start in range(0, len(ids), 500):
+        query = (
+            select(MentoringSession)
+            .where(col(MentoringSession.pair_id).in_(ids[start : start + 500]))
+            .order_by(col(MentoringSession.starts_at), col(MentoringSession.id))
+        )
+        rows.extend((await session.exec(query)).all())
+    return rows
+
+
 async def sessions_of_employee(
     session: AsyncSession, employee_id: str
 ) -> Sequence[MentoringSession]:

@@ -14,6 +14,7 @@ from scheduling import events, recurrence, repository
 from scheduling.models import (
     MentoringSession,
     Pair,
+    PairSessions,
     PairStatus,
     Participant,
     PrivateNote,
@@ -23,6 +24,7 @@ from scheduling.models import (
     SessionStatus,
 )
 from upward_common.auth import Principal
+from upward_common.batch import Missing, collect
 from upward_common.events import (
     EmployeeErased,
     PairEnded,
@@ -173,6 +175,31 @@ async def list_pair_sessions(
         raise _not_member()
     sessions = await repository.sessions_of_pair(session, pair_id)
     return await present(session, user=user, sessions=sessions, pairs={pair.id: pair})
+
+
+async def list_sessions_of_pairs(
+    session: AsyncSession, *, user: Principal, pair_ids: Sequence[str]
+) -> tuple[list[PairSessions], list[Missing]]:
+    """Several pairs' sessions, each pair as `list_pair_sessions` answers it."""
+    pairs = await repository.pairs_by_id(session, pair_ids)
+
+    def visible(pair_id: str) -> Pair:
+        pair = pairs.get(pair_id)
+        if pair is None or pair.formed_at is None:
+            raise not_found("Pair", pair_id)
+        if not (user.is_admin or pair.has_member(user.employee_id)):
+            raise _not_member()
+        return pair
+
+    shown, missing = collect(pair_ids, visible)
+    rows = await repository.sessions_of_pairs(session, [pair.id for pair in shown])
+    presented = await present(session, user=user, sessions=rows,
+                              pairs={pair.id: pair for pair in shown})
+    by_pair: dict[str, list[SessionPublic]] = {pair.id: [] for pair in shown}
+    for item in presented:
+        by_pair[item.pair_id].append(item)
+    return [PairSessions(pair_id=pair_id, sessions=items)
+            for pair_id, items in by_pair.items()], missing
 
 
 async def get_session(
