@@ -106,9 +106,9 @@ else
     printf '%s\n' "$out" >&2
     fail "deploy/base/nats/nats.conf"
 fi
-# The production file reads each service's NATS password from the environment.
+# The production file reads each service's (and the gateway's) NATS password from the environment.
 if out=$(SERVER_NAME=nats-0 ENROLMENT_NATS_PASSWORD=x MATCHING_NATS_PASSWORD=x \
-    SCHEDULING_NATS_PASSWORD=x ANALYTICS_NATS_PASSWORD=x \
+    SCHEDULING_NATS_PASSWORD=x ANALYTICS_NATS_PASSWORD=x GATEWAY_NATS_PASSWORD=x \
     nats-server -t -c deploy/overlays/production/nats.conf 2>&1); then
     echo "ok deploy/overlays/production/nats.conf"
 else

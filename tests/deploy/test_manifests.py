@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from gateway import feed as gateway_feed
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 # The interpreter's own bin directory first: the project virtualenv holds the
@@ -421,8 +423,13 @@ def test_production_nats_fsyncs_every_write_and_streams_keep_three_copies() -> N
 
 def test_production_nats_has_one_user_per_service_limited_to_its_subjects() -> None:
     docs = render("overlays/production")
-    users = nats_users(production_nats_config(docs))
-    assert set(users) == set(DATABASE_SERVICES)
+    config = production_nats_config(docs)
+    users = nats_users(config)
+    assert set(users) == {*DATABASE_SERVICES, "gateway"}
+    # The gateway only listens: the subjects its subscriptions serve, and no publish at all.
+    assert users["gateway"] == {"subscribe": set(gateway_feed.SUBJECTS)}
+    gateway_block = config.split("user: gateway", 1)[1].split("user:", 1)[0]
+    assert re.search(r'publish: \{\s*deny: \[">"\]\s*\}', gateway_block), gateway_block
     for name in DATABASE_SERVICES:
         own = {f"mentoring-deadletter.{name}.>"}
         # Exactly: an event added to events.py without a permission fails here,
@@ -436,7 +443,7 @@ def test_production_services_and_nats_take_nats_passwords_from_a_secret() -> Non
     docs = render("overlays/production")
     nats_env = env_of(main_container(of_kind(docs, "StatefulSet")["nats"]))
     deployments = of_kind(docs, "Deployment")
-    for name in DATABASE_SERVICES:
+    for name in (*DATABASE_SERVICES, "gateway"):
         reference = {"name": "upward-nats-users", "key": f"{name}-password"}
         assert nats_env[f"{name.upper()}_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == reference
         env = env_of(main_container(deployments[name]))
