@@ -430,3 +430,46 @@ async def test_a_bulk_run_that_fails_is_applied_one_event_at_a_time(
         assert await applied_count(running, "p-2") == 1
         assert await applied_count(running, "poison") == 0
         assert await inbox_count(running) == 2
+
+
+async def test_a_full_batch_is_read_ahead_while_applied_and_handed_back_at_stop(
+    start_kernel_service: Any, js: JetStreamContext
+) -> None:
+    entered = asyncio.Event()
+    release = asyncio.Event()
+    applied: list[str] = []
+
+    async def slow(session: AsyncSession, data: Any) -> None:
+        entered.set()
+        await release.wait()
+        applied.append(current_event.get())
+
+    async with start_kernel_service(slow, consumer_batch_size=2,
+                                    consumer_ack_wait_seconds=60) as running:
+        for _ in range(6):
+            await publish(js, pair_ended())
+        await asyncio.wait_for(entered.wait(), timeout=10)
+
+        # The first batch is being applied and the next one is already fetched.
+        async def unacked() -> int:
+            return int((await js.consumer_info(STREAM, "kerneltest")).num_ack_pending)
+
+        await wait_until(lambda: _equals(unacked(), 4))
+        consumer = running.app.state.consumer
+        stopping = asyncio.create_task(consumer.stop())
+        release.set()
+        await stopping
+
+        # The batch being applied was committed and acked; the one read ahead was
+        # handed back at once, not left to wait out the 60 s ack_wait: another
+        # replica pulling now gets it again, before the two never delivered.
+        assert len(applied) == 2
+        replica = await js.pull_subscribe_bind("kerneltest", STREAM)
+        messages = await replica.fetch(4, timeout=5)
+        assert [(m.metadata.sequence.stream, m.metadata.num_delivered) for m in messages] == [
+            (3, 2), (4, 2), (5, 1), (6, 1)]
+        await replica.unsubscribe()
+
+
+async def _equals(value: Any, expected: int) -> bool:
+    return bool(await value == expected)

@@ -185,30 +185,65 @@ class EventConsumer:
 
     async def _run(self) -> None:
         subscription = None
-        while not self._stopping:
-            if not self.bus.is_connected:
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                if subscription is None:
-                    subscription = await self._subscribe()
-                messages = await subscription.fetch(self.batch_size, timeout=1.0)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except nats.js.errors.NotFoundError:
-                subscription = None  # the consumer vanished (a new server): recreate
-                await asyncio.sleep(0.5)
-                continue
-            except Exception as exc:  # noqa: BLE001 - NATS down or restarting
-                log.warning("fetch failed; retrying", extra={"error": str(exc)})
-                if isinstance(exc, nats.errors.ConnectionClosedError):
-                    subscription = None
-                await asyncio.sleep(0.5)
-                continue
-            try:
-                await self.handle_batch(messages)
-            except Exception as exc:  # noqa: BLE001 - unsettled: it will be redelivered
-                log.warning("could not handle messages", extra={"error": repr(exc)})
+        # The next batch, fetched while this one is applied: the database's round trips
+        # and NATS's deliveries overlap instead of taking turns. One batch ahead at most,
+        # applied strictly after this one commits, so the order of effects is unchanged.
+        ahead: asyncio.Task[list[Msg]] | None = None
+        try:
+            while not self._stopping:
+                if not self.bus.is_connected:
+                    await asyncio.sleep(0.2)
+                    continue
+                try:
+                    if subscription is None:
+                        subscription = await self._subscribe()
+                    if ahead is None:
+                        messages = await subscription.fetch(self.batch_size, timeout=1.0)
+                    else:
+                        fetching, ahead = ahead, None
+                        messages = await fetching
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                except nats.js.errors.NotFoundError:
+                    subscription = None  # the consumer vanished (a new server): recreate
+                    await asyncio.sleep(0.5)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - NATS down or restarting
+                    log.warning("fetch failed; retrying", extra={"error": str(exc)})
+                    if isinstance(exc, nats.errors.ConnectionClosedError):
+                        subscription = None
+                    await asyncio.sleep(0.5)
+                    continue
+                if len(messages) == self.batch_size and not self._stopping:
+                    # A full batch: more are likely waiting (a partial one means the
+                    # consumer has caught up, and a fetch ahead would only linger).
+                    ahead = asyncio.create_task(
+                        subscription.fetch(self.batch_size, timeout=1.0),
+                        name=f"{self.service}-fetch-ahead")
+                try:
+                    await self.handle_batch(messages)
+                except Exception as exc:  # noqa: BLE001 - unsettled: it will be redelivered
+                    log.warning("could not handle messages", extra={"error": repr(exc)})
+        finally:
+            if ahead is not None:
+                await self._release(ahead)
+
+    async def _release(self, ahead: asyncio.Task[list[Msg]]) -> None:
+        """Hand back a batch fetched ahead but never applied, for redelivery at once
+        (to this process after a restart, or to another replica) rather than after
+        `ack_wait`."""
+        if not ahead.done():
+            ahead.cancel()
+        try:
+            messages = await ahead
+        except BaseException:  # noqa: BLE001 - cancelled or failed: nothing was handed over
+            return
+        await self._settle_all(message.nak() for message in messages)
+        if messages and self.bus.nc is not None and self.bus.is_connected:
+            try:  # the naks reach the server before the subscription goes
+                await self.bus.nc.flush(timeout=2)
+            except Exception as exc:  # noqa: BLE001 - then they wait out ack_wait
+                log.debug("flush failed", extra={"error": str(exc)})
 
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
         """Apply fetched messages in one transaction; one by one if any of them fails."""
