@@ -7,8 +7,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, false, func, null, or_, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    false,
+    func,
+    null,
+    or_,
+    union_all,
+    update,
+)
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -120,20 +134,40 @@ async def employees_and_roles(
     versions: dict[str, tuple[bool, datetime]] = {}
     roles: dict[str, list[tuple[str, str]]] = defaultdict(list)
     connection = await session.connection()
-    for chunk in _chunks(ids):
-        known = core_select(EMPLOYEE.c.id, EMPLOYEE.c.erased, EMPLOYEE.c.occurred_at,
-                            null().label("participant_id"), null().label("programme_id")
-                            ).where(EMPLOYEE.c.id.in_(chunk))
-        taking_part = core_select(CANDIDATE.c.employee_id, null(), null(),
-                                  CANDIDATE.c.participant_id, CANDIDATE.c.programme_id
-                                  ).where(CANDIDATE.c.employee_id.in_(chunk))
-        rows = await connection.execute(union_all(known, taking_part))
+    if connection.dialect.name == "postgresql":
+        # The whole batch in one statement, its ids as one array parameter: a
+        # parameter per id costs the client more than the lookup (the consumer's
+        # inbox does the same).
+        ids = sorted(set(ids))
+        statements = [union_all(_known(EMPLOYEE.c.id == any_(_IDS)),
+                                _taking_part(CANDIDATE.c.employee_id == any_(_IDS)))]
+        parameters: dict[str, Any] = {"ids": ids}
+    else:
+        statements = [union_all(_known(EMPLOYEE.c.id.in_(chunk)),
+                                _taking_part(CANDIDATE.c.employee_id.in_(chunk)))
+                      for chunk in _chunks(ids)]
+        parameters = {}
+    for statement in statements:
+        rows = await connection.execute(statement, parameters)
         for employee_id, erased, occurred_at, participant_id, programme_id in rows:
             if participant_id is None:
                 versions[employee_id] = (erased, occurred_at)
             else:
                 roles[employee_id].append((participant_id, programme_id))
     return versions, roles
+
+
+_IDS = bindparam("ids", type_=postgresql.ARRAY(String))
+
+
+def _known(where: ColumnElement[bool]) -> Select[Any]:
+    return core_select(EMPLOYEE.c.id, EMPLOYEE.c.erased, EMPLOYEE.c.occurred_at,
+                       null().label("participant_id"), null().label("programme_id")).where(where)
+
+
+def _taking_part(where: ColumnElement[bool]) -> Select[Any]:
+    return core_select(CANDIDATE.c.employee_id, null(), null(),
+                       CANDIDATE.c.participant_id, CANDIDATE.c.programme_id).where(where)
 
 
 def _not_erased_nor_newer(table: Table, excluded: Any) -> ColumnElement[bool]:
