@@ -17,22 +17,23 @@ Run: `python -m bench gateway` (part of `make bench`). In one run, on one nats-s
   scenario or BENCH_GATEWAY_MAX_REQUESTS (default 200,000), whichever comes first.
 
 Scenarios: a participant's query (their pairs with the partner's ids, their own profile,
-the next session and the programme's goals), each client a different mentee with their own token, against the
-same clients on matching's `GET /api/v1/pairs?participant_id=...`; an HR dashboard (the
-programme's 100 pairs with both people and their next session), against matching's
-`GET /api/v1/pairs?programme_id=...` with the same admin token; then the dashboard again
-through a second gateway whose downstream httpx pools hold 256 connections each (kept
-alive) and whose per-service call cap is 256, to tell whether the pool is what limits it
-(httpx issue #3215); last, one query whose answer holds at least 10,000 objects, sent
-BENCH_GATEWAY_10K_RUNS times (default 50) one after another.
+the next session and the programme's goals), each client a different mentee with their
+own token, against the same clients on matching's `GET /api/v1/pairs?participant_id=...`;
+an HR dashboard (the programme's 100 pairs with both people and their next session),
+against matching's `GET /api/v1/pairs?programme_id=...` with the same admin token; then
+the dashboard again through a second gateway whose downstream httpx pools hold 256
+connections each (all kept alive) and whose per-service call cap is 256, to tell whether
+the pool is what limits it (httpx issue #3215); last, one query whose answer holds at
+least 10,000 objects (the pairs under as many aliases as that takes, within the default
+`max_result_items`), sent BENCH_GATEWAY_10K_RUNS times (default 50) one after another.
 
 It prints each scenario's requests/s and p50/p95/p99 latency, each gateway scenario's
-share of its raw rate, and whether the targets hold (at least 25 % of raw; the 10,000
-objects' p95 under 500 ms). What shares a core: the machine's cores are shared by every
-process here; under a gateway scenario the gateway, enrolment, matching, scheduling and
-this load generator all work, under a raw one only matching and the load generator, so
-the share measures what the gateway path costs the whole machine. Figures mean something
-only on an otherwise idle machine.
+share of its raw rate, each busy process's CPU use, and whether the targets hold (at
+least 25 % of raw; the 10,000 objects' p95 under 500 ms). What shares a core: every
+process here shares the machine's cores; under a gateway scenario the gateway,
+enrolment, matching, scheduling and this load generator all work, under a raw one only
+matching and the load generator, so the share measures what the gateway path costs the
+whole machine. Figures mean something only on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -174,8 +175,28 @@ async def _serve_part(name: str, config: dict[str, Any], url_file: Path) -> None
         await stop.wait()
 
 
+@dataclasses.dataclass
+class Parts:
+    """Where each part answers, and its process id."""
+
+    urls: dict[str, str]
+    pids: dict[str, int]
+
+
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """CPU time a process has used (user and system); None where /proc cannot tell."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime, the 14th and 15th fields (the 12th and 13th after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def parts_running(tmp: Path, configs: dict[str, dict[str, Any]]) -> Iterator[dict[str, str]]:
+def parts_running(tmp: Path, configs: dict[str, dict[str, Any]]) -> Iterator[Parts]:
     """Start each part (name -> config) in its own process; stop them all at the end."""
     env = os.environ.copy()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -198,7 +219,7 @@ def parts_running(tmp: Path, configs: dict[str, dict[str, Any]]) -> Iterator[dic
                     raise RuntimeError(f"{name} did not start:\n{log_text}")
                 time.sleep(0.05)
             urls[name] = url_file.read_text()
-        yield urls
+        yield Parts(urls, {name: process.pid for name, process in processes.items()})
     finally:
         for process in processes.values():
             process.terminate()
@@ -379,6 +400,8 @@ class Measured:
     latencies: list[float]
     # The first failed answer, to say why.
     failure: str = ""
+    # Each process's CPU use over the scenario, as a share of one core.
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -391,7 +414,23 @@ class Measured:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
-async def load(name: str, url: str, requests: list[Request], *,
+def cpu_use(pids: dict[str, int], before: dict[str, float | None], seconds: float
+            ) -> dict[str, float]:
+    """Each process's CPU time since `before`, as a share of one core over `seconds`."""
+    shares = {}
+    for name, used in cpu_snapshot(pids).items():
+        start = before.get(name)
+        if used is not None and start is not None and seconds > 0:
+            shares[name] = (used - start) / seconds
+    return shares
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float | None]:
+    """The CPU time used so far by each watched process and by this one ("load")."""
+    return {"load": cpu_seconds(), **{name: cpu_seconds(pid) for name, pid in pids.items()}}
+
+
+async def load(name: str, url: str, requests: list[Request], *, pids: dict[str, int],
                seconds: float = SECONDS, limit: int = MAX_REQUESTS) -> Measured:
     """CLIENTS clients, each sending its request again as soon as it is answered."""
     latencies: list[float] = []
@@ -424,15 +463,17 @@ async def load(name: str, url: str, requests: list[Request], *,
         # One request each opens every connection (and warms every cache) before the clock.
         await asyncio.gather(*(send(client, requests[i % len(requests)])
                                for i, client in enumerate(clients)))
+        before = cpu_snapshot(pids)
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(client, requests[i % len(requests)],
                                            started + seconds)
                                for i, client in enumerate(clients)))
         elapsed = time.perf_counter() - started
+        cpu = cpu_use(pids, before, elapsed)
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     return Measured(name, len(latencies), failures[0], elapsed, latencies,
-                    "".join(first_failure))
+                    "".join(first_failure), cpu)
 
 
 async def sequential(name: str, url: str, request: Request, runs: int) -> Measured:
@@ -466,8 +507,13 @@ def ten_k_query(aliases: int) -> str:
 # --- the run --------------------------------------------------------------------------------
 
 
-async def measure(urls: dict[str, str], seeded: Seeded) -> dict[str, Any]:
+async def measure(parts: Parts, seeded: Seeded) -> dict[str, Any]:
+    urls, pids = parts.urls, parts.pids
     gateway, large_pool, matching = urls["gateway"], urls["gateway-pool"], urls["matching"]
+    # The CPU figures name the parts a scenario puts to work.
+    through = {k: v for k, v in pids.items() if k != "gateway-pool"}
+    raw = {"matching": pids["matching"]}
+    pooled = {k: v for k, v in pids.items() if k != "gateway"}
     await settled(gateway, seeded)
     mine = [Request(token, PARTICIPANT_QUERY, {"me": participant})
             for participant, token in seeded.mentees]
@@ -477,14 +523,15 @@ async def measure(urls: dict[str, str], seeded: Seeded) -> dict[str, Any]:
     dashboard_raw = [Request(seeded.admin, path=DASHBOARD_RAW[1],
                              params={DASHBOARD_RAW[2]: seeded.programme_id})]
     result: dict[str, Any] = {"pairs": [
-        (await load("participant query (gateway)", gateway, mine),
+        (await load("participant query (gateway)", gateway, mine, pids=through),
          await load(f"raw GET {PARTICIPANT_RAW[1]}?{PARTICIPANT_RAW[2]}= ({PARTICIPANT_RAW[0]})",
-                    matching, mine_raw)),
-        (await load("HR dashboard query (gateway)", gateway, dashboard),
+                    matching, mine_raw, pids=raw)),
+        (await load("HR dashboard query (gateway)", gateway, dashboard, pids=through),
          await load(f"raw GET {DASHBOARD_RAW[1]}?{DASHBOARD_RAW[2]}= ({DASHBOARD_RAW[0]})",
-                    matching, dashboard_raw)),
+                    matching, dashboard_raw, pids=raw)),
     ]}
-    result["pool"] = await load(f"HR dashboard, pools of {LARGE_POOL}", large_pool, dashboard)
+    result["pool"] = await load(f"HR dashboard, pools of {LARGE_POOL}", large_pool, dashboard,
+                                pids=pooled)
 
     async with httpx.AsyncClient(base_url=gateway, timeout=60, headers={
             "Authorization": f"Bearer {seeded.admin}"}) as client:
@@ -500,10 +547,13 @@ async def measure(urls: dict[str, str], seeded: Seeded) -> dict[str, Any]:
 
 
 def line(m: Measured, extra: str = "") -> str:
-    failed = f"  {m.failed} FAILED, the first: {m.failure}" if m.failed else ""
-    return (f"  {m.name:<50} {m.rate:8.0f} req/s  p50 {m.percentile(50):7.1f}  "
+    failed = f"\n      {m.failed} FAILED, the first: {m.failure}" if m.failed else ""
+    busy = {name: share for name, share in m.cpu.items() if share >= 0.05}
+    cpu = ("\n      cpu (share of one core): "
+           + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())) if busy else ""
+    return (f"  {m.name:<50} {m.rate:7.0f} req/s  p50 {m.percentile(50):7.1f}  "
             f"p95 {m.percentile(95):7.1f}  p99 {m.percentile(99):7.1f} ms  "
-            f"({m.requests} requests){failed}{extra}")
+            f"({m.requests} requests){extra}{failed}{cpu}")
 
 
 def report(backend: str, result: dict[str, Any]) -> None:
@@ -544,16 +594,18 @@ async def run(backend: str, server: str | None) -> None:
                 name: {"settings": {**SERVICE_SETTINGS, "nats_url": nats_server.url,
                                     "database_url": databases.new(name)}}
                 for name in SERVICES}
-            with parts_running(tmp, configs) as urls:
+            with parts_running(tmp, configs) as services:
                 gateway: dict[str, Any] = {
                     "environment": "test", "jwt_secret": TEST_JWT_SECRET, "log_level": "WARNING",
                     "nats_url": nats_server.url,
-                    **{f"{name}_url": urls[name] for name in SERVICES}}
+                    **{f"{name}_url": services.urls[name] for name in SERVICES}}
                 with parts_running(tmp, {"gateway": {"settings": gateway},
                                          "gateway-pool": {"settings": gateway,
                                                           "pool": LARGE_POOL}}) as gateways:
-                    seeded = await seed(urls)
-                    report(backend, await measure({**urls, **gateways}, seeded))
+                    seeded = await seed(services.urls)
+                    report(backend, await measure(
+                        Parts({**services.urls, **gateways.urls},
+                              {**services.pids, **gateways.pids}), seeded))
         finally:
             nats_server.stop()
             databases.drop_all()
