@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -58,8 +59,11 @@ from typing import Any
 import httpx
 
 from bench.enrolment import Databases
+from gateway.clients import Downstreams
+from gateway.config import GatewaySettings
+from gateway.main import create_app as create_gateway
 from tests.support.nats import NatsServer
-from tests.support.stack import TEST_JWT_SECRET
+from tests.support.stack import TEST_JWT_SECRET, serve
 from upward_common.auth import mint_token
 from upward_common.settings import UpwardSettings
 
@@ -128,8 +132,9 @@ TOKENS = UpwardSettings(environment="test", jwt_secret=TEST_JWT_SECRET)
 # --- the parts, each in a process of its own -----------------------------------------------
 
 
-def _with_pool(downstreams: Any, size: int) -> Any:
-    """The gateway's downstreams, each client swapped for one with a larger pool."""
+def _with_pool(downstreams: Downstreams, size: int) -> Downstreams:
+    """The gateway's downstreams, each client swapped for one with a larger pool (the
+    clients swapped out have opened no connection yet: nothing to close)."""
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     swapped = {
         name: httpx.AsyncClient(base_url=str(client.base_url), timeout=client.timeout,
@@ -142,29 +147,21 @@ def _with_pool(downstreams: Any, size: int) -> Any:
 
 async def _serve_part(name: str, config: dict[str, Any], url_file: Path) -> None:
     """Serve one service or a gateway until SIGTERM; its address goes to `url_file`."""
-    from tests.support.stack import serve
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if name in SERVICES:
-        import importlib
-
         definition = importlib.import_module(f"{name}.main").SERVICE
         app = definition.create_app(definition.settings_cls(**config["settings"]))
     else:
-        from gateway import clients
-        from gateway.config import GatewaySettings
-        from gateway.main import create_app
-
-        pool = config.get("pool")
+        pool = int(config.get("pool") or 0)
         if pool:
             # Only for the comparison: the gateway's own client, with a larger pool.
-            opened = clients.Downstreams.open.__func__  # type: ignore[attr-defined]
-            clients.Downstreams.open = classmethod(  # type: ignore[method-assign,assignment]
-                lambda cls, settings: _with_pool(opened(cls, settings), int(pool)))
-        app = create_app(GatewaySettings(**config["settings"]))
+            opened = Downstreams.open
+            Downstreams.open = staticmethod(  # type: ignore[method-assign]
+                lambda settings: _with_pool(opened(settings), pool))
+        app = create_gateway(GatewaySettings(**config["settings"]))
     async with serve(name, app) as running:
         if name in SERVICES:
             while not running.app.state.bus.is_connected:
