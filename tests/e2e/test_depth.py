@@ -105,8 +105,8 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
 
     # The junior sees the invitation, accepts with the survey, then changes the survey.
     async with platform.client(token("participant", employee_id=ana)) as junior:
-        mine = await junior.data("{ myInvitations { id role programme { name } } }")
-        assert mine["myInvitations"] == [{"id": invitation["id"], "role": "MENTOR",
+        mine = await junior.data("{ myInvitations { nodes { id role programme { name } } } }")
+        assert mine["myInvitations"]["nodes"] == [{"id": invitation["id"], "role": "MENTOR",
                                           "programme": {"name": "Data for leaders"}}]
         mentor = await junior.done(
             """mutation ($id: ID!, $input: SurveyInput!) {
@@ -197,6 +197,16 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
         assert all(f["reason"] for f in planned["breakdown"])
         assert run["totalScore"] == pytest.approx(planned["score"])
         # A dry run forms nothing: the only pair is still the one the junior accepted.
-        pairs = await hr.data('query ($id: ID!) { pairs(programmeId: $id) { id status } }',
-                              id=programme_id)
-        assert pairs["pairs"] == [{"id": proposed["id"], "status": "ACTIVE"}]
+        pairs = await hr.data(
+            """query ($id: ID!) { pairs(programmeId: $id, first: 1) { totalCount
+                 nodes { id status } pageInfo { hasNextPage endCursor } } }""",
+            id=programme_id)
+        assert pairs["pairs"]["nodes"] == [{"id": proposed["id"], "status": "ACTIVE"}]
+        assert pairs["pairs"]["totalCount"] == 1
+        assert pairs["pairs"]["pageInfo"]["hasNextPage"] is False
+        rest = await hr.data(
+            """query ($id: ID!, $after: String) { pairs(programmeId: $id, after: $after) {
+                 nodes { id } pageInfo { hasNextPage hasPreviousPage } } }""",
+            id=programme_id, after=pairs["pairs"]["pageInfo"]["endCursor"])
+        assert rest["pairs"] == {"nodes": [], "pageInfo": {"hasNextPage": False,
+                                                           "hasPreviousPage": True}}

@@ -140,8 +140,8 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
     # pair-formed reaches scheduling, which plans the first session.
     async with platform.client(token("participant", employee_id=mentor_employee)) as ana:
         async def planned() -> list[dict[str, Any]]:
-            body = await ana.execute("{ mySessions { id status pair { id } } }")
-            return list((body.get("data") or {}).get("mySessions") or [])
+            body = await ana.execute("{ mySessions { nodes { id status pair { id } } } }")
+            return list(((body.get("data") or {}).get("mySessions") or {}).get("nodes") or [])
 
         [session] = await wait_until(planned)
         assert session["status"] == "PLANNED"
@@ -180,9 +180,11 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
 
 async def test_the_gateway_refuses_a_request_without_a_valid_token(platform: Platform) -> None:
     async with httpx.AsyncClient(base_url=platform.gateway.url) as client:
-        response = await client.post("/graphql", json={"query": "{ programmes { id } }"})
+        response = await client.post("/graphql",
+                                     json={"query": "{ programmes { nodes { id } } }"})
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("application/problem+json")
-        forged = await client.post("/graphql", json={"query": "{ programmes { id } }"},
+        forged = await client.post("/graphql",
+                                   json={"query": "{ programmes { nodes { id } } }"},
                                    headers={"Authorization": "Bearer not-a-token"})
         assert forged.status_code == 401

@@ -15,13 +15,13 @@ from tests.gateway.conftest import Stack
 
 StartStack = Callable[..., AbstractAsyncContextManager[Stack]]
 
-DASHBOARD = """query Dashboard($p: ID!) { pairs(programmeId: $p) {
+DASHBOARD = """query Dashboard($p: ID!) { pairs(programmeId: $p, first: 200) { nodes {
     id status
     mentor { id role employee { givenName jobTitle } }
     mentee { id role employee { givenName manager { id } } }
     nextSession { id startsAt status }
-    sessions { id }
-} }"""
+    sessions { nodes { id } }
+} } }"""
 
 
 def _programme_of(monkeypatch: pytest.MonkeyPatch, pairs: int) -> str:
@@ -64,8 +64,8 @@ async def test_a_dashboard_of_n_pairs_makes_the_same_calls_for_10_and_100_pairs(
     calls_10, data_10 = await _calls_for(stack, admin, small)
     calls_100, data_100 = await _calls_for(stack, admin, large)
 
-    assert len(data_10["pairs"]) == 10 and len(data_100["pairs"]) == 100
-    last = data_100["pairs"][-1]
+    assert len(data_10["pairs"]["nodes"]) == 10 and len(data_100["pairs"]["nodes"]) == 100
+    last = data_100["pairs"]["nodes"][-1]
     assert last["mentor"]["employee"]["givenName"] == "G1"
     assert last["nextSession"] == {"id": f"sess-{large}-pair99",
                                    "startsAt": "2026-02-02T10:00:00+00:00", "status": "PLANNED"}
@@ -90,7 +90,7 @@ async def test_more_ids_than_one_batch_takes_are_split_into_capped_calls(
 
     calls, data = await _calls_for(stack, token("hr_admin"), programme)
 
-    assert len(data["pairs"]) == 150
+    assert len(data["pairs"]["nodes"]) == 150
     sizes = sorted(len(parse_qs(call.query)["id"]) for call in stack.recorders["enrolment"].calls
                    if call.path == "/api/v1/batch/participants")
     assert sizes == [100, 200]

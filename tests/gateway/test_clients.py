@@ -10,7 +10,7 @@ from tests.gateway.conftest import Stack
 
 PAIR_WITH_EVERYTHING = """
 query ($id: ID!) {
-  pair(pairId: $id) { id mentor { id } sessions { id } }
+  pair(pairId: $id) { id mentor { id } sessions { nodes { id } } }
   programmeSummary(programmeId: "prog1") { pairsFormed }
 }
 """
@@ -31,7 +31,7 @@ async def test_the_callers_token_and_correlation_id_reach_every_service(
     response = await stack.graphql(PAIR_WITH_EVERYTHING, {"id": "pair1"}, token=admin,
                                    headers={"X-Correlation-ID": "journey-42"})
 
-    assert response.json()["data"]["pair"]["sessions"] == [{"id": "sess-pair1"}]
+    assert response.json()["data"]["pair"]["sessions"]["nodes"] == [{"id": "sess-pair1"}]
     assert response.headers["x-correlation-id"] == "journey-42"
     calls = [call for name in ("enrolment", "matching", "scheduling", "analytics")
              for call in stack.recorders[name].calls]
@@ -296,7 +296,8 @@ async def test_an_id_that_would_steer_the_call_elsewhere_is_refused_without_a_ca
     nested = await _error(stack, '{ suggestions(programmeId: "prog1", '
                                  'menteeParticipantId: "s1?limit=1000") { score } }',
                           token=admin)
-    query = await _error(stack, '{ pairs(participantId: "m1 OR 1=1") { id } }', token=admin)
+    query = await _error(stack, '{ pairs(participantId: "m1 OR 1=1") { nodes { id } } }',
+                         token=admin)
 
     assert (traversal["extensions"]["status"], traversal["extensions"]["field"]) == (
         422, "participantId")

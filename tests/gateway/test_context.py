@@ -8,7 +8,7 @@ from tests.gateway.conftest import Stack
 from upward_common.auth import mint_token
 from upward_common.settings import UpwardSettings
 
-PROGRAMMES = "{ programmes { id name } }"
+PROGRAMMES = "{ programmes { nodes { id name } } }"
 
 
 async def test_a_query_without_a_token_is_refused_with_401_before_reaching_any_service(

@@ -14,7 +14,7 @@ from tests.gateway.conftest import Stack
 
 APP = "http://localhost:5173"
 OTHER = "https://elsewhere.example"
-QUERY = {"query": "{ programmes { id } }"}
+QUERY = {"query": "{ programmes { nodes { id } } }"}
 
 
 def preflight(origin: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ StartStack = Callable[..., AbstractAsyncContextManager[Stack]]
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 RESPONSE_ACCEPT = {"Accept": GRAPHQL_RESPONSE}
 JSON_ACCEPT = {"Accept": "application/json"}
-QUERY = "{ programmes { id name } }"
+QUERY = "{ programmes { nodes { id name } } }"
 MUTATION = 'mutation { createProgramme(input: {name: "X"}) { id } }'
 
 
@@ -109,7 +109,7 @@ async def test_the_answer_is_in_the_accepted_media_type_with_utf8(
     assert _media(unsaid) == GRAPHQL_RESPONSE
     assert modern.status_code == legacy.status_code == unsaid.status_code == 200
     assert modern.json() == legacy.json() == unsaid.json()
-    assert modern.json()["data"]["programmes"]
+    assert modern.json()["data"]["programmes"]["nodes"]
 
 
 async def test_an_accept_naming_no_supported_type_is_406_before_anything_runs(
@@ -130,11 +130,11 @@ async def test_an_accept_naming_no_supported_type_is_406_before_anything_runs(
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    ({"query": "{ programmes { id "}, "Syntax Error"),  # document parsing failure
-    ({"query": "{ programmes { nope } }"}, "Cannot query field 'nope'"),  # validation
-    ({"query": "query A { programmes { id } } query B { programmes { name } }"},
+    ({"query": "{ programmes { nodes { id "}, "Syntax Error"),  # document parsing failure
+    ({"query": "{ programmes { nodes { nope } } }"}, "Cannot query field 'nope'"),  # validation
+    ({"query": "query A { programmes { nodes { id } } } query B { programmes { nodes { name } } }"},
      "operationName must name"),  # operation cannot be determined
-    ({"query": "query A { programmes { id } }", "operationName": "B"},
+    ({"query": "query A { programmes { nodes { id } } }", "operationName": "B"},
      'Unknown operation named "B"'),
     ({"query": "query ($id: ID!) { programme(programmeId: $id) { id } }", "variables": {}},
      "Variable '$id'"),  # variable coercion failure
@@ -154,8 +154,8 @@ async def test_a_request_error_is_400_without_data_in_graphql_response_json(
 
 
 @pytest.mark.parametrize("query", [
-    "{ programmes { id ", "{ programmes { nope } }",
-    "query A { programmes { id } } query B { programmes { name } }",
+    "{ programmes { id ", "{ programmes { nodes { nope } } }",
+    "query A { programmes { nodes { id } } } query B { programmes { nodes { name } } }",
 ])
 async def test_a_request_error_is_200_with_application_json(
     stack: Stack, token: Callable[..., str], query: str,
@@ -178,13 +178,13 @@ async def test_a_partial_answer_is_200_with_its_data_in_graphql_response_json(
     null MUST be 2xx (SHOULD be 200), field errors included."""
     async with start_stack(analytics=None) as stack:
         response = await _post(
-            stack, {"query": "{ programmes { id summary { pairsFormed } } }"},
+            stack, {"query": "{ programmes { nodes { id summary { pairsFormed } } } }"},
             token=token("hr_admin"), headers=RESPONSE_ACCEPT)
 
     assert response.status_code == 200
     body = response.json()
-    assert body["data"]["programmes"][0]["id"]
-    assert body["data"]["programmes"][0]["summary"] is None
+    assert body["data"]["programmes"]["nodes"][0]["id"]
+    assert body["data"]["programmes"]["nodes"][0]["summary"] is None
     assert body["errors"][0]["extensions"]["status"] == 503
 
 
@@ -192,7 +192,7 @@ async def test_a_refused_query_takes_the_status_of_its_problem_in_graphql_respon
     stack: Stack, token: Callable[..., str]
 ) -> None:
     """Status Codes: a request error is 4xx "as appropriate"; the limits say which."""
-    big = "{ programmes { id } }" + " " * 40_000
+    big = "{ programmes { nodes { id } } }" + " " * 40_000
     response = await _post(stack, {"query": big}, token=token("hr_admin"),
                            headers=RESPONSE_ACCEPT)
 
@@ -255,8 +255,8 @@ async def test_a_body_that_is_not_json_in_utf8_is_415(
     headers = {"Content-Type": content_type} if content_type else {}
     async with stack.client(token("hr_admin")) as client:
         # httpx sends no Content-Type for bytes unless told to.
-        response = await client.post("/graphql", content=b'{"query": "{ programmes { id } }"}',
-                                     headers=headers)
+        response = await client.post(
+            "/graphql", content=b'{"query": "{ programmes { nodes { id } } }"}', headers=headers)
 
     assert response.status_code == 415
     assert response.json()["field"] == "Content-Type"
@@ -267,7 +267,7 @@ async def test_a_content_type_without_charset_is_utf8(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     """Media Types: without encoding information UTF-8 MUST be assumed."""
-    query = '{ programmes { id } } # café'
+    query = '{ programmes { nodes { id } } } # café'
     response = await _raw(stack, json.dumps({"query": query}, ensure_ascii=False).encode(),
                           token=token("hr_admin"), headers={"Content-Type": "application/json"})
 
@@ -277,16 +277,16 @@ async def test_a_content_type_without_charset_is_utf8(
 @pytest.mark.parametrize(("content", "field", "message"), [
     (b"NONSENSE", "body", "The body is not valid JSON"),
     (b'{"query":', "body", "The body is not valid JSON"),
-    (b'"{ programmes { id } }"', "body", "must be a JSON object"),
-    (b'{"qeury": "{ programmes { id } }"}', "query", "has no query"),
+    (b'"{ programmes { nodes { id } } }"', "body", "must be a JSON object"),
+    (b'{"qeury": "{ programmes { nodes { id } } }"}', "query", "has no query"),
     (b'{"query": 7}', "query", "query must be a string"),
-    (b'{"query": "{ programmes { id } }", "variables": [7]}', "variables",
+    (b'{"query": "{ programmes { nodes { id } } }", "variables": [7]}', "variables",
      "variables must be an object"),
-    (b'{"query": "{ programmes { id } }", "variables": "{}"}', "variables",
+    (b'{"query": "{ programmes { nodes { id } } }", "variables": "{}"}', "variables",
      "variables must be an object"),
-    (b'{"query": "{ programmes { id } }", "operationName": 1}', "operationName",
+    (b'{"query": "{ programmes { nodes { id } } }", "operationName": 1}', "operationName",
      "operationName must be a string"),
-    (b'{"query": "{ programmes { id } }", "extensions": [1]}', "extensions",
+    (b'{"query": "{ programmes { nodes { id } } }", "extensions": [1]}', "extensions",
      "extensions must be an object"),
 ])
 async def test_a_request_that_is_not_well_formed_is_400_naming_the_parameter(
@@ -314,7 +314,7 @@ async def test_null_parameters_are_as_if_absent(stack: Stack, token: Callable[..
                                    "extensions": None}, token=token("hr_admin"))
 
     assert response.status_code == 200
-    assert response.json()["data"]["programmes"]
+    assert response.json()["data"]["programmes"]["nodes"]
 
 
 async def test_get_variables_that_are_not_json_are_400(
@@ -372,7 +372,7 @@ async def test_a_repeated_query_is_parsed_and_validated_once(
     stack: Stack, token: Callable[..., str], request: pytest.FixtureRequest,
 ) -> None:
     # A document no other test sends: the caches live as long as the process.
-    query = f"{{ {_alias(request)}: programmes {{ id }} }}"
+    query = f"{{ {_alias(request)}: programmes {{ nodes {{ id }} }} }}"
     with _counting() as counts:
         for _ in range(3):
             response = await _post(stack, {"query": query}, token=token("hr_admin"))
@@ -386,7 +386,7 @@ async def test_the_caches_are_bounded(
 ) -> None:
     # One entry each: two queries in turn push each other out, so each is parsed again.
     async with start_stack(settings={"query_cache_size": 1}) as stack:
-        queries = [f"{{ {_alias(request)}{n}: programmes {{ id }} }}" for n in (1, 2)]
+        queries = [f"{{ {_alias(request)}{n}: programmes {{ nodes {{ id }} }} }}" for n in (1, 2)]
         with _counting() as counts:
             for query in queries * 2:
                 assert (await _post(stack, {"query": query},
@@ -417,8 +417,9 @@ async def test_introspection_off_refuses_the_schema_but_not_typename_nor_the_pag
                              headers=RESPONSE_ACCEPT)
         one_type = await _post(stack, {"query": '{ __type(name: "Programme") { name } }'},
                                token=token("hr_admin"), headers=RESPONSE_ACCEPT)
-        typename = await _post(stack, {"query": "{ __typename programmes { __typename } }"},
-                               token=token("hr_admin"), headers=RESPONSE_ACCEPT)
+        typename = await _post(
+            stack, {"query": "{ __typename programmes { nodes { __typename } } }"},
+            token=token("hr_admin"), headers=RESPONSE_ACCEPT)
         async with stack.client() as client:
             page = await client.get("/graphql", headers={"Accept": "text/html"})
 
@@ -456,8 +457,9 @@ async def test_an_unknown_hash_is_persisted_query_not_found_as_apollo_clients_ex
     """APQ: Apollo's clients resend the text on PERSISTED_QUERY_NOT_FOUND, and stop using
     persisted queries after a 400 or 500: so 200 with data null (which the spec allows)."""
     for accept in (RESPONSE_ACCEPT, JSON_ACCEPT):
-        response = await _post(stack, {"extensions": _apq("{ programmes { id } } # unseen")},
-                               token=token("hr_admin"), headers=accept)
+        response = await _post(
+            stack, {"extensions": _apq("{ programmes { nodes { id } } } # unseen")},
+            token=token("hr_admin"), headers=accept)
 
         assert response.status_code == 200
         assert response.json()["data"] is None
@@ -471,7 +473,7 @@ async def test_an_unknown_hash_is_persisted_query_not_found_as_apollo_clients_ex
 async def test_a_query_sent_with_its_hash_is_then_run_by_hash_alone(
     stack: Stack, token: Callable[..., str], request: pytest.FixtureRequest,
 ) -> None:
-    query = f"{{ programmes {{ id name }} }} # {request.node.nodeid}"
+    query = f"{{ programmes {{ nodes {{ id name }} }} }} # {request.node.nodeid}"
     admin = token("hr_admin")
 
     first = await _post(stack, {"query": query, "extensions": _apq(query)}, token=admin)
@@ -480,7 +482,7 @@ async def test_a_query_sent_with_its_hash_is_then_run_by_hash_alone(
 
     assert first.status_code == by_post.status_code == by_get.status_code == 200
     assert first.json() == by_post.json() == by_get.json()
-    assert first.json()["data"]["programmes"]
+    assert first.json()["data"]["programmes"]["nodes"]
     assert len(stack.recorders["enrolment"].paths()) == 3
 
 
@@ -521,7 +523,7 @@ async def test_a_query_that_does_not_validate_is_not_kept(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     admin = token("hr_admin")
-    query = "{ programmes { nope } }"
+    query = "{ programmes { nodes { nope } } }"
 
     await _post(stack, {"query": query, "extensions": _apq(query)}, token=admin)
     after = await _post(stack, {"extensions": _apq(query)}, token=admin)
@@ -533,7 +535,7 @@ async def test_the_persisted_queries_are_bounded_least_recently_used_out(
     start_stack: StartStack, token: Callable[..., str], request: pytest.FixtureRequest,
 ) -> None:
     admin = token("hr_admin")
-    first, second, third = (f"{{ programmes {{ id }} }} # {request.node.nodeid} {n}"
+    first, second, third = (f"{{ programmes {{ nodes {{ id }} }} }} # {request.node.nodeid} {n}"
                             for n in (1, 2, 3))
     async with start_stack(settings={"apq_cache_size": 2}) as stack:
         for query in (first, second):
@@ -559,13 +561,13 @@ async def test_apq_off_answers_not_supported(
 
     assert response.status_code == 200
     assert _only_error(response)["extensions"]["code"] == "PERSISTED_QUERY_NOT_SUPPORTED"
-    assert plain.json()["data"]["programmes"]
+    assert plain.json()["data"]["programmes"]["nodes"]
 
 
 # --- the allow-list ----------------------------------------------------------------------------
 
 
-LISTED = "query Programmes { programmes { id name } }"
+LISTED = "query Programmes { programmes { nodes { id name } } }"
 
 
 @pytest.fixture
@@ -579,7 +581,7 @@ async def test_the_allow_list_runs_its_queries_by_text_or_hash_and_refuses_other
     start_stack: StartStack, token: Callable[..., str], allow_list: Path,
 ) -> None:
     admin = token("hr_admin")
-    other = "{ programmes { id } }"
+    other = "{ programmes { nodes { id } } }"
     async with start_stack(settings={"persisted_queries_file": allow_list}) as stack:
         by_text = await _post(stack, {"query": LISTED}, token=admin)
         by_hash = await _post(stack, {"extensions": _apq(LISTED)}, token=admin)
@@ -592,7 +594,7 @@ async def test_the_allow_list_runs_its_queries_by_text_or_hash_and_refuses_other
         unknown = await _post(stack, {"extensions": _apq(other)}, token=admin)
         assert len(stack.recorders["enrolment"].calls) == calls
 
-    assert by_text.json()["data"]["programmes"]
+    assert by_text.json()["data"]["programmes"]["nodes"]
     assert by_hash.json() == by_text.json()
     assert refused.status_code == registering.status_code == 403
     assert "data" not in refused.json()

@@ -22,7 +22,7 @@ StartStack = Callable[..., AbstractAsyncContextManager[Stack]]
 
 def _doubling_fragments(levels: int) -> str:
     """~1.3 KB whose fragments, spread twice at each level, expand to 2**levels fields."""
-    query = f"{{ programmes {{ ...F{levels} }} }}\nfragment F0 on Programme {{ id }}\n"
+    query = f"{{ programmes {{ nodes {{ ...F{levels} }} }} }}\nfragment F0 on Programme {{ id }}\n"
     for level in range(1, levels + 1):
         query += f"fragment F{level} on Programme {{ ...F{level - 1} ...F{level - 1} }}\n"
     return query
@@ -32,8 +32,8 @@ def _nested(levels: int) -> str:
     """An admin's cyclic query: programmes, their pairs, each pair's programme, its pairs..."""
     inner = "id"
     for _ in range(levels):
-        inner = f"pairs {{ programme {{ {inner} }} }}"
-    return f"{{ programmes {{ {inner} }} }}"
+        inner = f"pairs {{ nodes {{ programme {{ {inner} }} }} }}"
+    return f"{{ programmes {{ nodes {{ {inner} }} }} }}"
 
 
 class _Kept(logging.Handler):
@@ -88,7 +88,7 @@ async def test_fragments_that_double_are_refused_before_validation_and_any_call(
         response = await stack.graphql(query, token=token("hr_admin"))
 
     error = _error(response)
-    assert error["message"] == ("The query selects 4294967297 fields once its fragments "
+    assert error["message"] == ("The query selects 4294967298 fields once its fragments "
                                 "are expanded; at most 1000 are allowed")
     assert error["extensions"]["status"] == 400
     assert error["extensions"]["type"].endswith("/query-too-complex")
@@ -100,7 +100,8 @@ async def test_fragments_that_double_are_refused_before_validation_and_any_call(
 async def test_a_fragment_that_spreads_itself_is_refused(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    query = ("{ programmes { ...A } } fragment A on Programme { pairs { programme { ...B } } }"
+    query = ("{ programmes { nodes { ...A } } }"
+             " fragment A on Programme { pairs { nodes { programme { ...B } } } }"
              " fragment B on Programme { ...A }")
 
     response = await stack.graphql(query, token=token("hr_admin"))
@@ -125,11 +126,12 @@ async def test_a_query_nested_past_the_depth_limit_is_refused(
 async def test_a_query_within_the_depth_limit_runs(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    response = await stack.graphql(_nested(4), token=token("hr_admin"))
+    # Depth 9: each level of connection is two (`pairs { nodes { ... } }`).
+    response = await stack.graphql(_nested(2), token=token("hr_admin"))
 
     assert response.json().get("errors") is None
-    [first, *_] = response.json()["data"]["programmes"]
-    assert len(first["pairs"][0]["programme"]["pairs"]) == 5
+    [first, *_] = response.json()["data"]["programmes"]["nodes"]
+    assert len(first["pairs"]["nodes"][0]["programme"]["pairs"]["nodes"]) == 5
 
 
 async def test_aliases_past_the_limit_are_refused(
@@ -146,7 +148,7 @@ async def test_aliases_past_the_limit_are_refused(
 async def test_two_thousand_aliases_make_no_call(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    many = " ".join(f"a{i}:programmes{{id}}" for i in range(2_000))
+    many = " ".join(f"a{i}:programmes{{ nodes {{id}} }}" for i in range(2_000))
 
     response = await stack.graphql(f"{{{many}}}", token=token("hr_admin"))
 
@@ -161,7 +163,7 @@ async def test_a_query_past_the_token_limit_is_refused_while_it_is_parsed(
 ) -> None:
     async with start_stack(settings={"max_tokens": 100}) as stack:
         response = await stack.graphql(
-            "{ programmes { " + "id " * 200 + "} }", token=token("hr_admin"))
+            "{ programmes { nodes { " + "id " * 200 + "} } }", token=token("hr_admin"))
 
     assert "more than 100 tokens" in _error(response)["message"]
     assert _no_calls(stack)
@@ -197,10 +199,10 @@ async def test_an_answer_past_the_list_budget_is_one_error_not_a_partial_answer(
     start_stack: StartStack, token: Callable[..., str]
 ) -> None:
     async with start_stack(settings={"max_result_items": 20}) as stack:
-        fits = await stack.graphql("{ programmes { id pairs { id } } }",
+        fits = await stack.graphql("{ programmes { nodes { id pairs { nodes { id } } } } }",
                                    token=token("hr_admin"))
         stack.clear()
-        response = await stack.graphql(_nested(3), token=token("hr_admin"))
+        response = await stack.graphql(_nested(2), token=token("hr_admin"))
 
     assert fits.json().get("errors") is None  # 3 programmes, 5 pairs
     error = _error(response)
@@ -226,7 +228,8 @@ async def test_calls_in_flight_stay_under_the_request_and_service_caps_and_healt
         matching = stack.recorders["matching"]
         matching.delay = 0.02
         queries = [asyncio.create_task(stack.graphql(
-            "{ programmes { id matchRuns { id } } }", token=admin)) for _ in range(3)]
+            "{ programmes(first: 60) { nodes { id matchRuns { nodes { id } } } } }", token=admin))
+            for _ in range(3)]
         await wait_until(lambda: matching.in_flight > 0)
         async with stack.client() as client:
             alive = await client.get("/healthz")
@@ -235,7 +238,7 @@ async def test_calls_in_flight_stay_under_the_request_and_service_caps_and_healt
 
     assert alive.status_code == 200
     assert running  # the gateway answered its health check while the queries ran
-    assert all(len(r.json()["data"]["programmes"]) == 60 for r in responses)
+    assert all(len(r.json()["data"]["programmes"]["nodes"]) == 60 for r in responses)
     assert len(matching.paths()) == 3 * 60
     assert matching.most_in_flight == 5
     assert len(matching.most_in_flight_by_request) == 3
@@ -273,7 +276,8 @@ async def test_a_client_that_hangs_up_stops_the_downstream_work(
         matching.hold = asyncio.Event()
         client = stack.client(token("hr_admin"))
         query = asyncio.create_task(client.post(
-            "/graphql", json={"query": "{ programmes { id matchRuns { id } } }"}))
+            "/graphql",
+            json={"query": "{ programmes { nodes { id matchRuns { nodes { id } } } } }"}))
         await wait_until(lambda: matching.in_flight == 2)
 
         query.cancel()  # the client hangs up

@@ -103,7 +103,7 @@ async def test_once_ready_a_service_failing_later_is_reported_not_a_503(
 async def test_graphql_requests_are_counted_in_the_metrics(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    await stack.graphql("{ programmes { id } }", token=token("hr_admin"))
+    await stack.graphql("{ programmes { nodes { id } } }", token=token("hr_admin"))
 
     async with stack.client() as client:
         metrics = (await client.get("/metrics")).text
@@ -118,7 +118,7 @@ async def test_the_service_connections_are_shared_and_closed_on_shutdown(
     async with start_stack() as stack:
         downstreams: Downstreams = stack.gateway.app.state.downstreams
         for _ in range(3):
-            await stack.graphql("{ programmes { id } }", token=token("hr_admin"))
+            await stack.graphql("{ programmes { nodes { id } } }", token=token("hr_admin"))
         assert stack.gateway.app.state.downstreams is downstreams
         assert not downstreams.enrolment.is_closed
 

@@ -69,7 +69,7 @@ async def test_the_declared_scheme_refuses_nothing_by_itself(stack: Stack) -> No
                                   headers={"Authorization": "Basic dXNlcjpwYXNz",
                                            "content-type": "application/json"})
         scim = await client.get("/scim/v2/Users")
-        graphql = await client.post("/graphql", json={"query": "{ programmes { id } }"})
+        graphql = await client.post("/graphql", json={"query": "{ programmes { nodes { id } } }"})
         page = await client.get("/graphql", headers={"accept": "text/html"})
         bad_path = await client.get("/scim/v2/Users%2F..%2Fapi")
 

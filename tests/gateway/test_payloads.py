@@ -90,8 +90,9 @@ def _logged() -> Iterator[list[logging.LogRecord]]:
 
 @pytest.mark.parametrize(("query", "says"), [
     ("{ programmes { id ", "Syntax Error"),
-    ("{ programmes { nickname } }", "Cannot query field 'nickname'"),
-    ('{ pairs(status: "active") { id } }', "Enum 'PairStatus' cannot represent non-enum value"),
+    ("{ programmes { nodes { nickname } } }", "Cannot query field 'nickname'"),
+    ('{ pairs(status: "active") { nodes { id } } }',
+     "Enum 'PairStatus' cannot represent non-enum value"),
     ('mutation { endPair(pairId: "pair1", reason: bored) { pair { id } } }',
      "Value 'bored' does not exist in 'PairEndReason' enum"),
 ])

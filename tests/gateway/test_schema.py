@@ -33,17 +33,19 @@ def _done(data: dict[str, Any], mutation: str, result: str) -> Any:
 async def test_five_pairs_cost_one_batch_call_per_service(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    query = """{ pairs(programmeId: "prog1") {
-        id status formedAt mentor { id employeeId } mentee { id role } sessions { id status }
-    } }"""
+    query = """{ pairs(programmeId: "prog1") { nodes {
+        id status formedAt mentor { id employeeId } mentee { id role }
+        sessions { nodes { id status } }
+    } } }"""
 
     data = _data(await stack.graphql(query, token=token("hr_admin")))
 
-    assert [p["id"] for p in data["pairs"]] == list(PAIRS)
+    assert [p["id"] for p in data["pairs"]["nodes"]] == list(PAIRS)
     # A mentee's pick awaiting the mentor's answer is listed, though not formed yet.
-    assert (data["pairs"][4]["status"], data["pairs"][4]["formedAt"]) == ("PROPOSED", None)
-    assert data["pairs"][4]["mentor"] == {"id": "m2", "employeeId": "e2"}
-    assert data["pairs"][4]["mentee"] == {"id": "s1", "role": "MENTEE"}
+    fifth = data["pairs"]["nodes"][4]
+    assert (fifth["status"], fifth["formedAt"]) == ("PROPOSED", None)
+    assert data["pairs"]["nodes"][4]["mentor"] == {"id": "m2", "employeeId": "e2"}
+    assert data["pairs"]["nodes"][4]["mentee"] == {"id": "s1", "role": "MENTEE"}
     distinct = {p[k] for p in PAIRS.values()
                 for k in ("mentor_participant_id", "mentee_participant_id")}
     assert len(distinct) == 7  # 10 mentor/mentee slots, 7 different people
@@ -61,13 +63,13 @@ async def test_participants_listed_earlier_in_a_request_are_not_fetched_again(
     stack: Stack, token: Callable[..., str]
 ) -> None:
     query = """{ programme(programmeId: "prog1") {
-        participants { id }
-        pairs { mentor { id } mentee { id } } } }"""
+        participants { nodes { id } }
+        pairs { nodes { mentor { id } mentee { id } } } } }"""
 
     data = _data(await stack.graphql(query, token=token("hr_admin")))
 
-    assert len(data["programme"]["participants"]) == 7
-    assert len(data["programme"]["pairs"]) == 5
+    assert len(data["programme"]["participants"]["nodes"]) == 7
+    assert len(data["programme"]["pairs"]["nodes"]) == 5
     assert not [p for p in stack.recorders["enrolment"].paths()
                 if p.startswith("/api/v1/participants/")]
 
@@ -77,19 +79,20 @@ async def test_a_programmes_participants_and_summary_are_fetched_only_when_asked
 ) -> None:
     admin = token("hr_admin")
 
-    plain = _data(await stack.graphql("{ programmes { id name status } }", token=admin))
-    assert [p["id"] for p in plain["programmes"]] == ["prog1", "prog2", "prog3"]
+    plain = _data(await stack.graphql("{ programmes { nodes { id name status } } }", token=admin))
+    assert [p["id"] for p in plain["programmes"]["nodes"]] == ["prog1", "prog2", "prog3"]
     assert stack.recorders["enrolment"].paths() == ["/api/v1/programmes"]
     assert not stack.recorders["analytics"].calls
     stack.clear()
 
     full = _data(await stack.graphql(
-        "{ programmes { id participants { id role } summary { pairsFormed sessionsHeld } } }",
+        "{ programmes { nodes { id participants { nodes { id role } }"
+        " summary { pairsFormed sessionsHeld } } } }",
         token=admin,
     ))
 
-    assert [len(p["participants"]) for p in full["programmes"]] == [7, 1, 1]
-    assert full["programmes"][0]["summary"] == {"pairsFormed": 5, "sessionsHeld": 0}
+    assert [len(p["participants"]["nodes"]) for p in full["programmes"]["nodes"]] == [7, 1, 1]
+    assert full["programmes"]["nodes"][0]["summary"] == {"pairsFormed": 5, "sessionsHeld": 0}
     assert Counter(stack.recorders["enrolment"].paths()) == Counter(
         ["/api/v1/programmes"] + [f"/api/v1/programmes/prog{i}/participants" for i in (1, 2, 3)])
     [summaries] = stack.recorders["analytics"].calls
@@ -239,8 +242,8 @@ async def test_a_participant_logs_a_session_and_sees_their_own_sessions(
         "held_at": "2026-02-02T10:05:00Z", "duration_minutes": 50,
         "recap": "Set up a LinkedIn newsletter", "private_note": "ask about budget"}
 
-    mine = _data(await stack.graphql("{ mySessions { pairId } }", token=mentor))
-    assert [s["pairId"] for s in mine["mySessions"]] == ["pair1", "pair2"]
+    mine = _data(await stack.graphql("{ mySessions { nodes { pairId } } }", token=mentor))
+    assert [s["pairId"] for s in mine["mySessions"]["nodes"]] == ["pair1", "pair2"]
     assert stack.recorders["scheduling"].calls[-1].query == "employee_id=e1"
 
     one = _data(await stack.graphql(
@@ -387,11 +390,11 @@ async def test_hr_invites_and_lists_invitations_with_the_people_behind_them(
                                          "message": "Teach us AI"}
 
     listed = _data(await stack.graphql(
-        """{ invitations(programmeId: "prog1") { id status employee { givenName } }
-             programme(programmeId: "prog1") { invitations { id } } }""", token=admin))
-    assert listed["invitations"] == [{"id": "inv1", "status": "PENDING",
+        """{ invitations(programmeId: "prog1") { nodes { id status employee { givenName } } }
+             programme(programmeId: "prog1") { invitations { nodes { id } } } }""", token=admin))
+    assert listed["invitations"]["nodes"] == [{"id": "inv1", "status": "PENDING",
                                       "employee": {"givenName": "G5"}}]
-    assert listed["programme"]["invitations"] == [{"id": "inv1"}]
+    assert listed["programme"]["invitations"]["nodes"] == [{"id": "inv1"}]
     # The root field and the nested one share the request's loader: one call.
     assert stack.recorders["enrolment"].paths().count(
         "/api/v1/programmes/prog1/invitations") == 1
@@ -402,9 +405,9 @@ async def test_an_invited_employee_sees_accepts_and_declines_their_invitation(
 ) -> None:
     invited = token("participant", employee_id="e5")
 
-    mine = _data(await stack.graphql("{ myInvitations { id role programme { name } } }",
+    mine = _data(await stack.graphql("{ myInvitations { nodes { id role programme { name } } } }",
                                      token=invited))
-    assert mine["myInvitations"] == [{"id": "inv1", "role": "MENTOR",
+    assert mine["myInvitations"]["nodes"] == [{"id": "inv1", "role": "MENTOR",
                                       "programme": {"name": "Programme 1"}}]
     assert "/api/v1/employees/e5/invitations" in stack.recorders["enrolment"].paths()
 
@@ -437,9 +440,9 @@ async def test_an_invited_employee_sees_accepts_and_declines_their_invitation(
 async def test_my_invitations_without_an_employee_in_the_token_is_empty(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    data = _data(await stack.graphql("{ myInvitations { id } }", token=token("hr_admin")))
+    data = _data(await stack.graphql("{ myInvitations { nodes { id } } }", token=token("hr_admin")))
 
-    assert data["myInvitations"] == []
+    assert data["myInvitations"]["nodes"] == []
     assert not stack.recorders["enrolment"].calls
 
 
@@ -587,10 +590,11 @@ async def test_a_mentee_picks_and_the_mentor_accepts_or_declines(
 
 
 async def test_pairs_filter_by_status(stack: Stack, token: Callable[..., str]) -> None:
-    data = _data(await stack.graphql('{ pairs(programmeId: "prog1", status: PROPOSED) { id } }',
-                                     token=token("hr_admin")))
+    data = _data(await stack.graphql(
+        '{ pairs(programmeId: "prog1", status: PROPOSED) { nodes { id } } }',
+        token=token("hr_admin")))
 
-    assert data["pairs"] == [{"id": "pair5"}]
+    assert data["pairs"]["nodes"] == [{"id": "pair5"}]
     assert stack.recorders["matching"].calls[-1].query == "programme_id=prog1&status=proposed"
 
 
@@ -680,10 +684,10 @@ async def test_match_runs_are_listed_read_and_published(
     assert _sent(stack, "matching") == {"objective": "max_participation", "dry_run": False}
 
     listed = _data(await stack.graphql(
-        """{ matchRuns(programmeId: "prog1") { id objective }
+        """{ matchRuns(programmeId: "prog1") { nodes { id objective } }
              matchRun(matchRunId: "run1") { publishedAt formedPairs { id status } } }""",
         token=admin))
-    assert listed["matchRuns"] == [{"id": "run2", "objective": "MAX_PARTICIPATION"},
+    assert listed["matchRuns"]["nodes"] == [{"id": "run2", "objective": "MAX_PARTICIPATION"},
                                    {"id": "run1", "objective": "MAX_SCORE"}]
     assert listed["matchRun"] == {"publishedAt": "2026-01-05T09:00:00+00:00",
                                   "formedPairs": [{"id": "pair1", "status": "ACTIVE"},

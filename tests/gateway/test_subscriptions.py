@@ -308,7 +308,7 @@ async def test_without_nats_queries_work_and_subscriptions_say_why_not(
 ) -> None:
     nowhere = f"nats://127.0.0.1:{free_port()}"
     async with start_stack(settings={"nats_url": nowhere}) as stack:
-        answer = await stack.graphql("{ programmes { id } }", token=token("hr_admin"))
+        answer = await stack.graphql("{ programmes { nodes { id } } }", token=token("hr_admin"))
         assert answer.status_code == 200 and "errors" not in answer.json()
         live = Live(stack, Stream(Client(), Client().jetstream()))
         ws = await live.socket(token("hr_admin"))
@@ -376,6 +376,6 @@ async def test_a_subscription_sent_over_http_is_refused_with_where_to_send_it(
     assert answer.status_code == 400
     assert "over a websocket on /graphql (graphql-transport-ws)" in answer.text
     # A query naming a field "subscription" is still a query.
-    query = await stack.graphql("query subscription { programmes { id } }",
+    query = await stack.graphql("query subscription { programmes { nodes { id } } }",
                                 token=token("hr_admin"))
     assert query.status_code == 200 and "errors" not in query.json()

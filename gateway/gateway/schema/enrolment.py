@@ -22,6 +22,7 @@ from gateway.schema.inputs import (
     given,
     plain,
 )
+from gateway.schema.pagination import DEFAULT_FIRST, After, Connection, First, Window, by_id
 
 if TYPE_CHECKING:
     from gateway.schema.analytics import ProgrammeSummary
@@ -249,12 +250,14 @@ class Programme:
         )
 
     @strawberry.field(description="Everyone enrolled, mentors and mentees (admins).")
-    async def participants(self, info: Info) -> list[Participant] | None:
+    async def participants(self, info: Info, first: First = DEFAULT_FIRST,
+                           after: After = None) -> Connection[Participant] | None:
+        window = Window.of("Participant", first=first, after=after)
         loaders = info.context.loaders
         found = await loaders.programme_participants.load(self.id)
         # A pair's mentor or mentee asked for later in this request is then already known.
         loaders.participant.prime_many({p.id: p for p in found})
-        return [Participant.of(p) for p in found]
+        return window.page(found, id=by_id, node=Participant.of)
 
     @strawberry.field(description="Enrolment, pair and session counts (admins).")
     async def summary(self, info: Info) -> Annotated[ProgrammeSummary, ANALYTICS] | None:
@@ -262,16 +265,20 @@ class Programme:
         return analytics.ProgrammeSummary.of(found)
 
     @strawberry.field(description="The pairs formed in this programme.")
-    async def pairs(self, info: Info) -> list[Annotated[Pair, MATCHING]] | None:
+    async def pairs(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
+                    ) -> Connection[Annotated[Pair, MATCHING]] | None:
+        window = Window.of("Pair", first=first, after=after)
         loaders = info.context.loaders
         found = await loaders.programme_pairs.load(self.id)
         loaders.pair.prime_many({p.id: p for p in found})
-        return [matching.Pair.of(p) for p in found]
+        return window.page(found, id=by_id, node=matching.Pair.of)
 
     @strawberry.field(description="Who was invited and what they answered (admins).")
-    async def invitations(self, info: Info) -> list[Invitation] | None:
+    async def invitations(self, info: Info, first: First = DEFAULT_FIRST,
+                          after: After = None) -> Connection[Invitation] | None:
+        window = Window.of("Invitation", first=first, after=after)
         found = await info.context.loaders.programme_invitations.load(self.id)
-        return [Invitation.of(i) for i in found]
+        return window.page(found, id=by_id, node=Invitation.of)
 
     @strawberry.field(description="Matching's scoring weights and limits (admins).")
     async def matching_config(self, info: Info) -> Annotated[MatchingConfig, MATCHING] | None:
@@ -282,9 +289,11 @@ class Programme:
         return matching.PoolStats.of(await info.context.loaders.pool_stats.load(self.id))
 
     @strawberry.field(description="Whole-cohort match runs, newest first (admins).")
-    async def match_runs(self, info: Info) -> list[Annotated[MatchRun, MATCHING]] | None:
+    async def match_runs(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
+                         ) -> Connection[Annotated[MatchRun, MATCHING]] | None:
+        window = Window.of("MatchRun", first=first, after=after)
         found = await info.context.loaders.programme_runs.load(self.id)
-        return [matching.MatchRun.of(r) for r in found]
+        return window.page(found, id=by_id, node=matching.MatchRun.of)
 
 
 @strawberry.type(description="A weekly free slot in the participant's own time zone.")
@@ -824,10 +833,12 @@ class Query:
     """Programmes and the people in them."""
 
     @strawberry.field(description="Every programme.")
-    async def programmes(self, info: Info) -> list[Programme]:
+    async def programmes(self, info: Info, first: First = DEFAULT_FIRST,
+                         after: After = None) -> Connection[Programme]:
+        window = Window.of("Programme", first=first, after=after)
         found = await info.context.enrolment.programmes()
         info.context.loaders.programme.prime_many({p.id: p for p in found})
-        return [Programme.of(p) for p in found]
+        return window.page(found, id=by_id, node=Programme.of)
 
     @strawberry.field(description="One programme.")
     async def programme(self, info: Info, programme_id: ProgrammeId) -> Programme | None:
@@ -851,17 +862,21 @@ class InvitationQuery:
     """Invitations and survey history."""
 
     @strawberry.field(description="A programme's invitations (admins).")
-    async def invitations(self, info: Info, programme_id: ProgrammeId) -> list[Invitation]:
+    async def invitations(self, info: Info, programme_id: ProgrammeId,
+                          first: First = DEFAULT_FIRST,
+                          after: After = None) -> Connection[Invitation]:
+        window = Window.of("Invitation", first=first, after=after)
         found = await info.context.loaders.programme_invitations.load(programme_id)
-        return [Invitation.of(i) for i in found]
+        return window.page(found, id=by_id, node=Invitation.of)
 
     @strawberry.field(description="The caller's own invitations, answered or not.")
-    async def my_invitations(self, info: Info) -> list[Invitation]:
+    async def my_invitations(self, info: Info, first: First = DEFAULT_FIRST,
+                             after: After = None) -> Connection[Invitation]:
+        window = Window.of("Invitation", first=first, after=after)
         employee_id = info.context.principal.employee_id
-        if employee_id is None:
-            return []  # a token that names no employee has been invited to nothing
-        found = await info.context.enrolment.employee_invitations(employee_id)
-        return [Invitation.of(i) for i in found]
+        found = ([] if employee_id is None  # a token that names no employee: none
+                 else await info.context.enrolment.employee_invitations(employee_id))
+        return window.page(found, id=by_id, node=Invitation.of)
 
     @strawberry.field(description="Every version of a participant's survey, oldest first.")
     async def survey_versions(self, info: Info,

@@ -23,7 +23,15 @@ from gateway.schema.inputs import (
     described,
     plain,
 )
-from gateway.schema.pagination import OFFSET_PAGE
+from gateway.schema.pagination import (
+    DEFAULT_FIRST,
+    OFFSET_PAGE,
+    After,
+    Connection,
+    First,
+    Window,
+    by_id,
+)
 
 if TYPE_CHECKING:
     from gateway.schema.enrolment import Participant, Programme
@@ -228,9 +236,11 @@ class Pair:
         )
 
     @strawberry.field(description="The pair's sessions, planned and held.")
-    async def sessions(self, info: Info) -> list[Annotated[Session, SCHEDULING]] | None:
+    async def sessions(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
+                       ) -> Connection[Annotated[Session, SCHEDULING]] | None:
+        window = Window.of("Session", first=first, after=after)
         found = await info.context.loaders.pair_sessions.load(self.id)
-        return [scheduling.Session.of(s) for s in found]
+        return window.page(found, id=by_id, node=scheduling.Session.of)
 
     @strawberry.field(description="The pair's first session still planned (neither held nor "
                                    "cancelled), by start time; null when none is.")
@@ -525,12 +535,14 @@ class Query:
         participant_id: Annotated[strawberry.ID | None, described(
             "Only those this participant is in, as mentor or mentee.")] = None,
         status: Annotated[PairStatus | None, described("Only those in this status.")] = None,
-    ) -> list[Pair]:
+        first: First = DEFAULT_FIRST, after: After = None,
+    ) -> Connection[Pair]:
+        window = Window.of("Pair", first=first, after=after)
         found = await info.context.matching.pairs(
             programme_id=programme_id, participant_id=participant_id,
             status=plain(status))
         info.context.loaders.pair.prime_many({p.id: p for p in found})
-        return [Pair.of(p) for p in found]
+        return window.page(found, id=by_id, node=Pair.of)
 
     @strawberry.field(description="One pair.")
     async def pair(self, info: Info, pair_id: PairId) -> Pair | None:
@@ -552,9 +564,12 @@ class RunQuery:
         return PoolStats.of(await info.context.loaders.pool_stats.load(programme_id))
 
     @strawberry.field(description="A programme's match runs, newest first (admins).")
-    async def match_runs(self, info: Info, programme_id: ProgrammeId) -> list[MatchRun]:
+    async def match_runs(self, info: Info, programme_id: ProgrammeId,
+                         first: First = DEFAULT_FIRST,
+                         after: After = None) -> Connection[MatchRun]:
+        window = Window.of("MatchRun", first=first, after=after)
         found = await info.context.loaders.programme_runs.load(programme_id)
-        return [MatchRun.of(r) for r in found]
+        return window.page(found, id=by_id, node=MatchRun.of)
 
     @strawberry.field(description="One match run with a page of its pairs and unmatched "
                                    "mentees (admins): " + OFFSET_PAGE)

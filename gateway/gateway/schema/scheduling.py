@@ -14,6 +14,7 @@ from gateway.context import Info
 from gateway.schema import matching
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, member
 from gateway.schema.inputs import PairId, SessionId, described
+from gateway.schema.pagination import DEFAULT_FIRST, After, Connection, First, Window, by_id
 
 if TYPE_CHECKING:
     from gateway.schema.matching import Pair
@@ -98,8 +99,12 @@ class Query:
     """Sessions."""
 
     @strawberry.field(description="A pair's sessions.")
-    async def sessions(self, info: Info, pair_id: PairId) -> list[Session]:
-        return [Session.of(s) for s in await info.context.loaders.pair_sessions.load(pair_id)]
+    async def sessions(self, info: Info, pair_id: PairId, first: First = DEFAULT_FIRST,
+                       after: After = None) -> Connection[Session]:
+        window = Window.of("Session", first=first, after=after)
+        identifier(pair_id, field="pair_id")
+        found = await info.context.loaders.pair_sessions.load(pair_id)
+        return window.page(found, id=by_id, node=Session.of)
 
     @strawberry.field(description="One session: for the pair's members, or admins.")
     async def session(self, info: Info, session_id: SessionId) -> Session | None:
@@ -107,10 +112,12 @@ class Query:
         return Session.of(await info.context.scheduling.session(session_id))
 
     @strawberry.field(description="The caller's own sessions, across their pairs.")
-    async def my_sessions(self, info: Info) -> list[Session]:
+    async def my_sessions(self, info: Info, first: First = DEFAULT_FIRST,
+                          after: After = None) -> Connection[Session]:
+        window = Window.of("Session", first=first, after=after)
         scheduling = info.context.scheduling
         found = await scheduling.employee_sessions(info.context.principal.employee_id)
-        return [Session.of(s) for s in found]
+        return window.page(found, id=by_id, node=Session.of)
 
 
 @strawberry.type
