@@ -74,12 +74,12 @@ from upward_common.settings import UpwardSettings
 # employee, not their partner's (403), so `mentor { employee { ... } }` would fail.
 PARTICIPANT_QUERY = """
 query MyPairs($me: ID!) {
-  pairs(participantId: $me) {
+  pairs(participantId: $me) { nodes {
     id status formedAt mentorParticipantId mentorEmployeeId
     mentee { id role status employee { id givenName familyName jobTitle timeZone } }
     nextSession { id startsAt durationMinutes status }
     programme { id name goalTemplates { title topic measure targetChangePercent withinMonths } }
-  }
+  } }
 }"""
 # The service call that query mostly stands for, with the same token: (service, path, params).
 PARTICIPANT_RAW = ("matching", "/api/v1/pairs", "participant_id")
@@ -87,25 +87,25 @@ PARTICIPANT_RAW = ("matching", "/api/v1/pairs", "participant_id")
 # HR's dashboard: every pair of the programme with both people and their session.
 DASHBOARD_QUERY = """
 query Dashboard($programmeId: ID!) {
-  pairs(programmeId: $programmeId) {
+  pairs(programmeId: $programmeId, first: 100) { totalCount nodes {
     id status score formedAt
     mentor { id employee { id givenName familyName jobTitle department } }
     mentee { id employee { id givenName familyName jobTitle department } }
     nextSession { id startsAt status }
-  }
+  } }
 }"""
 DASHBOARD_RAW = ("matching", "/api/v1/pairs", "programme_id")
 
 # One alias of the 10,000-object query; the run repeats it under as many aliases as the
 # answer needs to hold at least TEN_K objects (counted in the answer, not assumed).
-TEN_K_SELECTION = """pairs(programmeId: $programmeId) {
+TEN_K_SELECTION = """pairs(programmeId: $programmeId, first: 100) { nodes {
     id status score
     breakdown { factor points }
     mentor { id role employee { id givenName familyName manager { id familyName } } }
     mentee { id role employee { id givenName familyName manager { id familyName } } }
     nextSession { id startsAt status }
     programme { id name }
-  }"""
+  } }"""
 TEN_K = 10_000
 
 # --- the run's shape ----------------------------------------------------------------------
@@ -362,7 +362,7 @@ async def settled(gateway: str, seeded: Seeded) -> None:
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             pairs = (await graphql(client, DASHBOARD_QUERY,
-                                   programmeId=seeded.programme_id))["pairs"]
+                                   programmeId=seeded.programme_id))["pairs"]["nodes"]
             if len(pairs) == PAIRS and all(
                     p["nextSession"] and p["mentor"]["employee"] and p["mentee"]["employee"]
                     for p in pairs):
