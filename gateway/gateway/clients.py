@@ -1037,9 +1037,14 @@ class Downstreams:
     @classmethod
     def open(cls, settings: GatewaySettings) -> Downstreams:
         timeout = httpx.Timeout(settings.downstream_timeout_seconds)
+        # As many connections, all kept alive, as calls may be in flight to one service:
+        # httpx's default keeps 20, so a busier gateway would reconnect for every call
+        # past them.
+        cap = settings.max_concurrent_calls_per_service
+        limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
 
         def client(url: object) -> httpx.AsyncClient:
-            return httpx.AsyncClient(base_url=str(url), timeout=timeout)
+            return httpx.AsyncClient(base_url=str(url), timeout=timeout, limits=limits)
 
         return cls(
             enrolment=client(settings.enrolment_url),

@@ -79,7 +79,8 @@ class GatewaySettings(UpwardSettings):
     max_result_items: int = Field(default=100_000, gt=0)
     # Calls in flight to the services for one request (the rest wait their turn).
     max_concurrent_calls_per_request: int = Field(default=8, gt=0)
-    # Calls in flight to one service across every request; also its connection pool.
+    # Calls in flight to one service across every request; also its connection pool
+    # (that many connections, all kept alive).
     max_concurrent_calls_per_service: int = Field(default=32, gt=0)
     # The whole request, every call included; then it is cancelled with a 504 error.
     request_timeout_seconds: float = Field(default=30.0, gt=0)

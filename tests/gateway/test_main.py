@@ -135,3 +135,15 @@ def test_service_addresses_come_from_gateway_variables(monkeypatch: pytest.Monke
     assert str(settings.enrolment_url) == "http://127.0.0.1:8001/"
     assert settings.port == 8000
     assert settings.log_level == "DEBUG"
+
+
+async def test_each_service_pool_keeps_as_many_connections_as_calls_may_be_in_flight() -> None:
+    settings = GatewaySettings(max_concurrent_calls_per_service=48)
+    downstreams = Downstreams.open(settings)
+    try:
+        for http in downstreams.by_name().values():
+            # httpx's default (100 connections, 20 kept alive) would reconnect past 20.
+            pool = http._transport._pool  # type: ignore[attr-defined]
+            assert (pool._max_connections, pool._max_keepalive_connections) == (48, 48)
+    finally:
+        await downstreams.aclose()
