@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from http import HTTPStatus
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
@@ -788,11 +789,17 @@ class ServiceClient:
     async def _many(self, model: type[Model], template: str, **kwargs: Any) -> list[Model]:
         data = await self._call("GET", template, **kwargs)
         try:
-            # mypy reads list[model] as a type and refuses a variable in it; at run time it is
-            # the generic alias pydantic needs, and the result is list[Model] as declared.
-            return TypeAdapter(list[model]).validate_python(data)  # type: ignore[valid-type]
+            return _list_of(model).validate_python(data)  # type: ignore[no-any-return]
         except ValidationError as exc:
             raise self._unexpected(template, exc) from exc
+
+
+@cache
+def _list_of(model: type[BaseModel]) -> TypeAdapter[Any]:
+    """The adapter of a list of `model`, built once: building one costs more than using it."""
+    # mypy reads list[model] as a type and refuses a variable in it; at run time it is
+    # the generic alias pydantic needs.
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 class EnrolmentClient(ServiceClient):
