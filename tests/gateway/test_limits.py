@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ from graphql import get_introspection_query
 from gateway.config import GatewaySettings
 from tests.gateway.conftest import Stack
 from tests.gateway.fakes import PROGRAMMES
+from tests.support.logs import logged
 from tests.support.stack import wait_until
 
 StartStack = Callable[..., AbstractAsyncContextManager[Stack]]
@@ -34,27 +35,6 @@ def _nested(levels: int) -> str:
     for _ in range(levels):
         inner = f"pairs {{ nodes {{ programme {{ {inner} }} }} }}"
     return f"{{ programmes {{ nodes {{ {inner} }} }} }}"
-
-
-class _Kept(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextmanager
-def _logged() -> Iterator[list[logging.LogRecord]]:
-    """Every record logged meanwhile (the gateway's lifespan replaced pytest's handler)."""
-    handler = _Kept()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        root.removeHandler(handler)
 
 
 def _no_calls(stack: Stack) -> bool:
@@ -84,7 +64,7 @@ async def test_fragments_that_double_are_refused_before_validation_and_any_call(
     query = _doubling_fragments(32)
     assert len(query) < 1_500
 
-    with _logged() as records:
+    with logged() as records:
         response = await stack.graphql(query, token=token("hr_admin"))
 
     error = _error(response)
@@ -114,7 +94,7 @@ async def test_a_fragment_that_spreads_itself_is_refused(
 async def test_a_query_nested_past_the_depth_limit_is_refused(
     stack: Stack, token: Callable[..., str]
 ) -> None:
-    with _logged() as records:
+    with logged() as records:
         response = await stack.graphql(_nested(6), token=token("hr_admin"))
 
     error = _error(response)

@@ -4,8 +4,8 @@ refusal never erases what else the request did; every error carries a code from 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
@@ -13,6 +13,7 @@ from gateway.clients import ProblemError, gateway_problem
 from gateway.schema.errors import ErrorCode, _input_path, camel_message, error_code, member
 from gateway.schema.matching import PairStatus
 from tests.gateway.conftest import Stack
+from tests.support.logs import logged
 
 FOUR = """mutation Setup {
   created: createProgramme(input: {name: "Digital first", status: DRAFT}) {
@@ -68,26 +69,6 @@ async def test_a_service_that_is_down_fails_only_its_own_mutation_with_an_error(
     assert (error["extensions"]["status"], error["extensions"]["code"]) == (503, "UNAVAILABLE")
 
 
-class _Kept(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextmanager
-def _logged() -> Iterator[list[logging.LogRecord]]:
-    handler = _Kept()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        root.removeHandler(handler)
-
-
 @pytest.mark.parametrize(("query", "says"), [
     ("{ programmes { id ", "Syntax Error"),
     ("{ programmes { nodes { nickname } } }", "Cannot query field 'nickname'"),
@@ -99,7 +80,7 @@ def _logged() -> Iterator[list[logging.LogRecord]]:
 async def test_a_query_that_does_not_parse_or_validate_is_a_client_error_logged_below_error(
     stack: Stack, token: Callable[..., str], query: str, says: str
 ) -> None:
-    with _logged() as records:
+    with logged() as records:
         response = await stack.graphql(query, token=token("hr_admin"))
 
     [error] = response.json()["errors"]
