@@ -21,8 +21,12 @@ suppressed children together number 0 or at least 5.** Where they number 1 to 4,
 the smallest published sibling (if none, the parent) is suppressed too, and the
 check starts again until no cut reveals a group under 5 by differencing. An empty
 cell is never published either; a reader learns from it only that nobody there
-answered, which reveals no answer. A request for a suppressed cell is told only
-that it is suppressed (not its count).
+answered, which reveals no answer. A cell the published ones add up to (always 5 or
+more, by the rule) is shown too, as the reader could work it out anyway; its figures
+(counts, sums, texts) follow from theirs the same way. A request for a suppressed
+cell is told only that it is suppressed (not its count). Beyond parents and
+children, a test checks that no sum or difference of published cells at all adds up
+to a cell under 5.
 """
 
 from __future__ import annotations
@@ -98,13 +102,18 @@ def _children(cell: Cell, dimension: int, counts: Mapping[Cell, int]) -> list[Ce
 
 @dataclass
 class _Leak:
-    parent: Cell
+    """A cut that gives a group of 1 to 4 away: a known `cell` under 5 (dimension -1),
+    or what `cell`'s children along `dimension` leave over once the known ones are
+    taken away."""
+
+    cell: Cell
     dimension: int
 
 
-def known_cells(published: set[Cell], counts: Mapping[Cell, int]) -> set[Cell]:
-    """Every non-empty cell a reader can work out from the published ones by sums."""
-    known = set(published)
+def known_cells(published: set[Cell], counts: Mapping[Cell, int]) -> dict[Cell, list[Cell]]:
+    """Every non-empty cell a reader can work out from the published ones by sums, with
+    the cells it was worked out from (none for a published one)."""
+    known: dict[Cell, list[Cell]] = {cell: [] for cell in published}
     changed = True
     while changed:
         changed = False
@@ -117,10 +126,10 @@ def known_cells(published: set[Cell], counts: Mapping[Cell, int]) -> set[Cell]:
                 children = [c for c in _children(cell, dimension, counts) if counts[c]]
                 unknown = [c for c in children if c not in known]
                 if cell in known and len(unknown) == 1:
-                    known.add(unknown[0])
+                    known[unknown[0]] = [cell, *(c for c in children if c in known)]
                     changed = True
                 elif cell not in known and not unknown:
-                    known.add(cell)
+                    known[cell] = children
                     changed = True
     return known
 
@@ -129,15 +138,10 @@ def _order(cell: Cell) -> tuple[str, ...]:
     return tuple(str(value) for value in cell)
 
 
-def _leak(known: set[Cell], counts: Mapping[Cell, int]) -> _Leak | None:
+def _leak(known: Mapping[Cell, list[Cell]], counts: Mapping[Cell, int]) -> _Leak | None:
     """A known cut that gives away a group of 1 to 4 respondents, if any."""
     for cell in sorted(known, key=_order):
         if counts[cell] < MIN_GROUP:
-            # Worked out from a parent: blame the parent's cut (else any known one).
-            for dimension, value in enumerate(cell):
-                parent = _with(cell, dimension, None)
-                if value is not None and parent in known:
-                    return _Leak(parent, dimension)
             return _Leak(cell, -1)
     for cell in sorted(known, key=_order):
         for dimension, value in enumerate(cell):
@@ -150,24 +154,53 @@ def _leak(known: set[Cell], counts: Mapping[Cell, int]) -> _Leak | None:
     return None
 
 
+def _sources(cells: Iterable[Cell], known: Mapping[Cell, list[Cell]]) -> set[Cell]:
+    """The published cells these known cells are worked out from (themselves, if published)."""
+    found: set[Cell] = set()
+    seen: set[Cell] = set()
+    todo = list(cells)
+    while todo:
+        cell = todo.pop()
+        if cell in seen:
+            continue
+        seen.add(cell)
+        if known[cell]:
+            todo.extend(known[cell])
+        else:
+            found.add(cell)
+    return found
+
+
+def _first_to_hide(cells: Iterable[Cell], counts: Mapping[Cell, int]) -> Cell | None:
+    # The finest and smallest cut goes first: the broad ones are what readers need.
+    return min(cells, key=lambda c: (sum(v is None for v in c), counts[c], _order(c)),
+               default=None)
+
+
 def suppressed_cells(counts: Mapping[Cell, int]) -> set[Cell]:
     """The cells not to publish: primary (1 to 4) and complementary (module docstring)."""
     suppressed = {cell for cell, n in counts.items() if 0 < n < MIN_GROUP}
     while True:
         published = {cell for cell, n in counts.items() if n and cell not in suppressed}
-        leak = _leak(known_cells(published, counts), counts)
+        known = known_cells(published, counts)
+        leak = _leak(known, counts)
         if leak is None:
-            return suppressed
-        siblings = [] if leak.dimension < 0 else [
-            c for c in _children(leak.parent, leak.dimension, counts) if c in published]
-        if siblings:
-            suppressed.add(min(siblings, key=lambda c: (counts[c], _order(c))))
-        elif leak.parent in published:
-            suppressed.add(leak.parent)
+            # What a reader works out anyway (all of it 5 or more) is shown as well.
+            return suppressed - set(known)
+        if leak.dimension < 0:
+            # Worked out from published cells: hide one of them.
+            candidates = _sources([leak.cell], known)
         else:
-            # Known only by derivation: hide the smallest published cell and look again;
-            # every round hides one more, so this ends (at worst with nothing published).
-            suppressed.add(min(published, key=lambda c: (counts[c], _order(c))))
+            children = [c for c in _children(leak.cell, leak.dimension, counts) if counts[c]]
+            # A published sibling of the hidden ones; else one a known sibling is worked
+            # out from; else the parent (or what it is worked out from).
+            candidates = ({c for c in children if c in published}
+                          or _sources([c for c in children if c in known], known) - {leak.cell}
+                          or _sources([leak.cell], known))
+        # Every round hides one more published cell, so this ends (at worst with nothing).
+        choice = _first_to_hide(candidates & published, counts)
+        assert choice is not None  # a leak is known from something published
+        suppressed.add(choice)
 
 
 # --- questions and answers -------------------------------------------------------
