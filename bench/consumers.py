@@ -50,7 +50,7 @@ from enrolment.main import SERVICE as ENROLMENT
 from matching.main import SERVICE as MATCHING
 from matching.models import MatchingEmployee
 from tests.support.nats import NatsServer
-from tests.support.stack import TEST_JWT_SECRET, serve
+from tests.support.stack import TEST_JWT_SECRET, TEST_PULSE_SURVEY_SECRET, serve
 from upward_common.auth import mint_token
 from upward_common.db import upgrade
 from upward_common.events import STREAM, EmployeeUpdated
@@ -165,6 +165,7 @@ async def service_consumer(definition: ServiceDefinition, model: type[SQLModel],
     url = databases.new(definition.name)
     await asyncio.to_thread(upgrade, definition.migrations_dir, url)
     settings = definition.settings_cls(environment="test", jwt_secret=TEST_JWT_SECRET,
+                                       pulse_survey_secret=TEST_PULSE_SURVEY_SECRET,
                                        nats_url=nats_url, database_url=url,
                                        log_level="WARNING", migrate_on_start=False)
     started = time.perf_counter()

@@ -63,7 +63,7 @@ from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
 from gateway.main import create_app as create_gateway
 from tests.support.nats import NatsServer
-from tests.support.stack import TEST_JWT_SECRET, serve
+from tests.support.stack import TEST_JWT_SECRET, TEST_PULSE_SURVEY_SECRET, serve
 from upward_common.auth import mint_token
 from upward_common.settings import UpwardSettings
 
@@ -124,6 +124,8 @@ SETTLE_SECONDS = 120.0
 SERVICE_SETTINGS: dict[str, Any] = {
     "environment": "test", "jwt_secret": TEST_JWT_SECRET, "log_level": "WARNING",
     "outbox_poll_seconds": 0.2, "nats_reconnect_wait_seconds": 0.2,
+    # Analytics' pulse survey key (the other services ignore it).
+    "pulse_survey_secret": TEST_PULSE_SURVEY_SECRET,
 }
 ROOT = Path(__file__).resolve().parents[1]
 TOKENS = UpwardSettings(environment="test", jwt_secret=TEST_JWT_SECRET)

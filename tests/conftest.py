@@ -13,7 +13,13 @@ import pytest
 
 from tests.support.databases import DatabaseFactory
 from tests.support.nats import NatsServer
-from tests.support.stack import TEST_JWT_SECRET, Running, serve, wait_until
+from tests.support.stack import (
+    TEST_JWT_SECRET,
+    TEST_PULSE_SURVEY_SECRET,
+    Running,
+    serve,
+    wait_until,
+)
 from tests.support.stream import Stream
 from upward_common.auth import mint_token
 from upward_common.settings import UpwardSettings
@@ -52,6 +58,8 @@ def databases(tmp_path: Path) -> Iterator[DatabaseFactory]:
 COMMON_TEST_SETTINGS: dict[str, Any] = {
     "environment": "test",
     "jwt_secret": TEST_JWT_SECRET,
+    # Analytics' pulse survey key (the other services ignore it).
+    "pulse_survey_secret": TEST_PULSE_SURVEY_SECRET,
     "nats_reconnect_wait_seconds": 0.2,
     "outbox_poll_seconds": 0.5,
     "consumer_backoff_seconds": [0.1, 0.2, 0.4, 0.8],

@@ -508,6 +508,71 @@ class ProgrammeSummaryPublic(Shape):
     sessions_held: int = 0
 
 
+class PulseQuestionPublic(Shape):
+    id: str
+    kind: str
+    prompt: str
+    choices: list[str] = []
+
+
+class PulseSurveyPublic(Shape):
+    id: str
+    programme_id: str
+    title: str
+    status: str
+    questions: list[PulseQuestionPublic] = []
+    created_at: datetime
+    closed_at: datetime | None = None
+
+
+class PulseSurveyListPublic(Shape):
+    items: list[PulseSurveyPublic]
+
+
+class PulseResponseReceiptPublic(Shape):
+    survey_id: str
+    answered: bool
+
+
+class ValueCountPublic(Shape):
+    value: str
+    count: int
+
+
+class PulseQuestionResultPublic(Shape):
+    question_id: str
+    kind: str
+    prompt: str
+    answered: int
+    mean: float | None = None
+    nps: int | None = None
+    distribution: list[ValueCountPublic] = []
+    texts: list[str] = []
+
+
+class PulseSurveyResultsPublic(Shape):
+    survey_id: str
+    role: str | None = None
+    department: str | None = None
+    level_band: str | None = None
+    min_group: int
+    suppressed: bool
+    respondents: int | None = None
+    questions: list[PulseQuestionResultPublic] = []
+
+
+class CelebrationPublic(Shape):
+    programme_id: str
+    milestone: str
+    reached_on: date
+    pairs: int
+    named: list[str] = []
+
+
+class CelebrationFeedPublic(Shape):
+    items: list[CelebrationPublic]
+
+
 # --- what the gateway sends (None is left out, so each service applies its own default) --
 
 
@@ -673,6 +738,28 @@ class MatchingConfigUpdate(BaseModel):
 class MatchRunCreate(BaseModel):
     objective: str | None = None
     dry_run: bool | None = None
+
+
+class PulseQuestionIn(BaseModel):
+    kind: str
+    prompt: str
+    choices: list[str] | None = None
+
+
+class PulseSurveyCreate(BaseModel):
+    title: str
+    questions: list[PulseQuestionIn]
+
+
+class PulseAnswerIn(BaseModel):
+    question_id: str
+    value: int | None = None
+    choice: str | None = None
+    text: str | None = None
+
+
+class PulseResponseCreate(BaseModel):
+    answers: list[PulseAnswerIn]
 
 
 class SessionLog(BaseModel):
@@ -1028,6 +1115,46 @@ class AnalyticsClient(ServiceClient):
     async def programme_summaries(self, ids: list[str]) -> BatchPublic[ProgrammeSummaryPublic]:
         """Several programmes' figures by programme id (admins)."""
         return await self._batch(ProgrammeSummaryPublic, "/batch/programme-summaries", ids)
+
+    async def create_pulse_survey(self, programme_id: str,
+                                  data: PulseSurveyCreate) -> PulseSurveyPublic:
+        return await self._one(PulseSurveyPublic, "POST",
+                               "/programmes/{programme_id}/pulse-surveys",
+                               programme_id=programme_id, body=data)
+
+    async def pulse_surveys(self, programme_id: str) -> PulseSurveyListPublic:
+        return await self._one(PulseSurveyListPublic, "GET",
+                               "/programmes/{programme_id}/pulse-surveys",
+                               programme_id=programme_id)
+
+    async def close_pulse_survey(self, programme_id: str, survey_id: str) -> PulseSurveyPublic:
+        return await self._one(PulseSurveyPublic, "POST",
+                               "/programmes/{programme_id}/pulse-surveys/{survey_id}/close",
+                               programme_id=programme_id, survey_id=survey_id)
+
+    async def answer_pulse_survey(self, programme_id: str, survey_id: str,
+                                  data: PulseResponseCreate) -> PulseResponseReceiptPublic:
+        return await self._one(
+            PulseResponseReceiptPublic, "POST",
+            "/programmes/{programme_id}/pulse-surveys/{survey_id}/responses",
+            programme_id=programme_id, survey_id=survey_id, body=data)
+
+    async def pulse_survey_results(self, programme_id: str, survey_id: str, *,
+                                   role: str | None = None, department: str | None = None,
+                                   level_band: str | None = None) -> PulseSurveyResultsPublic:
+        """One cut of a closed survey's results (suppressed under 5 respondents)."""
+        params = {name: value for name, value in (
+            ("role", role), ("department", department), ("level_band", level_band))
+            if value is not None}
+        return await self._one(
+            PulseSurveyResultsPublic, "GET",
+            "/programmes/{programme_id}/pulse-surveys/{survey_id}/results",
+            programme_id=programme_id, survey_id=survey_id, params=params)
+
+    async def celebrations(self, programme_id: str) -> CelebrationFeedPublic:
+        return await self._one(CelebrationFeedPublic, "GET",
+                               "/programmes/{programme_id}/celebrations",
+                               programme_id=programme_id)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from tests.security.authz_table import (
     Op,
     expand,
 )
-from tests.support.stack import TEST_JWT_SECRET
+from tests.support.stack import TEST_JWT_SECRET, TEST_PULSE_SURVEY_SECRET
 from tests.support.tokens import signed_token
 from upward_common.auth import (
     ROLES_EXTENSION,
@@ -48,7 +48,8 @@ METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 def _document(part: str) -> dict[str, Any]:
     definition = importlib.import_module(f"{part}.main").SERVICE
-    settings = definition.settings_cls(environment="test", jwt_secret=TEST_JWT_SECRET)
+    settings = definition.settings_cls(environment="test", jwt_secret=TEST_JWT_SECRET,
+                                       pulse_survey_secret=TEST_PULSE_SURVEY_SECRET)
     document: dict[str, Any] = definition.create_app(settings).openapi()
     return document
 

@@ -118,6 +118,11 @@ def mentor_or_admin(role: str, relation: str) -> Outcome:
     return 403
 
 
+def programme_participants_only(role: str, relation: str) -> Outcome:
+    """Answering a pulse survey: a participant of its programme only (admins neither)."""
+    return ALLOWED if role == "participant" and relation == "own" else 403
+
+
 def invited_only(role: str, relation: str) -> Outcome:
     """Consent is the person's own act: the invited employee only, as a participant."""
     return ALLOWED if role == "participant" and relation == "own" else 403
@@ -393,6 +398,35 @@ ANALYTICS = [
     Op("analytics", "GET", "/api/v1/batch/programme-summaries", ADMINS,
        lambda w: Call("/api/v1/batch/programme-summaries", params={"id": _p(w)}),
        PROGRAMME_RELATIONS, per_id=_p),
+    Op("analytics", "POST", "/api/v1/programmes/{programme_id}/pulse-surveys", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w, 'R')}/pulse-surveys", json={
+           "title": "Probe", "questions": [{"kind": "nps", "prompt": "Recommend?"}]}),
+       PROGRAMME_RELATIONS, ok=(201,)),
+    # A's own programme (P) or not (D is in Q only).
+    Op("analytics", "GET", "/api/v1/programmes/{programme_id}/pulse-surveys", self_or_admin(),
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/pulse-surveys"), PROGRAMME_RELATIONS),
+    Op("analytics", "GET", "/api/v1/programmes/{programme_id}/pulse-surveys/{survey_id}",
+       self_or_admin(),
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/pulse-surveys/{w.pulse_survey}"),
+       PROGRAMME_RELATIONS),
+    # The seeded survey is closed already.
+    Op("analytics", "POST",
+       "/api/v1/programmes/{programme_id}/pulse-surveys/{survey_id}/close", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/pulse-surveys/{w.pulse_survey}/close"),
+       PROGRAMME_RELATIONS, ok=(409,)),
+    # A answered while seeding, and the survey is closed: 409 for whoever may answer.
+    Op("analytics", "POST",
+       "/api/v1/programmes/{programme_id}/pulse-surveys/{survey_id}/responses",
+       programme_participants_only,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/pulse-surveys/{w.pulse_survey}/responses",
+                      json={"answers": [{"question_id": "q1", "value": 3}]}),
+       PROGRAMME_RELATIONS, ok=(409,)),
+    Op("analytics", "GET",
+       "/api/v1/programmes/{programme_id}/pulse-surveys/{survey_id}/results", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/pulse-surveys/{w.pulse_survey}/results"),
+       PROGRAMME_RELATIONS),
+    Op("analytics", "GET", "/api/v1/programmes/{programme_id}/celebrations", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/celebrations"), PROGRAMME_RELATIONS),
 ]
 
 GATEWAY = [
@@ -528,6 +562,26 @@ FIELDS: list[Field] = [
        "$id: ID!, $i: LogSessionInput!", "(sessionId: $id, input: $i)",
        lambda w: {"id": w.session_fc,
                   "i": {"heldAt": "2026-01-05T10:00:00+00:00", "durationMinutes": 30}}),
+    _q("query", "pulseSurveys", f"{A} GET /api/v1/programmes/{{programme_id}}/pulse-surveys",
+       "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
+    _q("query", "pulseSurveyResults",
+       f"{A} GET /api/v1/programmes/{{programme_id}}/pulse-surveys/{{survey_id}}/results",
+       "$p: ID!, $s: ID!", "(programmeId: $p, pulseSurveyId: $s)",
+       lambda w: {"p": _p(w), "s": w.pulse_survey}),
+    _q("query", "celebrations", f"{A} GET /api/v1/programmes/{{programme_id}}/celebrations",
+       "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
+    _q("mutation", "createPulseSurvey",
+       f"{A} POST /api/v1/programmes/{{programme_id}}/pulse-surveys",
+       "$p: ID!", '(programmeId: $p, input: {title: "Probe", questions: '
+       '[{kind: NPS, prompt: "Recommend?"}]})', lambda w: {"p": _p(w, "R")}),
+    _q("mutation", "closePulseSurvey",
+       f"{A} POST /api/v1/programmes/{{programme_id}}/pulse-surveys/{{survey_id}}/close",
+       "$p: ID!, $s: ID!", "(programmeId: $p, pulseSurveyId: $s)",
+       lambda w: {"p": _p(w), "s": w.pulse_survey}),
+    _q("mutation", "answerPulseSurvey",
+       f"{A} POST /api/v1/programmes/{{programme_id}}/pulse-surveys/{{survey_id}}/responses",
+       "$p: ID!, $s: ID!", '(programmeId: $p, pulseSurveyId: $s, answers: '
+       '[{questionId: "q1", value: 3}])', lambda w: {"p": _p(w), "s": w.pulse_survey}),
 ]
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 assert len(FIELDS_BY_KEY) == len(FIELDS), "a root field is in the table twice"

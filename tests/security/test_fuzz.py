@@ -75,6 +75,7 @@ def _seeded(world: World) -> dict[str, str]:
         "employee_id": world.employees["A"], "invitation_id": world.invitation_a,
         "pair_id": world.pair_ab, "session_id": world.session_ab, "run_id": world.run_dry,
         "user_id": world.scim_z, "name": "User", "schema_id": CORE_USER,
+        "survey_id": world.pulse_survey,
     }
 
 

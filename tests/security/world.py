@@ -47,6 +47,7 @@ class World:
     run_dry: str = ""
     scim_z: str = ""
     scim_z_user_name: str = ""
+    pulse_survey: str = ""  # of P, answered by A, closed
 
 
 def _ok(response: httpx.Response, *expected: int) -> Any:
@@ -174,6 +175,23 @@ def build_world(platform: RunningPlatform) -> World:
     f_token = platform.token("participant", employee_id=world.employees["F"])
     _ok(api.call("enrolment", "POST", f"/api/v1/participants/{world.participants['F']}"
                  "/withdraw", token=f_token, json={}))
+
+    # A pulse survey of P that A answered (once analytics has heard of A) and HR closed.
+    survey = _ok(api.call("analytics", "POST",
+                          f"/api/v1/programmes/{world.programmes['P']}/pulse-surveys",
+                          token=admin, json={"title": "Pulse", "questions": [
+                              {"kind": "scale", "prompt": "How useful are the sessions?"}]}),
+                 201)
+    world.pulse_survey = str(survey["id"])
+    survey_path = f"/api/v1/programmes/{world.programmes['P']}/pulse-surveys/{survey['id']}"
+
+    def answered() -> bool:
+        response = api.call("analytics", "POST", f"{survey_path}/responses", token=a_token,
+                            json={"answers": [{"question_id": "q1", "value": 4}]})
+        return response.status_code == 201
+
+    wait_for(answered)
+    _ok(api.call("analytics", "POST", f"{survey_path}/close", token=admin))
 
     world.scim_z_user_name = f"z.{tag}@example.com"
     user = _ok(api.call("enrolment", "POST", "/scim/v2/Users", token=hris,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.stack import TEST_JWT_SECRET
+from tests.support.stack import TEST_JWT_SECRET, TEST_PULSE_SURVEY_SECRET
 from upward_common.auth import mint_token
 from upward_common.settings import UpwardSettings
 
@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICE_SETTINGS: dict[str, Any] = {
     "environment": "test",
     "jwt_secret": TEST_JWT_SECRET,
+    # Analytics' pulse survey key (the other services ignore it).
+    "pulse_survey_secret": TEST_PULSE_SURVEY_SECRET,
     "nats_reconnect_wait_seconds": 0.2,
     "outbox_poll_seconds": 0.5,
     "consumer_backoff_seconds": [0.1, 0.2, 0.4, 0.8],

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from tests.support.nats import free_port
 
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789abcdef"
+TEST_PULSE_SURVEY_SECRET = "test-pulse-survey-secret-for-the-suite-only-0123456789"
 
 
 @dataclass

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-from analytics import service
-from analytics.models import ProgrammeSummary
-from upward_common.auth import ProgrammeAdmin
+from fastapi import APIRouter, Query, Request
+
+from analytics import milestones, service
+from analytics.config import AnalyticsSettings
+from analytics.models import (
+    CelebrationFeed,
+    ProgrammeSummary,
+    PulseResponseCreate,
+    PulseResponseReceipt,
+    PulseSurveyCreate,
+    PulseSurveyList,
+    PulseSurveyPublic,
+    PulseSurveyResults,
+)
+from upward_common.auth import CurrentUser, ProgrammeAdmin
 from upward_common.batch import Batch, BatchIds, distinct
 from upward_common.db import SessionDep
-from upward_common.limits import Identifier
+from upward_common.events import utcnow
+from upward_common.limits import Identifier, Name
 
 router = APIRouter(prefix="/api/v1")
 
@@ -32,3 +45,103 @@ async def batch_programme_summaries(
     return Batch[ProgrammeSummary](items=[
         await service.programme_summary(session, programme_id=programme_id)
         for programme_id in distinct(ids)])
+
+
+# --- pulse surveys -------------------------------------------------------------------
+
+SURVEYS = "/programmes/{programme_id}/pulse-surveys"
+RoleFilter = Annotated[Literal["mentor", "mentee"] | None, Query(
+    description="Only answers of participants of this role.")]
+DepartmentFilter = Annotated[Name | None, Query(
+    description="Only answers of participants of this department (`unknown`: none known).")]
+LevelBandFilter = Annotated[Literal["1-3", "4-6", "7+", "unknown"] | None, Query(
+    description="Only answers of participants of this job level band.")]
+
+
+def _secret(request: Request) -> bytes:
+    settings: AnalyticsSettings = request.app.state.settings
+    return settings.pulse_survey_secret.get_secret_value().encode()
+
+
+@router.post(SURVEYS, response_model=PulseSurveyPublic, status_code=201,
+             tags=["pulse surveys"])
+async def create_pulse_survey(
+    programme_id: Identifier, survey: PulseSurveyCreate, session: SessionDep,
+    user: ProgrammeAdmin,
+) -> PulseSurveyPublic:
+    """A new, open pulse survey of the programme with its questions (admins)."""
+    created = await service.create_pulse_survey(session, programme_id=programme_id,
+                                                survey=survey, now=utcnow())
+    await session.commit()
+    return created
+
+
+@router.get(SURVEYS, response_model=PulseSurveyList, tags=["pulse surveys"])
+async def list_pulse_surveys(
+    programme_id: Identifier, session: SessionDep, user: CurrentUser,
+) -> PulseSurveyList:
+    """The programme's pulse surveys, newest first (admins, the programme's participants)."""
+    return PulseSurveyList(items=await service.pulse_surveys(
+        session, user=user, programme_id=programme_id))
+
+
+@router.get(SURVEYS + "/{survey_id}", response_model=PulseSurveyPublic,
+            tags=["pulse surveys"])
+async def get_pulse_survey(
+    programme_id: Identifier, survey_id: Identifier, session: SessionDep, user: CurrentUser,
+) -> PulseSurveyPublic:
+    """A pulse survey and its questions (admins, the programme's participants)."""
+    return await service.pulse_survey(session, user=user, programme_id=programme_id,
+                                      survey_id=survey_id)
+
+
+@router.post(SURVEYS + "/{survey_id}/close", response_model=PulseSurveyPublic,
+             tags=["pulse surveys"])
+async def close_pulse_survey(
+    programme_id: Identifier, survey_id: Identifier, session: SessionDep,
+    user: ProgrammeAdmin,
+) -> PulseSurveyPublic:
+    """Close the survey to answers; its results are published from then on (admins)."""
+    closed = await service.close_pulse_survey(session, programme_id=programme_id,
+                                              survey_id=survey_id, now=utcnow())
+    await session.commit()
+    return closed
+
+
+@router.post(SURVEYS + "/{survey_id}/responses", response_model=PulseResponseReceipt,
+             status_code=201, tags=["pulse surveys"])
+async def answer_pulse_survey(
+    programme_id: Identifier, survey_id: Identifier, response: PulseResponseCreate,
+    request: Request, session: SessionDep, user: CurrentUser,
+) -> PulseResponseReceipt:
+    """Answer once, anonymously (the programme's participants); a second answer is a 409."""
+    await service.answer_pulse_survey(session, user=user, programme_id=programme_id,
+                                      survey_id=survey_id, response=response,
+                                      secret=_secret(request))
+    await session.commit()
+    return PulseResponseReceipt(survey_id=survey_id, answered=True)
+
+
+@router.get(SURVEYS + "/{survey_id}/results", response_model=PulseSurveyResults,
+            tags=["pulse surveys"])
+async def get_pulse_survey_results(
+    programme_id: Identifier, survey_id: Identifier, session: SessionDep,
+    user: ProgrammeAdmin, role: RoleFilter = None, department: DepartmentFilter = None,
+    level_band: LevelBandFilter = None,
+) -> PulseSurveyResults:
+    """One cut of a closed survey's results, suppressed under 5 respondents (admins)."""
+    return await service.pulse_survey_results(
+        session, programme_id=programme_id, survey_id=survey_id, role=role,
+        department=department, level_band=level_band)
+
+
+# --- milestones ----------------------------------------------------------------------
+
+
+@router.get("/programmes/{programme_id}/celebrations", response_model=CelebrationFeed,
+            tags=["milestones"])
+async def get_celebrations(
+    programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+) -> CelebrationFeed:
+    """Milestones the programme's pairs reached, per day, for intranets (admins)."""
+    return await milestones.celebrations(session, programme_id=programme_id)

@@ -1,8 +1,15 @@
 """Analytics settings: `ANALYTICS_*`, falling back to `UPWARD_*`."""
 
+from __future__ import annotations
+
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from upward_common.settings import ServiceSettings
+
+# Public by design, like the development JWT secret: with it anyone can test whether an
+# employee answered a survey, so it is refused outside development.
+DEV_PULSE_SURVEY_SECRET = "upward-development-pulse-survey-secret-change-me"
 
 
 class AnalyticsSettings(ServiceSettings):
@@ -10,3 +17,16 @@ class AnalyticsSettings(ServiceSettings):
 
     port: int = 8004
     database_url: str = "sqlite+aiosqlite:///var/analytics.db"
+    # The HMAC-SHA256 key of "who answered which pulse survey" (analytics/surveys.py).
+    pulse_survey_secret: SecretStr = SecretStr(DEV_PULSE_SURVEY_SECRET)
+
+    @model_validator(mode="after")
+    def _refuse_default_pulse_secret(self) -> AnalyticsSettings:
+        if (self.environment != "development"
+                and self.pulse_survey_secret.get_secret_value() == DEV_PULSE_SURVEY_SECRET):
+            raise ValueError(
+                "ANALYTICS_PULSE_SURVEY_SECRET is the public development default; set a "
+                "real secret before running outside development")
+        if len(self.pulse_survey_secret.get_secret_value()) < 32:
+            raise ValueError("ANALYTICS_PULSE_SURVEY_SECRET must be 32 characters or more")
+        return self

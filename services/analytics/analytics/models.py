@@ -14,11 +14,15 @@ metadata when a single process runs them all.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import String
+from pydantic import BaseModel, model_validator
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
 
+from analytics.surveys import MAX_CHOICES, MAX_QUESTIONS, QuestionKind
+from upward_common.limits import Identifier, Name, Tag, Text
 from upward_common.types import UTCDateTime
 
 
@@ -109,9 +113,68 @@ class Milestone(SQLModel, table=True):
     reached_at: datetime = Field(sa_type=UTCDateTime)
 
 
+# --- pulse surveys (analytics/surveys.py) -----------------------------------------
+
+
+class PulseSurvey(SQLModel, table=True):
+    """A programme's pulse survey and its questions (`[{id, kind, prompt, choices}]`)."""
+
+    __tablename__ = "analytics_pulse_survey"
+
+    id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    title: str = Field(max_length=200)
+    questions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    status: str = Field(sa_type=String(16))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PulseRespondent(SQLModel, table=True):
+    """Who answered: a keyed hash of survey and employee, with no link to any answer."""
+
+    __tablename__ = "analytics_pulse_respondent"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    survey_id: str = Field(primary_key=True, max_length=64)
+    respondent_key: str = Field(primary_key=True, max_length=64)
+
+
+class PulseResponse(SQLModel, table=True):
+    """One set of answers: a random id, the cut attributes, no identity, no time."""
+
+    __tablename__ = "analytics_pulse_response"
+    # No hidden row number either: rows are kept in the order of their random ids.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: str = Field(primary_key=True, max_length=32)
+    survey_id: str = Field(index=True, max_length=64)
+    role: str = Field(sa_type=String(16))
+    department: str = Field(max_length=200)
+    level_band: str = Field(sa_type=String(16))
+    # `[{question_id, value, choice, text}]`
+    answers: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+# --- milestones (analytics/milestones.py) ------------------------------------------
+
+
+class PairMilestone(SQLModel, table=True):
+    """A milestone a pair reached, once per pair and milestone (the event is sent once)."""
+
+    __tablename__ = "analytics_pair_milestone"
+
+    pair_id: str = Field(primary_key=True, max_length=64)
+    milestone: str = Field(primary_key=True, max_length=32)
+    programme_id: str = Field(index=True, max_length=64)
+    reached_at: datetime = Field(sa_type=UTCDateTime)
+
+
 TABLES = (
     "analytics_programme", "analytics_employee", "analytics_participant", "analytics_pair",
     "analytics_session", "analytics_goal", "analytics_milestone",
+    "analytics_pulse_survey", "analytics_pulse_respondent", "analytics_pulse_response",
+    "analytics_pair_milestone",
 )
 
 
@@ -129,3 +192,115 @@ class ProgrammeSummary(BaseModel):
     pairs_active: int
     sessions_scheduled: int
     sessions_held: int
+
+
+# --- pulse surveys: API shapes -----------------------------------------------------
+
+
+class PulseQuestionCreate(BaseModel):
+    """A question: `scale` (1-5), `nps` (0-10), `choice` (one of `choices`) or `text`."""
+
+    kind: QuestionKind
+    prompt: Name = PydanticField(min_length=1)
+    choices: list[Tag] = PydanticField(default_factory=list, max_length=MAX_CHOICES)
+
+    @model_validator(mode="after")
+    def _choices_for_choice_questions(self) -> PulseQuestionCreate:
+        if self.kind == "choice" and (len(self.choices) < 2
+                                      or len(set(self.choices)) != len(self.choices)):
+            raise ValueError("choices: a choice question needs 2 or more distinct choices")
+        if self.kind != "choice" and self.choices:
+            raise ValueError("choices: only a choice question has choices")
+        return self
+
+
+class PulseSurveyCreate(BaseModel):
+    title: Name = PydanticField(min_length=1)
+    questions: list[PulseQuestionCreate] = PydanticField(min_length=1, max_length=MAX_QUESTIONS)
+
+
+class PulseQuestionPublic(BaseModel):
+    id: str
+    kind: QuestionKind
+    prompt: str
+    choices: list[str]
+
+
+class PulseSurveyPublic(BaseModel):
+    id: str
+    programme_id: str
+    title: str
+    status: str
+    questions: list[PulseQuestionPublic]
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class PulseSurveyList(BaseModel):
+    items: list[PulseSurveyPublic]
+
+
+class PulseAnswerCreate(BaseModel):
+    """The answer to one question: `value` (scale, nps), `choice` or `text`."""
+
+    question_id: Identifier
+    value: int | None = PydanticField(default=None, ge=0, le=10)
+    choice: Tag | None = None
+    text: Text | None = None
+
+
+class PulseResponseCreate(BaseModel):
+    """Every scale, NPS and choice question answered once; free-text ones may be left out."""
+
+    answers: list[PulseAnswerCreate] = PydanticField(min_length=1, max_length=MAX_QUESTIONS)
+
+
+class PulseResponseReceipt(BaseModel):
+    survey_id: str
+    answered: bool
+
+
+class ValueCount(BaseModel):
+    value: str
+    count: int
+
+
+class PulseQuestionResult(BaseModel):
+    question_id: str
+    kind: QuestionKind
+    prompt: str
+    answered: int
+    mean: float | None
+    nps: int | None
+    distribution: list[ValueCount]
+    texts: list[str]
+
+
+class PulseSurveyResults(BaseModel):
+    """One cut of a closed survey's results; a suppressed cut carries no figure at all."""
+
+    survey_id: str
+    role: str | None
+    department: str | None
+    level_band: str | None
+    min_group: int
+    suppressed: bool
+    respondents: int | None
+    questions: list[PulseQuestionResult]
+
+
+# --- milestones: API shapes --------------------------------------------------------
+
+
+class Celebration(BaseModel):
+    """How many pairs of a programme reached a milestone on a day, and who may be named."""
+
+    programme_id: str
+    milestone: str
+    reached_on: date
+    pairs: int
+    named: list[str]
+
+
+class CelebrationFeed(BaseModel):
+    items: list[Celebration]

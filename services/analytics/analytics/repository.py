@@ -9,7 +9,16 @@ from sqlalchemy import ColumnElement, Table, func, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics.models import Employee, MentoringSession, Pair, Participant
+from analytics.models import (
+    Employee,
+    MentoringSession,
+    Pair,
+    PairMilestone,
+    Participant,
+    PulseRespondent,
+    PulseResponse,
+    PulseSurvey,
+)
 from upward_common.db import upsert
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -113,3 +122,67 @@ async def forget_employee(session: AsyncSession, employee_id: str) -> None:
     await session.exec(update(Participant).where(col(Participant.employee_id) == employee_id)
                        .values(employee_id=None))
     await session.flush()
+
+
+# --- pulse surveys -------------------------------------------------------------------
+
+
+async def programme_participant(session: AsyncSession, *, programme_id: str,
+                                employee_id: str) -> Participant | None:
+    """The employee's active participation in the programme, if any."""
+    query = select(Participant).where(Participant.programme_id == programme_id,
+                                      Participant.employee_id == employee_id,
+                                      Participant.status == "active",
+                                      col(Participant.role).is_not(None))
+    return (await session.exec(query)).first()
+
+
+async def count_pulse_surveys(session: AsyncSession, programme_id: str) -> int:
+    return await _count(session, select(func.count()).select_from(PulseSurvey).where(
+        PulseSurvey.programme_id == programme_id))
+
+
+async def pulse_surveys(session: AsyncSession, programme_id: str) -> Sequence[PulseSurvey]:
+    """The programme's surveys, newest first."""
+    query = select(PulseSurvey).where(PulseSurvey.programme_id == programme_id).order_by(
+        col(PulseSurvey.created_at).desc(), col(PulseSurvey.id))
+    return (await session.exec(query)).all()
+
+
+async def add_respondent(session: AsyncSession, row: PulseRespondent) -> bool:
+    """Record who answered; False when they already had (the key exists)."""
+    if await session.get(PulseRespondent, (row.survey_id, row.respondent_key)) is not None:
+        return False
+    session.add(row)
+    await session.flush()
+    return True
+
+
+async def pulse_responses(session: AsyncSession, survey_id: str) -> Sequence[PulseResponse]:
+    """A survey's answer rows, in the order of their random ids (never of arrival)."""
+    query = select(PulseResponse).where(PulseResponse.survey_id == survey_id).order_by(
+        col(PulseResponse.id))
+    return (await session.exec(query)).all()
+
+
+# --- milestones ----------------------------------------------------------------------
+
+
+async def held_sessions_of_pair(session: AsyncSession, pair_id: str) -> list[MentoringSession]:
+    """The pair's held sessions, earliest first."""
+    query = select(MentoringSession).where(
+        MentoringSession.pair_id == pair_id, col(MentoringSession.held_at).is_not(None)
+    ).order_by(col(MentoringSession.held_at), col(MentoringSession.id))
+    return list((await session.exec(query)).all())
+
+
+async def count_pair_milestones(session: AsyncSession, *, programme_id: str,
+                                milestone: str) -> int:
+    return await _count(session, select(func.count()).select_from(PairMilestone).where(
+        PairMilestone.programme_id == programme_id, PairMilestone.milestone == milestone))
+
+
+async def pair_milestones(session: AsyncSession, programme_id: str) -> Sequence[PairMilestone]:
+    query = select(PairMilestone).where(PairMilestone.programme_id == programme_id).order_by(
+        col(PairMilestone.reached_at).desc())
+    return (await session.exec(query)).all()

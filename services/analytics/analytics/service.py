@@ -11,13 +11,14 @@ form applied to one event, so the rule is written once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics import repository
+from analytics import milestones, repository, surveys
 from analytics.models import (
     Employee,
     Goal,
@@ -27,7 +28,16 @@ from analytics.models import (
     Participant,
     Programme,
     ProgrammeSummary,
+    PulseQuestionResult,
+    PulseRespondent,
+    PulseResponse,
+    PulseResponseCreate,
+    PulseSurvey,
+    PulseSurveyCreate,
+    PulseSurveyPublic,
+    PulseSurveyResults,
 )
+from upward_common.auth import Principal
 from upward_common.consumer import applies_many
 from upward_common.events import (
     EmployeeErased,
@@ -45,6 +55,7 @@ from upward_common.events import (
     SessionLogged,
     SessionScheduled,
 )
+from upward_common.problems import Problem, conflict, invalid, not_found
 
 ACTIVE, WITHDRAWN = "active", "withdrawn"
 
@@ -203,6 +214,10 @@ async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
         row.ended_at = data.occurred_at
         row.ended_reason = data.reason[:200]
     await repository.add(session, row)
+    if data.reason == "completed":
+        await milestones.reach(session, pair_id=data.pair_id, programme_id=data.programme_id,
+                               milestone=milestones.PROGRAMME_COMPLETED,
+                               reached_at=data.occurred_at)
 
 
 async def on_session_scheduled(session: AsyncSession, data: SessionScheduled) -> None:
@@ -225,6 +240,8 @@ async def on_session_logged(session: AsyncSession, data: SessionLogged) -> None:
     # The length actually held replaces the planned one.
     row.duration_minutes = data.duration_minutes
     await repository.add(session, row)
+    await milestones.after_session_held(session, pair_id=data.pair_id,
+                                        programme_id=data.programme_id)
 
 
 async def on_session_cancelled(session: AsyncSession, data: SessionCancelled) -> None:
@@ -247,6 +264,9 @@ async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:
     row.status, row.progress_percent = data.status[:32], data.progress_percent
     row.occurred_at = data.occurred_at
     await repository.add(session, row)
+    if data.status == "achieved":
+        await milestones.reach(session, pair_id=data.pair_id, programme_id=data.programme_id,
+                               milestone=milestones.GOAL_ACHIEVED, reached_at=data.occurred_at)
 
 
 async def on_milestone_reached(session: AsyncSession, data: MilestoneReached) -> None:
@@ -280,3 +300,153 @@ async def programme_summary(session: AsyncSession, *, programme_id: str) -> Prog
         sessions_scheduled=await repository.count_sessions(session, programme_id, held=False),
         sessions_held=await repository.count_sessions(session, programme_id, held=True),
     )
+
+
+# --- pulse surveys (the rules of who may answer and what is published: surveys.py) ---
+
+OPEN, CLOSED = "open", "closed"
+
+
+def _public(survey: PulseSurvey) -> PulseSurveyPublic:
+    return PulseSurveyPublic.model_validate(survey, from_attributes=True)
+
+
+async def create_pulse_survey(session: AsyncSession, *, programme_id: str,
+                              survey: PulseSurveyCreate, now: datetime) -> PulseSurveyPublic:
+    """A new open survey of the programme; its questions are numbered q1, q2, ..."""
+    if await repository.count_pulse_surveys(session, programme_id) >= (
+            surveys.MAX_SURVEYS_PER_PROGRAMME):
+        raise conflict(f"A programme has at most {surveys.MAX_SURVEYS_PER_PROGRAMME} "
+                       "pulse surveys", field="programme_id")
+    questions = [{"id": f"q{index}", "kind": q.kind, "prompt": q.prompt,
+                  "choices": list(q.choices)}
+                 for index, q in enumerate(survey.questions, start=1)]
+    row = PulseSurvey(id=str(uuid.uuid4()), programme_id=programme_id, title=survey.title,
+                      questions=questions, status=OPEN, created_at=now)
+    await repository.add(session, row)
+    return _public(row)
+
+
+async def _survey(session: AsyncSession, programme_id: str, survey_id: str) -> PulseSurvey:
+    row = await repository.get(session, PulseSurvey, survey_id)
+    if row is None or row.programme_id != programme_id:
+        raise not_found("pulse survey", survey_id)
+    return row
+
+
+async def _require_reader(session: AsyncSession, user: Principal, programme_id: str) -> None:
+    """Admins, and the programme's own active participants, see its surveys."""
+    if user.is_admin:
+        return
+    if user.employee_id is None or await repository.programme_participant(
+            session, programme_id=programme_id, employee_id=user.employee_id) is None:
+        raise Problem(403, "Only the programme's participants and admins see its pulse "
+                      "surveys", kind="forbidden")
+
+
+async def pulse_surveys(session: AsyncSession, *, user: Principal,
+                        programme_id: str) -> list[PulseSurveyPublic]:
+    """The programme's surveys, newest first."""
+    await _require_reader(session, user, programme_id)
+    return [_public(row) for row in await repository.pulse_surveys(session, programme_id)]
+
+
+async def pulse_survey(session: AsyncSession, *, user: Principal, programme_id: str,
+                       survey_id: str) -> PulseSurveyPublic:
+    await _require_reader(session, user, programme_id)
+    return _public(await _survey(session, programme_id, survey_id))
+
+
+async def close_pulse_survey(session: AsyncSession, *, programme_id: str, survey_id: str,
+                             now: datetime) -> PulseSurveyPublic:
+    """No more answers; the results can be read from now on (closing twice is a 409)."""
+    row = await _survey(session, programme_id, survey_id)
+    if row.status == CLOSED:
+        raise conflict("The pulse survey is already closed", field="survey_id")
+    row.status, row.closed_at = CLOSED, now
+    await repository.add(session, row)
+    return _public(row)
+
+
+def _answers(survey: PulseSurvey, response: PulseResponseCreate) -> list[dict[str, Any]]:
+    """The answers checked against the questions, in question order."""
+    questions = {q["id"]: q for q in survey.questions}
+    given: dict[str, dict[str, Any]] = {}
+    for index, answer in enumerate(response.answers):
+        field = f"answers.{index}"
+        question = questions.get(answer.question_id)
+        if question is None:
+            raise invalid(f"{field}.question_id", "is not a question of this survey")
+        if answer.question_id in given:
+            raise invalid(f"{field}.question_id", "is answered twice")
+        values = answer.model_dump()
+        problem = surveys.answer_problem(question, values)
+        if problem is not None:
+            raise invalid(field, problem)
+        given[answer.question_id] = values
+    for question in survey.questions:
+        if question["kind"] != "text" and question["id"] not in given:
+            raise invalid("answers", f"question {question['id']} needs an answer")
+    return [given[q["id"]] for q in survey.questions if q["id"] in given]
+
+
+async def answer_pulse_survey(session: AsyncSession, *, user: Principal, programme_id: str,
+                              survey_id: str, response: PulseResponseCreate,
+                              secret: bytes) -> None:
+    """A participant of the programme answers once; the answer row holds no identity."""
+    if user.employee_id is None:
+        raise Problem(403, "Only a participant of the programme answers its pulse surveys",
+                      kind="forbidden")
+    participant = await repository.programme_participant(
+        session, programme_id=programme_id, employee_id=user.employee_id)
+    if participant is None:
+        raise Problem(403, "Only a participant of the programme answers its pulse surveys",
+                      kind="forbidden")
+    survey = await _survey(session, programme_id, survey_id)
+    if survey.status != OPEN:
+        raise conflict("The pulse survey is closed", field="survey_id")
+    answers = _answers(survey, response)
+    key = surveys.respondent_key(secret, survey_id=survey_id, employee_id=user.employee_id)
+    if not await repository.add_respondent(session, PulseRespondent(survey_id=survey_id,
+                                                                    respondent_key=key)):
+        raise conflict("You have already answered this pulse survey", field="survey_id")
+    employee = await repository.get(session, Employee, user.employee_id)
+    department = (employee.department if employee else None) or surveys.UNKNOWN
+    await repository.add(session, PulseResponse(
+        id=uuid.uuid4().hex, survey_id=survey_id, role=participant.role or surveys.UNKNOWN,
+        department=department,
+        level_band=surveys.level_band(employee.job_level if employee else None),
+        answers=answers))
+
+
+def _profile(row: PulseResponse) -> surveys.Profile:
+    return (row.role, row.department, row.level_band)
+
+
+async def pulse_survey_results(
+    session: AsyncSession, *, programme_id: str, survey_id: str, role: str | None = None,
+    department: str | None = None, level_band: str | None = None,
+) -> PulseSurveyResults:
+    """One cut of a closed survey, or only the word that it is suppressed (surveys.py)."""
+    survey = await _survey(session, programme_id, survey_id)
+    if survey.status != CLOSED:
+        # Results that move while answers arrive would give each new answer away.
+        raise conflict("Results are published once the pulse survey is closed",
+                       field="survey_id")
+    rows = await repository.pulse_responses(session, survey_id)
+    counts = surveys.cell_counts(_profile(row) for row in rows)
+    cell: surveys.Cell = (role, department, level_band)
+    hidden = surveys.suppressed_cells(counts)
+    shown = counts.get(cell, 0) > 0 and cell not in hidden
+    base = PulseSurveyResults(survey_id=survey_id, role=role, department=department,
+                              level_band=level_band, min_group=surveys.MIN_GROUP,
+                              suppressed=not shown, respondents=None, questions=[])
+    if not shown:
+        return base
+    chosen = [row for row in rows if all(
+        want is None or want == have for want, have in zip(cell, _profile(row), strict=True))]
+    answers = [dict(answer) for row in chosen for answer in row.answers]
+    base.respondents = len(chosen)
+    base.questions = [PulseQuestionResult.model_validate(surveys.question_result(q, answers))
+                      for q in survey.questions]
+    return base

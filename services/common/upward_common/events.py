@@ -384,13 +384,20 @@ class GoalUpdated(EventData):
 
 
 class MilestoneReached(EventData):
-    """A programme reached a milestone analytics watches for."""
+    """A programme reached a milestone analytics watches for.
+
+    Analytics sends one per pair and milestone (`first_session_held`,
+    `five_sessions_held`, `goal_achieved`, `programme_completed`), naming the pair;
+    `value` is how many of the programme's pairs have reached it so far. No person
+    is named: who may be celebrated by name is analytics' celebration feed's concern.
+    """
 
     name: ClassVar[str] = "milestone.reached"
 
     programme_id: str
     milestone: str
     value: int
+    pair_id: str | None = None
     occurred_at: datetime
 
     def subject_id(self) -> str:
