@@ -88,11 +88,13 @@ _PARTICIPANT_IMPORT_BODY = {
 async def _rows(request: Request, what: str) -> list[imports.Row]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     limit: int = request.app.state.settings.import_max_bytes
+    encoding = request.headers.get("content-encoding")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem(413, f"The file is larger than the {limit} byte limit", field="body",
-                      kind="payload-too-large")
-    return imports.parse(await request.body(), media, limit=limit, what=what)
+    if (encoding is None and declared is not None and declared.isdigit()
+            and int(declared) > limit):
+        raise imports.too_large(limit)  # refused before a byte of it is read
+    body = await imports.read_body(request.stream(), encoding=encoding, limit=limit)
+    return imports.parse(body, media, limit=limit, what=what)
 
 
 @router.post("/employees/import", response_model=ImportReport, openapi_extra=_IMPORT_BODY,
