@@ -421,3 +421,18 @@ async def test_a_corrupt_gzip_is_a_400_and_an_unknown_encoding_a_415(
     assert brotli.json()["field"] == "content-encoding"
     assert brotli.headers["accept-encoding"] == "gzip"
     assert await events("mentoring.employee.updated") == []
+
+
+async def test_the_answer_says_where_the_time_went(hris: httpx.AsyncClient) -> None:
+    imported = await hris.post("/api/v1/employees/import", content=gzip.compress(
+        people_csv(20)), headers=GZIP_CSV)
+    refused = await hris.post("/api/v1/employees/import",
+                              content=ndjson(person("x", email="nope")), headers=NDJSON)
+
+    assert (imported.status_code, refused.status_code) == (200, 422)
+    for answer, phases in ((imported, ["read", "parse", "apply", "commit"]),
+                           (refused, ["read", "parse", "apply"])):
+        timing = [part.strip().split(";dur=") for part in
+                  answer.headers["server-timing"].split(",")]
+        assert [name for name, _ in timing] == phases
+        assert all(float(milliseconds) >= 0 for _, milliseconds in timing)
