@@ -30,7 +30,7 @@ from upward_common.events import (
     PairFormed,
     utcnow,
 )
-from upward_common.outbox import WAKE_KEY, emit, emit_many, forget
+from upward_common.outbox import WAKE_KEY, emit, emit_many, emit_many_dumped, forget
 from upward_common.problems import Problem
 from upward_common.tables import OutboxEvent
 
@@ -99,6 +99,34 @@ async def test_emit_many_writes_the_rows_emit_would(start_kernel_service: Any) -
     # Time-ordered ids, increasing in the order given.
     ids = [r.event_id for r in bulk]
     assert ids == sorted(ids) and len(set(ids)) == 5 and ids[0][14] == "7"
+
+
+async def test_emit_many_dumped_writes_the_rows_emit_many_would(
+    start_kernel_service: Any,
+) -> None:
+    people = [e for e in events() if isinstance(e, EmployeeUpdated)]
+    dumped = [(e.model_dump(), e.subject_id()) for e in people]
+    # Keys out of the model's order serialise differently: the model path is taken.
+    shuffled = [(dict(reversed(list(d.items()))), subject) for d, subject in dumped]
+    # A value the model would refuse is caught on the first item.
+    broken = [({**dumped[0][0], "employee": {"employee_id": "e-9"}}, "e-9")]
+    async with start_kernel_service(recording_handler()) as running:
+        async with running.app.state.sessionmaker() as session:
+            assert await emit_many(session, people) == 2
+            assert await emit_many_dumped(session, EmployeeUpdated, dumped) == 2
+            assert await emit_many_dumped(session, EmployeeUpdated, shuffled) == 2
+            assert await emit_many_dumped(session, EmployeeUpdated, []) == 0
+            with pytest.raises(ValueError):
+                await emit_many_dumped(session, EmployeeUpdated, broken)
+            await session.commit()
+        rows = await outbox_rows(running)
+    assert len(rows) == 6
+    model, *others = rows[:2], rows[2:4], rows[4:]
+    for written in others:
+        for one, many in zip(model, written, strict=True):
+            assert normalised(many, like=one) == one.payload
+            assert (many.subject, many.ce_subject) == (one.subject, one.ce_subject)
+    assert [r.ce_subject for r in rows] == ["e-1", "e-2"] * 3
 
 
 @contextmanager

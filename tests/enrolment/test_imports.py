@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
+from tests.enrolment.conftest import published
+from tests.support.databases import DatabaseFactory
 from tests.support.stack import Running, wait_until
 
 HEADER = ("external_id,email,given_name,family_name,job_title,job_level,department,"
@@ -320,3 +323,116 @@ async def test_strings_over_their_cap_or_with_nul_bytes_are_row_errors(
     assert csv_nul.status_code == 422 and csv_nul.json()["errors"][0]["field"] == "given_name"
     published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 1))
     assert [e["data"]["employee"]["external_id"] for e in published] == ["ok"]
+
+
+GZIP_CSV = {"content-type": "text/csv", "content-encoding": "gzip"}
+
+
+def people_csv(count: int, *extra: str, prefix: str = "p") -> bytes:
+    """`count` people under one CEO, reports listed before their managers."""
+    rows = [f"{prefix}{i},{prefix}{i}@corp.example,P{i},Doe,,3,Eng,{prefix + '0' if i else ''},"
+            ",Europe/Paris,2020-01-06," for i in reversed(range(count))]
+    return csv_of(*rows, *extra).encode()
+
+
+def _employee_events(published: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What events say of the employees, without the ids each import draws."""
+    said = []
+    for event in published:
+        employee = dict(event["data"]["employee"])
+        employee.pop("employee_id")
+        employee["manager_id"] = employee["manager_id"] is not None
+        employee["manager_chain"] = len(employee["manager_chain"])
+        said.append(employee)
+    return sorted(said, key=lambda e: str(e["external_id"]))
+
+
+async def test_a_gzip_upload_gives_the_report_and_events_of_the_plain_one(
+    start_service: Callable[..., Any], nats_server: Any, token: Callable[..., str],
+    databases: DatabaseFactory,
+) -> None:
+    body = people_csv(300, "bad,not-an-email,B,D,,3,Eng,,,,,")
+    subject = "mentoring.employee.updated"
+    answers = []
+    # Each upload into a fresh enrolment; both publish to this test's one stream.
+    for headers, content in ((CSV, body), (GZIP_CSV, gzip.compress(body))):
+        async with start_service("enrolment", database_url=databases.new(
+                f"enrolment-{len(answers)}")) as running, \
+                running.client(token("hris")) as client:
+            # Streamed in small pieces, as a slow HRIS link delivers it.
+            answers.append(await client.post("/api/v1/employees/import", headers=headers,
+                                             content=_pieces(content, 997)))
+            stream = await wait_until(lambda: _at_least(
+                published(nats_server.url, subject), 300 * len(answers)))
+    plain, compressed = answers
+    assert compressed.status_code == plain.status_code == 200, compressed.text
+    assert compressed.json() == plain.json()
+    assert plain.json()["created"] == 300 and plain.json()["rejected"] == 1
+    assert len(stream) == 600
+    assert _employee_events(stream[300:]) == _employee_events(stream[:300])
+
+
+async def _pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+async def test_the_size_limit_counts_the_decompressed_bytes_and_a_bomb_writes_nothing(
+    start_service: Callable[..., Any], token: Callable[..., str], events: Callable[[str], Any],
+) -> None:
+    limit = 40_000
+    fits = people_csv(400)
+    assert len(fits) < limit < len(fits) * 2
+    over = fits + people_csv(400, prefix="q").split(b"\n", 1)[1]
+    bomb = gzip.compress(fits + b"\n" * (200 * limit))  # blank lines are skipped
+    assert len(gzip.compress(over)) < limit and len(bomb) < limit // 2
+    async with start_service("enrolment", import_max_bytes=limit) as running, \
+            running.client(token("hris")) as client:
+        refused = [await client.post("/api/v1/employees/import", content=body,
+                                     headers=GZIP_CSV) for body in (bomb, gzip.compress(over))]
+        for response in refused:
+            assert response.status_code == 413, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["field"] == "body"
+            assert response.json()["type"].endswith("/payload-too-large")
+        # Nothing of them was written: the file that fits is new in full.
+        imported = await client.post("/api/v1/employees/import", content=gzip.compress(fits),
+                                     headers=GZIP_CSV)
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 400
+    published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 400))
+    assert len(published) == 400
+
+
+async def test_a_corrupt_gzip_is_a_400_and_an_unknown_encoding_a_415(
+    hris: httpx.AsyncClient, events: Callable[[str], Any],
+) -> None:
+    packed = gzip.compress(people_csv(50))
+    for broken in (b"not gzip at all", packed[:-9], packed[:30] + b"\xff" * 8 + packed[38:]):
+        response = await hris.post("/api/v1/employees/import", content=broken,
+                                   headers=GZIP_CSV)
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["field"] == "body"
+        assert response.json()["type"].endswith("/malformed-body")
+    brotli = await hris.post("/api/v1/employees/import", content=packed,
+                             headers={"content-type": "text/csv", "content-encoding": "br"})
+    assert brotli.status_code == 415
+    assert brotli.json()["field"] == "content-encoding"
+    assert brotli.headers["accept-encoding"] == "gzip"
+    assert await events("mentoring.employee.updated") == []
+
+
+async def test_the_answer_says_where_the_time_went(hris: httpx.AsyncClient) -> None:
+    imported = await hris.post("/api/v1/employees/import", content=gzip.compress(
+        people_csv(20)), headers=GZIP_CSV)
+    refused = await hris.post("/api/v1/employees/import",
+                              content=ndjson(person("x", email="nope")), headers=NDJSON)
+
+    assert (imported.status_code, refused.status_code) == (200, 422)
+    for answer, phases in ((imported, ["read", "parse", "apply", "commit"]),
+                           (refused, ["read", "parse", "apply"])):
+        timing = [part.strip().split(";dur=") for part in
+                  answer.headers["server-timing"].split(",")]
+        assert [name for name, _ in timing] == phases
+        assert all(float(milliseconds) >= 0 for _, milliseconds in timing)

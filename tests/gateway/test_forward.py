@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import pytest
 
+from gateway.config import GatewaySettings
+from gateway.main import create_app
+from tests.enrolment.conftest import published
 from tests.gateway.conftest import Stack
+from tests.support.databases import DatabaseFactory
+from tests.support.nats import NatsServer, free_port
+from tests.support.stack import TEST_JWT_SECRET, Running, serve, wait_until
 
 
 def _csv(rows: int) -> bytes:
@@ -158,3 +166,128 @@ async def test_a_path_that_could_leave_the_forwarded_routes_is_a_400_and_never_f
     assert problem["field"] == "path"
     assert problem["type"].endswith("/bad-path")
     assert not stack.recorders["enrolment"].calls
+
+
+async def test_a_gzip_upload_reaches_enrolment_still_compressed(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    packed = gzip.compress(_csv(20_000))
+
+    async with stack.client(token("hris")) as client:
+        response = await client.post("/api/v1/employees/import", content=packed, headers={
+            "content-type": "text/csv", "content-encoding": "gzip"})
+
+    assert response.status_code == 200
+    [(content_type, received)] = stack.recorders["enrolment"].bodies
+    assert (content_type, received) == ("text/csv", packed)
+    [call] = stack.recorders["enrolment"].calls
+    assert call.headers["content-encoding"] == "gzip"
+
+
+def _company(count: int, *extra: bytes) -> bytes:
+    """A CSV of `count` people under one CEO, reports before their managers."""
+    header = (b"external_id,email,given_name,family_name,job_level,department,"
+              b"manager_external_id\n")
+    return header + b"".join(
+        b"P%d,p%d@example.com,Given%d,Family%d,%d,Sales,%s\n"
+        % (i, i, i, i, 1 + i % 12, b"P0" if i else b"") for i in reversed(range(count))
+    ) + b"".join(extra)
+
+
+ENROLMENT_EVENTS = "mentoring.employee.updated"
+
+
+@pytest.fixture
+def behind_gateway(
+    start_service: Callable[..., AbstractAsyncContextManager[Running]],
+    databases: DatabaseFactory,
+) -> Callable[..., AbstractAsyncContextManager[Running]]:
+    """`async with behind_gateway() as gateway:` the gateway before a real enrolment."""
+
+    @asynccontextmanager
+    async def start(**enrolment: Any) -> AsyncIterator[Running]:
+        enrolment.setdefault("database_url", databases.new(f"enrolment-{free_port()}"))
+        async with start_service("enrolment", **enrolment) as service:
+            down = {f"{name}_url": f"http://127.0.0.1:{free_port()}"
+                    for name in ("matching", "scheduling", "analytics")}
+            settings = GatewaySettings(environment="test", jwt_secret=TEST_JWT_SECRET,
+                                       enrolment_url=service.url, **down)
+            async with serve("gateway", create_app(settings)) as gateway:
+                yield gateway
+
+    return start
+
+
+async def _at_least(count: int, nats_server: NatsServer) -> list[dict[str, Any]] | None:
+    got = await published(nats_server.url, ENROLMENT_EVENTS)
+    return got if len(got) >= count else None
+
+
+def _said(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What events say of employees, without the ids each enrolment draws."""
+    out = []
+    for event in events:
+        employee = dict(event["data"]["employee"])
+        employee.pop("employee_id")
+        employee["manager_id"] = employee["manager_id"] is not None
+        employee["manager_chain"] = len(employee["manager_chain"])
+        out.append(employee)
+    return sorted(out, key=lambda e: str(e["external_id"]))
+
+
+async def test_a_gzip_import_through_the_gateway_gives_the_plain_ones_report_and_events(
+    behind_gateway: Callable[..., AbstractAsyncContextManager[Running]],
+    nats_server: NatsServer, token: Callable[..., str],
+) -> None:
+    body = _company(2_000, b"BAD,not-an-email,B,D,3,Sales,\n")
+    answers = []
+    for headers, content in (({"content-type": "text/csv"}, body),
+                             ({"content-type": "text/csv", "content-encoding": "gzip"},
+                              gzip.compress(body))):
+        async with behind_gateway() as gateway, gateway.client(token("hris")) as client:
+            answers.append(await client.post("/api/v1/employees/import", content=content,
+                                             headers=headers))
+            stream = await wait_until(lambda: _at_least(2_000 * len(answers), nats_server))
+    plain, compressed = answers
+    assert plain.status_code == compressed.status_code == 200, compressed.text
+    assert plain.json()["created"] == 2_000 and plain.json()["rejected"] == 1
+    assert compressed.json() == plain.json()
+    assert len(stream) == 4_000
+    assert _said(stream[2_000:]) == _said(stream[:2_000])
+
+
+async def test_through_the_gateway_a_gzip_bomb_is_a_413_and_writes_nothing(
+    behind_gateway: Callable[..., AbstractAsyncContextManager[Running]],
+    nats_server: NatsServer, token: Callable[..., str],
+) -> None:
+    limit = 300_000
+    fits = _company(4_000)
+    assert len(fits) < limit < 2 * len(fits)
+    gzipped = {"content-type": "text/csv", "content-encoding": "gzip"}
+    bomb = gzip.compress(fits + b"\n" * (100 * limit))  # 30 MB inflated, ~70 kB sent
+    assert len(bomb) < limit // 4
+    doubled = gzip.compress(fits + fits.split(b"\n", 1)[1].replace(b"P", b"Q"))
+    assert len(doubled) < limit
+    async with behind_gateway(import_max_bytes=limit) as gateway, \
+            gateway.client(token("hris")) as client:
+        for refused in (bomb, doubled):
+            response = await client.post("/api/v1/employees/import", content=refused,
+                                         headers=gzipped)
+            assert response.status_code == 413, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"].endswith("/payload-too-large")
+            assert response.json()["field"] == "body"
+        corrupt = await client.post("/api/v1/employees/import",
+                                    content=gzip.compress(fits)[:-9], headers=gzipped)
+        assert corrupt.status_code == 400, corrupt.text
+        assert corrupt.json()["type"].endswith("/malformed-body")
+        unknown = await client.post("/api/v1/employees/import", content=fits,
+                                    headers={"content-type": "text/csv",
+                                             "content-encoding": "zstd"})
+        assert unknown.status_code == 415
+        assert unknown.json()["field"] == "content-encoding"
+        assert await published(nats_server.url, ENROLMENT_EVENTS) == []
+        imported = await client.post("/api/v1/employees/import", content=gzip.compress(fits),
+                                     headers=gzipped)
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 4_000  # nothing of the refused files was written
