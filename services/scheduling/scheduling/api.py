@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from scheduling import service
-from scheduling.models import PairSessions, SessionLog, SessionPublic
+from scheduling.models import (
+    OccurrenceCancel,
+    OccurrenceReschedule,
+    PairSessions,
+    PlanPublic,
+    SessionLog,
+    SessionPublic,
+)
 from upward_common.auth import CurrentUser
 from upward_common.batch import Batch, BatchIds
 from upward_common.db import SessionDep
@@ -56,3 +63,41 @@ async def log_session(
     logged = await service.log_session(session, user=user, session_id=session_id, data=data)
     await session.commit()
     return logged
+
+
+# --- plans ------------------------------------------------------------------------
+
+
+@router.get("/pairs/{pair_id}/plan", response_model=PlanPublic, tags=["plans"])
+async def get_pair_plan(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> PlanPublic:
+    """The pair's recurring plan and its occurrences: for its two members, or admins."""
+    return await service.get_pair_plan(session, user=user, pair_id=pair_id)
+
+
+@router.post("/plans/{plan_id}/accept", response_model=PlanPublic, tags=["plans"])
+async def accept_plan(plan_id: Identifier, session: SessionDep, user: CurrentUser) -> PlanPublic:
+    """A member of the pair accepts its proposed plan."""
+    plan = await service.accept_plan(session, user=user, plan_id=plan_id)
+    await session.commit()
+    return plan
+
+
+@router.post("/sessions/{session_id}/reschedule", response_model=PlanPublic, tags=["plans"])
+async def reschedule_session(
+    session_id: Identifier, data: OccurrenceReschedule, session: SessionDep, user: CurrentUser
+) -> PlanPublic:
+    """A member moves one occurrence, or it and the later ones (`scope: following`)."""
+    plan = await service.reschedule_session(session, user=user, session_id=session_id,
+                                            data=data)
+    await session.commit()
+    return plan
+
+
+@router.post("/sessions/{session_id}/cancel", response_model=PlanPublic, tags=["plans"])
+async def cancel_session(
+    session_id: Identifier, data: OccurrenceCancel, session: SessionDep, user: CurrentUser
+) -> PlanPublic:
+    """A member cancels one occurrence, with a reason."""
+    plan = await service.cancel_session(session, user=user, session_id=session_id, data=data)
+    await session.commit()
+    return plan
