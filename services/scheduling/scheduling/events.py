@@ -69,7 +69,7 @@ def plan_accepted(
     # Counts only: which slot was agreed stays with scheduling.
     emit(session, PlanAccepted(
         plan_id=plan.id, pair_id=plan.pair_id, programme_id=plan.programme_id,
-        cadence=plan.cadence.value, occurrences=occurrences,
+        cadence=str(plan.cadence), occurrences=occurrences,
         accepted_by_employee_id=accepted_by, occurred_at=occurred_at,
     ))
 

@@ -521,7 +521,7 @@ async def _member_occurrence(
     if row.plan_id is None or (plan := await repository.get_plan(session, row.plan_id)) is None:
         raise conflict("This session belongs to no plan", field="session_id")
     if row.status != SessionStatus.PLANNED:
-        raise conflict(f"This session is {row.status.value}; only a planned one changes",
+        raise conflict(f"This session is {row.status}; only a planned one changes",
                        field="session_id")
     return row, plan, pair
 
