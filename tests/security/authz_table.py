@@ -385,6 +385,20 @@ SCHEDULING = [
        lambda w: Call(f"/api/v1/sessions/{w.session_fc}/log", json={
            "held_at": "2026-01-05T10:00:00+00:00", "duration_minutes": 30}),
        RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    # Plans: admins read; accepting, moving and cancelling are the pair's own acts. FC's
+    # pair ended, so its plan and occurrences are final (409 once past authorisation).
+    Op("scheduling", "GET", "/api/v1/pairs/{pair_id}/plan", members_or_admin(403),
+       lambda w: Call(f"/api/v1/pairs/{w.pair_ab}/plan"), RELATIONS),
+    Op("scheduling", "POST", "/api/v1/plans/{plan_id}/accept", members_only,
+       lambda w: Call(f"/api/v1/plans/{w.plan_fc}/accept"),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/sessions/{session_id}/reschedule", members_only,
+       lambda w: Call(f"/api/v1/sessions/{w.session_fc}/reschedule", json={
+           "starts_at": "2030-01-07T10:00:00+00:00"}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/sessions/{session_id}/cancel", members_only,
+       lambda w: Call(f"/api/v1/sessions/{w.session_fc}/cancel", json={"reason": "ill"}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
 ]
 
 ANALYTICS = [

@@ -40,6 +40,7 @@ class World:
     pair_ab: str = ""
     pair_fc: str = ""
     session_fc: str = ""
+    plan_fc: str = ""
     proposal_ec: str = ""
     session_ab: str = ""
     invitation_a: str = ""
@@ -171,6 +172,8 @@ def build_world(platform: RunningPlatform) -> World:
     _ok(api.call("matching", "POST", f"/api/v1/pairs/{world.pair_fc}/end", token=admin,
                  json={"reason": "completed"}))
     wait_for(lambda: planned(world.pair_fc, "cancelled"))
+    world.plan_fc = str(_ok(api.call("scheduling", "GET", f"/api/v1/pairs/{world.pair_fc}/plan",
+                                     token=admin))["id"])
     f_token = platform.token("participant", employee_id=world.employees["F"])
     _ok(api.call("enrolment", "POST", f"/api/v1/participants/{world.participants['F']}"
                  "/withdraw", token=f_token, json={}))
