@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from itertools import pairwise
 from typing import Any
 
+from icalendar import Calendar
 from sqlmodel import func, select
 
-from scheduling.models import MentoringSession
+from scheduling.models import CalendarFeed, MentoringSession
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
 from upward_common.events import (
@@ -262,3 +264,54 @@ async def test_accept_reschedule_and_cancel_through_the_api(
         assert (await s.call(MENTOR, "POST", cancel, json={"reason": "ill"})).status_code == 409
         assert await s.count(select(func.count()).select_from(MentoringSession)
                              .where(MentoringSession.status == "cancelled")) == 1
+
+
+async def test_a_secret_feed_address_serves_the_calendar_until_revoked(
+    start_service: StartService, stream: Stream, token: Callable[..., str],
+) -> None:
+    async with start_service("scheduling") as svc:
+        s = Scenario(svc, stream, token)
+        await s.programme(weeks=3)
+        await s.available(MENTEE, "mentee", "Europe/Paris", ALL_WEEK,
+                          at=datetime(2027, 1, 1, tzinfo=UTC))
+        pair_id = await s.form(MENTEE, at=datetime(2027, 2, 1, tzinfo=UTC))
+        plan = await s.plan(pair_id)
+        assert plan is not None
+
+        issued = await s.call(MENTEE, "POST", "/api/v1/calendar-feeds")
+        assert issued.status_code == 201, issued.text
+        secret, path = issued.json()["token"], issued.json()["path"]
+        assert path == f"/api/v1/calendar/{secret}.ics"
+        async with svc.client(None) as anonymous:  # a calendar app sends no bearer token
+            feed = await anonymous.get(path)
+        assert feed.status_code == 200, feed.text
+        assert feed.headers["content-type"].startswith("text/calendar")
+        calendar = Calendar.from_ical(feed.content)
+        assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == {
+            f"{plan['series'][0]['id']}@upward.scheduling"}
+        assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
+        # Only the hash is stored.
+        async with svc.app.state.sessionmaker() as db:
+            stored = (await db.exec(select(CalendarFeed))).all()
+        assert [row.token_sha256 for row in stored] == [sha256(secret.encode()).hexdigest()]
+
+        # An admin has no feed of their own; a re-issued address replaces the old one.
+        assert (await s.call("hr_admin", "POST", "/api/v1/calendar-feeds")).status_code == 403
+        again = (await s.call(MENTEE, "POST", "/api/v1/calendar-feeds")).json()
+        async with svc.client(None) as anonymous:
+            old = await anonymous.get(path)
+            assert old.status_code == 404
+            assert old.headers["content-type"].startswith("application/problem+json")
+            assert old.json()["field"] == "token"
+            assert (await anonymous.get(again["path"])).status_code == 200
+            assert (await s.call(MENTEE, "DELETE", "/api/v1/calendar-feeds")).status_code == 204
+            assert (await anonymous.get(again["path"])).status_code == 404
+
+        # The plan's invitation and its cancellation, for the pair and admins.
+        invite = f"/api/v1/plans/{plan['id']}/invitation.ics"
+        request = await s.call(MENTOR, "GET", invite)
+        assert request.status_code == 200
+        assert b"METHOD:REQUEST" in request.content
+        cancel = await s.call("hr_admin", "GET", invite, params={"method": "cancel"})
+        assert b"METHOD:CANCEL" in cancel.content and b"STATUS:CANCELLED" in cancel.content
+        assert (await s.call(OUTSIDER, "GET", invite)).status_code == 403

@@ -399,6 +399,18 @@ SCHEDULING = [
     Op("scheduling", "POST", "/api/v1/sessions/{session_id}/cancel", members_only,
        lambda w: Call(f"/api/v1/sessions/{w.session_fc}/cancel", json={"reason": "ill"}),
        RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "GET", "/api/v1/plans/{plan_id}/invitation.ics", members_or_admin(403),
+       lambda w: Call(f"/api/v1/plans/{w.plan_ab}/invitation.ics"), RELATIONS),
+    # A feed secret is one person's own (E's here, so that A's seeded feed stays live).
+    Op("scheduling", "POST", "/api/v1/calendar-feeds", only("participant"),
+       _fixed("/api/v1/calendar-feeds"), cast={"own": "E"}, ok=(201,)),
+    Op("scheduling", "DELETE", "/api/v1/calendar-feeds", only("participant"),
+       _fixed("/api/v1/calendar-feeds"), cast={"own": "E"}, ok=(204,)),
+    # Public by secret: calendar apps send no bearer token, so none is asked for (and a
+    # bad one changes nothing); the 256-bit secret in the path is the key, and an unknown
+    # or revoked one is a 404 (tests/scheduling/test_plans.py).
+    Op("scheduling", "GET", "/api/v1/calendar/{token}.ics", public,
+       lambda w: Call(w.feed_a)),
 ]
 
 ANALYTICS = [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from scheduling import service
 from scheduling.models import (
+    CalendarFeedIssued,
+    InvitationMethod,
     OccurrenceCancel,
     OccurrenceReschedule,
     PairSessions,
@@ -101,3 +103,45 @@ async def cancel_session(
     plan = await service.cancel_session(session, user=user, session_id=session_id, data=data)
     await session.commit()
     return plan
+
+
+# --- calendar feeds ---------------------------------------------------------------
+
+CALENDAR = "text/calendar; charset=utf-8"
+
+
+@router.post("/calendar-feeds", response_model=CalendarFeedIssued, status_code=201,
+             tags=["calendar"])
+async def issue_calendar_feed(session: SessionDep, user: CurrentUser) -> CalendarFeedIssued:
+    """A participant's new secret feed address (shown once); the previous one stops working."""
+    issued = await service.issue_calendar_feed(session, user=user)
+    await session.commit()
+    return issued
+
+
+@router.delete("/calendar-feeds", status_code=204, tags=["calendar"])
+async def revoke_calendar_feed(session: SessionDep, user: CurrentUser) -> Response:
+    """A participant revokes their feed address."""
+    await service.revoke_calendar_feed(session, user=user)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/calendar/{token}.ics", tags=["calendar"],
+            responses={200: {"content": {"text/calendar": {}}}})
+async def calendar_feed(token: Identifier, session: SessionDep) -> Response:
+    """A participant's calendar (RFC 5545) by its secret address: no bearer token, the
+    secret is the key (calendar apps cannot send one)."""
+    body = await service.calendar_feed(session, token=token)
+    return Response(body, media_type=CALENDAR, headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/plans/{plan_id}/invitation.ics", tags=["calendar"],
+            responses={200: {"content": {"text/calendar": {}}}})
+async def plan_invitation(
+    plan_id: Identifier, session: SessionDep, user: CurrentUser,
+    method: InvitationMethod = InvitationMethod.REQUEST,
+) -> Response:
+    """The plan as one invitation (METHOD:REQUEST) or its cancellation (METHOD:CANCEL)."""
+    body = await service.plan_invitation(session, user=user, plan_id=plan_id, method=method)
+    return Response(body, media_type=CALENDAR)

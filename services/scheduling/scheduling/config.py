@@ -14,3 +14,5 @@ class SchedulingSettings(ServiceSettings):
     # pair's formation, at least `plan_lead_hours` after it.
     plan_window_days: int = 14
     plan_lead_hours: int = 24
+    # The ORGANIZER of a plan's invitation (iTIP needs one; the notifications part sends it).
+    calendar_organizer: str = "mailto:mentoring@upward.invalid"

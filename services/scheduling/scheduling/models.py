@@ -342,3 +342,16 @@ class OccurrenceCancel(BaseModel):
     """Cancel one occurrence, saying why (the reason is shown to the pair and admins)."""
 
     reason: Name
+
+
+class CalendarFeedIssued(BaseModel):
+    """A new secret feed address, shown once: only its hash is kept, so keep the URL."""
+
+    token: str
+    path: str
+    issued_at: datetime
+
+
+class InvitationMethod(StrEnum):
+    REQUEST = "request"
+    CANCEL = "cancel"

@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduling import events, recurrence, repository
+from scheduling import events, ical, recurrence, repository
 from scheduling.config import SchedulingSettings
 from scheduling.models import (
     Cadence,
+    CalendarFeed,
+    CalendarFeedIssued,
+    InvitationMethod,
     MentoringSession,
     NearestSlotPublic,
     OccurrenceCancel,
@@ -590,3 +593,54 @@ async def cancel_session(
     _touch(plan, now)
     await repository.add(session, plan)
     return await present_plan(session, plan, now=now)
+
+
+# --- calendar feeds (ical.py writes them) ------------------------------------------
+
+
+async def _calendar_of(session: AsyncSession, plan: Plan) -> ical.PlanCalendar:
+    return ical.PlanCalendar(plan=plan, series=await repository.series_of_plan(session, plan.id),
+                             occurrences=await repository.sessions_of_plan(session, plan.id))
+
+
+async def issue_calendar_feed(session: AsyncSession, *, user: Principal) -> CalendarFeedIssued:
+    """A new secret feed address for the caller; any earlier one stops working."""
+    if user.employee_id is None:
+        raise Problem(403, "A calendar feed is a participant's own", kind="forbidden")
+    now = utcnow()
+    for old in await repository.live_feeds_of(session, user.employee_id):
+        old.revoked_at = now
+        await repository.add(session, old)
+    secret = ical.new_secret()
+    await repository.add(session, CalendarFeed(
+        employee_id=user.employee_id, token_sha256=ical.secret_hash(secret), issued_at=now))
+    return CalendarFeedIssued(token=secret, path=f"/api/v1/calendar/{secret}.ics", issued_at=now)
+
+
+async def revoke_calendar_feed(session: AsyncSession, *, user: Principal) -> None:
+    """The caller's feed address stops working (a calendar subscribed to it empties)."""
+    if user.employee_id is None:
+        raise Problem(403, "A calendar feed is a participant's own", kind="forbidden")
+    now = utcnow()
+    for old in await repository.live_feeds_of(session, user.employee_id):
+        old.revoked_at = now
+        await repository.add(session, old)
+
+
+async def calendar_feed(session: AsyncSession, *, token: str) -> bytes:
+    """The feed behind a secret: every plan of its participant (the secret is the key)."""
+    found = await repository.feed_by_hash(session, ical.secret_hash(token))
+    if found is None or found.revoked_at is not None:
+        raise Problem(404, "No calendar feed has this address (it may have been revoked)",
+                      kind="not-found", field="token")
+    plans = await repository.plans_of_employee(session, found.employee_id)
+    return ical.feed([await _calendar_of(session, plan) for plan in plans])
+
+
+async def plan_invitation(
+    session: AsyncSession, *, user: Principal, plan_id: str, method: InvitationMethod
+) -> bytes:
+    """The plan as an invitation (REQUEST) or its withdrawal (CANCEL), for members or admins."""
+    plan, _ = await _plan_for(session, user, plan_id)
+    return ical.invitation(await _calendar_of(session, plan), method=method.value.upper(),
+                           organizer=SchedulingSettings().calendar_organizer)
