@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from scheduling import service
 from scheduling.models import (
     CalendarFeedIssued,
+    CalendarFeedRevoked,
     InvitationMethod,
     OccurrenceCancel,
     OccurrenceReschedule,
@@ -119,12 +120,12 @@ async def issue_calendar_feed(session: SessionDep, user: CurrentUser) -> Calenda
     return issued
 
 
-@router.delete("/calendar-feeds", status_code=204, tags=["calendar"])
-async def revoke_calendar_feed(session: SessionDep, user: CurrentUser) -> Response:
-    """A participant revokes their feed address."""
-    await service.revoke_calendar_feed(session, user=user)
+@router.delete("/calendar-feeds", response_model=CalendarFeedRevoked, tags=["calendar"])
+async def revoke_calendar_feed(session: SessionDep, user: CurrentUser) -> CalendarFeedRevoked:
+    """A participant revokes their feed address (a calendar subscribed to it stops updating)."""
+    revoked = await service.revoke_calendar_feed(session, user=user)
     await session.commit()
-    return Response(status_code=204)
+    return revoked
 
 
 @router.get("/calendar/{token}.ics", tags=["calendar"],

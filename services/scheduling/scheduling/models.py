@@ -352,6 +352,12 @@ class CalendarFeedIssued(BaseModel):
     issued_at: datetime
 
 
+class CalendarFeedRevoked(BaseModel):
+    """How many live feed addresses the revocation ended (0 or 1)."""
+
+    revoked: int
+
+
 class InvitationMethod(StrEnum):
     REQUEST = "request"
     CANCEL = "cancel"

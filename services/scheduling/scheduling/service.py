@@ -18,6 +18,7 @@ from scheduling.models import (
     Cadence,
     CalendarFeed,
     CalendarFeedIssued,
+    CalendarFeedRevoked,
     InvitationMethod,
     MentoringSession,
     NearestSlotPublic,
@@ -617,14 +618,16 @@ async def issue_calendar_feed(session: AsyncSession, *, user: Principal) -> Cale
     return CalendarFeedIssued(token=secret, path=f"/api/v1/calendar/{secret}.ics", issued_at=now)
 
 
-async def revoke_calendar_feed(session: AsyncSession, *, user: Principal) -> None:
+async def revoke_calendar_feed(session: AsyncSession, *, user: Principal) -> CalendarFeedRevoked:
     """The caller's feed address stops working (a calendar subscribed to it empties)."""
     if user.employee_id is None:
         raise Problem(403, "A calendar feed is a participant's own", kind="forbidden")
     now = utcnow()
-    for old in await repository.live_feeds_of(session, user.employee_id):
+    live = await repository.live_feeds_of(session, user.employee_id)
+    for old in live:
         old.revoked_at = now
         await repository.add(session, old)
+    return CalendarFeedRevoked(revoked=len(live))
 
 
 async def calendar_feed(session: AsyncSession, *, token: str) -> bytes:
