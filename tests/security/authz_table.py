@@ -554,6 +554,20 @@ FIELDS: list[Field] = [
        "$id: ID!, $i: LogSessionInput!", "(sessionId: $id, input: $i)",
        lambda w: {"id": w.session_fc,
                   "i": {"heldAt": "2026-01-05T10:00:00+00:00", "durationMinutes": 30}}),
+    _q("query", "pairPlan", f"{S} GET /api/v1/pairs/{{pair_id}}/plan", "$id: ID!",
+       "(pairId: $id)", lambda w: {"id": w.pair_ab}),
+    _q("mutation", "acceptPlan", f"{S} POST /api/v1/plans/{{plan_id}}/accept", "$id: ID!",
+       "(planId: $id)", lambda w: {"id": w.plan_fc}),
+    _q("mutation", "rescheduleSession", f"{S} POST /api/v1/sessions/{{session_id}}/reschedule",
+       "$id: ID!, $i: RescheduleSessionInput!", "(sessionId: $id, input: $i)",
+       lambda w: {"id": w.session_fc, "i": {"startsAt": "2030-01-07T10:00:00+00:00"}}),
+    _q("mutation", "cancelSession", f"{S} POST /api/v1/sessions/{{session_id}}/cancel",
+       "$id: ID!, $i: CancelSessionInput!", "(sessionId: $id, input: $i)",
+       lambda w: {"id": w.session_fc, "i": {"reason": "ill"}}),
+    _q("mutation", "issueCalendarFeed", f"{S} POST /api/v1/calendar-feeds", "", "",
+       lambda w: {}),
+    _q("mutation", "revokeCalendarFeed", f"{S} DELETE /api/v1/calendar-feeds", "", "",
+       lambda w: {}),
 ]
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 assert len(FIELDS_BY_KEY) == len(FIELDS), "a root field is in the table twice"
