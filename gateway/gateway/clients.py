@@ -752,6 +752,13 @@ class OccurrenceCancel(BaseModel):
     reason: str
 
 
+class PlanSlotProposal(BaseModel):
+    weekday: int
+    local_start: str
+    starts_on: date | None = None
+    override: bool = False
+
+
 # --- clients ------------------------------------------------------------------------------
 
 
@@ -1092,6 +1099,10 @@ class SchedulingClient(ServiceClient):
 
     async def accept_plan(self, plan_id: str) -> PlanPublic:
         return await self._one(PlanPublic, "POST", "/plans/{plan_id}/accept", plan_id=plan_id)
+
+    async def propose_plan_slot(self, plan_id: str, data: PlanSlotProposal) -> PlanPublic:
+        return await self._one(PlanPublic, "POST", "/plans/{plan_id}/slot", plan_id=plan_id,
+                               body=data)
 
     async def reschedule_session(self, session_id: str, data: OccurrenceReschedule
                                  ) -> PlanPublic:

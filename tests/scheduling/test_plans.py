@@ -10,6 +10,7 @@ from hashlib import sha256
 from itertools import pairwise
 from typing import Any
 
+import recurring_ical_events
 from icalendar import Calendar
 from sqlmodel import func, select
 
@@ -316,3 +317,55 @@ async def test_a_secret_feed_address_serves_the_calendar_until_revoked(
         cancel = await s.call("hr_admin", "GET", invite, params={"method": "cancel"})
         assert b"METHOD:CANCEL" in cancel.content and b"STATUS:CANCELLED" in cancel.content
         assert (await s.call(OUTSIDER, "GET", invite)).status_code == 403
+
+
+async def test_a_member_proposes_another_slot_and_the_other_accepts_it(
+    start_service: StartService, stream: Stream, token: Callable[..., str],
+) -> None:
+    async with start_service("scheduling") as svc:
+        s = Scenario(svc, stream, token)
+        await s.programme(weeks=3)
+        office: Windows = [(day, "09:00", "17:00") for day in range(5)]
+        for employee_id, role in [(MENTOR, "mentor"), (MENTEE, "mentee")]:
+            await s.available(employee_id, role, "Europe/Paris",  # type: ignore[arg-type]
+                              office, at=datetime(2027, 1, 1, tzinfo=UTC))
+        pair_id = await s.form(MENTEE, at=datetime(2027, 2, 1, tzinfo=UTC))
+        plan = await s.plan(pair_id)
+        assert plan is not None
+        path = f"/api/v1/plans/{plan['id']}/slot"
+
+        for body, field in [({"weekday": 5, "local_start": "10:00"}, "local_start"),  # Saturday
+                            ({"weekday": 2, "local_start": "10:00", "starts_on": "2020-01-01"},
+                             "starts_on"),
+                            ({"weekday": 7, "local_start": "10:00"}, "weekday"),
+                            ({"weekday": 2, "local_start": "25:00"}, "local_start")]:
+            refused = await s.call(MENTOR, "POST", path, json=body)
+            assert refused.status_code == 422, (body, refused.text)
+            assert refused.json()["field"] == field, body
+        assert (await s.call(OUTSIDER, "POST", path, json={"weekday": 2, "local_start": "10:00"})
+                ).status_code == 403
+
+        proposed = await s.call(MENTOR, "POST", path, json={
+            "weekday": 2, "local_start": "10:00", "starts_on": "2027-02-01"})
+        assert proposed.status_code == 200, proposed.text
+        body = proposed.json()
+        assert body["status"] == "proposed" and body["proposed_by_employee_id"] == MENTOR
+        live = [o for o in body["occurrences"] if o["status"] == "planned"]
+        # Wednesdays at 10:00 in Paris (09:00 UTC in winter), as many as remained.
+        assert [o["starts_at"][:16] for o in live] == [
+            "2027-02-03T09:00", "2027-02-10T09:00", "2027-02-17T09:00"]
+        assert len([o for o in body["occurrences"] if o["status"] == "cancelled"]) == 3
+        # The proposer does not accept their own slot; the other member does.
+        assert (await s.call(MENTOR, "POST", f"/api/v1/plans/{plan['id']}/accept")
+                ).status_code == 409
+        assert (await s.call(MENTEE, "POST", f"/api/v1/plans/{plan['id']}/accept")
+                ).status_code == 200
+
+        # The feed shows the new series only (the old one ended before its first occurrence).
+        secret = (await s.call(MENTEE, "POST", "/api/v1/calendar-feeds")).json()["path"]
+        async with svc.client(None) as anonymous:
+            feed = Calendar.from_ical((await anonymous.get(secret)).content)
+        expanded = sorted(
+            event["DTSTART"].dt.astimezone(UTC) for event in recurring_ical_events.of(feed)
+            .between(datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)))
+        assert expanded == [datetime.fromisoformat(o["starts_at"]) for o in live]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -216,6 +216,16 @@ class RescheduleSessionInput:
         default=False, description="Plan it even outside a side's availability.")
 
 
+@strawberry.input(description="Another slot for the rest of a plan, in its anchor zone.")
+class ProposePlanSlotInput:
+    weekday: int = strawberry.field(description="The weekday, 0 = Monday.")
+    local_start: str = strawberry.field(description="The local start, HH:MM.")
+    starts_on: date | None = strawberry.field(
+        default=None, description="The first date to use it from (default: from now on).")
+    override: bool = strawberry.field(
+        default=False, description="Plan it even outside a side's availability.")
+
+
 @strawberry.input(description="Why an occurrence is cancelled.")
 class CancelSessionInput:
     reason: str = strawberry.field(description="The reason, shown to the pair and admins.")
@@ -305,6 +315,19 @@ class Mutation:
     async def accept_plan(self, info: Info, plan_id: PlanId) -> PlanPayload | None:
         plan, errors = await attempt(
             info, lambda: info.context.scheduling.accept_plan(plan_id), Plan.of)
+        return PlanPayload(plan=plan, errors=errors)
+
+    @strawberry.mutation(description="Propose another slot for the rest of the plan (a member; "
+                                     "the other member accepts it).")
+    async def propose_plan_slot(
+        self, info: Info, plan_id: PlanId,
+        input: Annotated[ProposePlanSlotInput, described("The slot.")],
+    ) -> PlanPayload | None:
+        data = clients.PlanSlotProposal(weekday=input.weekday, local_start=input.local_start,
+                                        starts_on=input.starts_on, override=input.override)
+        plan, errors = await attempt(
+            info, lambda: info.context.scheduling.propose_plan_slot(plan_id, data), Plan.of,
+            body="input")
         return PlanPayload(plan=plan, errors=errors)
 
     @strawberry.mutation(description="Move an occurrence, or it and the later ones (a member).")

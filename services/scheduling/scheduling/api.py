@@ -13,6 +13,7 @@ from scheduling.models import (
     OccurrenceReschedule,
     PairSessions,
     PlanPublic,
+    PlanSlotProposal,
     SessionLog,
     SessionPublic,
 )
@@ -81,6 +82,16 @@ async def get_pair_plan(pair_id: Identifier, session: SessionDep, user: CurrentU
 async def accept_plan(plan_id: Identifier, session: SessionDep, user: CurrentUser) -> PlanPublic:
     """A member of the pair accepts its proposed plan."""
     plan = await service.accept_plan(session, user=user, plan_id=plan_id)
+    await session.commit()
+    return plan
+
+
+@router.post("/plans/{plan_id}/slot", response_model=PlanPublic, tags=["plans"])
+async def propose_plan_slot(
+    plan_id: Identifier, data: PlanSlotProposal, session: SessionDep, user: CurrentUser
+) -> PlanPublic:
+    """A member proposes another weekday and local time for the rest of the plan."""
+    plan = await service.propose_plan_slot(session, user=user, plan_id=plan_id, data=data)
     await session.commit()
     return plan
 

@@ -85,6 +85,8 @@ def series_events(entry: PlanCalendar, *, cancelled: bool = False) -> list[Event
             by_series.setdefault(row.series_id, []).append(row)
     events: list[Event] = []
     for series in entry.series:
+        if series.count == 0:
+            continue  # ended before its first occurrence (another slot replaced it)
         rule = rule_of(series)
         zone = ZoneInfo(series.time_zone)
         uid = uid_of(series)

@@ -338,6 +338,16 @@ class OccurrenceReschedule(BaseModel):
     override: bool = False  # True: allowed outside a side's availability
 
 
+class PlanSlotProposal(BaseModel):
+    """Another slot for the rest of the plan: a weekday and local start in the anchor zone."""
+
+    weekday: int = PydanticField(ge=0, le=6)  # 0 = Monday
+    local_start: str = PydanticField(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # The first date to use it from (default: the first such weekday from now on).
+    starts_on: date | None = None
+    override: bool = False  # True: allowed outside a side's availability
+
+
 class OccurrenceCancel(BaseModel):
     """Cancel one occurrence, saying why (the reason is shown to the pair and admins)."""
 

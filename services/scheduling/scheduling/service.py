@@ -7,7 +7,7 @@ The handlers of the events scheduling consumes are rules too (`on_<event>`);
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +32,7 @@ from scheduling.models import (
     Plan,
     PlanPublic,
     PlanSeries,
+    PlanSlotProposal,
     PlanStatus,
     PrivateNote,
     Programme,
@@ -574,6 +575,85 @@ async def reschedule_session(
         await repository.add(session, moved)
         events.session_rescheduled(session, moved, previous_starts_at=previous,
                                    occurred_at=now)
+    _touch(plan, now)
+    await repository.add(session, plan)
+    return await present_plan(session, plan, now=now)
+
+
+async def propose_plan_slot(
+    session: AsyncSession, *, user: Principal, plan_id: str, data: PlanSlotProposal
+) -> PlanPublic:
+    """A member proposes another slot for the rest of the plan; the other member accepts it.
+
+    Every series ends before its first future occurrence (those are cancelled) and one new
+    series, at the plan's cadence in its anchor zone, holds as many occurrences as remained.
+    """
+    plan, pair = await _plan_for(session, user, plan_id)
+    if not pair.has_member(user.employee_id) or user.employee_id is None:
+        raise _not_member()
+    if pair.status != PairStatus.ACTIVE:
+        raise conflict("The pair has ended", field="plan_id")
+    now = utcnow()
+    zone = ZoneInfo(plan.anchor_time_zone)
+    today = now.astimezone(zone).date()
+    if data.starts_on is not None and data.starts_on < today:
+        raise invalid("starts_on", "The first date is in the past")
+    day = data.starts_on or today
+    day += timedelta(days=(data.weekday - day.weekday()) % 7)
+    local_start = time.fromisoformat(data.local_start)
+    first = datetime.combine(day, local_start, tzinfo=zone).astimezone(UTC)
+    if first <= now:
+        first = datetime.combine(day + timedelta(days=7), local_start,
+                                 tzinfo=zone).astimezone(UTC)
+    rows = await repository.sessions_of_plan(session, plan.id)
+    future = [r for r in rows if r.status == SessionStatus.PLANNED and r.starts_at > now]
+    if not future:
+        raise conflict("The plan has no future occurrence left to move", field="plan_id")
+    rule = recurrence.rule_at(first, time_zone=plan.anchor_time_zone, cadence=plan.cadence,
+                              count=len(future))
+    staying = [r for r in rows if r not in future]
+    parties = await _parties(session, pair, own=staying)
+    for start in rule.starts():
+        if parties.busy(start, start + timedelta(minutes=plan.duration_minutes)):
+            raise conflict("The slot overlaps another session of a member", field="local_start")
+        if not data.override and (side := recurrence.conflicting_side(
+                parties, start, plan.duration_minutes, sides=("mentor", "mentee"))):
+            raise invalid("local_start", f"The slot is outside the {side}'s availability on "
+                          f"{start.date().isoformat()} (send override: true to plan it anyway)")
+    series_rows = await repository.series_of_plan(session, plan.id)
+    for series in series_rows:
+        cut = [r.occurrence_index for r in future
+               if r.series_id == series.id and r.occurrence_index is not None]
+        if cut:
+            series.count = min(cut)
+            series.sequence += 1
+            await repository.add(session, series)
+    for row in future:
+        row.status = SessionStatus.CANCELLED
+        row.cancel_reason = "another slot was proposed"
+        row.sequence += 1
+        row.changed_at = now
+        await repository.add(session, row)
+    events.sessions_cancelled(session, future, reason="another slot was proposed",
+                              occurred_at=now)
+    new = PlanSeries(plan_id=plan.id, position=max((s.position for s in series_rows),
+                                                   default=-1) + 1,
+                     time_zone=rule.time_zone, local_start=data.local_start,
+                     starts_on=rule.starts_on, frequency=rule.frequency,
+                     interval=rule.interval, count=rule.count, fits="mentor,mentee")
+    await repository.add(session, new)
+    for index, start in enumerate(rule.starts()):
+        row = MentoringSession(
+            pair_id=pair.id, programme_id=pair.programme_id, starts_at=start,
+            duration_minutes=plan.duration_minutes, created_at=now, plan_id=plan.id,
+            series_id=new.id, occurrence_index=index, original_starts_at=start,
+            changed_at=now)
+        await repository.add(session, row)
+        events.session_scheduled(session, row, occurred_at=now)
+    plan.status = PlanStatus.PROPOSED
+    plan.proposed_by_employee_id = user.employee_id
+    plan.accepted_by_employee_id = None
+    plan.accepted_at = None
     _touch(plan, now)
     await repository.add(session, plan)
     return await present_plan(session, plan, now=now)
