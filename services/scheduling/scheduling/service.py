@@ -77,9 +77,7 @@ async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     await repository.add(session, pair)
     if ended_early:
         return
-    await plan_pair(session, pair=pair, mentor_participant_id=data.mentor_participant_id,
-                    mentee_participant_id=data.mentee_participant_id,
-                    occurred_at=data.occurred_at)
+    await plan_pair(session, pair=pair, occurred_at=data.occurred_at)
 
 
 async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
@@ -335,10 +333,7 @@ def _others(rows: Sequence[MentoringSession], row: MentoringSession) -> list[Men
     return [other for other in rows if other.id != row.id]
 
 
-async def plan_pair(
-    session: AsyncSession, *, pair: Pair, mentor_participant_id: str,
-    mentee_participant_id: str, occurred_at: datetime,
-) -> Plan:
+async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime) -> Plan:
     """Propose the pair's recurring plan and materialise its occurrences (recurrence.py)."""
     settings = SchedulingSettings()
     programme = await repository.get_programme(session, pair.programme_id)
