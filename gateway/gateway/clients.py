@@ -476,6 +476,66 @@ class SessionPublic(Shape):
     my_private_note: str | None = None
 
 
+class NearestSlotPublic(Shape):
+    side: str
+    starts_at: datetime
+    time_zone: str
+    weekday: int
+    local_start: str
+
+
+class SeriesPublic(Shape):
+    id: str
+    position: int
+    time_zone: str
+    weekday: int
+    local_start: str
+    frequency: str
+    interval: int
+    count: int
+
+
+class OccurrencePublic(Shape):
+    session_id: str
+    series_id: str | None = None
+    occurrence_index: int | None = None
+    starts_at: datetime
+    original_starts_at: datetime | None = None
+    duration_minutes: int
+    status: str
+    conflict_side: str | None = None
+    alternative_starts_at: datetime | None = None
+    cancel_reason: str | None = None
+    sequence: int = 0
+
+
+class PlanPublic(Shape):
+    id: str
+    pair_id: str
+    programme_id: str
+    status: str
+    anchor_time_zone: str
+    cadence: str
+    duration_minutes: int
+    overlap: bool
+    nearest: list[NearestSlotPublic] = []
+    series: list[SeriesPublic] = []
+    occurrences: list[OccurrencePublic] = []
+    accepted_at: datetime | None = None
+    sequence: int = 0
+    changes_within_24h: list[OccurrencePublic] = []
+
+
+class CalendarFeedIssuedPublic(Shape):
+    token: str
+    path: str
+    issued_at: datetime
+
+
+class CalendarFeedRevokedPublic(Shape):
+    revoked: int
+
+
 class MissingPublic(Shape):
     """An id a batch read did not answer, and what its single route would have said."""
 
@@ -767,6 +827,23 @@ class SessionLog(BaseModel):
     duration_minutes: int
     recap: str | None = None
     private_note: str | None = None
+
+
+class OccurrenceReschedule(BaseModel):
+    starts_at: datetime
+    scope: Literal["this", "following"] = "this"
+    override: bool = False
+
+
+class OccurrenceCancel(BaseModel):
+    reason: str
+
+
+class PlanSlotProposal(BaseModel):
+    weekday: int
+    local_start: str
+    starts_on: date | None = None
+    override: bool = False
 
 
 # --- clients ------------------------------------------------------------------------------
@@ -1103,6 +1180,31 @@ class SchedulingClient(ServiceClient):
     async def log_session(self, session_id: str, data: SessionLog) -> SessionPublic:
         return await self._one(SessionPublic, "POST", "/sessions/{session_id}/log",
                                session_id=session_id, body=data)
+
+    async def pair_plan(self, pair_id: str) -> PlanPublic:
+        return await self._one(PlanPublic, "GET", "/pairs/{pair_id}/plan", pair_id=pair_id)
+
+    async def accept_plan(self, plan_id: str) -> PlanPublic:
+        return await self._one(PlanPublic, "POST", "/plans/{plan_id}/accept", plan_id=plan_id)
+
+    async def propose_plan_slot(self, plan_id: str, data: PlanSlotProposal) -> PlanPublic:
+        return await self._one(PlanPublic, "POST", "/plans/{plan_id}/slot", plan_id=plan_id,
+                               body=data)
+
+    async def reschedule_session(self, session_id: str, data: OccurrenceReschedule
+                                 ) -> PlanPublic:
+        return await self._one(PlanPublic, "POST", "/sessions/{session_id}/reschedule",
+                               session_id=session_id, body=data)
+
+    async def cancel_session(self, session_id: str, data: OccurrenceCancel) -> PlanPublic:
+        return await self._one(PlanPublic, "POST", "/sessions/{session_id}/cancel",
+                               session_id=session_id, body=data)
+
+    async def issue_calendar_feed(self) -> CalendarFeedIssuedPublic:
+        return await self._one(CalendarFeedIssuedPublic, "POST", "/calendar-feeds")
+
+    async def revoke_calendar_feed(self) -> CalendarFeedRevokedPublic:
+        return await self._one(CalendarFeedRevokedPublic, "DELETE", "/calendar-feeds")
 
 
 class AnalyticsClient(ServiceClient):

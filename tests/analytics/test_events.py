@@ -26,10 +26,12 @@ from upward_common.events import (
     ParticipantState,
     ParticipantUpdated,
     ParticipantWithdrawn,
+    PlanAccepted,
     ProgrammeSnapshot,
     ProgrammeUpdated,
     SessionCancelled,
     SessionLogged,
+    SessionRescheduled,
     SessionScheduled,
 )
 
@@ -212,3 +214,34 @@ async def test_events_arriving_out_of_order_give_the_same_figures(
         assert await summary(svc, admin, programme) == {"programme_id": programme, **figures(
             participants_enrolled=1, mentees=1, pairs_formed=1, pairs_active=0,
             sessions_scheduled=1, sessions_held=1)}
+
+
+async def test_a_moved_session_counts_once_and_an_accepted_plan_adds_nothing(
+    start_service: StartService, stream: Stream, token: Callable[..., str],
+) -> None:
+    programme, pair = str(uuid.uuid4()), str(uuid.uuid4())
+    async with start_service("analytics") as svc:
+        admin = token("hr_admin")
+        for event in [
+            formed(pair, programme), scheduled("s1", pair, programme),
+            # The move may even arrive before the session's own announcement.
+            SessionRescheduled(session_id="s2", pair_id=pair, programme_id=programme,
+                               starts_at=at(9000), duration_minutes=60, occurred_at=at(25)),
+            scheduled("s2", pair, programme, minute=21),
+            SessionRescheduled(session_id="s1", pair_id=pair, programme_id=programme,
+                               previous_starts_at=at(20 + 7 * 24 * 60), starts_at=at(9100),
+                               duration_minutes=60, occurred_at=at(26)),
+            PlanAccepted(plan_id="plan1", pair_id=pair, programme_id=programme,
+                         cadence="weekly", occurrences=2, accepted_by_employee_id="emp-s",
+                         occurred_at=at(27)),
+        ]:
+            await stream.publish(event)
+
+        async def caught_up() -> bool:
+            return await summary(svc, admin, programme) == {
+                "programme_id": programme,
+                **figures(pairs_formed=1, pairs_active=1, sessions_scheduled=2)}
+
+        await wait_until(caught_up)
+        info = await stream.js.stream_info(DEADLETTER_STREAM)
+        assert info.state.messages == 0

@@ -756,7 +756,40 @@ def fake_scheduling(recorder: Recorder) -> FastAPI:
                 "held_at": data["held_at"], "recap": data.get("recap"),
                 "my_private_note": data.get("private_note")}
 
+    @app.get("/api/v1/pairs/{pair_id}/plan")
+    async def plan(pair_id: str, user: CurrentUser) -> dict[str, Any]:
+        return _plan(pair_id)
+
+    @app.post("/api/v1/sessions/{session_id}/reschedule")
+    async def reschedule(session_id: str, request: Request, user: CurrentUser
+                         ) -> dict[str, Any]:
+        body = await request.body()
+        recorder.bodies.append(("application/json", body))
+        data = json.loads(body)
+        if not data.get("override"):
+            raise invalid("starts_at", "The new time is outside the mentor's availability")
+        moved = _plan(session_id.removeprefix("sess-"))
+        moved["occurrences"][0] |= {"starts_at": data["starts_at"], "sequence": 1}
+        return moved
+
     return app
+
+
+def _plan(pair_id: str) -> dict[str, Any]:
+    occurrence = {**_session(pair_id), "session_id": f"sess-{pair_id}", "series_id": "ser1",
+                  "occurrence_index": 0, "original_starts_at": "2026-03-09T14:00:00Z",
+                  "conflict_side": "mentor", "alternative_starts_at": "2026-03-09T13:00:00Z",
+                  "cancel_reason": None, "sequence": 0, "starts_at": "2026-03-09T14:00:00Z",
+                  "duration_minutes": 60, "status": "planned"}
+    return {"id": f"plan-{pair_id}", "pair_id": pair_id, "programme_id": "prog1",
+            "status": "proposed", "anchor_time_zone": "Europe/London", "cadence": "weekly",
+            "duration_minutes": 60, "overlap": True, "nearest": [],
+            "series": [{"id": "ser1", "position": 0, "time_zone": "Europe/London",
+                        "weekday": 0, "local_start": "14:00", "starts_on": "2026-03-09",
+                        "frequency": "weekly", "interval": 1, "count": 1}],
+            "occurrences": [occurrence], "proposed_by_employee_id": None,
+            "accepted_by_employee_id": None, "accepted_at": None, "sequence": 0,
+            "changes_within_24h": []}
 
 
 def _summary(programme_id: str) -> dict[str, Any]:

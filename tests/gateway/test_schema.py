@@ -251,6 +251,32 @@ async def test_a_participant_logs_a_session_and_sees_their_own_sessions(
     assert one["session"] == {"pair": {"menteeEmployeeId": "e7"}}
 
 
+async def test_a_pairs_plan_and_a_refused_then_overridden_reschedule(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mentor = token("participant", employee_id="e1")
+    plan = _data(await stack.graphql(
+        '{ pairPlan(pairId: "pair1") { status cadence anchorTimeZone series { localStart } '
+        'occurrences { sessionId conflictSide alternativeStartsAt } } }', token=mentor))
+    assert plan["pairPlan"] == {
+        "status": "PROPOSED", "cadence": "WEEKLY", "anchorTimeZone": "Europe/London",
+        "series": [{"localStart": "14:00"}],
+        "occurrences": [{"sessionId": "sess-pair1", "conflictSide": "MENTOR",
+                         "alternativeStartsAt": "2026-03-09T13:00:00+00:00"}]}
+
+    move = """mutation($o: Boolean!) { rescheduleSession(sessionId: "sess-pair1", input: {
+        startsAt: "2026-03-09T13:00:00+00:00", scope: FOLLOWING, override: $o }) {
+        plan { occurrences { startsAt sequence } } errors { field code } } }"""
+    refused = _data(await stack.graphql(move, token=mentor, variables={"o": False}))
+    assert refused["rescheduleSession"] == {
+        "plan": None, "errors": [{"field": "input.startsAt", "code": "INVALID"}]}
+    moved = _done(_data(await stack.graphql(move, token=mentor, variables={"o": True})),
+                  "rescheduleSession", "plan")
+    assert moved["occurrences"] == [{"startsAt": "2026-03-09T13:00:00+00:00", "sequence": 1}]
+    assert _sent(stack, "scheduling") == {
+        "starts_at": "2026-03-09T13:00:00Z", "scope": "following", "override": True}
+
+
 async def test_withdraw_returns_the_withdrawn_participant(
     stack: Stack, token: Callable[..., str]
 ) -> None:

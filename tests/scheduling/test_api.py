@@ -16,7 +16,7 @@ from scheduling.models import MentoringSession, PrivateNote
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
 from tests.support.tokens import signed_token
-from upward_common.events import PairFormed
+from upward_common.events import PairFormed, ProgrammeSnapshot, ProgrammeUpdated
 from upward_common.tables import OutboxEvent
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
@@ -59,10 +59,16 @@ class PlannedPair:
 async def planned_pair(
     start_service: StartService, stream: Stream, token: Callable[..., str]
 ) -> AsyncIterator[PlannedPair]:
-    pair_id = str(uuid.uuid4())
+    pair_id, programme_id = str(uuid.uuid4()), str(uuid.uuid4())
     async with start_service("scheduling") as svc:
+        # A one-week weekly programme: its plan holds a single session.
+        await stream.publish(ProgrammeUpdated(
+            programme=ProgrammeSnapshot(programme_id=programme_id, name="One week",
+                                        status="open", session_cadence="weekly",
+                                        duration_weeks=1),
+            occurred_at=datetime(2026, 11, 17, tzinfo=UTC)))
         await stream.publish(PairFormed(
-            pair_id=pair_id, programme_id=str(uuid.uuid4()),
+            pair_id=pair_id, programme_id=programme_id,
             mentor_participant_id="part-1", mentee_participant_id="part-2",
             mentor_employee_id=MENTOR, mentee_employee_id=MENTEE, score=0.7,
             occurred_at=datetime(2026, 11, 18, 10, tzinfo=UTC)))

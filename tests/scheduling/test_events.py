@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from tests.support.stack import Running, wait_until
@@ -38,33 +39,42 @@ async def sessions_of(svc: Running, token: str, pair_id: str) -> list[dict[str, 
     return response.json() if response.status_code == 200 else []
 
 
-async def test_a_formed_pair_gets_its_first_session_planned_and_announced(
+async def test_a_formed_pair_gets_a_proposed_plan_at_the_programmes_cadence_announced(
     start_service: StartService, stream: Stream, token: Callable[..., str],
 ) -> None:
     programme_id, pair_id = str(uuid.uuid4()), str(uuid.uuid4())
     async with start_service("scheduling") as svc:
         await stream.publish(ProgrammeUpdated(
             programme=ProgrammeSnapshot(programme_id=programme_id, name="Digital 2026",
-                                        status="open", session_minutes=45),
+                                        status="open", session_minutes=45,
+                                        session_cadence="biweekly", duration_weeks=24),
             occurred_at=FORMED_AT - timedelta(days=1)))
         await stream.publish(pair_formed(pair_id, programme_id))
         mentor = token("participant", employee_id="emp-mentor")
         sessions = await wait_until(lambda: sessions_of(svc, mentor, pair_id))
 
-        assert len(sessions) == 1
-        planned = sessions[0]
-        assert planned["status"] == "planned"
-        assert planned["programme_id"] == programme_id
-        # Next week's same weekday (Wednesday) at 09:00 UTC, at the programme's length.
-        assert datetime.fromisoformat(planned["starts_at"]) == datetime(2026, 11, 25, 9, 0,
-                                                                        tzinfo=UTC)
-        assert planned["duration_minutes"] == 45
+        # 24 weeks every other week; nobody's availability known yet: office hours in UTC,
+        # the earliest slot a day after the pair formed (Thursday 14:30 UTC).
+        assert len(sessions) == 12
+        assert {s["status"] for s in sessions} == {"planned"}
+        assert {s["programme_id"] for s in sessions} == {programme_id}
+        starts = [datetime.fromisoformat(s["starts_at"]) for s in sessions]
+        assert starts[0] == datetime(2026, 11, 19, 14, 30, tzinfo=UTC)
+        assert all(b - a == timedelta(weeks=2) for a, b in pairwise(starts))
+        assert {s["duration_minutes"] for s in sessions} == {45}
 
-        announced = await stream.events("mentoring.session.scheduled")
-        assert [e.data["session_id"] for e in announced] == [planned["id"]]
+        async with svc.client(mentor) as client:
+            plan = (await client.get(f"/api/v1/pairs/{pair_id}/plan")).json()
+        assert plan["status"] == "proposed" and plan["cadence"] == "biweekly"
+        assert [o["session_id"] for o in plan["occurrences"]] == [s["id"] for s in sessions]
+
+        announced = await stream.events("mentoring.session.scheduled", at_least=12)
+        assert sorted(e.data["session_id"] for e in announced) == sorted(s["id"] for s in sessions)
         assert announced[0].type == "session.scheduled.v1"
-        assert announced[0].data["pair_id"] == pair_id
-        assert announced[0].data["duration_minutes"] == 45
+        assert {e.data["pair_id"] for e in announced} == {pair_id}
+        assert {e.data["duration_minutes"] for e in announced} == {45}
+        # Planned from the event's time: a replay announces the same.
+        assert {datetime.fromisoformat(e.data["occurred_at"]) for e in announced} == {FORMED_AT}
 
 
 async def test_without_programme_rules_the_first_session_lasts_an_hour(
@@ -94,8 +104,8 @@ async def test_a_second_delivery_of_pair_formed_plans_nothing_more(
         admin = token("hr_admin")
         await wait_until(lambda: sessions_of(svc, admin, marker))
 
-        assert len(await sessions_of(svc, admin, pair_id)) == 1
-        assert len(await stream.events("mentoring.session.scheduled", at_least=2)) == 2
+        assert len(await sessions_of(svc, admin, pair_id)) == 12
+        assert len(await stream.events("mentoring.session.scheduled", at_least=24)) == 24
 
 
 async def test_an_ended_pair_has_its_planned_sessions_cancelled(
@@ -108,16 +118,19 @@ async def test_an_ended_pair_has_its_planned_sessions_cancelled(
         await wait_until(lambda: sessions_of(svc, admin, pair_id))
         await stream.publish(PairEnded(pair_id=pair_id, programme_id=programme_id,
                                        reason="poor fit",
-                                       occurred_at=FORMED_AT + timedelta(days=2)))
+                                       occurred_at=FORMED_AT + timedelta(weeks=5)))
 
         async def cancelled() -> bool:
-            return [s["status"] for s in await sessions_of(svc, admin, pair_id)] == ["cancelled"]
+            statuses = [s["status"] for s in await sessions_of(svc, admin, pair_id)]
+            return statuses == ["planned"] * 3 + ["cancelled"] * 9
 
+        # Every occurrence from the end on is cancelled; the ones before it stay.
         await wait_until(cancelled)
-        # Analytics learns of it too: the cancellation is announced.
-        [announced] = await stream.events("mentoring.session.cancelled")
-        assert announced.data["pair_id"] == pair_id
-        assert announced.data["reason"] == "pair ended: poor fit"
+        # Analytics learns of it too: the cancellations are announced.
+        announced = await stream.events("mentoring.session.cancelled", at_least=9)
+        assert len(announced) == 9
+        assert {e.data["pair_id"] for e in announced} == {pair_id}
+        assert {e.data["reason"] for e in announced} == {"pair ended: poor fit"}
 
 
 async def test_a_pair_ended_before_its_formation_arrives_is_never_planned(
@@ -145,7 +158,7 @@ async def test_an_erased_employee_loses_access_and_their_future_sessions(
         mentor = token("participant", employee_id="emp-mentor")
         await wait_until(lambda: sessions_of(svc, mentor, pair_id))
         await stream.publish(EmployeeErased(employee_id="emp-mentor",
-                                            occurred_at=FORMED_AT + timedelta(days=1)))
+                                            occurred_at=FORMED_AT + timedelta(hours=1)))
 
         async def forgotten() -> bool:
             async with svc.client(mentor) as client:
@@ -154,4 +167,4 @@ async def test_an_erased_employee_loses_access_and_their_future_sessions(
 
         await wait_until(forgotten)
         sessions = await sessions_of(svc, token("hr_admin"), pair_id)
-        assert [s["status"] for s in sessions] == ["cancelled"]
+        assert {s["status"] for s in sessions} == {"cancelled"}

@@ -78,3 +78,45 @@ async def test_sessions_notes_and_event_times_survive_the_renames_both_ways(
     assert await db.rows(sa.select(_session("session").c.id)) == [("s-1",)]
     assert await db.rows(sa.select(_programme("updated_at").c.updated_at)) == [(AT,)]
     assert await db.rows(sa.select(_participant("updated_at").c.updated_at)) == [(AT,)]
+
+
+async def test_plans_and_feeds_keep_earlier_sessions_both_ways(
+    databases: DatabaseFactory,
+) -> None:
+    db = MigratedDatabase(SERVICE, databases.new("scheduling"))
+    await db.upgrade("0005")
+    await db.write(table("scheduling_pair", "id", "programme_id", "status"),
+                   id="pair-1", programme_id="prog-1", status="active")
+    await db.write(_session("scheduling_session"), id="s-1", pair_id="pair-1",
+                   programme_id="prog-1", duration_minutes=60, status="planned", starts_at=AT,
+                   created_at=AT)
+    await db.write(_programme("occurred_at"), id="prog-1", name="P", status="open",
+                   session_cadence="weekly", session_minutes=45, occurred_at=AT)
+
+    await db.upgrade()
+
+    # A session from before plans is an occurrence of no plan, never changed.
+    sessions = table("scheduling_session", "id", "plan_id", "sequence")
+    assert await db.rows(sa.select(sessions.c.id, sessions.c.plan_id, sessions.c.sequence)) == [
+        ("s-1", None, 0)]
+    programmes = table("scheduling_programme", "id", "duration_weeks")
+    assert await db.rows(sa.select(programmes.c.duration_weeks)) == [(24,)]
+    # A plan needs its pair; a feed secret's hash is unique.
+    with pytest.raises(IntegrityError):
+        await db.write(table("scheduling_plan", "id", "pair_id", "programme_id", "status",
+                             "anchor_time_zone", "cadence", "duration_minutes", "overlap",
+                             "nearest", "sequence", stamps=("created_at", "changed_at")),
+                       id="plan-1", pair_id="pair-missing", programme_id="prog-1",
+                       status="proposed", anchor_time_zone="UTC", cadence="weekly",
+                       duration_minutes=60, overlap=True, nearest="[]", sequence=0,
+                       created_at=AT, changed_at=AT)
+    feeds = table("scheduling_calendar_feed", "id", "employee_id", "token_sha256",
+                  stamps=("issued_at",))
+    await db.write(feeds, id="f-1", employee_id="emp-1", token_sha256="a" * 64, issued_at=AT)
+    with pytest.raises(IntegrityError):
+        await db.write(feeds, id="f-2", employee_id="emp-2", token_sha256="a" * 64,
+                       issued_at=AT)
+
+    await db.downgrade("0005")
+
+    assert await db.rows(sa.select(_session("scheduling_session").c.id)) == [("s-1",)]

@@ -390,6 +390,36 @@ SCHEDULING = [
        lambda w: Call(f"/api/v1/sessions/{w.session_fc}/log", json={
            "held_at": "2026-01-05T10:00:00+00:00", "duration_minutes": 30}),
        RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    # Plans: admins read; accepting, moving and cancelling are the pair's own acts. FC's
+    # pair ended, so its plan and occurrences are final (409 once past authorisation).
+    Op("scheduling", "GET", "/api/v1/pairs/{pair_id}/plan", members_or_admin(403),
+       lambda w: Call(f"/api/v1/pairs/{w.pair_ab}/plan"), RELATIONS),
+    Op("scheduling", "POST", "/api/v1/plans/{plan_id}/accept", members_only,
+       lambda w: Call(f"/api/v1/plans/{w.plan_fc}/accept"),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/plans/{plan_id}/slot", members_only,
+       lambda w: Call(f"/api/v1/plans/{w.plan_fc}/slot",
+                      json={"weekday": 0, "local_start": "10:00"}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/sessions/{session_id}/reschedule", members_only,
+       lambda w: Call(f"/api/v1/sessions/{w.session_fc}/reschedule", json={
+           "starts_at": "2030-01-07T10:00:00+00:00"}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/sessions/{session_id}/cancel", members_only,
+       lambda w: Call(f"/api/v1/sessions/{w.session_fc}/cancel", json={"reason": "ill"}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "GET", "/api/v1/plans/{plan_id}/invitation.ics", members_or_admin(403),
+       lambda w: Call(f"/api/v1/plans/{w.plan_ab}/invitation.ics"), RELATIONS),
+    # A feed secret is one person's own (E's here, so that A's seeded feed stays live).
+    Op("scheduling", "POST", "/api/v1/calendar-feeds", only("participant"),
+       _fixed("/api/v1/calendar-feeds"), cast={"own": "E"}, ok=(201,)),
+    Op("scheduling", "DELETE", "/api/v1/calendar-feeds", only("participant"),
+       _fixed("/api/v1/calendar-feeds"), cast={"own": "E"}),
+    # Public by secret: calendar apps send no bearer token, so none is asked for (and a
+    # bad one changes nothing); the 256-bit secret in the path is the key, and an unknown
+    # or revoked one is a 404 (tests/scheduling/test_plans.py).
+    Op("scheduling", "GET", "/api/v1/calendar/{token}.ics", public,
+       lambda w: Call(w.feed_a)),
 ]
 
 ANALYTICS = [
@@ -582,6 +612,23 @@ FIELDS: list[Field] = [
        f"{A} POST /api/v1/programmes/{{programme_id}}/pulse-surveys/{{survey_id}}/responses",
        "$p: ID!, $s: ID!", '(programmeId: $p, pulseSurveyId: $s, answers: '
        '[{questionId: "q1", value: 3}])', lambda w: {"p": _p(w), "s": w.pulse_survey}),
+    _q("query", "pairPlan", f"{S} GET /api/v1/pairs/{{pair_id}}/plan", "$id: ID!",
+       "(pairId: $id)", lambda w: {"id": w.pair_ab}),
+    _q("mutation", "acceptPlan", f"{S} POST /api/v1/plans/{{plan_id}}/accept", "$id: ID!",
+       "(planId: $id)", lambda w: {"id": w.plan_fc}),
+    _q("mutation", "proposePlanSlot", f"{S} POST /api/v1/plans/{{plan_id}}/slot",
+       "$id: ID!, $i: ProposePlanSlotInput!", "(planId: $id, input: $i)",
+       lambda w: {"id": w.plan_fc, "i": {"weekday": 0, "localStart": "10:00"}}),
+    _q("mutation", "rescheduleSession", f"{S} POST /api/v1/sessions/{{session_id}}/reschedule",
+       "$id: ID!, $i: RescheduleSessionInput!", "(sessionId: $id, input: $i)",
+       lambda w: {"id": w.session_fc, "i": {"startsAt": "2030-01-07T10:00:00+00:00"}}),
+    _q("mutation", "cancelSession", f"{S} POST /api/v1/sessions/{{session_id}}/cancel",
+       "$id: ID!, $i: CancelSessionInput!", "(sessionId: $id, input: $i)",
+       lambda w: {"id": w.session_fc, "i": {"reason": "ill"}}),
+    _q("mutation", "issueCalendarFeed", f"{S} POST /api/v1/calendar-feeds", "", "",
+       lambda w: {}),
+    _q("mutation", "revokeCalendarFeed", f"{S} DELETE /api/v1/calendar-feeds", "", "",
+       lambda w: {}),
 ]
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 assert len(FIELDS_BY_KEY) == len(FIELDS), "a root field is in the table twice"

@@ -76,6 +76,9 @@ def _seeded(world: World) -> dict[str, str]:
         "pair_id": world.pair_ab, "session_id": world.session_ab, "run_id": world.run_dry,
         "user_id": world.scim_z, "name": "User", "schema_id": CORE_USER,
         "survey_id": world.pulse_survey,
+        "plan_id": world.plan_ab,
+        # A's calendar feed secret (the route is public by secret: no bearer token needed).
+        "token": world.feed_a.removeprefix("/api/v1/calendar/").removesuffix(".ics"),
     }
 
 

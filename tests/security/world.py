@@ -40,6 +40,9 @@ class World:
     pair_ab: str = ""
     pair_fc: str = ""
     session_fc: str = ""
+    plan_fc: str = ""
+    plan_ab: str = ""
+    feed_a: str = ""  # the path of A's secret calendar feed
     proposal_ec: str = ""
     session_ab: str = ""
     invitation_a: str = ""
@@ -172,6 +175,13 @@ def build_world(platform: RunningPlatform) -> World:
     _ok(api.call("matching", "POST", f"/api/v1/pairs/{world.pair_fc}/end", token=admin,
                  json={"reason": "completed"}))
     wait_for(lambda: planned(world.pair_fc, "cancelled"))
+    world.plan_fc = str(_ok(api.call("scheduling", "GET", f"/api/v1/pairs/{world.pair_fc}/plan",
+                                     token=admin))["id"])
+    world.plan_ab = str(_ok(api.call("scheduling", "GET", f"/api/v1/pairs/{world.pair_ab}/plan",
+                                     token=admin))["id"])
+    a_token = platform.token("participant", employee_id=world.employees["A"])
+    world.feed_a = str(_ok(api.call("scheduling", "POST", "/api/v1/calendar-feeds",
+                                    token=a_token), 201)["path"])
     f_token = platform.token("participant", employee_id=world.employees["F"])
     _ok(api.call("enrolment", "POST", f"/api/v1/participants/{world.participants['F']}"
                  "/withdraw", token=f_token, json={}))

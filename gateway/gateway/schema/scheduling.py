@@ -1,8 +1,8 @@
-"""Scheduling's part of the schema: sessions, planned and held."""
+"""Scheduling's part of the schema: sessions, planned and held; recurring plans; feeds."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +13,7 @@ from gateway.clients import identifier
 from gateway.context import Info
 from gateway.schema import matching
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, member
-from gateway.schema.inputs import PairId, SessionId, described
+from gateway.schema.inputs import PairId, PlanId, SessionId, described
 from gateway.schema.pagination import DEFAULT_FIRST, After, Connection, First, Window, by_id
 
 if TYPE_CHECKING:
@@ -35,6 +35,33 @@ class SessionStatus(Enum):
     HELD = strawberry.enum_value("held", description="Held and logged by a member of the "
                                                       "pair.")
     CANCELLED = strawberry.enum_value("cancelled", description="Called off.")
+
+
+@strawberry.enum(description="Whether the pair has agreed its plan.")
+class PlanStatus(Enum):
+    PROPOSED = strawberry.enum_value("proposed", description="Proposed, not accepted yet.")
+    ACCEPTED = strawberry.enum_value("accepted", description="Accepted by a member of the pair.")
+
+
+@strawberry.enum(description="How often a plan's sessions come.")
+class Cadence(Enum):
+    WEEKLY = strawberry.enum_value("weekly", description="Every week.")
+    BIWEEKLY = strawberry.enum_value("biweekly", description="Every other week.")
+    MONTHLY = strawberry.enum_value("monthly", description="The same weekday of every month.")
+
+
+@strawberry.enum(description="A side of the pair.")
+class PairSide(Enum):
+    MENTOR = strawberry.enum_value("mentor", description="The mentor (the junior who teaches).")
+    MENTEE = strawberry.enum_value("mentee", description="The mentee (the senior who learns).")
+
+
+@strawberry.enum(description="Which occurrences a reschedule moves.")
+class RescheduleScope(Enum):
+    THIS = strawberry.enum_value("this", description="This occurrence only.")
+    FOLLOWING = strawberry.enum_value(
+        "following", description="This one and every later one of its series, by the same "
+                                 "shift in the plan's zone.")
 
 
 # --- types -----------------------------------------------------------------------------
@@ -68,6 +95,105 @@ class Session:
         return matching.Pair.of(await info.context.loaders.pair.load(self.pair_id))
 
 
+@strawberry.type(description="One occurrence of a plan (a session), and what a clock "
+                             "change did to it.")
+class Occurrence:
+    session_id: strawberry.ID = strawberry.field(description="The session's id.")
+    occurrence_index: int | None = strawberry.field(
+        description="Its place in its series, from 0.")
+    starts_at: datetime = strawberry.field(description="When it starts.")
+    original_starts_at: datetime | None = strawberry.field(
+        description="When its series had it start (differs once moved).")
+    duration_minutes: int = strawberry.field(description="How long it lasts.")
+    status: SessionStatus = strawberry.field(description="Whether it has happened.")
+    conflict_side: PairSide | None = strawberry.field(
+        description="A side whose availability no longer holds it (a clock change or an "
+                    "availability update), if any.")
+    alternative_starts_at: datetime | None = strawberry.field(
+        description="The nearest start both sides can make, when it is in conflict.")
+    cancel_reason: str | None = strawberry.field(description="Why it was cancelled.")
+    sequence: int = strawberry.field(description="How many times it changed.")
+
+    @classmethod
+    def of(cls, o: clients.OccurrencePublic) -> Occurrence:
+        return cls(
+            session_id=strawberry.ID(o.session_id), occurrence_index=o.occurrence_index,
+            starts_at=o.starts_at, original_starts_at=o.original_starts_at,
+            duration_minutes=o.duration_minutes,
+            status=member(SessionStatus, o.status, service=SERVICE),
+            conflict_side=(member(PairSide, o.conflict_side, service=SERVICE)
+                           if o.conflict_side else None),
+            alternative_starts_at=o.alternative_starts_at, cancel_reason=o.cancel_reason,
+            sequence=o.sequence)
+
+
+@strawberry.type(description="A recurring series of a plan: a weekday and local time in a zone.")
+class PlanSeries:
+    id: strawberry.ID = strawberry.field(description="The series' id (its calendar UID).")
+    time_zone: str = strawberry.field(description="The IANA zone its local time is in.")
+    weekday: int = strawberry.field(description="Its weekday, 0 = Monday, in that zone.")
+    local_start: str = strawberry.field(description="Its start, HH:MM, in that zone.")
+    interval: int = strawberry.field(description="Weeks (or months) between occurrences.")
+    count: int = strawberry.field(description="How many occurrences it has.")
+
+
+@strawberry.type(description="A side's slot nearest the other's availability, when the two "
+                             "never overlap.")
+class NearestSlot:
+    side: PairSide = strawberry.field(description="Whose availability the slot is in.")
+    starts_at: datetime = strawberry.field(description="Its first start.")
+    time_zone: str = strawberry.field(description="The zone it is anchored in.")
+    local_start: str = strawberry.field(description="Its start, HH:MM, in that zone.")
+
+
+@strawberry.type(description="A pair's recurring plan and its occurrences.")
+class Plan:
+    id: strawberry.ID = strawberry.field(description="The plan's id.")
+    pair_id: strawberry.ID = strawberry.field(description="The pair's id.")
+    status: PlanStatus = strawberry.field(description="Whether the pair has agreed it.")
+    cadence: Cadence = strawberry.field(description="How often its sessions come.")
+    anchor_time_zone: str = strawberry.field(description="The zone it is anchored in (the "
+                                                         "mentee's).")
+    duration_minutes: int = strawberry.field(description="How long each session lasts.")
+    overlap: bool = strawberry.field(description="False when the two people's availability "
+                                                 "never meets (the plan then alternates).")
+    nearest: list[NearestSlot] = strawberry.field(
+        description="Each side's nearest slot, when there is no overlap.")
+    series: list[PlanSeries] = strawberry.field(
+        description="Its recurring series (two when it alternates; bounded by the programme).")
+    occurrences: list[Occurrence] = strawberry.field(
+        description="Every occurrence, in order (bounded by the programme's duration).")
+    changes_within_24h: list[Occurrence] = strawberry.field(
+        description="Moved or cancelled occurrences whose old or new start is in the next "
+                    "24 hours (subscribed calendars refresh slowly).")
+    sequence: int = strawberry.field(description="How many times it changed.")
+
+    @classmethod
+    def of(cls, p: clients.PlanPublic) -> Plan:
+        return cls(
+            id=strawberry.ID(p.id), pair_id=strawberry.ID(p.pair_id),
+            status=member(PlanStatus, p.status, service=SERVICE),
+            cadence=member(Cadence, p.cadence, service=SERVICE),
+            anchor_time_zone=p.anchor_time_zone, duration_minutes=p.duration_minutes,
+            overlap=p.overlap,
+            nearest=[NearestSlot(side=member(PairSide, n.side, service=SERVICE),
+                                 starts_at=n.starts_at, time_zone=n.time_zone,
+                                 local_start=n.local_start) for n in p.nearest],
+            series=[PlanSeries(id=strawberry.ID(x.id), time_zone=x.time_zone,
+                               weekday=x.weekday, local_start=x.local_start,
+                               interval=x.interval, count=x.count) for x in p.series],
+            occurrences=[Occurrence.of(o) for o in p.occurrences],
+            changes_within_24h=[Occurrence.of(o) for o in p.changes_within_24h],
+            sequence=p.sequence)
+
+
+@strawberry.type(description="A new secret calendar address; shown once.")
+class CalendarFeed:
+    url_path: str = strawberry.field(description="The feed's path on the scheduling service "
+                                                 "(`/api/v1/calendar/<secret>.ics`).")
+    issued_at: datetime = strawberry.field(description="When it was issued.")
+
+
 # --- inputs ----------------------------------------------------------------------------
 
 
@@ -81,6 +207,30 @@ class LogSessionInput:
         default=None, description="A note only its author will ever see.")
 
 
+@strawberry.input(description="Where an occurrence moves to.")
+class RescheduleSessionInput:
+    starts_at: datetime = strawberry.field(description="The new start, with its offset.")
+    scope: RescheduleScope = strawberry.field(default=RescheduleScope.THIS,
+                                              description="This one, or it and the later ones.")
+    override: bool = strawberry.field(
+        default=False, description="Plan it even outside a side's availability.")
+
+
+@strawberry.input(description="Another slot for the rest of a plan, in its anchor zone.")
+class ProposePlanSlotInput:
+    weekday: int = strawberry.field(description="The weekday, 0 = Monday.")
+    local_start: str = strawberry.field(description="The local start, HH:MM.")
+    starts_on: date | None = strawberry.field(
+        default=None, description="The first date to use it from (default: from now on).")
+    override: bool = strawberry.field(
+        default=False, description="Plan it even outside a side's availability.")
+
+
+@strawberry.input(description="Why an occurrence is cancelled.")
+class CancelSessionInput:
+    reason: str = strawberry.field(description="The reason, shown to the pair and admins.")
+
+
 # --- payloads --------------------------------------------------------------------------
 
 
@@ -88,6 +238,26 @@ class LogSessionInput:
 class LogSessionPayload:
     session: Session | None = strawberry.field(
         description="The session, held; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What a change to a plan did: the plan, or why not.")
+class PlanPayload:
+    plan: Plan | None = strawberry.field(description="The plan; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What issueCalendarFeed did: the new address, or why not.")
+class IssueCalendarFeedPayload:
+    feed: CalendarFeed | None = strawberry.field(
+        description="The new address; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What revokeCalendarFeed did.")
+class RevokeCalendarFeedPayload:
+    revoked: int | None = strawberry.field(
+        description="How many live addresses stopped working (0 or 1).")
     errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
@@ -110,6 +280,11 @@ class Query:
     async def session(self, info: Info, session_id: SessionId) -> Session | None:
         identifier(session_id, field="session_id")
         return Session.of(await info.context.scheduling.session(session_id))
+
+    @strawberry.field(description="A pair's recurring plan: for its members, or admins.")
+    async def pair_plan(self, info: Info, pair_id: PairId) -> Plan | None:
+        identifier(pair_id, field="pair_id")
+        return Plan.of(await info.context.scheduling.pair_plan(pair_id))
 
     @strawberry.field(description="The caller's own sessions, across their pairs.")
     async def my_sessions(self, info: Info, first: First = DEFAULT_FIRST,
@@ -135,3 +310,59 @@ class Mutation:
             info, lambda: info.context.scheduling.log_session(session_id, data), Session.of,
             body="input")
         return LogSessionPayload(session=session, errors=errors)
+
+    @strawberry.mutation(description="Accept the pair's proposed plan (a member of the pair).")
+    async def accept_plan(self, info: Info, plan_id: PlanId) -> PlanPayload | None:
+        plan, errors = await attempt(
+            info, lambda: info.context.scheduling.accept_plan(plan_id), Plan.of)
+        return PlanPayload(plan=plan, errors=errors)
+
+    @strawberry.mutation(description="Propose another slot for the rest of the plan (a member; "
+                                     "the other member accepts it).")
+    async def propose_plan_slot(
+        self, info: Info, plan_id: PlanId,
+        input: Annotated[ProposePlanSlotInput, described("The slot.")],
+    ) -> PlanPayload | None:
+        data = clients.PlanSlotProposal(weekday=input.weekday, local_start=input.local_start,
+                                        starts_on=input.starts_on, override=input.override)
+        plan, errors = await attempt(
+            info, lambda: info.context.scheduling.propose_plan_slot(plan_id, data), Plan.of,
+            body="input")
+        return PlanPayload(plan=plan, errors=errors)
+
+    @strawberry.mutation(description="Move an occurrence, or it and the later ones (a member).")
+    async def reschedule_session(
+        self, info: Info, session_id: SessionId,
+        input: Annotated[RescheduleSessionInput, described("Where it moves to.")],
+    ) -> PlanPayload | None:
+        data = clients.OccurrenceReschedule(starts_at=input.starts_at, scope=input.scope.value,
+                                            override=input.override)
+        plan, errors = await attempt(
+            info, lambda: info.context.scheduling.reschedule_session(session_id, data),
+            Plan.of, body="input")
+        return PlanPayload(plan=plan, errors=errors)
+
+    @strawberry.mutation(description="Cancel one occurrence with a reason (a member).")
+    async def cancel_session(
+        self, info: Info, session_id: SessionId,
+        input: Annotated[CancelSessionInput, described("Why.")],
+    ) -> PlanPayload | None:
+        data = clients.OccurrenceCancel(reason=input.reason)
+        plan, errors = await attempt(
+            info, lambda: info.context.scheduling.cancel_session(session_id, data), Plan.of,
+            body="input")
+        return PlanPayload(plan=plan, errors=errors)
+
+    @strawberry.mutation(description="A new secret calendar address for the caller (the "
+                                     "previous one stops working).")
+    async def issue_calendar_feed(self, info: Info) -> IssueCalendarFeedPayload | None:
+        feed, errors = await attempt(
+            info, info.context.scheduling.issue_calendar_feed,
+            lambda f: CalendarFeed(url_path=f.path, issued_at=f.issued_at))
+        return IssueCalendarFeedPayload(feed=feed, errors=errors)
+
+    @strawberry.mutation(description="Revoke the caller's secret calendar address.")
+    async def revoke_calendar_feed(self, info: Info) -> RevokeCalendarFeedPayload | None:
+        revoked, errors = await attempt(
+            info, info.context.scheduling.revoke_calendar_feed, lambda r: r.revoked)
+        return RevokeCalendarFeedPayload(revoked=revoked, errors=errors)

@@ -18,9 +18,11 @@ from upward_common.events import (
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
+    PlanAccepted,
     ProgrammeUpdated,
     SessionCancelled,
     SessionLogged,
+    SessionRescheduled,
     SessionScheduled,
 )
 from upward_common.service import ServiceDefinition
@@ -47,6 +49,8 @@ SERVICE = ServiceDefinition(
         SessionScheduled: service.on_session_scheduled,
         SessionLogged: service.on_session_logged,
         SessionCancelled: service.on_session_cancelled,
+        SessionRescheduled: service.on_session_rescheduled,
+        PlanAccepted: service.on_plan_accepted,
         GoalUpdated: service.on_goal_updated,
         MilestoneReached: service.on_milestone_reached,
     },

@@ -50,9 +50,11 @@ from upward_common.events import (
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
+    PlanAccepted,
     ProgrammeUpdated,
     SessionCancelled,
     SessionLogged,
+    SessionRescheduled,
     SessionScheduled,
 )
 from upward_common.problems import Problem, conflict, invalid, not_found
@@ -251,6 +253,23 @@ async def on_session_cancelled(session: AsyncSession, data: SessionCancelled) ->
                                   programme_id=data.programme_id)
     row.cancelled_at = data.occurred_at
     await repository.add(session, row)
+
+
+async def on_session_rescheduled(session: AsyncSession, data: SessionRescheduled) -> None:
+    """The session moved: its start follows (a session counts once, wherever it lands)."""
+    row = await repository.get(session, MentoringSession, data.session_id)
+    row = row or MentoringSession(id=data.session_id, pair_id=data.pair_id,
+                                  programme_id=data.programme_id,
+                                  duration_minutes=data.duration_minutes)
+    row.starts_at = data.starts_at
+    await repository.add(session, row)
+
+
+async def on_plan_accepted(session: AsyncSession, data: PlanAccepted) -> None:
+    """Nothing to keep: a plan's sessions count from their own `session.*` events.
+
+    Taken (and acked) so analytics reads every type of the contract.
+    """
 
 
 async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:

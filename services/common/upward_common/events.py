@@ -364,6 +364,41 @@ class SessionCancelled(EventData):
         return self.session_id
 
 
+class SessionRescheduled(EventData):
+    """A planned session moved (one occurrence of a plan, or one of a this-and-following move)."""
+
+    name: ClassVar[str] = "session.rescheduled"
+
+    session_id: str
+    pair_id: str
+    programme_id: str
+    plan_id: str | None = None
+    previous_starts_at: datetime | None = None
+    starts_at: datetime
+    duration_minutes: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.session_id
+
+
+class PlanAccepted(EventData):
+    """A member of the pair accepted its recurring plan."""
+
+    name: ClassVar[str] = "plan.accepted"
+
+    plan_id: str
+    pair_id: str
+    programme_id: str
+    cadence: str
+    occurrences: int
+    accepted_by_employee_id: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.plan_id
+
+
 class GoalUpdated(EventData):
     """A pair's goal was created or its progress changed."""
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from scheduling import service
-from scheduling.models import PairSessions, SessionLog, SessionPublic
+from scheduling.models import (
+    CalendarFeedIssued,
+    CalendarFeedRevoked,
+    InvitationMethod,
+    OccurrenceCancel,
+    OccurrenceReschedule,
+    PairSessions,
+    PlanPublic,
+    PlanSlotProposal,
+    SessionLog,
+    SessionPublic,
+)
 from upward_common.auth import CurrentUser
 from upward_common.batch import Batch, BatchIds
 from upward_common.db import SessionDep
@@ -56,3 +67,93 @@ async def log_session(
     logged = await service.log_session(session, user=user, session_id=session_id, data=data)
     await session.commit()
     return logged
+
+
+# --- plans ------------------------------------------------------------------------
+
+
+@router.get("/pairs/{pair_id}/plan", response_model=PlanPublic, tags=["plans"])
+async def get_pair_plan(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> PlanPublic:
+    """The pair's recurring plan and its occurrences: for its two members, or admins."""
+    return await service.get_pair_plan(session, user=user, pair_id=pair_id)
+
+
+@router.post("/plans/{plan_id}/accept", response_model=PlanPublic, tags=["plans"])
+async def accept_plan(plan_id: Identifier, session: SessionDep, user: CurrentUser) -> PlanPublic:
+    """A member of the pair accepts its proposed plan."""
+    plan = await service.accept_plan(session, user=user, plan_id=plan_id)
+    await session.commit()
+    return plan
+
+
+@router.post("/plans/{plan_id}/slot", response_model=PlanPublic, tags=["plans"])
+async def propose_plan_slot(
+    plan_id: Identifier, data: PlanSlotProposal, session: SessionDep, user: CurrentUser
+) -> PlanPublic:
+    """A member proposes another weekday and local time for the rest of the plan."""
+    plan = await service.propose_plan_slot(session, user=user, plan_id=plan_id, data=data)
+    await session.commit()
+    return plan
+
+
+@router.post("/sessions/{session_id}/reschedule", response_model=PlanPublic, tags=["plans"])
+async def reschedule_session(
+    session_id: Identifier, data: OccurrenceReschedule, session: SessionDep, user: CurrentUser
+) -> PlanPublic:
+    """A member moves one occurrence, or it and the later ones (`scope: following`)."""
+    plan = await service.reschedule_session(session, user=user, session_id=session_id,
+                                            data=data)
+    await session.commit()
+    return plan
+
+
+@router.post("/sessions/{session_id}/cancel", response_model=PlanPublic, tags=["plans"])
+async def cancel_session(
+    session_id: Identifier, data: OccurrenceCancel, session: SessionDep, user: CurrentUser
+) -> PlanPublic:
+    """A member cancels one occurrence, with a reason."""
+    plan = await service.cancel_session(session, user=user, session_id=session_id, data=data)
+    await session.commit()
+    return plan
+
+
+# --- calendar feeds ---------------------------------------------------------------
+
+CALENDAR = "text/calendar; charset=utf-8"
+
+
+@router.post("/calendar-feeds", response_model=CalendarFeedIssued, status_code=201,
+             tags=["calendar"])
+async def issue_calendar_feed(session: SessionDep, user: CurrentUser) -> CalendarFeedIssued:
+    """A participant's new secret feed address (shown once); the previous one stops working."""
+    issued = await service.issue_calendar_feed(session, user=user)
+    await session.commit()
+    return issued
+
+
+@router.delete("/calendar-feeds", response_model=CalendarFeedRevoked, tags=["calendar"])
+async def revoke_calendar_feed(session: SessionDep, user: CurrentUser) -> CalendarFeedRevoked:
+    """A participant revokes their feed address (a calendar subscribed to it stops updating)."""
+    revoked = await service.revoke_calendar_feed(session, user=user)
+    await session.commit()
+    return revoked
+
+
+@router.get("/calendar/{token}.ics", tags=["calendar"],
+            responses={200: {"content": {"text/calendar": {}}}})
+async def calendar_feed(token: Identifier, session: SessionDep) -> Response:
+    """A participant's calendar (RFC 5545) by its secret address: no bearer token, the
+    secret is the key (calendar apps cannot send one)."""
+    body = await service.calendar_feed(session, token=token)
+    return Response(body, media_type=CALENDAR, headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/plans/{plan_id}/invitation.ics", tags=["calendar"],
+            responses={200: {"content": {"text/calendar": {}}}})
+async def plan_invitation(
+    plan_id: Identifier, session: SessionDep, user: CurrentUser,
+    method: InvitationMethod = InvitationMethod.REQUEST,
+) -> Response:
+    """The plan as one invitation (METHOD:REQUEST) or its cancellation (METHOD:CANCEL)."""
+    body = await service.plan_invitation(session, user=user, plan_id=plan_id, method=method)
+    return Response(body, media_type=CALENDAR)

@@ -1,18 +1,346 @@
-"""When sessions happen. For now only the first one; recurring plans come later."""
+"""When a pair's sessions happen: recurring plans across time zones.
+
+Pure logic, no database: the service hands in who is available when (each person's
+weekly windows in their own IANA zone), what either person already has booked, and
+the event's time; this module answers with the plan's series and their occurrences.
+
+Rules (the service README repeats them):
+- A plan is anchored in the mentee's zone (the senior's diary is the harder one to
+  move); its series keep their weekday and local start time there, so a daylight-saving
+  change moves them for the other side only.
+- The first occurrence lies within `window_days` of the event that formed the pair, at
+  least `lead` after it, on a 15-minute grid, in the overlap of both people's windows,
+  and no occurrence of the series overlaps another session of either person.
+- An occurrence a clock change pushes outside a side's window is flagged with the
+  nearest start (15-minute steps, up to 7 days either way) that fits both sides and
+  neither person's other sessions.
+- Without an overlap, each side's nearest slot (inside their own window, closest to the
+  other's, anchored in that side's zone) is offered, and the plan alternates between
+  the two, each slot at twice the cadence, so neither side always takes the
+  inconvenient hour.
+- Everything is computed from the event's time, never the clock: a replay plans the same.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-FIRST_SESSION_TIME_UTC = time(9, 0, tzinfo=UTC)
 DEFAULT_SESSION_MINUTES = 60
+DEFAULT_DURATION_WEEKS = 24
+GRID = timedelta(minutes=15)
+ALTERNATIVE_REACH = timedelta(days=7)
+# Somebody whose availability scheduling has not heard of yet: working hours on weekdays.
+DEFAULT_WINDOWS = tuple((weekday, "09:00", "17:00") for weekday in range(5))
+
+Interval = tuple[datetime, datetime]
 
 
-def first_session_start(formed_at: datetime) -> datetime:
-    """Next week's same weekday at 09:00 UTC, counted from when the pair was formed.
+@dataclass(frozen=True)
+class Window:
+    """A weekly window of availability, in the person's own zone."""
 
-    It depends on the event's time, not the clock, so replaying the stream plans
-    the same session.
-    """
-    day = (formed_at.astimezone(UTC) + timedelta(days=7)).date()
-    return datetime.combine(day, FIRST_SESSION_TIME_UTC)
+    weekday: int  # 0 = Monday
+    start: time
+    end: time | None  # None: up to midnight ("24:00")
+
+    @classmethod
+    def parse(cls, weekday: int, start: str, end: str) -> Window:
+        return cls(weekday, time.fromisoformat(start),
+                   None if end == "24:00" else time.fromisoformat(end))
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone to plan for: their zone and weekly windows."""
+
+    time_zone: str
+    windows: tuple[Window, ...]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def available(self, start: datetime, end: datetime) -> list[Interval]:
+        """The person's windows as UTC intervals, for every local day touching [start, end]."""
+        zone = self.zone
+        first = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        found: list[Interval] = []
+        day = first
+        while day <= last:
+            for window in self.windows:
+                if window.weekday != day.weekday():
+                    continue
+                opens = datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC)
+                closes = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+                          if window.end is None
+                          else datetime.combine(day, window.end, tzinfo=zone)).astimezone(UTC)
+                if closes > opens:
+                    found.append((opens, closes))
+            day += timedelta(days=1)
+        return sorted(found)
+
+
+def fits(intervals: Sequence[Interval], start: datetime, end: datetime) -> bool:
+    return any(opens <= start and end <= closes for opens, closes in intervals)
+
+
+def distance(intervals: Sequence[Interval], start: datetime, end: datetime) -> timedelta:
+    """How far [start, end] is from fitting one of the intervals (zero when it fits)."""
+    best: timedelta | None = None
+    for opens, closes in intervals:
+        if closes - opens < end - start:
+            continue
+        gap = max(opens - start, end - closes, timedelta(0))
+        best = gap if best is None else min(best, gap)
+    return best if best is not None else timedelta.max
+
+
+def overlaps(busy: Iterable[Interval], start: datetime, end: datetime) -> bool:
+    return any(other_start < end and start < other_end for other_start, other_end in busy)
+
+
+# --- series --------------------------------------------------------------------
+
+# cadence -> (frequency, interval)
+CADENCES: dict[str, tuple[str, int]] = {
+    "weekly": ("weekly", 1), "biweekly": ("weekly", 2), "monthly": ("monthly", 1),
+}
+
+
+def occurrence_count(cadence: str, duration_weeks: int) -> int:
+    """How many sessions a programme of `duration_weeks` holds at its cadence."""
+    frequency, interval = CADENCES[cadence]
+    weeks_apart = interval if frequency == "weekly" else 52 / 12
+    return max(1, math.ceil(duration_weeks / weeks_apart))
+
+
+@dataclass(frozen=True)
+class SeriesRule:
+    """One recurring series: a weekday and local start in a zone, from a local date on."""
+
+    time_zone: str
+    local_start: time
+    starts_on: date
+    frequency: str  # "weekly" | "monthly"
+    interval: int
+    count: int
+
+    @property
+    def weekday(self) -> int:
+        return self.starts_on.weekday()
+
+    @property
+    def nth(self) -> int:
+        """For a monthly series: which weekday of the month (1-4, or -1 for the last)."""
+        n = (self.starts_on.day - 1) // 7 + 1
+        return -1 if n == 5 else n
+
+    def dates(self) -> list[date]:
+        if self.frequency == "weekly":
+            step = timedelta(days=7 * self.interval)
+            return [self.starts_on + step * k for k in range(self.count)]
+        return [_nth_weekday(_add_months(self.starts_on, self.interval * k), self.weekday,
+                             self.nth) for k in range(self.count)]
+
+    def starts(self) -> list[datetime]:
+        """Each occurrence's start in UTC (a local time a clock change skips moves forward)."""
+        zone = ZoneInfo(self.time_zone)
+        return [_utc(datetime.combine(day, self.local_start, tzinfo=zone))
+                for day in self.dates()]
+
+
+def _utc(local: datetime) -> datetime:
+    # A wall time the spring change skips (02:30) means the instant of 02:30 on the old
+    # offset, as RFC 5545 reads it too.
+    return local.astimezone(UTC)
+
+
+def _add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    return date(day.year + month0 // 12, month0 % 12 + 1, 1)
+
+
+def _nth_weekday(first_of_month: date, weekday: int, nth: int) -> date:
+    if nth > 0:
+        offset = (weekday - first_of_month.weekday()) % 7
+        return first_of_month + timedelta(days=offset + 7 * (nth - 1))
+    next_month = _add_months(first_of_month, 1)
+    last = next_month - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def rule_at(start: datetime, *, time_zone: str, cadence: str, count: int,
+            every: int = 1) -> SeriesRule:
+    """The series that starts at `start`, anchored in `time_zone`, `every` cadences apart."""
+    frequency, interval = CADENCES[cadence]
+    local = start.astimezone(ZoneInfo(time_zone))
+    return SeriesRule(time_zone=time_zone, local_start=local.time().replace(tzinfo=None),
+                      starts_on=local.date(), frequency=frequency, interval=interval * every,
+                      count=count)
+
+
+# --- proposing a plan ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A side's nearest slot when the two have no overlap."""
+
+    side: str  # "mentor" | "mentee"
+    starts_at: datetime
+    time_zone: str
+    weekday: int
+    local_start: time
+
+
+@dataclass(frozen=True)
+class ProposedSeries:
+    rule: SeriesRule
+    # The sides whose windows the series was chosen inside (both, or one in an
+    # alternating plan): only these are checked for clock-change conflicts.
+    fits: tuple[str, ...]
+
+
+@dataclass
+class Proposal:
+    overlap: bool
+    series: list[ProposedSeries] = field(default_factory=list)
+    nearest: list[Slot] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The two people of a pair, and what each already has booked elsewhere."""
+
+    mentor: Person
+    mentee: Person
+    mentor_busy: tuple[Interval, ...] = ()
+    mentee_busy: tuple[Interval, ...] = ()
+
+    def side(self, name: str) -> Person:
+        return self.mentor if name == "mentor" else self.mentee
+
+    def busy(self, start: datetime, end: datetime) -> bool:
+        return overlaps(self.mentor_busy, start, end) or overlaps(self.mentee_busy, start, end)
+
+
+def _grid(start: datetime) -> datetime:
+    start = start.astimezone(UTC).replace(second=0, microsecond=0)
+    spare = start.minute % 15
+    return start + timedelta(minutes=(15 - spare) % 15)
+
+
+def propose(
+    *, parties: Parties, occurred_at: datetime, cadence: str, minutes: int,
+    duration_weeks: int, window_days: int, lead: timedelta,
+) -> Proposal:
+    """The earliest plan for a pair formed at `occurred_at` (see the module's rules)."""
+    length = timedelta(minutes=minutes)
+    first = _grid(occurred_at + lead)
+    last = occurred_at + timedelta(days=window_days)
+    # Availability up to the plan's end, so every occurrence can be checked.
+    horizon = last + timedelta(weeks=max(duration_weeks, 1) * 2 + 10)
+    mentor_free = parties.mentor.available(first, horizon)
+    mentee_free = parties.mentee.available(first, horizon)
+    count = occurrence_count(cadence, duration_weeks)
+    anchor = parties.mentee.time_zone
+
+    candidates = []
+    start = first
+    while start <= last:
+        candidates.append(start)
+        start += GRID
+
+    for start in candidates:
+        end = start + length
+        if not (fits(mentor_free, start, end) and fits(mentee_free, start, end)):
+            continue
+        rule = rule_at(start, time_zone=anchor, cadence=cadence, count=count)
+        if any(parties.busy(s, s + length) for s in rule.starts()):
+            continue
+        return Proposal(overlap=True, series=[ProposedSeries(rule, ("mentor", "mentee"))])
+
+    # No slot fits both: each side's slot nearest the other's windows.
+    nearest: list[Slot] = []
+    for side, own, other in (("mentee", mentee_free, mentor_free),
+                             ("mentor", mentor_free, mentee_free)):
+        best: tuple[timedelta, datetime] | None = None
+        for start in candidates:
+            end = start + length
+            if not fits(own, start, end) or parties.busy(start, end):
+                continue
+            gap = distance(other, start, end)
+            if best is None or gap < best[0]:
+                best = (gap, start)
+        if best is not None:
+            # Each side's slot keeps its own local time: anchored in that side's zone.
+            zone_name = parties.side(side).time_zone
+            local = best[1].astimezone(ZoneInfo(zone_name))
+            nearest.append(Slot(side=side, starts_at=best[1], time_zone=zone_name,
+                                weekday=local.weekday(),
+                                local_start=local.time().replace(tzinfo=None)))
+    proposal = Proposal(overlap=False, nearest=nearest)
+    if len(nearest) == 2:
+        proposal.series = alternating(nearest, cadence=cadence, count=count)
+    elif nearest:
+        rule = rule_at(nearest[0].starts_at, time_zone=nearest[0].time_zone, cadence=cadence,
+                       count=count)
+        proposal.series = [ProposedSeries(rule, (nearest[0].side,))]
+    return proposal
+
+
+def alternating(slots: Sequence[Slot], *, cadence: str, count: int) -> list[ProposedSeries]:
+    """Two series that take turns, each at twice the cadence, the earlier slot first."""
+    lead, other = sorted(slots, key=lambda slot: slot.starts_at)
+    first = rule_at(lead.starts_at, time_zone=lead.time_zone, cadence=cadence,
+                    count=(count + 1) // 2, every=2)
+    frequency, interval = CADENCES[cadence]
+    half = timedelta(days=(7 * interval if frequency == "weekly" else 28) // 2 + 1)
+    day = first.starts_on + half
+    day += timedelta(days=(other.weekday - day.weekday()) % 7)
+    zone = ZoneInfo(other.time_zone)
+    second_start = _utc(datetime.combine(day, other.local_start, tzinfo=zone))
+    second = rule_at(second_start, time_zone=other.time_zone, cadence=cadence,
+                     count=count // 2, every=2)
+    series = [ProposedSeries(first, (lead.side,))]
+    if second.count:
+        series.append(ProposedSeries(second, (other.side,)))
+    return series
+
+
+# --- checking occurrences --------------------------------------------------------
+
+
+def conflicting_side(
+    parties: Parties, start: datetime, minutes: int, *, sides: Sequence[str]
+) -> str | None:
+    """The first of `sides` whose windows no longer hold the occurrence, if any."""
+    end = start + timedelta(minutes=minutes)
+    for side in sides:
+        if not fits(parties.side(side).available(start, end), start, end):
+            return side
+    return None
+
+
+def nearest_valid_start(
+    parties: Parties, start: datetime, minutes: int, *, sides: Sequence[str] = ("mentor", "mentee"),
+    not_before: datetime | None = None,
+) -> datetime | None:
+    """The start nearest `start` (earlier first on a tie) that fits `sides` and no booking."""
+    length = timedelta(minutes=minutes)
+    low, high = start - ALTERNATIVE_REACH, start + ALTERNATIVE_REACH + length
+    free = [parties.side(side).available(low, high) for side in sides]
+    steps = int(ALTERNATIVE_REACH / GRID)
+    for k in range(1, steps + 1):
+        for candidate in (start - GRID * k, start + GRID * k):
+            if not_before is not None and candidate < not_before:
+                continue
+            end = candidate + length
+            if all(fits(iv, candidate, end) for iv in free) and not parties.busy(candidate, end):
+                return candidate
+    return None

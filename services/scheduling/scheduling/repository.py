@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduling.models import (
+    CalendarFeed,
     MentoringSession,
     Pair,
     Participant,
+    Plan,
+    PlanSeries,
     PrivateNote,
     Programme,
     SessionStatus,
@@ -20,7 +23,9 @@ from scheduling.models import (
 
 
 async def add(
-    session: AsyncSession, row: Pair | Programme | Participant | MentoringSession | PrivateNote
+    session: AsyncSession,
+    row: Pair | Programme | Participant | MentoringSession | PrivateNote | Plan | PlanSeries
+    | CalendarFeed,
 ) -> None:
     session.add(row)
     await session.flush()
@@ -145,3 +150,95 @@ async def forget_employee(session: AsyncSession, employee_id: str) -> None:
     await session.exec(update(Participant).where(col(Participant.employee_id) == employee_id)
                        .values(employee_id=None, time_zone=None))
     await session.flush()
+
+
+# --- plans and calendar feeds ---------------------------------------------------
+
+
+async def plan_of_pair(session: AsyncSession, pair_id: str) -> Plan | None:
+    return (await session.exec(select(Plan).where(Plan.pair_id == pair_id))).first()
+
+
+async def get_plan(session: AsyncSession, plan_id: str) -> Plan | None:
+    return await session.get(Plan, plan_id)
+
+
+async def series_of_plan(session: AsyncSession, plan_id: str) -> Sequence[PlanSeries]:
+    query = (select(PlanSeries).where(PlanSeries.plan_id == plan_id)
+             .order_by(col(PlanSeries.position)))
+    return (await session.exec(query)).all()
+
+
+async def get_series(session: AsyncSession, series_id: str) -> PlanSeries | None:
+    return await session.get(PlanSeries, series_id)
+
+
+async def sessions_of_plan(session: AsyncSession, plan_id: str) -> Sequence[MentoringSession]:
+    query = (
+        select(MentoringSession)
+        .where(MentoringSession.plan_id == plan_id)
+        .order_by(col(MentoringSession.starts_at), col(MentoringSession.id))
+    )
+    return (await session.exec(query)).all()
+
+
+async def participant_of_employee(
+    session: AsyncSession, *, programme_id: str, employee_id: str | None
+) -> Participant | None:
+    if employee_id is None:
+        return None
+    query = select(Participant).where(Participant.programme_id == programme_id,
+                                      Participant.employee_id == employee_id)
+    return (await session.exec(query)).first()
+
+
+async def booked(
+    session: AsyncSession, *, employee_ids: Sequence[str], excluding_pair_id: str
+) -> dict[str, list[tuple[datetime, datetime, str]]]:
+    """Each employee's planned sessions in their other pairs: (start, end, session id)."""
+    found: dict[str, list[tuple[datetime, datetime, str]]] = {e: [] for e in employee_ids}
+    for employee_id in employee_ids:
+        query = (
+            select(MentoringSession)
+            .join(Pair, col(Pair.id) == col(MentoringSession.pair_id))
+            .where(or_(col(Pair.mentor_employee_id) == employee_id,
+                       col(Pair.mentee_employee_id) == employee_id),
+                   col(MentoringSession.pair_id) != excluding_pair_id,
+                   col(MentoringSession.status) == SessionStatus.PLANNED)
+        )
+        for row in await session.exec(query):
+            found[employee_id].append(
+                (row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes), row.id))
+    return found
+
+
+async def active_pairs_of_employee(
+    session: AsyncSession, *, programme_id: str, employee_id: str
+) -> Sequence[Pair]:
+    query = select(Pair).where(
+        Pair.programme_id == programme_id, col(Pair.status) == "active",
+        or_(col(Pair.mentor_employee_id) == employee_id,
+            col(Pair.mentee_employee_id) == employee_id))
+    return (await session.exec(query)).all()
+
+
+async def feed_by_hash(session: AsyncSession, token_sha256: str) -> CalendarFeed | None:
+    query = select(CalendarFeed).where(CalendarFeed.token_sha256 == token_sha256)
+    return (await session.exec(query)).first()
+
+
+async def live_feeds_of(session: AsyncSession, employee_id: str) -> Sequence[CalendarFeed]:
+    query = select(CalendarFeed).where(CalendarFeed.employee_id == employee_id,
+                                       col(CalendarFeed.revoked_at).is_(None))
+    return (await session.exec(query)).all()
+
+
+async def plans_of_employee(session: AsyncSession, employee_id: str) -> Sequence[Plan]:
+    query = (
+        select(Plan)
+        .join(Pair, col(Pair.id) == col(Plan.pair_id))
+        .where(or_(col(Pair.mentor_employee_id) == employee_id,
+                   col(Pair.mentee_employee_id) == employee_id))
+        .order_by(col(Plan.created_at), col(Plan.id))
+    )
+    return (await session.exec(query)).all()

@@ -7,21 +7,41 @@ The handlers of the events scheduling consumes are rules too (`on_<event>`);
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduling import events, recurrence, repository
+from scheduling import events, ical, recurrence, repository
+from scheduling.config import SchedulingSettings
 from scheduling.models import (
+    Cadence,
+    CalendarFeed,
+    CalendarFeedIssued,
+    CalendarFeedRevoked,
+    InvitationMethod,
     MentoringSession,
+    NearestSlotPublic,
+    OccurrenceCancel,
+    OccurrencePublic,
+    OccurrenceReschedule,
     Pair,
     PairSessions,
     PairStatus,
     Participant,
+    Plan,
+    PlanPublic,
+    PlanSeries,
+    PlanSlotProposal,
+    PlanStatus,
     PrivateNote,
     Programme,
+    RescheduleScope,
+    SeriesPublic,
     SessionLog,
     SessionPublic,
     SessionStatus,
+    Side,
 )
 from upward_common.auth import Principal
 from upward_common.batch import Missing, collect
@@ -57,17 +77,7 @@ async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     await repository.add(session, pair)
     if ended_early:
         return
-    programme = await repository.get_programme(session, data.programme_id)
-    minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
-    planned = MentoringSession(
-        pair_id=pair.id,
-        programme_id=data.programme_id,
-        starts_at=recurrence.first_session_start(data.occurred_at),
-        duration_minutes=minutes,
-        created_at=utcnow(),
-    )
-    await repository.add(session, planned)
-    events.session_scheduled(session, planned)
+    await plan_pair(session, pair=pair, occurred_at=data.occurred_at)
 
 
 async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
@@ -83,7 +93,13 @@ async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
     await repository.add(session, pair)
     cancelled = await repository.cancel_planned_sessions(
         session, pair_ids=[data.pair_id], starting_from=data.occurred_at)
-    events.sessions_cancelled(session, cancelled, reason=f"pair ended: {data.reason}")
+    for row in cancelled:
+        row.cancel_reason = "pair ended"
+        row.sequence += 1
+        row.changed_at = data.occurred_at
+        await repository.add(session, row)
+    events.sessions_cancelled(session, cancelled, reason=f"pair ended: {data.reason}",
+                              occurred_at=data.occurred_at)
 
 
 async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) -> None:
@@ -100,6 +116,7 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
     row.status = programme.status
     row.session_cadence = programme.session_cadence
     row.session_minutes = programme.session_minutes
+    row.duration_weeks = programme.duration_weeks
     row.occurred_at = data.occurred_at
     await repository.add(session, row)
 
@@ -117,8 +134,13 @@ async def on_participant_updated(session: AsyncSession, data: ParticipantUpdated
     row.role = participant.role
     row.status = participant.status
     row.time_zone = participant.time_zone or participant.employee.time_zone
+    availability = [window.model_dump() for window in participant.availability]
+    changed = row.availability != availability
+    row.availability = availability
     row.occurred_at = data.occurred_at
     await repository.add(session, row)
+    if changed and row.employee_id is not None:
+        await reflag_future_occurrences(session, participant=row, since=data.occurred_at)
 
 
 async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> None:
@@ -259,3 +281,444 @@ async def log_session(
             written_at=now))
     events.session_logged(session, row, logged_by=user.employee_id)
     return (await present(session, user=user, sessions=[row], pairs={pair.id: pair}))[0]
+
+
+# --- plans (recurrence.py holds the arithmetic) ----------------------------------
+
+
+def _person(participant: Participant | None) -> recurrence.Person:
+    """A side of the pair; unknown availability means weekday office hours, zone UTC."""
+    zone = (participant.time_zone if participant and participant.time_zone else "UTC")
+    if participant and participant.availability:
+        windows = tuple(recurrence.Window.parse(int(w["weekday"]), str(w["start"]),
+                                                str(w["end"]))
+                        for w in participant.availability)
+    else:
+        windows = tuple(recurrence.Window.parse(*w) for w in recurrence.DEFAULT_WINDOWS)
+    return recurrence.Person(zone, windows)
+
+
+async def _parties(
+    session: AsyncSession, pair: Pair, *, own: Sequence[MentoringSession] = ()
+) -> recurrence.Parties:
+    """Both sides of `pair`, each busy with their other pairs' sessions and `own` ones."""
+    mentor = await repository.participant_of_employee(
+        session, programme_id=pair.programme_id, employee_id=pair.mentor_employee_id)
+    mentee = await repository.participant_of_employee(
+        session, programme_id=pair.programme_id, employee_id=pair.mentee_employee_id)
+    members = [e for e in (pair.mentor_employee_id, pair.mentee_employee_id) if e]
+    booked = await repository.booked(session, employee_ids=members, excluding_pair_id=pair.id)
+    mine = tuple((row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes))
+                 for row in own if row.status == SessionStatus.PLANNED)
+
+    def busy(employee_id: str | None) -> tuple[recurrence.Interval, ...]:
+        return tuple((s, e) for s, e, _ in booked.get(employee_id or "", [])) + mine
+
+    return recurrence.Parties(mentor=_person(mentor), mentee=_person(mentee),
+                              mentor_busy=busy(pair.mentor_employee_id),
+                              mentee_busy=busy(pair.mentee_employee_id))
+
+
+def _flag(parties: recurrence.Parties, row: MentoringSession, sides: Sequence[str]) -> None:
+    """Flag the occurrence if a side's windows no longer hold it, with the nearest fit."""
+    side = recurrence.conflicting_side(parties, row.starts_at, row.duration_minutes,
+                                       sides=sides)
+    row.conflict_side = side
+    row.alternative_starts_at = (
+        recurrence.nearest_valid_start(parties, row.starts_at, row.duration_minutes)
+        if side else None)
+
+
+def _others(rows: Sequence[MentoringSession], row: MentoringSession) -> list[MentoringSession]:
+    return [other for other in rows if other.id != row.id]
+
+
+async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime) -> Plan:
+    """Propose the pair's recurring plan and materialise its occurrences (recurrence.py)."""
+    settings = SchedulingSettings()
+    programme = await repository.get_programme(session, pair.programme_id)
+    cadence = Cadence(programme.session_cadence) if programme else Cadence.BIWEEKLY
+    minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
+    weeks = programme.duration_weeks if programme else recurrence.DEFAULT_DURATION_WEEKS
+    parties = await _parties(session, pair)
+    proposal = recurrence.propose(
+        parties=parties, occurred_at=occurred_at, cadence=cadence.value, minutes=minutes,
+        duration_weeks=weeks, window_days=settings.plan_window_days,
+        lead=timedelta(hours=settings.plan_lead_hours))
+    plan = Plan(
+        pair_id=pair.id, programme_id=pair.programme_id, anchor_time_zone=parties.mentee.time_zone,
+        cadence=cadence, duration_minutes=minutes, overlap=proposal.overlap,
+        nearest=[{"side": slot.side, "starts_at": slot.starts_at.isoformat(),
+                  "time_zone": slot.time_zone, "weekday": slot.weekday,
+                  "local_start": slot.local_start.strftime("%H:%M")}
+                 for slot in proposal.nearest],
+        created_at=occurred_at, changed_at=occurred_at)
+    await repository.add(session, plan)
+    rows: list[tuple[MentoringSession, tuple[str, ...]]] = []
+    for position, proposed in enumerate(proposal.series):
+        rule = proposed.rule
+        series = PlanSeries(
+            plan_id=plan.id, position=position, time_zone=rule.time_zone,
+            local_start=rule.local_start.strftime("%H:%M"), starts_on=rule.starts_on,
+            frequency=rule.frequency, interval=rule.interval, count=rule.count,
+            fits=",".join(proposed.fits))
+        await repository.add(session, series)
+        for index, start in enumerate(rule.starts()):
+            rows.append((MentoringSession(
+                pair_id=pair.id, programme_id=pair.programme_id, starts_at=start,
+                duration_minutes=minutes, created_at=occurred_at, plan_id=plan.id,
+                series_id=series.id, occurrence_index=index, original_starts_at=start,
+                changed_at=occurred_at), proposed.fits))
+    planned = [row for row, _ in rows]
+    for row, fits in rows:
+        _flag(recurrence.Parties(parties.mentor, parties.mentee,
+                                 parties.mentor_busy + _busy(_others(planned, row)),
+                                 parties.mentee_busy + _busy(_others(planned, row))),
+              row, fits)
+        await repository.add(session, row)
+        events.session_scheduled(session, row, occurred_at=occurred_at)
+    return plan
+
+
+def _busy(rows: Sequence[MentoringSession]) -> tuple[recurrence.Interval, ...]:
+    return tuple((row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes))
+                 for row in rows if row.status == SessionStatus.PLANNED)
+
+
+async def _reflag_plan(session: AsyncSession, *, pair: Pair, plan: Plan, since: datetime) -> None:
+    rows = await repository.sessions_of_plan(session, plan.id)
+    series = {s.id: s for s in await repository.series_of_plan(session, plan.id)}
+    for row in rows:
+        if row.status != SessionStatus.PLANNED or row.starts_at < since:
+            continue
+        parties = await _parties(session, pair, own=_others(rows, row))
+        fits = (series[row.series_id].fits.split(",")
+                if row.series_id in series else ["mentor", "mentee"])
+        before = (row.conflict_side, row.alternative_starts_at)
+        _flag(parties, row, fits)
+        if (row.conflict_side, row.alternative_starts_at) != before:
+            row.changed_at = since
+            await repository.add(session, row)
+
+
+async def reflag_future_occurrences(
+    session: AsyncSession, *, participant: Participant, since: datetime
+) -> None:
+    """After an availability change: flag (or clear) the person's future occurrences."""
+    assert participant.employee_id is not None
+    pairs = await repository.active_pairs_of_employee(
+        session, programme_id=participant.programme_id, employee_id=participant.employee_id)
+    for pair in pairs:
+        plan = await repository.plan_of_pair(session, pair.id)
+        if plan is not None:
+            await _reflag_plan(session, pair=pair, plan=plan, since=since)
+
+
+def _occurrence(row: MentoringSession) -> OccurrencePublic:
+    return OccurrencePublic(
+        session_id=row.id, series_id=row.series_id, occurrence_index=row.occurrence_index,
+        starts_at=row.starts_at, original_starts_at=row.original_starts_at,
+        duration_minutes=row.duration_minutes, status=row.status,
+        conflict_side=Side(row.conflict_side) if row.conflict_side else None,
+        alternative_starts_at=row.alternative_starts_at, cancel_reason=row.cancel_reason,
+        sequence=row.sequence)
+
+
+def changed_within(
+    rows: Sequence[MentoringSession], *, now: datetime, hours: int = 24
+) -> list[MentoringSession]:
+    """Moved or cancelled occurrences whose old or new start lies in the next `hours`."""
+    until = now + timedelta(hours=hours)
+    found = []
+    for row in rows:
+        moved = row.original_starts_at is not None and row.original_starts_at != row.starts_at
+        if not (moved or row.status == SessionStatus.CANCELLED):
+            continue
+        starts = {row.starts_at, row.original_starts_at or row.starts_at}
+        if any(now <= start < until for start in starts):
+            found.append(row)
+    return found
+
+
+async def present_plan(session: AsyncSession, plan: Plan, *, now: datetime) -> PlanPublic:
+    rows = await repository.sessions_of_plan(session, plan.id)
+    series = await repository.series_of_plan(session, plan.id)
+    return PlanPublic(
+        id=plan.id, pair_id=plan.pair_id, programme_id=plan.programme_id, status=plan.status,
+        anchor_time_zone=plan.anchor_time_zone, cadence=plan.cadence,
+        duration_minutes=plan.duration_minutes, overlap=plan.overlap,
+        nearest=[NearestSlotPublic.model_validate(slot) for slot in plan.nearest],
+        series=[SeriesPublic(id=s.id, position=s.position, time_zone=s.time_zone,
+                             weekday=s.starts_on.weekday(), local_start=s.local_start,
+                             starts_on=s.starts_on, frequency=s.frequency, interval=s.interval,
+                             count=s.count) for s in series],
+        occurrences=[_occurrence(row) for row in rows],
+        proposed_by_employee_id=plan.proposed_by_employee_id,
+        accepted_by_employee_id=plan.accepted_by_employee_id, accepted_at=plan.accepted_at,
+        sequence=plan.sequence,
+        changes_within_24h=[_occurrence(row) for row in changed_within(rows, now=now)])
+
+
+async def _plan_for(session: AsyncSession, user: Principal, plan_id: str) -> tuple[Plan, Pair]:
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None:
+        raise not_found("Plan", plan_id)
+    pair = await _pair_of(session, plan.pair_id)
+    if not (user.is_admin or pair.has_member(user.employee_id)):
+        raise _not_member()
+    return plan, pair
+
+
+async def get_pair_plan(session: AsyncSession, *, user: Principal, pair_id: str) -> PlanPublic:
+    """The pair's plan, for its two members or an admin."""
+    pair = await _pair_of(session, pair_id)
+    if not (user.is_admin or pair.has_member(user.employee_id)):
+        raise _not_member()
+    plan = await repository.plan_of_pair(session, pair_id)
+    if plan is None:
+        raise not_found("Plan of pair", pair_id)
+    return await present_plan(session, plan, now=utcnow())
+
+
+def _touch(plan: Plan, now: datetime) -> None:
+    plan.sequence += 1
+    plan.changed_at = now
+
+
+async def accept_plan(session: AsyncSession, *, user: Principal, plan_id: str) -> PlanPublic:
+    """A member accepts the plan (not the member who proposed its current slot)."""
+    plan, pair = await _plan_for(session, user, plan_id)
+    if not pair.has_member(user.employee_id) or user.employee_id is None:
+        raise _not_member()
+    if pair.status != PairStatus.ACTIVE:
+        raise conflict("The pair has ended", field="plan_id")
+    if plan.status == PlanStatus.ACCEPTED:
+        raise conflict("The plan is accepted already", field="plan_id")
+    if plan.proposed_by_employee_id == user.employee_id:
+        raise conflict("The other member accepts a slot you proposed", field="plan_id")
+    now = utcnow()
+    plan.status = PlanStatus.ACCEPTED
+    plan.accepted_by_employee_id = user.employee_id
+    plan.accepted_at = now
+    _touch(plan, now)
+    await repository.add(session, plan)
+    planned = [r for r in await repository.sessions_of_plan(session, plan.id)
+               if r.status == SessionStatus.PLANNED]
+    events.plan_accepted(session, plan, accepted_by=user.employee_id, occurred_at=now,
+                         occurrences=len(planned))
+    return await present_plan(session, plan, now=now)
+
+
+async def _member_occurrence(
+    session: AsyncSession, user: Principal, session_id: str
+) -> tuple[MentoringSession, Plan, Pair]:
+    row = await repository.get_session(session, session_id)
+    if row is None:
+        raise not_found("Session", session_id)
+    pair = await _pair_of(session, row.pair_id)
+    if not pair.has_member(user.employee_id) or user.employee_id is None:
+        raise _not_member()
+    if row.plan_id is None or (plan := await repository.get_plan(session, row.plan_id)) is None:
+        raise conflict("This session belongs to no plan", field="session_id")
+    if row.status != SessionStatus.PLANNED:
+        raise conflict(f"This session is {row.status}; only a planned one changes",
+                       field="session_id")
+    return row, plan, pair
+
+
+async def reschedule_session(
+    session: AsyncSession, *, user: Principal, session_id: str, data: OccurrenceReschedule
+) -> PlanPublic:
+    """Move one occurrence, or it and the later ones of its series by the same local shift."""
+    row, plan, pair = await _member_occurrence(session, user, session_id)
+    now = utcnow()
+    if data.starts_at <= now:
+        raise invalid("starts_at", "The new start is in the past")
+    rows = await repository.sessions_of_plan(session, plan.id)
+    moving = [row]
+    if data.scope == RescheduleScope.FOLLOWING:
+        moving = [r for r in rows if r.series_id == row.series_id
+                  and r.status == SessionStatus.PLANNED and r.starts_at >= row.starts_at]
+    # The shift is in the plan's anchor zone's wall time, so later moves keep local time.
+    zone = ZoneInfo(plan.anchor_time_zone)
+    shift = (data.starts_at.astimezone(zone).replace(tzinfo=None)
+             - row.starts_at.astimezone(zone).replace(tzinfo=None))
+    targets = {r.id: datetime.combine(
+        (r.starts_at.astimezone(zone).replace(tzinfo=None) + shift).date(),
+        (r.starts_at.astimezone(zone).replace(tzinfo=None) + shift).time(),
+        tzinfo=zone).astimezone(UTC) for r in moving}
+    targets[row.id] = data.starts_at
+    staying = [r for r in rows if r.id not in targets]
+    parties = await _parties(session, pair, own=staying)
+    for moved in moving:
+        start = targets[moved.id]
+        end = start + timedelta(minutes=moved.duration_minutes)
+        if parties.busy(start, end):
+            raise conflict("The new time overlaps another session of a member",
+                           field="starts_at")
+        if not data.override and (side := recurrence.conflicting_side(
+                parties, start, moved.duration_minutes, sides=("mentor", "mentee"))):
+            raise invalid("starts_at", f"The new time is outside the {side}'s availability "
+                                       "(send override: true to plan it anyway)")
+    for moved in moving:
+        previous = moved.starts_at
+        moved.starts_at = targets[moved.id]
+        moved.sequence += 1
+        moved.changed_at = now
+        moved.conflict_side = None
+        moved.alternative_starts_at = None
+        await repository.add(session, moved)
+        events.session_rescheduled(session, moved, previous_starts_at=previous,
+                                   occurred_at=now)
+    _touch(plan, now)
+    await repository.add(session, plan)
+    return await present_plan(session, plan, now=now)
+
+
+async def propose_plan_slot(
+    session: AsyncSession, *, user: Principal, plan_id: str, data: PlanSlotProposal
+) -> PlanPublic:
+    """A member proposes another slot for the rest of the plan; the other member accepts it.
+
+    Every series ends before its first future occurrence (those are cancelled) and one new
+    series, at the plan's cadence in its anchor zone, holds as many occurrences as remained.
+    """
+    plan, pair = await _plan_for(session, user, plan_id)
+    if not pair.has_member(user.employee_id) or user.employee_id is None:
+        raise _not_member()
+    if pair.status != PairStatus.ACTIVE:
+        raise conflict("The pair has ended", field="plan_id")
+    now = utcnow()
+    zone = ZoneInfo(plan.anchor_time_zone)
+    today = now.astimezone(zone).date()
+    if data.starts_on is not None and data.starts_on < today:
+        raise invalid("starts_on", "The first date is in the past")
+    day = data.starts_on or today
+    day += timedelta(days=(data.weekday - day.weekday()) % 7)
+    local_start = time.fromisoformat(data.local_start)
+    first = datetime.combine(day, local_start, tzinfo=zone).astimezone(UTC)
+    if first <= now:
+        first = datetime.combine(day + timedelta(days=7), local_start,
+                                 tzinfo=zone).astimezone(UTC)
+    rows = await repository.sessions_of_plan(session, plan.id)
+    future = [r for r in rows if r.status == SessionStatus.PLANNED and r.starts_at > now]
+    if not future:
+        raise conflict("The plan has no future occurrence left to move", field="plan_id")
+    rule = recurrence.rule_at(first, time_zone=plan.anchor_time_zone, cadence=plan.cadence,
+                              count=len(future))
+    staying = [r for r in rows if r not in future]
+    parties = await _parties(session, pair, own=staying)
+    for start in rule.starts():
+        if parties.busy(start, start + timedelta(minutes=plan.duration_minutes)):
+            raise conflict("The slot overlaps another session of a member", field="local_start")
+        if not data.override and (side := recurrence.conflicting_side(
+                parties, start, plan.duration_minutes, sides=("mentor", "mentee"))):
+            raise invalid("local_start", f"The slot is outside the {side}'s availability on "
+                          f"{start.date().isoformat()} (send override: true to plan it anyway)")
+    series_rows = await repository.series_of_plan(session, plan.id)
+    for series in series_rows:
+        cut = [r.occurrence_index for r in future
+               if r.series_id == series.id and r.occurrence_index is not None]
+        if cut:
+            series.count = min(cut)
+            series.sequence += 1
+            await repository.add(session, series)
+    for row in future:
+        row.status = SessionStatus.CANCELLED
+        row.cancel_reason = "another slot was proposed"
+        row.sequence += 1
+        row.changed_at = now
+        await repository.add(session, row)
+    events.sessions_cancelled(session, future, reason="another slot was proposed",
+                              occurred_at=now)
+    new = PlanSeries(plan_id=plan.id, position=max((s.position for s in series_rows),
+                                                   default=-1) + 1,
+                     time_zone=rule.time_zone, local_start=data.local_start,
+                     starts_on=rule.starts_on, frequency=rule.frequency,
+                     interval=rule.interval, count=rule.count, fits="mentor,mentee")
+    await repository.add(session, new)
+    for index, start in enumerate(rule.starts()):
+        row = MentoringSession(
+            pair_id=pair.id, programme_id=pair.programme_id, starts_at=start,
+            duration_minutes=plan.duration_minutes, created_at=now, plan_id=plan.id,
+            series_id=new.id, occurrence_index=index, original_starts_at=start,
+            changed_at=now)
+        await repository.add(session, row)
+        events.session_scheduled(session, row, occurred_at=now)
+    plan.status = PlanStatus.PROPOSED
+    plan.proposed_by_employee_id = user.employee_id
+    plan.accepted_by_employee_id = None
+    plan.accepted_at = None
+    _touch(plan, now)
+    await repository.add(session, plan)
+    return await present_plan(session, plan, now=now)
+
+
+async def cancel_session(
+    session: AsyncSession, *, user: Principal, session_id: str, data: OccurrenceCancel
+) -> PlanPublic:
+    """Cancel one occurrence with a reason; the rest of the plan stands."""
+    row, plan, _ = await _member_occurrence(session, user, session_id)
+    now = utcnow()
+    row.status = SessionStatus.CANCELLED
+    row.cancel_reason = data.reason
+    row.sequence += 1
+    row.changed_at = now
+    await repository.add(session, row)
+    events.sessions_cancelled(session, [row], reason=data.reason, occurred_at=now)
+    _touch(plan, now)
+    await repository.add(session, plan)
+    return await present_plan(session, plan, now=now)
+
+
+# --- calendar feeds (ical.py writes them) ------------------------------------------
+
+
+async def _calendar_of(session: AsyncSession, plan: Plan) -> ical.PlanCalendar:
+    return ical.PlanCalendar(plan=plan, series=await repository.series_of_plan(session, plan.id),
+                             occurrences=await repository.sessions_of_plan(session, plan.id))
+
+
+async def issue_calendar_feed(session: AsyncSession, *, user: Principal) -> CalendarFeedIssued:
+    """A new secret feed address for the caller; any earlier one stops working."""
+    if user.employee_id is None:
+        raise Problem(403, "A calendar feed is a participant's own", kind="forbidden")
+    now = utcnow()
+    for old in await repository.live_feeds_of(session, user.employee_id):
+        old.revoked_at = now
+        await repository.add(session, old)
+    secret = ical.new_secret()
+    await repository.add(session, CalendarFeed(
+        employee_id=user.employee_id, token_sha256=ical.secret_hash(secret), issued_at=now))
+    return CalendarFeedIssued(token=secret, path=f"/api/v1/calendar/{secret}.ics", issued_at=now)
+
+
+async def revoke_calendar_feed(session: AsyncSession, *, user: Principal) -> CalendarFeedRevoked:
+    """The caller's feed address stops working (a calendar subscribed to it empties)."""
+    if user.employee_id is None:
+        raise Problem(403, "A calendar feed is a participant's own", kind="forbidden")
+    now = utcnow()
+    live = await repository.live_feeds_of(session, user.employee_id)
+    for old in live:
+        old.revoked_at = now
+        await repository.add(session, old)
+    return CalendarFeedRevoked(revoked=len(live))
+
+
+async def calendar_feed(session: AsyncSession, *, token: str) -> bytes:
+    """The feed behind a secret: every plan of its participant (the secret is the key)."""
+    found = await repository.feed_by_hash(session, ical.secret_hash(token))
+    if found is None or found.revoked_at is not None:
+        raise Problem(404, "No calendar feed has this address (it may have been revoked)",
+                      kind="not-found", field="token")
+    plans = await repository.plans_of_employee(session, found.employee_id)
+    return ical.feed([await _calendar_of(session, plan) for plan in plans])
+
+
+async def plan_invitation(
+    session: AsyncSession, *, user: Principal, plan_id: str, method: InvitationMethod
+) -> bytes:
+    """The plan as an invitation (REQUEST) or its withdrawal (CANCEL), for members or admins."""
+    plan, _ = await _plan_for(session, user, plan_id)
+    return ical.invitation(await _calendar_of(session, plan), method=method.value.upper(),
+                           organizer=SchedulingSettings().calendar_organizer)

@@ -1,0 +1,167 @@
+"""Calendars (RFC 5545) of plans: a participant's subscribed feed, and a plan's invitation.
+
+Each series of a plan is one VEVENT with an RRULE in the series' own zone (with its
+VTIMEZONE); a cancelled occurrence is an EXDATE, a moved one (or one whose length
+changed) an override carrying the same UID and a RECURRENCE-ID of its original start.
+UIDs are the series' ids, so they never change; SEQUENCE is the plan's, which goes up
+on every change of the plan or one of its occurrences; DTSTAMP is the plan's last
+change, so the same plan always writes the same bytes. Nothing private travels: no
+recap, no note, no partner's name; the summary says what it is, no more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vRecur
+
+from scheduling.models import MentoringSession, Plan, PlanSeries, SessionStatus
+from scheduling.recurrence import SeriesRule
+
+PRODID = "-//Upward//Reverse mentoring scheduling//EN"
+SUMMARY = "Reverse-mentoring session"
+UID_DOMAIN = "upward.scheduling"
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+@dataclass(frozen=True)
+class PlanCalendar:
+    """A plan with its series and every materialised occurrence."""
+
+    plan: Plan
+    series: Sequence[PlanSeries]
+    occurrences: Sequence[MentoringSession]
+
+
+def new_secret() -> str:
+    """A feed secret: 256 random bits as hex (64 characters, a valid id in a URL path)."""
+    return secrets.token_hex(32)
+
+
+def secret_hash(secret: str) -> str:
+    """What is stored of a feed secret: its SHA-256, never the secret itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def rule_of(series: PlanSeries) -> SeriesRule:
+    return SeriesRule(time_zone=series.time_zone,
+                      local_start=time.fromisoformat(series.local_start),
+                      starts_on=series.starts_on, frequency=series.frequency,
+                      interval=series.interval, count=series.count)
+
+
+def uid_of(series: PlanSeries) -> str:
+    return f"{series.id}@{UID_DOMAIN}"
+
+
+def _rrule(rule: SeriesRule) -> vRecur:
+    if rule.frequency == "weekly":
+        return vRecur({"FREQ": "WEEKLY", "INTERVAL": rule.interval, "COUNT": rule.count,
+                       "BYDAY": WEEKDAYS[rule.weekday]})
+    return vRecur({"FREQ": "MONTHLY", "INTERVAL": rule.interval, "COUNT": rule.count,
+                   "BYDAY": f"{rule.nth}{WEEKDAYS[rule.weekday]}"})
+
+
+def _stamp(event: Event, entry: PlanCalendar, *, uid: str, sequence: int) -> None:
+    event.add("uid", uid)
+    event.add("dtstamp", entry.plan.changed_at.astimezone(UTC))
+    event.add("sequence", sequence)
+    event.add("summary", SUMMARY)
+    event.add("transp", "OPAQUE")
+
+
+def series_events(entry: PlanCalendar, *, cancelled: bool = False) -> list[Event]:
+    """The VEVENTs of a plan: one master per series, then its overrides."""
+    plan = entry.plan
+    sequence = plan.sequence + (1 if cancelled else 0)
+    by_series: dict[str, list[MentoringSession]] = {}
+    for row in entry.occurrences:
+        if row.series_id is not None:
+            by_series.setdefault(row.series_id, []).append(row)
+    events: list[Event] = []
+    for series in entry.series:
+        if series.count == 0:
+            continue  # ended before its first occurrence (another slot replaced it)
+        rule = rule_of(series)
+        zone = ZoneInfo(series.time_zone)
+        uid = uid_of(series)
+        master = Event()
+        _stamp(master, entry, uid=uid, sequence=sequence)
+        first = datetime.combine(rule.starts_on, rule.local_start, tzinfo=zone)
+        master.add("dtstart", first)
+        master.add("duration", timedelta(minutes=plan.duration_minutes))
+        master.add("rrule", _rrule(rule))
+        if cancelled:
+            master.add("status", "CANCELLED")
+        else:
+            master.add("status", "CONFIRMED" if plan.status == "accepted" else "TENTATIVE")
+        rows = sorted(by_series.get(series.id, []), key=lambda r: r.occurrence_index or 0)
+        dropped = [row for row in rows if row.status == SessionStatus.CANCELLED
+                   and row.original_starts_at is not None]
+        if dropped:
+            master.add("exdate", [row.original_starts_at.astimezone(zone)  # type: ignore[union-attr]
+                                  for row in dropped])
+        events.append(master)
+        if cancelled:
+            continue
+        for row in rows:
+            if row.status == SessionStatus.CANCELLED or row.original_starts_at is None:
+                continue
+            if (row.starts_at == row.original_starts_at
+                    and row.duration_minutes == plan.duration_minutes):
+                continue
+            moved = Event()
+            _stamp(moved, entry, uid=uid, sequence=sequence)
+            moved.add("recurrence-id", row.original_starts_at.astimezone(zone))
+            moved.add("dtstart", row.starts_at.astimezone(zone))
+            moved.add("duration", timedelta(minutes=row.duration_minutes))
+            moved.add("status", "CONFIRMED" if plan.status == "accepted" else "TENTATIVE")
+            events.append(moved)
+    return events
+
+
+def _calendar(name: str, *, method: str | None = None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method:
+        calendar.add("method", method)
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _finish(calendar: Calendar, entries: Sequence[PlanCalendar]) -> bytes:
+    starts = [row.starts_at for entry in entries for row in entry.occurrences]
+    starts += [row.original_starts_at for entry in entries for row in entry.occurrences
+               if row.original_starts_at is not None]
+    if starts:
+        # VTIMEZONEs whose rules cover every instant of the calendar, a year either side.
+        calendar.add_missing_timezones(first_date=(min(starts) - timedelta(days=366)).date(),
+                                       last_date=(max(starts) + timedelta(days=366)).date())
+    return bytes(calendar.to_ical())
+
+
+def feed(entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring") -> bytes:
+    """A participant's subscribed calendar: every series of every plan they are in."""
+    calendar = _calendar(name)
+    for entry in entries:
+        for event in series_events(entry):
+            calendar.add_component(event)
+    return _finish(calendar, entries)
+
+
+def invitation(entry: PlanCalendar, *, method: str, organizer: str) -> bytes:
+    """One plan as an iTIP message: METHOD:REQUEST (invite or update) or METHOD:CANCEL."""
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(method)
+    calendar = _calendar("Reverse mentoring", method=method)
+    for event in series_events(entry, cancelled=method == "CANCEL"):
+        event.add("organizer", organizer)
+        calendar.add_component(event)
+    return _finish(calendar, [entry])
