@@ -199,3 +199,17 @@ def test_a_control_must_still_be_employed_when_participation_starts() -> None:
     assert control.started_on == start and control.left
     assert control.months == pytest.approx((date(2023, 12, 1) - start).days / retention.MONTH_DAYS)
     assert matched.unmatched == {"mentor": 0}
+
+
+def test_promotion_is_the_first_higher_level_after_the_start_within_the_follow_up() -> None:
+    start = date(2024, 1, 1)
+    member = retention.AtRisk(employee_id="e", started_on=start, months=12.0, left=False)
+    seen = [(date(2023, 6, 1), 3), (date(2024, 3, 1), 3), (date(2024, 7, 1), 4),
+            (date(2024, 9, 1), 5)]
+    promoted = retention.promotion(member, seen)
+    assert promoted is not None and promoted.left
+    assert promoted.months == pytest.approx((date(2024, 7, 1) - start).days / retention.MONTH_DAYS)
+    # A change after the follow-up ends does not count; no level seen means no figure.
+    late = retention.promotion(member, [(date(2023, 6, 1), 3), (date(2025, 6, 1), 4)])
+    assert late is not None and not late.left and late.months == 12.0
+    assert retention.promotion(member, []) is None

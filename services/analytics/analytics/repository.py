@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, func, update
+from sqlalchemy import ColumnElement, Table, delete, func, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics.models import Employee, MentoringSession, Pair, Participant
+from analytics.models import (
+    Employee,
+    EmployeeLevel,
+    MentoringSession,
+    Pair,
+    Participant,
+    ParticipationHistory,
+)
 from upward_common.db import upsert
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -112,4 +119,67 @@ async def forget_employee(session: AsyncSession, employee_id: str) -> None:
     """Drop the employee's id from participant rows; the aggregate figures stay."""
     await session.exec(update(Participant).where(col(Participant.employee_id) == employee_id)
                        .values(employee_id=None))
+    await session.flush()
+
+
+# --- retention and promotion ------------------------------------------------------
+
+
+async def upsert_rows(session: AsyncSession, model: type[SQLModel],
+                      rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert each row or overwrite the one with its id (one statement; ids distinct)."""
+    await upsert(session, model, rows)
+
+
+async def _tuples(session: AsyncSession, query: Any) -> list[tuple[Any, ...]]:
+    rows: Sequence[Any] = (await session.exec(query)).all()
+    return [tuple(row) for row in rows]
+
+
+async def employments(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """Every employee with a hire date (leavers too, erased ones not): what matching needs."""
+    # sqlmodel types `select` of at most four columns; five are one Select all the same.
+    query = select(col(Employee.id), col(Employee.job_level),  # type: ignore[call-overload]
+                   col(Employee.department), col(Employee.hire_on), col(Employee.leave_on)
+                   ).where(col(Employee.hire_on).is_not(None), col(Employee.erased_at).is_(None))
+    return await _tuples(session, query)
+
+
+async def participations(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(programme, employee, role, start) of every participant with a known role and start."""
+    query = select(col(Participant.programme_id), col(Participant.employee_id),
+                   col(Participant.role), col(Participant.enrolled_at)).where(
+        col(Participant.employee_id).is_not(None), col(Participant.role).is_not(None),
+        col(Participant.enrolled_at).is_not(None))
+    return await _tuples(session, query)
+
+
+async def history(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(programme, employee, role, start) of every imported past participation."""
+    query = select(col(ParticipationHistory.programme_id), col(ParticipationHistory.employee_id),
+                   col(ParticipationHistory.role), col(ParticipationHistory.started_on))
+    return await _tuples(session, query)
+
+
+async def levels(session: AsyncSession, employee_ids: Collection[str]) -> list[tuple[Any, ...]]:
+    """(employee, time, level) of the level observations of these employees, oldest first."""
+    if not employee_ids:
+        return []
+    rows: list[tuple[Any, ...]] = []
+    ids = sorted(employee_ids)
+    # In chunks: SQLite caps the parameters of one statement.
+    for start in range(0, len(ids), 500):
+        query = select(col(EmployeeLevel.employee_id), col(EmployeeLevel.occurred_at),
+                       col(EmployeeLevel.job_level)).where(
+            col(EmployeeLevel.employee_id).in_(ids[start:start + 500]))
+        rows.extend(await _tuples(session, query))
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+async def forget_employee_history(session: AsyncSession, employee_id: str) -> None:
+    """An erased employee's level observations and imported participations go."""
+    await session.exec(delete(EmployeeLevel).where(
+        col(EmployeeLevel.employee_id) == employee_id))
+    await session.exec(delete(ParticipationHistory).where(
+        col(ParticipationHistory.employee_id) == employee_id))
     await session.flush()

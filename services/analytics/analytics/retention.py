@@ -294,9 +294,37 @@ def naive(participations: Sequence[Participation], employees: Sequence[Employmen
     return participants, others
 
 
+def at_risk(group: Group, months: float) -> int:
+    """How many of the group are still followed `months` after their start."""
+    return sum(1 for m in group.members if m.months >= months)
+
+
 def point(curve: Survival, months: float, group: Group) -> tuple[float, float, float] | None:
-    """The curve at `months`, or None once nobody of the group is followed that long."""
-    if not any(m.months >= months for m in group.members) and not math.isclose(
-            float(curve.estimate[-1]), 0.0):
+    """The curve at `months`; None once fewer than MIN_CELL people are followed that long.
+
+    Read where a handful remain, a step would tell what became of one or two people; and
+    where nobody remains the estimate says nothing.
+    """
+    if at_risk(group, months) < MIN_CELL:
         return None
     return curve.at(months)
+
+
+def promotion(member: AtRisk, observations: Sequence[tuple[date, int]]) -> AtRisk | None:
+    """Time to the first job level above the one held at the start, within the follow-up.
+
+    `observations` are the (day, level) pairs employee events carried, oldest first. The
+    level at the start is the last one seen on or before it (else the first seen at
+    all); None when no level was ever seen, since then no change could be.
+    """
+    if not observations:
+        return None
+    before = [level for day, level in observations if day <= member.started_on]
+    start_level = before[-1] if before else observations[0][1]
+    end = member.started_on + timedelta(days=member.months * MONTH_DAYS)
+    for day, level in observations:
+        if member.started_on < day <= end and level > start_level:
+            return AtRisk(employee_id=member.employee_id, started_on=member.started_on,
+                          months=(day - member.started_on).days / MONTH_DAYS, left=True)
+    return AtRisk(employee_id=member.employee_id, started_on=member.started_on,
+                  months=member.months, left=False)

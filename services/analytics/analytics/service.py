@@ -11,22 +11,36 @@ form applied to one event, so the rule is written once.
 
 from __future__ import annotations
 
+import hashlib
+import math
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics import repository
+from analytics import repository, retention
 from analytics.models import (
+    CurvePoint,
     Employee,
+    EmployeeLevel,
+    FigureAt,
     Goal,
     MentoringSession,
     Milestone,
     Pair,
     Participant,
+    ParticipationHistory,
+    ParticipationHistoryCreate,
+    ParticipationRole,
     Programme,
+    ProgrammeRetention,
     ProgrammeSummary,
+    RetentionComparison,
+    RetentionGroup,
+    RetentionGroupName,
+    RoleMatching,
 )
 from upward_common.consumer import applies_many
 from upward_common.events import (
@@ -80,6 +94,7 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
 
 
 async def _employees_updated(session: AsyncSession, items: Sequence[EmployeeUpdated]) -> None:
+    await _levels_seen(session, items)
     # An erased employee's tombstone stays: an older update must not bring them back.
     await repository.upsert_newer(session, Employee, [
         {"id": e.employee_id, "job_level": e.job_level, "department": e.department,
@@ -87,6 +102,28 @@ async def _employees_updated(session: AsyncSession, items: Sequence[EmployeeUpda
          "occurred_at": data.occurred_at}
         for data in _latest(items, lambda data: data.employee.employee_id)
         for e in [data.employee]], unless_erased=True)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+async def _levels_seen(session: AsyncSession, items: Sequence[EmployeeUpdated]) -> None:
+    """Every level an event carried, at its time (the history promotion is read from).
+
+    Keyed by employee and event time, so a repeat lands on its own row whatever the order.
+    """
+    erased = await repository.erased_employees(
+        session, {data.employee.employee_id for data in items})
+    rows: dict[str, dict[str, Any]] = {}
+    for data in items:
+        e = data.employee
+        if e.job_level is None or e.employee_id in erased:
+            continue
+        key = _digest(e.employee_id, data.occurred_at.isoformat())
+        rows[key] = {"id": key, "employee_id": e.employee_id, "occurred_at": data.occurred_at,
+                     "job_level": e.job_level}
+    await repository.upsert_rows(session, EmployeeLevel, list(rows.values()))
 
 
 @applies_many(_employees_updated)
@@ -105,6 +142,7 @@ async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> Non
     row.erased_at = row.erased_at or occurred_at
     await repository.add(session, row)
     await repository.forget_employee(session, data.employee_id)
+    await repository.forget_employee_history(session, data.employee_id)
 
 
 def _newer(row: Participant, occurred_at: datetime, status: str) -> bool:
@@ -280,3 +318,119 @@ async def programme_summary(session: AsyncSession, *, programme_id: str) -> Prog
         sessions_scheduled=await repository.count_sessions(session, programme_id, held=False),
         sessions_held=await repository.count_sessions(session, programme_id, held=True),
     )
+
+
+# --- retention and promotion ------------------------------------------------------
+
+ROLES = (ParticipationRole.MENTOR.value, ParticipationRole.MENTEE.value)
+# Matched never-participants per participant.
+CONTROLS_PER_PARTICIPANT = 2
+SMALL_GROUP = f"fewer than {retention.MIN_CELL} people"
+
+
+async def import_history(session: AsyncSession, *,
+                         rows: Sequence[ParticipationHistoryCreate]) -> int:
+    """Store past participations; one already stored (programme, employee, role, start)
+    gets the new end."""
+    stored: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = _digest(row.programme_id, row.employee_id, row.role.value,
+                      row.started_on.isoformat())
+        stored[key] = {"id": key, "programme_id": row.programme_id,
+                       "employee_id": row.employee_id, "role": row.role.value,
+                       "started_on": row.started_on, "ended_on": row.ended_on}
+    await repository.upsert_rows(session, ParticipationHistory, list(stored.values()))
+    return len(stored)
+
+
+def _day(value: date | datetime) -> date:
+    return value.astimezone(UTC).date() if isinstance(value, datetime) else value
+
+
+def _figure(months: int, reading: tuple[float, float, float] | None, *,
+            promoted: bool = False) -> FigureAt:
+    if reading is None:
+        return FigureAt(months=months, estimate=None, lower=None, upper=None)
+    estimate, lower, upper = reading
+    if promoted:  # the share promoted is one minus the share not yet promoted
+        estimate, lower, upper = 1 - estimate, 1 - upper, 1 - lower
+    return FigureAt(months=months, estimate=estimate, lower=lower, upper=upper)
+
+
+def _promotion(group: retention.Group,
+               levels: dict[str, list[tuple[date, int]]]) -> list[FigureAt]:
+    followed = retention.Group([p for m in group.members
+                                if (p := retention.promotion(m, levels.get(m.employee_id, [])))
+                                is not None])
+    # Only where level changes arrive: a group whose levels never moved has nothing to say.
+    changes = any(len({level for _, level in levels.get(m.employee_id, [])}) > 1
+                  for m in followed.members)
+    if followed.size < retention.MIN_CELL or not changes:
+        return []
+    curve = retention.kaplan_meier(*followed.arrays())
+    return [_figure(months, retention.point(curve, months, followed), promoted=True)
+            for months in retention.RETENTION_MONTHS]
+
+
+def _group(name: RetentionGroupName, group: retention.Group,
+           levels: dict[str, list[tuple[date, int]]]) -> RetentionGroup:
+    if group.size < retention.MIN_CELL:
+        return RetentionGroup(group=name, suppressed=SMALL_GROUP)
+    curve = retention.kaplan_meier(*group.arrays())
+    points = [CurvePoint(months=float(t), estimate=float(e), lower=float(lo), upper=float(hi))
+              for t, e, lo, hi in zip(curve.times, curve.estimate, curve.lower, curve.upper,
+                                      strict=True)
+              if retention.at_risk(group, float(t)) >= retention.MIN_CELL]
+    return RetentionGroup(
+        group=name, people=group.size, leavers=sum(1 for m in group.members if m.left),
+        follow_up_months_total=round(group.follow_up_months, 3),
+        follow_up_months_median=round(group.median_follow_up_months, 3),
+        curve=points,
+        retention=[_figure(months, retention.point(curve, months, group))
+                   for months in retention.RETENTION_MONTHS],
+        promotion=_promotion(group, levels))
+
+
+def _comparison(role: str, participants: retention.Group,
+                controls: retention.Group) -> RetentionComparison:
+    kind = ParticipationRole(role)
+    if participants.size < retention.MIN_CELL or controls.size < retention.MIN_CELL:
+        return RetentionComparison(role=kind, suppressed=SMALL_GROUP)
+    test = retention.logrank(*participants.arrays(), *controls.arrays())
+    if not (math.isfinite(test.statistic) and math.isfinite(test.p_value)):
+        return RetentionComparison(role=kind, suppressed="nobody left in either group")
+    return RetentionComparison(role=kind, statistic=test.statistic, p_value=test.p_value)
+
+
+async def programme_retention(session: AsyncSession, *, programme_id: str | None,
+                              window_months: int, as_of: date) -> ProgrammeRetention:
+    """Retention of a programme's participants (all programmes' with None) and their controls."""
+    employees = [retention.Employment(employee_id=row[0], job_level=row[1], department=row[2],
+                                      hire_on=row[3], leave_on=row[4])
+                 for row in await repository.employments(session)]
+    taken = [*await repository.participations(session), *await repository.history(session)]
+    ever = {row[1] for row in taken}
+    scoped = [retention.Participation(employee_id=row[1], role=row[2], started_on=_day(row[3]))
+              for row in taken if programme_id is None or row[0] == programme_id]
+    matched = retention.match(retention.first_participations(scoped), employees,
+                              ever_participated=ever, roles=ROLES, k=CONTROLS_PER_PARTICIPANT,
+                              until=as_of, window_months=window_months)
+    followed = {m.employee_id for groups in (matched.participants, matched.controls)
+                for group in groups.values() for m in group.members}
+    levels: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    for employee_id, occurred_at, level in await repository.levels(session, followed):
+        levels[employee_id].append((_day(occurred_at), level))
+    names = {"mentor": (RetentionGroupName.MENTORS, RetentionGroupName.MENTOR_COMPARISON),
+             "mentee": (RetentionGroupName.MENTEES, RetentionGroupName.MENTEE_COMPARISON)}
+    return ProgrammeRetention(
+        programme_id=programme_id, window_months=window_months, as_of=as_of,
+        controls_per_participant=CONTROLS_PER_PARTICIPANT,
+        matching=[RoleMatching(role=ParticipationRole(role),
+                               participants=matched.participants[role].size,
+                               unmatched=matched.unmatched[role],
+                               excluded=matched.excluded[role]) for role in ROLES],
+        groups=[_group(name, group, levels) for role in ROLES
+                for name, group in zip(names[role], (matched.participants[role],
+                                                     matched.controls[role]), strict=True)],
+        comparisons=[_comparison(role, matched.participants[role], matched.controls[role])
+                     for role in ROLES])
