@@ -161,19 +161,12 @@ async def history(session: AsyncSession) -> list[tuple[Any, ...]]:
     return await _tuples(session, query)
 
 
-async def levels(session: AsyncSession, employee_ids: Collection[str]) -> list[tuple[Any, ...]]:
-    """(employee, time, level) of the level observations of these employees, oldest first."""
-    if not employee_ids:
-        return []
-    rows: list[tuple[Any, ...]] = []
-    ids = sorted(employee_ids)
-    # In chunks: SQLite caps the parameters of one statement.
-    for start in range(0, len(ids), 500):
-        query = select(col(EmployeeLevel.employee_id), col(EmployeeLevel.occurred_at),
-                       col(EmployeeLevel.job_level)).where(
-            col(EmployeeLevel.employee_id).in_(ids[start:start + 500]))
-        rows.extend(await _tuples(session, query))
-    return sorted(rows, key=lambda row: (row[0], row[1]))
+async def levels(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(employee, time, level) of every level observation, by employee and time."""
+    query = select(col(EmployeeLevel.employee_id), col(EmployeeLevel.occurred_at),
+                   col(EmployeeLevel.job_level)).order_by(col(EmployeeLevel.employee_id),
+                                                          col(EmployeeLevel.occurred_at))
+    return await _tuples(session, query)
 
 
 async def forget_employee_history(session: AsyncSession, employee_id: str) -> None:

@@ -29,7 +29,7 @@ import hashlib
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -106,8 +106,11 @@ def kaplan_meier(durations: ArrayLike, observed: ArrayLike) -> Survival:
 def logrank(durations_a: ArrayLike, observed_a: ArrayLike,
             durations_b: ArrayLike, observed_b: ArrayLike) -> LogRank:
     """Whether two groups' survival differs: chi-squared (1 df) and two-sided p-value."""
-    result = stats.logrank(_censored(durations_a, observed_a),
-                           _censored(durations_b, observed_b))
+    with warnings.catch_warnings():
+        # Nobody left in either group: the statistic is 0/0, NaN, and the caller says so.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.logrank(_censored(durations_a, observed_a),
+                               _censored(durations_b, observed_b))
     return LogRank(statistic=float(result.statistic) ** 2, p_value=float(result.pvalue))
 
 
@@ -198,9 +201,17 @@ def tenure_band(hire_on: date, on: date) -> str:
     return f"{low}+"
 
 
-def _stratum(person: Employment, on: date) -> tuple[str, str, str, int]:
-    return (level_band(person.job_level), person.department or "", tenure_band(person.hire_on, on),
-            person.hire_on.year)
+LevelOn = Callable[[Employment, date], int | None]
+
+
+def current_level(person: Employment, on: date) -> int | None:
+    """The level the HRIS sends now, when no history says what it was then."""
+    return person.job_level
+
+
+def _stratum(person: Employment, on: date, level_on: LevelOn) -> tuple[str, str, str, int]:
+    return (level_band(level_on(person, on)), person.department or "",
+            tenure_band(person.hire_on, on), person.hire_on.year)
 
 
 def _employed(person: Employment, on: date) -> bool:
@@ -234,18 +245,18 @@ def first_participations(participations: Iterable[Participation]) -> list[Partic
 
 def match(participations: Sequence[Participation], employees: Sequence[Employment], *,
           ever_participated: set[str], roles: Sequence[str], k: int, until: date,
-          window_months: int) -> Matched:
+          window_months: int, level_on: LevelOn = current_level) -> Matched:
     """Follow every participant and `k` matched never-participants from the same day.
 
     `participations` are the ones reported (one per employee, see `first_participations`);
     `ever_participated` is everyone who took part in any programme, never a control.
+    `level_on` says an employee's level on a day (the level band is the one held then).
     """
     people = {person.employee_id: person for person in employees}
-    candidates: dict[tuple[str, str, int], list[Employment]] = defaultdict(list)
+    candidates: dict[tuple[str, int], list[Employment]] = defaultdict(list)
     for person in employees:
         if person.employee_id not in ever_participated:
-            candidates[(level_band(person.job_level), person.department or "",
-                        person.hire_on.year)].append(person)
+            candidates[(person.department or "", person.hire_on.year)].append(person)
     used: set[str] = set()
     result = Matched(participants={r: Group() for r in roles}, controls={r: Group() for r in roles},
                      unmatched=dict.fromkeys(roles, 0), excluded=dict.fromkeys(roles, 0))
@@ -257,11 +268,11 @@ def match(participations: Sequence[Participation], employees: Sequence[Employmen
             result.excluded[item.role] += 1
             continue
         person = found
-        stratum = _stratum(person, item.started_on)
+        stratum = _stratum(person, item.started_on, level_on)
         pool = sorted(
-            (c for c in candidates[(stratum[0], stratum[1], stratum[3])]
+            (c for c in candidates[(stratum[1], stratum[3])]
              if c.employee_id not in used and _employed(c, item.started_on)
-             and tenure_band(c.hire_on, item.started_on) == stratum[2]),
+             and _stratum(c, item.started_on, level_on) == stratum),
             key=lambda c: _order(item, c.employee_id))[:k]
         result.participants[item.role].members.append(
             follow(person, item.started_on, until=until, window_months=window_months))
@@ -308,6 +319,18 @@ def point(curve: Survival, months: float, group: Group) -> tuple[float, float, f
     if at_risk(group, months) < MIN_CELL:
         return None
     return curve.at(months)
+
+
+def level_history(observations: dict[str, list[tuple[date, int]]]) -> LevelOn:
+    """`level_on` from the (day, level) pairs seen per employee, oldest first: the last seen
+    on or before the day, else the first seen after it, else the current one."""
+    def level_on(person: Employment, on: date) -> int | None:
+        seen = observations.get(person.employee_id)
+        if not seen:
+            return person.job_level
+        before = [level for day, level in seen if day <= on]
+        return before[-1] if before else seen[0][1]
+    return level_on
 
 
 def promotion(member: AtRisk, observations: Sequence[tuple[date, int]]) -> AtRisk | None:

@@ -412,14 +412,13 @@ async def programme_retention(session: AsyncSession, *, programme_id: str | None
     ever = {row[1] for row in taken}
     scoped = [retention.Participation(employee_id=row[1], role=row[2], started_on=_day(row[3]))
               for row in taken if programme_id is None or row[0] == programme_id]
+    levels: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    for employee_id, occurred_at, level in await repository.levels(session):
+        levels[employee_id].append((_day(occurred_at), level))
     matched = retention.match(retention.first_participations(scoped), employees,
                               ever_participated=ever, roles=ROLES, k=CONTROLS_PER_PARTICIPANT,
-                              until=as_of, window_months=window_months)
-    followed = {m.employee_id for groups in (matched.participants, matched.controls)
-                for group in groups.values() for m in group.members}
-    levels: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    for employee_id, occurred_at, level in await repository.levels(session, followed):
-        levels[employee_id].append((_day(occurred_at), level))
+                              until=as_of, window_months=window_months,
+                              level_on=retention.level_history(levels))
     names = {"mentor": (RetentionGroupName.MENTORS, RetentionGroupName.MENTOR_COMPARISON),
              "mentee": (RetentionGroupName.MENTEES, RetentionGroupName.MENTEE_COMPARISON)}
     return ProgrammeRetention(
