@@ -508,6 +508,56 @@ class ProgrammeSummaryPublic(Shape):
     sessions_held: int = 0
 
 
+class CurvePointPublic(Shape):
+    months: float
+    estimate: float
+    lower: float
+    upper: float
+
+
+class FigureAtPublic(Shape):
+    months: int
+    estimate: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+
+class RetentionGroupPublic(Shape):
+    group: Literal["mentors", "mentees", "mentor_comparison", "mentee_comparison"]
+    suppressed: str | None = None
+    people: int | None = None
+    leavers: int | None = None
+    follow_up_months_total: float | None = None
+    follow_up_months_median: float | None = None
+    curve: list[CurvePointPublic] = []
+    retention: list[FigureAtPublic] = []
+    promotion: list[FigureAtPublic] = []
+
+
+class RetentionComparisonPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    suppressed: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+
+
+class RoleMatchingPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    participants: int
+    unmatched: int
+    excluded: int
+
+
+class ProgrammeRetentionPublic(Shape):
+    programme_id: str | None = None
+    window_months: int
+    as_of: date
+    controls_per_participant: int
+    matching: list[RoleMatchingPublic]
+    groups: list[RetentionGroupPublic]
+    comparisons: list[RetentionComparisonPublic]
+
+
 # --- what the gateway sends (None is left out, so each service applies its own default) --
 
 
@@ -1028,6 +1078,26 @@ class AnalyticsClient(ServiceClient):
     async def programme_summaries(self, ids: list[str]) -> BatchPublic[ProgrammeSummaryPublic]:
         """Several programmes' figures by programme id (admins)."""
         return await self._batch(ProgrammeSummaryPublic, "/batch/programme-summaries", ids)
+
+    async def programme_retention(self, programme_id: str, window_months: int,
+                                  as_of: date | None) -> ProgrammeRetentionPublic:
+        """A programme's retention against matched non-participants (admins)."""
+        return await self._one(ProgrammeRetentionPublic, "GET",
+                               "/programmes/{programme_id}/retention", programme_id=programme_id,
+                               params=_retention_params(window_months, as_of))
+
+    async def retention(self, window_months: int,
+                        as_of: date | None) -> ProgrammeRetentionPublic:
+        """Retention across every programme (admins)."""
+        return await self._one(ProgrammeRetentionPublic, "GET", "/retention",
+                               params=_retention_params(window_months, as_of))
+
+
+def _retention_params(window_months: int, as_of: date | None) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"window_months": window_months}
+    if as_of is not None:
+        params["as_of"] = as_of.isoformat()
+    return params
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from enum import Enum
+from typing import Annotated
+
 import strawberry
 
 from gateway import clients
 from gateway.context import Info
-from gateway.schema.inputs import ProgrammeId
+from gateway.schema.enrolment import ParticipantRole
+from gateway.schema.inputs import ProgrammeId, described
 
 # --- types -----------------------------------------------------------------------------
 
@@ -32,6 +37,130 @@ class ProgrammeSummary:
         )
 
 
+# --- retention ---------------------------------------------------------------------------
+
+
+@strawberry.enum(description="The groups a retention report follows.")
+class RetentionGroupName(Enum):
+    MENTORS = strawberry.enum_value("mentors", description="The programme's mentors.")
+    MENTEES = strawberry.enum_value("mentees", description="The programme's mentees.")
+    MENTOR_COMPARISON = strawberry.enum_value(
+        "mentor_comparison", description="Never-participants matched to the mentors.")
+    MENTEE_COMPARISON = strawberry.enum_value(
+        "mentee_comparison", description="Never-participants matched to the mentees.")
+
+
+@strawberry.type(description="A step of a Kaplan-Meier curve: from `months` until the next "
+                             "point, the share still employed and its 95 % interval.")
+class CurvePoint:
+    months: float = strawberry.field(description="Months after the start of follow-up.")
+    estimate: float = strawberry.field(description="The share still employed.")
+    lower: float = strawberry.field(description="Lower end of the 95 % interval.")
+    upper: float = strawberry.field(description="Upper end of the 95 % interval.")
+
+    @classmethod
+    def of(cls, p: clients.CurvePointPublic) -> CurvePoint:
+        return cls(months=p.months, estimate=p.estimate, lower=p.lower, upper=p.upper)
+
+
+@strawberry.type(description="A curve read at a number of months; null figures when fewer "
+                             "than 5 people were followed that long.")
+class FigureAt:
+    months: int = strawberry.field(description="Months after the start of follow-up.")
+    estimate: float | None = strawberry.field(description="The estimate (a share, 0 to 1).")
+    lower: float | None = strawberry.field(description="Lower end of the 95 % interval.")
+    upper: float | None = strawberry.field(description="Upper end of the 95 % interval.")
+
+    @classmethod
+    def of(cls, f: clients.FigureAtPublic) -> FigureAt:
+        return cls(months=f.months, estimate=f.estimate, lower=f.lower, upper=f.upper)
+
+
+@strawberry.type(description="One group's retention and promotion; every figure is null and "
+                             "`suppressed` says why when the group is under 5 people.")
+class RetentionGroup:
+    group: RetentionGroupName = strawberry.field(description="Which group this is.")
+    suppressed: str | None = strawberry.field(
+        description="Why the group's figures are withheld (null when they are shown).")
+    people: int | None = strawberry.field(description="People followed.")
+    leavers: int | None = strawberry.field(description="Of them, how many left during follow-up.")
+    follow_up_months_total: float | None = strawberry.field(
+        description="Months of follow-up, summed over the group's people.")
+    follow_up_months_median: float | None = strawberry.field(
+        description="The median person's months of follow-up.")
+    curve: list[CurvePoint] = strawberry.field(
+        description="The Kaplan-Meier curve, while at least 5 people are still followed.")
+    retention: list[FigureAt] = strawberry.field(
+        description="The share still employed at 6, 12 and 24 months.")
+    promotion: list[FigureAt] = strawberry.field(
+        description="The share promoted (a higher job level) by 6, 12 and 24 months; empty "
+                    "when no level change arrived for the group.")
+
+    @classmethod
+    def of(cls, g: clients.RetentionGroupPublic) -> RetentionGroup:
+        return cls(group=RetentionGroupName(g.group), suppressed=g.suppressed, people=g.people,
+                   leavers=g.leavers, follow_up_months_total=g.follow_up_months_total,
+                   follow_up_months_median=g.follow_up_months_median,
+                   curve=[CurvePoint.of(p) for p in g.curve],
+                   retention=[FigureAt.of(f) for f in g.retention],
+                   promotion=[FigureAt.of(f) for f in g.promotion])
+
+
+@strawberry.type(description="Log-rank test of a role's participants against their matched "
+                             "comparison group.")
+class RetentionComparison:
+    role: ParticipantRole = strawberry.field(description="The participants' role.")
+    suppressed: str | None = strawberry.field(
+        description="Why no test is reported (a group under 5 people, or nobody left).")
+    statistic: float | None = strawberry.field(description="Chi-squared statistic, 1 df.")
+    p_value: float | None = strawberry.field(description="Two-sided p-value.")
+
+    @classmethod
+    def of(cls, c: clients.RetentionComparisonPublic) -> RetentionComparison:
+        return cls(role=ParticipantRole(c.role), suppressed=c.suppressed,
+                   statistic=c.statistic, p_value=c.p_value)
+
+
+@strawberry.type(description="How a role's participants were matched to never-participants.")
+class RoleMatching:
+    role: ParticipantRole = strawberry.field(description="The participants' role.")
+    participants: int = strawberry.field(description="Participants followed.")
+    unmatched: int = strawberry.field(
+        description="Of them, how many found no never-participant of their stratum.")
+    excluded: int = strawberry.field(
+        description="Participants left out: unknown to the HRIS feed, or gone by their start.")
+
+    @classmethod
+    def of(cls, m: clients.RoleMatchingPublic) -> RoleMatching:
+        return cls(role=ParticipantRole(m.role), participants=m.participants,
+                   unmatched=m.unmatched, excluded=m.excluded)
+
+
+@strawberry.type(description="Retention of participants against matched non-participants, "
+                             "each followed from the day participation started.")
+class ProgrammeRetention:
+    programme_id: strawberry.ID | None = strawberry.field(
+        description="The programme, or null for all programmes together.")
+    window_months: int = strawberry.field(description="Months each person is followed at most.")
+    as_of: date = strawberry.field(description="The day follow-up ends for those still employed.")
+    controls_per_participant: int = strawberry.field(
+        description="Never-participants matched to each participant.")
+    matching: list[RoleMatching] = strawberry.field(description="Matching, per role.")
+    groups: list[RetentionGroup] = strawberry.field(description="The groups' figures.")
+    comparisons: list[RetentionComparison] = strawberry.field(
+        description="Log-rank tests, per role.")
+
+    @classmethod
+    def of(cls, r: clients.ProgrammeRetentionPublic) -> ProgrammeRetention:
+        return cls(
+            programme_id=strawberry.ID(r.programme_id) if r.programme_id is not None else None,
+            window_months=r.window_months, as_of=r.as_of,
+            controls_per_participant=r.controls_per_participant,
+            matching=[RoleMatching.of(m) for m in r.matching],
+            groups=[RetentionGroup.of(g) for g in r.groups],
+            comparisons=[RetentionComparison.of(c) for c in r.comparisons])
+
+
 # --- queries and mutations -------------------------------------------------------------
 
 
@@ -45,3 +174,21 @@ class Query:
         return ProgrammeSummary.of(
             await info.context.loaders.programme_summary.load(programme_id)
         )
+
+    @strawberry.field(description="Retention (and promotion) of a programme's mentors and "
+                                  "mentees against matched non-participants, or of all "
+                                  "programmes' without `programmeId` (admins).")
+    async def programme_retention(
+        self, info: Info,
+        programme_id: Annotated[strawberry.ID | None, described(
+            "The programme's id; null for every programme together.")] = None,
+        window_months: Annotated[int, described(
+            "Months each person is followed from their start, 1 to 120.")] = 24,
+        as_of: Annotated[date | None, described(
+            "The day follow-up ends (today in UTC when null).")] = None,
+    ) -> ProgrammeRetention:
+        analytics = info.context.analytics
+        found = (await analytics.retention(window_months, as_of) if programme_id is None
+                 else await analytics.programme_retention(str(programme_id), window_months,
+                                                          as_of))
+        return ProgrammeRetention.of(found)
