@@ -398,7 +398,8 @@ def _comparison(role: str, participants: retention.Group,
         return RetentionComparison(role=kind, suppressed=SMALL_GROUP)
     test = retention.logrank(*participants.arrays(), *controls.arrays())
     if not (math.isfinite(test.statistic) and math.isfinite(test.p_value)):
-        return RetentionComparison(role=kind, suppressed="nobody left in either group")
+        return RetentionComparison(
+            role=kind, suppressed="undefined for these groups (nobody left, or nobody followed)")
     return RetentionComparison(role=kind, statistic=test.statistic, p_value=test.p_value)
 
 
