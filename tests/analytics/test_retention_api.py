@@ -7,14 +7,15 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from analytics.models import HISTORY_IMPORT_MAX
+from tests.support.databases import DatabaseFactory
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
-from upward_common.events import EmployeeSnapshot, EmployeeUpdated
+from upward_common.events import EmployeeErased, EmployeeSnapshot, EmployeeUpdated, EventData
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
 AS_OF = "2024-06-30"
@@ -147,3 +148,30 @@ async def test_only_admins_read_retention_and_only_hr_admins_import(
             response = await client.post("/api/v1/participation-history",
                                          json=[past("e-1", programme)])
             assert response.status_code == 403
+
+
+async def test_an_erasure_deletes_the_level_history_and_past_participations(
+    databases: DatabaseFactory,
+) -> None:
+    from analytics import service
+    from analytics.models import ParticipationHistoryCreate
+    from tests.analytics.test_service import Message, analytics_database, messages, tables
+
+    def update(level: int, day: int) -> EmployeeUpdated:
+        return EmployeeUpdated(employee=hr_record("e-1", "Sales", level=level),
+                               occurred_at=datetime(2024, 1, day, tzinfo=UTC))
+
+    async with analytics_database(databases, "erasure") as (engine, consumer):
+        await consumer.handle_batch(cast(Any, messages([update(2, 1), update(3, 5)])))
+        assert len((await tables(engine))["analytics_employee_level"]) == 2
+        async with consumer.sessionmaker() as session:
+            await service.import_history(session, rows=[
+                ParticipationHistoryCreate.model_validate(past("e-1", "p-1"))])
+            await session.commit()
+        erased = EmployeeErased(employee_id="e-1", occurred_at=datetime(2024, 2, 1, tzinfo=UTC))
+        late: list[EventData | Message] = [erased, update(4, 3)]
+        for event in messages(late):
+            await consumer.handle_batch(cast(Any, [event]))
+        left = await tables(engine)
+    assert left["analytics_employee_level"] == {}
+    assert left["analytics_participation_history"] == {}
