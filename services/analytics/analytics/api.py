@@ -13,6 +13,7 @@ from analytics.models import (
     WINDOW_MONTHS_MAX,
     ParticipationHistoryCreate,
     ParticipationHistoryReport,
+    ProgrammeHealth,
     ProgrammeRetention,
     ProgrammeSummary,
 )
@@ -93,3 +94,26 @@ async def import_participation_history(
     imported = await service.import_history(session, rows=rows)
     await session.commit()
     return ParticipationHistoryReport(imported=imported)
+
+
+# --- programme health -------------------------------------------------------------
+
+
+@router.get("/programmes/{programme_id}/health", response_model=ProgrammeHealth,
+            tags=["health"])
+async def get_programme_health(
+    programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+) -> ProgrammeHealth:
+    """A programme's funnel, pairs, sessions, attendance, hours and opt-ins per month (admins)."""
+    [health] = await service.programme_health(session, programme_ids=[programme_id])
+    return health
+
+
+@router.get("/batch/programme-health", response_model=Batch[ProgrammeHealth], tags=["batch"])
+async def batch_programme_health(
+    ids: BatchIds, session: SessionDep, user: ProgrammeAdmin,
+) -> Batch[ProgrammeHealth]:
+    """Several programmes' health figures (admins), each as
+    `GET /programmes/{programme_id}/health` answers it, in one grouped query per figure."""
+    return Batch[ProgrammeHealth](
+        items=await service.programme_health(session, programme_ids=distinct(ids)))

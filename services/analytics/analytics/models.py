@@ -278,3 +278,46 @@ class ProgrammeRetention(BaseModel):
     matching: list[RoleMatching]
     groups: list[RetentionGroup]
     comparisons: list[RetentionComparison]
+
+
+# --- programme health API shapes -----------------------------------------------------
+
+
+class RoleFunnel(BaseModel):
+    """A role's participants: enrolled ever, active now, withdrawn."""
+
+    role: ParticipationRole
+    enrolled: int = 0
+    active: int = 0
+    withdrawn: int = 0
+
+
+class EndedPairs(BaseModel):
+    """Pairs that ended for one reason."""
+
+    reason: str
+    pairs: int
+
+
+class MonthCount(BaseModel):
+    """Opt-ins (enrolments) in a calendar month (UTC), `YYYY-MM`."""
+
+    month: str
+    opt_ins: int
+
+
+class ProgrammeHealth(BaseModel):
+    """A programme's health figures, each from one grouped query over every programme asked."""
+
+    programme_id: str
+    funnel: list[RoleFunnel]
+    pairs_formed: int = 0
+    pairs_active: int = 0
+    pairs_ended: list[EndedPairs] = []
+    sessions_planned: int = 0
+    sessions_held: int = 0
+    sessions_cancelled: int = 0
+    # Held / (held + cancelled); null before any session was held or cancelled.
+    attendance_rate: float | None = None
+    mentoring_hours: float = 0.0
+    interest_trend: list[MonthCount] = []

@@ -176,3 +176,55 @@ async def forget_employee_history(session: AsyncSession, employee_id: str) -> No
     await session.exec(delete(ParticipationHistory).where(
         col(ParticipationHistory.employee_id) == employee_id))
     await session.flush()
+
+
+# --- programme health: one grouped query per figure, over every programme asked -------
+
+
+async def funnel_counts(session: AsyncSession, programme_ids: Collection[str]
+                        ) -> list[tuple[Any, ...]]:
+    """(programme, role, status, participants) of these programmes."""
+    query = select(col(Participant.programme_id), col(Participant.role), col(Participant.status),
+                   func.count()).where(col(Participant.programme_id).in_(programme_ids),
+                                       col(Participant.role).is_not(None)).group_by(
+        col(Participant.programme_id), col(Participant.role), col(Participant.status))
+    return await _tuples(session, query)
+
+
+async def pair_counts(session: AsyncSession, programme_ids: Collection[str]
+                      ) -> list[tuple[Any, ...]]:
+    """(programme, ended?, reason, pairs) of the formed pairs of these programmes."""
+    ended = col(Pair.ended_at).is_not(None)
+    query = select(col(Pair.programme_id), ended, col(Pair.ended_reason), func.count()).where(
+        col(Pair.programme_id).in_(programme_ids), col(Pair.formed_at).is_not(None)).group_by(
+        col(Pair.programme_id), ended, col(Pair.ended_reason))
+    return await _tuples(session, query)
+
+
+async def session_counts(session: AsyncSession, programme_ids: Collection[str]
+                         ) -> list[tuple[Any, ...]]:
+    """(programme, planned, held, cancelled, minutes held) of these programmes' sessions."""
+    s = MentoringSession
+    planned = func.count().filter(col(s.scheduled_at).is_not(None),
+                                  col(s.cancelled_at).is_(None))
+    held = func.count().filter(col(s.held_at).is_not(None))
+    cancelled = func.count().filter(col(s.cancelled_at).is_not(None))
+    minutes = func.coalesce(func.sum(col(s.duration_minutes)).filter(
+        col(s.held_at).is_not(None)), 0)
+    query = select(col(s.programme_id), planned, held, cancelled, minutes).where(  # type: ignore[call-overload]
+        col(s.programme_id).in_(programme_ids)).group_by(col(s.programme_id))
+    return await _tuples(session, query)
+
+
+async def opt_ins_by_month(session: AsyncSession, programme_ids: Collection[str]
+                           ) -> list[tuple[Any, ...]]:
+    """(programme, `YYYY-MM` in UTC, enrolments) of these programmes."""
+    enrolled = col(Participant.enrolled_at)
+    if (await session.connection()).dialect.name == "postgresql":
+        month = func.to_char(func.timezone("UTC", enrolled), "YYYY-MM")
+    else:  # SQLite stores the UTC time as text
+        month = func.strftime("%Y-%m", enrolled)
+    query = select(col(Participant.programme_id), month, func.count()).where(
+        col(Participant.programme_id).in_(programme_ids), enrolled.is_not(None)).group_by(
+        col(Participant.programme_id), month).order_by(month)
+    return await _tuples(session, query)

@@ -25,21 +25,25 @@ from analytics.models import (
     CurvePoint,
     Employee,
     EmployeeLevel,
+    EndedPairs,
     FigureAt,
     Goal,
     MentoringSession,
     Milestone,
+    MonthCount,
     Pair,
     Participant,
     ParticipationHistory,
     ParticipationHistoryCreate,
     ParticipationRole,
     Programme,
+    ProgrammeHealth,
     ProgrammeRetention,
     ProgrammeSummary,
     RetentionComparison,
     RetentionGroup,
     RetentionGroupName,
+    RoleFunnel,
     RoleMatching,
 )
 from upward_common.consumer import applies_many
@@ -434,3 +438,43 @@ async def programme_retention(session: AsyncSession, *, programme_id: str | None
                                                      matched.controls[role]), strict=True)],
         comparisons=[_comparison(role, matched.participants[role], matched.controls[role])
                      for role in ROLES])
+
+
+# --- programme health ---------------------------------------------------------------
+
+
+async def programme_health(session: AsyncSession, *,
+                           programme_ids: Sequence[str]) -> list[ProgrammeHealth]:
+    """Each programme's health figures (zeros for one not heard of), in the order asked.
+
+    One grouped query per figure over all the programmes, never one per programme.
+    """
+    health = {pid: ProgrammeHealth(programme_id=pid, funnel=[RoleFunnel(role=ParticipationRole(r))
+                                                             for r in ROLES])
+              for pid in programme_ids}
+    for pid, role, status, count in await repository.funnel_counts(session, programme_ids):
+        funnel = next(f for f in health[pid].funnel if f.role.value == role)
+        funnel.enrolled += count
+        if status == ACTIVE:
+            funnel.active += count
+        elif status == WITHDRAWN:
+            funnel.withdrawn += count
+    for pid, ended, reason, count in await repository.pair_counts(session, programme_ids):
+        figures = health[pid]
+        figures.pairs_formed += count
+        if not ended:
+            figures.pairs_active += count
+        else:
+            figures.pairs_ended.append(EndedPairs(reason=reason or "unknown", pairs=count))
+    for pid, planned, held, cancelled, minutes in await repository.session_counts(
+            session, programme_ids):
+        figures = health[pid]
+        figures.sessions_planned, figures.sessions_held = planned, held
+        figures.sessions_cancelled = cancelled
+        figures.attendance_rate = held / (held + cancelled) if held + cancelled else None
+        figures.mentoring_hours = round(int(minutes) / 60, 2)
+    for pid, month, count in await repository.opt_ins_by_month(session, programme_ids):
+        health[pid].interest_trend.append(MonthCount(month=str(month), opt_ins=count))
+    for figures in health.values():
+        figures.pairs_ended.sort(key=lambda e: (-e.pairs, e.reason))
+    return [health[pid] for pid in programme_ids]
