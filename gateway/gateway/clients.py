@@ -558,6 +558,37 @@ class ProgrammeRetentionPublic(Shape):
     comparisons: list[RetentionComparisonPublic]
 
 
+class RoleFunnelPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    enrolled: int = 0
+    active: int = 0
+    withdrawn: int = 0
+
+
+class EndedPairsPublic(Shape):
+    reason: str
+    pairs: int
+
+
+class MonthCountPublic(Shape):
+    month: str
+    opt_ins: int
+
+
+class ProgrammeHealthPublic(Shape):
+    programme_id: str
+    funnel: list[RoleFunnelPublic]
+    pairs_formed: int = 0
+    pairs_active: int = 0
+    pairs_ended: list[EndedPairsPublic] = []
+    sessions_planned: int = 0
+    sessions_held: int = 0
+    sessions_cancelled: int = 0
+    attendance_rate: float | None = None
+    mentoring_hours: float = 0.0
+    interest_trend: list[MonthCountPublic] = []
+
+
 # --- what the gateway sends (None is left out, so each service applies its own default) --
 
 
@@ -1078,6 +1109,10 @@ class AnalyticsClient(ServiceClient):
     async def programme_summaries(self, ids: list[str]) -> BatchPublic[ProgrammeSummaryPublic]:
         """Several programmes' figures by programme id (admins)."""
         return await self._batch(ProgrammeSummaryPublic, "/batch/programme-summaries", ids)
+
+    async def programme_health(self, ids: list[str]) -> BatchPublic[ProgrammeHealthPublic]:
+        """Several programmes' health figures by programme id (admins)."""
+        return await self._batch(ProgrammeHealthPublic, "/batch/programme-health", ids)
 
     async def programme_retention(self, programme_id: str, window_months: int,
                                   as_of: date | None) -> ProgrammeRetentionPublic:

@@ -37,6 +37,59 @@ class ProgrammeSummary:
         )
 
 
+@strawberry.type(description="A role's participants in a programme.")
+class RoleFunnel:
+    role: ParticipantRole = strawberry.field(description="The role.")
+    enrolled: int = strawberry.field(description="Participants who opted in, ever.")
+    active: int = strawberry.field(description="Of them, taking part now.")
+    withdrawn: int = strawberry.field(description="Of them, withdrawn.")
+
+
+@strawberry.type(description="Pairs that ended for one reason.")
+class EndedPairs:
+    reason: str = strawberry.field(description="Why they ended (e.g. `completed`).")
+    pairs: int = strawberry.field(description="How many pairs.")
+
+
+@strawberry.type(description="Opt-ins in one calendar month (UTC).")
+class MonthCount:
+    month: str = strawberry.field(description="The month, `YYYY-MM`.")
+    opt_ins: int = strawberry.field(description="Participants who enrolled that month.")
+
+
+@strawberry.type(description="How healthy a programme is, from events: funnel, pairs, "
+                             "sessions, attendance, hours and interest over time.")
+class ProgrammeHealth:
+    programme_id: strawberry.ID = strawberry.field(description="The programme's id.")
+    funnel: list[RoleFunnel] = strawberry.field(description="Participants by role.")
+    pairs_formed: int = strawberry.field(description="Pairs formed, ever.")
+    pairs_active: int = strawberry.field(description="Pairs not ended.")
+    pairs_ended: list[EndedPairs] = strawberry.field(
+        description="Ended pairs by reason, the most frequent first.")
+    sessions_planned: int = strawberry.field(description="Sessions planned and not cancelled.")
+    sessions_held: int = strawberry.field(description="Sessions logged as held.")
+    sessions_cancelled: int = strawberry.field(description="Sessions cancelled.")
+    attendance_rate: float | None = strawberry.field(
+        description="Held / (held + cancelled); null before any was held or cancelled.")
+    mentoring_hours: float = strawberry.field(description="Hours of the sessions held.")
+    interest_trend: list[MonthCount] = strawberry.field(
+        description="Opt-ins per month, oldest first (months without any are left out).")
+
+    @classmethod
+    def of(cls, h: clients.ProgrammeHealthPublic) -> ProgrammeHealth:
+        return cls(
+            programme_id=strawberry.ID(h.programme_id),
+            funnel=[RoleFunnel(role=ParticipantRole(f.role), enrolled=f.enrolled,
+                               active=f.active, withdrawn=f.withdrawn) for f in h.funnel],
+            pairs_formed=h.pairs_formed, pairs_active=h.pairs_active,
+            pairs_ended=[EndedPairs(reason=e.reason, pairs=e.pairs) for e in h.pairs_ended],
+            sessions_planned=h.sessions_planned, sessions_held=h.sessions_held,
+            sessions_cancelled=h.sessions_cancelled, attendance_rate=h.attendance_rate,
+            mentoring_hours=h.mentoring_hours,
+            interest_trend=[MonthCount(month=m.month, opt_ins=m.opt_ins)
+                            for m in h.interest_trend])
+
+
 # --- retention ---------------------------------------------------------------------------
 
 
@@ -174,6 +227,11 @@ class Query:
         return ProgrammeSummary.of(
             await info.context.loaders.programme_summary.load(programme_id)
         )
+
+    @strawberry.field(description="A programme's health figures (admins); several programmes "
+                                  "asked in one request are read in one call.")
+    async def programme_health(self, info: Info, programme_id: ProgrammeId) -> ProgrammeHealth:
+        return ProgrammeHealth.of(await info.context.loaders.programme_health.load(programme_id))
 
     @strawberry.field(description="Retention (and promotion) of a programme's mentors and "
                                   "mentees against matched non-participants, or of all "
