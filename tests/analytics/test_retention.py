@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,12 +128,16 @@ def _workforce(seed: int) -> tuple[list[Employment], list[Participation]]:
     return employees, taking_part
 
 
+def _first_started(taking_part: list[Participation]) -> dict[str, date]:
+    return {p.employee_id: p.started_on for p in retention.first_participations(taking_part)}
+
+
 def test_the_matched_comparison_recovers_the_planted_retention() -> None:
     employees, taking_part = _workforce(seed=14)
-    ever = {p.employee_id for p in taking_part}
     matched = retention.match(retention.first_participations(taking_part), employees,
-                              ever_participated=ever, roles=("mentor", "mentee"), k=2,
-                              until=UNTIL, window_months=WINDOW)
+                              first_started=_first_started(taking_part),
+                              roles=("mentor", "mentee"), k=2, until=UNTIL,
+                              window_months=WINDOW)
     for role in ("mentor", "mentee"):
         participants, controls = matched.participants[role], matched.controls[role]
         assert participants.size > 150
@@ -167,17 +172,24 @@ def test_a_naive_comparison_from_hire_dates_is_biased_on_the_same_data() -> None
 
 def test_controls_are_drawn_without_replacement_and_deterministically() -> None:
     employees, taking_part = _workforce(seed=3)
-    ever = {p.employee_id for p in taking_part}
-    args = dict(ever_participated=ever, roles=("mentor", "mentee"), k=2, until=UNTIL,
-                window_months=WINDOW)
-    first = retention.match(retention.first_participations(taking_part), employees, **args)  # type: ignore[arg-type]
+    started = _first_started(taking_part)
+    args: dict[str, Any] = dict(first_started=started, roles=("mentor", "mentee"), k=2,
+                                until=UNTIL, window_months=WINDOW)
+    first = retention.match(retention.first_participations(taking_part), employees, **args)
     again = retention.match(retention.first_participations(list(reversed(taking_part))),
-                            list(reversed(employees)), **args)  # type: ignore[arg-type]
-    ids = [m.employee_id for role in ("mentor", "mentee") for m in first.controls[role].members]
+                            list(reversed(employees)), **args)
+    controls = [m for role in ("mentor", "mentee") for m in first.controls[role].members]
+    ids = [m.employee_id for m in controls]
     assert len(ids) == len(set(ids))
-    assert not set(ids) & ever
     assert ids == [m.employee_id for role in ("mentor", "mentee")
                    for m in again.controls[role].members]
+    # A control takes part later or never; one who joins later is followed only until then.
+    later = [m for m in controls if m.employee_id in started]
+    assert later, "the generated workforce has controls who join the second programme"
+    for m in later:
+        assert started[m.employee_id] > m.started_on
+        assert m.months <= (started[m.employee_id] - m.started_on).days / retention.MONTH_DAYS
+        assert not m.left
 
 
 def test_a_control_must_still_be_employed_when_participation_starts() -> None:
@@ -192,7 +204,7 @@ def test_a_control_must_still_be_employed_when_participation_starts() -> None:
                         leave_on=date(2023, 12, 1), **base)  # type: ignore[arg-type]
     matched = retention.match(
         [Participation(employee_id="p", role="mentor", started_on=start)],
-        [participant, gone, other_band, stayer], ever_participated={"p"}, roles=("mentor",),
+        [participant, gone, other_band, stayer], first_started={"p": start}, roles=("mentor",),
         k=2, until=date(2024, 1, 1), window_months=24)
     [control] = matched.controls["mentor"].members
     assert control.employee_id == "stayer"

@@ -98,9 +98,9 @@ class RetentionGroupName(Enum):
     MENTORS = strawberry.enum_value("mentors", description="The programme's mentors.")
     MENTEES = strawberry.enum_value("mentees", description="The programme's mentees.")
     MENTOR_COMPARISON = strawberry.enum_value(
-        "mentor_comparison", description="Never-participants matched to the mentors.")
+        "mentor_comparison", description="Non-participants matched to the mentors.")
     MENTEE_COMPARISON = strawberry.enum_value(
-        "mentee_comparison", description="Never-participants matched to the mentees.")
+        "mentee_comparison", description="Non-participants matched to the mentees.")
 
 
 @strawberry.type(description="A step of a Kaplan-Meier curve: from `months` until the next "
@@ -174,12 +174,12 @@ class RetentionComparison:
                    statistic=c.statistic, p_value=c.p_value)
 
 
-@strawberry.type(description="How a role's participants were matched to never-participants.")
+@strawberry.type(description="How a role's participants were matched to non-participants.")
 class RoleMatching:
     role: ParticipantRole = strawberry.field(description="The participants' role.")
     participants: int = strawberry.field(description="Participants followed.")
     unmatched: int = strawberry.field(
-        description="Of them, how many found no never-participant of their stratum.")
+        description="Of them, how many found no non-participant of their stratum.")
     excluded: int = strawberry.field(
         description="Participants left out: unknown to the HRIS feed, or gone by their start.")
 
@@ -197,7 +197,7 @@ class ProgrammeRetention:
     window_months: int = strawberry.field(description="Months each person is followed at most.")
     as_of: date = strawberry.field(description="The day follow-up ends for those still employed.")
     controls_per_participant: int = strawberry.field(
-        description="Never-participants matched to each participant.")
+        description="Non-participants matched to each participant.")
     matching: list[RoleMatching] = strawberry.field(description="Matching, per role.")
     groups: list[RetentionGroup] = strawberry.field(description="The groups' figures.")
     comparisons: list[RetentionComparison] = strawberry.field(

@@ -209,7 +209,7 @@ class ParticipationHistoryReport(BaseModel):
 
 
 class RetentionGroupName(StrEnum):
-    """Participants by role, and each role's matched never-participants."""
+    """Participants by role, and each role's matched non-participants."""
 
     MENTORS = "mentors"
     MENTEES = "mentees"

@@ -15,21 +15,22 @@ same inputs always give the same report (a replayed read model answers alike).
 - Time is in months of 365.25 / 12 days from the day time at risk starts.
 
 The fair comparison (documented in the analytics README): every participant is matched,
-on the day their participation starts, to `k` employees who never took part, in the
+on the day their participation starts, to `k` employees not taking part that day, in the
 same level band, department, tenure band and hire cohort (year of hire) and still
 employed that day; controls are drawn without replacement in a deterministic order
-(participants by start date then id; candidates by a hash of participant and candidate
-id), and a control's time at risk starts on their participant's start day, so neither
-group is credited with the time before it (no immortal-time bias).
+(participants by start date then id; candidates by a SHA-256 of their id), and a
+control's time at risk starts on their participant's start day, so neither group is
+credited with the time before it (no immortal-time bias).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -218,15 +219,17 @@ def _employed(person: Employment, on: date) -> bool:
     return person.hire_on <= on and (person.leave_on is None or person.leave_on > on)
 
 
-def _order(participant: Participation, candidate: str) -> bytes:
-    return hashlib.sha256(f"{participant.employee_id}\x00{candidate}".encode()).digest()
+def _order(candidate: Employment) -> bytes:
+    return hashlib.sha256(candidate.employee_id.encode()).digest()
 
 
-def follow(person: Employment, started_on: date, *, until: date, window_months: int) -> AtRisk:
-    """Time at risk from `started_on` to leaving, the end of the window or `until`."""
+def follow(person: Employment, started_on: date, *, until: date, window_months: int,
+           censor_on: date | None = None) -> AtRisk:
+    """Time at risk from `started_on` to leaving, the end of the window, `until` or
+    `censor_on` (a control who starts taking part stops being a control that day)."""
     # Whole days, rounded up, so a 24-month window follows people at least 24 months.
     window_end = started_on + timedelta(days=math.ceil(window_months * MONTH_DAYS))
-    end = min(until, window_end)
+    end = min(until, window_end, censor_on or until)
     left = person.leave_on is not None and person.leave_on <= end
     stop = person.leave_on if left and person.leave_on is not None else end
     return AtRisk(employee_id=person.employee_id, started_on=started_on,
@@ -244,20 +247,23 @@ def first_participations(participations: Iterable[Participation]) -> list[Partic
 
 
 def match(participations: Sequence[Participation], employees: Sequence[Employment], *,
-          ever_participated: set[str], roles: Sequence[str], k: int, until: date,
+          first_started: Mapping[str, date], roles: Sequence[str], k: int, until: date,
           window_months: int, level_on: LevelOn = current_level) -> Matched:
-    """Follow every participant and `k` matched never-participants from the same day.
+    """Follow every participant and `k` matched controls from the same day.
 
     `participations` are the ones reported (one per employee, see `first_participations`);
-    `ever_participated` is everyone who took part in any programme, never a control.
-    `level_on` says an employee's level on a day (the level band is the one held then).
+    `first_started` is, for everyone who took part in any programme, the day they first
+    did. A control is someone not taking part on the participant's start day (never, or
+    only later: then their follow-up as a control ends the day they start, so the choice
+    of controls never depends on what happens after it). `level_on` says an employee's
+    level on a day (the level band is the one held then).
     """
     people = {person.employee_id: person for person in employees}
     candidates: dict[tuple[str, int], list[Employment]] = defaultdict(list)
     for person in employees:
-        if person.employee_id not in ever_participated:
-            candidates[(person.department or "", person.hire_on.year)].append(person)
-    used: set[str] = set()
+        candidates[(person.department or "", person.hire_on.year)].append(person)
+    for bucket in candidates.values():
+        bucket.sort(key=_order)
     result = Matched(participants={r: Group() for r in roles}, controls={r: Group() for r in roles},
                      unmatched=dict.fromkeys(roles, 0), excluded=dict.fromkeys(roles, 0))
     for item in sorted(participations, key=lambda p: (p.started_on, p.employee_id)):
@@ -269,19 +275,26 @@ def match(participations: Sequence[Participation], employees: Sequence[Employmen
             continue
         person = found
         stratum = _stratum(person, item.started_on, level_on)
-        pool = sorted(
-            (c for c in candidates[(stratum[1], stratum[3])]
-             if c.employee_id not in used and _employed(c, item.started_on)
-             and _stratum(c, item.started_on, level_on) == stratum),
-            key=lambda c: _order(item, c.employee_id))[:k]
+        bucket = candidates[(stratum[1], stratum[3])]
+        pool: list[Employment] = []
+        for candidate in bucket:
+            joins = first_started.get(candidate.employee_id)
+            if (joins is None or joins > item.started_on) and _employed(
+                    candidate, item.started_on) and _stratum(
+                    candidate, item.started_on, level_on) == stratum:
+                pool.append(candidate)
+                if len(pool) == k:
+                    break
+        for control in pool:  # without replacement
+            bucket.remove(control)
         result.participants[item.role].members.append(
             follow(person, item.started_on, until=until, window_months=window_months))
         if not pool:
             result.unmatched[item.role] += 1
         for control in pool:
-            used.add(control.employee_id)
             result.controls[item.role].members.append(
-                follow(control, item.started_on, until=until, window_months=window_months))
+                follow(control, item.started_on, until=until, window_months=window_months,
+                       censor_on=first_started.get(control.employee_id)))
     return result
 
 
@@ -324,12 +337,14 @@ def point(curve: Survival, months: float, group: Group) -> tuple[float, float, f
 def level_history(observations: dict[str, list[tuple[date, int]]]) -> LevelOn:
     """`level_on` from the (day, level) pairs seen per employee, oldest first: the last seen
     on or before the day, else the first seen after it, else the current one."""
+    days = {employee: [day for day, _ in seen] for employee, seen in observations.items()}
+
     def level_on(person: Employment, on: date) -> int | None:
         seen = observations.get(person.employee_id)
         if not seen:
             return person.job_level
-        before = [level for day, level in seen if day <= on]
-        return before[-1] if before else seen[0][1]
+        index = bisect.bisect_right(days[person.employee_id], on)
+        return seen[index - 1][1] if index else seen[0][1]
     return level_on
 
 

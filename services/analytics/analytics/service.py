@@ -327,7 +327,7 @@ async def programme_summary(session: AsyncSession, *, programme_id: str) -> Prog
 # --- retention and promotion ------------------------------------------------------
 
 ROLES = (ParticipationRole.MENTOR.value, ParticipationRole.MENTEE.value)
-# Matched never-participants per participant.
+# Matched controls (employees not taking part on the day) per participant.
 CONTROLS_PER_PARTICIPANT = 2
 SMALL_GROUP = f"fewer than {retention.MIN_CELL} people"
 
@@ -414,14 +414,17 @@ async def programme_retention(session: AsyncSession, *, programme_id: str | None
                                       hire_on=row[3], leave_on=row[4])
                  for row in await repository.employments(session)]
     taken = [*await repository.participations(session), *await repository.history(session)]
-    ever = {row[1] for row in taken}
+    first_started: dict[str, date] = {}
+    for row in taken:
+        day = _day(row[3])
+        first_started[row[1]] = min(first_started.get(row[1], day), day)
     scoped = [retention.Participation(employee_id=row[1], role=row[2], started_on=_day(row[3]))
               for row in taken if programme_id is None or row[0] == programme_id]
     levels: dict[str, list[tuple[date, int]]] = defaultdict(list)
     for employee_id, occurred_at, level in await repository.levels(session):
         levels[employee_id].append((_day(occurred_at), level))
     matched = retention.match(retention.first_participations(scoped), employees,
-                              ever_participated=ever, roles=ROLES, k=CONTROLS_PER_PARTICIPANT,
+                              first_started=first_started, roles=ROLES, k=CONTROLS_PER_PARTICIPANT,
                               until=as_of, window_months=window_months,
                               level_on=retention.level_history(levels))
     names = {"mentor": (RetentionGroupName.MENTORS, RetentionGroupName.MENTOR_COMPARISON),
