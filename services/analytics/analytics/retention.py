@@ -277,16 +277,23 @@ def match(participations: Sequence[Participation], employees: Sequence[Employmen
         stratum = _stratum(person, item.started_on, level_on)
         bucket = candidates[(stratum[1], stratum[3])]
         pool: list[Employment] = []
-        for candidate in bucket:
+        # Participants come in start order, so whoever is used, gone or taking part by this
+        # start is out for every later one too: dropped from the bucket (order kept).
+        out: list[int] = []
+        for index, candidate in enumerate(bucket):
             joins = first_started.get(candidate.employee_id)
-            if (joins is None or joins > item.started_on) and _employed(
-                    candidate, item.started_on) and _stratum(
+            if (joins is not None and joins <= item.started_on) or (
+                    candidate.leave_on is not None and candidate.leave_on <= item.started_on):
+                out.append(index)
+                continue
+            if candidate.hire_on <= item.started_on and _stratum(
                     candidate, item.started_on, level_on) == stratum:
                 pool.append(candidate)
+                out.append(index)  # without replacement
                 if len(pool) == k:
                     break
-        for control in pool:  # without replacement
-            bucket.remove(control)
+        for index in reversed(out):
+            del bucket[index]
         result.participants[item.role].members.append(
             follow(person, item.started_on, until=until, window_months=window_months))
         if not pool:
