@@ -558,6 +558,10 @@ class ProgrammeRetentionPublic(Shape):
     comparisons: list[RetentionComparisonPublic]
 
 
+class ParticipationHistoryReportPublic(Shape):
+    imported: int
+
+
 class RoleFunnelPublic(Shape):
     role: Literal["mentor", "mentee"]
     enrolled: int = 0
@@ -608,6 +612,16 @@ class EmployeeRecord(BaseModel):
     hire_date: date | None = None
     leave_date: date | None = None
     active: bool | None = None
+
+
+class ParticipationHistoryRow(BaseModel):
+    """One past participation as analytics' history import takes it."""
+
+    employee_id: str
+    programme_id: str
+    role: Literal["mentor", "mentee"]
+    started_on: date
+    ended_on: date | None = None
 
 
 class Patch(BaseModel):
@@ -1109,6 +1123,12 @@ class AnalyticsClient(ServiceClient):
     async def programme_summaries(self, ids: list[str]) -> BatchPublic[ProgrammeSummaryPublic]:
         """Several programmes' figures by programme id (admins)."""
         return await self._batch(ProgrammeSummaryPublic, "/batch/programme-summaries", ids)
+
+    async def import_participation_history(
+        self, rows: list[ParticipationHistoryRow]) -> ParticipationHistoryReportPublic:
+        """Store past cohorts (HR admins); a bad row writes nothing."""
+        return await self._one(ParticipationHistoryReportPublic, "POST",
+                               "/participation-history", body=rows)
 
     async def programme_health(self, ids: list[str]) -> BatchPublic[ProgrammeHealthPublic]:
         """Several programmes' health figures by programme id (admins)."""

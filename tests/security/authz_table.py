@@ -487,6 +487,10 @@ FIELDS: list[Field] = [
     _q("query", "programmeRetention",
        f"{A} GET /api/v1/programmes/{{programme_id}}/retention", "$p: ID!",
        '(programmeId: $p, windowMonths: 12, asOf: "2026-06-30")', lambda w: {"p": _p(w)}),
+    _q("mutation", "importParticipationHistory", f"{A} POST /api/v1/participation-history",
+       "$r: [ParticipationHistoryInput!]!", "(rows: $r)", lambda w: {"r": [
+           {"employeeId": w.employees["A"], "programmeId": _p(w), "role": "MENTEE",
+            "startedOn": "2024-01-08", "endedOn": "2024-12-20"}]}),
     _q("mutation", "importEmployees", f"{E} POST /api/v1/employees/import",
        "$r: [EmployeeInput!]!", "(records: $r)", lambda w: {"r": [
            {"externalId": f"{w.tag}-import", "email": f"import.{w.tag}@example.com",

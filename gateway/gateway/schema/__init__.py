@@ -39,6 +39,7 @@ Mutation = merge_types("Mutation", (
     enrolment.Mutation,
     matching.Mutation,
     scheduling.Mutation,
+    analytics.Mutation,
 ))
 
 

@@ -11,6 +11,7 @@ import strawberry
 from gateway import clients
 from gateway.context import Info
 from gateway.schema.enrolment import ParticipantRole
+from gateway.schema.errors import USER_ERRORS, UserError, attempt
 from gateway.schema.inputs import ProgrammeId, described
 
 # --- types -----------------------------------------------------------------------------
@@ -214,6 +215,29 @@ class ProgrammeRetention:
             comparisons=[RetentionComparison.of(c) for c in r.comparisons])
 
 
+@strawberry.input(description="One past participation, from before Upward: who took part, "
+                              "in which programme and role, from when to when.")
+class ParticipationHistoryInput:
+    employee_id: strawberry.ID = strawberry.field(description="The employee's id.")
+    programme_id: strawberry.ID = strawberry.field(description="The programme's id.")
+    role: ParticipantRole = strawberry.field(description="The role they had.")
+    started_on: date = strawberry.field(description="The day they started.")
+    ended_on: date | None = strawberry.field(default=None,
+                                             description="The day they finished, if known.")
+
+    def to_row(self) -> clients.ParticipationHistoryRow:
+        return clients.ParticipationHistoryRow(
+            employee_id=str(self.employee_id), programme_id=str(self.programme_id),
+            role=self.role.value, started_on=self.started_on, ended_on=self.ended_on)
+
+
+@strawberry.type(description="What importParticipationHistory did: the rows stored, or why not.")
+class ImportParticipationHistoryPayload:
+    imported: int | None = strawberry.field(
+        description="Rows stored (new or updated); null when errors say why nothing was.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
 # --- queries and mutations -------------------------------------------------------------
 
 
@@ -250,3 +274,21 @@ class Query:
                  else await analytics.programme_retention(str(programme_id), window_months,
                                                           as_of))
         return ProgrammeRetention.of(found)
+
+
+@strawberry.type
+class Mutation:
+    """Past cohorts."""
+
+    @strawberry.mutation(description="Import past participations (hr_admin), so retention "
+                                     "covers years before Upward; a bad row writes nothing.")
+    async def import_participation_history(
+        self, info: Info,
+        rows: Annotated[list[ParticipationHistoryInput], described(
+            "The past participations, 1 to 5,000.")],
+    ) -> ImportParticipationHistoryPayload | None:
+        analytics = info.context.analytics
+        imported, errors = await attempt(
+            info, lambda: analytics.import_participation_history([r.to_row() for r in rows]),
+            lambda report: report.imported, body="rows")
+        return ImportParticipationHistoryPayload(imported=imported, errors=errors)
