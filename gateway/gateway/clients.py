@@ -633,6 +633,91 @@ class CelebrationFeedPublic(Shape):
     items: list[CelebrationPublic]
 
 
+class CurvePointPublic(Shape):
+    months: float
+    estimate: float
+    lower: float
+    upper: float
+
+
+class FigureAtPublic(Shape):
+    months: int
+    estimate: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+
+class RetentionGroupPublic(Shape):
+    group: Literal["mentors", "mentees", "mentor_comparison", "mentee_comparison"]
+    suppressed: str | None = None
+    people: int | None = None
+    leavers: int | None = None
+    follow_up_months_total: float | None = None
+    follow_up_months_median: float | None = None
+    curve: list[CurvePointPublic] = []
+    retention: list[FigureAtPublic] = []
+    promotion: list[FigureAtPublic] = []
+
+
+class RetentionComparisonPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    suppressed: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+
+
+class RoleMatchingPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    participants: int
+    unmatched: int
+    excluded: int
+
+
+class ProgrammeRetentionPublic(Shape):
+    programme_id: str | None = None
+    window_months: int
+    as_of: date
+    controls_per_participant: int
+    matching: list[RoleMatchingPublic]
+    groups: list[RetentionGroupPublic]
+    comparisons: list[RetentionComparisonPublic]
+
+
+class ParticipationHistoryReportPublic(Shape):
+    imported: int
+
+
+class RoleFunnelPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    enrolled: int = 0
+    active: int = 0
+    withdrawn: int = 0
+
+
+class EndedPairsPublic(Shape):
+    reason: str
+    pairs: int
+
+
+class MonthCountPublic(Shape):
+    month: str
+    opt_ins: int
+
+
+class ProgrammeHealthPublic(Shape):
+    programme_id: str
+    funnel: list[RoleFunnelPublic]
+    pairs_formed: int = 0
+    pairs_active: int = 0
+    pairs_ended: list[EndedPairsPublic] = []
+    sessions_planned: int = 0
+    sessions_held: int = 0
+    sessions_cancelled: int = 0
+    attendance_rate: float | None = None
+    mentoring_hours: float = 0.0
+    interest_trend: list[MonthCountPublic] = []
+
+
 # --- what the gateway sends (None is left out, so each service applies its own default) --
 
 
@@ -652,6 +737,16 @@ class EmployeeRecord(BaseModel):
     hire_date: date | None = None
     leave_date: date | None = None
     active: bool | None = None
+
+
+class ParticipationHistoryRow(BaseModel):
+    """One past participation as analytics' history import takes it."""
+
+    employee_id: str
+    programme_id: str
+    role: Literal["mentor", "mentee"]
+    started_on: date
+    ended_on: date | None = None
 
 
 class Patch(BaseModel):
@@ -1257,6 +1352,36 @@ class AnalyticsClient(ServiceClient):
         return await self._one(CelebrationFeedPublic, "GET",
                                "/programmes/{programme_id}/celebrations",
                                programme_id=programme_id)
+
+    async def import_participation_history(
+        self, rows: list[ParticipationHistoryRow]) -> ParticipationHistoryReportPublic:
+        """Store past cohorts (HR admins); a bad row writes nothing."""
+        return await self._one(ParticipationHistoryReportPublic, "POST",
+                               "/participation-history", body=rows)
+
+    async def programme_health(self, ids: list[str]) -> BatchPublic[ProgrammeHealthPublic]:
+        """Several programmes' health figures by programme id (admins)."""
+        return await self._batch(ProgrammeHealthPublic, "/batch/programme-health", ids)
+
+    async def programme_retention(self, programme_id: str, window_months: int,
+                                  as_of: date | None) -> ProgrammeRetentionPublic:
+        """A programme's retention against matched non-participants (admins)."""
+        return await self._one(ProgrammeRetentionPublic, "GET",
+                               "/programmes/{programme_id}/retention", programme_id=programme_id,
+                               params=_retention_params(window_months, as_of))
+
+    async def retention(self, window_months: int,
+                        as_of: date | None) -> ProgrammeRetentionPublic:
+        """Retention across every programme (admins)."""
+        return await self._one(ProgrammeRetentionPublic, "GET", "/retention",
+                               params=_retention_params(window_months, as_of))
+
+
+def _retention_params(window_months: int, as_of: date | None) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"window_months": window_months}
+    if as_of is not None:
+        params["as_of"] = as_of.isoformat()
+    return params
 
 
 @dataclass(frozen=True)

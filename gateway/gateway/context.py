@@ -29,6 +29,7 @@ from gateway.clients import (
     ParticipantPublic,
     PoolStatsPublic,
     ProblemError,
+    ProgrammeHealthPublic,
     ProgrammePublic,
     ProgrammeSummaryPublic,
     RetryPolicy,
@@ -171,6 +172,7 @@ class Loaders:
     participant: DataLoader[str, ParticipantPublic]
     programme_participants: DataLoader[str, list[ParticipantPublic]]
     programme_summary: DataLoader[str, ProgrammeSummaryPublic]
+    programme_health: DataLoader[str, ProgrammeHealthPublic]
     programme_pairs: DataLoader[str, list[PairPublic]]
     pair: DataLoader[str, PairPublic]
     pair_sessions: DataLoader[str, list[SessionPublic]]
@@ -200,6 +202,9 @@ class Loaders:
             programme_participants=DataLoader(per_key(enrolment.participants)),
             programme_summary=DataLoader(batches.batched(
                 analytics.programme_summaries, key=lambda s: str(s.programme_id),
+                service="analytics")),
+            programme_health=DataLoader(batches.batched(
+                analytics.programme_health, key=lambda h: str(h.programme_id),
                 service="analytics")),
             programme_pairs=DataLoader(batches.grouped(
                 programme_pairs, key=lambda p: p.programme_id)),

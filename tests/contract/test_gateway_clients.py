@@ -17,6 +17,7 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Union, get_args, get_origin
 
 import pytest
@@ -74,7 +75,7 @@ def _placeholder(annotation: Any) -> Any:
         return get_args(annotation)[0]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation.model_construct()
-    return {int: 1, float: 1.0, bool: True}.get(annotation, "x1")
+    return {int: 1, float: 1.0, bool: True, date: date(2024, 6, 30)}.get(annotation, "x1")
 
 
 async def _record(client_cls: type[clients.ServiceClient],

@@ -816,7 +816,52 @@ def fake_analytics(recorder: Recorder) -> FastAPI:
         user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
         return JSONResponse(_batch(ids, _summary))
 
+    @app.get("/api/v1/batch/programme-health")
+    async def health(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return _batch(ids, _health)
+
+    @app.get("/api/v1/programmes/{programme_id}/retention")
+    async def retention(programme_id: str, user: CurrentUser, window_months: int = 24,
+                        as_of: str = "2026-06-30") -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return _retention(programme_id, window_months, as_of)
+
+    @app.get("/api/v1/retention")
+    async def retention_everywhere(user: CurrentUser, window_months: int = 24,
+                                   as_of: str = "2026-06-30") -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return _retention(None, window_months, as_of)
+
     return app
+
+
+def _health(programme_id: str) -> dict[str, Any]:
+    return {"programme_id": programme_id,
+            "funnel": [{"role": "mentor", "enrolled": 3, "active": 2, "withdrawn": 1},
+                       {"role": "mentee", "enrolled": 4, "active": 4, "withdrawn": 0}],
+            "pairs_formed": 3, "pairs_active": 2,
+            "pairs_ended": [{"reason": "completed", "pairs": 1}],
+            "sessions_planned": 4, "sessions_held": 3, "sessions_cancelled": 1,
+            "attendance_rate": 0.75, "mentoring_hours": 3.5,
+            "interest_trend": [{"month": "2026-01", "opt_ins": 7}]}
+
+
+def _retention(programme_id: str | None, window_months: int, as_of: str) -> dict[str, Any]:
+    shown = {"group": "mentors", "suppressed": None, "people": 6, "leavers": 1,
+             "follow_up_months_total": 120.5, "follow_up_months_median": 20.0,
+             "curve": [{"months": 0.0, "estimate": 1.0, "lower": 1.0, "upper": 1.0}],
+             "retention": [{"months": 6, "estimate": 0.8, "lower": 0.5, "upper": 0.95}],
+             "promotion": []}
+    hidden = {"group": "mentees", "suppressed": "fewer than 5 people", "people": None,
+              "leavers": None, "follow_up_months_total": None, "follow_up_months_median": None,
+              "curve": [], "retention": [], "promotion": []}
+    return {"programme_id": programme_id, "window_months": window_months, "as_of": as_of,
+            "controls_per_participant": 2,
+            "matching": [{"role": "mentor", "participants": 6, "unmatched": 1, "excluded": 0}],
+            "groups": [shown, hidden],
+            "comparisons": [{"role": "mentor", "suppressed": None, "statistic": 1.5,
+                             "p_value": 0.22}]}
 
 
 FAKES: dict[str, Callable[[Recorder], FastAPI]] = {

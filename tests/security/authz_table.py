@@ -457,6 +457,22 @@ ANALYTICS = [
        PROGRAMME_RELATIONS),
     Op("analytics", "GET", "/api/v1/programmes/{programme_id}/celebrations", ADMINS,
        lambda w: Call(f"/api/v1/programmes/{_p(w)}/celebrations"), PROGRAMME_RELATIONS),
+    Op("analytics", "GET", "/api/v1/programmes/{programme_id}/health", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/health"), PROGRAMME_RELATIONS),
+    Op("analytics", "GET", "/api/v1/batch/programme-health", ADMINS,
+       lambda w: Call("/api/v1/batch/programme-health", params={"id": _p(w)}),
+       PROGRAMME_RELATIONS, per_id=_p),
+    Op("analytics", "GET", "/api/v1/programmes/{programme_id}/retention", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/retention",
+                      params={"window_months": "12", "as_of": "2026-06-30"}),
+       PROGRAMME_RELATIONS),
+    Op("analytics", "GET", "/api/v1/retention", ADMINS,
+       _fixed("/api/v1/retention", params={"as_of": "2026-06-30"})),
+    # The same past participation each time: imported once, unchanged afterwards.
+    Op("analytics", "POST", "/api/v1/participation-history", HR_ADMIN,
+       lambda w: Call("/api/v1/participation-history", json=[{
+           "employee_id": w.employees["A"], "programme_id": _p(w), "role": "mentee",
+           "started_on": "2024-01-08", "ended_on": "2024-12-20"}])),
 ]
 
 GATEWAY = [
@@ -530,6 +546,15 @@ FIELDS: list[Field] = [
        "(matchRunId: $id, offset: 0)", lambda w: {"id": w.run_dry}),
     _q("query", "programmeSummary", f"{A} GET /api/v1/programmes/{{programme_id}}/summary",
        "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
+    _q("query", "programmeHealth", f"{A} GET /api/v1/programmes/{{programme_id}}/health",
+       "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
+    _q("query", "programmeRetention",
+       f"{A} GET /api/v1/programmes/{{programme_id}}/retention", "$p: ID!",
+       '(programmeId: $p, windowMonths: 12, asOf: "2026-06-30")', lambda w: {"p": _p(w)}),
+    _q("mutation", "importParticipationHistory", f"{A} POST /api/v1/participation-history",
+       "$r: [ParticipationHistoryInput!]!", "(rows: $r)", lambda w: {"r": [
+           {"employeeId": w.employees["A"], "programmeId": _p(w), "role": "MENTEE",
+            "startedOn": "2024-01-08", "endedOn": "2024-12-20"}]}),
     _q("mutation", "importEmployees", f"{E} POST /api/v1/employees/import",
        "$r: [EmployeeInput!]!", "(records: $r)", lambda w: {"r": [
            {"externalId": f"{w.tag}-import", "email": f"import.{w.tag}@example.com",

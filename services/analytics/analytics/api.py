@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 
 from analytics import milestones, service
 from analytics.config import AnalyticsSettings
 from analytics.models import (
+    HISTORY_IMPORT_MAX,
+    WINDOW_MONTHS_MAX,
     CelebrationFeed,
+    ParticipationHistoryCreate,
+    ParticipationHistoryReport,
+    ProgrammeHealth,
+    ProgrammeRetention,
     ProgrammeSummary,
     PulseResponseCreate,
     PulseResponseReceipt,
@@ -18,7 +25,7 @@ from analytics.models import (
     PulseSurveyPublic,
     PulseSurveyResults,
 )
-from upward_common.auth import CurrentUser, ProgrammeAdmin
+from upward_common.auth import CurrentUser, HrAdmin, ProgrammeAdmin
 from upward_common.batch import Batch, BatchIds, distinct
 from upward_common.db import SessionDep
 from upward_common.events import utcnow
@@ -145,3 +152,77 @@ async def get_celebrations(
 ) -> CelebrationFeed:
     """Milestones the programme's pairs reached, per day, for intranets (admins)."""
     return await milestones.celebrations(session, programme_id=programme_id)
+
+
+# --- retention and promotion ------------------------------------------------------
+
+WindowMonths = Annotated[int, Query(ge=1, le=WINDOW_MONTHS_MAX, description=(
+    "How long each person is followed from the start of their participation, in months."))]
+AsOf = Annotated[date | None, Query(ge=date(1900, 1, 1), le=date(2200, 12, 31), description=(
+    "The day follow-up ends for everyone still employed (today, in UTC, unless given); "
+    "the same day always gives the same report."))]
+HistoryRows = Annotated[list[ParticipationHistoryCreate], Body(
+    min_length=1, max_length=HISTORY_IMPORT_MAX,
+    description=f"Past participations, 1 to {HISTORY_IMPORT_MAX:,} rows.")]
+
+
+def _as_of(as_of: date | None) -> date:
+    # A report's end, not a handler's time: the request's day when none is asked for.
+    return as_of or datetime.now(UTC).date()
+
+
+@router.get("/programmes/{programme_id}/retention", response_model=ProgrammeRetention,
+            tags=["retention"])
+async def get_programme_retention(
+    programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+    window_months: WindowMonths = 24, as_of: AsOf = None,
+) -> ProgrammeRetention:
+    """Retention (and promotion) of a programme's mentors and mentees against matched
+    non-participants (admins); groups under 5 people are suppressed."""
+    return await service.programme_retention(session, programme_id=programme_id,
+                                             window_months=window_months, as_of=_as_of(as_of))
+
+
+@router.get("/retention", response_model=ProgrammeRetention, tags=["retention"])
+async def get_retention(
+    session: SessionDep, user: ProgrammeAdmin, window_months: WindowMonths = 24,
+    as_of: AsOf = None,
+) -> ProgrammeRetention:
+    """Retention across every programme: each person from their first participation (admins)."""
+    return await service.programme_retention(session, programme_id=None,
+                                             window_months=window_months, as_of=_as_of(as_of))
+
+
+@router.post("/participation-history", response_model=ParticipationHistoryReport,
+             tags=["retention"])
+async def import_participation_history(
+    rows: HistoryRows, session: SessionDep, user: HrAdmin,
+) -> ParticipationHistoryReport:
+    """Import past cohorts (HR admins), so retention covers years before Upward; a bad row
+    is a 422 naming its field and nothing is written."""
+    imported = await service.import_history(session, rows=rows)
+    await session.commit()
+    return ParticipationHistoryReport(imported=imported)
+
+
+# --- programme health -------------------------------------------------------------
+
+
+@router.get("/programmes/{programme_id}/health", response_model=ProgrammeHealth,
+            tags=["health"])
+async def get_programme_health(
+    programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+) -> ProgrammeHealth:
+    """A programme's funnel, pairs, sessions, attendance, hours and opt-ins per month (admins)."""
+    [health] = await service.programme_health(session, programme_ids=[programme_id])
+    return health
+
+
+@router.get("/batch/programme-health", response_model=Batch[ProgrammeHealth], tags=["batch"])
+async def batch_programme_health(
+    ids: BatchIds, session: SessionDep, user: ProgrammeAdmin,
+) -> Batch[ProgrammeHealth]:
+    """Several programmes' health figures (admins), each as
+    `GET /programmes/{programme_id}/health` answers it, in one grouped query per figure."""
+    return Batch[ProgrammeHealth](
+        items=await service.programme_health(session, programme_ids=distinct(ids)))

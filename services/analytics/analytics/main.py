@@ -30,7 +30,8 @@ from upward_common.service import ServiceDefinition
 SERVICE = ServiceDefinition(
     name="analytics",
     title="Upward analytics",
-    description="Programme figures (enrolment, pairs, sessions) built from the event stream.",
+    description=("Programme figures (enrolment, pairs, sessions) and retention against matched "
+                 "non-participants, built from the event stream."),
     settings_cls=AnalyticsSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],

@@ -14,9 +14,11 @@ metadata when a single process runs them all.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
+from pydantic import Field as Described
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
@@ -168,6 +170,39 @@ class PairMilestone(SQLModel, table=True):
     milestone: str = Field(primary_key=True, max_length=32)
     programme_id: str = Field(index=True, max_length=64)
     reached_at: datetime = Field(sa_type=UTCDateTime)
+# --- retention and promotion ------------------------------------------------------
+
+
+class ParticipationHistory(SQLModel, table=True):
+    """A past participation HR imported (from before Upward), so retention covers past years.
+
+    `id` is a digest of programme, employee, role and start, so importing a row again
+    changes nothing but its end.
+    """
+
+    __tablename__ = "analytics_participation_history"
+
+    id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    employee_id: str = Field(index=True, max_length=64)
+    role: str = Field(sa_type=String(16))
+    started_on: date
+    ended_on: date | None = None
+
+
+class EmployeeLevel(SQLModel, table=True):
+    """The job level an `employee.updated` event carried, one row per event time.
+
+    Kept for promotion analysis (time to a level change); `id` is a digest of employee
+    and `occurred_at`, so a redelivered or late event lands on the same row.
+    """
+
+    __tablename__ = "analytics_employee_level"
+
+    id: str = Field(primary_key=True, max_length=64)
+    employee_id: str = Field(index=True, max_length=64)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    job_level: int
 
 
 TABLES = (
@@ -175,6 +210,7 @@ TABLES = (
     "analytics_session", "analytics_goal", "analytics_milestone",
     "analytics_pulse_survey", "analytics_pulse_respondent", "analytics_pulse_response",
     "analytics_pair_milestone",
+    "analytics_participation_history", "analytics_employee_level",
 )
 
 
@@ -304,3 +340,153 @@ class Celebration(BaseModel):
 
 class CelebrationFeed(BaseModel):
     items: list[Celebration]
+# --- retention API shapes ----------------------------------------------------------
+
+# Rows in one participation-history import (docs/limits.md).
+HISTORY_IMPORT_MAX = 5_000
+# The longest follow-up a retention report takes, in months.
+WINDOW_MONTHS_MAX = 120
+
+
+class ParticipationRole(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+
+
+class ParticipationHistoryCreate(BaseModel):
+    """One past participation: who took part, in which programme and role, from when to when."""
+
+    employee_id: Identifier
+    programme_id: Identifier
+    role: ParticipationRole
+    started_on: Annotated[date, Described(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
+    ended_on: Annotated[date | None, Described(ge=date(1900, 1, 1), le=date(2200, 12, 31))] = None
+
+    @field_validator("ended_on")
+    @classmethod
+    def _not_before_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        started = info.data.get("started_on")
+        if value is not None and started is not None and value < started:
+            raise ValueError("must not be before started_on")
+        return value
+
+
+class ParticipationHistoryReport(BaseModel):
+    """How many rows an import wrote (new or updated)."""
+
+    imported: int
+
+
+class RetentionGroupName(StrEnum):
+    """Participants by role, and each role's matched non-participants."""
+
+    MENTORS = "mentors"
+    MENTEES = "mentees"
+    MENTOR_COMPARISON = "mentor_comparison"
+    MENTEE_COMPARISON = "mentee_comparison"
+
+
+class CurvePoint(BaseModel):
+    """From `months` after the start until the next point: the estimate and its 95 % interval."""
+
+    months: float
+    estimate: float
+    lower: float
+    upper: float
+
+
+class FigureAt(BaseModel):
+    """A curve read at a number of months; all three are null when nobody was followed so long."""
+
+    months: int
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+
+
+class RetentionGroup(BaseModel):
+    """One group's retention (and promotion); every figure null when it is suppressed."""
+
+    group: RetentionGroupName
+    suppressed: str | None = None
+    people: int | None = None
+    leavers: int | None = None
+    follow_up_months_total: float | None = None
+    follow_up_months_median: float | None = None
+    curve: list[CurvePoint] = []
+    retention: list[FigureAt] = []
+    # Share promoted (a higher job level) by then; empty when no level change arrived.
+    promotion: list[FigureAt] = []
+
+
+class RetentionComparison(BaseModel):
+    """Log-rank test of a role's participants against its comparison group."""
+
+    role: ParticipationRole
+    suppressed: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+
+
+class RoleMatching(BaseModel):
+    """How a role's participants were matched."""
+
+    role: ParticipationRole
+    participants: int
+    unmatched: int
+    excluded: int
+
+
+class ProgrammeRetention(BaseModel):
+    """Retention of a programme's participants (or all programmes') against matched controls."""
+
+    programme_id: str | None
+    window_months: int
+    as_of: date
+    controls_per_participant: int
+    matching: list[RoleMatching]
+    groups: list[RetentionGroup]
+    comparisons: list[RetentionComparison]
+
+
+# --- programme health API shapes -----------------------------------------------------
+
+
+class RoleFunnel(BaseModel):
+    """A role's participants: enrolled ever, active now, withdrawn."""
+
+    role: ParticipationRole
+    enrolled: int = 0
+    active: int = 0
+    withdrawn: int = 0
+
+
+class EndedPairs(BaseModel):
+    """Pairs that ended for one reason."""
+
+    reason: str
+    pairs: int
+
+
+class MonthCount(BaseModel):
+    """Opt-ins (enrolments) in a calendar month (UTC), `YYYY-MM`."""
+
+    month: str
+    opt_ins: int
+
+
+class ProgrammeHealth(BaseModel):
+    """A programme's health figures, each from one grouped query over every programme asked."""
+
+    programme_id: str
+    funnel: list[RoleFunnel]
+    pairs_formed: int = 0
+    pairs_active: int = 0
+    pairs_ended: list[EndedPairs] = []
+    sessions_planned: int = 0
+    sessions_held: int = 0
+    sessions_cancelled: int = 0
+    # Held / (held + cancelled); null before any session was held or cancelled.
+    attendance_rate: float | None = None
+    mentoring_hours: float = 0.0
+    interest_trend: list[MonthCount] = []

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, func, update
+from sqlalchemy import ColumnElement, Table, delete, func, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from analytics.models import (
     Employee,
+    EmployeeLevel,
     MentoringSession,
     Pair,
     PairMilestone,
     Participant,
+    ParticipationHistory,
     PulseRespondent,
     PulseResponse,
     PulseSurvey,
@@ -186,3 +188,111 @@ async def pair_milestones(session: AsyncSession, programme_id: str) -> Sequence[
     query = select(PairMilestone).where(PairMilestone.programme_id == programme_id).order_by(
         col(PairMilestone.reached_at).desc())
     return (await session.exec(query)).all()
+
+
+# --- retention and promotion ------------------------------------------------------
+
+
+async def upsert_rows(session: AsyncSession, model: type[SQLModel],
+                      rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert each row or overwrite the one with its id (one statement; ids distinct)."""
+    await upsert(session, model, rows)
+
+
+async def _tuples(session: AsyncSession, query: Any) -> list[tuple[Any, ...]]:
+    rows: Sequence[Any] = (await session.exec(query)).all()
+    return [tuple(row) for row in rows]
+
+
+async def employments(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """Every employee with a hire date (leavers too, erased ones not): what matching needs."""
+    # sqlmodel types `select` of at most four columns; five are one Select all the same.
+    query = select(col(Employee.id), col(Employee.job_level),  # type: ignore[call-overload]
+                   col(Employee.department), col(Employee.hire_on), col(Employee.leave_on)
+                   ).where(col(Employee.hire_on).is_not(None), col(Employee.erased_at).is_(None))
+    return await _tuples(session, query)
+
+
+async def participations(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(programme, employee, role, start) of every participant with a known role and start."""
+    query = select(col(Participant.programme_id), col(Participant.employee_id),
+                   col(Participant.role), col(Participant.enrolled_at)).where(
+        col(Participant.employee_id).is_not(None), col(Participant.role).is_not(None),
+        col(Participant.enrolled_at).is_not(None))
+    return await _tuples(session, query)
+
+
+async def history(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(programme, employee, role, start) of every imported past participation."""
+    query = select(col(ParticipationHistory.programme_id), col(ParticipationHistory.employee_id),
+                   col(ParticipationHistory.role), col(ParticipationHistory.started_on))
+    return await _tuples(session, query)
+
+
+async def levels(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(employee, time, level) of every level observation, by employee and time."""
+    query = select(col(EmployeeLevel.employee_id), col(EmployeeLevel.occurred_at),
+                   col(EmployeeLevel.job_level)).order_by(col(EmployeeLevel.employee_id),
+                                                          col(EmployeeLevel.occurred_at))
+    return await _tuples(session, query)
+
+
+async def forget_employee_history(session: AsyncSession, employee_id: str) -> None:
+    """An erased employee's level observations and imported participations go."""
+    await session.exec(delete(EmployeeLevel).where(
+        col(EmployeeLevel.employee_id) == employee_id))
+    await session.exec(delete(ParticipationHistory).where(
+        col(ParticipationHistory.employee_id) == employee_id))
+    await session.flush()
+
+
+# --- programme health: one grouped query per figure, over every programme asked -------
+
+
+async def funnel_counts(session: AsyncSession, programme_ids: Collection[str]
+                        ) -> list[tuple[Any, ...]]:
+    """(programme, role, status, participants) of these programmes."""
+    query = select(col(Participant.programme_id), col(Participant.role), col(Participant.status),
+                   func.count()).where(col(Participant.programme_id).in_(programme_ids),
+                                       col(Participant.role).is_not(None)).group_by(
+        col(Participant.programme_id), col(Participant.role), col(Participant.status))
+    return await _tuples(session, query)
+
+
+async def pair_counts(session: AsyncSession, programme_ids: Collection[str]
+                      ) -> list[tuple[Any, ...]]:
+    """(programme, ended?, reason, pairs) of the formed pairs of these programmes."""
+    ended = col(Pair.ended_at).is_not(None)
+    query = select(col(Pair.programme_id), ended, col(Pair.ended_reason), func.count()).where(
+        col(Pair.programme_id).in_(programme_ids), col(Pair.formed_at).is_not(None)).group_by(
+        col(Pair.programme_id), ended, col(Pair.ended_reason))
+    return await _tuples(session, query)
+
+
+async def session_counts(session: AsyncSession, programme_ids: Collection[str]
+                         ) -> list[tuple[Any, ...]]:
+    """(programme, planned, held, cancelled, minutes held) of these programmes' sessions."""
+    s = MentoringSession
+    planned = func.count().filter(col(s.scheduled_at).is_not(None),
+                                  col(s.cancelled_at).is_(None))
+    held = func.count().filter(col(s.held_at).is_not(None))
+    cancelled = func.count().filter(col(s.cancelled_at).is_not(None))
+    minutes = func.coalesce(func.sum(col(s.duration_minutes)).filter(
+        col(s.held_at).is_not(None)), 0)
+    query = select(col(s.programme_id), planned, held, cancelled, minutes).where(  # type: ignore[call-overload]
+        col(s.programme_id).in_(programme_ids)).group_by(col(s.programme_id))
+    return await _tuples(session, query)
+
+
+async def opt_ins_by_month(session: AsyncSession, programme_ids: Collection[str]
+                           ) -> list[tuple[Any, ...]]:
+    """(programme, `YYYY-MM` in UTC, enrolments) of these programmes."""
+    enrolled = col(Participant.enrolled_at)
+    if (await session.connection()).dialect.name == "postgresql":
+        month = func.to_char(func.timezone("UTC", enrolled), "YYYY-MM")
+    else:  # SQLite stores the UTC time as text
+        month = func.strftime("%Y-%m", enrolled)
+    query = select(col(Participant.programme_id), month, func.count()).where(
+        col(Participant.programme_id).in_(programme_ids), enrolled.is_not(None)).group_by(
+        col(Participant.programme_id), month).order_by(month)
+    return await _tuples(session, query)

@@ -11,22 +11,35 @@ form applied to one event, so the rule is written once.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics import milestones, repository, surveys
+from analytics import milestones, repository, retention, surveys
 from analytics.models import (
+    CurvePoint,
     Employee,
+    EmployeeLevel,
+    EndedPairs,
+    FigureAt,
     Goal,
     MentoringSession,
     Milestone,
+    MonthCount,
     Pair,
     Participant,
+    ParticipationHistory,
+    ParticipationHistoryCreate,
+    ParticipationRole,
     Programme,
+    ProgrammeHealth,
+    ProgrammeRetention,
     ProgrammeSummary,
     PulseQuestionResult,
     PulseRespondent,
@@ -36,6 +49,11 @@ from analytics.models import (
     PulseSurveyCreate,
     PulseSurveyPublic,
     PulseSurveyResults,
+    RetentionComparison,
+    RetentionGroup,
+    RetentionGroupName,
+    RoleFunnel,
+    RoleMatching,
 )
 from upward_common.auth import Principal
 from upward_common.consumer import applies_many
@@ -93,6 +111,7 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
 
 
 async def _employees_updated(session: AsyncSession, items: Sequence[EmployeeUpdated]) -> None:
+    await _levels_seen(session, items)
     # An erased employee's tombstone stays: an older update must not bring them back.
     await repository.upsert_newer(session, Employee, [
         {"id": e.employee_id, "job_level": e.job_level, "department": e.department,
@@ -100,6 +119,28 @@ async def _employees_updated(session: AsyncSession, items: Sequence[EmployeeUpda
          "occurred_at": data.occurred_at}
         for data in _latest(items, lambda data: data.employee.employee_id)
         for e in [data.employee]], unless_erased=True)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+async def _levels_seen(session: AsyncSession, items: Sequence[EmployeeUpdated]) -> None:
+    """Every level an event carried, at its time (the history promotion is read from).
+
+    Keyed by employee and event time, so a repeat lands on its own row whatever the order.
+    """
+    erased = await repository.erased_employees(
+        session, {data.employee.employee_id for data in items})
+    rows: dict[str, dict[str, Any]] = {}
+    for data in items:
+        e = data.employee
+        if e.job_level is None or e.employee_id in erased:
+            continue
+        key = _digest(e.employee_id, data.occurred_at.isoformat())
+        rows[key] = {"id": key, "employee_id": e.employee_id, "occurred_at": data.occurred_at,
+                     "job_level": e.job_level}
+    await repository.upsert_rows(session, EmployeeLevel, list(rows.values()))
 
 
 @applies_many(_employees_updated)
@@ -118,6 +159,7 @@ async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> Non
     row.erased_at = row.erased_at or occurred_at
     await repository.add(session, row)
     await repository.forget_employee(session, data.employee_id)
+    await repository.forget_employee_history(session, data.employee_id)
 
 
 def _newer(row: Participant, occurred_at: datetime, status: str) -> bool:
@@ -469,3 +511,162 @@ async def pulse_survey_results(
     base.questions = [PulseQuestionResult.model_validate(surveys.question_result(q, answers))
                       for q in survey.questions]
     return base
+
+
+# --- retention and promotion ------------------------------------------------------
+
+ROLES = (ParticipationRole.MENTOR.value, ParticipationRole.MENTEE.value)
+# Matched controls (employees not taking part on the day) per participant.
+CONTROLS_PER_PARTICIPANT = 2
+SMALL_GROUP = f"fewer than {retention.MIN_CELL} people"
+
+
+async def import_history(session: AsyncSession, *,
+                         rows: Sequence[ParticipationHistoryCreate]) -> int:
+    """Store past participations; one already stored (programme, employee, role, start)
+    gets the new end."""
+    stored: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = _digest(row.programme_id, row.employee_id, row.role.value,
+                      row.started_on.isoformat())
+        stored[key] = {"id": key, "programme_id": row.programme_id,
+                       "employee_id": row.employee_id, "role": row.role.value,
+                       "started_on": row.started_on, "ended_on": row.ended_on}
+    await repository.upsert_rows(session, ParticipationHistory, list(stored.values()))
+    return len(stored)
+
+
+def _day(value: date | datetime) -> date:
+    return value.astimezone(UTC).date() if isinstance(value, datetime) else value
+
+
+def _figure(months: int, reading: tuple[float, float, float] | None, *,
+            promoted: bool = False) -> FigureAt:
+    if reading is None:
+        return FigureAt(months=months, estimate=None, lower=None, upper=None)
+    estimate, lower, upper = reading
+    if promoted:  # the share promoted is one minus the share not yet promoted
+        estimate, lower, upper = 1 - estimate, 1 - upper, 1 - lower
+    return FigureAt(months=months, estimate=estimate, lower=lower, upper=upper)
+
+
+def _promotion(group: retention.Group,
+               levels: dict[str, list[tuple[date, int]]]) -> list[FigureAt]:
+    followed = retention.Group([p for m in group.members
+                                if (p := retention.promotion(m, levels.get(m.employee_id, [])))
+                                is not None])
+    # Only where level changes arrive: a group whose levels never moved has nothing to say.
+    changes = any(len({level for _, level in levels.get(m.employee_id, [])}) > 1
+                  for m in followed.members)
+    if followed.size < retention.MIN_CELL or not changes:
+        return []
+    curve = retention.kaplan_meier(*followed.arrays())
+    return [_figure(months, retention.point(curve, months, followed), promoted=True)
+            for months in retention.RETENTION_MONTHS]
+
+
+def _group(name: RetentionGroupName, group: retention.Group,
+           levels: dict[str, list[tuple[date, int]]]) -> RetentionGroup:
+    if group.size < retention.MIN_CELL:
+        return RetentionGroup(group=name, suppressed=SMALL_GROUP)
+    curve = retention.kaplan_meier(*group.arrays())
+    points = [CurvePoint(months=float(t), estimate=float(e), lower=float(lo), upper=float(hi))
+              for t, e, lo, hi in zip(curve.times, curve.estimate, curve.lower, curve.upper,
+                                      strict=True)
+              if retention.at_risk(group, float(t)) >= retention.MIN_CELL]
+    return RetentionGroup(
+        group=name, people=group.size, leavers=sum(1 for m in group.members if m.left),
+        follow_up_months_total=round(group.follow_up_months, 3),
+        follow_up_months_median=round(group.median_follow_up_months, 3),
+        curve=points,
+        retention=[_figure(months, retention.point(curve, months, group))
+                   for months in retention.RETENTION_MONTHS],
+        promotion=_promotion(group, levels))
+
+
+def _comparison(role: str, participants: retention.Group,
+                controls: retention.Group) -> RetentionComparison:
+    kind = ParticipationRole(role)
+    if participants.size < retention.MIN_CELL or controls.size < retention.MIN_CELL:
+        return RetentionComparison(role=kind, suppressed=SMALL_GROUP)
+    test = retention.logrank(*participants.arrays(), *controls.arrays())
+    if not (math.isfinite(test.statistic) and math.isfinite(test.p_value)):
+        return RetentionComparison(
+            role=kind, suppressed="undefined for these groups (nobody left, or nobody followed)")
+    return RetentionComparison(role=kind, statistic=test.statistic, p_value=test.p_value)
+
+
+async def programme_retention(session: AsyncSession, *, programme_id: str | None,
+                              window_months: int, as_of: date) -> ProgrammeRetention:
+    """Retention of a programme's participants (all programmes' with None) and their controls."""
+    employees = [retention.Employment(employee_id=row[0], job_level=row[1], department=row[2],
+                                      hire_on=row[3], leave_on=row[4])
+                 for row in await repository.employments(session)]
+    taken = [*await repository.participations(session), *await repository.history(session)]
+    first_started: dict[str, date] = {}
+    for row in taken:
+        day = _day(row[3])
+        first_started[row[1]] = min(first_started.get(row[1], day), day)
+    scoped = [retention.Participation(employee_id=row[1], role=row[2], started_on=_day(row[3]))
+              for row in taken if programme_id is None or row[0] == programme_id]
+    levels: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    for employee_id, occurred_at, level in await repository.levels(session):
+        levels[employee_id].append((_day(occurred_at), level))
+    matched = retention.match(retention.first_participations(scoped), employees,
+                              first_started=first_started, roles=ROLES, k=CONTROLS_PER_PARTICIPANT,
+                              until=as_of, window_months=window_months,
+                              level_on=retention.level_history(levels))
+    names = {"mentor": (RetentionGroupName.MENTORS, RetentionGroupName.MENTOR_COMPARISON),
+             "mentee": (RetentionGroupName.MENTEES, RetentionGroupName.MENTEE_COMPARISON)}
+    return ProgrammeRetention(
+        programme_id=programme_id, window_months=window_months, as_of=as_of,
+        controls_per_participant=CONTROLS_PER_PARTICIPANT,
+        matching=[RoleMatching(role=ParticipationRole(role),
+                               participants=matched.participants[role].size,
+                               unmatched=matched.unmatched[role],
+                               excluded=matched.excluded[role]) for role in ROLES],
+        groups=[_group(name, group, levels) for role in ROLES
+                for name, group in zip(names[role], (matched.participants[role],
+                                                     matched.controls[role]), strict=True)],
+        comparisons=[_comparison(role, matched.participants[role], matched.controls[role])
+                     for role in ROLES])
+
+
+# --- programme health ---------------------------------------------------------------
+
+
+async def programme_health(session: AsyncSession, *,
+                           programme_ids: Sequence[str]) -> list[ProgrammeHealth]:
+    """Each programme's health figures (zeros for one not heard of), in the order asked.
+
+    One grouped query per figure over all the programmes, never one per programme.
+    """
+    health = {pid: ProgrammeHealth(programme_id=pid, funnel=[RoleFunnel(role=ParticipationRole(r))
+                                                             for r in ROLES])
+              for pid in programme_ids}
+    for pid, role, status, count in await repository.funnel_counts(session, programme_ids):
+        funnel = next(f for f in health[pid].funnel if f.role.value == role)
+        funnel.enrolled += count
+        if status == ACTIVE:
+            funnel.active += count
+        elif status == WITHDRAWN:
+            funnel.withdrawn += count
+    for pid, ended, reason, count in await repository.pair_counts(session, programme_ids):
+        figures = health[pid]
+        figures.pairs_formed += count
+        if not ended:
+            figures.pairs_active += count
+        else:
+            figures.pairs_ended.append(EndedPairs(reason=reason or "unknown", pairs=count))
+    for pid, planned, held, cancelled, minutes in await repository.session_counts(
+            session, programme_ids):
+        figures = health[pid]
+        figures.sessions_planned, figures.sessions_held = planned, held
+        figures.sessions_cancelled = cancelled
+        figures.attendance_rate = held / (held + cancelled) if held + cancelled else None
+        figures.mentoring_hours = round(int(minutes) / 60, 2)
+    for pid, month, count in await repository.opt_ins_by_month(session, programme_ids):
+        health[pid].interest_trend.append(MonthCount(month=str(month), opt_ins=count))
+    for figures in health.values():
+        figures.pairs_ended.sort(key=lambda e: (-e.pairs, e.reason))
+    return [health[pid] for pid in programme_ids]
