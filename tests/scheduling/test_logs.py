@@ -169,12 +169,12 @@ async def test_a_poor_fit_reported_twice_flags_the_pair_once(
 ) -> None:
     async with planned_pair(start_service, stream, token) as p:
         assert (await p.log(MENTOR, {**PART, "fit": "poor"})).status_code == 200
-        assert await stream.events("mentoring.pair.fit_flagged") == []
+        assert await stream.events("mentoring.pair.fitflagged") == []
         assert (await p.log(MENTEE, {**PART, "fit": "poor"})).status_code == 200
         path = f"/api/v1/sessions/{p.session_id}/log"
         # A third report (a correction) announces nothing new.
         assert (await p.call(MENTEE, "PATCH", path, json={"fit": "poor"})).status_code == 200
-        flagged = await stream.events("mentoring.pair.fit_flagged")
+        flagged = await stream.events("mentoring.pair.fitflagged")
         assert len(flagged) == 1
         assert flagged[0].data["pair_id"] == p.pair_id
         assert flagged[0].data["poor_fit_reports"] == 2

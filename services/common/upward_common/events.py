@@ -394,7 +394,7 @@ class GoalUpdated(EventData):
 class PairFitFlagged(EventData):
     """A pair's members reported a poor fit twice (either member, any sessions): HR may rematch."""
 
-    name: ClassVar[str] = "pair.fit_flagged"
+    name: ClassVar[str] = "pair.fitflagged"
 
     pair_id: str
     programme_id: str
@@ -408,7 +408,7 @@ class PairFitFlagged(EventData):
 class PairAtRisk(EventData):
     """A pair has held no session for twice its programme's cadence."""
 
-    name: ClassVar[str] = "pair.at_risk"
+    name: ClassVar[str] = "pair.atrisk"
 
     pair_id: str
     programme_id: str
@@ -424,7 +424,7 @@ class PairAtRisk(EventData):
 class PairClosureProposed(EventData):
     """A pair has been silent longer than its programme allows: closing it is proposed to HR."""
 
-    name: ClassVar[str] = "pair.closure_proposed"
+    name: ClassVar[str] = "pair.closureproposed"
 
     pair_id: str
     programme_id: str

@@ -1,9 +1,9 @@
 """Time-driven work: pairs gone silent, and goals past their due date.
 
 A pair with no session held for twice its programme's cadence is at risk
-(`pair.at_risk`); silent longer than its programme allows (`close_after_days`,
+(`pair.atrisk`); silent longer than its programme allows (`close_after_days`,
 per programme in `close_after_days_by_programme`), closing it is proposed to HR
-(`pair.closure_proposed`). Each is announced once per silence: a session held
+(`pair.closureproposed`). Each is announced once per silence: a session held
 later starts a new silence. Active goals past their due date become missed.
 
 The sweep runs in one place at a time across replicas: on PostgreSQL under a
