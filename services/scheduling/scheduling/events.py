@@ -79,7 +79,7 @@ def pair_fit_flagged(session: AsyncSession, pair: Pair, *, reports: int, at: dat
 
 def goal_updated(session: AsyncSession, goal: Goal, *, at: datetime) -> None:
     emit(session, GoalUpdated(goal_id=goal.id, pair_id=goal.pair_id,
-                              programme_id=goal.programme_id, status=goal.status.value,
+                              programme_id=goal.programme_id, status=str(goal.status),
                               progress_percent=goal.progress_percent, occurred_at=at))
 
 

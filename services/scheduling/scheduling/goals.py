@@ -98,7 +98,7 @@ async def _member_goal(session: AsyncSession, *, user: Principal, goal_id: str) 
     if user.employee_id is None or not pair.has_member(user.employee_id):
         raise _not_member()
     if goal.status != GoalStatus.ACTIVE:
-        raise conflict(f"This goal is {goal.status.value} already", field="goal_id")
+        raise conflict(f"This goal is {goal.status} already", field="goal_id")
     return goal
 
 
