@@ -464,6 +464,23 @@ class MatchRunPublic(Shape):
     offset: int = 0
 
 
+class MemberLogPublic(Shape):
+    """One member's part of a session's log; `rating` and `fit` only for its author."""
+
+    author_role: str
+    mine: bool
+    held_at: datetime
+    duration_minutes: int
+    mentor_attended: bool
+    mentee_attended: bool
+    topics: list[str] = []
+    rating: int | None = None
+    fit: str | None = None
+    logged_at: datetime
+    corrected_at: datetime | None = None
+    correctable_until: datetime
+
+
 class SessionPublic(Shape):
     id: str
     pair_id: str
@@ -473,7 +490,33 @@ class SessionPublic(Shape):
     status: str
     held_at: datetime | None = None
     recap: str | None = None
+    key_takeaways: list[str] | None = None
     my_private_note: str | None = None
+    logs: list[MemberLogPublic] = []
+
+
+class GoalProgressPublic(Shape):
+    value: float
+    recorded_on: date
+    recorded_at: datetime
+
+
+class GoalPublic(Shape):
+    id: str
+    pair_id: str
+    programme_id: str
+    text: str
+    measure: str
+    unit: str
+    baseline: float
+    target: float
+    current: float
+    progress_percent: int
+    due_on: date
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    progress: list[GoalProgressPublic] = []
 
 
 class MissingPublic(Shape):
@@ -678,8 +721,45 @@ class MatchRunCreate(BaseModel):
 class SessionLog(BaseModel):
     held_at: datetime
     duration_minutes: int
+    mentor_attended: bool | None = None
+    mentee_attended: bool | None = None
+    topics: list[str] | None = None
+    rating: int | None = None
+    fit: str | None = None
     recap: str | None = None
+    key_takeaways: list[str] | None = None
     private_note: str | None = None
+
+
+class SessionLogCorrection(Patch):
+    held_at: datetime | None = None
+    duration_minutes: int | None = None
+    mentor_attended: bool | None = None
+    mentee_attended: bool | None = None
+    topics: list[str] | None = None
+    rating: int | None = None
+    fit: str | None = None
+    recap: str | None = None
+    key_takeaways: list[str] | None = None
+    private_note: str | None = None
+
+
+class GoalCreate(BaseModel):
+    text: str
+    measure: str
+    unit: str
+    baseline: float
+    target: float
+    due_on: date
+
+
+class GoalProgressCreate(BaseModel):
+    value: float
+    recorded_on: date
+
+
+class GoalStatusChange(BaseModel):
+    status: str
 
 
 # --- clients ------------------------------------------------------------------------------
@@ -1016,6 +1096,27 @@ class SchedulingClient(ServiceClient):
     async def log_session(self, session_id: str, data: SessionLog) -> SessionPublic:
         return await self._one(SessionPublic, "POST", "/sessions/{session_id}/log",
                                session_id=session_id, body=data)
+
+    async def correct_session_log(
+        self, session_id: str, data: SessionLogCorrection
+    ) -> SessionPublic:
+        return await self._one(SessionPublic, "PATCH", "/sessions/{session_id}/log",
+                               session_id=session_id, body=data)
+
+    async def pair_goals(self, pair_id: str) -> list[GoalPublic]:
+        return await self._many(GoalPublic, "/pairs/{pair_id}/goals", pair_id=pair_id)
+
+    async def create_goal(self, pair_id: str, data: GoalCreate) -> GoalPublic:
+        return await self._one(GoalPublic, "POST", "/pairs/{pair_id}/goals", pair_id=pair_id,
+                               body=data)
+
+    async def record_goal_progress(self, goal_id: str, data: GoalProgressCreate) -> GoalPublic:
+        return await self._one(GoalPublic, "POST", "/goals/{goal_id}/progress",
+                               goal_id=goal_id, body=data)
+
+    async def set_goal_status(self, goal_id: str, data: GoalStatusChange) -> GoalPublic:
+        return await self._one(GoalPublic, "POST", "/goals/{goal_id}/status", goal_id=goal_id,
+                               body=data)
 
 
 class AnalyticsClient(ServiceClient):

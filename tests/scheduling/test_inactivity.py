@@ -83,8 +83,9 @@ async def test_one_sweep_runs_at_a_time(
             return
         # PostgreSQL: another replica holds the advisory lock, so this one skips the round.
         async with p.svc.app.state.sessionmaker() as other:
-            taken = await other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                        {"k": LOCK_KEY})
+            connection = await other.connection()
+            taken = await connection.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                             {"k": LOCK_KEY})
             assert taken.scalar() is True
             assert (await sweeper.sweep(at)).ran is False
             await other.rollback()

@@ -45,6 +45,7 @@ InvitationId = Annotated[strawberry.ID, _id("invitation")]
 PairId = Annotated[strawberry.ID, _id("pair")]
 MatchRunId = Annotated[strawberry.ID, _id("match run")]
 SessionId = Annotated[strawberry.ID, _id("session")]
+GoalId = Annotated[strawberry.ID, _id("goal")]
 MenteeParticipantId = Annotated[strawberry.ID, strawberry.argument(
     description="The mentee's participant id (the senior who learns).")]
 MentorParticipantId = Annotated[strawberry.ID, strawberry.argument(
