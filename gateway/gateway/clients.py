@@ -405,6 +405,9 @@ class PairPublic(Shape):
     formed_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    # Scheduling's signals, for admins only (null for participants).
+    rematch_suggested_at: datetime | None = None
+    at_risk_at: datetime | None = None
 
 
 class PoolStatsPublic(Shape):
@@ -549,6 +552,9 @@ class ProgrammeSummaryPublic(Shape):
     pairs_active: int = 0
     sessions_scheduled: int = 0
     sessions_held: int = 0
+    pairs_at_risk: int = 0
+    pairs_fit_flagged: int = 0
+    pairs_closure_proposed: int = 0
 
 
 # --- what the gateway sends (None is left out, so each service applies its own default) --
