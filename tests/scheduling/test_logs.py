@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from scheduling.models import MemberLog, MentoringSession, PrivateNote
+from scheduling.models import Goal, MemberLog, MentoringSession, PrivateNote
 from tests.scheduling.test_api import (
     MENTEE,
     MENTOR,
@@ -19,7 +19,9 @@ from tests.scheduling.test_api import (
     StartService,
     planned_pair,
 )
+from tests.support.stack import wait_until
 from tests.support.stream import Stream
+from upward_common.events import EmployeeErased
 from upward_common.tables import OutboxEvent
 
 
@@ -193,3 +195,25 @@ async def test_logging_a_cancelled_session_is_a_conflict(
         response = await p.log(MENTOR, PART)
         assert response.status_code == 409
         assert await p.count(select(func.count()).select_from(MemberLog)) == 0
+
+
+async def test_an_erased_member_leaves_their_log_and_goals_authorless_and_their_note_gone(
+    pair: AbstractAsyncContextManager[PlannedPair], stream: Stream,
+) -> None:
+    async with pair as p:
+        assert (await p.log(MENTOR, {**PART, "private_note": "mine"})).status_code == 200
+        goal = await p.call(MENTOR, "POST", f"/api/v1/pairs/{p.pair_id}/goals", json={
+            "text": "Post weekly", "measure": "posts", "unit": "posts a month", "baseline": 0,
+            "target": 4, "due_on": (datetime.now(UTC).date() + timedelta(days=30)).isoformat()})
+        assert goal.status_code == 201, goal.text
+        await stream.publish(EmployeeErased(employee_id=MENTOR, occurred_at=datetime.now(UTC)))
+
+        async def forgotten() -> bool:
+            return await p.count(select(func.count()).select_from(MemberLog)
+                                 .where(MemberLog.author_employee_id == MENTOR)) == 0
+
+        await wait_until(forgotten)
+        assert await p.count(select(func.count()).select_from(MemberLog)) == 1
+        assert await p.count(select(func.count()).select_from(PrivateNote)) == 0
+        assert await p.count(select(func.count()).select_from(Goal)
+                             .where(Goal.created_by_employee_id == MENTOR)) == 0
