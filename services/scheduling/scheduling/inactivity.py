@@ -75,13 +75,16 @@ class Sweeper:
 
     async def _sweep(self, session: AsyncSession, now: datetime) -> SweepResult:
         at_risk = proposed = 0
+        cadences: dict[str, int] = {}  # per programme, read once a round
         for pair, last_held in await repository.active_pairs_with_last_held(session):
             assert pair.formed_at is not None
             silent_since = max(last_held or pair.formed_at, pair.formed_at)
             silence = now - silent_since
-            programme = await repository.get_programme(session, pair.programme_id)
-            cadence = CADENCE_DAYS.get(
-                programme.session_cadence if programme else DEFAULT_CADENCE, 14)
+            if pair.programme_id not in cadences:
+                programme = await repository.get_programme(session, pair.programme_id)
+                cadences[pair.programme_id] = CADENCE_DAYS.get(
+                    programme.session_cadence if programme else DEFAULT_CADENCE, 14)
+            cadence = cadences[pair.programme_id]
             if silence >= timedelta(days=2 * cadence) and pair.at_risk_silent_since != silent_since:
                 pair.at_risk_silent_since = silent_since
                 await repository.add(session, pair)
