@@ -405,6 +405,9 @@ class PairPublic(Shape):
     formed_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    # Scheduling's signals, for admins only (null for participants).
+    rematch_suggested_at: datetime | None = None
+    at_risk_at: datetime | None = None
 
 
 class PoolStatsPublic(Shape):
@@ -464,6 +467,23 @@ class MatchRunPublic(Shape):
     offset: int = 0
 
 
+class MemberLogPublic(Shape):
+    """One member's part of a session's log; `rating` and `fit` only for its author."""
+
+    author_role: str
+    mine: bool
+    held_at: datetime
+    duration_minutes: int
+    mentor_attended: bool
+    mentee_attended: bool
+    topics: list[str] = []
+    rating: int | None = None
+    fit: str | None = None
+    logged_at: datetime
+    corrected_at: datetime | None = None
+    correctable_until: datetime
+
+
 class SessionPublic(Shape):
     id: str
     pair_id: str
@@ -473,7 +493,33 @@ class SessionPublic(Shape):
     status: str
     held_at: datetime | None = None
     recap: str | None = None
+    key_takeaways: list[str] | None = None
     my_private_note: str | None = None
+    logs: list[MemberLogPublic] = []
+
+
+class GoalProgressPublic(Shape):
+    value: float
+    recorded_on: date
+    recorded_at: datetime
+
+
+class GoalPublic(Shape):
+    id: str
+    pair_id: str
+    programme_id: str
+    text: str
+    measure: str
+    unit: str
+    baseline: float
+    target: float
+    current: float
+    progress_percent: int
+    due_on: date
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    progress: list[GoalProgressPublic] = []
 
 
 class NearestSlotPublic(Shape):
@@ -566,6 +612,9 @@ class ProgrammeSummaryPublic(Shape):
     pairs_active: int = 0
     sessions_scheduled: int = 0
     sessions_held: int = 0
+    pairs_at_risk: int = 0
+    pairs_fit_flagged: int = 0
+    pairs_closure_proposed: int = 0
 
 
 class PulseQuestionPublic(Shape):
@@ -920,7 +969,13 @@ class PulseResponseCreate(BaseModel):
 class SessionLog(BaseModel):
     held_at: datetime
     duration_minutes: int
+    mentor_attended: bool | None = None
+    mentee_attended: bool | None = None
+    topics: list[str] | None = None
+    rating: int | None = None
+    fit: str | None = None
     recap: str | None = None
+    key_takeaways: list[str] | None = None
     private_note: str | None = None
 
 
@@ -939,6 +994,37 @@ class PlanSlotProposal(BaseModel):
     local_start: str
     starts_on: date | None = None
     override: bool = False
+
+
+class SessionLogCorrection(Patch):
+    held_at: datetime | None = None
+    duration_minutes: int | None = None
+    mentor_attended: bool | None = None
+    mentee_attended: bool | None = None
+    topics: list[str] | None = None
+    rating: int | None = None
+    fit: str | None = None
+    recap: str | None = None
+    key_takeaways: list[str] | None = None
+    private_note: str | None = None
+
+
+class GoalCreate(BaseModel):
+    text: str
+    measure: str
+    unit: str
+    baseline: float
+    target: float
+    due_on: date
+
+
+class GoalProgressCreate(BaseModel):
+    value: float
+    recorded_on: date
+
+
+class GoalStatusChange(BaseModel):
+    status: str
 
 
 # --- clients ------------------------------------------------------------------------------
@@ -1300,6 +1386,27 @@ class SchedulingClient(ServiceClient):
 
     async def revoke_calendar_feed(self) -> CalendarFeedRevokedPublic:
         return await self._one(CalendarFeedRevokedPublic, "DELETE", "/calendar-feeds")
+
+    async def correct_session_log(
+        self, session_id: str, data: SessionLogCorrection
+    ) -> SessionPublic:
+        return await self._one(SessionPublic, "PATCH", "/sessions/{session_id}/log",
+                               session_id=session_id, body=data)
+
+    async def pair_goals(self, pair_id: str) -> list[GoalPublic]:
+        return await self._many(GoalPublic, "/pairs/{pair_id}/goals", pair_id=pair_id)
+
+    async def create_goal(self, pair_id: str, data: GoalCreate) -> GoalPublic:
+        return await self._one(GoalPublic, "POST", "/pairs/{pair_id}/goals", pair_id=pair_id,
+                               body=data)
+
+    async def record_goal_progress(self, goal_id: str, data: GoalProgressCreate) -> GoalPublic:
+        return await self._one(GoalPublic, "POST", "/goals/{goal_id}/progress",
+                               goal_id=goal_id, body=data)
+
+    async def set_goal_status(self, goal_id: str, data: GoalStatusChange) -> GoalPublic:
+        return await self._one(GoalPublic, "POST", "/goals/{goal_id}/status", goal_id=goal_id,
+                               body=data)
 
 
 class AnalyticsClient(ServiceClient):

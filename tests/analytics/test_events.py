@@ -19,7 +19,10 @@ from upward_common.events import (
     EventData,
     GoalUpdated,
     MilestoneReached,
+    PairAtRisk,
+    PairClosureProposed,
     PairEnded,
+    PairFitFlagged,
     PairFormed,
     ParticipantEnrolled,
     ParticipantRole,
@@ -102,7 +105,8 @@ async def summary(svc: Running, token: str, programme_id: str) -> dict[str, Any]
 
 def figures(**values: int) -> dict[str, int]:
     keys = ("participants_enrolled", "mentors", "mentees", "pairs_formed", "pairs_active",
-            "sessions_scheduled", "sessions_held")
+            "sessions_scheduled", "sessions_held", "pairs_at_risk", "pairs_fit_flagged",
+            "pairs_closure_proposed")
     return {key: values.get(key, 0) for key in keys}
 
 
@@ -154,11 +158,21 @@ async def test_the_summary_counts_what_the_events_say(
             MilestoneReached(programme_id=programme, milestone="first_session_held", value=1,
                              occurred_at=at(42)),
             EmployeeErased(employee_id="emp-p1", occurred_at=at(50)),
+            # Scheduling's flags: each pair counted once, however often it is flagged.
+            PairAtRisk(pair_id=pair_a, programme_id=programme, silent_since=at(40),
+                       cadence_days=7, occurred_at=at(60)),
+            PairAtRisk(pair_id=pair_a, programme_id=programme, silent_since=at(40),
+                       cadence_days=7, occurred_at=at(55)),
+            PairFitFlagged(pair_id=pair_a, programme_id=programme, poor_fit_reports=2,
+                           occurred_at=at(61)),
+            PairClosureProposed(pair_id=pair_b, programme_id=programme, silent_since=at(0),
+                                silent_days=90, occurred_at=at(62)),
         ]
         for event in events:
             await stream.publish(event)
         expected = figures(participants_enrolled=3, mentors=1, mentees=2, pairs_formed=2,
-                           pairs_active=1, sessions_scheduled=2, sessions_held=1)
+                           pairs_active=1, sessions_scheduled=2, sessions_held=1,
+                           pairs_at_risk=1, pairs_fit_flagged=1, pairs_closure_proposed=1)
 
         async def caught_up() -> bool:
             return await summary(svc, admin, programme) == {"programme_id": programme,

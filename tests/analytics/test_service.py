@@ -33,6 +33,7 @@ from upward_common.events import (
     ProgrammeSnapshot,
     ProgrammeUpdated,
 )
+from upward_common.outbox import SOURCE_KEY
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
@@ -112,7 +113,8 @@ async def analytics_database(databases: DatabaseFactory,
     url = databases.new(name)
     await upgrade_async(SERVICE.migrations_dir, url)
     engine = create_engine(url)
-    sessionmaker: Sessionmaker = make_sessionmaker(engine)
+    # Analytics emits (milestones), so its sessions name their event source.
+    sessionmaker: Sessionmaker = make_sessionmaker(engine, **{SOURCE_KEY: SERVICE.source})
     consumer = EventConsumer(service="analytics", bus=cast(Any, None),
                              sessionmaker=sessionmaker, handlers=SERVICE.handlers,
                              batch_size=64, max_deliver=3, backoff_seconds=[0.1],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -137,33 +138,62 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
     assert seen["sessions"]["pairId"] == pair["id"]
     await live.close()
 
-    # pair-formed reaches scheduling, which plans the first session.
+    # pair-formed reaches scheduling, which plans the pair's recurring sessions at once.
     async with platform.client(token("participant", employee_id=mentor_employee)) as ana:
         async def planned() -> list[dict[str, Any]]:
-            body = await ana.execute("{ mySessions { nodes { id status pair { id } } } }")
+            body = await ana.execute(
+                "{ mySessions { nodes { id status startsAt pair { id } } } }")
             return list(((body.get("data") or {}).get("mySessions") or {}).get("nodes") or [])
 
-        [session] = await wait_until(planned)
-        assert session["status"] == "PLANNED"
-        assert session["pair"]["id"] == pair["id"]
+        sessions = await wait_until(planned)
+        assert len(sessions) > 1
+        assert {(s["status"], s["pair"]["id"]) for s in sessions} == {("PLANNED", pair["id"])}
+        session = min(sessions, key=lambda s: str(s["startsAt"]))
+        # Held just now: after the pair formed (to the microsecond), not in the future.
+        held_at = datetime.now(UTC).isoformat()
         logged = await ana.done(
             """mutation Log($id: ID!, $input: LogSessionInput!) {
                  logSession(sessionId: $id, input: $input) {
-                   session { status recap myPrivateNote } errors { code } } }""",
-            "logSession", "session", id=session["id"], input={"heldAt": "2026-11-20T10:00:00+00:00",
-                                     "durationMinutes": 45,
+                   session { status recap myPrivateNote logs { authorRole mine rating fit } }
+                   errors { code } } }""",
+            "logSession", "session", id=session["id"], input={"heldAt": held_at,
+                                     "durationMinutes": 45, "rating": 5, "fit": "GOOD",
                                      "recap": "Built a first dashboard together",
                                      "privateNote": "Sam prefers examples from sales"},
         )
         assert logged == {"status": "HELD", "recap": "Built a first dashboard together",
-                          "myPrivateNote": "Sam prefers examples from sales"}
+                          "myPrivateNote": "Sam prefers examples from sales",
+                          "logs": [{"authorRole": "MENTOR", "mine": True, "rating": 5,
+                                    "fit": "GOOD"}]}
+
+        # The pair sets a SMART goal and records progress on it.
+        due = (datetime.now(UTC).date() + timedelta(days=180)).isoformat()
+        goal = await ana.done(
+            """mutation Goal($id: ID!, $input: CreateGoalInput!) {
+                 createGoal(pairId: $id, input: $input) { goal { id status } errors { code } } }""",
+            "createGoal", "goal", id=pair["id"], input={
+                "text": "Raise proficiency in data visualisation by 30 %",
+                "measure": "self-assessed proficiency", "unit": "points", "baseline": 50,
+                "target": 65, "dueOn": due})
+        assert goal["status"] == "ACTIVE"
+        progressed = await ana.done(
+            """mutation P($id: ID!, $on: Date!) {
+                 updateGoalProgress(goalId: $id, value: 59, recordedOn: $on) {
+                   goal { progressPercent current } errors { code } } }""",
+            "updateGoalProgress", "goal", id=goal["id"],
+            on=datetime.now(UTC).date().isoformat())
+        assert progressed == {"progressPercent": 60, "current": 59.0}
 
     # The partner sees the recap, never the other's private note.
     async with platform.client(token("participant", employee_id=mentee_employee)) as sam:
         seen = (await sam.data(
-            "query S($id: ID!) { session(sessionId: $id) { recap myPrivateNote } }",
-            id=session["id"]))["session"]
-        assert seen == {"recap": "Built a first dashboard together", "myPrivateNote": None}
+            "query S($id: ID!) { session(sessionId: $id) { recap myPrivateNote "
+            "logs { mine rating } } }", id=session["id"]))["session"]
+        assert seen == {"recap": "Built a first dashboard together", "myPrivateNote": None,
+                        "logs": [{"mine": False, "rating": None}]}
+        goals = (await sam.data("query G($id: ID!) { goals(pairId: $id) { nodes { current } } }",
+                                id=pair["id"]))["goals"]
+        assert goals == {"nodes": [{"current": 59.0}]}
 
     # session-logged reaches analytics, which answers from events alone.
     async with platform.client(admin) as hr:

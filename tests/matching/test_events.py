@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import httpx
 
 from tests.matching.conftest import (
@@ -15,10 +18,12 @@ from tests.matching.conftest import (
     wishes,
 )
 from tests.support.nats import NatsServer
-from tests.support.stack import wait_until
+from tests.support.stack import Running, wait_until
 from upward_common.events import (
     EmployeeErased,
     EmployeeUpdated,
+    PairAtRisk,
+    PairFitFlagged,
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -178,3 +183,30 @@ async def test_an_erased_employee_leaves_the_pool_and_their_reasons_are_scrubbed
 
     await wait_until(scrubbed)
     await wait_pool(admin, PROGRAMME, mentees=0)
+
+
+async def test_a_fit_flag_from_scheduling_shows_hr_a_rematch_suggestion(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str],
+) -> None:
+    pair, _, _ = await _paired(feed, admin)
+    await feed.publish(PairFitFlagged(pair_id=pair["id"], programme_id=PROGRAMME,
+                                      poor_fit_reports=2, occurred_at=at(20)))
+    await feed.publish(PairAtRisk(pair_id=pair["id"], programme_id=PROGRAMME,
+                                  silent_since=at(0), cadence_days=14, occurred_at=at(30)))
+    # A later report of the same flag keeps the first; an older at-risk flag loses.
+    await feed.publish(PairFitFlagged(pair_id=pair["id"], programme_id=PROGRAMME,
+                                      poor_fit_reports=3, occurred_at=at(40)))
+    await feed.publish(PairAtRisk(pair_id=pair["id"], programme_id=PROGRAMME,
+                                  silent_since=at(0), cadence_days=14, occurred_at=at(25)))
+
+    async def flagged() -> dict[str, object] | None:
+        body: dict[str, object] = (await admin.get(f"/api/v1/pairs/{pair['id']}")).json()
+        return body if body.get("rematch_suggested_at") and body.get("at_risk_at") else None
+
+    shown = await wait_until(flagged)
+    assert datetime.fromisoformat(str(shown["rematch_suggested_at"])) == at(20)
+    assert datetime.fromisoformat(str(shown["at_risk_at"])) == at(30)
+    # Participants do not see HR's signals about their own pair.
+    async with matching.client(token("participant", employee_id="emp-e")) as mentee:
+        own = (await mentee.get(f"/api/v1/pairs/{pair['id']}")).json()
+    assert own["rematch_suggested_at"] is None and own["at_risk_at"] is None

@@ -23,6 +23,8 @@ StartService = Callable[..., AbstractAsyncContextManager[Running]]
 
 MENTOR, MENTEE, OUTSIDER = "emp-mentor", "emp-mentee", "emp-outsider"
 HELD_AT = "2026-11-25T09:05:00+00:00"
+FORMED_AT = datetime(2026, 11, 18, 10, tzinfo=UTC)
+CATALOGUE = ["social media", "data visualisation", "hybrid working"]
 
 
 @dataclass
@@ -57,21 +59,21 @@ class PlannedPair:
 
 @asynccontextmanager
 async def planned_pair(
-    start_service: StartService, stream: Stream, token: Callable[..., str]
+    start_service: StartService, stream: Stream, token: Callable[..., str], **settings: Any
 ) -> AsyncIterator[PlannedPair]:
     pair_id, programme_id = str(uuid.uuid4()), str(uuid.uuid4())
-    async with start_service("scheduling") as svc:
+    async with start_service("scheduling", **settings) as svc:
         # A one-week weekly programme: its plan holds a single session.
         await stream.publish(ProgrammeUpdated(
-            programme=ProgrammeSnapshot(programme_id=programme_id, name="One week",
-                                        status="open", session_cadence="weekly",
-                                        duration_weeks=1),
-            occurred_at=datetime(2026, 11, 17, tzinfo=UTC)))
+            programme=ProgrammeSnapshot(programme_id=programme_id, name="One week", status="open",
+                                        session_cadence="weekly", duration_weeks=1,
+                                        topics=CATALOGUE),
+            occurred_at=FORMED_AT))
         await stream.publish(PairFormed(
             pair_id=pair_id, programme_id=programme_id,
             mentor_participant_id="part-1", mentee_participant_id="part-2",
             mentor_employee_id=MENTOR, mentee_employee_id=MENTEE, score=0.7,
-            occurred_at=datetime(2026, 11, 18, 10, tzinfo=UTC)))
+            occurred_at=FORMED_AT))
 
         async def first_session() -> str | None:
             async with svc.client(token("hr_admin")) as client:
@@ -150,10 +152,12 @@ async def test_the_private_note_is_readable_by_its_author_only(
         assert [s["my_private_note"] for s in mine] == [LOG["private_note"]]
 
 
-async def test_logging_twice_is_a_conflict(pair: AbstractAsyncContextManager[PlannedPair]) -> None:
+async def test_logging_ones_own_part_twice_is_a_conflict(
+    pair: AbstractAsyncContextManager[PlannedPair],
+) -> None:
     async with pair as p:
         assert (await p.log(MENTOR, LOG)).status_code == 200
-        again = await p.log(MENTEE, {**LOG, "recap": "Something else"})
+        again = await p.log(MENTOR, {**LOG, "recap": "Something else"})
         assert again.status_code == 409
         assert again.headers["content-type"].startswith("application/problem+json")
         assert (await p.session(MENTOR))["recap"] == LOG["recap"]

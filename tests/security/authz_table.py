@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.security.world import MENTEE_SURVEY, TOPIC, World, scim_user
+from tests.security.world import GOAL, MENTEE_SURVEY, TOPIC, World, scim_user
 
 ALLOWED = "allowed"
 Outcome = str | int  # ALLOWED, 401, 403 or 404
@@ -420,6 +420,23 @@ SCHEDULING = [
     # or revoked one is a 404 (tests/scheduling/test_plans.py).
     Op("scheduling", "GET", "/api/v1/calendar/{token}.ics", public,
        lambda w: Call(w.feed_a)),
+    # Nobody logged FC's session, so a member has no log of their own to correct: 404.
+    Op("scheduling", "PATCH", "/api/v1/sessions/{session_id}/log", members_only,
+       lambda w: Call(f"/api/v1/sessions/{w.session_fc}/log", json={"rating": 3}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(404,)),
+    Op("scheduling", "GET", "/api/v1/pairs/{pair_id}/goals", members_or_admin(403),
+       lambda w: Call(f"/api/v1/pairs/{w.pair_ab}/goals"), RELATIONS),
+    # FC has ended: it takes no new goal (409 for its members).
+    Op("scheduling", "POST", "/api/v1/pairs/{pair_id}/goals", members_only,
+       lambda w: Call(f"/api/v1/pairs/{w.pair_fc}/goals", json=GOAL), RELATIONS,
+       cast=_FC_MEMBERS, ok=(409,)),
+    # AB's goal was achieved while seeding: a closed goal takes no progress or status (409).
+    Op("scheduling", "POST", "/api/v1/goals/{goal_id}/progress", members_only,
+       lambda w: Call(f"/api/v1/goals/{w.goal_ab}/progress",
+                      json={"value": 1, "recorded_on": "2026-01-05"}), RELATIONS, ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/goals/{goal_id}/status", members_only,
+       lambda w: Call(f"/api/v1/goals/{w.goal_ab}/status", json={"status": "missed"}),
+       RELATIONS, ok=(409,)),
 ]
 
 ANALYTICS = [
@@ -654,6 +671,20 @@ FIELDS: list[Field] = [
        lambda w: {}),
     _q("mutation", "revokeCalendarFeed", f"{S} DELETE /api/v1/calendar-feeds", "", "",
        lambda w: {}),
+    _q("mutation", "correctSessionLog", f"{S} PATCH /api/v1/sessions/{{session_id}}/log",
+       "$id: ID!", "(sessionId: $id, input: {rating: 3})", lambda w: {"id": w.session_fc}),
+    _q("query", "goals", f"{S} GET /api/v1/pairs/{{pair_id}}/goals", "$id: ID!",
+       "(pairId: $id)", lambda w: {"id": w.pair_ab}),
+    _q("mutation", "createGoal", f"{S} POST /api/v1/pairs/{{pair_id}}/goals",
+       "$id: ID!, $i: CreateGoalInput!", "(pairId: $id, input: $i)",
+       lambda w: {"id": w.pair_fc, "i": {"text": GOAL["text"], "measure": GOAL["measure"],
+                                          "unit": GOAL["unit"], "baseline": GOAL["baseline"],
+                                          "target": GOAL["target"], "dueOn": GOAL["due_on"]}}),
+    _q("mutation", "updateGoalProgress", f"{S} POST /api/v1/goals/{{goal_id}}/progress",
+       "$id: ID!", '(goalId: $id, value: 1, recordedOn: "2026-01-05")',
+       lambda w: {"id": w.goal_ab}),
+    _q("mutation", "setGoalStatus", f"{S} POST /api/v1/goals/{{goal_id}}/status", "$id: ID!",
+       "(goalId: $id, status: MISSED)", lambda w: {"id": w.goal_ab}),
 ]
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 assert len(FIELDS_BY_KEY) == len(FIELDS), "a root field is in the table twice"

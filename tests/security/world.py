@@ -1,16 +1,18 @@
 """The people and things each relation of the authorisation table needs, made through the APIs.
 
 Programme P is open (shortlist mode). In it: mentee A paired with mentor B (pair AB,
-whose first session scheduling plans), mentor C proposed to mentee E (E picked C from
-the shortlist), and mentee F, whose pair with C has ended (its planned session was
-cancelled) and who then withdrew. D is a mentor in programme Q only. A was invited into
-Q and declined. Y was erased. Programme R has nobody; it holds a published match run
-and a dry one. Z is a user the HRIS made over SCIM, to be changed or deleted.
+whose first session scheduling plans, and whose goal A set and closed as achieved),
+mentor C proposed to mentee E (E picked C from the shortlist), and mentee F, whose pair
+with C has ended (its planned session was cancelled) and who then withdrew. D is a
+mentor in programme Q only. A was invited into Q and declined. Y was erased. Programme
+R has nobody; it holds a published match run and a dry one. Z is a user the HRIS made
+over SCIM, to be changed or deleted.
 
 Acts that would change this world (ending a pair, logging a session, withdrawing,
-erasing, answering an invitation, publishing a run) are aimed at things already in
-their final state (pair FC, session FC, F, Y, A's declined invitation, the published
-run): a caller who gets past authorisation gets a 409, and the world stays as it is.
+erasing, answering an invitation, publishing a run, setting or progressing a goal) are
+aimed at things already in their final state (pair FC, session FC, F, Y, A's declined
+invitation, the published run, AB's achieved goal): a caller who gets past authorisation
+gets a 409 (correcting FC's log, which nobody wrote: a 404), and the world stays as it is.
 
 Mentor = the junior who teaches (levels 3), mentee = the senior who learns (level 10).
 """
@@ -30,6 +32,8 @@ SURVEY: dict[str, Any] = {"languages": ["en"], "interests": ["cycling"]}
 MENTOR_SURVEY: dict[str, Any] = SURVEY | {
     "topics_teach": [{"topic": TOPIC, "level": 4}], "mentor_capacity": 3}
 MENTEE_SURVEY: dict[str, Any] = SURVEY | {"topics_learn": [{"topic": TOPIC, "level": 1}]}
+GOAL: dict[str, Any] = {"text": "Post on LinkedIn every week", "measure": "posts a month",
+                        "unit": "posts", "baseline": 0, "target": 4, "due_on": "2100-01-01"}
 
 @dataclass
 class World:
@@ -45,6 +49,7 @@ class World:
     feed_a: str = ""  # the path of A's secret calendar feed
     proposal_ec: str = ""
     session_ab: str = ""
+    goal_ab: str = ""
     invitation_a: str = ""
     run_published: str = ""
     run_dry: str = ""
@@ -171,6 +176,12 @@ def build_world(platform: RunningPlatform) -> World:
         return sessions[0]["id"] if sessions and sessions[0]["status"] == status else None
 
     world.session_ab = str(wait_for(lambda: planned(world.pair_ab)))
+    # A sets a goal for AB and closes it: a goal in its final state.
+    goal = _ok(api.call("scheduling", "POST", f"/api/v1/pairs/{world.pair_ab}/goals",
+                        token=a_token, json=GOAL), 201)
+    world.goal_ab = str(goal["id"])
+    _ok(api.call("scheduling", "POST", f"/api/v1/goals/{world.goal_ab}/status", token=a_token,
+                 json={"status": "achieved"}))
     world.session_fc = str(wait_for(lambda: planned(world.pair_fc)))
     _ok(api.call("matching", "POST", f"/api/v1/pairs/{world.pair_fc}/end", token=admin,
                  json={"reason": "completed"}))

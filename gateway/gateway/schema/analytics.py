@@ -75,6 +75,12 @@ class ProgrammeSummary:
     pairs_active: int = strawberry.field(description="Pairs active now.")
     sessions_scheduled: int = strawberry.field(description="Sessions planned, ever.")
     sessions_held: int = strawberry.field(description="Sessions held, ever.")
+    pairs_at_risk: int = strawberry.field(
+        description="Pairs ever flagged at risk (no session for twice the cadence).")
+    pairs_fit_flagged: int = strawberry.field(
+        description="Pairs for which a poor fit was reported twice.")
+    pairs_closure_proposed: int = strawberry.field(
+        description="Pairs silent long enough that closing them was proposed.")
 
     @classmethod
     def of(cls, s: clients.ProgrammeSummaryPublic) -> ProgrammeSummary:
@@ -83,6 +89,8 @@ class ProgrammeSummary:
             participants_enrolled=s.participants_enrolled, mentors=s.mentors,
             mentees=s.mentees, pairs_formed=s.pairs_formed, pairs_active=s.pairs_active,
             sessions_scheduled=s.sessions_scheduled, sessions_held=s.sessions_held,
+            pairs_at_risk=s.pairs_at_risk, pairs_fit_flagged=s.pairs_fit_flagged,
+            pairs_closure_proposed=s.pairs_closure_proposed,
         )
 
 

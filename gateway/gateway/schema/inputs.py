@@ -46,6 +46,7 @@ PairId = Annotated[strawberry.ID, _id("pair")]
 MatchRunId = Annotated[strawberry.ID, _id("match run")]
 SessionId = Annotated[strawberry.ID, _id("session")]
 PlanId = Annotated[strawberry.ID, _id("plan")]
+GoalId = Annotated[strawberry.ID, _id("goal")]
 MenteeParticipantId = Annotated[strawberry.ID, strawberry.argument(
     description="The mentee's participant id (the senior who learns).")]
 MentorParticipantId = Annotated[strawberry.ID, strawberry.argument(

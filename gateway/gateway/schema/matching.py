@@ -203,6 +203,12 @@ class Pair:
         description="When it formed; null while proposed.")
     ended_at: datetime | None = strawberry.field(description="When it ended.")
     end_reason: PairEndReason | None = strawberry.field(description="Why it ended.")
+    rematch_suggested_at: datetime | None = strawberry.field(
+        description="When a poor fit had been reported twice, so HR may rematch the pair "
+                    "(admins only; null for participants).")
+    at_risk_at: datetime | None = strawberry.field(
+        description="When the pair was last flagged at risk: no session held for twice the "
+                    "programme's cadence (admins only).")
 
     @classmethod
     def of(cls, p: clients.PairPublic) -> Pair:
@@ -221,6 +227,7 @@ class Pair:
                               for r in p.overridden_rules],
             proposed_at=p.proposed_at, formed_at=p.formed_at, ended_at=p.ended_at,
             end_reason=maybe(PairEndReason, p.end_reason, service=SERVICE),
+            rematch_suggested_at=p.rematch_suggested_at, at_risk_at=p.at_risk_at,
         )
 
     @strawberry.field(description="The junior who teaches.")

@@ -80,6 +80,11 @@ class Pair(SQLModel, table=True):
     formed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_reason: str | None = Field(default=None, max_length=200)
+    # The latest time scheduling flagged the pair (pair.atrisk, pair.fitflagged,
+    # pair.closureproposed): counted per programme.
+    at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fit_flagged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closure_proposed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MentoringSession(SQLModel, table=True):
@@ -228,6 +233,11 @@ class ProgrammeSummary(BaseModel):
     pairs_active: int
     sessions_scheduled: int
     sessions_held: int
+    # Pairs scheduling flagged, ever: silent for twice the cadence, a poor fit reported
+    # twice, silent so long that closing them was proposed.
+    pairs_at_risk: int = 0
+    pairs_fit_flagged: int = 0
+    pairs_closure_proposed: int = 0
 
 
 # --- pulse surveys: API shapes -----------------------------------------------------

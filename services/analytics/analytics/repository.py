@@ -107,6 +107,15 @@ async def count_pairs(session: AsyncSession, programme_id: str, *, active_only: 
     return await _count(session, query)
 
 
+async def count_flagged_pairs(session: AsyncSession, programme_id: str, *, flag: str) -> int:
+    """Pairs of the programme with the flag (`at_risk_at`, `fit_flagged_at`, ...) set."""
+    column = {"at_risk_at": Pair.at_risk_at, "fit_flagged_at": Pair.fit_flagged_at,
+              "closure_proposed_at": Pair.closure_proposed_at}[flag]
+    query = select(func.count()).select_from(Pair).where(
+        Pair.programme_id == programme_id, col(column).is_not(None))
+    return await _count(session, query)
+
+
 async def count_sessions(session: AsyncSession, programme_id: str, *, held: bool) -> int:
     """Held sessions, or scheduled ones that were not cancelled."""
     query = select(func.count()).select_from(MentoringSession).where(

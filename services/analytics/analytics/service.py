@@ -63,7 +63,10 @@ from upward_common.events import (
     GoalUpdated,
     MatchRunFinished,
     MilestoneReached,
+    PairAtRisk,
+    PairClosureProposed,
     PairEnded,
+    PairFitFlagged,
     PairFormed,
     ParticipantEnrolled,
     ParticipantUpdated,
@@ -330,6 +333,36 @@ async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:
                                milestone=milestones.GOAL_ACHIEVED, reached_at=data.occurred_at)
 
 
+async def _flag_pair(
+    session: AsyncSession, *, pair_id: str, programme_id: str, flag: str, at: datetime
+) -> None:
+    # The latest flag wins, whatever order the events arrive in; a redelivery changes nothing.
+    row = await repository.get(session, Pair, pair_id)
+    row = row or Pair(id=pair_id, programme_id=programme_id)
+    current = getattr(row, flag)
+    if current is None or current < at:
+        setattr(row, flag, at)
+    await repository.add(session, row)
+
+
+async def on_pair_at_risk(session: AsyncSession, data: PairAtRisk) -> None:
+    """The pair went silent for twice its cadence: counted as at risk."""
+    await _flag_pair(session, pair_id=data.pair_id, programme_id=data.programme_id,
+                     flag="at_risk_at", at=data.occurred_at)
+
+
+async def on_pair_fit_flagged(session: AsyncSession, data: PairFitFlagged) -> None:
+    """A poor fit was reported twice for the pair: counted as fit-flagged."""
+    await _flag_pair(session, pair_id=data.pair_id, programme_id=data.programme_id,
+                     flag="fit_flagged_at", at=data.occurred_at)
+
+
+async def on_pair_closure_proposed(session: AsyncSession, data: PairClosureProposed) -> None:
+    """Closing the silent pair was proposed: counted."""
+    await _flag_pair(session, pair_id=data.pair_id, programme_id=data.programme_id,
+                     flag="closure_proposed_at", at=data.occurred_at)
+
+
 async def on_milestone_reached(session: AsyncSession, data: MilestoneReached) -> None:
     """The programme's milestone value, the latest event winning."""
     row = await repository.get(session, Milestone, (data.programme_id, data.milestone))
@@ -360,6 +393,12 @@ async def programme_summary(session: AsyncSession, *, programme_id: str) -> Prog
         pairs_active=await repository.count_pairs(session, programme_id, active_only=True),
         sessions_scheduled=await repository.count_sessions(session, programme_id, held=False),
         sessions_held=await repository.count_sessions(session, programme_id, held=True),
+        pairs_at_risk=await repository.count_flagged_pairs(session, programme_id,
+                                                           flag="at_risk_at"),
+        pairs_fit_flagged=await repository.count_flagged_pairs(session, programme_id,
+                                                               flag="fit_flagged_at"),
+        pairs_closure_proposed=await repository.count_flagged_pairs(
+            session, programme_id, flag="closure_proposed_at"),
     )
 
 

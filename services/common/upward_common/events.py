@@ -344,6 +344,17 @@ class SessionLogged(EventData):
     duration_minutes: int
     logged_by_employee_id: str
     occurred_at: datetime
+    # Added fields have defaults, so an event written before them still parses (replays
+    # read old events); deploy consumers before producers, as for every added field.
+    # The logging member's own part: what analytics counts (never the recap or a note).
+    author_role: ParticipantRole | None = None
+    mentor_attended: bool | None = None
+    mentee_attended: bool | None = None
+    topics: list[str] = []
+    rating: int | None = Field(default=None, ge=1, le=5)
+    fit: Literal["good", "poor"] | None = None
+    # True when the member corrected a log they had sent before (same session, same author).
+    corrected: bool = False
 
     def subject_id(self) -> str:
         return self.session_id
@@ -407,12 +418,57 @@ class GoalUpdated(EventData):
     goal_id: str
     pair_id: str
     programme_id: str
-    status: str
+    status: str  # active, achieved or missed
     progress_percent: int = Field(ge=0, le=100)
     occurred_at: datetime
 
     def subject_id(self) -> str:
         return self.goal_id
+
+
+class PairFitFlagged(EventData):
+    """A pair's members reported a poor fit twice (either member, any sessions): HR may rematch."""
+
+    name: ClassVar[str] = "pair.fitflagged"
+
+    pair_id: str
+    programme_id: str
+    poor_fit_reports: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
+
+
+class PairAtRisk(EventData):
+    """A pair has held no session for twice its programme's cadence."""
+
+    name: ClassVar[str] = "pair.atrisk"
+
+    pair_id: str
+    programme_id: str
+    # The start of the silence: the last held session, or when the pair formed.
+    silent_since: datetime
+    cadence_days: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
+
+
+class PairClosureProposed(EventData):
+    """A pair has been silent longer than its programme allows: closing it is proposed to HR."""
+
+    name: ClassVar[str] = "pair.closureproposed"
+
+    pair_id: str
+    programme_id: str
+    silent_since: datetime
+    silent_days: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
 
 
 # --- analytics -------------------------------------------------------------------

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from matching import compiled, projection
+from matching import compiled, pairs, projection
 from matching.api import router
 from matching.config import MatchingSettings
 from matching.pool import PoolCache
 from upward_common.events import (
     EmployeeErased,
     EmployeeUpdated,
+    PairAtRisk,
+    PairFitFlagged,
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -54,6 +56,8 @@ SERVICE = ServiceDefinition(
         ParticipantEnrolled: projection.on_participant_enrolled,
         ParticipantUpdated: projection.on_participant_updated,
         ParticipantWithdrawn: projection.on_participant_withdrawn,
+        PairFitFlagged: pairs.on_pair_fit_flagged,
+        PairAtRisk: pairs.on_pair_at_risk,
     },
     lifespan=lifespan,
 )

@@ -164,6 +164,10 @@ class Pair(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     end_reason: str | None = Field(default=None, sa_type=String(16))
     end_note: str | None = Field(default=None, sa_type=Text)
+    # From scheduling: a poor fit reported twice (HR sees a rematch suggestion), and the
+    # latest time the pair was flagged at risk of going silent.
+    rematch_suggested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MatchRun(SQLModel, table=True):
@@ -263,6 +267,11 @@ class PairPublic(BaseModel):
     formed_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None
+    # For admins only (None for participants): when scheduling reported a poor fit twice,
+    # so HR may rematch, and when it last flagged the pair at risk (no session held for
+    # twice the programme's cadence).
+    rematch_suggested_at: datetime | None = None
+    at_risk_at: datetime | None = None
 
 
 class PoolStats(BaseModel):

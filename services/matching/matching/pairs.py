@@ -23,7 +23,7 @@ from matching.models import (
 from matching.pool import PoolCache, PoolView, individual_problem, load_view
 from upward_common.auth import Principal, Role
 from upward_common.batch import Missing, collect
-from upward_common.events import utcnow
+from upward_common.events import PairAtRisk, PairFitFlagged, utcnow
 from upward_common.problems import Problem, conflict, invalid, not_found
 
 
@@ -285,7 +285,31 @@ async def end_open_pairs(
 def pair_public(pair: Pair, user: Principal) -> PairPublic:
     """A pair as `user` may read it: the diversity factor named generically unless HR admin."""
     public = PairPublic.model_validate(pair, from_attributes=True)
+    if not user.is_admin:
+        public.rematch_suggested_at = public.at_risk_at = None
     if not user.has(Role.HR_ADMIN):
         public.breakdown = [FactorPoints.model_validate(item) for item in
                             scoring.redact([f.model_dump() for f in public.breakdown])]
     return public
+
+
+async def on_pair_fit_flagged(session: AsyncSession, data: PairFitFlagged) -> None:
+    """Scheduling heard a poor fit twice: HR sees a rematch suggestion on the pair."""
+    pair = await repository.get_pair(session, data.pair_id)
+    if pair is None:
+        return
+    if pair.rematch_suggested_at is None or pair.rematch_suggested_at > data.occurred_at:
+        pair.rematch_suggested_at = data.occurred_at  # the first report stands
+        session.add(pair)
+        await session.flush()
+
+
+async def on_pair_at_risk(session: AsyncSession, data: PairAtRisk) -> None:
+    """Scheduling flagged the pair silent: the latest flag shows on the pair."""
+    pair = await repository.get_pair(session, data.pair_id)
+    if pair is None:
+        return
+    if pair.at_risk_at is None or pair.at_risk_at < data.occurred_at:
+        pair.at_risk_at = data.occurred_at
+        session.add(pair)
+        await session.flush()

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from datetime import timedelta
+from typing import Annotated
 
-from scheduling import service
+from fastapi import APIRouter, Depends, Request, Response
+
+from scheduling import goals, service
 from scheduling.models import (
     CalendarFeedIssued,
     CalendarFeedRevoked,
+    GoalCreate,
+    GoalProgressCreate,
+    GoalPublic,
+    GoalStatusChange,
     InvitationMethod,
     OccurrenceCancel,
     OccurrenceReschedule,
@@ -15,6 +22,7 @@ from scheduling.models import (
     PlanPublic,
     PlanSlotProposal,
     SessionLog,
+    SessionLogCorrection,
     SessionPublic,
 )
 from upward_common.auth import CurrentUser
@@ -23,6 +31,13 @@ from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
 router = APIRouter(prefix="/api/v1")
+
+
+def _correction_window(request: Request) -> timedelta:
+    return timedelta(days=request.app.state.settings.log_correction_days)
+
+
+CorrectionWindow = Annotated[timedelta, Depends(_correction_window)]
 
 
 @router.get("/pairs/{pair_id}/sessions", response_model=list[SessionPublic])
@@ -59,12 +74,18 @@ async def get_session(
     return await service.get_session(session, user=user, session_id=session_id)
 
 
+# --- session logs -------------------------------------------------------------------
+
+
 @router.post("/sessions/{session_id}/log", response_model=SessionPublic)
 async def log_session(
-    session_id: Identifier, data: SessionLog, session: SessionDep, user: CurrentUser
+    session_id: Identifier, data: SessionLog, session: SessionDep, user: CurrentUser,
+    window: CorrectionWindow,
 ) -> SessionPublic:
-    """A pair member records the session as held: a recap the pair shares, a note of their own."""
-    logged = await service.log_session(session, user=user, session_id=session_id, data=data)
+    """A pair member logs their own part of the session (attendance, length, topics, rating,
+    fit), the recap the pair shares and a note of their own; the partner logs theirs too."""
+    logged = await service.log_session(session, user=user, session_id=session_id, data=data,
+                                       correction_window=window)
     await session.commit()
     return logged
 
@@ -157,3 +178,53 @@ async def plan_invitation(
     """The plan as one invitation (METHOD:REQUEST) or its cancellation (METHOD:CANCEL)."""
     body = await service.plan_invitation(session, user=user, plan_id=plan_id, method=method)
     return Response(body, media_type=CALENDAR)
+@router.patch("/sessions/{session_id}/log", response_model=SessionPublic)
+async def correct_session_log(
+    session_id: Identifier, data: SessionLogCorrection, session: SessionDep, user: CurrentUser,
+) -> SessionPublic:
+    """The author corrects their own log within its window (`correctable_until`)."""
+    corrected = await service.correct_session_log(session, user=user, session_id=session_id,
+                                                  data=data)
+    await session.commit()
+    return corrected
+
+
+# --- SMART goals ------------------------------------------------------------------
+
+
+@router.get("/pairs/{pair_id}/goals", response_model=list[GoalPublic])
+async def list_pair_goals(
+    pair_id: Identifier, session: SessionDep, user: CurrentUser
+) -> list[GoalPublic]:
+    """A pair's SMART goals with their progress: for its two members, or admins."""
+    return await goals.list_goals(session, user=user, pair_id=pair_id)
+
+
+@router.post("/pairs/{pair_id}/goals", response_model=GoalPublic, status_code=201)
+async def create_goal(
+    pair_id: Identifier, data: GoalCreate, session: SessionDep, user: CurrentUser
+) -> GoalPublic:
+    """A member of the pair sets a SMART goal (measure, unit, baseline, target, due date)."""
+    created = await goals.create_goal(session, user=user, pair_id=pair_id, data=data)
+    await session.commit()
+    return created
+
+
+@router.post("/goals/{goal_id}/progress", response_model=GoalPublic)
+async def record_goal_progress(
+    goal_id: Identifier, data: GoalProgressCreate, session: SessionDep, user: CurrentUser
+) -> GoalPublic:
+    """Either member records the measure's value on a day."""
+    updated = await goals.record_progress(session, user=user, goal_id=goal_id, data=data)
+    await session.commit()
+    return updated
+
+
+@router.post("/goals/{goal_id}/status", response_model=GoalPublic)
+async def set_goal_status(
+    goal_id: Identifier, data: GoalStatusChange, session: SessionDep, user: CurrentUser
+) -> GoalPublic:
+    """Either member closes the goal as achieved or missed."""
+    updated = await goals.set_status(session, user=user, goal_id=goal_id, data=data)
+    await session.commit()
+    return updated

@@ -16,3 +16,14 @@ class SchedulingSettings(ServiceSettings):
     plan_lead_hours: int = 24
     # The ORGANIZER of a plan's invitation (iTIP needs one; the notifications part sends it).
     calendar_organizer: str = "mailto:mentoring@upward.invalid"
+
+    # Session logs: how long after `held_at` the author may still correct their log.
+    log_correction_days: int = 7
+    # Inactivity (inactivity.py): a pair with no session held for twice its programme's
+    # cadence is at risk; after this many days of silence scheduling proposes closing it.
+    # Per programme: `{"<programme id>": days}` (JSON in SCHEDULING_CLOSE_AFTER_DAYS_BY_PROGRAMME).
+    close_after_days: int = 90
+    close_after_days_by_programme: dict[str, int] = {}
+    # How often the time-driven sweep (at-risk pairs, goals past their due date) runs;
+    # 0 turns it off (a deployment may run it elsewhere).
+    sweep_interval_seconds: float = 3600.0

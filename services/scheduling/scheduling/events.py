@@ -11,8 +11,12 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduling.models import MentoringSession, Plan
+from scheduling.models import Goal, MemberLog, MentoringSession, Pair, Plan
 from upward_common.events import (
+    GoalUpdated,
+    PairAtRisk,
+    PairClosureProposed,
+    PairFitFlagged,
     PlanAccepted,
     SessionCancelled,
     SessionLogged,
@@ -74,15 +78,56 @@ def plan_accepted(
     ))
 
 
-def session_logged(session: AsyncSession, held: MentoringSession, *, logged_by: str) -> None:
-    # Neither the recap nor any private note travels: only that it was held.
-    assert held.held_at is not None
+def session_logged(
+    session: AsyncSession, held: MentoringSession, log: MemberLog, *, logged_by: str,
+    corrected: bool = False,
+) -> None:
+    # Neither the recap nor any private note travels: the member's own part only.
     emit(session, SessionLogged(
         session_id=held.id,
         pair_id=held.pair_id,
         programme_id=held.programme_id,
-        held_at=held.held_at,
-        duration_minutes=held.duration_minutes,
+        held_at=log.held_at,
+        duration_minutes=log.duration_minutes,
         logged_by_employee_id=logged_by,
+        author_role="mentor" if log.author_role == "mentor" else "mentee",
+        mentor_attended=log.mentor_attended,
+        mentee_attended=log.mentee_attended,
+        topics=list(log.topics),
+        rating=log.rating,
+        fit=None if log.fit is None else ("poor" if log.fit == "poor" else "good"),
+        corrected=corrected,
         occurred_at=utcnow(),
     ))
+
+
+# --- session logs, goals, inactivity -----------------------------------------------
+
+
+def pair_fit_flagged(session: AsyncSession, pair: Pair, *, reports: int, at: datetime) -> None:
+    emit(session, PairFitFlagged(pair_id=pair.id, programme_id=pair.programme_id,
+                                 poor_fit_reports=reports, occurred_at=at))
+
+
+def goal_updated(session: AsyncSession, goal: Goal, *, at: datetime) -> None:
+    emit(session, GoalUpdated(goal_id=goal.id, pair_id=goal.pair_id,
+                              programme_id=goal.programme_id, status=str(goal.status),
+                              progress_percent=goal.progress_percent, occurred_at=at))
+
+
+def pair_at_risk(
+    session: AsyncSession, pair: Pair, *, silent_since: datetime, cadence_days: int,
+    at: datetime,
+) -> None:
+    emit(session, PairAtRisk(pair_id=pair.id, programme_id=pair.programme_id,
+                             silent_since=silent_since, cadence_days=cadence_days,
+                             occurred_at=at))
+
+
+def pair_closure_proposed(
+    session: AsyncSession, pair: Pair, *, silent_since: datetime, silent_days: int,
+    at: datetime,
+) -> None:
+    emit(session, PairClosureProposed(pair_id=pair.id, programme_id=pair.programme_id,
+                                      silent_since=silent_since, silent_days=silent_days,
+                                      occurred_at=at))

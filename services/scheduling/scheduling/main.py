@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from scheduling import service
+from scheduling import inactivity, service
 from scheduling.api import router
 from scheduling.config import SchedulingSettings
 from upward_common.events import (
@@ -19,10 +19,14 @@ from upward_common.service import ServiceDefinition
 SERVICE = ServiceDefinition(
     name="scheduling",
     title="Upward scheduling",
-    description="Sessions planned for each pair, what was held, shared recaps and private notes.",
+    description=("Recurring plans and calendar feeds for each pair, what each member logged, "
+                 "shared recaps, "
+                 "private notes, SMART goals and inactivity."),
     settings_cls=SchedulingSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
+    # The time-driven sweep (at-risk pairs, goals past due) runs while the app runs.
+    lifespan=inactivity.lifespan,
     handlers={
         PairFormed: service.on_pair_formed,
         PairEnded: service.on_pair_ended,

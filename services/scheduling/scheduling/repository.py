@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduling.models import (
     CalendarFeed,
+    Goal,
+    GoalProgress,
+    GoalStatus,
+    MemberLog,
     MentoringSession,
     Pair,
+    PairingFit,
+    PairStatus,
     Participant,
     Plan,
     PlanSeries,
@@ -21,12 +27,11 @@ from scheduling.models import (
     SessionStatus,
 )
 
+Row = (Pair | Programme | Participant | MentoringSession | PrivateNote | Plan | PlanSeries
+       | CalendarFeed | MemberLog | Goal | GoalProgress)
 
-async def add(
-    session: AsyncSession,
-    row: Pair | Programme | Participant | MentoringSession | PrivateNote | Plan | PlanSeries
-    | CalendarFeed,
-) -> None:
+
+async def add(session: AsyncSession, row: Row) -> None:
     session.add(row)
     await session.flush()
 
@@ -143,6 +148,13 @@ async def forget_employee(session: AsyncSession, employee_id: str) -> None:
         .where(col(MentoringSession.logged_by_employee_id) == employee_id)
         .values(recap=None, logged_by_employee_id=None)
     )
+    await session.exec(update(MemberLog).where(col(MemberLog.author_employee_id) == employee_id)
+                       .values(author_employee_id=None))
+    await session.exec(update(Goal).where(col(Goal.created_by_employee_id) == employee_id)
+                       .values(created_by_employee_id=None))
+    await session.exec(update(GoalProgress)
+                       .where(col(GoalProgress.recorded_by_employee_id) == employee_id)
+                       .values(recorded_by_employee_id=None))
     await session.exec(update(Pair).where(col(Pair.mentor_employee_id) == employee_id)
                        .values(mentor_employee_id=None))
     await session.exec(update(Pair).where(col(Pair.mentee_employee_id) == employee_id)
@@ -242,3 +254,105 @@ async def plans_of_employee(session: AsyncSession, employee_id: str) -> Sequence
         .order_by(col(Plan.created_at), col(Plan.id))
     )
     return (await session.exec(query)).all()
+# --- session logs ----------------------------------------------------------------
+
+
+async def get_note(
+    session: AsyncSession, *, session_id: str, author_employee_id: str
+) -> PrivateNote | None:
+    query = select(PrivateNote).where(PrivateNote.session_id == session_id,
+                                      PrivateNote.author_employee_id == author_employee_id)
+    return (await session.exec(query)).first()
+
+
+async def logs_of_sessions(
+    session: AsyncSession, session_ids: Sequence[str]
+) -> Sequence[MemberLog]:
+    ids = list(session_ids)
+    rows: list[MemberLog] = []
+    for start in range(0, len(ids), 500):
+        query = (select(MemberLog)
+                 .where(col(MemberLog.session_id).in_(ids[start : start + 500]))
+                 .order_by(col(MemberLog.logged_at), col(MemberLog.id)))
+        rows.extend((await session.exec(query)).all())
+    return rows
+
+
+async def poor_fit_reports(session: AsyncSession, pair_id: str) -> int:
+    query = select(func.count()).select_from(MemberLog).where(
+        MemberLog.pair_id == pair_id, col(MemberLog.fit) == PairingFit.POOR)
+    return int((await session.exec(query)).one())
+
+
+# --- goals -------------------------------------------------------------------------
+
+
+async def get_goal(session: AsyncSession, goal_id: str) -> Goal | None:
+    return await session.get(Goal, goal_id)
+
+
+async def goals_of_pair(session: AsyncSession, pair_id: str) -> Sequence[Goal]:
+    query = (select(Goal).where(Goal.pair_id == pair_id)
+             .order_by(col(Goal.created_at), col(Goal.id)))
+    return (await session.exec(query)).all()
+
+
+async def progress_of_goals(
+    session: AsyncSession, goal_ids: Sequence[str]
+) -> Sequence[GoalProgress]:
+    if not goal_ids:
+        return []
+    query = (select(GoalProgress).where(col(GoalProgress.goal_id).in_(list(goal_ids)))
+             .order_by(col(GoalProgress.recorded_on), col(GoalProgress.recorded_at),
+                       col(GoalProgress.id)))
+    return (await session.exec(query)).all()
+
+
+async def goals_due_before(session: AsyncSession, day: date) -> Sequence[Goal]:
+    """Active goals whose due date is before `day`."""
+    query = select(Goal).where(col(Goal.status) == GoalStatus.ACTIVE, col(Goal.due_on) < day)
+    return (await session.exec(query)).all()
+
+
+# --- inactivity --------------------------------------------------------------------
+
+
+async def active_pairs_with_last_held(
+    session: AsyncSession,
+) -> Sequence[tuple[Pair, datetime | None]]:
+    """Every formed, active pair with the `held_at` of its latest held session."""
+    last_held = (
+        select(MentoringSession.pair_id,
+               func.max(MentoringSession.held_at).label("last_held_at"))
+        .where(col(MentoringSession.status) == SessionStatus.HELD)
+        .group_by(col(MentoringSession.pair_id))
+        .subquery()
+    )
+    query = (
+        select(Pair, last_held.c.last_held_at)
+        .outerjoin(last_held, last_held.c.pair_id == col(Pair.id))
+        .where(col(Pair.status) == PairStatus.ACTIVE, col(Pair.formed_at).is_not(None))
+        .order_by(col(Pair.id))
+    )
+    rows = (await session.exec(query)).all()
+    return [(pair, _aware(held)) for pair, held in rows]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # An aggregate skips the column's type: SQLite hands back a naive (UTC) datetime
+    # or its text.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """PostgreSQL: take the transaction-scoped advisory lock `key` if free (released at the
+    transaction's end)."""
+    result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)")
+                                .bindparams(key=key))  # type: ignore[call-overload]
+    return bool(result.scalar())

@@ -20,6 +20,8 @@ from scheduling.models import (
     CalendarFeedIssued,
     CalendarFeedRevoked,
     InvitationMethod,
+    MemberLog,
+    MemberLogPublic,
     MentoringSession,
     NearestSlotPublic,
     OccurrenceCancel,
@@ -39,6 +41,7 @@ from scheduling.models import (
     RescheduleScope,
     SeriesPublic,
     SessionLog,
+    SessionLogCorrection,
     SessionPublic,
     SessionStatus,
     Side,
@@ -111,12 +114,13 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
     row = row or Programme(id=programme.programme_id, name=programme.name,
                            status=programme.status, session_cadence=programme.session_cadence,
                            session_minutes=programme.session_minutes,
-                           occurred_at=data.occurred_at)
+                           topics=list(programme.topics), occurred_at=data.occurred_at)
     row.name = programme.name
     row.status = programme.status
     row.session_cadence = programme.session_cadence
     row.session_minutes = programme.session_minutes
     row.duration_weeks = programme.duration_weeks
+    row.topics = list(programme.topics)
     row.occurred_at = data.occurred_at
     await repository.add(session, row)
 
@@ -166,11 +170,16 @@ async def present(
     session: AsyncSession, *, user: Principal, sessions: Sequence[MentoringSession],
     pairs: dict[str, Pair],
 ) -> list[SessionPublic]:
-    """Sessions as `user` may see them: the recap for the pair only, notes for their author."""
+    """Sessions as `user` may see them: the recap for the pair only, notes for their author,
+    each member's rating and fit for that member only."""
     notes: dict[str, str] = {}
     if user.employee_id is not None:
         notes = await repository.notes_by_author(
             session, author_employee_id=user.employee_id, session_ids=[s.id for s in sessions])
+    logs: dict[str, list[MemberLogPublic]] = {}
+    for log in await repository.logs_of_sessions(session, [s.id for s in sessions]):
+        mine = user.employee_id is not None and log.author_employee_id == user.employee_id
+        logs.setdefault(log.session_id, []).append(_present_log(log, mine=mine))
     shown = []
     for row in sessions:
         member = pairs[row.pair_id].has_member(user.employee_id)
@@ -183,9 +192,24 @@ async def present(
             status=row.status,
             held_at=row.held_at,
             recap=row.recap if member else None,
+            key_takeaways=row.key_takeaways if member else None,
             my_private_note=notes.get(row.id),
+            logs=logs.get(row.id, []),
         ))
     return shown
+
+
+def _present_log(log: MemberLog, *, mine: bool) -> MemberLogPublic:
+    # A member's rating and fit answer are theirs: not the partner's to read, nor an admin's
+    # (analytics counts them, without names).
+    return MemberLogPublic(
+        author_role=log.author_role, mine=mine, held_at=log.held_at,
+        duration_minutes=log.duration_minutes, mentor_attended=log.mentor_attended,
+        mentee_attended=log.mentee_attended, topics=list(log.topics),
+        rating=log.rating if mine else None, fit=log.fit if mine else None,
+        logged_at=log.logged_at, corrected_at=log.corrected_at,
+        correctable_until=log.correctable_until,
+    )
 
 
 async def list_pair_sessions(
@@ -253,33 +277,165 @@ async def list_employee_sessions(
     return await present(session, user=user, sessions=sessions, pairs=pairs)
 
 
-async def log_session(
-    session: AsyncSession, *, user: Principal, session_id: str, data: SessionLog
-) -> SessionPublic:
-    """A pair member records that the session was held: shared recap, own private note."""
+# --- session logs: each member's own part ----------------------------------------
+
+
+async def _member_session(
+    session: AsyncSession, *, user: Principal, session_id: str
+) -> tuple[MentoringSession, Pair, str]:
+    """The session, its pair and the caller's employee id, when the caller is a member."""
     row = await repository.get_session(session, session_id)
     if row is None:
         raise not_found("Session", session_id)
     pair = await _pair_of(session, row.pair_id)
-    if not pair.has_member(user.employee_id) or user.employee_id is None:
+    if user.employee_id is None or not pair.has_member(user.employee_id):
         raise _not_member()
-    if row.status == SessionStatus.HELD:
-        raise conflict("This session has already been logged", field="session_id")
+    return row, pair, user.employee_id
+
+
+def _check_held_at(held_at: datetime, *, pair: Pair, now: datetime) -> None:
+    if held_at > now:
+        raise invalid("held_at", "must not be in the future")
+    if pair.formed_at is not None and held_at < pair.formed_at:
+        raise invalid("held_at", "must not be before the pair formed "
+                      f"({pair.formed_at.isoformat()})")
+
+
+async def _check_topics(session: AsyncSession, *, pair: Pair, topics: Sequence[str]) -> None:
+    programme = await repository.get_programme(session, pair.programme_id)
+    catalogue = set(programme.topics) if programme is not None else set()
+    unknown = [topic for topic in topics if topic not in catalogue]
+    if unknown:
+        raise invalid("topics", "must come from the programme's topic catalogue; not in it: "
+                      + ", ".join(repr(topic) for topic in unknown[:5]))
+
+
+async def _keep_note(
+    session: AsyncSession, *, session_id: str, author: str, body: str, now: datetime
+) -> None:
+    """Write, replace or (with an empty body) delete the author's own note."""
+    note = await repository.get_note(session, session_id=session_id, author_employee_id=author)
+    if note is None and body:
+        await repository.add(session, PrivateNote(
+            session_id=session_id, author_employee_id=author, body=body, written_at=now))
+    elif note is not None and body:
+        note.body, note.written_at = body, now
+        await repository.add(session, note)
+    elif note is not None:
+        await session.delete(note)
+        await session.flush()
+
+
+def _keep_recap(
+    row: MentoringSession, *, author: str, recap: str | None, takeaways: list[str] | None
+) -> None:
+    # The recap is the pair's: either member's log or correction that carries it replaces it.
+    if recap is not None:
+        row.recap = recap or None
+        row.logged_by_employee_id = author
+    if takeaways is not None:
+        row.key_takeaways = list(takeaways) or None
+        row.logged_by_employee_id = author
+
+
+async def _check_fit(session: AsyncSession, *, pair: Pair, now: datetime) -> None:
+    """A poor fit reported twice for the pair (either member, any sessions) is flagged once."""
+    if pair.fit_flagged_at is not None:
+        return
+    reports = await repository.poor_fit_reports(session, pair.id)
+    if reports >= 2:
+        pair.fit_flagged_at = now
+        await repository.add(session, pair)
+        events.pair_fit_flagged(session, pair, reports=reports, at=now)
+
+
+async def log_session(
+    session: AsyncSession, *, user: Principal, session_id: str, data: SessionLog,
+    correction_window: timedelta, now: datetime | None = None,
+) -> SessionPublic:
+    """A pair member logs their own part of a held session; the partner may have logged first."""
+    now = now or utcnow()
+    row, pair, author = await _member_session(session, user=user, session_id=session_id)
     if row.status == SessionStatus.CANCELLED:
         raise conflict("This session was cancelled; it cannot be logged", field="session_id")
-    now = utcnow()
-    row.status = SessionStatus.HELD
-    row.held_at = data.held_at
-    row.duration_minutes = data.duration_minutes
-    row.recap = data.recap or None
-    row.logged_by_employee_id = user.employee_id
-    row.logged_at = now
+    existing = [log for log in await repository.logs_of_sessions(session, [row.id])
+                if log.author_employee_id == author]
+    if existing:
+        raise conflict("You have logged this session already; correct your log instead "
+                       "(PATCH /api/v1/sessions/{session_id}/log)", field="session_id")
+    _check_held_at(data.held_at, pair=pair, now=now)
+    await _check_topics(session, pair=pair, topics=data.topics)
+    if row.status == SessionStatus.PLANNED:
+        # The first log makes the session held, for the time and length it reports.
+        row.status = SessionStatus.HELD
+        row.held_at = data.held_at
+        row.duration_minutes = data.duration_minutes
+        row.logged_at = now
+    _keep_recap(row, author=author, recap=data.recap, takeaways=data.key_takeaways)
+    if row.logged_by_employee_id is None:
+        row.logged_by_employee_id = author
     await repository.add(session, row)
+    log = MemberLog(
+        session_id=row.id, pair_id=pair.id, author_employee_id=author,
+        author_role="mentor" if pair.mentor_employee_id == author else "mentee",
+        held_at=data.held_at, duration_minutes=data.duration_minutes,
+        mentor_attended=data.mentor_attended, mentee_attended=data.mentee_attended,
+        topics=list(data.topics), rating=data.rating, fit=data.fit, logged_at=now,
+        correctable_until=data.held_at + correction_window,
+    )
+    await repository.add(session, log)
     if data.private_note:
-        await repository.add(session, PrivateNote(
-            session_id=row.id, author_employee_id=user.employee_id, body=data.private_note,
-            written_at=now))
-    events.session_logged(session, row, logged_by=user.employee_id)
+        await _keep_note(session, session_id=row.id, author=author, body=data.private_note,
+                         now=now)
+    events.session_logged(session, row, log, logged_by=author)
+    await _check_fit(session, pair=pair, now=now)
+    return (await present(session, user=user, sessions=[row], pairs={pair.id: pair}))[0]
+
+
+async def correct_session_log(
+    session: AsyncSession, *, user: Principal, session_id: str, data: SessionLogCorrection,
+    now: datetime | None = None,
+) -> SessionPublic:
+    """The author corrects their own log, within its correction window; given fields change."""
+    now = now or utcnow()
+    row, pair, author = await _member_session(session, user=user, session_id=session_id)
+    logs = await repository.logs_of_sessions(session, [row.id])
+    log = next((log for log in logs if log.author_employee_id == author), None)
+    if log is None:
+        raise not_found("Session log of yours", session_id)
+    if now > log.correctable_until:
+        raise conflict(f"Your log could be corrected until {log.correctable_until.isoformat()}",
+                       field="session_id", correctable_until=log.correctable_until.isoformat())
+    given = data.model_fields_set
+    if data.held_at is not None:
+        _check_held_at(data.held_at, pair=pair, now=now)
+        log.held_at = data.held_at
+    if data.topics is not None:
+        await _check_topics(session, pair=pair, topics=data.topics)
+        log.topics = list(data.topics)
+    if data.duration_minutes is not None:
+        log.duration_minutes = data.duration_minutes
+    if data.mentor_attended is not None:
+        log.mentor_attended = data.mentor_attended
+    if data.mentee_attended is not None:
+        log.mentee_attended = data.mentee_attended
+    # rating and fit may be cleared with an explicit null.
+    if "rating" in given:
+        log.rating = data.rating
+    if "fit" in given:
+        log.fit = data.fit
+    log.corrected_at = now
+    await repository.add(session, log)
+    if logs[0].id == log.id:
+        # The first log set the session's time and length: its correction moves them.
+        row.held_at, row.duration_minutes = log.held_at, log.duration_minutes
+    _keep_recap(row, author=author, recap=data.recap, takeaways=data.key_takeaways)
+    await repository.add(session, row)
+    if data.private_note is not None:
+        await _keep_note(session, session_id=row.id, author=author, body=data.private_note,
+                         now=now)
+    events.session_logged(session, row, log, logged_by=author, corrected=True)
+    await _check_fit(session, pair=pair, now=now)
     return (await present(session, user=user, sessions=[row], pairs={pair.id: pair}))[0]
 
 

@@ -1,0 +1,147 @@
+"""A pair's SMART goals: set by a member, progressed by either, closed, each change announced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from scheduling.models import Goal, GoalProgress
+from tests.scheduling.test_api import (
+    MENTEE,
+    MENTOR,
+    OUTSIDER,
+    PlannedPair,
+    StartService,
+    planned_pair,
+)
+from tests.support.stack import wait_until
+from tests.support.stream import Stream
+from upward_common.events import PairEnded
+from upward_common.tables import OutboxEvent
+
+TODAY = datetime.now(UTC).date()
+GOAL = {"text": "Raise proficiency in data visualisation by 30 % within six months",
+        "measure": "self-assessed proficiency", "unit": "points", "baseline": 50,
+        "target": 65, "due_on": (TODAY + timedelta(days=180)).isoformat()}
+
+
+@pytest.fixture
+def pair(
+    start_service: StartService, stream: Stream, token: Callable[..., str]
+) -> AbstractAsyncContextManager[PlannedPair]:
+    return planned_pair(start_service, stream, token)
+
+
+async def _create(p: PlannedPair, who: str = MENTEE, **changes: Any) -> Any:
+    return await p.call(who, "POST", f"/api/v1/pairs/{p.pair_id}/goals",
+                        json={**GOAL, **changes})
+
+
+async def test_members_set_and_progress_a_goal_and_each_change_is_announced(
+    pair: AbstractAsyncContextManager[PlannedPair], stream: Stream,
+) -> None:
+    async with pair as p:
+        created = await _create(p)
+        assert created.status_code == 201, created.text
+        goal = created.json()
+        assert goal["status"] == "active" and goal["progress_percent"] == 0
+        assert goal["current"] == 50 and goal["unit"] == "points"
+
+        path = f"/api/v1/goals/{goal['id']}/progress"
+        yesterday = (TODAY - timedelta(days=1)).isoformat()
+        # Either member records progress; the latest day's value is the current one.
+        first = await p.call(MENTOR, "POST", path,
+                             json={"value": 56, "recorded_on": TODAY.isoformat()})
+        assert first.status_code == 200, first.text
+        assert first.json()["progress_percent"] == 40
+        # A goal set today takes no entry for yesterday.
+        early = await p.call(MENTEE, "POST", path, json={"value": 53, "recorded_on": yesterday})
+        assert early.status_code == 422 and early.json()["field"] == "recorded_on"
+
+        achieved = await p.call(MENTEE, "POST", f"/api/v1/goals/{goal['id']}/status",
+                                json={"status": "achieved"})
+        assert achieved.status_code == 200, achieved.text
+        assert achieved.json()["status"] == "achieved"
+        again = await p.call(MENTOR, "POST", path, json={"value": 60,
+                                                         "recorded_on": TODAY.isoformat()})
+        assert again.status_code == 409
+
+        listed = (await p.call("hr_admin", "GET", f"/api/v1/pairs/{p.pair_id}/goals")).json()
+        assert [g["status"] for g in listed] == ["achieved"]
+        assert [u["value"] for u in listed[0]["progress"]] == [56]
+
+        updates = await stream.events("mentoring.goal.updated")
+        assert [(e.data["status"], e.data["progress_percent"]) for e in updates] == [
+            ("active", 0), ("active", 40), ("achieved", 40)]
+        assert all(e.data["goal_id"] == goal["id"] for e in updates)
+        assert GOAL["text"] not in " ".join(e.model_dump_json() for e in updates)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"due_on": TODAY.isoformat()}, "due_on"),
+        ({"target": 50}, "target"),
+        ({"text": ""}, "text"),
+        ({"text": "x" * 4_001}, "text"),
+        ({"unit": "x" * 101}, "unit"),
+        ({"baseline": "NaN"}, "baseline"),
+        ({"target": 1e13}, "target"),
+    ],
+)
+async def test_a_bad_goal_is_refused_naming_the_field_and_writes_nothing(
+    pair: AbstractAsyncContextManager[PlannedPair], changes: dict[str, Any], field: str,
+) -> None:
+    async with pair as p:
+        response = await _create(p, **changes)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["field"] == field
+        assert await p.count(select(func.count()).select_from(Goal)) == 0
+        assert await p.count(select(func.count()).select_from(OutboxEvent)
+                             .where(OutboxEvent.subject == "mentoring.goal.updated")) == 0
+
+
+async def test_only_the_pair_sets_or_progresses_goals(
+    pair: AbstractAsyncContextManager[PlannedPair],
+) -> None:
+    async with pair as p:
+        for who in (OUTSIDER, "hr_admin"):
+            assert (await _create(p, who)).status_code == 403, who
+        goal = (await _create(p)).json()
+        for who in (OUTSIDER, "hr_admin"):
+            response = await p.call(who, "POST", f"/api/v1/goals/{goal['id']}/progress",
+                                    json={"value": 1, "recorded_on": TODAY.isoformat()})
+            assert response.status_code == 403, who
+            response = await p.call(who, "POST", f"/api/v1/goals/{goal['id']}/status",
+                                    json={"status": "missed"})
+            assert response.status_code == 403, who
+        outsider = await p.call(OUTSIDER, "GET", f"/api/v1/pairs/{p.pair_id}/goals")
+        assert outsider.status_code == 403
+        future = (TODAY + timedelta(days=1)).isoformat()
+        ahead = await p.call(MENTOR, "POST", f"/api/v1/goals/{goal['id']}/progress",
+                             json={"value": 1, "recorded_on": future})
+        assert ahead.status_code == 422 and ahead.json()["field"] == "recorded_on"
+        assert await p.count(select(func.count()).select_from(GoalProgress)) == 0
+
+
+async def test_an_ended_pair_takes_no_new_goal(
+    start_service: StartService, stream: Stream, token: Callable[..., str],
+) -> None:
+    async with planned_pair(start_service, stream, token) as p:
+        # Ended before its first session, which is cancelled: the sign the end was applied.
+        await stream.publish(PairEnded(pair_id=p.pair_id, programme_id="x", reason="completed",
+                                       occurred_at=datetime(2026, 11, 19, tzinfo=UTC)))
+
+        async def ended() -> bool:
+            return (await p.session(MENTOR))["status"] == "cancelled"
+
+        await wait_until(ended)
+        response = await _create(p)
+        assert response.status_code == 409
+        assert date.fromisoformat(GOAL["due_on"]) > TODAY
