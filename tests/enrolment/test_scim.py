@@ -348,3 +348,69 @@ async def test_a_body_nested_too_deep_or_too_large_is_refused(
     too_large = await scim_client.post("/Users", json=large)
     assert too_large.status_code == 413 and too_large.json()["status"] == "413"
     assert await _employees(enrolment) == 0
+
+
+async def test_every_filter_operator_on_numbers_dates_strings_and_booleans(
+    scim_client: httpx.AsyncClient,
+) -> None:
+    people = {"ana": (3, "2018-09-03", True), "bob": (9, "2021-01-11", True),
+              "cleo": (17, "2023-06-17", False), "dan": (20, "2024-02-05", True)}
+    for name, (level, hired, active) in people.items():
+        body = okta_user(f"{name}@corp.example", active=active)
+        body[scim.UPWARD_SCHEMA].update(jobLevel=level, hireDate=hired)
+        assert (await scim_client.post("/Users", json=body)).status_code == 201
+    ext = scim.UPWARD_SCHEMA
+
+    async def names(query: str) -> list[str]:
+        response = await scim_client.get("/Users", params={"filter": query})
+        assert response.status_code == 200, f"{query}: {response.text}"
+        return sorted(r["userName"].split("@")[0] for r in response.json()["Resources"])
+
+    # Numbers with more than one digit, with and without the extension's URN.
+    assert await names(f"{ext}:jobLevel ge 17") == ["cleo", "dan"]
+    assert await names("jobLevel ge 17") == ["cleo", "dan"]
+    assert await names("jobLevel gt 17") == ["dan"]
+    assert await names("jobLevel lt 17") == ["ana", "bob"]
+    assert await names("jobLevel le 9") == ["ana", "bob"]
+    assert await names("jobLevel eq 20") == ["dan"]
+    assert await names("jobLevel ne 20") == ["ana", "bob", "cleo"]
+    assert await names("jobLevel eq 17.0") == ["cleo"]
+    assert await names("jobLevel pr") == ["ana", "bob", "cleo", "dan"]
+    # Dates.
+    assert await names(f'{ext}:hireDate ge "2021-01-11"') == ["bob", "cleo", "dan"]
+    assert await names('hireDate gt "2021-01-11"') == ["cleo", "dan"]
+    assert await names('hireDate lt "2021-01-11"') == ["ana"]
+    assert await names('hireDate le "2021-01-11"') == ["ana", "bob"]
+    assert await names('hireDate eq "2023-06-17"') == ["cleo"]
+    assert await names('hireDate ne "2023-06-17"') == ["ana", "bob", "dan"]
+    assert len(await names('meta.created ge "2000-01-01T00:00:00Z"')) == 4
+    # Strings: case-insensitive where RFC 7643 says so, escapes as in JSON.
+    assert await names('userName eq "BOB@corp.example"') == ["bob"]
+    assert await names('userName ne "bob@corp.example"') == ["ana", "cleo", "dan"]
+    assert await names('userName co "LEO"') == ["cleo"]
+    assert await names('userName sw "d"') == ["dan"]
+    assert await names('emails[value ew "@CORP.example"]') == ["ana", "bob", "cleo", "dan"]
+    assert await names('userName gt "c"') == ["cleo", "dan"]
+    assert await names('userName lt "b"') == ["ana"]
+    assert await names('userName eq "a\\"b"') == []
+    assert await names('name.givenName eq "Ana"') == ["ana"]
+    # Booleans.
+    assert await names("active eq false") == ["cleo"]
+    assert await names("active ne false") == ["ana", "bob", "dan"]
+    assert await names("active eq true and jobLevel ge 9") == ["bob", "dan"]
+    # Logical operators and grouping.
+    assert await names("jobLevel lt 5 or jobLevel gt 18") == ["ana", "dan"]
+    assert await names("not (jobLevel ge 17) and active eq true") == ["ana", "bob"]
+    assert await names('(jobLevel ge 9 and active eq true) or userName sw "a"') == [
+        "ana", "bob", "dan"]
+    # Wrong types and operators are a 400 naming the problem.
+    _refused(await scim_client.get("/Users", params={"filter": 'jobLevel ge "high"'}),
+             "invalidFilter", "int")
+    _refused(await scim_client.get("/Users", params={"filter": "jobLevel co 1"}),
+             "invalidFilter", "co")
+    _refused(await scim_client.get("/Users", params={"filter": "active gt true"}),
+             "invalidFilter", "boolean")
+    _refused(await scim_client.get("/Users", params={"filter": 'hireDate lt "soon"'}),
+             "invalidFilter", "date")
+    _refused(await scim_client.get("/Users", params={"filter": "jobLevel ge 1x"}),
+             "invalidFilter")

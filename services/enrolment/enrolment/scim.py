@@ -1,8 +1,8 @@
 """SCIM 2.0 (RFC 7643/7644) for identity and HR systems: the User resource over employees.
 
-Resource models, PATCH application and attribute selection come from
-scim2-models; filters are parsed by scim2-filter-parser and translated here
-to SQL expressions over the employee mirror. The full SCIM document is kept
+Resource models, PATCH application, attribute selection and the filter
+grammar (RFC 7644 §3.4.2.2, on lark) come from scim2-models; the filter's
+tree is translated here to SQL expressions over the employee mirror. The full SCIM document is kept
 beside the employee columns, so what a client wrote is what it reads back.
 """
 
@@ -13,11 +13,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
-
-# scim2-filter-parser ships no type information.
-from scim2_filter_parser import ast as scim_ast  # type: ignore[import-untyped]
-from scim2_filter_parser.lexer import SCIMLexer  # type: ignore[import-untyped]
-from scim2_filter_parser.parser import SCIMParser  # type: ignore[import-untyped]
 from scim2_models import (
     URN,
     AuthenticationScheme,
@@ -28,6 +23,7 @@ from scim2_models import (
     Context,
     ETag,
     Extension,
+    InvalidFilterException,
     Meta,
     Mutability,
     Patch,
@@ -36,12 +32,23 @@ from scim2_models import (
     Required,
     ResourceType,
     SCIMException,
+    ScimFilter,
     ServiceProviderConfig,
     Sort,
     User,
 )
 from scim2_models import Error as ScimErrorMessage
 from scim2_models import Filter as FilterSupport
+from scim2_models.path import (
+    AttrPath,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
 from sqlalchemy import ColumnElement, and_, func, not_, or_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -404,57 +411,82 @@ def _document(user: Any) -> dict[str, Any]:
 
 # --- filters -----------------------------------------------------------------------
 
+_CORE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:user"
+_FILTER_COLUMNS: dict[tuple[str, str | None], tuple[Any, type, bool]] = {
+    ("id", None): (col(Employee.id), str, True),
+    ("username", None): (func.coalesce(col(Employee.user_name), col(Employee.email)),
+                         str, False),
+    ("externalid", None): (col(Employee.external_id), str, True),
+    ("emails", None): (col(Employee.email), str, False),
+    ("emails", "value"): (col(Employee.email), str, False),
+    ("active", None): (col(Employee.active), bool, True),
+    ("title", None): (col(Employee.job_title), str, False),
+    ("name", "givenname"): (col(Employee.given_name), str, False),
+    ("name", "familyname"): (col(Employee.family_name), str, False),
+    ("meta", "lastmodified"): (col(Employee.updated_at), datetime, True),
+    ("meta", "created"): (col(Employee.created_at), datetime, True),
+    ("enterprise:department", None): (col(Employee.department), str, False),
+    ("enterprise:manager", "value"): (col(Employee.manager_id), str, True),
+    ("upward:joblevel", None): (col(Employee.job_level), int, True),
+    ("upward:location", None): (col(Employee.location), str, False),
+    ("upward:timezone", None): (col(Employee.time_zone), str, True),
+    ("upward:hiredate", None): (col(Employee.hire_on), date, True),
+    ("upward:leavedate", None): (col(Employee.leave_on), date, True),
+}
 
-def _column(attr: scim_ast.AttrPath, namespace: str | None) -> tuple[Any, type, bool]:
-    """(column expression, type, case-exact) of a filter attribute path."""
-    name = attr.attr_name
-    sub = attr.sub_attr.value if attr.sub_attr is not None else None
-    uri = (attr.uri or "").lower()
+
+def _column(attr: AttrPath, namespace: AttrPath | None) -> tuple[Any, type, bool]:
+    """(column expression, type, case-exact) of a filter attribute path.
+
+    Inside `emails[...]` the path names a sub-attribute of the selected one. An
+    extension attribute may be named without its schema URN when no core
+    attribute has that name (`jobLevel ge 17`), as identity providers send it.
+    """
+    sub: str | None
     if namespace is not None:
-        name, sub = namespace, name
+        name, sub, uri = namespace.attr, attr.attr, (namespace.uri or "").lower()
+    else:
+        name, sub, uri = attr.attr, attr.sub_attr, (attr.uri or "").lower()
     key = (name.lower(), sub.lower() if sub else None)
     if uri == ENTERPRISE_SCHEMA.lower():
-        key = ("enterprise:" + key[0], key[1])
+        candidates = [("enterprise:" + key[0], key[1])]
     elif uri == UPWARD_SCHEMA.lower():
-        key = ("upward:" + key[0], key[1])
-    elif uri and uri != "urn:ietf:params:scim:schemas:core:2.0:user":
-        raise ScimError(400, f"Unknown schema {attr.uri}", "invalidFilter")
-    mapping: dict[tuple[str, str | None], tuple[Any, type, bool]] = {
-        ("id", None): (col(Employee.id), str, True),
-        ("username", None): (func.coalesce(col(Employee.user_name), col(Employee.email)),
-                             str, False),
-        ("externalid", None): (col(Employee.external_id), str, True),
-        ("emails", None): (col(Employee.email), str, False),
-        ("emails", "value"): (col(Employee.email), str, False),
-        ("active", None): (col(Employee.active), bool, True),
-        ("title", None): (col(Employee.job_title), str, False),
-        ("name", "givenname"): (col(Employee.given_name), str, False),
-        ("name", "familyname"): (col(Employee.family_name), str, False),
-        ("meta", "lastmodified"): (col(Employee.updated_at), datetime, True),
-        ("meta", "created"): (col(Employee.created_at), datetime, True),
-        ("enterprise:department", None): (col(Employee.department), str, False),
-        ("enterprise:manager", "value"): (col(Employee.manager_id), str, True),
-        ("upward:joblevel", None): (col(Employee.job_level), int, True),
-        ("upward:location", None): (col(Employee.location), str, False),
-        ("upward:timezone", None): (col(Employee.time_zone), str, True),
-        ("upward:hiredate", None): (col(Employee.hire_on), date, True),
-        ("upward:leavedate", None): (col(Employee.leave_on), date, True),
-    }
-    found = mapping.get(key)
-    if found is None:
-        shown = f"{name}.{sub}" if sub else name
-        raise ScimError(400, f"Filtering on {shown} is not supported", "invalidFilter")
-    return found
+        candidates = [("upward:" + key[0], key[1])]
+    elif uri and uri != _CORE_SCHEMA:
+        raise ScimError(400, f"Unknown schema {uri}", "invalidFilter")
+    elif uri:
+        candidates = [key]
+    else:
+        candidates = [key, ("upward:" + key[0], key[1]), ("enterprise:" + key[0], key[1])]
+    for candidate in candidates:
+        found = _FILTER_COLUMNS.get(candidate)
+        if found is not None:
+            return found
+    shown = f"{name}.{sub}" if sub else name
+    raise ScimError(400, f"Filtering on {shown} is not supported", "invalidFilter")
 
 
-def _value(raw: str, kind: type) -> Any:
+def _value(raw: Any, kind: type) -> Any:
+    """The filter's literal as the column's type: a JSON number, boolean or string."""
     try:
         if kind is bool:
-            if raw.lower() not in ("true", "false"):
-                raise ValueError(raw)
-            return raw.lower() == "true"
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "false"):
+                return raw.lower() == "true"
+            raise ValueError(raw)
+        if isinstance(raw, bool):
+            raise ValueError(raw)
         if kind is int:
-            return int(raw)
+            if isinstance(raw, float) and raw.is_integer():
+                return int(raw)
+            if isinstance(raw, int):
+                return raw
+            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+                return int(raw)
+            raise ValueError(raw)
+        if not isinstance(raw, str):
+            raise ValueError(raw)
         if kind is datetime:
             return datetime.fromisoformat(raw.replace("Z", "+00:00"))
         if kind is date:
@@ -465,29 +497,28 @@ def _value(raw: str, kind: type) -> Any:
     return raw
 
 
-def _compare(node: scim_ast.AttrExpr, namespace: str | None) -> ColumnElement[bool]:
-    column, kind, case_exact = _column(node.attr_path, namespace)
-    op = node.value.lower()
+def _compare(attr: AttrPath, op: str, raw: Any,
+             namespace: AttrPath | None) -> ColumnElement[bool]:
+    column, kind, case_exact = _column(attr, namespace)
     if op == "pr":
         present = column.is_not(None)
         return and_(present, column != "") if kind is str else present
-    raw = node.comp_value.value if node.comp_value is not None else None
-    if raw is None or raw == "null":
+    if raw is None:
         if op in ("eq", "ne"):
             nullness: ColumnElement[bool] = (column.is_(None) if op == "eq"
                                              else column.is_not(None))
             return nullness
         raise ScimError(400, "null compares only with eq and ne", "invalidFilter")
+    if op in ("co", "sw", "ew") and kind is not str:
+        raise ScimError(400, f"{op} needs a string attribute", "invalidFilter")
+    if kind is bool and op not in ("eq", "ne"):
+        raise ScimError(400, f"{op} does not apply to a boolean", "invalidFilter")
     value = _value(raw, kind)
     if kind is str and not case_exact:
         column, value = func.lower(column), value.lower()
     if op in ("co", "sw", "ew"):
-        if kind is not str:
-            raise ScimError(400, f"{op} needs a string attribute", "invalidFilter")
         method = {"co": column.contains, "sw": column.startswith, "ew": column.endswith}[op]
         return method(value, autoescape=True)  # type: ignore[no-any-return]
-    if kind is bool and op not in ("eq", "ne"):
-        raise ScimError(400, f"{op} does not apply to a boolean", "invalidFilter")
     comparisons = {"eq": column.__eq__, "ne": column.__ne__, "gt": column.__gt__,
                    "ge": column.__ge__, "lt": column.__lt__, "le": column.__le__}
     if op not in comparisons:
@@ -498,38 +529,20 @@ def _compare(node: scim_ast.AttrExpr, namespace: str | None) -> ColumnElement[bo
     return result
 
 
-def _translate(node: Any, namespace: str | None = None) -> ColumnElement[bool]:
-    if isinstance(node, scim_ast.Filter):
-        inner_namespace = namespace
-        if node.namespace is not None:
-            inner_namespace = node.namespace.attr_name
-        expression = _translate(node.expr, inner_namespace)
-        return not_(expression) if node.negated else expression
-    if isinstance(node, scim_ast.LogExpr):
-        # `a or b or c` parses as ((a or b) or c): flattened, a long chain neither
-        # recurses here nor nests in the SQL.
-        op = node.op.lower()
-        operands: list[ColumnElement[bool]] = []
-        stack: list[Any] = [node]
-        while stack:
-            item = stack.pop()
-            while (isinstance(item, scim_ast.Filter) and not item.negated
-                   and item.namespace is None):
-                item = item.expr
-            if isinstance(item, scim_ast.LogExpr) and item.op.lower() == op:
-                stack.extend((item.expr2, item.expr1))
-            else:
-                operands.append(_translate(item, namespace))
-        return and_(*operands) if op == "and" else or_(*operands)
-    if isinstance(node, scim_ast.AttrExpr):
-        if isinstance(node.attr_path.attr_name, scim_ast.Filter):
-            # `emails[type eq "work"].value eq "x"`: both sides name the one column we keep.
-            selector = _translate(node.attr_path.attr_name, namespace)
-            return and_(selector, _compare(
-                scim_ast.AttrExpr(node.value, scim_ast.AttrPath(
-                    node.attr_path.attr_name.namespace.attr_name, node.attr_path.sub_attr,
-                    node.attr_path.uri), node.comp_value), namespace))
-        return _compare(node, namespace)
+def _translate(node: FilterNode, namespace: AttrPath | None = None) -> ColumnElement[bool]:
+    if isinstance(node, LogicalExpr):
+        # The parser keeps `a or b or c` as one node: neither this nor the SQL nests.
+        operands = [_translate(term, namespace) for term in node.terms]
+        return and_(*operands) if node.op == LogicalOperator.and_ else or_(*operands)
+    if isinstance(node, Not):
+        return not_(_translate(node.expr, namespace))
+    if isinstance(node, Present):
+        return _compare(node.attr_path, "pr", None, namespace)
+    if isinstance(node, Comparison):
+        return _compare(node.attr_path, node.op.value, node.value, namespace)
+    if isinstance(node, ValuePath) and namespace is None and node.sub_attr is None:
+        # `emails[value ew "@corp.example"]`: the brackets filter the selected attribute.
+        return _translate(node.val_filter, node.attr_path)
     raise ScimError(400, "Unsupported filter expression", "invalidFilter")
 
 
@@ -566,11 +579,10 @@ def where(filter_text: str | None) -> ColumnElement[bool] | None:
         return None
     check_filter_text(filter_text)
     try:
-        tree = SCIMParser().parse(SCIMLexer().tokenize(filter_text))
-    except Exception as exc:
-        raise ScimError(400, f"The filter cannot be parsed: {exc}", "invalidFilter") from exc
-    if tree is None:
-        raise ScimError(400, "The filter cannot be parsed", "invalidFilter")
+        tree = ScimFilter(filter_text).ast
+    except InvalidFilterException as exc:
+        raise ScimError(400, f"The filter cannot be parsed: {exc.detail}",
+                        "invalidFilter") from exc
     return _translate(tree)
 
 
