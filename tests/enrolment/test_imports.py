@@ -320,3 +320,49 @@ async def test_strings_over_their_cap_or_with_nul_bytes_are_row_errors(
     assert csv_nul.status_code == 422 and csv_nul.json()["errors"][0]["field"] == "given_name"
     published = await wait_until(lambda: _at_least(events("mentoring.employee.updated"), 1))
     assert [e["data"]["employee"]["external_id"] for e in published] == ["ok"]
+
+
+async def test_one_email_per_active_employee_across_the_import_and_scim(
+    hris: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    scim_headers = {"content-type": "application/scim+json"}
+    sam = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+           "userName": "sam@corp.example", "externalId": "sam",
+           "name": {"givenName": "Sam", "familyName": "Doe"},
+           "emails": [{"value": "sam@corp.example", "primary": True}]}
+    assert (await hris.post("/scim/v2/Users", json=sam, headers=scim_headers)
+            ).status_code == 201
+    first = await hris.post("/api/v1/employees/import", headers=NDJSON,
+                            content=ndjson(person("ana"), person("bob")))
+    assert first.json()["created"] == 2
+    body = ndjson(
+        person("cleo", email="ANA@corp.example"),       # another's e-mail, any case
+        person("dan", email="dan@corp.example"),
+        person("eve", email="Dan@corp.example"),        # an earlier row's
+        person("fay", email="sam@corp.example"),        # a SCIM user's userName
+        person("ana", email="ana@corp.example"),        # her own: fine
+    )
+    report = (await hris.post("/api/v1/employees/import", content=body,
+                              headers=NDJSON)).json()
+    assert report["created"] == 1 and report["unchanged"] == 1, report
+    rejected = {e["row"]: e for e in report["errors"]}
+    assert {row: e["field"] for row, e in rejected.items()} == {
+        1: "email", 3: "email", 4: "email"}
+    assert "'ana'" in rejected[1]["reason"] and "row 2" in rejected[3]["reason"]
+    assert "'sam'" in rejected[4]["reason"]
+    # A leaver's e-mail is free again.
+    left = (date.today() - timedelta(days=1)).isoformat()
+    await hris.post("/api/v1/employees/import", headers=NDJSON,
+                    content=ndjson(person("bob", leave_date=left)))
+    again = await hris.post("/api/v1/employees/import", headers=NDJSON,
+                            content=ndjson(person("bob2", email="bob@corp.example")))
+    assert again.json()["created"] == 1, again.text
+    # SCIM answers 409 for an imported employee's e-mail, as a userName or an e-mail.
+    for user_name, emails in (("ana@corp.example", []),
+                              ("ana2@corp.example", [{"value": "Ana@corp.example"}])):
+        taken = {**sam, "userName": user_name, "externalId": "other", "emails": emails}
+        answer = await hris.post("/scim/v2/Users", json=taken, headers=scim_headers)
+        assert answer.status_code == 409 and answer.json()["scimType"] == "uniqueness"
+    found = (await hris.get("/scim/v2/Users",
+                            params={"filter": 'userName eq "ana@corp.example"'})).json()
+    assert found["totalResults"] == 1

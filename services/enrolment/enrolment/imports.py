@@ -285,6 +285,53 @@ def _row_problem(record: EmployeeRecord, today: date) -> tuple[str, str] | None:
     return None
 
 
+def _will_be_active(record: EmployeeRecord, today: date) -> bool:
+    left = record.get("leave_date")
+    return record.get("active") is not False and (left is None or left > today)
+
+
+def reject_taken_emails(
+    records: dict[str, tuple[int, EmployeeRecord]],
+    stored: Sequence[Mapping[str, Any]],
+    report: ImportReport,
+    today: date,
+) -> None:
+    """One e-mail per active employee, whichever channel wrote it (SCIM answers 409).
+
+    An active row's e-mail may be neither another active employee's e-mail nor
+    anyone's SCIM userName (what `userName eq` finds), nor an earlier row's.
+    """
+    owner: dict[str, str] = {}
+    for row in stored:
+        if row["erased_at"] is not None:
+            continue
+        if row["user_name"]:
+            owner[row["user_name"].lower()] = row["external_id"]
+        if not row["email"] or not row["active"] or row["deprovisioned_at"] is not None:
+            continue
+        # A row of the file replaces its stored e-mail (keeping it keeps it); a leaver's frees it.
+        email = row["email"].lower()
+        in_file = records.get(row["external_id"])
+        if in_file is None or (in_file[1]["email"].lower() == email
+                               and _will_be_active(in_file[1], today)):
+            owner.setdefault(email, row["external_id"])
+    first_row: dict[str, int] = {}
+    for external_id, (number, record) in list(records.items()):
+        if not _will_be_active(record, today):
+            continue
+        email = record["email"].lower()
+        holder = owner.get(email)
+        if holder is not None and holder != external_id:
+            reason = f"e-mail {record['email']!r} belongs to employee {holder!r}"
+        elif email in first_row:
+            reason = f"e-mail {record['email']!r} is also on row {first_row[email]}"
+        else:
+            first_row[email] = number
+            continue
+        del records[external_id]
+        report.errors.append(RejectedRow(row=number, field="email", reason=reason))
+
+
 def resolve_managers(
     records: Mapping[str, tuple[int, EmployeeRecord]],
     known_manager: Mapping[str, str | None],
@@ -447,6 +494,7 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
                     row=number, field="external_id",
                     reason="this employee was erased on request; remove them from the export"))
 
+    reject_taken_emails(records, stored, report, today)
     for external_id, reason in resolve_managers(records, known_manager).items():
         number = records.pop(external_id)[0]
         report.errors.append(RejectedRow(row=number, field="manager_external_id", reason=reason))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -100,6 +100,17 @@ async def get_employee_for_update(session: AsyncSession, employee_id: str) -> Em
 
 async def employee_by_user_name(session: AsyncSession, user_name: str) -> Employee | None:
     query = select(Employee).where(func.lower(col(Employee.user_name)) == user_name.lower())
+    return (await session.exec(query)).first()
+
+
+async def active_employee_by_email(session: AsyncSession, email: str) -> Employee | None:
+    """An active, provisioned employee whose e-mail or userName is `email` (any case)."""
+    wanted = email.lower()
+    query = select(Employee).where(
+        col(Employee.erased_at).is_(None), col(Employee.deprovisioned_at).is_(None),
+        col(Employee.active).is_(True),
+        or_(func.lower(col(Employee.email)) == wanted,
+            func.lower(col(Employee.user_name)) == wanted))
     return (await session.exec(query)).first()
 
 

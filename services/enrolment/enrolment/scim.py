@@ -644,10 +644,24 @@ async def _check_manager(session: AsyncSession, employee_id: str, manager_id: st
                         "invalidValue")
 
 
-async def _unique_user_name(session: AsyncSession, user_name: str, employee_id: str) -> None:
+async def _unique_user_name(session: AsyncSession, user_name: str, employee_id: str,
+                            values: Mapping[str, Any]) -> None:
+    """userName is unique; an active user's userName and e-mail are no other active one's.
+
+    The CSV import applies the same rule by row (`imports.reject_taken_emails`).
+    """
     other = await repository.employee_by_user_name(session, user_name)
     if other is not None and other.id != employee_id:
         raise ScimError(409, f"userName {user_name!r} is already taken", "uniqueness")
+    if not values["active"]:
+        return
+    for attribute, wanted in (("userName", user_name), ("emails", values["email"])):
+        if not wanted:
+            continue
+        other = await repository.active_employee_by_email(session, wanted)
+        if other is not None and other.id != employee_id:
+            raise ScimError(409, f"{attribute} {wanted!r} is another active user's e-mail",
+                            "uniqueness")
 
 
 async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
@@ -663,7 +677,7 @@ async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
         if existing is not None and existing.erased_at is not None:
             existing = None
     employee_id = existing.id if existing is not None else new_id()
-    await _unique_user_name(session, user.user_name, employee_id)
+    await _unique_user_name(session, user.user_name, employee_id, values)
     await _check_manager(session, employee_id, values["manager_id"])
     now = utcnow()
     if existing is None:
@@ -721,7 +735,7 @@ async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employ
     values = _columns(user, employee.scim_attributes)
     if not user.user_name:
         raise ScimError(400, "userName is required", "invalidValue")
-    await _unique_user_name(session, user.user_name, employee.id)
+    await _unique_user_name(session, user.user_name, employee.id, values)
     await _check_manager(session, employee.id, values["manager_id"])
     document = _document(user)
     if user.external_id:
