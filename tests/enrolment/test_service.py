@@ -502,3 +502,43 @@ async def test_a_json_body_nested_too_deep_is_a_400_naming_the_body(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["field"] == "body"
     assert (await hr.get("/api/v1/programmes")).json() == []
+
+
+async def test_a_survey_patch_changes_only_the_answers_sent(
+    enrolment: Running, token: Callable[..., str], junior: httpx.AsyncClient,
+    hr: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    full = {**SURVEY, "mentor_capacity": 3, "time_zone": "Europe/Paris",
+            "availability": [{"weekday": 1, "start": "09:00", "end": "11:00"}],
+            "diversity": {"gender": "woman"}, "diversity_consent": True}
+    created = await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                                json={"employee_id": people["junior"], "role": "mentor",
+                                      **full})
+    pid = created.json()["id"]
+    path = f"/api/v1/participants/{pid}/survey"
+    changed = await junior.patch(path, json={"time_zone": "Asia/Tokyo"})
+    assert changed.status_code == 200, changed.text
+    after = changed.json()
+    assert after["time_zone"] == "Asia/Tokyo" and after["survey_version"] == 2
+    for key in ("topics_teach", "languages", "interests", "availability", "mentor_capacity",
+                "diversity"):
+        assert after[key] == created.json()[key], key
+    same = await junior.patch(path, json={"time_zone": "Asia/Tokyo"})
+    assert same.json()["survey_version"] == 2
+    # A null goes back to the default; a bad value is a 422 naming its field.
+    reset = (await junior.patch(path, json={"availability": None})).json()
+    assert reset["availability"] == [] and reset["mentor_capacity"] == 3
+    bad = await junior.patch(path, json={"mentor_capacity": 0})
+    assert bad.status_code == 422 and bad.json()["field"] == "mentor_capacity"
+    unknown = await junior.patch(path, json={"shoe_size": 44})
+    assert unknown.status_code == 422
+    # An admin's change keeps the person's diversity answers; consent stays theirs.
+    assert (await hr.patch(path, json={"languages": ["fr"]})).status_code == 200
+    refused = await hr.patch(path, json={"diversity": None})
+    assert refused.status_code == 403 and refused.json()["field"] == "diversity"
+    kept = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    assert kept["diversity"] == {"gender": "woman"} and kept["languages"] == ["fr"]
+    versions = (await junior.get(f"{path}/versions")).json()
+    assert [v["answers"]["time_zone"] for v in versions] == [
+        "Europe/Paris", "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]

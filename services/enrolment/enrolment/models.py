@@ -482,6 +482,41 @@ class SurveyAnswers(BaseModel):
         return given
 
 
+class SurveyChange(BaseModel):
+    """A partial survey change (PATCH): a field sent replaces its answer, the rest are kept.
+
+    A field sent as null goes back to the survey's default (an empty list, no time zone,
+    capacity 1, no DEI opt-in, no diversity answers).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    topics_teach: list[TopicChoice] | None = PydanticField(default=None, max_length=LIST_MAX)
+    topics_learn: list[TopicChoice] | None = PydanticField(default=None, max_length=LIST_MAX)
+    interests: list[Tag] | None = PydanticField(default=None, max_length=LIST_MAX)
+    availability: list[AvailabilityWindow] | None = PydanticField(
+        default=None, max_length=LONG_LIST_MAX)
+    time_zone: TimeZoneName | None = None
+    meeting_formats: list[MeetingFormat] | None = PydanticField(
+        default=None, max_length=SHORT_LIST_MAX)
+    communication_preferences: list[Tag] | None = PydanticField(
+        default=None, max_length=SHORT_LIST_MAX)
+    languages: list[Tag] | None = PydanticField(default=None, max_length=SHORT_LIST_MAX)
+    mentor_capacity: int | None = PydanticField(default=None, ge=1, le=10)
+    dei_opt_in: bool | None = None
+    avoid_employee_ids: list[Identifier] | None = PydanticField(default=None,
+                                                                max_length=LIST_MAX)
+    diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
+        default=None, max_length=DIVERSITY_MAX)
+    diversity_consent: bool | None = None
+
+    def sent(self) -> dict[str, Any]:
+        """The fields the body named, a null as the survey's default."""
+        defaults = SurveyAnswers()
+        return {key: getattr(defaults, key) if getattr(self, key) is None
+                else getattr(self, key) for key in self.model_fields_set}
+
+
 class ParticipantCreate(SurveyAnswers):
     """An employee opts in (or an admin enrols them, without their consent fields)."""
 
