@@ -366,3 +366,25 @@ async def test_one_email_per_active_employee_across_the_import_and_scim(
     found = (await hris.get("/scim/v2/Users",
                             params={"filter": 'userName eq "ana@corp.example"'})).json()
     assert found["totalResults"] == 1
+
+
+async def test_every_error_of_a_row_is_reported_and_a_rejected_manager_is_named(
+    hris: httpx.AsyncClient,
+) -> None:
+    future = (date.today() + timedelta(days=30)).isoformat()
+    body = csv_of(
+        "B001,boss@corp.example,Big,Boss,,9,Eng,,,Europe/Paris,2020-01-01,",
+        "B003,not-an-email,Mid,Boss,,99,Eng,B001,,Mars/Olympus,,",
+        "B007,rep@corp.example,Re,Port,,3,Eng,B003,,Europe/Paris,2021-01-01,",
+        f"B008,self@corp.example,Se,Lf,,3,Eng,B008,,Europe/Paris,{future},",
+    )
+    response = await hris.post("/api/v1/employees/import", content=body, headers=CSV)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["created"] == 1 and report["rejected"] == 3
+    by_row: dict[int, list[tuple[str, str]]] = {}
+    for error in report["errors"]:
+        by_row.setdefault(error["row"], []).append((error["field"], error["reason"]))
+    assert sorted(field for field, _ in by_row[3]) == ["email", "job_level", "time_zone"]
+    assert by_row[4] == [("manager_external_id", "manager B003 was rejected: row 3")]
+    assert sorted(field for field, _ in by_row[5]) == ["hire_date", "manager_external_id"]
