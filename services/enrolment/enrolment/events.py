@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant, Programme
+from enrolment.models import Employee, Participant, Programme, dei_topics
 from upward_common.events import (
     AvailabilityWindow,
     EmployeeErased,
@@ -175,6 +175,7 @@ def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
         "meeting_format": programme.meeting_format,
         "diversity_objective": programme.diversity_objective,
         "topics": programme.topics,
+        "dei_topics": dei_topics(programme.topics),
     })
 
 

@@ -135,8 +135,14 @@ SEED_TOPICS: tuple[str, ...] = (
     "remote work",
     "DEI perspectives",
 )
-# Topics a mentor teaches only after opting in to DEI topics.
+# Topics a mentor teaches only after opting in to DEI topics (casefolded). The one
+# definition: the programme's DEI topics travel in `programme.updated` for matching.
 DEI_TOPICS: frozenset[str] = frozenset({"dei perspectives"})
+
+
+def dei_topics(topics: list[str]) -> list[str]:
+    """The DEI topics of a programme's catalogue, as the catalogue spells them."""
+    return [topic for topic in topics if topic.casefold() in DEI_TOPICS]
 
 
 class Programme(SQLModel, table=True):

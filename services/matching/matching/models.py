@@ -45,6 +45,8 @@ class MatchingProgramme(SQLModel, table=True):
     meeting_format: str = Field(default="virtual", sa_type=String(16))
     diversity_objective: bool = False
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # The catalogue's DEI topics, as enrolment defines them (programme.updated).
+    dei_topics: list[str] | None = Field(default=None, sa_column=Column(JSON))
     known: bool = False
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped whenever the pool's people or rules change: it keys the feature cache.

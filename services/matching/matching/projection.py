@@ -53,6 +53,7 @@ async def apply_programme(
     row.meeting_format = programme.meeting_format
     row.diversity_objective = programme.diversity_objective
     row.topics = list(programme.topics)
+    row.dei_topics = list(programme.dei_topics)
     row.known = True
     row.occurred_at = occurred_at
     row.revision += 1
