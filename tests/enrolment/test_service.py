@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -542,3 +543,40 @@ async def test_a_survey_patch_changes_only_the_answers_sent(
     versions = (await junior.get(f"{path}/versions")).json()
     assert [v["answers"]["time_zone"] for v in versions] == [
         "Europe/Paris", "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]
+
+
+async def test_a_leaver_no_longer_takes_part_nor_counts_as_enrolled(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, people: dict[str, str],
+    as_employee: Callable[[str], httpx.AsyncClient],
+) -> None:
+    created = await hr.post("/api/v1/programmes", json={
+        "name": "Small", "mentor_max_level": 4, "mentee_min_level": 7, "capacity": 1})
+    programme_id = created.json()["id"]
+    path = f"/api/v1/programmes/{programme_id}/participants"
+    async with as_employee(people["junior"]) as junior:
+        mine = await junior.post(path, json={"employee_id": people["junior"],
+                                             "role": "mentor", **SURVEY})
+        assert mine.status_code == 201, mine.text
+    async with as_employee(people["senior"]) as senior:
+        full = await senior.post(path, json={"employee_id": people["senior"],
+                                             "role": "mentee", **SURVEY})
+        assert full.status_code == 409
+    # The HRIS export says the junior left yesterday.
+    left = (date.today() - timedelta(days=1)).isoformat()
+    leaver = {"external_id": "junior", "email": "junior@corp.example", "given_name": "June",
+              "family_name": "Ior", "job_level": 2, "time_zone": "Europe/Paris",
+              "leave_date": left}
+    assert (await hris.post("/api/v1/employees/import", json=[leaver])).json()["updated"] == 1
+    gone = (await hr.get(f"/api/v1/participants/{mine.json()['id']}")).json()
+    assert gone["status"] == "left" and gone["withdrawn_at"] is not None
+    async with as_employee(people["senior"]) as senior:
+        joined = await senior.post(path, json={"employee_id": people["senior"],
+                                               "role": "mentee", **SURVEY})
+        assert joined.status_code == 201, joined.text
+    # A SCIM deactivation says the same.
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "value": {"active": False}}]}
+    deactivated = await hris.patch(f"/scim/v2/Users/{people['senior']}", json=patch)
+    assert deactivated.status_code == 200, deactivated.text
+    assert (await hr.get(f"/api/v1/participants/{joined.json()['id']}")).json()[
+        "status"] == "left"

@@ -94,6 +94,9 @@ class ParticipantStatus(Enum):
     ACTIVE = strawberry.enum_value("active", description="Enrolled and taking part.")
     WITHDRAWN = strawberry.enum_value("withdrawn", description="Left the programme; their "
                                                                  "pairs ended.")
+    LEFT = strawberry.enum_value("left", description="Left the company (deactivated by the "
+                                                     "HRIS, or their leave date reached); "
+                                                     "their pairs ended.")
 
 
 @strawberry.enum(description="How a participant came to be enrolled.")

@@ -112,7 +112,7 @@ async def participant_state(
         participant_id=participant.id,
         programme_id=participant.programme_id,
         role="mentor" if participant.role == "mentor" else "mentee",
-        status="withdrawn" if participant.status == "withdrawn" else "active",
+        status="active" if participant.status == "active" else "withdrawn",
         employee=await snapshot(session, employee),
         survey_version=participant.survey_version,
         topics_teach=[TopicSkill.model_validate(t) for t in participant.topics_teach],

@@ -526,6 +526,7 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
                  depth=_depths(records, known_manager))
     parents: dict[str, str | None] = {row["id"]: row["manager_id"] for row in stored}
     old_parents = dict(parents)
+    old_active = {row["id"]: bool(row["active"]) for row in stored}
     for values in plan.inserts:
         parents[values["id"]] = values["manager_id"]
     for values in plan.updates:
@@ -554,6 +555,10 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
     updated = [(current[i], chains[i]) for i in event_ids]
     await repository.insert_employee_rows(session, plan.inserts)
     await repository.update_employee_rows(session, plan.updates)
+    # A leaver (deactivated, or their leave date reached) no longer takes part anywhere.
+    await repository.participants_leave(
+        session, [v["id"] for v in plan.updates
+                  if not v["active"] and old_active.get(v["id"], False)], now)
     await events.employees_updated(session, updated, occurred_at=now)
     report.rejected = len({e.row for e in report.errors})
     report.errors.sort(key=lambda e: e.row)

@@ -176,6 +176,9 @@ class Programme(SQLModel, table=True):
 class ParticipantStatus(StrEnum):
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
+    # The employee left the company (HRIS deactivation, a leave date reached): no longer
+    # taking part nor counted as enrolled; `withdrawn_at` is when enrolment learnt it.
+    LEFT = "left"
 
 
 class Participant(SQLModel, table=True):

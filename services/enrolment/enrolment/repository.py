@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, or_, update
@@ -21,6 +22,7 @@ from enrolment.models import (
 from upward_common.db import bulk_insert
 
 EMPLOYEE = Employee.__table__  # type: ignore[attr-defined]
+PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
 
 # SQLite caps bound parameters per statement; 500 ids stay well below it.
 _CHUNK = 500
@@ -274,3 +276,16 @@ async def list_invitations(
 
 async def delete_invitations_of(session: AsyncSession, employee_id: str) -> None:
     await _core(session, delete(Invitation).where(col(Invitation.employee_id) == employee_id))
+
+
+async def participants_leave(session: AsyncSession, employee_ids: Sequence[str],
+                             at: datetime) -> None:
+    """Leavers' active participations become `left` (set-based: an import's leavers at once)."""
+    if not employee_ids:
+        return
+    for start in range(0, len(employee_ids), _CHUNK):
+        chunk = list(employee_ids[start:start + _CHUNK])
+        await _core(session, update(PARTICIPANT)
+                    .where(PARTICIPANT.c.employee_id.in_(chunk),
+                           PARTICIPANT.c.status == ParticipantStatus.ACTIVE.value)
+                    .values(status=ParticipantStatus.LEFT.value, withdrawn_at=at))
