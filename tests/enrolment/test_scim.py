@@ -414,3 +414,40 @@ async def test_every_filter_operator_on_numbers_dates_strings_and_booleans(
              "invalidFilter", "date")
     _refused(await scim_client.get("/Users", params={"filter": "jobLevel ge 1x"}),
              "invalidFilter")
+
+
+async def test_scim_keeps_the_hr_attributes_it_does_not_send(
+    scim_client: httpx.AsyncClient, hris: httpx.AsyncClient, hr_get: Callable[[str], Any]
+) -> None:
+    rows = [{"external_id": "B001", "email": "boss@corp.example", "given_name": "Bo",
+             "family_name": "Ss", "job_level": 12},
+            {"external_id": "E042", "email": "ivy@corp.example", "given_name": "Ivy",
+             "family_name": "Doe", "job_title": "Analyst", "job_level": 4,
+             "department": "Finance", "manager_external_id": "B001",
+             "location": "Lyon", "time_zone": "Europe/Paris", "hire_date": "2021-03-01"}]
+    assert (await hris.post("/api/v1/employees/import", json=rows)).json()["created"] == 2
+    before = (await scim_client.get(
+        "/Users", params={"filter": 'externalId eq "E042"'})).json()["Resources"][0]
+    plain = {"schemas": [USER], "userName": "ivy@corp.example", "externalId": "E042",
+             "name": {"givenName": "Ivy", "familyName": "Doe"}, "title": "Analyst",
+             "emails": [{"value": "ivy@corp.example", "primary": True}], "active": True}
+    adopted = await scim_client.post("/Users", json=plain)
+    assert adopted.status_code == 201, adopted.text
+    kept = await hr_get(f"/api/v1/employees/{before['id']}")
+    expected = {"job_level": 4, "department": "Finance", "location": "Lyon",
+                "time_zone": "Europe/Paris", "hire_on": "2021-03-01", "job_title": "Analyst"}
+    assert {k: kept[k] for k in expected} == expected and kept["manager_id"] is not None
+    again = await hris.post("/api/v1/employees/import", json=rows)
+    assert again.json()["unchanged"] == 2, again.text
+    replaced = await scim_client.put(f"/Users/{before['id']}", json=plain)
+    assert replaced.status_code == 200, replaced.text
+    assert {k: (await hr_get(f"/api/v1/employees/{before['id']}"))[k]
+            for k in expected} == expected
+    assert (await hris.post("/api/v1/employees/import", json=rows)).json()["unchanged"] == 2
+    # What SCIM does send still wins, and a PATCH may still clear an attribute.
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "remove",
+                             "path": f"{scim.UPWARD_SCHEMA}:location"}]}
+    patched = await scim_client.patch(f"/Users/{before['id']}", json=patch)
+    assert patched.status_code == 200, patched.text
+    assert (await hr_get(f"/api/v1/employees/{before['id']}"))["location"] is None

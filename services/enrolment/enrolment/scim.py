@@ -352,8 +352,18 @@ def _check_caps(user: Any, enterprise: EnterpriseUser, upward: UpwardUser,
     _check_strings(_document(user))  # everything else kept as sent
 
 
-def _columns(user: Any, stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+# What the HR export owns beside SCIM (README, "Which channel owns what"): a SCIM
+# POST adopting an imported employee or a PUT that does not send one keeps it.
+HR_OWNED = ("job_title", "department", "manager_id", "job_level", "hire_on", "leave_on",
+            "location", "time_zone")
+
+
+def _columns(user: Any, stored: Mapping[str, Any] | None = None,
+             keep: Employee | None = None) -> dict[str, Any]:
     """The employee columns a resource sets, checked like an import row.
+
+    With `keep`, an HR attribute the resource does not carry keeps `keep`'s value
+    instead of being cleared (a POST adopting an employee, a PUT).
 
     `stored` is the document kept so far: a core `timezone` that is no IANA zone
     was once kept as sent and ignored, and still is while a client leaves it as
@@ -398,6 +408,10 @@ def _columns(user: Any, stored: Mapping[str, Any] | None = None) -> dict[str, An
         "time_zone": time_zone,
         "active": True if user.active is None else user.active,
     }
+    if keep is not None:
+        for key in HR_OWNED:
+            if values[key] is None:
+                values[key] = getattr(keep, key)
     return values
 
 
@@ -667,7 +681,6 @@ async def _unique_user_name(session: AsyncSession, user_name: str, employee_id: 
 async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
     """Provision a user; an employee known from a file import with that externalId is adopted."""
     user = _validate(payload, Context.RESOURCE_CREATION_REQUEST)
-    values = _columns(user)
     existing = None
     if user.external_id:
         existing = await repository.employee_by_external_id(session, user.external_id)
@@ -676,6 +689,7 @@ async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
                             "uniqueness")
         if existing is not None and existing.erased_at is not None:
             existing = None
+    values = _columns(user, keep=existing)
     employee_id = existing.id if existing is not None else new_id()
     await _unique_user_name(session, user.user_name, employee_id, values)
     await _check_manager(session, employee_id, values["manager_id"])
@@ -710,7 +724,7 @@ async def replace_user(
         user.replace(original)
     except SCIMException as exc:
         raise ScimError.from_scim(exc) from exc
-    return await _store(session, employee, user)
+    return await _store(session, employee, user, keep_unsent=True)
 
 
 async def patch_user(
@@ -731,8 +745,9 @@ async def patch_user(
     return await _store(session, employee, user)
 
 
-async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employee:
-    values = _columns(user, employee.scim_attributes)
+async def _store(session: AsyncSession, employee: Employee, user: Any,
+                 keep_unsent: bool = False) -> Employee:
+    values = _columns(user, employee.scim_attributes, employee if keep_unsent else None)
     if not user.user_name:
         raise ScimError(400, "userName is required", "invalidValue")
     await _unique_user_name(session, user.user_name, employee.id, values)
@@ -748,6 +763,7 @@ async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employ
     elif employee.scim_attributes is not None and employee.scim_attributes.get("externalId"):
         values["external_id"] = f"scim:{employee.id}"
     moved = values["manager_id"] != employee.manager_id
+    leaving = employee.active and not values["active"]
     changed = any(getattr(employee, k) != v for k, v in values.items()) or (
         document != employee.scim_attributes)
     if not changed:
@@ -758,6 +774,8 @@ async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employ
     employee.version += 1
     employee.updated_at = utcnow()
     await session.flush()
+    if leaving:
+        await repository.participants_leave(session, [employee.id], employee.updated_at)
     await events.employee_updated(session, employee)
     if moved:
         await _republish_reports(session, employee.id)
@@ -783,6 +801,8 @@ async def delete_user(session: AsyncSession, *, user_id: str, if_match: str | No
     now = utcnow()
     employee.deprovisioned_at = now
     employee.user_name = None
+    if employee.active:
+        await repository.participants_leave(session, [employee.id], now)
     employee.active = False
     if employee.leave_on is None:
         employee.leave_on = now.date()
