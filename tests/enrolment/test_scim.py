@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -451,3 +454,31 @@ async def test_scim_keeps_the_hr_attributes_it_does_not_send(
     patched = await scim_client.patch(f"/Users/{before['id']}", json=patch)
     assert patched.status_code == 200, patched.text
     assert (await hr_get(f"/api/v1/employees/{before['id']}"))["location"] is None
+
+
+_SCALE_CHECK = """
+from pydantic import ValidationError
+from enrolment import scim
+from enrolment.models import EMPLOYEE_RECORDS, ProgrammeCreate
+row = {"external_id": "E1", "email": "a@corp.example", "given_name": "A", "family_name": "B"}
+assert EMPLOYEE_RECORDS.validate_python([{**row, "job_level": 30}])[0]["job_level"] == 30
+try:
+    EMPLOYEE_RECORDS.validate_python([{**row, "job_level": 31}])
+except ValidationError:
+    pass
+else:
+    raise AssertionError("31 is above the scale")
+assert ProgrammeCreate(name="P", mentee_min_level=25).mentee_min_level == 25
+[upward] = [s for s in scim.schemas("http://h") if s["id"] == scim.UPWARD_SCHEMA]
+[level] = [a for a in upward["attributes"] if a["name"] == "jobLevel"]
+assert level["description"] == "Job level, 1 (most junior) to 30 (most senior).", level
+print("ok")
+"""
+
+
+def test_the_job_level_scale_is_a_deployment_setting() -> None:
+    # The scale is read when the service starts, so a fresh interpreter shows it.
+    env = {**os.environ, "ENROLMENT_JOB_LEVEL_MAX": "30"}
+    done = subprocess.run([sys.executable, "-c", _SCALE_CHECK], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -139,7 +139,8 @@ class Employee:
     family_name: str = strawberry.field(description="Family name.")
     job_title: str | None = strawberry.field(description="Job title.")
     job_level: int | None = strawberry.field(
-        description="Job level, 1 (most junior) to 20; eligibility compares it.")
+        description="Job level, 1 (most junior) up to the deployment's scale (20 unless "
+                    "set); eligibility compares it.")
     department: str | None = strawberry.field(description="Department.")
     manager_id: strawberry.ID | None = strawberry.field(description="Their manager's id.")
     location: str | None = strawberry.field(description="Office or city.")
@@ -519,7 +520,8 @@ class EmployeeInput:
     given_name: str = strawberry.field(description="Given name.")
     family_name: str = strawberry.field(description="Family name.")
     job_title: str | None = strawberry.field(default=None, description="Job title.")
-    job_level: int | None = strawberry.field(default=None, description="Job level, 1 to 20.")
+    job_level: int | None = strawberry.field(
+        default=None, description="Job level, 1 up to the deployment's scale (20 unless set).")
     department: str | None = strawberry.field(default=None, description="Department.")
     manager_external_id: str | None = strawberry.field(
         default=None, description="The manager's externalId (in this import or known).")

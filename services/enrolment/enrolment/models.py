@@ -30,6 +30,7 @@ from sqlalchemy import Text as SqlText
 from sqlmodel import Field, SQLModel
 from typing_extensions import TypedDict
 
+from enrolment.config import job_level_max
 from upward_common.events import (
     AvailabilityWindow,
     MeetingFormat,
@@ -49,7 +50,8 @@ from upward_common.limits import (
 )
 from upward_common.types import UTCDateTime
 
-MAX_JOB_LEVEL = 20
+# The highest job level: a deployment setting (`ENROLMENT_JOB_LEVEL_MAX`), fixed at start.
+MAX_JOB_LEVEL = job_level_max()
 
 # Deliberately pragmatic (one @, a dotted domain, no spaces): HR exports are
 # checked in bulk, and a full RFC 5322 parser per row costs more than the insert.
