@@ -547,7 +547,7 @@ async def test_a_survey_patch_changes_only_the_answers_sent(
 
 async def test_a_leaver_no_longer_takes_part_nor_counts_as_enrolled(
     hris: httpx.AsyncClient, hr: httpx.AsyncClient, people: dict[str, str],
-    as_employee: Callable[[str], httpx.AsyncClient],
+    as_employee: Callable[[str], httpx.AsyncClient], events: Callable[[str], Any],
 ) -> None:
     created = await hr.post("/api/v1/programmes", json={
         "name": "Small", "mentor_max_level": 4, "mentee_min_level": 7, "capacity": 1})
@@ -569,6 +569,10 @@ async def test_a_leaver_no_longer_takes_part_nor_counts_as_enrolled(
     assert (await hris.post("/api/v1/employees/import", json=[leaver])).json()["updated"] == 1
     gone = (await hr.get(f"/api/v1/participants/{mine.json()['id']}")).json()
     assert gone["status"] == "left" and gone["withdrawn_at"] is not None
+    # Every service hears it: the participation ended because the person left.
+    [ended] = await wait_until(lambda: events("mentoring.participant.withdrawn"))
+    assert ended["data"]["participant_id"] == mine.json()["id"]
+    assert ended["data"]["reason"] == "departure"
     async with as_employee(people["senior"]) as senior:
         joined = await senior.post(path, json={"employee_id": people["senior"],
                                                "role": "mentee", **SURVEY})
@@ -580,3 +584,5 @@ async def test_a_leaver_no_longer_takes_part_nor_counts_as_enrolled(
     assert deactivated.status_code == 200, deactivated.text
     assert (await hr.get(f"/api/v1/participants/{joined.json()['id']}")).json()[
         "status"] == "left"
+    both = await wait_until(lambda: _count(events("mentoring.participant.withdrawn"), 2))
+    assert [e["data"]["reason"] for e in both] == ["departure", "departure"]

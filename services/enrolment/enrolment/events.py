@@ -159,6 +159,15 @@ def participant_withdrawn(
     )
 
 
+def participants_left(session: AsyncSession, rows: Sequence[Mapping[str, Any]],
+                      occurred_at: datetime) -> None:
+    """Leavers' participations ended (`participant.withdrawn`, reason `departure`)."""
+    for row in rows:
+        emit(session, ParticipantWithdrawn(
+            participant_id=row["id"], programme_id=row["programme_id"],
+            employee_id=row["employee_id"], reason="departure", occurred_at=occurred_at))
+
+
 def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
     return ProgrammeSnapshot.model_validate({
         "programme_id": programme.id,

@@ -556,10 +556,12 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
     await repository.insert_employee_rows(session, plan.inserts)
     await repository.update_employee_rows(session, plan.updates)
     # A leaver (deactivated, or their leave date reached) no longer takes part anywhere.
-    await repository.participants_leave(
+    leavers = await repository.participants_leave(
         session, [v["id"] for v in plan.updates
                   if not v["active"] and old_active.get(v["id"], False)], now)
     await events.employees_updated(session, updated, occurred_at=now)
+    # After the departure itself, so matching ends the pairs as a departure.
+    events.participants_left(session, leavers, now)
     report.rejected = len({e.row for e in report.errors})
     report.errors.sort(key=lambda e: e.row)
     return report

@@ -279,13 +279,22 @@ async def delete_invitations_of(session: AsyncSession, employee_id: str) -> None
 
 
 async def participants_leave(session: AsyncSession, employee_ids: Sequence[str],
-                             at: datetime) -> None:
-    """Leavers' active participations become `left` (set-based: an import's leavers at once)."""
-    if not employee_ids:
-        return
+                             at: datetime) -> list[Mapping[str, Any]]:
+    """Leavers' active participations become `left` (set-based: an import's leavers at once).
+
+    Returns them (id, programme_id, employee_id) for their events.
+    """
+    left: list[Mapping[str, Any]] = []
     for start in range(0, len(employee_ids), _CHUNK):
         chunk = list(employee_ids[start:start + _CHUNK])
-        await _core(session, update(PARTICIPANT)
-                    .where(PARTICIPANT.c.employee_id.in_(chunk),
-                           PARTICIPANT.c.status == ParticipantStatus.ACTIVE.value)
-                    .values(status=ParticipantStatus.LEFT.value, withdrawn_at=at))
+        active = (PARTICIPANT.c.employee_id.in_(chunk),
+                  PARTICIPANT.c.status == ParticipantStatus.ACTIVE.value)
+        found = await _core(session, core_select(
+            PARTICIPANT.c.id, PARTICIPANT.c.programme_id, PARTICIPANT.c.employee_id)
+            .where(*active).order_by(PARTICIPANT.c.id))
+        rows = list(found.mappings().all())
+        if rows:
+            await _core(session, update(PARTICIPANT).where(*active)
+                        .values(status=ParticipantStatus.LEFT.value, withdrawn_at=at))
+            left.extend(rows)
+    return left

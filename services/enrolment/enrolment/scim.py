@@ -774,9 +774,11 @@ async def _store(session: AsyncSession, employee: Employee, user: Any,
     employee.version += 1
     employee.updated_at = utcnow()
     await session.flush()
-    if leaving:
-        await repository.participants_leave(session, [employee.id], employee.updated_at)
+    left = (await repository.participants_leave(session, [employee.id], employee.updated_at)
+            if leaving else [])
     await events.employee_updated(session, employee)
+    # After the departure itself, so matching ends the pairs as a departure.
+    events.participants_left(session, left, employee.updated_at)
     if moved:
         await _republish_reports(session, employee.id)
     return employee
@@ -801,8 +803,8 @@ async def delete_user(session: AsyncSession, *, user_id: str, if_match: str | No
     now = utcnow()
     employee.deprovisioned_at = now
     employee.user_name = None
-    if employee.active:
-        await repository.participants_leave(session, [employee.id], now)
+    left = (await repository.participants_leave(session, [employee.id], now)
+            if employee.active else [])
     employee.active = False
     if employee.leave_on is None:
         employee.leave_on = now.date()
@@ -810,6 +812,7 @@ async def delete_user(session: AsyncSession, *, user_id: str, if_match: str | No
     employee.updated_at = now
     await session.flush()
     await events.employee_updated(session, employee)
+    events.participants_left(session, left, now)
 
 
 def _validate(payload: Any, context: Context) -> Any:
