@@ -277,3 +277,41 @@ async def test_a_mentor_without_the_dei_opt_in_is_never_shortlisted_for_dei_pers
         config = await hr.data("""query ($p: ID!) { matchingConfig(programmeId: $p) {
                                     deiTopics } }""", p=programme_id)
         assert config["matchingConfig"]["deiTopics"] == [DEI]
+
+
+async def test_in_an_admin_programme_pick_mentor_is_refused_naming_the_mode(
+    platform: Platform, token: Callable[..., str]
+) -> None:
+    hris, admin = token("hris"), token("hr_admin")
+    async with platform.client(hris) as job:
+        assert (await job.done(EMPLOYEES, "importEmployees", "report",
+                               records=DEI_PEOPLE))["created"] == 3
+    lea, _, ola = [await _employee_id(platform.gateway.url, hris, r["externalId"])
+                   for r in DEI_PEOPLE]
+    async with platform.client(admin) as hr:
+        created = await hr.done(
+            """mutation { createProgramme(input: {name: "Admin-paired", status: OPEN,
+                 matchingMode: ADMIN}) { programme { id matchingMode } errors { code } } }""",
+            "createProgramme", "programme")
+        assert created["matchingMode"] == "ADMIN"
+    roles = ((lea, "MENTOR", "topicsTeach", 5), (ola, "MENTEE", "topicsLearn", 1))
+    ids = {}
+    for who, role, topics, level in roles:
+        async with platform.client(token("participant", employee_id=who)) as client:
+            ids[who] = (await client.done(ENROL, "enrol", "participant",
+                                          programmeId=created["id"], input={
+                "role": role, "languages": ["en"],
+                topics: [{"topic": TOPIC, "level": level}]}))["id"]
+    async with platform.client(token("participant", employee_id=ola)) as senior:
+        await _when(senior, """query ($p: ID!, $m: ID!) { suggestions(programmeId: $p,
+                      menteeParticipantId: $m) { mentorParticipantId } }""",
+                    lambda data: data["suggestions"] or None, p=created["id"], m=ids[ola])
+        picked = (await senior.data(
+            """mutation ($p: ID!, $mentee: ID!, $mentor: ID!) { pickMentor(programmeId: $p,
+                 menteeParticipantId: $mentee, mentorParticipantId: $mentor) {
+                 pair { id } errors { field code message } } }""",
+            p=created["id"], mentee=ids[ola], mentor=ids[lea]))["pickMentor"]
+    assert picked["pair"] is None
+    [error] = picked["errors"]
+    assert error["code"] == "CONFLICT" and "matchingMode is admin" in error["message"]
+    assert error["field"] == "programmeId"
