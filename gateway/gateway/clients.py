@@ -881,6 +881,24 @@ class SurveyAnswers(BaseModel):
     diversity_consent: bool | None = None
 
 
+class SurveyChange(Patch):
+    """Survey answers that change (a PATCH): the others are kept, a null resets one."""
+
+    topics_teach: list[TopicSkill] | None = None
+    topics_learn: list[TopicSkill] | None = None
+    interests: list[str] | None = None
+    availability: list[AvailabilityWindowIn] | None = None
+    time_zone: str | None = None
+    meeting_formats: list[str] | None = None
+    communication_preferences: list[str] | None = None
+    languages: list[str] | None = None
+    mentor_capacity: int | None = None
+    dei_opt_in: bool | None = None
+    avoid_employee_ids: list[str] | None = None
+    diversity: dict[str, str] | None = None
+    diversity_consent: bool | None = None
+
+
 class ParticipantCreate(SurveyAnswers):
     employee_id: str
     role: Literal["mentor", "mentee"]
@@ -925,8 +943,8 @@ class PairDecline(BaseModel):
     note: str | None = None
 
 
-class MatchingConfigUpdate(BaseModel):
-    """The whole configuration (a PUT): what is left out takes the service's default."""
+class MatchingConfigChange(Patch):
+    """Settings that change (a PATCH): the others are kept."""
 
     weights: dict[str, float] | None = None
     allow_shared_manager: bool | None = None
@@ -1239,10 +1257,11 @@ class EnrolmentClient(ServiceClient):
         return await self._one(InvitationPublic, "POST", "/invitations/{invitation_id}/decline",
                                invitation_id=invitation_id)
 
-    async def update_survey(self, participant_id: str, answers: SurveyAnswers,
+    async def change_survey(self, participant_id: str, change: SurveyChange,
                             ) -> ParticipantPublic:
-        return await self._one(ParticipantPublic, "PUT", "/participants/{participant_id}/survey",
-                               participant_id=participant_id, body=answers)
+        return await self._one(ParticipantPublic, "PATCH",
+                               "/participants/{participant_id}/survey",
+                               participant_id=participant_id, body=change)
 
     async def survey_versions(self, participant_id: str) -> list[SurveyVersionPublic]:
         return await self._many(SurveyVersionPublic,
@@ -1315,9 +1334,9 @@ class MatchingClient(ServiceClient):
                                "/programmes/{programme_id}/matching-config",
                                programme_id=programme_id)
 
-    async def put_matching_config(self, programme_id: str, data: MatchingConfigUpdate,
-                                  ) -> MatchingConfigPublic:
-        return await self._one(MatchingConfigPublic, "PUT",
+    async def patch_matching_config(self, programme_id: str, data: MatchingConfigChange,
+                                    ) -> MatchingConfigPublic:
+        return await self._one(MatchingConfigPublic, "PATCH",
                                "/programmes/{programme_id}/matching-config",
                                programme_id=programme_id, body=data)
 

@@ -210,3 +210,108 @@ async def test_invitation_survey_shortlist_pick_and_a_dry_run_through_graphql(
             id=programme_id, after=pairs["pairs"]["pageInfo"]["endCursor"])
         assert rest["pairs"] == {"nodes": [], "pageInfo": {"hasNextPage": False,
                                                            "hasPreviousPage": True}}
+
+
+DEI = "DEI perspectives"
+DEI_PEOPLE = [
+    {"externalId": "X301", "email": "lea@example.com", "givenName": "Lea", "familyName": "Moe",
+     "jobLevel": 3, "department": "Finance", "timeZone": "Europe/Lisbon"},
+    {"externalId": "X302", "email": "noa@example.com", "givenName": "Noa", "familyName": "Pym",
+     "jobLevel": 3, "department": "Legal", "timeZone": "Europe/Lisbon"},
+    {"externalId": "X310", "email": "ola@example.com", "givenName": "Ola", "familyName": "Ruiz",
+     "jobLevel": 10, "department": "Sales", "timeZone": "Europe/London"},
+]
+
+
+async def test_a_mentor_without_the_dei_opt_in_is_never_shortlisted_for_dei_perspectives(
+    platform: Platform, token: Callable[..., str]
+) -> None:
+    """Enrolment's catalogue names the DEI topic; matching learns it from the programme's
+    events, so its safeguard fires for it in a programme with default settings."""
+    hris, admin = token("hris"), token("hr_admin")
+    async with platform.client(hris) as job:
+        assert (await job.done(EMPLOYEES, "importEmployees", "report",
+                               records=DEI_PEOPLE))["created"] == 3
+    lea, noa, ola = [await _employee_id(platform.gateway.url, hris, r["externalId"])
+                     for r in DEI_PEOPLE]
+    async with platform.client(admin) as hr:
+        created = await hr.done(
+            """mutation { createProgramme(input: {name: "Inclusive leaders",
+                 matchingMode: SHORTLIST}) { programme { id topics } errors { code } } }""",
+            "createProgramme", "programme")
+        assert DEI in created["topics"]
+        programme_id = created["id"]
+        await hr.done("""mutation ($id: ID!) { changeProgrammeStatus(programmeId: $id,
+                           status: OPEN) { programme { status } errors { code } } }""",
+                      "changeProgrammeStatus", "programme", id=programme_id)
+    mentors = {}
+    for who, opted_in in ((lea, False), (noa, True)):
+        async with platform.client(token("participant", employee_id=who)) as client:
+            teaches = [{"topic": TOPIC, "level": 5}]
+            if opted_in:
+                teaches.append({"topic": DEI, "level": 4})
+            mentors[who] = await client.done(ENROL, "enrol", "participant",
+                                             programmeId=programme_id, input={
+                "role": "MENTOR", "languages": ["en"], "deiOptIn": opted_in,
+                "topicsTeach": teaches})
+    async with platform.client(token("participant", employee_id=ola)) as senior:
+        mentee = await senior.done(ENROL, "enrol", "participant", programmeId=programme_id,
+                                   input={"role": "MENTEE", "languages": ["en"],
+                                          "topicsLearn": [{"topic": DEI, "level": 1},
+                                                          {"topic": TOPIC, "level": 1}]})
+        shortlist = await _when(
+            senior,
+            """query ($p: ID!, $m: ID!) { suggestions(programmeId: $p, menteeParticipantId: $m,
+                 limit: 10) { mentorParticipantId } }""",
+            lambda data: data["suggestions"] or None, p=programme_id, m=mentee["id"])
+        # Lea teaches the other topic well, but did not opt in: never on the shortlist.
+        assert [s["mentorParticipantId"] for s in shortlist] == [mentors[noa]["id"]]
+        picked = await senior.data(
+            """mutation ($p: ID!, $mentee: ID!, $mentor: ID!) { pickMentor(programmeId: $p,
+                 menteeParticipantId: $mentee, mentorParticipantId: $mentor) {
+                 pair { id } errors { code message } } }""",
+            p=programme_id, mentee=mentee["id"], mentor=mentors[lea]["id"])
+        assert picked["pickMentor"]["pair"] is None
+        assert "deiOptIn" in picked["pickMentor"]["errors"][0]["message"]
+    async with platform.client(admin) as hr:
+        config = await hr.data("""query ($p: ID!) { matchingConfig(programmeId: $p) {
+                                    deiTopics } }""", p=programme_id)
+        assert config["matchingConfig"]["deiTopics"] == [DEI]
+
+
+async def test_in_an_admin_programme_pick_mentor_is_refused_naming_the_mode(
+    platform: Platform, token: Callable[..., str]
+) -> None:
+    hris, admin = token("hris"), token("hr_admin")
+    async with platform.client(hris) as job:
+        assert (await job.done(EMPLOYEES, "importEmployees", "report",
+                               records=DEI_PEOPLE))["created"] == 3
+    lea, _, ola = [await _employee_id(platform.gateway.url, hris, r["externalId"])
+                   for r in DEI_PEOPLE]
+    async with platform.client(admin) as hr:
+        created = await hr.done(
+            """mutation { createProgramme(input: {name: "Admin-paired", status: OPEN,
+                 matchingMode: ADMIN}) { programme { id matchingMode } errors { code } } }""",
+            "createProgramme", "programme")
+        assert created["matchingMode"] == "ADMIN"
+    roles = ((lea, "MENTOR", "topicsTeach", 5), (ola, "MENTEE", "topicsLearn", 1))
+    ids = {}
+    for who, role, topics, level in roles:
+        async with platform.client(token("participant", employee_id=who)) as client:
+            ids[who] = (await client.done(ENROL, "enrol", "participant",
+                                          programmeId=created["id"], input={
+                "role": role, "languages": ["en"],
+                topics: [{"topic": TOPIC, "level": level}]}))["id"]
+    async with platform.client(token("participant", employee_id=ola)) as senior:
+        await _when(senior, """query ($p: ID!, $m: ID!) { suggestions(programmeId: $p,
+                      menteeParticipantId: $m) { mentorParticipantId } }""",
+                    lambda data: data["suggestions"] or None, p=created["id"], m=ids[ola])
+        picked = (await senior.data(
+            """mutation ($p: ID!, $mentee: ID!, $mentor: ID!) { pickMentor(programmeId: $p,
+                 menteeParticipantId: $mentee, mentorParticipantId: $mentor) {
+                 pair { id } errors { field code message } } }""",
+            p=created["id"], mentee=ids[ola], mentor=ids[lea]))["pickMentor"]
+    assert picked["pair"] is None
+    [error] = picked["errors"]
+    assert error["code"] == "CONFLICT" and "matchingMode is admin" in error["message"]
+    assert error["field"] == "programmeId"

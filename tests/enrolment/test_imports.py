@@ -436,3 +436,71 @@ async def test_the_answer_says_where_the_time_went(hris: httpx.AsyncClient) -> N
                   answer.headers["server-timing"].split(",")]
         assert [name for name, _ in timing] == phases
         assert all(float(milliseconds) >= 0 for _, milliseconds in timing)
+
+
+async def test_one_email_per_active_employee_across_the_import_and_scim(
+    hris: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    scim_headers = {"content-type": "application/scim+json"}
+    sam = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+           "userName": "sam@corp.example", "externalId": "sam",
+           "name": {"givenName": "Sam", "familyName": "Doe"},
+           "emails": [{"value": "sam@corp.example", "primary": True}]}
+    assert (await hris.post("/scim/v2/Users", json=sam, headers=scim_headers)
+            ).status_code == 201
+    first = await hris.post("/api/v1/employees/import", headers=NDJSON,
+                            content=ndjson(person("ana"), person("bob")))
+    assert first.json()["created"] == 2
+    body = ndjson(
+        person("cleo", email="ANA@corp.example"),       # another's e-mail, any case
+        person("dan", email="dan@corp.example"),
+        person("eve", email="Dan@corp.example"),        # an earlier row's
+        person("fay", email="sam@corp.example"),        # a SCIM user's userName
+        person("ana", email="ana@corp.example"),        # her own: fine
+    )
+    report = (await hris.post("/api/v1/employees/import", content=body,
+                              headers=NDJSON)).json()
+    assert report["created"] == 1 and report["unchanged"] == 1, report
+    rejected = {e["row"]: e for e in report["errors"]}
+    assert {row: e["field"] for row, e in rejected.items()} == {
+        1: "email", 3: "email", 4: "email"}
+    assert "'ana'" in rejected[1]["reason"] and "row 2" in rejected[3]["reason"]
+    assert "'sam'" in rejected[4]["reason"]
+    # A leaver's e-mail is free again.
+    left = (date.today() - timedelta(days=1)).isoformat()
+    await hris.post("/api/v1/employees/import", headers=NDJSON,
+                    content=ndjson(person("bob", leave_date=left)))
+    again = await hris.post("/api/v1/employees/import", headers=NDJSON,
+                            content=ndjson(person("bob2", email="bob@corp.example")))
+    assert again.json()["created"] == 1, again.text
+    # SCIM answers 409 for an imported employee's e-mail, as a userName or an e-mail.
+    for user_name, emails in (("ana@corp.example", []),
+                              ("ana2@corp.example", [{"value": "Ana@corp.example"}])):
+        taken = {**sam, "userName": user_name, "externalId": "other", "emails": emails}
+        answer = await hris.post("/scim/v2/Users", json=taken, headers=scim_headers)
+        assert answer.status_code == 409 and answer.json()["scimType"] == "uniqueness"
+    found = (await hris.get("/scim/v2/Users",
+                            params={"filter": 'userName eq "ana@corp.example"'})).json()
+    assert found["totalResults"] == 1
+
+
+async def test_every_error_of_a_row_is_reported_and_a_rejected_manager_is_named(
+    hris: httpx.AsyncClient,
+) -> None:
+    future = (date.today() + timedelta(days=30)).isoformat()
+    body = csv_of(
+        "B001,boss@corp.example,Big,Boss,,9,Eng,,,Europe/Paris,2020-01-01,",
+        "B003,not-an-email,Mid,Boss,,99,Eng,B001,,Mars/Olympus,,",
+        "B007,rep@corp.example,Re,Port,,3,Eng,B003,,Europe/Paris,2021-01-01,",
+        f"B008,self@corp.example,Se,Lf,,3,Eng,B008,,Europe/Paris,{future},",
+    )
+    response = await hris.post("/api/v1/employees/import", content=body, headers=CSV)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["created"] == 1 and report["rejected"] == 3
+    by_row: dict[int, list[tuple[str, str]]] = {}
+    for error in report["errors"]:
+        by_row.setdefault(error["row"], []).append((error["field"], error["reason"]))
+    assert sorted(field for field, _ in by_row[3]) == ["email", "job_level", "time_zone"]
+    assert by_row[4] == [("manager_external_id", "manager B003 was rejected: row 3")]
+    assert sorted(field for field, _ in by_row[5]) == ["hire_date", "manager_external_id"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -348,3 +351,134 @@ async def test_a_body_nested_too_deep_or_too_large_is_refused(
     too_large = await scim_client.post("/Users", json=large)
     assert too_large.status_code == 413 and too_large.json()["status"] == "413"
     assert await _employees(enrolment) == 0
+
+
+async def test_every_filter_operator_on_numbers_dates_strings_and_booleans(
+    scim_client: httpx.AsyncClient,
+) -> None:
+    people = {"ana": (3, "2018-09-03", True), "bob": (9, "2021-01-11", True),
+              "cleo": (17, "2023-06-17", False), "dan": (20, "2024-02-05", True)}
+    for name, (level, hired, active) in people.items():
+        body = okta_user(f"{name}@corp.example", active=active)
+        body[scim.UPWARD_SCHEMA].update(jobLevel=level, hireDate=hired)
+        assert (await scim_client.post("/Users", json=body)).status_code == 201
+    ext = scim.UPWARD_SCHEMA
+
+    async def names(query: str) -> list[str]:
+        response = await scim_client.get("/Users", params={"filter": query})
+        assert response.status_code == 200, f"{query}: {response.text}"
+        return sorted(r["userName"].split("@")[0] for r in response.json()["Resources"])
+
+    # Numbers with more than one digit, with and without the extension's URN.
+    assert await names(f"{ext}:jobLevel ge 17") == ["cleo", "dan"]
+    assert await names("jobLevel ge 17") == ["cleo", "dan"]
+    assert await names("jobLevel gt 17") == ["dan"]
+    assert await names("jobLevel lt 17") == ["ana", "bob"]
+    assert await names("jobLevel le 9") == ["ana", "bob"]
+    assert await names("jobLevel eq 20") == ["dan"]
+    assert await names("jobLevel ne 20") == ["ana", "bob", "cleo"]
+    assert await names("jobLevel eq 17.0") == ["cleo"]
+    assert await names("jobLevel pr") == ["ana", "bob", "cleo", "dan"]
+    # Dates.
+    assert await names(f'{ext}:hireDate ge "2021-01-11"') == ["bob", "cleo", "dan"]
+    assert await names('hireDate gt "2021-01-11"') == ["cleo", "dan"]
+    assert await names('hireDate lt "2021-01-11"') == ["ana"]
+    assert await names('hireDate le "2021-01-11"') == ["ana", "bob"]
+    assert await names('hireDate eq "2023-06-17"') == ["cleo"]
+    assert await names('hireDate ne "2023-06-17"') == ["ana", "bob", "dan"]
+    assert len(await names('meta.created ge "2000-01-01T00:00:00Z"')) == 4
+    # Strings: case-insensitive where RFC 7643 says so, escapes as in JSON.
+    assert await names('userName eq "BOB@corp.example"') == ["bob"]
+    assert await names('userName ne "bob@corp.example"') == ["ana", "cleo", "dan"]
+    assert await names('userName co "LEO"') == ["cleo"]
+    assert await names('userName sw "d"') == ["dan"]
+    assert await names('emails[value ew "@CORP.example"]') == ["ana", "bob", "cleo", "dan"]
+    assert await names('userName gt "c"') == ["cleo", "dan"]
+    assert await names('userName lt "b"') == ["ana"]
+    assert await names('userName eq "a\\"b"') == []
+    assert await names('name.givenName eq "Ana"') == ["ana"]
+    # Booleans.
+    assert await names("active eq false") == ["cleo"]
+    assert await names("active ne false") == ["ana", "bob", "dan"]
+    assert await names("active eq true and jobLevel ge 9") == ["bob", "dan"]
+    # Logical operators and grouping.
+    assert await names("jobLevel lt 5 or jobLevel gt 18") == ["ana", "dan"]
+    assert await names("not (jobLevel ge 17) and active eq true") == ["ana", "bob"]
+    assert await names('(jobLevel ge 9 and active eq true) or userName sw "a"') == [
+        "ana", "bob", "dan"]
+    # Wrong types and operators are a 400 naming the problem.
+    _refused(await scim_client.get("/Users", params={"filter": 'jobLevel ge "high"'}),
+             "invalidFilter", "int")
+    _refused(await scim_client.get("/Users", params={"filter": "jobLevel co 1"}),
+             "invalidFilter", "co")
+    _refused(await scim_client.get("/Users", params={"filter": "active gt true"}),
+             "invalidFilter", "boolean")
+    _refused(await scim_client.get("/Users", params={"filter": 'hireDate lt "soon"'}),
+             "invalidFilter", "date")
+    _refused(await scim_client.get("/Users", params={"filter": "jobLevel ge 1x"}),
+             "invalidFilter")
+
+
+async def test_scim_keeps_the_hr_attributes_it_does_not_send(
+    scim_client: httpx.AsyncClient, hris: httpx.AsyncClient, hr_get: Callable[[str], Any]
+) -> None:
+    rows = [{"external_id": "B001", "email": "boss@corp.example", "given_name": "Bo",
+             "family_name": "Ss", "job_level": 12},
+            {"external_id": "E042", "email": "ivy@corp.example", "given_name": "Ivy",
+             "family_name": "Doe", "job_title": "Analyst", "job_level": 4,
+             "department": "Finance", "manager_external_id": "B001",
+             "location": "Lyon", "time_zone": "Europe/Paris", "hire_date": "2021-03-01"}]
+    assert (await hris.post("/api/v1/employees/import", json=rows)).json()["created"] == 2
+    before = (await scim_client.get(
+        "/Users", params={"filter": 'externalId eq "E042"'})).json()["Resources"][0]
+    plain = {"schemas": [USER], "userName": "ivy@corp.example", "externalId": "E042",
+             "name": {"givenName": "Ivy", "familyName": "Doe"}, "title": "Analyst",
+             "emails": [{"value": "ivy@corp.example", "primary": True}], "active": True}
+    adopted = await scim_client.post("/Users", json=plain)
+    assert adopted.status_code == 201, adopted.text
+    kept = await hr_get(f"/api/v1/employees/{before['id']}")
+    expected = {"job_level": 4, "department": "Finance", "location": "Lyon",
+                "time_zone": "Europe/Paris", "hire_on": "2021-03-01", "job_title": "Analyst"}
+    assert {k: kept[k] for k in expected} == expected and kept["manager_id"] is not None
+    again = await hris.post("/api/v1/employees/import", json=rows)
+    assert again.json()["unchanged"] == 2, again.text
+    replaced = await scim_client.put(f"/Users/{before['id']}", json=plain)
+    assert replaced.status_code == 200, replaced.text
+    assert {k: (await hr_get(f"/api/v1/employees/{before['id']}"))[k]
+            for k in expected} == expected
+    assert (await hris.post("/api/v1/employees/import", json=rows)).json()["unchanged"] == 2
+    # What SCIM does send still wins, and a PATCH may still clear an attribute.
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "remove",
+                             "path": f"{scim.UPWARD_SCHEMA}:location"}]}
+    patched = await scim_client.patch(f"/Users/{before['id']}", json=patch)
+    assert patched.status_code == 200, patched.text
+    assert (await hr_get(f"/api/v1/employees/{before['id']}"))["location"] is None
+
+
+_SCALE_CHECK = """
+from pydantic import ValidationError
+from enrolment import scim
+from enrolment.models import EMPLOYEE_RECORDS, ProgrammeCreate
+row = {"external_id": "E1", "email": "a@corp.example", "given_name": "A", "family_name": "B"}
+assert EMPLOYEE_RECORDS.validate_python([{**row, "job_level": 30}])[0]["job_level"] == 30
+try:
+    EMPLOYEE_RECORDS.validate_python([{**row, "job_level": 31}])
+except ValidationError:
+    pass
+else:
+    raise AssertionError("31 is above the scale")
+assert ProgrammeCreate(name="P", mentee_min_level=25).mentee_min_level == 25
+[upward] = [s for s in scim.schemas("http://h") if s["id"] == scim.UPWARD_SCHEMA]
+[level] = [a for a in upward["attributes"] if a["name"] == "jobLevel"]
+assert level["description"] == "Job level, 1 (most junior) to 30 (most senior).", level
+print("ok")
+"""
+
+
+def test_the_job_level_scale_is_a_deployment_setting() -> None:
+    # The scale is read when the service starts, so a fresh interpreter shows it.
+    env = {**os.environ, "ENROLMENT_JOB_LEVEL_MAX": "30"}
+    done = subprocess.run([sys.executable, "-c", _SCALE_CHECK], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

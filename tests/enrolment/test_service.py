@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -502,3 +503,86 @@ async def test_a_json_body_nested_too_deep_is_a_400_naming_the_body(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["field"] == "body"
     assert (await hr.get("/api/v1/programmes")).json() == []
+
+
+async def test_a_survey_patch_changes_only_the_answers_sent(
+    enrolment: Running, token: Callable[..., str], junior: httpx.AsyncClient,
+    hr: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+    events: Callable[[str], Any],
+) -> None:
+    full = {**SURVEY, "mentor_capacity": 3, "time_zone": "Europe/Paris",
+            "availability": [{"weekday": 1, "start": "09:00", "end": "11:00"}],
+            "diversity": {"gender": "woman"}, "diversity_consent": True}
+    created = await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                                json={"employee_id": people["junior"], "role": "mentor",
+                                      **full})
+    pid = created.json()["id"]
+    path = f"/api/v1/participants/{pid}/survey"
+    changed = await junior.patch(path, json={"time_zone": "Asia/Tokyo"})
+    assert changed.status_code == 200, changed.text
+    after = changed.json()
+    assert after["time_zone"] == "Asia/Tokyo" and after["survey_version"] == 2
+    for key in ("topics_teach", "languages", "interests", "availability", "mentor_capacity",
+                "diversity"):
+        assert after[key] == created.json()[key], key
+    same = await junior.patch(path, json={"time_zone": "Asia/Tokyo"})
+    assert same.json()["survey_version"] == 2
+    # A null goes back to the default; a bad value is a 422 naming its field.
+    reset = (await junior.patch(path, json={"availability": None})).json()
+    assert reset["availability"] == [] and reset["mentor_capacity"] == 3
+    bad = await junior.patch(path, json={"mentor_capacity": 0})
+    assert bad.status_code == 422 and bad.json()["field"] == "mentor_capacity"
+    unknown = await junior.patch(path, json={"shoe_size": 44})
+    assert unknown.status_code == 422
+    # An admin's change keeps the person's diversity answers; consent stays theirs.
+    assert (await hr.patch(path, json={"languages": ["fr"]})).status_code == 200
+    refused = await hr.patch(path, json={"diversity": None})
+    assert refused.status_code == 403 and refused.json()["field"] == "diversity"
+    kept = (await hr.get(f"/api/v1/participants/{pid}")).json()
+    assert kept["diversity"] == {"gender": "woman"} and kept["languages"] == ["fr"]
+    versions = (await junior.get(f"{path}/versions")).json()
+    assert [v["answers"]["time_zone"] for v in versions] == [
+        "Europe/Paris", "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]
+
+
+async def test_a_leaver_no_longer_takes_part_nor_counts_as_enrolled(
+    hris: httpx.AsyncClient, hr: httpx.AsyncClient, people: dict[str, str],
+    as_employee: Callable[[str], httpx.AsyncClient], events: Callable[[str], Any],
+) -> None:
+    created = await hr.post("/api/v1/programmes", json={
+        "name": "Small", "mentor_max_level": 4, "mentee_min_level": 7, "capacity": 1})
+    programme_id = created.json()["id"]
+    path = f"/api/v1/programmes/{programme_id}/participants"
+    async with as_employee(people["junior"]) as junior:
+        mine = await junior.post(path, json={"employee_id": people["junior"],
+                                             "role": "mentor", **SURVEY})
+        assert mine.status_code == 201, mine.text
+    async with as_employee(people["senior"]) as senior:
+        full = await senior.post(path, json={"employee_id": people["senior"],
+                                             "role": "mentee", **SURVEY})
+        assert full.status_code == 409
+    # The HRIS export says the junior left yesterday.
+    left = (date.today() - timedelta(days=1)).isoformat()
+    leaver = {"external_id": "junior", "email": "junior@corp.example", "given_name": "June",
+              "family_name": "Ior", "job_level": 2, "time_zone": "Europe/Paris",
+              "leave_date": left}
+    assert (await hris.post("/api/v1/employees/import", json=[leaver])).json()["updated"] == 1
+    gone = (await hr.get(f"/api/v1/participants/{mine.json()['id']}")).json()
+    assert gone["status"] == "left" and gone["withdrawn_at"] is not None
+    # Every service hears it: the participation ended because the person left.
+    [ended] = await wait_until(lambda: events("mentoring.participant.withdrawn"))
+    assert ended["data"]["participant_id"] == mine.json()["id"]
+    assert ended["data"]["reason"] == "departure"
+    async with as_employee(people["senior"]) as senior:
+        joined = await senior.post(path, json={"employee_id": people["senior"],
+                                               "role": "mentee", **SURVEY})
+        assert joined.status_code == 201, joined.text
+    # A SCIM deactivation says the same.
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "value": {"active": False}}]}
+    deactivated = await hris.patch(f"/scim/v2/Users/{people['senior']}", json=patch)
+    assert deactivated.status_code == 200, deactivated.text
+    assert (await hr.get(f"/api/v1/participants/{joined.json()['id']}")).json()[
+        "status"] == "left"
+    both = await wait_until(lambda: _count(events("mentoring.participant.withdrawn"), 2))
+    assert [e["data"]["reason"] for e in both] == ["departure", "departure"]

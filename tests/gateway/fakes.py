@@ -461,7 +461,7 @@ def fake_enrolment(recorder: Recorder) -> FastAPI:
                           kind="forbidden")
         return {**invitation, "status": "declined", "responded_at": CREATED_AT}
 
-    @app.put("/api/v1/participants/{participant_id}/survey")
+    @app.patch("/api/v1/participants/{participant_id}/survey")
     async def survey(participant_id: str, data: Survey, request: Request,
                      user: CurrentUser) -> dict[str, Any]:
         await sent(request)
@@ -660,7 +660,7 @@ def fake_matching(recorder: Recorder) -> FastAPI:
         return {**ConfigIn(weights={"complementarity": 40, "interests": 10}).model_dump(),
                 "programme_id": programme_id, "diversity_applies": False}
 
-    @app.put("/api/v1/programmes/{programme_id}/matching-config")
+    @app.patch("/api/v1/programmes/{programme_id}/matching-config")
     async def put_config(programme_id: str, data: ConfigIn, request: Request,
                          user: CurrentUser) -> dict[str, Any]:
         await sent(request)
@@ -736,8 +736,13 @@ def fake_scheduling(recorder: Recorder) -> FastAPI:
 
     @app.get("/api/v1/batch/pair-sessions")
     async def sessions_of_pairs(user: CurrentUser, ids: list[str] = Ids) -> dict[str, Any]:
-        return _batch(ids, lambda pair_id: {"pair_id": pair_id,
-                                            "sessions": [_session(pair_id)]})
+        def one(pair_id: str) -> dict[str, Any]:
+            # As scheduling: a pair it never heard formed (a proposal) is not there.
+            if pair_id in PAIRS and PAIRS[pair_id]["formed_at"] is None:
+                raise not_found("Pair", pair_id)
+            return {"pair_id": pair_id, "sessions": [_session(pair_id)]}
+
+        return _batch(ids, one)
 
     @app.get("/api/v1/sessions")
     async def sessions(user: CurrentUser, employee_id: str | None = None,

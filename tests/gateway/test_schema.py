@@ -35,7 +35,7 @@ async def test_five_pairs_cost_one_batch_call_per_service(
 ) -> None:
     query = """{ pairs(programmeId: "prog1") { nodes {
         id status formedAt mentor { id employeeId } mentee { id role }
-        sessions { nodes { id status } }
+        sessions { nodes { id status } } nextSession { id }
     } } }"""
 
     data = _data(await stack.graphql(query, token=token("hr_admin")))
@@ -46,6 +46,9 @@ async def test_five_pairs_cost_one_batch_call_per_service(
     assert (fifth["status"], fifth["formedAt"]) == ("PROPOSED", None)
     assert data["pairs"]["nodes"][4]["mentor"] == {"id": "m2", "employeeId": "e2"}
     assert data["pairs"]["nodes"][4]["mentee"] == {"id": "s1", "role": "MENTEE"}
+    # It has no sessions, and scheduling (which never heard of it) is not asked.
+    assert (fifth["sessions"], fifth["nextSession"]) == ({"nodes": []}, None)
+    assert data["pairs"]["nodes"][0]["nextSession"] is not None
     distinct = {p[k] for p in PAIRS.values()
                 for k in ("mentor_participant_id", "mentee_participant_id")}
     assert len(distinct) == 7  # 10 mentor/mentee slots, 7 different people
@@ -56,7 +59,7 @@ async def test_five_pairs_cost_one_batch_call_per_service(
     assert stack.recorders["matching"].paths() == ["/api/v1/pairs"]
     [sessions] = stack.recorders["scheduling"].calls
     assert sessions.path == "/api/v1/batch/pair-sessions"
-    assert sorted(parse_qs(sessions.query)["id"]) == sorted(PAIRS)
+    assert sorted(parse_qs(sessions.query)["id"]) == sorted(set(PAIRS) - {"pair5"})
 
 
 async def test_participants_listed_earlier_in_a_request_are_not_fetched_again(
@@ -498,7 +501,7 @@ async def test_update_survey_puts_every_answer_and_returns_the_new_version(
     answers = {k: v for k, v in FULL_SURVEY.items() if k != "diversityConsent"}
     assert _done(data, "updateSurvey", "participant") == {**answers, "surveyVersion": 2,
                                     "surveyUpdatedAt": "2026-01-06T09:00:00+00:00"}
-    assert _last(stack, "enrolment", "PUT") == "/api/v1/participants/m1/survey"
+    assert _last(stack, "enrolment", "PATCH") == "/api/v1/participants/m1/survey"
     assert _sent(stack, "enrolment") == {
         "topics_teach": [{"topic": "DEI perspectives", "level": 4}],
         "topics_learn": [{"topic": "negotiation", "level": 1}], "interests": ["climbing"],
@@ -508,6 +511,31 @@ async def test_update_survey_puts_every_answer_and_returns_the_new_version(
         "mentor_capacity": 3, "dei_opt_in": True, "avoid_employee_ids": ["e9"],
         "diversity": {"generation": "gen z"}, "diversity_consent": True,
     }
+
+
+async def test_update_survey_sends_only_the_answers_given(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    mentor = token("participant", employee_id="e1")
+    data = _data(await stack.graphql(SURVEY, {"input": {"timeZone": "Asia/Tokyo"}},
+                                     token=mentor))
+    assert _done(data, "updateSurvey", "participant")["timeZone"] == "Asia/Tokyo"
+    assert _sent(stack, "enrolment") == {"time_zone": "Asia/Tokyo"}
+    assert not stack.recorders["matching"].calls  # no capacity given: no pairs read
+    _data(await stack.graphql(SURVEY, {"input": {"timeZone": None, "mentorCapacity": 2}},
+                              token=mentor))
+    assert _sent(stack, "enrolment") == {"time_zone": None, "mentor_capacity": 2}
+
+
+async def test_a_capacity_below_the_mentors_active_pairs_is_refused(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    data = _data(await stack.graphql(SURVEY, {"input": {"mentorCapacity": 1}},
+                                     token=token("participant", employee_id="e1")))
+    payload = data["updateSurvey"]
+    assert payload["participant"] is None
+    assert payload["errors"] == [{"field": "input.mentorCapacity"}]
+    assert not [c for c in stack.recorders["enrolment"].calls if c.method == "PATCH"]
 
 
 async def test_survey_versions_show_each_version_and_hide_diversity_from_managers(
@@ -646,7 +674,7 @@ async def test_matching_config_reads_and_replaces_weights_and_limits(
     assert put == {"weights": [{"factor": "DEPARTMENT", "weight": 0.0},
                                {"factor": "LEVEL_GAP", "weight": 25.0}],
                    "maxTimeZoneHours": 6.0, "allowSharedManager": True}
-    assert _last(stack, "matching", "PUT") == "/api/v1/programmes/prog1/matching-config"
+    assert _last(stack, "matching", "PATCH") == "/api/v1/programmes/prog1/matching-config"
     assert _sent(stack, "matching") == {"weights": {"department": 0.0, "level_gap": 25.0},
                                         "max_time_zone_hours": 6.0,
                                         "allow_shared_manager": True,

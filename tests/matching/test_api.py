@@ -9,6 +9,7 @@ from typing import Any, get_args
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import text
 
 from matching.api import router
 from tests.matching.conftest import (
@@ -21,7 +22,7 @@ from tests.matching.conftest import (
     wishes,
 )
 from tests.support.nats import NatsServer
-from tests.support.stack import Running
+from tests.support.stack import Running, wait_until
 from tests.support.tokens import signed_token
 from upward_common.auth import ProgrammeAdmin
 from upward_common.events import ParticipantState
@@ -40,7 +41,7 @@ class Cohort:
 
 
 async def cohort(feed: Feed, admin: httpx.AsyncClient) -> Cohort:
-    await feed.programme(PROGRAMME)
+    await feed.programme(PROGRAMME, matching_mode="shortlist")
     boss = "emp-boss"
     jane_person = employee("emp-jane", given_name="Jane", job_level=8, department="Sales",
                            manager_id=boss, manager_chain=[boss])
@@ -457,6 +458,7 @@ ADMIN_ROUTES = [
     ("GET", f"/api/v1/programmes/{PROGRAMME}/pool", None),
     ("GET", f"/api/v1/programmes/{PROGRAMME}/matching-config", None),
     ("PUT", f"/api/v1/programmes/{PROGRAMME}/matching-config", {"weights": {"interests": -1}}),
+    ("PATCH", f"/api/v1/programmes/{PROGRAMME}/matching-config", {"ideal_level_gap": 99}),
     ("POST", "/api/v1/pairs", {"programme_id": PROGRAMME}),
     ("POST", f"/api/v1/programmes/{PROGRAMME}/match-runs", {"objective": "most_votes"}),
     ("GET", f"/api/v1/programmes/{PROGRAMME}/match-runs", None),
@@ -489,3 +491,67 @@ def test_admin_routes_declare_their_role_gate() -> None:
     expected = {(method, path.replace(PROGRAMME, "{programme_id}")
                  .replace("run-unknown", "{run_id}")) for method, path, _ in ADMIN_ROUTES}
     assert gated == expected
+
+
+async def test_a_matching_config_patch_keeps_what_it_does_not_name(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await cohort(feed, admin)
+    path = f"/api/v1/programmes/{PROGRAMME}/matching-config"
+    first = {"weights": {"interests": 0, "department": 7}, "max_time_zone_hours": 3,
+             "allow_shared_manager": True, "dei_topics": ["DEI perspectives"],
+             "ideal_level_gap": 6}
+    assert (await admin.put(path, json=first)).status_code == 200
+    changed = await admin.patch(path, json={"weights": {"department": 2},
+                                            "min_overlap_hours": 1})
+    assert changed.status_code == 200, changed.text
+    config = changed.json()
+    assert config["weights"]["interests"] == 0 and config["weights"]["department"] == 2
+    assert config["max_time_zone_hours"] == 3 and config["allow_shared_manager"] is True
+    assert config["dei_topics"] == ["DEI perspectives"] and config["ideal_level_gap"] == 6
+    assert config["min_overlap_hours"] == 1
+    # A null removes a limit, or restores a setting's default.
+    cleared = (await admin.patch(path, json={"max_time_zone_hours": None,
+                                             "ideal_level_gap": None})).json()
+    assert cleared["max_time_zone_hours"] is None and cleared["ideal_level_gap"] == 4
+    assert cleared["allow_shared_manager"] is True
+    bad = await admin.patch(path, json={"ideal_level_gap": 40})
+    assert bad.status_code == 422 and bad.json()["field"] == "ideal_level_gap"
+    assert (await admin.patch(path, json={"speed": 1})).status_code == 422
+    assert (await admin.get(path)).json()["ideal_level_gap"] == 4
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        assert (await jane.patch(path, json={})).status_code == 403
+
+
+async def test_in_an_admin_programme_a_mentee_cannot_pick(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str]
+) -> None:
+    await cohort(feed, admin)
+    await feed.programme(PROGRAMME, minutes=5, matching_mode="admin")
+    await wait_until(lambda: _mode_is(matching, "admin"))
+    pick = f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick"
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        refused = await jane.post(pick, json={"mentor_participant_id": "p-best"})
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        body = refused.json()
+        assert body["rule"] == "matching_mode" and body["matching_mode"] == "admin"
+        assert "matching_mode is admin" in body["detail"]
+    # Admins still form pairs themselves.
+    formed = await admin.post("/api/v1/pairs", json={
+        "programme_id": PROGRAMME, "mentee_participant_id": "p-jane",
+        "mentor_participant_id": "p-best"})
+    assert formed.status_code == 201, formed.text
+    await feed.programme(PROGRAMME, minutes=6, matching_mode="shortlist")
+    await wait_until(lambda: _mode_is(matching, "shortlist"))
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        again = await jane.post(pick, json={"mentor_participant_id": "p-second"})
+        assert again.json().get("rule") != "matching_mode", again.text
+
+
+async def _mode_is(matching: Running, mode: str) -> bool | None:
+    async with matching.app.state.engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT matching_mode FROM matching_programme WHERE id = :id"),
+            {"id": PROGRAMME})
+        return True if found.scalar() == mode else None

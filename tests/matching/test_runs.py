@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from tests.matching.conftest import (
     Feed,
+    at,
     employee,
     participant,
     skills,
@@ -16,7 +20,7 @@ from tests.matching.conftest import (
     wishes,
 )
 from tests.support.nats import NatsServer
-from tests.support.stack import Running
+from tests.support.stack import Running, wait_until
 
 PROGRAMME = "prog-runs"
 
@@ -196,9 +200,50 @@ async def test_every_finished_run_is_announced_after_its_pairs(
         "dry_run": True, "status": "draft", "matched": 2, "unmatched": 1, "formed_pairs": 0}
     published = await admin.post(f"/api/v1/match-runs/{run['id']}/publish")
     assert published.status_code == 200, published.text
+    assert (published.json()["status"], published.json()["dry_run"]) == ("published", False)
+    listed = (await admin.get(f"/api/v1/programmes/{PROGRAMME}/match-runs")).json()
+    assert [(r["status"], r["dry_run"]) for r in listed] == [("published", False)]
     finished = await wait_published(nats_server.url, "mentoring.matchrun.finished", 2)
-    assert [(e["data"]["status"], e["data"]["formed_pairs"]) for e in finished] == [
-        ("draft", 0), ("published", 2)]
+    assert [(e["data"]["status"], e["data"]["formed_pairs"], e["data"]["dry_run"])
+            for e in finished] == [("draft", 0, True), ("published", 2, False)]
     # Written after its pairs' events in the same transaction (the relay sends in that order).
     pairs = await wait_published(nats_server.url, "mentoring.pair.formed", 2)
     assert max(e["time"] for e in pairs) <= finished[1]["time"]
+
+
+async def test_an_automatic_programme_is_matched_once_when_it_starts_running(
+    feed: Feed, admin: httpx.AsyncClient, nats_server: NatsServer, matching: Running
+) -> None:
+    await small_cohort(feed, admin)
+    await feed.programme(PROGRAMME, minutes=2, min_level_gap=2, matching_mode="automatic")
+    runs_path = f"/api/v1/programmes/{PROGRAMME}/match-runs"
+    assert (await admin.get(runs_path)).json() == []  # open: nothing runs yet
+    await feed.programme(PROGRAMME, minutes=5, min_level_gap=2, matching_mode="automatic",
+                         status="running")
+
+    async def published() -> list[dict[str, Any]] | None:
+        found = (await admin.get(runs_path)).json()
+        return found if found else None
+
+    [run] = await wait_until(published)
+    assert (run["status"], run["dry_run"], run["objective"]) == (
+        "published", False, "max_participation")
+    assert run["formed"] == 2
+    assert datetime.fromisoformat(run["published_at"].replace("Z", "+00:00")) == at(5)
+    pairs = (await admin.get("/api/v1/pairs", params={"programme_id": PROGRAMME})).json()
+    assert len(pairs) == 2 and {p["origin"] for p in pairs} == {"run"}
+    # A later change while running (or the same event again) runs nothing more.
+    await feed.programme(PROGRAMME, minutes=6, min_level_gap=2, matching_mode="automatic",
+                         status="running", name="Renamed")
+
+    async def renamed() -> bool | None:
+        async with matching.app.state.engine.connect() as connection:
+            name = (await connection.execute(
+                text("SELECT name FROM matching_programme WHERE id = :id"),
+                {"id": PROGRAMME})).scalar()
+        return True if name == "Renamed" else None
+
+    await wait_until(renamed)
+    formed = await wait_published(nats_server.url, "mentoring.pair.formed", 2)
+    assert len(formed) == 2
+    assert len((await admin.get(runs_path)).json()) == 1

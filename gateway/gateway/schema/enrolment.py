@@ -12,7 +12,7 @@ from gateway import clients
 from gateway.clients import gateway_problem, identifier, to_camel
 from gateway.context import Info
 from gateway.schema import analytics, matching
-from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
+from gateway.schema.errors import USER_ERRORS, ErrorCode, UserError, attempt, maybe, member
 from gateway.schema.inputs import (
     EmployeeId,
     InvitationId,
@@ -94,6 +94,9 @@ class ParticipantStatus(Enum):
     ACTIVE = strawberry.enum_value("active", description="Enrolled and taking part.")
     WITHDRAWN = strawberry.enum_value("withdrawn", description="Left the programme; their "
                                                                  "pairs ended.")
+    LEFT = strawberry.enum_value("left", description="Left the company (deactivated by the "
+                                                     "HRIS, or their leave date reached); "
+                                                     "their pairs ended.")
 
 
 @strawberry.enum(description="How a participant came to be enrolled.")
@@ -136,7 +139,8 @@ class Employee:
     family_name: str = strawberry.field(description="Family name.")
     job_title: str | None = strawberry.field(description="Job title.")
     job_level: int | None = strawberry.field(
-        description="Job level, 1 (most junior) to 20; eligibility compares it.")
+        description="Job level, 1 (most junior) up to the deployment's scale (20 unless "
+                    "set); eligibility compares it.")
     department: str | None = strawberry.field(description="Department.")
     manager_id: strawberry.ID | None = strawberry.field(description="Their manager's id.")
     location: str | None = strawberry.field(description="Office or city.")
@@ -516,7 +520,8 @@ class EmployeeInput:
     given_name: str = strawberry.field(description="Given name.")
     family_name: str = strawberry.field(description="Family name.")
     job_title: str | None = strawberry.field(default=None, description="Job title.")
-    job_level: int | None = strawberry.field(default=None, description="Job level, 1 to 20.")
+    job_level: int | None = strawberry.field(
+        default=None, description="Job level, 1 up to the deployment's scale (20 unless set).")
     department: str | None = strawberry.field(default=None, description="Department.")
     manager_external_id: str | None = strawberry.field(
         default=None, description="The manager's externalId (in this import or known).")
@@ -664,12 +669,14 @@ class DiversityAttributeInput:
 
 
 def _answer(description: str) -> Any:
-    return strawberry.field(default=None, description=description)
+    return strawberry.field(default=strawberry.UNSET, description=description)
 
 
-@strawberry.input(description="The whole profile survey: it replaces the previous answers, "
-                                "so what is left out is reset to the service's default. "
-                                "Diversity attributes are stored only with diversityConsent.")
+@strawberry.input(description="Profile survey answers. In updateSurvey only the fields given "
+                                "change (an explicit null resets one to its default) and the "
+                                "others are kept; elsewhere a field left out takes its "
+                                "default. Diversity attributes are stored only with "
+                                "diversityConsent.")
 class SurveyInput:
     topics_teach: list[TopicSkillInput] | None = _answer(_TOPICS_TEACH)
     topics_learn: list[TopicSkillInput] | None = _answer(_TOPICS_LEARN)
@@ -1008,11 +1015,29 @@ class Mutation:
                                      "next (the participant, or admins).")
     async def update_survey(
         self, info: Info, participant_id: ParticipantId,
-        input: Annotated[SurveyInput, described("The whole survey; it replaces the last.")],
+        input: Annotated[SurveyInput, described(
+            "The answers that change; those left out are kept.")],
     ) -> UpdateSurveyPayload | None:
-        answers = clients.SurveyAnswers.model_validate(_survey(input))
+        sent = given(input)
+        if isinstance(sent.get("diversity"), list):
+            sent["diversity"] = {a["name"]: a["value"] for a in sent["diversity"]}
+        change = clients.SurveyChange.model_validate(sent)
+        capacity = sent.get("mentor_capacity")
+        if capacity is not None:
+            # Active pairs are matching's: a mentor cannot take fewer mentees than they have.
+            pairs: list[clients.PairPublic] | None
+            pairs, errors = await attempt(info, lambda: info.context.matching.pairs(
+                participant_id=participant_id, status="active"), lambda found: found)
+            if errors:
+                return UpdateSurveyPayload(participant=None, errors=errors)
+            active = [p for p in pairs or [] if p.mentor_participant_id == participant_id]
+            if capacity < len(active):
+                return UpdateSurveyPayload(participant=None, errors=[UserError(
+                    field="input.mentorCapacity", code=ErrorCode.CONFLICT,
+                    message=f"mentorCapacity {capacity} is below this mentor's "
+                            f"{len(active)} active pairs; end a pair first")])
         participant, errors = await attempt(
-            info, lambda: info.context.enrolment.update_survey(participant_id, answers),
+            info, lambda: info.context.enrolment.change_survey(participant_id, change),
             Participant.of, body="input")
         return UpdateSurveyPayload(participant=participant, errors=errors)
 

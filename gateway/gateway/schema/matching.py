@@ -21,6 +21,7 @@ from gateway.schema.inputs import (
     PairId,
     ProgrammeId,
     described,
+    given,
     plain,
 )
 from gateway.schema.pagination import (
@@ -246,13 +247,20 @@ class Pair:
     async def sessions(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
                        ) -> Connection[Annotated[Session, SCHEDULING]] | None:
         window = Window.of("Session", first=first, after=after)
-        found = await info.context.loaders.pair_sessions.load(self.id)
+        found = await self._sessions(info)
         return window.page(found, id=by_id, node=scheduling.Session.of)
+
+    async def _sessions(self, info: Info) -> list[clients.SessionPublic]:
+        # A pair that never formed (a pick still proposed, declined, or dropped) has no
+        # sessions, and scheduling never heard of it: no call, so no 404 in a listing.
+        if self.formed_at is None:
+            return []
+        return await info.context.loaders.pair_sessions.load(self.id)
 
     @strawberry.field(description="The pair's first session still planned (neither held nor "
                                    "cancelled), by start time; null when none is.")
     async def next_session(self, info: Info) -> Annotated[Session, SCHEDULING] | None:
-        found = await info.context.loaders.pair_sessions.load(self.id)
+        found = await self._sessions(info)
         planned = [s for s in found if s.status == "planned" and s.starts_at is not None]
         if not planned:
             return None
@@ -365,7 +373,8 @@ class MatchRun:
     id: strawberry.ID = strawberry.field(description="The run's id.")
     programme_id: strawberry.ID = strawberry.field(description="The programme's id.")
     objective: MatchObjective = strawberry.field(description="What it optimised.")
-    dry_run: bool = strawberry.field(description="Whether it was made to review first.")
+    dry_run: bool = strawberry.field(description="Whether it forms nothing: true for a draft "
+                                                 "to review, false once published.")
     status: MatchRunStatus = strawberry.field(description="Whether its pairs were formed.")
     total_score: float = strawberry.field(description="The sum of its pairs' scores.")
     matched: int = strawberry.field(description="Mentees it matched, in all.")
@@ -422,11 +431,12 @@ class MatchingWeightInput:
 
 
 def _setting(description: str) -> Any:
-    return strawberry.field(default=None, description=description)
+    return strawberry.field(default=strawberry.UNSET, description=description)
 
 
-@strawberry.input(description="The whole matching configuration: it replaces the previous "
-                                "one, so what is left out is reset to the service's default.")
+@strawberry.input(description="Matching settings that change: those left out are kept, "
+                                "weights merge factor by factor, an explicit null removes a "
+                                "limit or restores a setting's default.")
 class MatchingConfigInput:
     weights: list[MatchingWeightInput] | None = _setting(
         "Factors' weights; a factor left out takes its default weight.")
@@ -645,14 +655,15 @@ class Mutation:
     @strawberry.mutation(description="Set a programme's scoring weights and limits (admins).")
     async def update_matching_config(
         self, info: Info, programme_id: ProgrammeId,
-        input: Annotated[MatchingConfigInput, described("The whole configuration.")],
+        input: Annotated[MatchingConfigInput, described(
+            "The settings that change; those left out are kept.")],
     ) -> UpdateMatchingConfigPayload | None:
-        values: dict[str, Any] = plain(input)
-        if "weights" in values:
+        values: dict[str, Any] = given(input)
+        if isinstance(values.get("weights"), list):
             values["weights"] = {w["factor"]: w["weight"] for w in values["weights"]}
-        data = clients.MatchingConfigUpdate.model_validate(values)
+        data = clients.MatchingConfigChange.model_validate(values)
         config, errors = await attempt(
-            info, lambda: info.context.matching.put_matching_config(programme_id, data),
+            info, lambda: info.context.matching.patch_matching_config(programme_id, data),
             MatchingConfig.of, body="input")
         return UpdateMatchingConfigPayload(matching_config=config, errors=errors)
 

@@ -200,6 +200,10 @@ class ProgrammeSnapshot(BaseModel):
     meeting_format: MeetingFormat = "virtual"
     diversity_objective: bool = False
     topics: list[str] = []
+    # The catalogue's DEI topics (enrolment's definition): a mentor teaches them only
+    # with the DEI opt-in, and matching never pairs a mentee wanting one with a mentor
+    # who did not opt in.
+    dei_topics: list[str] = []
 
 
 class ProgrammeUpdated(EventData):

@@ -27,6 +27,7 @@ from enrolment.models import (
     ProgrammeTransition,
     ProgrammeUpdate,
     SurveyAnswers,
+    SurveyChange,
     SurveyVersionPublic,
     TopicsAdd,
 )
@@ -346,6 +347,16 @@ async def update_survey(participant_id: Identifier, data: SurveyAnswers, session
     """Submit new survey answers: a new version that matching sees next."""
     participant = await service.update_survey(session, user=user, participant_id=participant_id,
                                               answers=data)
+    await session.commit()
+    return _public(participant, user)
+
+
+@router.patch("/participants/{participant_id}/survey", response_model=ParticipantPublic)
+async def change_survey(participant_id: Identifier, data: SurveyChange, session: SessionDep,
+                        user: CurrentUser) -> Any:
+    """Change some survey answers: the fields sent replace theirs, the others are kept."""
+    participant = await service.change_survey(session, user=user, participant_id=participant_id,
+                                              change=data)
     await session.commit()
     return _public(participant, user)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant, Programme
+from enrolment.models import Employee, Participant, Programme, dei_topics
 from upward_common.events import (
     AvailabilityWindow,
     EmployeeErased,
@@ -116,7 +116,7 @@ async def participant_state(
         participant_id=participant.id,
         programme_id=participant.programme_id,
         role="mentor" if participant.role == "mentor" else "mentee",
-        status="withdrawn" if participant.status == "withdrawn" else "active",
+        status="active" if participant.status == "active" else "withdrawn",
         employee=await snapshot(session, employee),
         survey_version=participant.survey_version,
         topics_teach=[TopicSkill.model_validate(t) for t in participant.topics_teach],
@@ -163,6 +163,15 @@ def participant_withdrawn(
     )
 
 
+def participants_left(session: AsyncSession, rows: Sequence[Mapping[str, Any]],
+                      occurred_at: datetime) -> None:
+    """Leavers' participations ended (`participant.withdrawn`, reason `departure`)."""
+    for row in rows:
+        emit(session, ParticipantWithdrawn(
+            participant_id=row["id"], programme_id=row["programme_id"],
+            employee_id=row["employee_id"], reason="departure", occurred_at=occurred_at))
+
+
 def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
     return ProgrammeSnapshot.model_validate({
         "programme_id": programme.id,
@@ -179,6 +188,7 @@ def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
         "meeting_format": programme.meeting_format,
         "diversity_objective": programme.diversity_objective,
         "topics": programme.topics,
+        "dei_topics": dei_topics(programme.topics),
     })
 
 

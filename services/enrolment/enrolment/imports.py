@@ -311,32 +311,44 @@ def _describe(error: Any, expected: Sequence[str], skip: int = 0) -> tuple[str, 
 
 
 def validate_rows(
-    rows: Sequence[Row], report: ImportReport, today: date
+    rows: Sequence[Row], report: ImportReport, today: date,
+    rejected: dict[str, int] | None = None,
 ) -> dict[str, tuple[int, EmployeeRecord]]:
-    """Valid records by external id; every other row goes to the report with its field."""
+    """Valid records by external id; every other row goes to the report with each problem.
+
+    `rejected` collects the external id (when the row has a usable one) and row of
+    every rejected row, so its reports can say their manager was rejected.
+    """
     raw = [row for _, row in rows]
     numbers = [number for number, _ in rows]
+    refused = {} if rejected is None else rejected
     try:
         validated = EMPLOYEE_RECORDS.validate_python(raw)
         kept = list(range(len(raw)))
     except ValidationError as exc:
-        # One pass found every bad row; report the first problem of each, then
+        # One pass found every bad row and every problem of each; report them all, then
         # validate the rest (they pass: validation does not depend on other rows).
-        failed: dict[int, tuple[str, str]] = {}
+        failed: dict[int, list[tuple[str, str]]] = {}
         for error in exc.errors():
             index = int(error["loc"][0])
-            if index not in failed:
-                failed[index] = _describe(error, IMPORT_COLUMNS, skip=1)
-        for index, (field, reason) in failed.items():
-            report.errors.append(RejectedRow(row=numbers[index], field=field, reason=reason))
+            failed.setdefault(index, []).append(_describe(error, IMPORT_COLUMNS, skip=1))
+        for index, problems in failed.items():
+            for field, reason in problems:
+                report.errors.append(RejectedRow(row=numbers[index], field=field,
+                                                 reason=reason))
+            external_id = raw[index].get("external_id")
+            if isinstance(external_id, str) and external_id:
+                refused.setdefault(external_id, numbers[index])
         kept = [i for i in range(len(raw)) if i not in failed]
         validated = EMPLOYEE_RECORDS.validate_python([raw[i] for i in kept])
     records: dict[str, tuple[int, EmployeeRecord]] = {}
     for index, record in zip(kept, validated, strict=True):
         number = numbers[index]
-        problem = _row_problem(record, today)
-        if problem is not None:
-            report.errors.append(RejectedRow(row=number, field=problem[0], reason=problem[1]))
+        problems = _row_problems(record, today)
+        if problems:
+            for field, reason in problems:
+                report.errors.append(RejectedRow(row=number, field=field, reason=reason))
+            refused.setdefault(record["external_id"], number)
             continue
         external_id = record["external_id"]
         if external_id in records:
@@ -349,20 +361,71 @@ def validate_rows(
     return records
 
 
-def _row_problem(record: EmployeeRecord, today: date) -> tuple[str, str] | None:
+def _row_problems(record: EmployeeRecord, today: date) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     hired, left = record.get("hire_date"), record.get("leave_date")
     if hired is not None and hired > today:
-        return "hire_date", f"hire date {hired} is in the future"
-    if left is not None and hired is not None and left < hired:
-        return "leave_date", "leave date is before the hire date"
+        problems.append(("hire_date", f"hire date {hired} is in the future"))
+    elif left is not None and hired is not None and left < hired:
+        problems.append(("leave_date", "leave date is before the hire date"))
     if record.get("manager_external_id") == record["external_id"]:
-        return "manager_external_id", "an employee cannot be their own manager"
-    return None
+        problems.append(("manager_external_id", "an employee cannot be their own manager"))
+    return problems
+
+
+def _will_be_active(record: EmployeeRecord, today: date) -> bool:
+    left = record.get("leave_date")
+    return record.get("active") is not False and (left is None or left > today)
+
+
+def reject_taken_emails(
+    records: dict[str, tuple[int, EmployeeRecord]],
+    stored: Sequence[Mapping[str, Any]],
+    report: ImportReport,
+    today: date,
+    rejected_rows: dict[str, int],
+) -> None:
+    """One e-mail per active employee, whichever channel wrote it (SCIM answers 409).
+
+    An active row's e-mail may be neither another active employee's e-mail nor
+    anyone's SCIM userName (what `userName eq` finds), nor an earlier row's.
+    """
+    owner: dict[str, str] = {}
+    for row in stored:
+        if row["erased_at"] is not None:
+            continue
+        if row["user_name"]:
+            owner[row["user_name"].lower()] = row["external_id"]
+        if not row["email"] or not row["active"] or row["deprovisioned_at"] is not None:
+            continue
+        # A row of the file replaces its stored e-mail (keeping it keeps it); a leaver's frees it.
+        email = row["email"].lower()
+        in_file = records.get(row["external_id"])
+        if in_file is None or (in_file[1]["email"].lower() == email
+                               and _will_be_active(in_file[1], today)):
+            owner.setdefault(email, row["external_id"])
+    first_row: dict[str, int] = {}
+    for external_id, (number, record) in list(records.items()):
+        if not _will_be_active(record, today):
+            continue
+        email = record["email"].lower()
+        holder = owner.get(email)
+        if holder is not None and holder != external_id:
+            reason = f"e-mail {record['email']!r} belongs to employee {holder!r}"
+        elif email in first_row:
+            reason = f"e-mail {record['email']!r} is also on row {first_row[email]}"
+        else:
+            first_row[email] = number
+            continue
+        del records[external_id]
+        rejected_rows.setdefault(external_id, number)
+        report.errors.append(RejectedRow(row=number, field="email", reason=reason))
 
 
 def resolve_managers(
     records: Mapping[str, tuple[int, EmployeeRecord]],
     known_manager: Mapping[str, str | None],
+    rejected_rows: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """Rejection reason by external id: unknown managers and reporting cycles.
 
@@ -379,12 +442,16 @@ def resolve_managers(
             manager = record.get("manager_external_id")
             if not manager or manager in known_manager:
                 continue
-            if manager not in records:
+            if manager not in records and rejected_rows and manager in rejected_rows:
+                rejected[external_id] = (f"manager {manager} was rejected: "
+                                         f"row {rejected_rows[manager]}")
+                changed = True
+            elif manager not in records:
                 rejected[external_id] = f"manager {manager!r} is neither in this file nor known"
                 changed = True
             elif manager in rejected:
                 row = records[manager][0]
-                rejected[external_id] = f"manager {manager!r} was rejected (row {row})"
+                rejected[external_id] = f"manager {manager} was rejected: row {row}"
                 changed = True
         for external_id in _cycles(records, known_manager, rejected):
             path = " -> ".join(_cycle_path(external_id, records, known_manager, rejected))
@@ -505,7 +572,8 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
     now = utcnow()
     today = now.date()
     report = ImportReport()
-    records = validate_rows(rows, report, today)
+    rejected_rows: dict[str, int] = {}
+    records = validate_rows(rows, report, today, rejected_rows)
 
     stored = await repository.all_employee_rows(session)
     by_external = {row["external_id"]: row for row in stored}
@@ -518,11 +586,14 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
         for external_id in list(records):
             if erased_key(external_id) in erased:
                 number = records.pop(external_id)[0]
+                rejected_rows.setdefault(external_id, number)
                 report.errors.append(RejectedRow(
                     row=number, field="external_id",
                     reason="this employee was erased on request; remove them from the export"))
 
-    for external_id, reason in resolve_managers(records, known_manager).items():
+    reject_taken_emails(records, stored, report, today, rejected_rows)
+    for external_id, reason in resolve_managers(records, known_manager,
+                                                 rejected_rows).items():
         number = records.pop(external_id)[0]
         report.errors.append(RejectedRow(row=number, field="manager_external_id", reason=reason))
 
@@ -530,6 +601,7 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
                  depth=_depths(records, known_manager))
     parents: dict[str, str | None] = {row["id"]: row["manager_id"] for row in stored}
     old_parents = dict(parents)
+    old_active = {row["id"]: bool(row["active"]) for row in stored}
     for values in plan.inserts:
         parents[values["id"]] = values["manager_id"]
     for values in plan.updates:
@@ -558,8 +630,14 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
     updated = [(current[i], chains[i]) for i in event_ids]
     await repository.insert_employee_rows(session, plan.inserts)
     await repository.update_employee_rows(session, plan.updates)
+    # A leaver (deactivated, or their leave date reached) no longer takes part anywhere.
+    leavers = await repository.participants_leave(
+        session, [v["id"] for v in plan.updates
+                  if not v["active"] and old_active.get(v["id"], False)], now)
     await events.employees_updated(session, updated, occurred_at=now)
-    report.rejected = len(report.errors)
+    # After the departure itself, so matching ends the pairs as a departure.
+    events.participants_left(session, leavers, now)
+    report.rejected = len({e.row for e in report.errors})
     report.errors.sort(key=lambda e: e.row)
     return report
 

@@ -30,6 +30,7 @@ from sqlalchemy import Text as SqlText
 from sqlmodel import Field, SQLModel
 from typing_extensions import TypedDict
 
+from enrolment.config import job_level_max
 from upward_common.events import (
     AvailabilityWindow,
     MeetingFormat,
@@ -49,7 +50,8 @@ from upward_common.limits import (
 )
 from upward_common.types import UTCDateTime
 
-MAX_JOB_LEVEL = 20
+# The highest job level: a deployment setting (`ENROLMENT_JOB_LEVEL_MAX`), fixed at start.
+MAX_JOB_LEVEL = job_level_max()
 
 # Deliberately pragmatic (one @, a dotted domain, no spaces): HR exports are
 # checked in bulk, and a full RFC 5322 parser per row costs more than the insert.
@@ -135,8 +137,14 @@ SEED_TOPICS: tuple[str, ...] = (
     "remote work",
     "DEI perspectives",
 )
-# Topics a mentor teaches only after opting in to DEI topics.
+# Topics a mentor teaches only after opting in to DEI topics (casefolded). The one
+# definition: the programme's DEI topics travel in `programme.updated` for matching.
 DEI_TOPICS: frozenset[str] = frozenset({"dei perspectives"})
+
+
+def dei_topics(topics: list[str]) -> list[str]:
+    """The DEI topics of a programme's catalogue, as the catalogue spells them."""
+    return [topic for topic in topics if topic.casefold() in DEI_TOPICS]
 
 
 class Programme(SQLModel, table=True):
@@ -170,6 +178,9 @@ class Programme(SQLModel, table=True):
 class ParticipantStatus(StrEnum):
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
+    # The employee left the company (HRIS deactivation, a leave date reached): no longer
+    # taking part nor counted as enrolled; `withdrawn_at` is when enrolment learnt it.
+    LEFT = "left"
 
 
 class Participant(SQLModel, table=True):
@@ -480,6 +491,41 @@ class SurveyAnswers(BaseModel):
         if self.diversity_consent:
             given.append("diversity_consent")
         return given
+
+
+class SurveyChange(BaseModel):
+    """A partial survey change (PATCH): a field sent replaces its answer, the rest are kept.
+
+    A field sent as null goes back to the survey's default (an empty list, no time zone,
+    capacity 1, no DEI opt-in, no diversity answers).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    topics_teach: list[TopicChoice] | None = PydanticField(default=None, max_length=LIST_MAX)
+    topics_learn: list[TopicChoice] | None = PydanticField(default=None, max_length=LIST_MAX)
+    interests: list[Tag] | None = PydanticField(default=None, max_length=LIST_MAX)
+    availability: list[AvailabilityWindow] | None = PydanticField(
+        default=None, max_length=LONG_LIST_MAX)
+    time_zone: TimeZoneName | None = None
+    meeting_formats: list[MeetingFormat] | None = PydanticField(
+        default=None, max_length=SHORT_LIST_MAX)
+    communication_preferences: list[Tag] | None = PydanticField(
+        default=None, max_length=SHORT_LIST_MAX)
+    languages: list[Tag] | None = PydanticField(default=None, max_length=SHORT_LIST_MAX)
+    mentor_capacity: int | None = PydanticField(default=None, ge=1, le=10)
+    dei_opt_in: bool | None = None
+    avoid_employee_ids: list[Identifier] | None = PydanticField(default=None,
+                                                                max_length=LIST_MAX)
+    diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
+        default=None, max_length=DIVERSITY_MAX)
+    diversity_consent: bool | None = None
+
+    def sent(self) -> dict[str, Any]:
+        """The fields the body named, a null as the survey's default."""
+        defaults = SurveyAnswers()
+        return {key: getattr(defaults, key) if getattr(self, key) is None
+                else getattr(self, key) for key in self.model_fields_set}
 
 
 class ParticipantCreate(SurveyAnswers):

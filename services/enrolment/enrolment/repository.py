@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +22,7 @@ from enrolment.models import (
 from upward_common.db import bulk_insert
 
 EMPLOYEE = Employee.__table__  # type: ignore[attr-defined]
+PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
 
 # SQLite caps bound parameters per statement; 500 ids stay well below it.
 _CHUNK = 500
@@ -100,6 +102,17 @@ async def get_employee_for_update(session: AsyncSession, employee_id: str) -> Em
 
 async def employee_by_user_name(session: AsyncSession, user_name: str) -> Employee | None:
     query = select(Employee).where(func.lower(col(Employee.user_name)) == user_name.lower())
+    return (await session.exec(query)).first()
+
+
+async def active_employee_by_email(session: AsyncSession, email: str) -> Employee | None:
+    """An active, provisioned employee whose e-mail or userName is `email` (any case)."""
+    wanted = email.lower()
+    query = select(Employee).where(
+        col(Employee.erased_at).is_(None), col(Employee.deprovisioned_at).is_(None),
+        col(Employee.active).is_(True),
+        or_(func.lower(col(Employee.email)) == wanted,
+            func.lower(col(Employee.user_name)) == wanted))
     return (await session.exec(query)).first()
 
 
@@ -263,3 +276,25 @@ async def list_invitations(
 
 async def delete_invitations_of(session: AsyncSession, employee_id: str) -> None:
     await _core(session, delete(Invitation).where(col(Invitation.employee_id) == employee_id))
+
+
+async def participants_leave(session: AsyncSession, employee_ids: Sequence[str],
+                             at: datetime) -> list[Mapping[str, Any]]:
+    """Leavers' active participations become `left` (set-based: an import's leavers at once).
+
+    Returns them (id, programme_id, employee_id) for their events.
+    """
+    left: list[Mapping[str, Any]] = []
+    for start in range(0, len(employee_ids), _CHUNK):
+        chunk = list(employee_ids[start:start + _CHUNK])
+        active = (PARTICIPANT.c.employee_id.in_(chunk),
+                  PARTICIPANT.c.status == ParticipantStatus.ACTIVE.value)
+        found = await _core(session, core_select(
+            PARTICIPANT.c.id, PARTICIPANT.c.programme_id, PARTICIPANT.c.employee_id)
+            .where(*active).order_by(PARTICIPANT.c.id))
+        rows = list(found.mappings().all())
+        if rows:
+            await _core(session, update(PARTICIPANT).where(*active)
+                        .values(status=ParticipantStatus.LEFT.value, withdrawn_at=at))
+            left.extend(rows)
+    return left

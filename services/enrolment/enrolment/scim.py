@@ -1,8 +1,8 @@
 """SCIM 2.0 (RFC 7643/7644) for identity and HR systems: the User resource over employees.
 
-Resource models, PATCH application and attribute selection come from
-scim2-models; filters are parsed by scim2-filter-parser and translated here
-to SQL expressions over the employee mirror. The full SCIM document is kept
+Resource models, PATCH application, attribute selection and the filter
+grammar (RFC 7644 §3.4.2.2, on lark) come from scim2-models; the filter's
+tree is translated here to SQL expressions over the employee mirror. The full SCIM document is kept
 beside the employee columns, so what a client wrote is what it reads back.
 """
 
@@ -13,11 +13,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
-
-# scim2-filter-parser ships no type information.
-from scim2_filter_parser import ast as scim_ast  # type: ignore[import-untyped]
-from scim2_filter_parser.lexer import SCIMLexer  # type: ignore[import-untyped]
-from scim2_filter_parser.parser import SCIMParser  # type: ignore[import-untyped]
 from scim2_models import (
     URN,
     AuthenticationScheme,
@@ -28,6 +23,7 @@ from scim2_models import (
     Context,
     ETag,
     Extension,
+    InvalidFilterException,
     Meta,
     Mutability,
     Patch,
@@ -36,12 +32,23 @@ from scim2_models import (
     Required,
     ResourceType,
     SCIMException,
+    ScimFilter,
     ServiceProviderConfig,
     Sort,
     User,
 )
 from scim2_models import Error as ScimErrorMessage
 from scim2_models import Filter as FilterSupport
+from scim2_models.path import (
+    AttrPath,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
 from sqlalchemy import ColumnElement, and_, func, not_, or_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -345,8 +352,18 @@ def _check_caps(user: Any, enterprise: EnterpriseUser, upward: UpwardUser,
     _check_strings(_document(user))  # everything else kept as sent
 
 
-def _columns(user: Any, stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+# What the HR export owns beside SCIM (README, "Which channel owns what"): a SCIM
+# POST adopting an imported employee or a PUT that does not send one keeps it.
+HR_OWNED = ("job_title", "department", "manager_id", "job_level", "hire_on", "leave_on",
+            "location", "time_zone")
+
+
+def _columns(user: Any, stored: Mapping[str, Any] | None = None,
+             keep: Employee | None = None) -> dict[str, Any]:
     """The employee columns a resource sets, checked like an import row.
+
+    With `keep`, an HR attribute the resource does not carry keeps `keep`'s value
+    instead of being cleared (a POST adopting an employee, a PUT).
 
     `stored` is the document kept so far: a core `timezone` that is no IANA zone
     was once kept as sent and ignored, and still is while a client leaves it as
@@ -391,6 +408,10 @@ def _columns(user: Any, stored: Mapping[str, Any] | None = None) -> dict[str, An
         "time_zone": time_zone,
         "active": True if user.active is None else user.active,
     }
+    if keep is not None:
+        for key in HR_OWNED:
+            if values[key] is None:
+                values[key] = getattr(keep, key)
     return values
 
 
@@ -404,57 +425,82 @@ def _document(user: Any) -> dict[str, Any]:
 
 # --- filters -----------------------------------------------------------------------
 
+_CORE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:user"
+_FILTER_COLUMNS: dict[tuple[str, str | None], tuple[Any, type, bool]] = {
+    ("id", None): (col(Employee.id), str, True),
+    ("username", None): (func.coalesce(col(Employee.user_name), col(Employee.email)),
+                         str, False),
+    ("externalid", None): (col(Employee.external_id), str, True),
+    ("emails", None): (col(Employee.email), str, False),
+    ("emails", "value"): (col(Employee.email), str, False),
+    ("active", None): (col(Employee.active), bool, True),
+    ("title", None): (col(Employee.job_title), str, False),
+    ("name", "givenname"): (col(Employee.given_name), str, False),
+    ("name", "familyname"): (col(Employee.family_name), str, False),
+    ("meta", "lastmodified"): (col(Employee.updated_at), datetime, True),
+    ("meta", "created"): (col(Employee.created_at), datetime, True),
+    ("enterprise:department", None): (col(Employee.department), str, False),
+    ("enterprise:manager", "value"): (col(Employee.manager_id), str, True),
+    ("upward:joblevel", None): (col(Employee.job_level), int, True),
+    ("upward:location", None): (col(Employee.location), str, False),
+    ("upward:timezone", None): (col(Employee.time_zone), str, True),
+    ("upward:hiredate", None): (col(Employee.hire_on), date, True),
+    ("upward:leavedate", None): (col(Employee.leave_on), date, True),
+}
 
-def _column(attr: scim_ast.AttrPath, namespace: str | None) -> tuple[Any, type, bool]:
-    """(column expression, type, case-exact) of a filter attribute path."""
-    name = attr.attr_name
-    sub = attr.sub_attr.value if attr.sub_attr is not None else None
-    uri = (attr.uri or "").lower()
+
+def _column(attr: AttrPath, namespace: AttrPath | None) -> tuple[Any, type, bool]:
+    """(column expression, type, case-exact) of a filter attribute path.
+
+    Inside `emails[...]` the path names a sub-attribute of the selected one. An
+    extension attribute may be named without its schema URN when no core
+    attribute has that name (`jobLevel ge 17`), as identity providers send it.
+    """
+    sub: str | None
     if namespace is not None:
-        name, sub = namespace, name
+        name, sub, uri = namespace.attr, attr.attr, (namespace.uri or "").lower()
+    else:
+        name, sub, uri = attr.attr, attr.sub_attr, (attr.uri or "").lower()
     key = (name.lower(), sub.lower() if sub else None)
     if uri == ENTERPRISE_SCHEMA.lower():
-        key = ("enterprise:" + key[0], key[1])
+        candidates = [("enterprise:" + key[0], key[1])]
     elif uri == UPWARD_SCHEMA.lower():
-        key = ("upward:" + key[0], key[1])
-    elif uri and uri != "urn:ietf:params:scim:schemas:core:2.0:user":
-        raise ScimError(400, f"Unknown schema {attr.uri}", "invalidFilter")
-    mapping: dict[tuple[str, str | None], tuple[Any, type, bool]] = {
-        ("id", None): (col(Employee.id), str, True),
-        ("username", None): (func.coalesce(col(Employee.user_name), col(Employee.email)),
-                             str, False),
-        ("externalid", None): (col(Employee.external_id), str, True),
-        ("emails", None): (col(Employee.email), str, False),
-        ("emails", "value"): (col(Employee.email), str, False),
-        ("active", None): (col(Employee.active), bool, True),
-        ("title", None): (col(Employee.job_title), str, False),
-        ("name", "givenname"): (col(Employee.given_name), str, False),
-        ("name", "familyname"): (col(Employee.family_name), str, False),
-        ("meta", "lastmodified"): (col(Employee.updated_at), datetime, True),
-        ("meta", "created"): (col(Employee.created_at), datetime, True),
-        ("enterprise:department", None): (col(Employee.department), str, False),
-        ("enterprise:manager", "value"): (col(Employee.manager_id), str, True),
-        ("upward:joblevel", None): (col(Employee.job_level), int, True),
-        ("upward:location", None): (col(Employee.location), str, False),
-        ("upward:timezone", None): (col(Employee.time_zone), str, True),
-        ("upward:hiredate", None): (col(Employee.hire_on), date, True),
-        ("upward:leavedate", None): (col(Employee.leave_on), date, True),
-    }
-    found = mapping.get(key)
-    if found is None:
-        shown = f"{name}.{sub}" if sub else name
-        raise ScimError(400, f"Filtering on {shown} is not supported", "invalidFilter")
-    return found
+        candidates = [("upward:" + key[0], key[1])]
+    elif uri and uri != _CORE_SCHEMA:
+        raise ScimError(400, f"Unknown schema {uri}", "invalidFilter")
+    elif uri:
+        candidates = [key]
+    else:
+        candidates = [key, ("upward:" + key[0], key[1]), ("enterprise:" + key[0], key[1])]
+    for candidate in candidates:
+        found = _FILTER_COLUMNS.get(candidate)
+        if found is not None:
+            return found
+    shown = f"{name}.{sub}" if sub else name
+    raise ScimError(400, f"Filtering on {shown} is not supported", "invalidFilter")
 
 
-def _value(raw: str, kind: type) -> Any:
+def _value(raw: Any, kind: type) -> Any:
+    """The filter's literal as the column's type: a JSON number, boolean or string."""
     try:
         if kind is bool:
-            if raw.lower() not in ("true", "false"):
-                raise ValueError(raw)
-            return raw.lower() == "true"
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "false"):
+                return raw.lower() == "true"
+            raise ValueError(raw)
+        if isinstance(raw, bool):
+            raise ValueError(raw)
         if kind is int:
-            return int(raw)
+            if isinstance(raw, float) and raw.is_integer():
+                return int(raw)
+            if isinstance(raw, int):
+                return raw
+            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+                return int(raw)
+            raise ValueError(raw)
+        if not isinstance(raw, str):
+            raise ValueError(raw)
         if kind is datetime:
             return datetime.fromisoformat(raw.replace("Z", "+00:00"))
         if kind is date:
@@ -465,29 +511,28 @@ def _value(raw: str, kind: type) -> Any:
     return raw
 
 
-def _compare(node: scim_ast.AttrExpr, namespace: str | None) -> ColumnElement[bool]:
-    column, kind, case_exact = _column(node.attr_path, namespace)
-    op = node.value.lower()
+def _compare(attr: AttrPath, op: str, raw: Any,
+             namespace: AttrPath | None) -> ColumnElement[bool]:
+    column, kind, case_exact = _column(attr, namespace)
     if op == "pr":
         present = column.is_not(None)
         return and_(present, column != "") if kind is str else present
-    raw = node.comp_value.value if node.comp_value is not None else None
-    if raw is None or raw == "null":
+    if raw is None:
         if op in ("eq", "ne"):
             nullness: ColumnElement[bool] = (column.is_(None) if op == "eq"
                                              else column.is_not(None))
             return nullness
         raise ScimError(400, "null compares only with eq and ne", "invalidFilter")
+    if op in ("co", "sw", "ew") and kind is not str:
+        raise ScimError(400, f"{op} needs a string attribute", "invalidFilter")
+    if kind is bool and op not in ("eq", "ne"):
+        raise ScimError(400, f"{op} does not apply to a boolean", "invalidFilter")
     value = _value(raw, kind)
     if kind is str and not case_exact:
         column, value = func.lower(column), value.lower()
     if op in ("co", "sw", "ew"):
-        if kind is not str:
-            raise ScimError(400, f"{op} needs a string attribute", "invalidFilter")
         method = {"co": column.contains, "sw": column.startswith, "ew": column.endswith}[op]
         return method(value, autoescape=True)  # type: ignore[no-any-return]
-    if kind is bool and op not in ("eq", "ne"):
-        raise ScimError(400, f"{op} does not apply to a boolean", "invalidFilter")
     comparisons = {"eq": column.__eq__, "ne": column.__ne__, "gt": column.__gt__,
                    "ge": column.__ge__, "lt": column.__lt__, "le": column.__le__}
     if op not in comparisons:
@@ -498,38 +543,20 @@ def _compare(node: scim_ast.AttrExpr, namespace: str | None) -> ColumnElement[bo
     return result
 
 
-def _translate(node: Any, namespace: str | None = None) -> ColumnElement[bool]:
-    if isinstance(node, scim_ast.Filter):
-        inner_namespace = namespace
-        if node.namespace is not None:
-            inner_namespace = node.namespace.attr_name
-        expression = _translate(node.expr, inner_namespace)
-        return not_(expression) if node.negated else expression
-    if isinstance(node, scim_ast.LogExpr):
-        # `a or b or c` parses as ((a or b) or c): flattened, a long chain neither
-        # recurses here nor nests in the SQL.
-        op = node.op.lower()
-        operands: list[ColumnElement[bool]] = []
-        stack: list[Any] = [node]
-        while stack:
-            item = stack.pop()
-            while (isinstance(item, scim_ast.Filter) and not item.negated
-                   and item.namespace is None):
-                item = item.expr
-            if isinstance(item, scim_ast.LogExpr) and item.op.lower() == op:
-                stack.extend((item.expr2, item.expr1))
-            else:
-                operands.append(_translate(item, namespace))
-        return and_(*operands) if op == "and" else or_(*operands)
-    if isinstance(node, scim_ast.AttrExpr):
-        if isinstance(node.attr_path.attr_name, scim_ast.Filter):
-            # `emails[type eq "work"].value eq "x"`: both sides name the one column we keep.
-            selector = _translate(node.attr_path.attr_name, namespace)
-            return and_(selector, _compare(
-                scim_ast.AttrExpr(node.value, scim_ast.AttrPath(
-                    node.attr_path.attr_name.namespace.attr_name, node.attr_path.sub_attr,
-                    node.attr_path.uri), node.comp_value), namespace))
-        return _compare(node, namespace)
+def _translate(node: FilterNode, namespace: AttrPath | None = None) -> ColumnElement[bool]:
+    if isinstance(node, LogicalExpr):
+        # The parser keeps `a or b or c` as one node: neither this nor the SQL nests.
+        operands = [_translate(term, namespace) for term in node.terms]
+        return and_(*operands) if node.op == LogicalOperator.and_ else or_(*operands)
+    if isinstance(node, Not):
+        return not_(_translate(node.expr, namespace))
+    if isinstance(node, Present):
+        return _compare(node.attr_path, "pr", None, namespace)
+    if isinstance(node, Comparison):
+        return _compare(node.attr_path, node.op.value, node.value, namespace)
+    if isinstance(node, ValuePath) and namespace is None and node.sub_attr is None:
+        # `emails[value ew "@corp.example"]`: the brackets filter the selected attribute.
+        return _translate(node.val_filter, node.attr_path)
     raise ScimError(400, "Unsupported filter expression", "invalidFilter")
 
 
@@ -566,11 +593,10 @@ def where(filter_text: str | None) -> ColumnElement[bool] | None:
         return None
     check_filter_text(filter_text)
     try:
-        tree = SCIMParser().parse(SCIMLexer().tokenize(filter_text))
-    except Exception as exc:
-        raise ScimError(400, f"The filter cannot be parsed: {exc}", "invalidFilter") from exc
-    if tree is None:
-        raise ScimError(400, "The filter cannot be parsed", "invalidFilter")
+        tree = ScimFilter(filter_text).ast
+    except InvalidFilterException as exc:
+        raise ScimError(400, f"The filter cannot be parsed: {exc.detail}",
+                        "invalidFilter") from exc
     return _translate(tree)
 
 
@@ -632,16 +658,29 @@ async def _check_manager(session: AsyncSession, employee_id: str, manager_id: st
                         "invalidValue")
 
 
-async def _unique_user_name(session: AsyncSession, user_name: str, employee_id: str) -> None:
+async def _unique_user_name(session: AsyncSession, user_name: str, employee_id: str,
+                            values: Mapping[str, Any]) -> None:
+    """userName is unique; an active user's userName and e-mail are no other active one's.
+
+    The CSV import applies the same rule by row (`imports.reject_taken_emails`).
+    """
     other = await repository.employee_by_user_name(session, user_name)
     if other is not None and other.id != employee_id:
         raise ScimError(409, f"userName {user_name!r} is already taken", "uniqueness")
+    if not values["active"]:
+        return
+    for attribute, wanted in (("userName", user_name), ("emails", values["email"])):
+        if not wanted:
+            continue
+        other = await repository.active_employee_by_email(session, wanted)
+        if other is not None and other.id != employee_id:
+            raise ScimError(409, f"{attribute} {wanted!r} is another active user's e-mail",
+                            "uniqueness")
 
 
 async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
     """Provision a user; an employee known from a file import with that externalId is adopted."""
     user = _validate(payload, Context.RESOURCE_CREATION_REQUEST)
-    values = _columns(user)
     existing = None
     if user.external_id:
         existing = await repository.employee_by_external_id(session, user.external_id)
@@ -650,8 +689,9 @@ async def create_user(session: AsyncSession, *, payload: Any) -> Employee:
                             "uniqueness")
         if existing is not None and existing.erased_at is not None:
             existing = None
+    values = _columns(user, keep=existing)
     employee_id = existing.id if existing is not None else new_id()
-    await _unique_user_name(session, user.user_name, employee_id)
+    await _unique_user_name(session, user.user_name, employee_id, values)
     await _check_manager(session, employee_id, values["manager_id"])
     now = utcnow()
     if existing is None:
@@ -684,7 +724,7 @@ async def replace_user(
         user.replace(original)
     except SCIMException as exc:
         raise ScimError.from_scim(exc) from exc
-    return await _store(session, employee, user)
+    return await _store(session, employee, user, keep_unsent=True)
 
 
 async def patch_user(
@@ -705,11 +745,12 @@ async def patch_user(
     return await _store(session, employee, user)
 
 
-async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employee:
-    values = _columns(user, employee.scim_attributes)
+async def _store(session: AsyncSession, employee: Employee, user: Any,
+                 keep_unsent: bool = False) -> Employee:
+    values = _columns(user, employee.scim_attributes, employee if keep_unsent else None)
     if not user.user_name:
         raise ScimError(400, "userName is required", "invalidValue")
-    await _unique_user_name(session, user.user_name, employee.id)
+    await _unique_user_name(session, user.user_name, employee.id, values)
     await _check_manager(session, employee.id, values["manager_id"])
     document = _document(user)
     if user.external_id:
@@ -722,6 +763,7 @@ async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employ
     elif employee.scim_attributes is not None and employee.scim_attributes.get("externalId"):
         values["external_id"] = f"scim:{employee.id}"
     moved = values["manager_id"] != employee.manager_id
+    leaving = employee.active and not values["active"]
     changed = any(getattr(employee, k) != v for k, v in values.items()) or (
         document != employee.scim_attributes)
     if not changed:
@@ -732,7 +774,11 @@ async def _store(session: AsyncSession, employee: Employee, user: Any) -> Employ
     employee.version += 1
     employee.updated_at = utcnow()
     await session.flush()
+    left = (await repository.participants_leave(session, [employee.id], employee.updated_at)
+            if leaving else [])
     await events.employee_updated(session, employee)
+    # After the departure itself, so matching ends the pairs as a departure.
+    events.participants_left(session, left, employee.updated_at)
     if moved:
         await _republish_reports(session, employee.id)
     return employee
@@ -757,6 +803,8 @@ async def delete_user(session: AsyncSession, *, user_id: str, if_match: str | No
     now = utcnow()
     employee.deprovisioned_at = now
     employee.user_name = None
+    left = (await repository.participants_leave(session, [employee.id], now)
+            if employee.active else [])
     employee.active = False
     if employee.leave_on is None:
         employee.leave_on = now.date()
@@ -764,6 +812,7 @@ async def delete_user(session: AsyncSession, *, user_id: str, if_match: str | No
     employee.updated_at = now
     await session.flush()
     await events.employee_updated(session, employee)
+    events.participants_left(session, left, now)
 
 
 def _validate(payload: Any, context: Context) -> Any:

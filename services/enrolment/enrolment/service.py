@@ -29,6 +29,7 @@ from enrolment.models import (
     ProgrammeUpdate,
     RejectedRow,
     SurveyAnswers,
+    SurveyChange,
     SurveyResponse,
 )
 from upward_common.auth import Principal, Role
@@ -326,9 +327,8 @@ def _acts_for_someone_else(user: Principal, employee_id: str) -> bool:
     return user.employee_id != employee_id
 
 
-def _refuse_consent_for_others(answers: SurveyAnswers) -> None:
+def _refuse_consent_for_others(given: Sequence[str]) -> None:
     """Consent is the person's own act: an admin may not give it, or declare for them."""
-    given = answers.consent_given()
     if given:
         raise Problem(
             403, f"{given[0]} can be set only by the person themselves; an admin's update "
@@ -431,7 +431,7 @@ async def enrol(
     user.require_self_or_admin(data.employee_id)
     by_admin = _acts_for_someone_else(user, data.employee_id)
     if by_admin:
-        _refuse_consent_for_others(data)
+        _refuse_consent_for_others(data.consent_given())
     programme = await get_programme(session, programme_id=programme_id)
     _check_window(programme, utcnow().date())
     employee = await _employee_for(session, data.employee_id)
@@ -486,7 +486,31 @@ async def update_survey(
     participant = await get_participant(session, user=user, participant_id=participant_id)
     by_admin = _acts_for_someone_else(user, participant.employee_id)
     if by_admin:
-        _refuse_consent_for_others(answers)
+        _refuse_consent_for_others(answers.consent_given())
+    return await _store_survey(session, participant, answers, by_admin=by_admin)
+
+
+async def change_survey(
+    session: AsyncSession, *, user: Principal, participant_id: str, change: SurveyChange
+) -> Participant:
+    """Change only the answers sent (PATCH); every other answer is kept as it was."""
+    participant = await get_participant(session, user=user, participant_id=participant_id)
+    by_admin = _acts_for_someone_else(user, participant.employee_id)
+    sent = change.sent()
+    if by_admin:
+        _refuse_consent_for_others([k for k in ("diversity", "diversity_consent") if k in sent])
+    current = _survey_answers(participant)
+    current["diversity_consent"] = participant.diversity_consent_at is not None
+    try:
+        answers = SurveyAnswers.model_validate({**current, **sent})
+    except ValidationError as exc:
+        field, reason = imports.first_error(exc)
+        raise invalid(field, reason) from exc
+    return await _store_survey(session, participant, answers, by_admin=by_admin)
+
+
+async def _store_survey(session: AsyncSession, participant: Participant,
+                        answers: SurveyAnswers, *, by_admin: bool) -> Participant:
     if participant.status != ParticipantStatus.ACTIVE:
         raise conflict("A withdrawn participant's survey cannot change")
     programme = await get_programme(session, programme_id=participant.programme_id)

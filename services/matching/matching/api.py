@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from matching import configuration, pairs, pool, runs, suggestions
 from matching.models import (
+    MatchingConfigChange,
     MatchingConfigPublic,
     MatchingConfigUpdate,
     MatchRunCreate,
@@ -96,6 +97,16 @@ async def put_matching_config(programme_id: Identifier, data: MatchingConfigUpda
                               session: SessionDep, user: ProgrammeAdmin) -> Any:
     """Set the programme's scoring weights and limits (admins)."""
     config = await configuration.put_config(session, programme_id=programme_id, data=data)
+    await session.commit()
+    return config
+
+
+@router.patch("/programmes/{programme_id}/matching-config",
+              response_model=MatchingConfigPublic)
+async def patch_matching_config(programme_id: Identifier, data: MatchingConfigChange,
+                                session: SessionDep, user: ProgrammeAdmin) -> Any:
+    """Change some of the programme's weights and limits; the others are kept (admins)."""
+    config = await configuration.patch_config(session, programme_id=programme_id, data=data)
     await session.commit()
     return config
 

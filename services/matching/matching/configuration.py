@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from matching import repository, scoring
 from matching.models import (
     MatchingConfig,
+    MatchingConfigChange,
     MatchingConfigPublic,
     MatchingConfigUpdate,
     MatchingProgramme,
@@ -72,3 +76,32 @@ async def put_config(session: AsyncSession, *, programme_id: str,
     programme.revision += 1
     await session.flush()
     return _config_public(programme, config)
+
+
+_NULL_IS_A_VALUE = frozenset({"max_time_zone_hours", "min_overlap_hours"})
+
+
+async def patch_config(session: AsyncSession, *, programme_id: str,
+                       data: MatchingConfigChange) -> MatchingConfigPublic:
+    """Change only the settings sent; the others stay as they were (weights merge by factor)."""
+    programme = await repository.get_programme(session, programme_id)
+    if programme is None:
+        raise not_found("Programme", programme_id)
+    config = await repository.get_config(session, programme_id)
+    current: dict[str, Any] = {} if config is None else config.model_dump(
+        exclude={"programme_id", "updated_at"})
+    for key in data.model_fields_set:
+        value = getattr(data, key)
+        if key == "weights" and value is not None:
+            current["weights"] = {**current.get("weights", {}), **value}
+        elif value is None and key not in _NULL_IS_A_VALUE:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    try:
+        merged = MatchingConfigUpdate.model_validate(current)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise invalid(".".join(str(p) for p in error["loc"]) or "body",
+                      str(error["msg"])) from exc
+    return await put_config(session, programme_id=programme_id, data=merged)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, String, Text
 from sqlmodel import Field, SQLModel
@@ -45,6 +45,8 @@ class MatchingProgramme(SQLModel, table=True):
     meeting_format: str = Field(default="virtual", sa_type=String(16))
     diversity_objective: bool = False
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # The catalogue's DEI topics, as enrolment defines them (programme.updated).
+    dei_topics: list[str] | None = Field(default=None, sa_column=Column(JSON))
     known: bool = False
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped whenever the pool's people or rules change: it keys the feature cache.
@@ -313,6 +315,29 @@ class MatchingConfigUpdate(BaseModel):
     diversity_attribute: Identifier = "under_represented"
     diversity_values: list[Tag] = PydanticField(default=["yes", "true"],
                                                 max_length=SHORT_LIST_MAX)
+
+
+class MatchingConfigChange(BaseModel):
+    """A partial change (PATCH): the settings sent replace theirs, the others are kept.
+
+    `weights` merge factor by factor. A null limit (`max_time_zone_hours`,
+    `min_overlap_hours`) removes it; a null elsewhere restores the default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: Weights | None = None
+    allow_shared_manager: bool | None = None
+    max_time_zone_hours: float | None = PydanticField(default=None, ge=0, le=12,
+                                                      allow_inf_nan=False)
+    min_overlap_hours: float | None = PydanticField(default=None, ge=0, le=168,
+                                                    allow_inf_nan=False)
+    ideal_level_gap: int | None = PydanticField(default=None, ge=1, le=19)
+    ideal_overlap_hours: float | None = PydanticField(default=None, gt=0, le=40,
+                                                      allow_inf_nan=False)
+    dei_topics: list[Tag] | None = PydanticField(default=None, max_length=LIST_MAX)
+    diversity_attribute: Identifier | None = None
+    diversity_values: list[Tag] | None = PydanticField(default=None, max_length=SHORT_LIST_MAX)
 
 
 class MatchingConfigPublic(BaseModel):

@@ -160,6 +160,12 @@ async def pick_mentor(
     if mentee is None or mentee.programme_id != programme_id:
         raise not_found("Mentee", mentee_participant_id)
     user.require_self_or_admin(mentee.employee_id)
+    programme = await repository.get_programme(session, programme_id)
+    if programme is not None and programme.known and programme.matching_mode == "admin":
+        # matching_mode says who pairs people: in `admin`, admins form every pair.
+        raise conflict("This programme's matching_mode is admin: admins form the pairs, "
+                       "mentees do not pick", field="programme_id", rule="matching_mode",
+                       matching_mode="admin")
     await repository.lock_programme(session, programme_id)
     _, mentee, mentor, evaluation = await evaluate_pair(
         session, programme_id=programme_id, mentee_participant_id=mentee_participant_id,

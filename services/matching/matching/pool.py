@@ -63,7 +63,11 @@ def rules_for(programme: MatchingProgramme, config: MatchingConfig | None,
     weights = dict(scoring.DEFAULT_WEIGHTS)
     if config is not None:
         weights.update(config.weights)
+    # One definition of DEI topics: the programme's (enrolment's, from its events), unless
+    # an admin set the programme's list; the default only while neither is known.
     extra: dict[str, Any] = {}
+    if programme.dei_topics:
+        extra["dei_topics"] = tuple(programme.dei_topics)
     if config is not None:
         extra = {
             "allow_shared_manager": config.allow_shared_manager,
@@ -71,7 +75,8 @@ def rules_for(programme: MatchingProgramme, config: MatchingConfig | None,
             "min_overlap_hours": config.min_overlap_hours,
             "ideal_level_gap": config.ideal_level_gap,
             "ideal_overlap_hours": config.ideal_overlap_hours,
-            "dei_topics": tuple(config.dei_topics) or scoring.DEFAULT_DEI_TOPICS,
+            "dei_topics": (tuple(config.dei_topics) or tuple(programme.dei_topics or ())
+                           or scoring.DEFAULT_DEI_TOPICS),
             "diversity_attribute": config.diversity_attribute,
             "diversity_values": tuple(config.diversity_values),
         }

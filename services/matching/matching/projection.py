@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from matching import repository
+from matching import repository, runs
 from matching.models import Candidate, CandidateStatus, EndReason, MatchingEmployee
 from matching.pairs import end_open_pairs
 from upward_common.consumer import applies_many
@@ -53,6 +53,7 @@ async def apply_programme(
     row.meeting_format = programme.meeting_format
     row.diversity_objective = programme.diversity_objective
     row.topics = list(programme.topics)
+    row.dei_topics = list(programme.dei_topics)
     row.known = True
     row.occurred_at = occurred_at
     row.revision += 1
@@ -263,6 +264,12 @@ async def withdraw_participant(
 
 async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) -> None:
     await apply_programme(session, programme=data.programme, occurred_at=data.occurred_at)
+    programme = data.programme
+    if programme.status == "running" and programme.matching_mode == "automatic":
+        row = await repository.get_programme(session, programme.programme_id)
+        if row is not None and row.status == "running":  # not an older event replayed
+            await runs.start_automatic(session, programme_id=programme.programme_id,
+                                       occurred_at=data.occurred_at)
 
 
 async def on_employee_updated_many(session: AsyncSession, items: Sequence[EmployeeUpdated]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,7 @@ def _run_public(run: MatchRun, user: Principal, pair_ids: Sequence[str] = (),
 async def create_run(
     session: AsyncSession, *, user: Principal, programme_id: str, data: MatchRunCreate,
     cache: PoolCache | None = None, candidates_per_mentee: int = 16, page: slice = ALL,
+    now: datetime | None = None,
 ) -> MatchRunPublic:
     """Match every unpaired mentee optimally for the objective; publish unless a dry run.
 
@@ -81,13 +83,13 @@ async def create_run(
         unmatched_mentees=[{"mentee_participant_id": mentees[i].participant_id, "reason": why}
                            for i, why in zip(found.unmatched.tolist(), found.unmatched_reason,
                                              strict=True)],
-        stats=found.stats, created_at=utcnow(),
+        stats=found.stats, created_at=now or utcnow(),
     )
     await repository.add(session, run)
     if data.dry_run:
         events.match_run_finished(session, run)
         return _run_public(run, user, page=page)
-    return await _publish(session, run, cache, user, page)
+    return await _publish(session, run, cache, user, page, now=now)
 
 
 async def get_run(session: AsyncSession, *, user: Principal, run_id: str,
@@ -119,7 +121,8 @@ async def publish_run(session: AsyncSession, *, user: Principal, run_id: str,
 
 
 async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None,
-                   user: Principal, page: slice = ALL) -> MatchRunPublic:
+                   user: Principal, page: slice = ALL,
+                   now: datetime | None = None) -> MatchRunPublic:
     # The pool may have moved since the dry run: every pair is checked again, now.
     await repository.lock_programme(session, run.programme_id)
     view = await load_view(session, run.programme_id, cache)
@@ -131,7 +134,7 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     rows = np.array([i for i, _ in usable], dtype=np.intp)
     cols = np.array([j for _, j in usable], dtype=np.intp)
     skipped = len(plan) - len(usable)
-    now = utcnow()
+    now = now or utcnow()
     created: list[Pair] = []
     candidates = {c.participant_id: c for c in await repository.candidates(session,
                                                                             run.programme_id)}
@@ -155,6 +158,8 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     for pair in created:
         events.pair_formed(session, pair)
     run.status = "published"
+    # Its pairs formed: it reads as published, no longer as a dry run that forms nothing.
+    run.dry_run = False
     run.published_at = now
     run.stats = {**run.stats, "published_pairs": len(created), "skipped_at_publish": skipped}
     await repository.bump_revisions(session, [run.programme_id])
@@ -162,3 +167,23 @@ async def _publish(session: AsyncSession, run: MatchRun, cache: PoolCache | None
     # After the pairs' own events, so a listener that sees the run finished has its pairs.
     events.match_run_finished(session, run)
     return _run_public(run, user, sorted(p.id for p in created), page)
+
+
+# Who acts for an automatic programme's start run: matching itself, as an admin would.
+_AUTOMATIC = Principal(sub="matching:automatic", roles=frozenset({Role.HR_ADMIN}))
+
+
+async def start_automatic(session: AsyncSession, *, programme_id: str,
+                          occurred_at: datetime) -> MatchRunPublic | None:
+    """The whole-cohort run of an `automatic` programme that started running.
+
+    Once per programme: when it already has a published run (this one, replayed, or
+    an admin's), nothing happens. Late joiners pick from their shortlist, or an admin
+    runs the cohort again. Published at once, at the event's time.
+    """
+    if any(run.status == "published" for run in await repository.list_runs(session,
+                                                                         programme_id)):
+        return None
+    return await create_run(session, user=_AUTOMATIC, programme_id=programme_id,
+                            data=MatchRunCreate(objective="max_participation", dry_run=False),
+                            page=slice(0), now=occurred_at)
