@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from enrolment import imports, repository, service
+from enrolment import cards, imports, repository, service
 from enrolment.models import (
     Employee,
     EmployeePublic,
@@ -18,6 +18,7 @@ from enrolment.models import (
     InvitationCreate,
     InvitationPublic,
     Participant,
+    ParticipantCard,
     ParticipantCreate,
     ParticipantImportReport,
     ParticipantPublic,
@@ -349,3 +350,20 @@ async def withdraw_participant(participant_id: Identifier, data: Withdrawal, ses
                                          reason=data.reason)
     await session.commit()
     return _public(participant, user)
+
+
+# --- participant cards -------------------------------------------------------------
+
+
+@router.get("/participants/{participant_id}/card", response_model=ParticipantCard)
+async def get_participant_card(participant_id: Identifier, session: SessionDep,
+                               user: CurrentUser) -> Any:
+    """A participant's card, for the people they may work with (and admins)."""
+    return await cards.get_card(session, user=user, participant_id=participant_id)
+
+
+@router.get("/batch/participant-cards", response_model=Batch[ParticipantCard], tags=["batch"])
+async def batch_participant_cards(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+    """Participant cards by id, each as `GET /participants/{participant_id}/card` answers it."""
+    found, missing = await cards.get_cards(session, user=user, participant_ids=ids)
+    return Batch[ParticipantCard](items=found, missing=missing)

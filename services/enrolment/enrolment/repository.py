@@ -11,6 +11,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment.models import (
+    CardPair,
+    CardPairStatus,
+    CardShortlist,
     Employee,
     Invitation,
     Participant,
@@ -263,3 +266,37 @@ async def list_invitations(
 
 async def delete_invitations_of(session: AsyncSession, employee_id: str) -> None:
     await _core(session, delete(Invitation).where(col(Invitation.employee_id) == employee_id))
+
+
+# --- participant cards -------------------------------------------------------------
+
+
+async def get_card_pair(session: AsyncSession, pair_id: str) -> CardPair | None:
+    return await session.get(CardPair, pair_id)
+
+
+async def open_card_pairs_of(session: AsyncSession,
+                             participant_ids: Sequence[str]) -> Sequence[CardPair]:
+    """The proposed or active pairs these participants are in."""
+    if not participant_ids:
+        return []
+    ids = list(participant_ids)
+    query = select(CardPair).where(
+        col(CardPair.status).in_([CardPairStatus.PROPOSED, CardPairStatus.ACTIVE]),
+        col(CardPair.mentor_participant_id).in_(ids) | col(CardPair.mentee_participant_id).in_(ids),
+    )
+    return (await session.exec(query)).all()
+
+
+async def get_card_shortlist(session: AsyncSession,
+                             mentee_participant_id: str) -> CardShortlist | None:
+    return await session.get(CardShortlist, mentee_participant_id)
+
+
+async def card_shortlists_of(session: AsyncSession,
+                             mentee_participant_ids: Sequence[str]) -> Sequence[CardShortlist]:
+    if not mentee_participant_ids:
+        return []
+    query = select(CardShortlist).where(
+        col(CardShortlist.mentee_participant_id).in_(list(mentee_participant_ids)))
+    return (await session.exec(query)).all()
