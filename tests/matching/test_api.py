@@ -311,6 +311,17 @@ async def test_shortlist_pick_then_the_mentor_accepts_or_declines(
         assert accepted.json()["status"] == "active" and accepted.json()["formed_at"]
     [event] = await wait_published(nats_server.url, "mentoring.pair.formed", 1)
     assert event["data"]["pair_id"] == second_pick["id"]
+    # Enrolment opens and closes participant cards from these (it never reads matching).
+    proposed = await wait_published(nats_server.url, "mentoring.pair.proposed", 2)
+    assert [(e["data"]["pair_id"], e["data"]["mentor_participant_id"],
+             e["data"]["mentee_participant_id"]) for e in proposed] == [
+        (proposal["id"], "p-best", "p-jane"), (second_pick["id"], "p-second", "p-jane")]
+    [no] = await wait_published(nats_server.url, "mentoring.pair.declined", 1)
+    assert no["data"] == {**no["data"], "pair_id": proposal["id"], "reason": "declined"}
+    [offered] = await wait_published(nats_server.url, "mentoring.shortlist.offered", 1)
+    assert offered["data"] == {**offered["data"], "programme_id": PROGRAMME,
+                               "mentee_participant_id": "p-jane",
+                               "mentor_participant_ids": ["p-second"]}
 
 
 async def test_matching_config_weights_change_the_scores(

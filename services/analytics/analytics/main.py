@@ -13,8 +13,10 @@ from upward_common.events import (
     GoalUpdated,
     MatchRunFinished,
     MilestoneReached,
+    PairDeclined,
     PairEnded,
     PairFormed,
+    PairProposed,
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -22,6 +24,7 @@ from upward_common.events import (
     SessionCancelled,
     SessionLogged,
     SessionScheduled,
+    ShortlistOffered,
 )
 from upward_common.service import ServiceDefinition
 
@@ -44,6 +47,9 @@ SERVICE = ServiceDefinition(
         PairFormed: service.on_pair_formed,
         PairEnded: service.on_pair_ended,
         MatchRunFinished: service.on_match_run_finished,
+        PairProposed: service.on_pair_proposed,
+        PairDeclined: service.on_pair_declined,
+        ShortlistOffered: service.on_shortlist_offered,
         SessionScheduled: service.on_session_scheduled,
         SessionLogged: service.on_session_logged,
         SessionCancelled: service.on_session_cancelled,

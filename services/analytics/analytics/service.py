@@ -35,8 +35,10 @@ from upward_common.events import (
     GoalUpdated,
     MatchRunFinished,
     MilestoneReached,
+    PairDeclined,
     PairEnded,
     PairFormed,
+    PairProposed,
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -44,6 +46,7 @@ from upward_common.events import (
     SessionCancelled,
     SessionLogged,
     SessionScheduled,
+    ShortlistOffered,
 )
 
 ACTIVE, WITHDRAWN = "active", "withdrawn"
@@ -266,6 +269,18 @@ async def on_match_run_finished(session: AsyncSession, data: MatchRunFinished) -
     Taken (and acked) all the same, so analytics reads every type of the contract and a
     replay of the stream passes over runs as it does over anything else.
     """
+
+
+async def on_pair_proposed(session: AsyncSession, data: PairProposed) -> None:
+    """Nothing to keep: a proposal counts once it forms (`pair.formed`)."""
+
+
+async def on_pair_declined(session: AsyncSession, data: PairDeclined) -> None:
+    """Nothing to keep: a declined proposal never formed, so no pair figure changes."""
+
+
+async def on_shortlist_offered(session: AsyncSession, data: ShortlistOffered) -> None:
+    """Nothing to keep: which mentors a mentee was shown stays out of the programme figures."""
 
 
 async def programme_summary(session: AsyncSession, *, programme_id: str) -> ProgrammeSummary:
