@@ -326,6 +326,7 @@ class SurveyAnswersPublic(Shape):
     avoid_employee_ids: list[str] = []
     # Only for the person themselves and HR admins; null for everyone else.
     diversity: dict[str, str] | None = None
+    bio: str | None = None
 
 
 class ParticipantPublic(SurveyAnswersPublic):
@@ -340,6 +341,24 @@ class ParticipantPublic(SurveyAnswersPublic):
     survey_updated_at: datetime | None = None
     enrolled_at: datetime
     withdrawn_at: datetime | None = None
+
+
+class ParticipantCardPublic(Shape):
+    """What one participant may see of another they may work with."""
+
+    participant_id: str
+    programme_id: str
+    role: Literal["mentor", "mentee"]
+    given_name: str
+    family_name: str
+    job_title: str | None = None
+    department: str | None = None
+    location: str | None = None
+    time_zone: str | None = None
+    languages: list[str] = []
+    topics_teach: list[TopicSkill] = []
+    topics_learn: list[TopicSkill] = []
+    bio: str | None = None
 
 
 class SurveyVersionPublic(Shape):
@@ -610,6 +629,7 @@ class SurveyAnswers(BaseModel):
     avoid_employee_ids: list[str] | None = None
     diversity: dict[str, str] | None = None
     diversity_consent: bool | None = None
+    bio: str | None = None
 
 
 class ParticipantCreate(SurveyAnswers):
@@ -832,6 +852,13 @@ class EnrolmentClient(ServiceClient):
     async def participants_by_id(self, ids: list[str]) -> BatchPublic[ParticipantPublic]:
         """Participants by id, each as `participant` would answer it."""
         return await self._batch(ParticipantPublic, "/batch/participants", ids)
+
+    async def participant_card(self, id: str) -> ParticipantCardPublic:
+        return await self._one(ParticipantCardPublic, "GET", "/participants/{id}/card", id=id)
+
+    async def participant_cards(self, ids: list[str]) -> BatchPublic[ParticipantCardPublic]:
+        """Participant cards by id, each as `participant_card` would answer it."""
+        return await self._batch(ParticipantCardPublic, "/batch/participant-cards", ids)
 
     async def enrol(self, programme_id: str, data: ParticipantCreate) -> ParticipantPublic:
         return await self._one(ParticipantPublic, "POST", "/programmes/{programme_id}/participants",
