@@ -853,6 +853,10 @@ class EnrolmentClient(ServiceClient):
         """Participants by id, each as `participant` would answer it."""
         return await self._batch(ParticipantPublic, "/batch/participants", ids)
 
+    async def my_participations(self) -> list[ParticipantPublic]:
+        """The caller's own participations in every programme."""
+        return await self._many(ParticipantPublic, "/me/participations")
+
     async def participant_card(self, id: str) -> ParticipantCardPublic:
         return await self._one(ParticipantCardPublic, "GET", "/participants/{id}/card", id=id)
 

@@ -319,6 +319,9 @@ ENROLMENT = [
        self_or_admin(),
        lambda w: Call(f"/api/v1/participants/{w.participants['A']}/survey/versions"),
        RELATIONS),
+    # A person's own participations (an admin's token names no employee: none).
+    Op("enrolment", "GET", "/api/v1/me/participations", READERS,
+       _fixed("/api/v1/me/participations")),
     Op("enrolment", "GET", "/api/v1/participants/{participant_id}/card", card_readers,
        _fixed("/"), CARD_RELATIONS, cast=CARD_VIEWER,
        build_for=lambda w, r: Call(f"/api/v1/participants/{_card_of(w, r)}/card")),
@@ -488,6 +491,7 @@ FIELDS: list[Field] = [
        "(employeeId: $id)", lambda w: {"id": w.employees["A"]}),
     _q("query", "participant", f"{E} GET /api/v1/participants/{{participant_id}}", "$id: ID!",
        "(participantId: $id)", lambda w: {"id": w.participants["A"]}),
+    _q("query", "me", f"{E} GET /api/v1/me/participations", "", "", lambda w: {}),
     Field("query", "participantCard", f"{E} GET /api/v1/participants/{{participant_id}}/card",
           "query ($id: ID!) { participantCard(participantId: $id) { __typename } }",
           lambda w: {}, variables_for=lambda w, r: {"id": _card_of(w, r)}),

@@ -367,3 +367,12 @@ async def batch_participant_cards(ids: BatchIds, session: SessionDep, user: Curr
     """Participant cards by id, each as `GET /participants/{participant_id}/card` answers it."""
     found, missing = await cards.get_cards(session, user=user, participant_ids=ids)
     return Batch[ParticipantCard](items=found, missing=missing)
+
+
+# --- the caller's own participations ---------------------------------------------------
+
+
+@router.get("/me/participations", response_model=list[ParticipantPublic])
+async def my_participations(session: SessionDep, user: CurrentUser) -> Any:
+    """The caller's own participations in every programme, oldest first (with their ids)."""
+    return _publics(await service.my_participations(session, user=user), user)

@@ -688,3 +688,18 @@ async def _import_employee(session: AsyncSession, record: ParticipantImportRecor
     if employee is None:
         raise invalid(field, f"no employee {ident}")
     return employee
+
+
+# --- the caller's own participations -------------------------------------------------
+
+
+async def my_participations(session: AsyncSession, *, user: Principal) -> Sequence[Participant]:
+    """The caller's participations in every programme (a person: a participant or an admin).
+
+    A token that names no employee (an admin's, whose employee_id counts for participants
+    only) has none; an HRIS job is no person and is refused.
+    """
+    user.require(Role.PARTICIPANT, Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    if user.employee_id is None:
+        return []
+    return await repository.participants_of_employee(session, user.employee_id)
