@@ -244,6 +244,12 @@ class EmployeePublic(Shape):
     erased: bool = False
 
 
+class EmployeePagePublic(Shape):
+    total: int
+    items: list[EmployeePublic]
+    has_more: bool
+
+
 class RejectedRow(Shape):
     row: int
     field: str
@@ -831,6 +837,24 @@ class EnrolmentClient(ServiceClient):
 
     async def employee(self, id: str) -> EmployeePublic:
         return await self._one(EmployeePublic, "GET", "/employees/{id}", id=id)
+
+    async def search_employees(self, *, search: str | None = None,
+                               department: str | None = None, job_level: int | None = None,
+                               include_inactive: bool = False, after: str | None = None,
+                               limit: int = 50) -> EmployeePagePublic:
+        """A page of an employee search (admins)."""
+        params: dict[str, str | int] = {"limit": limit}
+        if include_inactive:
+            params["include_inactive"] = "true"
+        for name, value in (("search", search), ("department", department),
+                            ("job_level", job_level), ("after", after)):
+            if value is not None:
+                params[name] = value
+        return await self._one(EmployeePagePublic, "GET", "/employees", params=params)
+
+    async def employee_by_external_id(self, external_id: str) -> EmployeePublic:
+        return await self._one(EmployeePublic, "GET", "/employees/by-external-id/{external_id}",
+                               external_id=external_id)
 
     async def employees(self, ids: list[str]) -> BatchPublic[EmployeePublic]:
         """Employees by id, each as `employee` would answer it."""

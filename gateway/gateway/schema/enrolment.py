@@ -886,6 +886,35 @@ class Query:
         identifier(employee_id, field="employee_id")
         return Employee.of(await info.context.loaders.employee.load(employee_id))
 
+    @strawberry.field(description="Employees for an invite picker (admins): active ones by "
+                                  "family name, then given name; erased people never.")
+    async def employees(
+        self, info: Info,
+        search: Annotated[str | None, described(
+            "A fragment of the given, family or full name or the e-mail, any case; at most "
+            "100 characters.")] = None,
+        department: Annotated[str | None, described("This department only.")] = None,
+        job_level: Annotated[int | None, described("This job level only.")] = None,
+        include_inactive: Annotated[bool, described("Leavers too.")] = False,
+        first: First = DEFAULT_FIRST, after: After = None,
+    ) -> Connection[Employee]:
+        window = Window.of("Employee", first=first, after=after)
+        found = await info.context.enrolment.search_employees(
+            search=search, department=department, job_level=job_level,
+            include_inactive=include_inactive, after=window.after_id, limit=window.first)
+        info.context.loaders.employee.prime_many({e.id: e for e in found.items})
+        return window.served(found.items, total=found.total, has_more=found.has_more,
+                             id=by_id, node=Employee.of)
+
+    @strawberry.field(description="The employee the HRIS knows by this id (admins and HRIS "
+                                  "jobs), e.g. E0001.")
+    async def employee_by_external_id(
+        self, info: Info,
+        external_id: Annotated[str, described("The HRIS's id for them (externalId).")],
+    ) -> Employee | None:
+        identifier(external_id, field="external_id")
+        return Employee.of(await info.context.enrolment.employee_by_external_id(external_id))
+
     @strawberry.field(description="One participant: yourself, or anyone for admins.")
     async def participant(self, info: Info,
                           participant_id: ParticipantId) -> Participant | None:

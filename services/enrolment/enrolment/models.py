@@ -629,3 +629,19 @@ class ParticipantCard(BaseModel):
     topics_teach: list[TopicSkill] = []
     topics_learn: list[TopicSkill] = []
     bio: str | None = None
+
+
+# --- employee search (an HR invite picker) ---------------------------------------------
+
+# The most employees one page of a search answers, and the longest search text
+# (docs/limits.md).
+EMPLOYEE_PAGE_MAX = 500
+EMPLOYEE_SEARCH_MAX = 100
+
+
+class EmployeePage(BaseModel):
+    """One page of an employee search, by family name, given name and id."""
+
+    total: int
+    items: list[EmployeePublic]
+    has_more: bool

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, tuple_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -300,3 +300,34 @@ async def card_shortlists_of(session: AsyncSession,
     query = select(CardShortlist).where(
         col(CardShortlist.mentee_participant_id).in_(list(mentee_participant_ids)))
     return (await session.exec(query)).all()
+
+
+# --- employee search ------------------------------------------------------------------
+
+
+async def find_employees(
+    session: AsyncSession, *, text: str | None, department: str | None, job_level: int | None,
+    include_inactive: bool, after: Employee | None, limit: int,
+) -> tuple[int, Sequence[Employee], bool]:
+    """A page of employees by family name, given name and id, after `after`; the total."""
+    query = select(Employee).where(col(Employee.erased_at).is_(None))
+    if not include_inactive:
+        query = query.where(col(Employee.active).is_(True))
+    if text:
+        wanted = text.casefold()
+        full = func.lower(col(Employee.given_name) + " " + col(Employee.family_name))
+        query = query.where(or_(
+            func.lower(col(Employee.given_name)).contains(wanted, autoescape=True),
+            func.lower(col(Employee.family_name)).contains(wanted, autoescape=True),
+            func.lower(col(Employee.email)).contains(wanted, autoescape=True),
+            full.contains(wanted, autoescape=True)))
+    if department:
+        query = query.where(func.lower(col(Employee.department)) == department.casefold())
+    if job_level is not None:
+        query = query.where(col(Employee.job_level) == job_level)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    key = (col(Employee.family_name), col(Employee.given_name), col(Employee.id))
+    if after is not None:
+        query = query.where(tuple_(*key) > tuple_(after.family_name, after.given_name, after.id))
+    rows = (await session.exec(query.order_by(*key).limit(limit + 1))).all()
+    return int(total or 0), rows[:limit], len(rows) > limit
