@@ -13,8 +13,10 @@ from fastapi.routing import APIRoute
 from matching.api import router
 from tests.matching.conftest import (
     Feed,
+    at,
     employee,
     participant,
+    published,
     skills,
     wait_pool,
     wait_published,
@@ -24,7 +26,7 @@ from tests.support.nats import NatsServer
 from tests.support.stack import Running
 from tests.support.tokens import signed_token
 from upward_common.auth import ProgrammeAdmin
-from upward_common.events import ParticipantState
+from upward_common.events import ParticipantState, ParticipantWithdrawn
 
 PROGRAMME = "prog-api"
 
@@ -500,3 +502,21 @@ def test_admin_routes_declare_their_role_gate() -> None:
     expected = {(method, path.replace(PROGRAMME, "{programme_id}")
                  .replace("run-unknown", "{run_id}")) for method, path, _ in ADMIN_ROUTES}
     assert gated == expected
+
+
+async def test_a_proposal_dropped_by_a_withdrawal_is_announced_as_declined(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str],
+    nats_server: NatsServer,
+) -> None:
+    """Enrolment closes the two cards of a proposal that will never form."""
+    await cohort(feed, admin)
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        picked = await jane.post(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick",
+                                 json={"mentor_participant_id": "p-best"})
+    assert picked.status_code == 201, picked.text
+    await feed.publish(ParticipantWithdrawn(participant_id="p-best", programme_id=PROGRAMME,
+                                            employee_id="emp-best", occurred_at=at(30)))
+    [declined] = await wait_published(nats_server.url, "mentoring.pair.declined", 1)
+    assert declined["data"] == {**declined["data"], "pair_id": picked.json()["id"],
+                                "reason": "withdrawal"}
+    assert await published(nats_server.url, "mentoring.pair.ended") == []
