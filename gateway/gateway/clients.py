@@ -244,6 +244,12 @@ class EmployeePublic(Shape):
     erased: bool = False
 
 
+class EmployeePagePublic(Shape):
+    total: int
+    items: list[EmployeePublic]
+    has_more: bool
+
+
 class RejectedRow(Shape):
     row: int
     field: str
@@ -326,6 +332,7 @@ class SurveyAnswersPublic(Shape):
     avoid_employee_ids: list[str] = []
     # Only for the person themselves and HR admins; null for everyone else.
     diversity: dict[str, str] | None = None
+    bio: str | None = None
 
 
 class ParticipantPublic(SurveyAnswersPublic):
@@ -340,6 +347,24 @@ class ParticipantPublic(SurveyAnswersPublic):
     survey_updated_at: datetime | None = None
     enrolled_at: datetime
     withdrawn_at: datetime | None = None
+
+
+class ParticipantCardPublic(Shape):
+    """What one participant may see of another they may work with."""
+
+    participant_id: str
+    programme_id: str
+    role: Literal["mentor", "mentee"]
+    given_name: str
+    family_name: str
+    job_title: str | None = None
+    department: str | None = None
+    location: str | None = None
+    time_zone: str | None = None
+    languages: list[str] = []
+    topics_teach: list[TopicSkill] = []
+    topics_learn: list[TopicSkill] = []
+    bio: str | None = None
 
 
 class SurveyVersionPublic(Shape):
@@ -879,6 +904,7 @@ class SurveyAnswers(BaseModel):
     avoid_employee_ids: list[str] | None = None
     diversity: dict[str, str] | None = None
     diversity_consent: bool | None = None
+    bio: str | None = None
 
 
 class SurveyChange(Patch):
@@ -1175,6 +1201,24 @@ class EnrolmentClient(ServiceClient):
     async def employee(self, id: str) -> EmployeePublic:
         return await self._one(EmployeePublic, "GET", "/employees/{id}", id=id)
 
+    async def search_employees(self, *, search: str | None = None,
+                               department: str | None = None, job_level: int | None = None,
+                               include_inactive: bool = False, after: str | None = None,
+                               limit: int = 50) -> EmployeePagePublic:
+        """A page of an employee search (admins)."""
+        params: dict[str, str | int] = {"limit": limit}
+        if include_inactive:
+            params["include_inactive"] = "true"
+        for name, value in (("search", search), ("department", department),
+                            ("job_level", job_level), ("after", after)):
+            if value is not None:
+                params[name] = value
+        return await self._one(EmployeePagePublic, "GET", "/employees", params=params)
+
+    async def employee_by_external_id(self, external_id: str) -> EmployeePublic:
+        return await self._one(EmployeePublic, "GET", "/employees/by-external-id/{external_id}",
+                               external_id=external_id)
+
     async def employees(self, ids: list[str]) -> BatchPublic[EmployeePublic]:
         """Employees by id, each as `employee` would answer it."""
         return await self._batch(EmployeePublic, "/batch/employees", ids)
@@ -1195,6 +1239,17 @@ class EnrolmentClient(ServiceClient):
     async def participants_by_id(self, ids: list[str]) -> BatchPublic[ParticipantPublic]:
         """Participants by id, each as `participant` would answer it."""
         return await self._batch(ParticipantPublic, "/batch/participants", ids)
+
+    async def my_participations(self) -> list[ParticipantPublic]:
+        """The caller's own participations in every programme."""
+        return await self._many(ParticipantPublic, "/me/participations")
+
+    async def participant_card(self, id: str) -> ParticipantCardPublic:
+        return await self._one(ParticipantCardPublic, "GET", "/participants/{id}/card", id=id)
+
+    async def participant_cards(self, ids: list[str]) -> BatchPublic[ParticipantCardPublic]:
+        """Participant cards by id, each as `participant_card` would answer it."""
+        return await self._batch(ParticipantCardPublic, "/batch/participant-cards", ids)
 
     async def enrol(self, programme_id: str, data: ParticipantCreate) -> ParticipantPublic:
         return await self._one(ParticipantPublic, "POST", "/programmes/{programme_id}/participants",

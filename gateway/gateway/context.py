@@ -26,6 +26,7 @@ from gateway.clients import (
     MatchingConfigPublic,
     MatchRunPublic,
     PairPublic,
+    ParticipantCardPublic,
     ParticipantPublic,
     PoolStatsPublic,
     ProblemError,
@@ -170,6 +171,7 @@ class Loaders:
     employee: DataLoader[str, EmployeePublic]
     programme: DataLoader[str, ProgrammePublic]
     participant: DataLoader[str, ParticipantPublic]
+    participant_card: DataLoader[str, ParticipantCardPublic]
     programme_participants: DataLoader[str, list[ParticipantPublic]]
     programme_summary: DataLoader[str, ProgrammeSummaryPublic]
     programme_health: DataLoader[str, ProgrammeHealthPublic]
@@ -199,6 +201,9 @@ class Loaders:
                                                  service="enrolment")),
             participant=DataLoader(batches.batched(enrolment.participants_by_id, key=by_id,
                                                    service="enrolment")),
+            participant_card=DataLoader(batches.batched(
+                enrolment.participant_cards, key=lambda c: str(c.participant_id),
+                service="enrolment")),
             programme_participants=DataLoader(per_key(enrolment.participants)),
             programme_summary=DataLoader(batches.batched(
                 analytics.programme_summaries, key=lambda s: str(s.programme_id),

@@ -14,8 +14,10 @@ from sqlalchemy import text
 from matching.api import router
 from tests.matching.conftest import (
     Feed,
+    at,
     employee,
     participant,
+    published,
     skills,
     wait_pool,
     wait_published,
@@ -25,7 +27,7 @@ from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from tests.support.tokens import signed_token
 from upward_common.auth import ProgrammeAdmin
-from upward_common.events import ParticipantState
+from upward_common.events import ParticipantState, ParticipantWithdrawn
 
 PROGRAMME = "prog-api"
 
@@ -312,6 +314,17 @@ async def test_shortlist_pick_then_the_mentor_accepts_or_declines(
         assert accepted.json()["status"] == "active" and accepted.json()["formed_at"]
     [event] = await wait_published(nats_server.url, "mentoring.pair.formed", 1)
     assert event["data"]["pair_id"] == second_pick["id"]
+    # Enrolment opens and closes participant cards from these (it never reads matching).
+    proposed = await wait_published(nats_server.url, "mentoring.pair.proposed", 2)
+    assert [(e["data"]["pair_id"], e["data"]["mentor_participant_id"],
+             e["data"]["mentee_participant_id"]) for e in proposed] == [
+        (proposal["id"], "p-best", "p-jane"), (second_pick["id"], "p-second", "p-jane")]
+    [no] = await wait_published(nats_server.url, "mentoring.pair.declined", 1)
+    assert no["data"] == {**no["data"], "pair_id": proposal["id"], "reason": "declined"}
+    [offered] = await wait_published(nats_server.url, "mentoring.shortlist.offered", 1)
+    assert offered["data"] == {**offered["data"], "programme_id": PROGRAMME,
+                               "mentee_participant_id": "p-jane",
+                               "mentor_participant_ids": ["p-second"]}
 
 
 async def test_matching_config_weights_change_the_scores(
@@ -555,3 +568,21 @@ async def _mode_is(matching: Running, mode: str) -> bool | None:
             text("SELECT matching_mode FROM matching_programme WHERE id = :id"),
             {"id": PROGRAMME})
         return True if found.scalar() == mode else None
+
+
+async def test_a_proposal_dropped_by_a_withdrawal_is_announced_as_declined(
+    feed: Feed, admin: httpx.AsyncClient, matching: Running, token: Callable[..., str],
+    nats_server: NatsServer,
+) -> None:
+    """Enrolment closes the two cards of a proposal that will never form."""
+    await cohort(feed, admin)
+    async with matching.client(token("participant", employee_id="emp-jane")) as jane:
+        picked = await jane.post(f"/api/v1/programmes/{PROGRAMME}/mentees/p-jane/pick",
+                                 json={"mentor_participant_id": "p-best"})
+    assert picked.status_code == 201, picked.text
+    await feed.publish(ParticipantWithdrawn(participant_id="p-best", programme_id=PROGRAMME,
+                                            employee_id="emp-best", occurred_at=at(30)))
+    [declined] = await wait_published(nats_server.url, "mentoring.pair.declined", 1)
+    assert declined["data"] == {**declined["data"], "pair_id": picked.json()["id"],
+                                "reason": "withdrawal"}
+    assert await published(nats_server.url, "mentoring.pair.ended") == []

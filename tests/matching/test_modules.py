@@ -35,7 +35,8 @@ def test_events_holds_only_emitters_and_imports_no_rules() -> None:
     tree = ast.parse((PACKAGE / "events.py").read_text())
     functions = {node.name for node in tree.body
                  if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    assert functions == {"pair_formed", "pair_ended", "match_run_finished"}
+    assert functions == {"pair_proposed", "pair_formed", "pair_declined", "pair_ended",
+                         "shortlist_offered", "match_run_finished"}
 
 
 def test_no_matching_module_imports_one_that_imports_it_back() -> None:

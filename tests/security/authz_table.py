@@ -128,6 +128,31 @@ def invited_only(role: str, relation: str) -> Outcome:
     return ALLOWED if role == "participant" and relation == "own" else 403
 
 
+# Participant cards: who reads (the cast) whose card (CARD_SUBJECT) in each relation.
+# E read her shortlist (B and C) and picked C; A and B are partners; F and C were.
+CARD_RELATIONS = ("own", "shortlisted", "picked", "partner", "former_partner",
+                  "shortlisted_by", "same_programme", "stranger")
+CARD_VIEWER = {"own": "B", "shortlisted": "E", "picked": "C", "partner": "A",
+               "former_partner": "C", "shortlisted_by": "B", "same_programme": "C",
+               "stranger": "D"}
+CARD_SUBJECT = {"own": "B", "shortlisted": "B", "picked": "E", "partner": "B",
+                "former_partner": "F", "shortlisted_by": "E", "same_programme": "A",
+                "stranger": "B"}
+
+
+def card_readers(role: str, relation: str) -> Outcome:
+    """Admins; a participant for the people they may work with now, nobody else."""
+    if role in ADMIN_ROLES:
+        return ALLOWED
+    if role == "participant":
+        return ALLOWED if relation in ("own", "shortlisted", "picked", "partner") else 403
+    return 403
+
+
+def _card_of(world: World, relation: str) -> str:
+    return world.participants[CARD_SUBJECT[relation]]
+
+
 @dataclass(frozen=True)
 class Call:
     """One concrete request: path with its parameters filled, query, body."""
@@ -158,10 +183,22 @@ class Op:
     # outcome is where that id lands (ALLOWED: among the items; 403 or 404: in `missing`
     # with that status), as the route for one would have answered it.
     per_id: Callable[[World], str] | None = None
+    # When the thing the call is about depends on the relation (a participant card: whose
+    # card each relation reads), these replace `build` and `per_id`.
+    build_for: Callable[[World, str], Call] | None = None
+    per_id_for: Callable[[World, str], str] | None = None
 
     @property
     def key(self) -> str:
         return f"{self.service} {self.method} {self.path}"
+
+    def call(self, world: World, relation: str) -> Call:
+        return self.build_for(world, relation) if self.build_for else self.build(world)
+
+    def wanted_id(self, world: World, relation: str) -> str | None:
+        if self.per_id_for is not None:
+            return self.per_id_for(world, relation)
+        return self.per_id(world) if self.per_id is not None else None
 
 
 @dataclass(frozen=True)
@@ -173,10 +210,17 @@ class Field:
     via: str  # the key of an Op
     document: str
     variables: Callable[[World], dict[str, Any]]
+    # Variables that depend on the relation (whose card each relation reads).
+    variables_for: Callable[[World, str], dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
         return f"graphql {self.kind} {self.name}"
+
+    def values(self, world: World, relation: str) -> dict[str, Any]:
+        if self.variables_for is not None:
+            return self.variables_for(world, relation)
+        return self.variables(world)
 
 
 def _p(world: World, key: str = "P") -> str:
@@ -283,6 +327,22 @@ ENROLMENT = [
        self_or_admin(),
        lambda w: Call(f"/api/v1/participants/{w.participants['A']}/survey/versions"),
        RELATIONS),
+    Op("enrolment", "GET", "/api/v1/employees", ADMINS,
+       _fixed("/api/v1/employees", params={"search": "tester", "limit": "2"})),
+    Op("enrolment", "GET", "/api/v1/employees/by-external-id/{external_id}",
+       only(*ADMIN_ROLES, "hris"),
+       lambda w: Call(f"/api/v1/employees/by-external-id/{w.tag}-A")),
+    # A person's own participations (an admin's token names no employee: none).
+    Op("enrolment", "GET", "/api/v1/me/participations", READERS,
+       _fixed("/api/v1/me/participations")),
+    Op("enrolment", "GET", "/api/v1/participants/{participant_id}/card", card_readers,
+       _fixed("/"), CARD_RELATIONS, cast=CARD_VIEWER,
+       build_for=lambda w, r: Call(f"/api/v1/participants/{_card_of(w, r)}/card")),
+    Op("enrolment", "GET", "/api/v1/batch/participant-cards", card_readers,
+       _fixed("/"), CARD_RELATIONS, cast=CARD_VIEWER,
+       build_for=lambda w, r: Call("/api/v1/batch/participant-cards",
+                                   params={"id": _card_of(w, r)}),
+       per_id_for=_card_of),
     # F withdrew while seeding; C was F's mentor.
     Op("enrolment", "POST", "/api/v1/participants/{participant_id}/withdraw", self_or_admin(),
        lambda w: Call(f"/api/v1/participants/{w.participants['F']}/withdraw", json={}),
@@ -539,6 +599,15 @@ FIELDS: list[Field] = [
        "(employeeId: $id)", lambda w: {"id": w.employees["A"]}),
     _q("query", "participant", f"{E} GET /api/v1/participants/{{participant_id}}", "$id: ID!",
        "(participantId: $id)", lambda w: {"id": w.participants["A"]}),
+    _q("query", "me", f"{E} GET /api/v1/me/participations", "", "", lambda w: {}),
+    _q("query", "employees", f"{E} GET /api/v1/employees", "", '(search: "tester", first: 2)',
+       lambda w: {}),
+    _q("query", "employeeByExternalId",
+       f"{E} GET /api/v1/employees/by-external-id/{{external_id}}", "$x: String!",
+       "(externalId: $x)", lambda w: {"x": f"{w.tag}-A"}),
+    Field("query", "participantCard", f"{E} GET /api/v1/participants/{{participant_id}}/card",
+          "query ($id: ID!) { participantCard(participantId: $id) { __typename } }",
+          lambda w: {}, variables_for=lambda w, r: {"id": _card_of(w, r)}),
     _q("query", "suggestions",
        f"{M} GET /api/v1/programmes/{{programme_id}}/mentees/{{participant_id}}/suggestions",
        "$p: ID!, $m: ID!", "(programmeId: $p, menteeParticipantId: $m, limit: 3)",

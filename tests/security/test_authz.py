@@ -71,7 +71,7 @@ def _check_refusal(response: httpx.Response, expected: int, path: str) -> None:
 
 
 def _call_op(api: Api, world: World, op: Op, row: Row) -> httpx.Response:
-    call = op.build(world)
+    call = op.call(world, row.relation)
     path = call.path
     if op.prepare is not None:
         path = path.format(**op.prepare(world, api))
@@ -85,8 +85,9 @@ def test_route(api: Api, world: World, row: Row) -> None:
     op = row.target
     assert isinstance(op, Op)
     response = _call_op(api, world, op, row)
-    if op.per_id is not None and response.status_code == 200:
-        assert _outcome_of(response, op.per_id(world)) == row.expected, _describe(response)
+    wanted = op.wanted_id(world, row.relation)
+    if wanted is not None and response.status_code == 200:
+        assert _outcome_of(response, wanted) == row.expected, _describe(response)
     elif row.expected == ALLOWED:
         assert response.status_code in op.ok, _describe(response)
     else:
@@ -102,7 +103,7 @@ _CODE_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CON
 def _outcome_of(response: httpx.Response, wanted: str) -> object:
     """Where a batch read put one id: ALLOWED among its items, else its `missing` status."""
     body = response.json()
-    keys = ("id", "pair_id", "programme_id")
+    keys = ("id", "pair_id", "programme_id", "participant_id")
     if any(wanted in (item.get(key) for key in keys) for item in body["items"]):
         return ALLOWED
     statuses = [entry["status"] for entry in body["missing"] if entry["id"] == wanted]
@@ -131,7 +132,8 @@ def test_graphql_field(api: Api, world: World, row: Row) -> None:
     op = BY_KEY[target.via]
     token = _token(api, world, row)
     response = api.call("gateway", "POST", "/graphql", token=token,
-                        json={"query": target.document, "variables": target.variables(world)},
+                        json={"query": target.document,
+                              "variables": target.values(world, row.relation)},
                         fresh=row.role not in ROLES)
     if row.role not in ROLES:
         _check_refusal(response, 401, "/graphql")

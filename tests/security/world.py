@@ -3,7 +3,8 @@
 Programme P is open (shortlist mode). In it: mentee A paired with mentor B (pair AB,
 whose first session scheduling plans, and whose goal A set and closed as achieved),
 mentor C proposed to mentee E (E picked C from the shortlist), and mentee F, whose pair
-with C has ended (its planned session was cancelled) and who then withdrew. D is a
+with C has ended (its planned session was cancelled) and who then withdrew. E read her
+shortlist (B and C) before picking C, so she may read their participant cards. D is a
 mentor in programme Q only. A was invited into Q and declined. Y was erased. Programme
 R has nobody; it holds a published match run and a dry one. Z is a user the HRIS made
 over SCIM, to be changed or deleted.
@@ -157,6 +158,16 @@ def build_world(platform: RunningPlatform) -> World:
             json={"mentor_participant_id": world.participants["C"]})
         return response.json() if response.status_code == 201 else None
 
+    # E reads her shortlist first (B and C): matching announces it, enrolment opens the cards.
+    def shortlist() -> Any:
+        response = api.call(
+            "matching", "GET", f"/api/v1/programmes/{world.programmes['P']}/mentees/"
+            f"{world.participants['E']}/suggestions", token=e_token)
+        found = response.json() if response.status_code == 200 else {}
+        offered = {s["mentor_participant_id"] for s in found.get("suggestions", [])}
+        return offered >= {world.participants["B"], world.participants["C"]} or None
+
+    wait_for(shortlist)
     world.proposal_ec = str(wait_for(picked)["id"])
 
     def run(dry: bool) -> Any:
@@ -213,6 +224,17 @@ def build_world(platform: RunningPlatform) -> World:
 
     wait_for(answered)
     _ok(api.call("analytics", "POST", f"{survey_path}/close", token=admin))
+
+    # Enrolment has heard matching: E sees B's card (shortlist), C sees E's (her pick) and
+    # no longer F's (their pair ended).
+    def card_status(viewer: str, subject: str) -> int:
+        token = platform.token("participant", employee_id=world.employees[viewer])
+        return api.call("enrolment", "GET",
+                        f"/api/v1/participants/{world.participants[subject]}/card",
+                        token=token).status_code
+
+    wait_for(lambda: card_status("E", "B") == 200 and card_status("C", "E") == 200
+             and card_status("C", "F") == 403 and card_status("A", "B") == 200)
 
     world.scim_z_user_name = f"z.{tag}@example.com"
     user = _ok(api.call("enrolment", "POST", "/scim/v2/Users", token=hris,

@@ -19,7 +19,7 @@ from strawberry.tools import merge_types
 
 from gateway.config import GatewaySettings
 from gateway.limits import query_limits, result_budget
-from gateway.schema import analytics, enrolment, matching, scheduling
+from gateway.schema import analytics, enrolment, matching, me, scheduling
 from gateway.schema.errors import GatewaySchema, MaskUnexpectedErrors
 from gateway.schema.subscriptions import Subscription
 
@@ -34,6 +34,7 @@ Query = merge_types("Query", (
     enrolment.InvitationQuery,
     matching.RunQuery,
     analytics.Query,
+    me.Query,
 ))
 Mutation = merge_types("Mutation", (
     enrolment.Mutation,

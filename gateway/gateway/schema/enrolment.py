@@ -332,6 +332,8 @@ _TIME_ZONE = "Their IANA time zone, e.g. Europe/Paris."
 _MEETING_FORMATS = "The formats they can meet in."
 _COMMUNICATION = "How they like to communicate (video, chat...)."
 _LANGUAGES = "Languages they can hold a session in."
+_BIO = ("A short introduction they wrote for their participant card, at most 1,000 "
+        "characters.")
 _MENTOR_CAPACITY = "How many mentees they take, as a mentor."
 _DEI_OPT_IN = "Whether a mentor teaches DEI topics."
 _AVOID = "Employees they prefer not to be paired with."
@@ -352,6 +354,7 @@ class SurveyAnswers:
     dei_opt_in: bool = strawberry.field(description=_DEI_OPT_IN)
     avoid_employee_ids: list[strawberry.ID] = strawberry.field(description=_AVOID)
     diversity: list[DiversityAttribute] | None = strawberry.field(description=_DIVERSITY)
+    bio: str | None = strawberry.field(description=_BIO)
 
     @classmethod
     def of(cls, a: clients.SurveyAnswersPublic) -> SurveyAnswers:
@@ -368,7 +371,7 @@ def _survey_fields(a: clients.SurveyAnswersPublic) -> dict[str, Any]:
         "communication_preferences": a.communication_preferences, "languages": a.languages,
         "mentor_capacity": a.mentor_capacity, "dei_opt_in": a.dei_opt_in,
         "avoid_employee_ids": [strawberry.ID(e) for e in a.avoid_employee_ids],
-        "diversity": DiversityAttribute.many(a.diversity),
+        "diversity": DiversityAttribute.many(a.diversity), "bio": a.bio,
     }
 
 
@@ -383,6 +386,37 @@ class SurveyVersion:
     def of(cls, v: clients.SurveyVersionPublic) -> SurveyVersion:
         return cls(version=v.version, submitted_at=v.submitted_at,
                    answers=SurveyAnswers.of(v.answers))
+
+
+@strawberry.type(description="What one participant may see of another they may work with: "
+                              "mentors on their shortlist, a mentee who picked them, their "
+                              "partner while the pair is proposed or active. Never diversity, "
+                              "avoid lists, the manager chain, survey history or other pairs.")
+class ParticipantCard:
+    participant_id: strawberry.ID = strawberry.field(description="The participation's id.")
+    programme_id: strawberry.ID = strawberry.field(description="The programme's id.")
+    role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
+    given_name: str = strawberry.field(description="Given name.")
+    family_name: str = strawberry.field(description="Family name.")
+    job_title: str | None = strawberry.field(description="Job title.")
+    department: str | None = strawberry.field(description="Department.")
+    location: str | None = strawberry.field(description="Office or city.")
+    time_zone: str | None = strawberry.field(description=_TIME_ZONE)
+    languages: list[str] = strawberry.field(description=_LANGUAGES)
+    topics_teach: list[TopicSkill] = strawberry.field(description=_TOPICS_TEACH)
+    topics_learn: list[TopicSkill] = strawberry.field(description=_TOPICS_LEARN)
+    bio: str | None = strawberry.field(description=_BIO)
+
+    @classmethod
+    def of(cls, c: clients.ParticipantCardPublic) -> ParticipantCard:
+        return cls(
+            participant_id=strawberry.ID(c.participant_id),
+            programme_id=strawberry.ID(c.programme_id), role=ParticipantRole(c.role),
+            given_name=c.given_name, family_name=c.family_name, job_title=c.job_title,
+            department=c.department, location=c.location, time_zone=c.time_zone,
+            languages=c.languages, topics_teach=TopicSkill.many(c.topics_teach),
+            topics_learn=TopicSkill.many(c.topics_learn), bio=c.bio,
+        )
 
 
 @strawberry.type(description="An employee's opt-in to a programme, with their survey answers.")
@@ -405,6 +439,7 @@ class Participant:
     dei_opt_in: bool = strawberry.field(description=_DEI_OPT_IN)
     avoid_employee_ids: list[strawberry.ID] = strawberry.field(description=_AVOID)
     diversity: list[DiversityAttribute] | None = strawberry.field(description=_DIVERSITY)
+    bio: str | None = strawberry.field(description=_BIO)
     consent_at: datetime | None = strawberry.field(
         description="When they consented to their survey being used for matching.")
     survey_version: int = strawberry.field(description="The version of their current answers.")
@@ -693,6 +728,7 @@ class SurveyInput:
         "Self-declared attributes, at most 10; kept only with diversityConsent.")
     diversity_consent: bool | None = _answer(
         "Consent to store the diversity attributes (the person themselves only).")
+    bio: str | None = _answer(_BIO)
 
 
 @strawberry.input(description="Opting in with the survey; employeeId defaults to the caller's.")
@@ -857,11 +893,48 @@ class Query:
         identifier(employee_id, field="employee_id")
         return Employee.of(await info.context.loaders.employee.load(employee_id))
 
+    @strawberry.field(description="Employees for an invite picker (admins): active ones by "
+                                  "family name, then given name; erased people never.")
+    async def employees(
+        self, info: Info,
+        search: Annotated[str | None, described(
+            "A fragment of the given, family or full name or the e-mail, any case; at most "
+            "100 characters.")] = None,
+        department: Annotated[str | None, described("This department only.")] = None,
+        job_level: Annotated[int | None, described("This job level only.")] = None,
+        include_inactive: Annotated[bool, described("Leavers too.")] = False,
+        first: First = DEFAULT_FIRST, after: After = None,
+    ) -> Connection[Employee]:
+        window = Window.of("Employee", first=first, after=after)
+        found = await info.context.enrolment.search_employees(
+            search=search, department=department, job_level=job_level,
+            include_inactive=include_inactive, after=window.after_id, limit=window.first)
+        info.context.loaders.employee.prime_many({e.id: e for e in found.items})
+        return window.served(found.items, total=found.total, has_more=found.has_more,
+                             id=by_id, node=Employee.of)
+
+    @strawberry.field(description="The employee the HRIS knows by this id (admins and HRIS "
+                                  "jobs), e.g. E0001.")
+    async def employee_by_external_id(
+        self, info: Info,
+        external_id: Annotated[str, described("The HRIS's id for them (externalId).")],
+    ) -> Employee | None:
+        identifier(external_id, field="external_id")
+        return Employee.of(await info.context.enrolment.employee_by_external_id(external_id))
+
     @strawberry.field(description="One participant: yourself, or anyone for admins.")
     async def participant(self, info: Info,
                           participant_id: ParticipantId) -> Participant | None:
         identifier(participant_id, field="participant_id")
         return Participant.of(await info.context.loaders.participant.load(participant_id))
+
+    @strawberry.field(description="A participant's card: for the people they may work with "
+                                  "(shortlist, pick, partner) and admins.")
+    async def participant_card(self, info: Info,
+                               participant_id: ParticipantId) -> ParticipantCard | None:
+        identifier(participant_id, field="participant_id")
+        return ParticipantCard.of(
+            await info.context.loaders.participant_card.load(participant_id))
 
 
 @strawberry.type

@@ -35,7 +35,7 @@ from gateway.schema.pagination import (
 )
 
 if TYPE_CHECKING:
-    from gateway.schema.enrolment import Participant, Programme
+    from gateway.schema.enrolment import Participant, ParticipantCard, Programme
     from gateway.schema.scheduling import Session
 
 # Another domain's types are named lazily, since the domains link to each other and so their
@@ -170,10 +170,17 @@ class Suggestion:
             breakdown=ScoreFactor.many(s.breakdown),
         )
 
-    @strawberry.field(description="The suggested mentor's participation.")
+    @strawberry.field(description="The suggested mentor's whole participation (admins); a "
+                                  "mentee reads mentorCard.")
     async def mentor(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
         return enrolment.Participant.of(
             await info.context.loaders.participant.load(self.mentor_participant_id)
+        )
+
+    @strawberry.field(description="The suggested mentor's card: whom the mentee would pick.")
+    async def mentor_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        return enrolment.ParticipantCard.of(
+            await info.context.loaders.participant_card.load(self.mentor_participant_id)
         )
 
 
@@ -242,6 +249,34 @@ class Pair:
         return enrolment.Participant.of(
             await info.context.loaders.participant.load(self.mentee_participant_id)
         )
+
+    @strawberry.field(description="The mentor's card, for the mentee while the pair is "
+                                  "proposed or active (and admins).")
+    async def mentor_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        return enrolment.ParticipantCard.of(
+            await info.context.loaders.participant_card.load(self.mentor_participant_id)
+        )
+
+    @strawberry.field(description="The mentee's card, for the mentor while the pair is "
+                                  "proposed or active (and admins).")
+    async def mentee_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        return enrolment.ParticipantCard.of(
+            await info.context.loaders.participant_card.load(self.mentee_participant_id)
+        )
+
+    @strawberry.field(description="The caller's partner in this pair, as their card: the "
+                                  "mentee for the mentor, the mentor for the mentee; null "
+                                  "for someone who is not a member.")
+    async def partner(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        me = info.context.principal.employee_id
+        if me == self.mentor_employee_id:
+            other = self.mentee_participant_id
+        elif me == self.mentee_employee_id:
+            other = self.mentor_participant_id
+        else:
+            return None
+        return enrolment.ParticipantCard.of(
+            await info.context.loaders.participant_card.load(other))
 
     @strawberry.field(description="The pair's sessions, planned and held.")
     async def sessions(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,

@@ -141,3 +141,18 @@ class Window:
                 end_cursor=edges[-1].cursor if edges else None),
             total_count=len(items),
         )
+
+    def served(self, items: Sequence[Item], *, total: int, has_more: bool,
+               id: Callable[[Item], str], node: Callable[[Item], Node]) -> Connection[Node]:
+        """A page the service cut itself (read on after the id `after_id` names, at most
+        `first` items), with the service's total: for lists too long to fetch whole, such
+        as an employee search."""
+        edges = [Edge(cursor=cursor(self.kind, id(item)), node=node(item)) for item in items]
+        return Connection(
+            edges=edges, nodes=[edge.node for edge in edges],
+            page_info=PageInfo(
+                has_next_page=has_more, has_previous_page=self.after_id is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )

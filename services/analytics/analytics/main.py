@@ -15,9 +15,11 @@ from upward_common.events import (
     MilestoneReached,
     PairAtRisk,
     PairClosureProposed,
+    PairDeclined,
     PairEnded,
     PairFitFlagged,
     PairFormed,
+    PairProposed,
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -27,6 +29,7 @@ from upward_common.events import (
     SessionLogged,
     SessionRescheduled,
     SessionScheduled,
+    ShortlistOffered,
 )
 from upward_common.service import ServiceDefinition
 
@@ -50,6 +53,9 @@ SERVICE = ServiceDefinition(
         PairFormed: service.on_pair_formed,
         PairEnded: service.on_pair_ended,
         MatchRunFinished: service.on_match_run_finished,
+        PairProposed: service.on_pair_proposed,
+        PairDeclined: service.on_pair_declined,
+        ShortlistOffered: service.on_shortlist_offered,
         SessionScheduled: service.on_session_scheduled,
         SessionLogged: service.on_session_logged,
         SessionCancelled: service.on_session_cancelled,

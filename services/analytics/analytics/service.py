@@ -65,9 +65,11 @@ from upward_common.events import (
     MilestoneReached,
     PairAtRisk,
     PairClosureProposed,
+    PairDeclined,
     PairEnded,
     PairFitFlagged,
     PairFormed,
+    PairProposed,
     ParticipantEnrolled,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -77,6 +79,7 @@ from upward_common.events import (
     SessionLogged,
     SessionRescheduled,
     SessionScheduled,
+    ShortlistOffered,
 )
 from upward_common.problems import Problem, conflict, invalid, not_found
 
@@ -380,6 +383,18 @@ async def on_match_run_finished(session: AsyncSession, data: MatchRunFinished) -
     Taken (and acked) all the same, so analytics reads every type of the contract and a
     replay of the stream passes over runs as it does over anything else.
     """
+
+
+async def on_pair_proposed(session: AsyncSession, data: PairProposed) -> None:
+    """Nothing to keep: a proposal counts once it forms (`pair.formed`)."""
+
+
+async def on_pair_declined(session: AsyncSession, data: PairDeclined) -> None:
+    """Nothing to keep: a declined proposal never formed, so no pair figure changes."""
+
+
+async def on_shortlist_offered(session: AsyncSession, data: ShortlistOffered) -> None:
+    """Nothing to keep: which mentors a mentee was shown stays out of the programme figures."""
 
 
 async def programme_summary(session: AsyncSession, *, programme_id: str) -> ProgrammeSummary:

@@ -241,6 +241,8 @@ HrAdmin = Annotated[Principal, Depends(RoleGate(Role.HR_ADMIN))]
 ProgrammeAdmin = Annotated[Principal, Depends(RoleGate(Role.HR_ADMIN, Role.PROGRAMME_MANAGER))]
 Hris = Annotated[Principal, Depends(RoleGate(Role.HRIS))]
 HrisOrHrAdmin = Annotated[Principal, Depends(RoleGate(Role.HRIS, Role.HR_ADMIN))]
+HrisOrAdmin = Annotated[Principal, Depends(RoleGate(Role.HRIS, Role.HR_ADMIN,
+                                                    Role.PROGRAMME_MANAGER))]
 
 
 def roles_of(dependant: Dependant) -> frozenset[Role] | None:

@@ -292,6 +292,51 @@ class PairEnded(EventData):
         return self.pair_id
 
 
+class PairProposed(EventData):
+    """A mentee picked a mentor from their shortlist: a pair awaiting the mentor's answer."""
+
+    name: ClassVar[str] = "pair.proposed"
+
+    pair_id: str
+    programme_id: str
+    mentor_participant_id: str
+    mentee_participant_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
+
+
+class PairDeclined(EventData):
+    """A proposed pair never formed: the mentor declined it, or a member left first."""
+
+    name: ClassVar[str] = "pair.declined"
+
+    pair_id: str
+    programme_id: str
+    reason: str
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.pair_id
+
+
+class ShortlistOffered(EventData):
+    """A mentee was shown their shortlist: these mentors, best first (ids only)."""
+
+    name: ClassVar[str] = "shortlist.offered"
+
+    programme_id: str
+    mentee_participant_id: str
+    mentor_participant_ids: list[str] = Field(max_length=100)
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.mentee_participant_id
+
+
 class MatchRunFinished(EventData):
     """A whole-cohort match run was solved: a dry run to review, or published as pairs.
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from enrolment import imports, repository, service
+from enrolment import cards, imports, repository, service
 from enrolment.models import (
+    EMPLOYEE_PAGE_MAX,
+    EMPLOYEE_SEARCH_MAX,
+    MAX_JOB_LEVEL,
     Employee,
+    EmployeePage,
     EmployeePublic,
     ImportReport,
     InvitationCreate,
     InvitationPublic,
     Participant,
+    ParticipantCard,
     ParticipantCreate,
     ParticipantImportReport,
     ParticipantPublic,
@@ -31,10 +36,17 @@ from enrolment.models import (
     SurveyVersionPublic,
     TopicsAdd,
 )
-from upward_common.auth import CurrentUser, HrAdmin, HrisOrHrAdmin, Principal, ProgrammeAdmin
+from upward_common.auth import (
+    CurrentUser,
+    HrAdmin,
+    HrisOrAdmin,
+    HrisOrHrAdmin,
+    Principal,
+    ProgrammeAdmin,
+)
 from upward_common.batch import Batch, BatchIds
 from upward_common.db import SessionDep
-from upward_common.limits import Identifier, Text
+from upward_common.limits import Identifier, Name, Tag, Text
 from upward_common.problems import PROBLEM_JSON, Problem
 
 
@@ -144,6 +156,34 @@ async def import_employees(request: Request, response: Response, session: Sessio
     phases["commit"] = time.perf_counter() - started
     response.headers["server-timing"] = _server_timing(phases)
     return report
+
+
+@router.get("/employees", response_model=EmployeePage)
+async def search_employees(
+    session: SessionDep, user: ProgrammeAdmin,
+    search: Annotated[Tag | None, Query(max_length=EMPLOYEE_SEARCH_MAX, description=(
+        "A fragment of the given name, family name, full name or e-mail, any case"))] = None,
+    department: Annotated[Name | None, Query(description="This department only")] = None,
+    job_level: Annotated[int | None, Query(ge=1, le=MAX_JOB_LEVEL,
+                                           description="This job level only")] = None,
+    include_inactive: Annotated[bool, Query(description="Leavers too")] = False,
+    after: Annotated[Identifier | None, Query(
+        description="Read on after this employee id (the last of the previous page)")] = None,
+    limit: Annotated[int, Query(ge=1, le=EMPLOYEE_PAGE_MAX)] = 50,
+) -> Any:
+    """Employees for an invite picker, by family name then given name (admins)."""
+    total, found, more = await service.search_employees(
+        session, text=search, department=department, job_level=job_level,
+        include_inactive=include_inactive, after=after, limit=limit)
+    return EmployeePage(total=total, items=[_employee_public(e) for e in found], has_more=more)
+
+
+@router.get("/employees/by-external-id/{external_id}", response_model=EmployeePublic)
+async def get_employee_by_external_id(external_id: Identifier, session: SessionDep,
+                                      user: HrisOrAdmin) -> Any:
+    """The employee the HRIS knows by this id (admins and HRIS jobs)."""
+    return _employee_public(await service.employee_by_external_id(
+        session, external_id=external_id))
 
 
 @router.get("/employees/{employee_id}", response_model=EmployeePublic)
@@ -388,3 +428,29 @@ async def withdraw_participant(participant_id: Identifier, data: Withdrawal, ses
                                          reason=data.reason)
     await session.commit()
     return _public(participant, user)
+
+
+# --- participant cards -------------------------------------------------------------
+
+
+@router.get("/participants/{participant_id}/card", response_model=ParticipantCard)
+async def get_participant_card(participant_id: Identifier, session: SessionDep,
+                               user: CurrentUser) -> Any:
+    """A participant's card, for the people they may work with (and admins)."""
+    return await cards.get_card(session, user=user, participant_id=participant_id)
+
+
+@router.get("/batch/participant-cards", response_model=Batch[ParticipantCard], tags=["batch"])
+async def batch_participant_cards(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+    """Participant cards by id, each as `GET /participants/{participant_id}/card` answers it."""
+    found, missing = await cards.get_cards(session, user=user, participant_ids=ids)
+    return Batch[ParticipantCard](items=found, missing=missing)
+
+
+# --- the caller's own participations ---------------------------------------------------
+
+
+@router.get("/me/participations", response_model=list[ParticipantPublic])
+async def my_participations(session: SessionDep, user: CurrentUser) -> Any:
+    """The caller's own participations in every programme, oldest first (with their ids)."""
+    return _publics(await service.my_participations(session, user=user), user)

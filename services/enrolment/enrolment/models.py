@@ -52,6 +52,8 @@ from upward_common.types import UTCDateTime
 
 # The highest job level: a deployment setting (`ENROLMENT_JOB_LEVEL_MAX`), fixed at start.
 MAX_JOB_LEVEL = job_level_max()
+# The most characters of the bio on a participant card (docs/limits.md).
+BIO_MAX = 1_000
 
 # Deliberately pragmatic (one @, a dotted domain, no spaces): HR exports are
 # checked in bulk, and a full RFC 5322 parser per row costs more than the insert.
@@ -218,6 +220,8 @@ class Participant(SQLModel, table=True):
     survey_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     enrolled_at: datetime = Field(sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A short introduction the person wrote for their card; it never travels in events.
+    bio: str | None = Field(default=None, sa_type=SqlText)
 
 
 class SurveyResponse(SQLModel, table=True):
@@ -475,6 +479,8 @@ class SurveyAnswers(BaseModel):
     diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
         default=None, max_length=DIVERSITY_MAX)
     diversity_consent: bool = False
+    # What the people they may work with read on their participant card.
+    bio: Text | None = PydanticField(default=None, max_length=BIO_MAX)
 
     @model_validator(mode="after")
     def _windows(self) -> SurveyAnswers:
@@ -579,6 +585,7 @@ class ParticipantPublic(BaseModel):
     survey_updated_at: datetime | None = None
     enrolled_at: datetime
     withdrawn_at: datetime | None = None
+    bio: str | None = None
 
 
 class ParticipantImportReport(BaseModel):
@@ -610,3 +617,77 @@ class SurveyVersionPublic(BaseModel):
     version: int
     answers: dict[str, Any]
     submitted_at: datetime
+
+
+# --- participant cards (enrolment/cards.py) ------------------------------------------
+
+
+class CardPairStatus(StrEnum):
+    """Where a pair is, as far as cards care; a pair only ever moves down this list."""
+
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    CLOSED = "closed"  # declined, or ended: the partners' cards close
+
+
+class CardPair(SQLModel, table=True):
+    """A pair as matching announced it: its members see each other's card while it lasts.
+
+    Built from pair-proposed/formed/declined/ended only; enrolment never reads
+    matching's tables. A close may arrive before the pair's first event, so the
+    members may be unknown for a while.
+    """
+
+    __tablename__ = "enrolment_card_pair"
+
+    pair_id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(max_length=64)
+    mentor_participant_id: str | None = Field(default=None, max_length=64, index=True)
+    mentee_participant_id: str | None = Field(default=None, max_length=64, index=True)
+    status: CardPairStatus = Field(sa_type=String(16))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CardShortlist(SQLModel, table=True):
+    """The latest shortlist matching offered a mentee: they see these mentors' cards."""
+
+    __tablename__ = "enrolment_card_shortlist"
+
+    mentee_participant_id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(max_length=64)
+    mentor_participant_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    offered_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ParticipantCard(BaseModel):
+    """What one participant may see of another they may work with, and nothing private."""
+
+    participant_id: str
+    programme_id: str
+    role: ParticipantRole
+    given_name: str
+    family_name: str
+    job_title: str | None = None
+    department: str | None = None
+    location: str | None = None
+    time_zone: str | None = None
+    languages: list[str] = []
+    topics_teach: list[TopicSkill] = []
+    topics_learn: list[TopicSkill] = []
+    bio: str | None = None
+
+
+# --- employee search (an HR invite picker) ---------------------------------------------
+
+# The most employees one page of a search answers, and the longest search text
+# (docs/limits.md).
+EMPLOYEE_PAGE_MAX = 500
+EMPLOYEE_SEARCH_MAX = 100
+
+
+class EmployeePage(BaseModel):
+    """One page of an employee search, by family name, given name and id."""
+
+    total: int
+    items: list[EmployeePublic]
+    has_more: bool

@@ -6,12 +6,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, tuple_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment.models import (
+    CardPair,
+    CardPairStatus,
+    CardShortlist,
     Employee,
     Invitation,
     Participant,
@@ -298,3 +301,66 @@ async def participants_leave(session: AsyncSession, employee_ids: Sequence[str],
                         .values(status=ParticipantStatus.LEFT.value, withdrawn_at=at))
             left.extend(rows)
     return left
+# --- participant cards -------------------------------------------------------------
+
+
+async def get_card_pair(session: AsyncSession, pair_id: str) -> CardPair | None:
+    return await session.get(CardPair, pair_id)
+
+
+async def open_card_pairs_of(session: AsyncSession,
+                             participant_ids: Sequence[str]) -> Sequence[CardPair]:
+    """The proposed or active pairs these participants are in."""
+    if not participant_ids:
+        return []
+    ids = list(participant_ids)
+    query = select(CardPair).where(
+        col(CardPair.status).in_([CardPairStatus.PROPOSED, CardPairStatus.ACTIVE]),
+        col(CardPair.mentor_participant_id).in_(ids) | col(CardPair.mentee_participant_id).in_(ids),
+    )
+    return (await session.exec(query)).all()
+
+
+async def get_card_shortlist(session: AsyncSession,
+                             mentee_participant_id: str) -> CardShortlist | None:
+    return await session.get(CardShortlist, mentee_participant_id)
+
+
+async def card_shortlists_of(session: AsyncSession,
+                             mentee_participant_ids: Sequence[str]) -> Sequence[CardShortlist]:
+    if not mentee_participant_ids:
+        return []
+    query = select(CardShortlist).where(
+        col(CardShortlist.mentee_participant_id).in_(list(mentee_participant_ids)))
+    return (await session.exec(query)).all()
+
+
+# --- employee search ------------------------------------------------------------------
+
+
+async def find_employees(
+    session: AsyncSession, *, text: str | None, department: str | None, job_level: int | None,
+    include_inactive: bool, after: Employee | None, limit: int,
+) -> tuple[int, Sequence[Employee], bool]:
+    """A page of employees by family name, given name and id, after `after`; the total."""
+    query = select(Employee).where(col(Employee.erased_at).is_(None))
+    if not include_inactive:
+        query = query.where(col(Employee.active).is_(True))
+    if text:
+        wanted = text.casefold()
+        full = func.lower(col(Employee.given_name) + " " + col(Employee.family_name))
+        query = query.where(or_(
+            func.lower(col(Employee.given_name)).contains(wanted, autoescape=True),
+            func.lower(col(Employee.family_name)).contains(wanted, autoescape=True),
+            func.lower(col(Employee.email)).contains(wanted, autoescape=True),
+            full.contains(wanted, autoescape=True)))
+    if department:
+        query = query.where(func.lower(col(Employee.department)) == department.casefold())
+    if job_level is not None:
+        query = query.where(col(Employee.job_level) == job_level)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    key = (col(Employee.family_name), col(Employee.given_name), col(Employee.id))
+    if after is not None:
+        query = query.where(tuple_(*key) > tuple_(after.family_name, after.given_name, after.id))
+    rows = (await session.exec(query.order_by(*key).limit(limit + 1))).all()
+    return int(total or 0), rows[:limit], len(rows) > limit

@@ -712,3 +712,45 @@ async def _import_employee(session: AsyncSession, record: ParticipantImportRecor
     if employee is None:
         raise invalid(field, f"no employee {ident}")
     return employee
+
+
+# --- the caller's own participations -------------------------------------------------
+
+
+async def my_participations(session: AsyncSession, *, user: Principal) -> Sequence[Participant]:
+    """The caller's participations in every programme (a person: a participant or an admin).
+
+    A token that names no employee (an admin's, whose employee_id counts for participants
+    only) has none; an HRIS job is no person and is refused.
+    """
+    user.require(Role.PARTICIPANT, Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+    if user.employee_id is None:
+        return []
+    return await repository.participants_of_employee(session, user.employee_id)
+
+
+# --- employee search and lookup by the HRIS's id -----------------------------------------
+
+
+async def search_employees(
+    session: AsyncSession, *, text: str | None, department: str | None, job_level: int | None,
+    include_inactive: bool, after: str | None, limit: int,
+) -> tuple[int, Sequence[Employee], bool]:
+    """A page of employees matching a name or e-mail fragment, department and level."""
+    anchor = None
+    if after is not None:
+        anchor = await repository.get_employee(session, after)
+        if anchor is None:
+            raise invalid("after", f"No employee {after!r} to read on from; start again "
+                                   "without after")
+    return await repository.find_employees(
+        session, text=(text or "").strip() or None, department=department, job_level=job_level,
+        include_inactive=include_inactive, after=anchor, limit=limit)
+
+
+async def employee_by_external_id(session: AsyncSession, *, external_id: str) -> Employee:
+    """The employee the HRIS knows by `external_id` (erased people are gone)."""
+    employee = await repository.employee_by_external_id(session, external_id)
+    if employee is None or employee.erased_at is not None:
+        raise not_found("Employee", external_id)
+    return employee

@@ -60,9 +60,11 @@ async def list_suggestions(
     cache: CacheDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 3,
 ) -> Any:
     """Eligible mentors with a free place for this mentee, best score first, each explained."""
-    return await suggestions.suggestions(session, user=user, programme_id=programme_id,
-                                         mentee_participant_id=participant_id, limit=limit,
-                                         cache=cache)
+    found = await suggestions.suggestions(session, user=user, programme_id=programme_id,
+                                          mentee_participant_id=participant_id, limit=limit,
+                                          cache=cache)
+    await session.commit()  # the shortlist.offered outbox row
+    return found
 
 
 @router.post("/programmes/{programme_id}/mentees/{participant_id}/pick",

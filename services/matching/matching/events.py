@@ -1,4 +1,5 @@
-"""What matching emits: pair-formed, pair-ended and match-run-finished, through the outbox.
+"""What matching emits through the outbox: pairs proposed, formed, declined and ended,
+shortlists offered, and match runs finished.
 
 Events flow one way: the rules call these emitters; the handlers of what
 matching consumes live with the rules, and `main.py` lists them.
@@ -6,10 +7,21 @@ matching consumes live with the rules, and `main.py` lists them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from matching.models import MatchRun, Pair
-from upward_common.events import MatchRunFinished, PairEnded, PairFormed, utcnow
+from upward_common.events import (
+    MatchRunFinished,
+    PairDeclined,
+    PairEnded,
+    PairFormed,
+    PairProposed,
+    ShortlistOffered,
+    utcnow,
+)
 from upward_common.outbox import emit
 
 
@@ -25,6 +37,51 @@ def pair_formed(session: AsyncSession, pair: Pair) -> None:
             mentee_employee_id=pair.mentee_employee_id,
             score=pair.score,
             occurred_at=pair.formed_at or utcnow(),
+        ),
+    )
+
+
+def pair_proposed(session: AsyncSession, pair: Pair) -> None:
+    emit(
+        session,
+        PairProposed(
+            pair_id=pair.id,
+            programme_id=pair.programme_id,
+            mentor_participant_id=pair.mentor_participant_id,
+            mentee_participant_id=pair.mentee_participant_id,
+            mentor_employee_id=pair.mentor_employee_id,
+            mentee_employee_id=pair.mentee_employee_id,
+            occurred_at=pair.proposed_at or utcnow(),
+        ),
+    )
+
+
+def pair_declined(session: AsyncSession, pair: Pair, *, reason: str) -> None:
+    emit(
+        session,
+        PairDeclined(
+            pair_id=pair.id,
+            programme_id=pair.programme_id,
+            reason=reason,
+            occurred_at=pair.ended_at or utcnow(),
+        ),
+    )
+
+
+# The most mentor ids one offered shortlist carries (docs/limits.md): a frontend shows a
+# handful; cards beyond these stay closed to the mentee.
+SHORTLIST_EVENT_MAX = 100
+
+
+def shortlist_offered(session: AsyncSession, *, programme_id: str, mentee_participant_id: str,
+                      mentor_participant_ids: Sequence[str], occurred_at: datetime) -> None:
+    emit(
+        session,
+        ShortlistOffered(
+            programme_id=programme_id,
+            mentee_participant_id=mentee_participant_id,
+            mentor_participant_ids=list(mentor_participant_ids[:SHORTLIST_EVENT_MAX]),
+            occurred_at=occurred_at,
         ),
     )
 

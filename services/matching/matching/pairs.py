@@ -179,6 +179,7 @@ async def pick_mentor(
                     proposed_at=utcnow())
     await repository.add(session, pair)
     await repository.bump_revisions(session, [programme_id])
+    events.pair_proposed(session, pair)
     return pair
 
 
@@ -242,6 +243,7 @@ async def respond(session: AsyncSession, *, user: Principal, pair_id: str, accep
         pair.status = PairStatus.DECLINED
         pair.ended_at = now
         pair.end_note = note
+        events.pair_declined(session, pair, reason="declined")
     await repository.bump_revisions(session, [pair.programme_id])
     await session.flush()
     return pair
@@ -280,7 +282,9 @@ async def end_open_pairs(
         pair.end_reason = reason.value
         pair.ended_at = max(occurred_at, pair.formed_at or pair.proposed_at)
         if was_active:
-            events.pair_ended(session, pair)  # a proposal never formed, so nothing ended
+            events.pair_ended(session, pair)
+        else:  # a proposal never formed, so nothing ended: it is dropped
+            events.pair_declined(session, pair, reason=reason.value)
         ended.append(pair)
     if ended:
         await repository.bump_revisions(session, {p.programme_id for p in ended})

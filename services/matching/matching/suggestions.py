@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from matching import repository, scoring
+from matching import events, repository, scoring
 from matching.models import SuggestionList
 from matching.pool import PoolCache, individual_problem, load_view
 from upward_common.auth import Principal, Role
@@ -18,7 +18,11 @@ async def suggestions(
     session: AsyncSession, *, user: Principal, programme_id: str, mentee_participant_id: str,
     limit: int, cache: PoolCache | None = None,
 ) -> SuggestionList:
-    """Eligible mentors with free places for a mentee, best score first, each explained."""
+    """Eligible mentors with free places for a mentee, best score first, each explained.
+
+    The list offered is announced (`shortlist.offered`), so the mentee may read those
+    mentors' cards in enrolment.
+    """
     candidate = await repository.get_candidate(session, mentee_participant_id)
     if candidate is None or candidate.programme_id != programme_id:
         raise not_found("Mentee", mentee_participant_id)
@@ -43,6 +47,11 @@ async def suggestions(
     order = np.lexsort((ids, -totals[cols])) if cols.size else cols
     chosen = cols[order[:limit]]
     show = user.has(Role.HR_ADMIN)
+    mentor_ids = [view.pool.mentors.people[j].participant_id for j in chosen]
+    # Enrolment opens these mentors' cards to the mentee (and closes those of an older list).
+    events.shortlist_offered(session, programme_id=programme_id,
+                             mentee_participant_id=mentee_participant_id,
+                             mentor_participant_ids=mentor_ids, occurred_at=datetime.now(UTC))
     return SuggestionList(
         programme_id=programme_id,
         mentee_participant_id=mentee_participant_id,
