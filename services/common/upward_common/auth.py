@@ -243,6 +243,11 @@ Hris = Annotated[Principal, Depends(RoleGate(Role.HRIS))]
 HrisOrHrAdmin = Annotated[Principal, Depends(RoleGate(Role.HRIS, Role.HR_ADMIN))]
 HrisOrAdmin = Annotated[Principal, Depends(RoleGate(Role.HRIS, Role.HR_ADMIN,
                                                     Role.PROGRAMME_MANAGER))]
+# A participant acting for themselves (the route then checks what is theirs).
+ParticipantUser = Annotated[Principal, Depends(RoleGate(Role.PARTICIPANT))]
+# Any person: an admin or a participant, never an HRIS job.
+PersonUser = Annotated[Principal, Depends(RoleGate(Role.HR_ADMIN, Role.PROGRAMME_MANAGER,
+                                                   Role.PARTICIPANT))]
 
 
 def roles_of(dependant: Dependant) -> frozenset[Role] | None:

@@ -41,6 +41,7 @@ from upward_common.auth import (
     HrAdmin,
     HrisOrAdmin,
     HrisOrHrAdmin,
+    PersonUser,
     Principal,
     ProgrammeAdmin,
 )
@@ -451,6 +452,6 @@ async def batch_participant_cards(ids: BatchIds, session: SessionDep, user: Curr
 
 
 @router.get("/me/participations", response_model=list[ParticipantPublic])
-async def my_participations(session: SessionDep, user: CurrentUser) -> Any:
+async def my_participations(session: SessionDep, user: PersonUser) -> Any:
     """The caller's own participations in every programme, oldest first (with their ids)."""
     return _publics(await service.my_participations(session, user=user), user)

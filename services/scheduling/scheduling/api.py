@@ -25,7 +25,7 @@ from scheduling.models import (
     SessionLogCorrection,
     SessionPublic,
 )
-from upward_common.auth import CurrentUser
+from upward_common.auth import CurrentUser, ParticipantUser
 from upward_common.batch import Batch, BatchIds
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
@@ -145,7 +145,7 @@ CALENDAR = "text/calendar; charset=utf-8"
 
 @router.post("/calendar-feeds", response_model=CalendarFeedIssued, status_code=201,
              tags=["calendar"])
-async def issue_calendar_feed(session: SessionDep, user: CurrentUser) -> CalendarFeedIssued:
+async def issue_calendar_feed(session: SessionDep, user: ParticipantUser) -> CalendarFeedIssued:
     """A participant's new secret feed address (shown once); the previous one stops working."""
     issued = await service.issue_calendar_feed(session, user=user)
     await session.commit()
@@ -153,7 +153,7 @@ async def issue_calendar_feed(session: SessionDep, user: CurrentUser) -> Calenda
 
 
 @router.delete("/calendar-feeds", response_model=CalendarFeedRevoked, tags=["calendar"])
-async def revoke_calendar_feed(session: SessionDep, user: CurrentUser) -> CalendarFeedRevoked:
+async def revoke_calendar_feed(session: SessionDep, user: ParticipantUser) -> CalendarFeedRevoked:
     """A participant revokes their feed address (a calendar subscribed to it stops updating)."""
     revoked = await service.revoke_calendar_feed(session, user=user)
     await session.commit()
