@@ -923,6 +923,7 @@ class SurveyChange(Patch):
     avoid_employee_ids: list[str] | None = None
     diversity: dict[str, str] | None = None
     diversity_consent: bool | None = None
+    bio: str | None = None
 
 
 class ParticipantCreate(SurveyAnswers):

@@ -545,6 +545,21 @@ async def test_a_survey_patch_changes_only_the_answers_sent(
         "Europe/Paris", "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]
 
 
+async def test_a_survey_patch_sets_the_card_bio_and_keeps_the_rest(
+    junior: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
+) -> None:
+    created = await junior.post(f"/api/v1/programmes/{programme['id']}/participants",
+                                json={"employee_id": people["junior"], "role": "mentor",
+                                      **SURVEY, "time_zone": "Europe/Paris"})
+    path = f"/api/v1/participants/{created.json()['id']}/survey"
+    changed = await junior.patch(path, json={"bio": "Data analyst, loves dashboards"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["bio"] == "Data analyst, loves dashboards"
+    assert changed.json()["time_zone"] == "Europe/Paris"
+    too_long = await junior.patch(path, json={"bio": "x" * 1_001})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "bio"
+
+
 async def test_a_leaver_no_longer_takes_part_nor_counts_as_enrolled(
     hris: httpx.AsyncClient, hr: httpx.AsyncClient, people: dict[str, str],
     as_employee: Callable[[str], httpx.AsyncClient], events: Callable[[str], Any],

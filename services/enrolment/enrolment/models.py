@@ -526,6 +526,7 @@ class SurveyChange(BaseModel):
     diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
         default=None, max_length=DIVERSITY_MAX)
     diversity_consent: bool | None = None
+    bio: Text | None = PydanticField(default=None, max_length=BIO_MAX)
 
     def sent(self) -> dict[str, Any]:
         """The fields the body named, a null as the survey's default."""
