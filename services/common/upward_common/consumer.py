@@ -53,6 +53,8 @@ Handlers = Mapping[type[EventData], Handler]
 # The bulk form of a handler: the same effect as applying each item in order.
 ManyHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 _MANY = "apply_many"
+# How long a fetch waits for the first message of a batch.
+FETCH_TIMEOUT_SECONDS = 1.0
 
 
 def applies_many(many: ManyHandler) -> Callable[[Handler], Handler]:
@@ -198,7 +200,8 @@ class EventConsumer:
                     if subscription is None:
                         subscription = await self._subscribe()
                     if ahead is None:
-                        messages = await subscription.fetch(self.batch_size, timeout=1.0)
+                        messages = await subscription.fetch(self.batch_size,
+                                                            timeout=FETCH_TIMEOUT_SECONDS)
                     else:
                         fetching, ahead = ahead, None
                         messages = await fetching
@@ -218,7 +221,7 @@ class EventConsumer:
                     # A full batch: more are likely waiting (a partial one means the
                     # consumer has caught up, and a fetch ahead would only linger).
                     ahead = asyncio.create_task(
-                        subscription.fetch(self.batch_size, timeout=1.0),
+                        subscription.fetch(self.batch_size, timeout=FETCH_TIMEOUT_SECONDS),
                         name=f"{self.service}-fetch-ahead")
                 try:
                     await self.handle_batch(messages)
@@ -231,12 +234,14 @@ class EventConsumer:
     async def _release(self, ahead: asyncio.Task[list[Msg]]) -> None:
         """Hand back a batch fetched ahead but never applied, for redelivery at once
         (to this process after a restart, or to another replica) rather than after
-        `ack_wait`."""
-        if not ahead.done():
-            ahead.cancel()
+        `ack_wait`.
+
+        A fetch still running is awaited, not cancelled: the server may already have
+        delivered its messages to this connection, and a cancelled fetch would drop them
+        unacknowledged until `ack_wait`. Its own timeout bounds the wait."""
         try:
-            messages = await ahead
-        except BaseException:  # noqa: BLE001 - cancelled or failed: nothing was handed over
+            messages = await asyncio.wait_for(ahead, timeout=FETCH_TIMEOUT_SECONDS + 1.0)
+        except BaseException:  # noqa: BLE001 - timed out, cancelled or failed: nothing held
             return
         await self._settle_all(message.nak() for message in messages)
         if messages and self.bus.nc is not None and self.bus.is_connected:
