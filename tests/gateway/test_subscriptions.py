@@ -348,7 +348,7 @@ async def test_a_thousand_subscriptions_dropped_abruptly_leave_nothing_behind(
         await wait_until(lambda: not live.feed.subscribers and live.router.connections == 0,
                          timeout=20)
 
-    async with asyncio.timeout(50):
+    async with asyncio.timeout(70):
         await one_round()  # warm up: caches, imports and pools the first round fills
         await asyncio.sleep(0.2)
         gc.collect()
@@ -358,12 +358,18 @@ async def test_a_thousand_subscriptions_dropped_abruptly_leave_nothing_behind(
             before = tracemalloc.take_snapshot()
             await one_round()
             await wait_until(lambda: len(asyncio.all_tasks()) <= tasks, timeout=10)
-            gc.collect()
-            after = tracemalloc.take_snapshot()
+            # A round peaks near 30 MB (the clients' side included); what stays is about
+            # 0.2 MB. On a loaded machine the aborted sockets' buffers can take a moment
+            # to be released, so memory is read again for a while: a leak never drops.
+            for _ in range(10):
+                gc.collect()
+                after = tracemalloc.take_snapshot()
+                grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+                if grown < 1_000_000:
+                    break
+                await asyncio.sleep(1)
         finally:
             tracemalloc.stop()
-    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    # A round peaks near 30 MB (the clients' side included); what stays is about 0.2 MB.
     assert grown < 1_000_000, f"{grown} bytes left after the subscriptions went"
     assert len(live.feed.bus.nc._subs) == nats_subscriptions
     assert len(asyncio.all_tasks()) <= tasks
