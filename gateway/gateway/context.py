@@ -36,6 +36,7 @@ from gateway.clients import (
     RetryPolicy,
     SchedulingClient,
     SessionPublic,
+    gateway_problem,
     identifier,
     missing_error,
 )
@@ -270,6 +271,15 @@ class GatewayContext(BaseContext):
     def cancel(self) -> None:
         """Stop the calls this request still has in flight (the execution is cancelled apart)."""
         self.batches.cancel()
+
+    def own_employee_id(self) -> str | None:
+        """The employee whose own things a `my...` field lists: the participant's; None for
+        an admin, whose token names no one (nothing of their own); an HRIS job is refused."""
+        principal = self.principal
+        if principal.employee_id is None and not principal.is_admin:
+            raise gateway_problem(403, "This needs one of the roles: hr_admin, "
+                                  "participant, programme_manager", kind="forbidden")
+        return principal.employee_id
 
 
 Info = strawberry.Info[GatewayContext, None]

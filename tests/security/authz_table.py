@@ -812,88 +812,9 @@ def expand(target: Op | Field) -> list[Row]:
     return rows
 
 
-def _e(path: str) -> str:
-    return f"enrolment {path}"
-
-
-def _m(path: str) -> str:
-    return f"matching {path}"
-
-
-def _s(path: str) -> str:
-    return f"scheduling {path}"
-
-
-# Where an hris token that carries an employee_id is let through as that person today.
-HRIS_AS_PERSON: dict[str, set[str]] = {
-    _e("GET /api/v1/employees/{employee_id}"): {"own"},
-    _e("GET /api/v1/employees/{employee_id}/invitations"): {"own"},
-    _e("GET /api/v1/programmes"): {"own"},
-    _e("GET /api/v1/programmes/{programme_id}"): {"own", "stranger"},
-    _e("POST /api/v1/programmes/{programme_id}/participants"): {"own"},
-    _e("POST /api/v1/invitations/{invitation_id}/accept"): {"own"},
-    _e("POST /api/v1/invitations/{invitation_id}/decline"): {"own"},
-    _e("GET /api/v1/participants/{participant_id}"): {"own"},
-    _e("PUT /api/v1/participants/{participant_id}/survey"): {"own"},
-    _e("PATCH /api/v1/participants/{participant_id}/survey"): {"own"},
-    _e("GET /api/v1/participants/{participant_id}/survey/versions"): {"own"},
-    _e("POST /api/v1/participants/{participant_id}/withdraw"): {"own"},
-    _m("GET /api/v1/programmes/{programme_id}/mentees/{participant_id}/suggestions"): {"own"},
-    _m("POST /api/v1/programmes/{programme_id}/mentees/{participant_id}/pick"): {"own"},
-    _m("GET /api/v1/pairs"): {"own"},
-    _m("GET /api/v1/pairs/{pair_id}"): {"own", "partner"},
-    _m("POST /api/v1/pairs/{pair_id}/accept"): {"own"},
-    _m("POST /api/v1/pairs/{pair_id}/decline"): {"own"},
-    _m("POST /api/v1/pairs/{pair_id}/end"): {"own", "partner"},
-    _s("GET /api/v1/pairs/{pair_id}/sessions"): {"own", "partner"},
-    _s("GET /api/v1/sessions"): {"own"},
-    _s("GET /api/v1/sessions/{session_id}"): {"own", "partner"},
-    _s("POST /api/v1/sessions/{session_id}/log"): {"own", "partner"},
-}
-# Where matching answers an hris token as it answers a stranger (404), not with 403.
-HRIS_HIDDEN: dict[str, set[str]] = {
-    _m(f"{method} /api/v1/pairs/{{pair_id}}{tail}"): {"same_programme", "stranger"}
-    for method, tail in (("GET", ""), ("POST", "/accept"), ("POST", "/decline"),
-                         ("POST", "/end"))
-}
-# Where an admin's token that carries the person's employee_id does the person's own act.
-ADMIN_AS_PERSON: dict[str, set[str]] = {
-    _e("POST /api/v1/invitations/{invitation_id}/accept"): {"own"},
-    _e("POST /api/v1/invitations/{invitation_id}/decline"): {"own"},
-    _s("POST /api/v1/sessions/{session_id}/log"): {"own", "partner"},
-}
-
-
-def _route(row: Row) -> str:
-    return row.target.via if isinstance(row.target, Field) else row.target.key
-
-
-def _in(table: dict[str, set[str]]) -> Callable[[Row], bool]:
-    return lambda row: row.relation in table.get(_route(row), set())
-
-
-def _refused_token(*kinds: str) -> Callable[[Row], bool]:
-    return lambda row: row.role in kinds and row.expected == 401
-
-
 # Rows where today's code breaks the rules, with what fixes them: marked xfail(strict), so
-# each starts to pass (and its marker must go) when the fix lands.
-_HRIS_NOT_403 = frozenset({
-    "enrolment GET /api/v1/programmes", "enrolment GET /api/v1/programmes/{programme_id}",
-    "enrolment GET /api/v1/batch/programmes", "matching GET /api/v1/batch/pairs",
-    "matching GET /api/v1/pairs", "matching GET /api/v1/pairs/{pair_id}",
-    "matching POST /api/v1/pairs/{pair_id}/accept", "matching POST /api/v1/pairs/{pair_id}/decline",
-    "matching POST /api/v1/pairs/{pair_id}/end",
-    "graphql query programmes", "graphql query programme", "graphql query pairs",
-    "graphql query pair", "graphql query myInvitations", "graphql query mySessions",
-    "graphql mutation acceptPair", "graphql mutation declinePair", "graphql mutation endPair",
-})
-
-KNOWN_FAILURES: list[tuple[Callable[[Row], bool], str]] = [
-    (lambda row: row.role == "hris" and row.target.key in _HRIS_NOT_403,
-     "open: hris reads programmes (200) and gets an empty list or a 404 for pairs and "
-     "invitations instead of a 403; nothing of a person leaks, the answer's status differs"),
-]
+# each starts to pass (and its marker must go) when the fix lands. None are open.
+KNOWN_FAILURES: list[tuple[Callable[[Row], bool], str]] = []
 
 
 TARGETS: list[Op | Field] = [*OPS, *FIELDS]

@@ -455,7 +455,7 @@ class Query:
     async def my_sessions(self, info: Info, first: First = DEFAULT_FIRST,
                           after: After = None) -> Connection[Session]:
         window = Window.of("Session", first=first, after=after)
-        employee_id = info.context.principal.employee_id
+        employee_id = info.context.own_employee_id()
         if employee_id is None:  # an admin's token names no one: no sessions of their own
             return window.page([], id=by_id, node=Session.of)
         found = await info.context.scheduling.employee_sessions(employee_id)

@@ -230,7 +230,7 @@ async def create_programme(data: ProgrammeCreate, session: SessionDep, user: Pro
 
 
 @router.get("/programmes", response_model=list[ProgrammePublic])
-async def list_programmes(session: SessionDep, user: CurrentUser) -> Any:
+async def list_programmes(session: SessionDep, user: PersonUser) -> Any:
     """Every programme; participants do not see drafts."""
     programmes = await repository.list_programmes(session)
     if user.is_admin:
@@ -239,7 +239,7 @@ async def list_programmes(session: SessionDep, user: CurrentUser) -> Any:
 
 
 @router.get("/programmes/{programme_id}", response_model=ProgrammePublic)
-async def get_programme(programme_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def get_programme(programme_id: Identifier, session: SessionDep, user: PersonUser) -> Any:
     """One programme."""
     programme = await service.get_programme(session, programme_id=programme_id)
     if programme.status == "draft" and not user.is_admin:
@@ -248,7 +248,7 @@ async def get_programme(programme_id: Identifier, session: SessionDep, user: Cur
 
 
 @router.get("/batch/programmes", response_model=Batch[ProgrammePublic], tags=["batch"])
-async def batch_programmes(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+async def batch_programmes(ids: BatchIds, session: SessionDep, user: PersonUser) -> Any:
     """Programmes by id, each as `GET /programmes/{programme_id}` answers it."""
     found, missing = await service.get_programmes(session, user=user, programme_ids=ids)
     return Batch[ProgrammePublic](items=[ProgrammePublic.model_validate(p, from_attributes=True)

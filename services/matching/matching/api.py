@@ -22,7 +22,7 @@ from matching.models import (
     PoolStats,
     SuggestionList,
 )
-from upward_common.auth import CurrentUser, ProgrammeAdmin
+from upward_common.auth import CurrentUser, PersonUser, ProgrammeAdmin
 from upward_common.batch import MAX_BATCH_IDS, Batch, BatchIds
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
@@ -129,7 +129,7 @@ ProgrammeIds = Annotated[list[Identifier] | None, Query(max_length=MAX_BATCH_IDS
 
 @router.get("/pairs", response_model=list[PairPublic])
 async def list_pairs(
-    session: SessionDep, user: CurrentUser, programme_id: ProgrammeIds = None,
+    session: SessionDep, user: PersonUser, programme_id: ProgrammeIds = None,
     participant_id: Identifier | None = None, status: PairStatus | None = None,
 ) -> Any:
     """Pairs: every pair for admins, a participant's own pairs otherwise."""
@@ -140,7 +140,7 @@ async def list_pairs(
 
 
 @router.get("/batch/pairs", response_model=Batch[PairPublic], tags=["batch"])
-async def batch_pairs(ids: BatchIds, session: SessionDep, user: CurrentUser) -> Any:
+async def batch_pairs(ids: BatchIds, session: SessionDep, user: PersonUser) -> Any:
     """Pairs by id, each as `GET /pairs/{pair_id}` answers it (docs/limits.md)."""
     found, missing = await pairs.get_pairs(session, user=user, pair_ids=ids)
     return Batch[PairPublic](items=[pairs.pair_public(p, user) for p in found],
@@ -148,14 +148,14 @@ async def batch_pairs(ids: BatchIds, session: SessionDep, user: CurrentUser) -> 
 
 
 @router.get("/pairs/{pair_id}", response_model=PairPublic)
-async def get_pair(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def get_pair(pair_id: Identifier, session: SessionDep, user: PersonUser) -> Any:
     """One pair, for its members and admins."""
     pair = await pairs.get_pair(session, user=user, pair_id=pair_id)
     return pairs.pair_public(pair, user)
 
 
 @router.post("/pairs/{pair_id}/accept", response_model=PairPublic)
-async def accept_pair(pair_id: Identifier, session: SessionDep, user: CurrentUser) -> Any:
+async def accept_pair(pair_id: Identifier, session: SessionDep, user: PersonUser) -> Any:
     """The proposed mentor accepts: the pair forms."""
     pair = await pairs.respond(session, user=user, pair_id=pair_id, accept=True)
     await session.commit()
@@ -164,7 +164,7 @@ async def accept_pair(pair_id: Identifier, session: SessionDep, user: CurrentUse
 
 @router.post("/pairs/{pair_id}/decline", response_model=PairPublic)
 async def decline_pair(pair_id: Identifier, data: PairDecline, session: SessionDep,
-                  user: CurrentUser) -> Any:
+                  user: PersonUser) -> Any:
     """The proposed mentor declines; the mentee can pick again."""
     pair = await pairs.respond(session, user=user, pair_id=pair_id, accept=False,
                                note=data.note)
@@ -174,7 +174,7 @@ async def decline_pair(pair_id: Identifier, data: PairDecline, session: SessionD
 
 @router.post("/pairs/{pair_id}/end", response_model=PairPublic)
 async def end_pair(pair_id: Identifier, data: PairEnd, session: SessionDep,
-                   user: CurrentUser) -> Any:
+                   user: PersonUser) -> Any:
     """End an active pair (completed, poor fit, withdrawal, departure, inactivity, admin)."""
     pair = await pairs.end_pair(session, user=user, pair_id=pair_id, reason=data.reason,
                                 note=data.note)
