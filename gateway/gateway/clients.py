@@ -22,7 +22,7 @@ from gateway.config import GatewaySettings
 from upward_common.batch import MAX_BATCH_IDS
 from upward_common.limits import Identifier
 from upward_common.observability import CORRELATION_HEADER, Readiness
-from upward_common.problems import PROBLEM_BASE
+from upward_common.problems import PROBLEM_BASE, message_of
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def identifier(value: str, *, field: str) -> str:
     try:
         return _IDENTIFIER.validate_python(value)
     except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        reason = message_of(exc.errors()[0])
         # The value is not echoed: it may hold control characters or a probe's payload.
         raise gateway_problem(422, f"Invalid {to_camel(field)}: {reason}",
                               kind="validation-error", field=to_camel(field)) from exc

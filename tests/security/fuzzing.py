@@ -32,22 +32,7 @@ DOCUMENTED_5XX = {("POST", "/scim/v2/.search"): 501}
 # not fail a run; remove an entry once its fix has landed, so that its return fails CI.
 # Each: where, problem, request (patterns), and the reason.
 ANY = re.compile(r"")
-KNOWN: list[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], str]] = [
-    (re.compile(r"^graphql "), re.compile(r"^error 500 at .*An unexpected error"), ANY,
-     "fixed by hardening: id validation (the gateway puts an id with a control character "
-     "into a downstream URL; httpx refuses it and the field answers a masked 500)"),
-    (re.compile(r"^graphql "), re.compile(r"^error 502 at .*not JSON"), ANY,
-     "fixed by hardening: id validation (an empty id, or one with '?' or '#', changes the "
-     "downstream URL: the service answers a redirect or another route, the field a 502)"),
-    (ANY, re.compile(r"^leaks pydantic message$"), ANY,
-     "open: 422 problem+json errors[] and SCIM errors carry pydantic's own messages "
-     "('Input should be ...'), copied by upward_common.problems.validation_problem and "
-     "enrolment's SCIM error rendering"),
-    (re.compile(r"^(enrolment|matching|scheduling|analytics) "), re.compile(r"^500 "),
-     re.compile(r"\\x00|%00|\x00"),
-     "fixed by hardening: id validation (PostgreSQL only: a NUL byte in an id or a string "
-     "reaches the database, which refuses it, and the route answers 500)"),
-]
+KNOWN: list[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], str]] = []
 
 
 def known_reason(where: str, problem: str, request: str = "") -> str | None:

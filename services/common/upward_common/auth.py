@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from upward_common.limits import Identifier
-from upward_common.problems import Problem
+from upward_common.problems import Problem, message_of
 from upward_common.settings import UpwardSettings
 
 
@@ -152,7 +152,7 @@ def principal_of(claims: dict[str, Any], token: str = "") -> Principal:
         try:
             employee_id = _EMPLOYEE_ID.validate_python(employee_id, strict=True)
         except ValidationError as exc:
-            reason = exc.errors()[0]["msg"]
+            reason = message_of(exc.errors()[0])
             raise _unauthorised(f"The token's employee_id claim is not an id: {reason}",
                                 claim="employee_id") from exc
     return Principal(sub=sub, roles=roles, employee_id=employee_id, token=token)

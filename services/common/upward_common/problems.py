@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -89,11 +90,41 @@ def _field_of(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# The validation library's phrasings, in the API's own words: a message names what the
+# value must be, never the library that checked it.
+_REWORDED = (
+    ("Value error, ", ""),
+    ("Assertion failed, ", ""),
+    ("Input should be ", "Must be "),
+    ("Input should have ", "Must have "),
+    ("Input should ", "Must "),
+    ("Input is ", "The value is "),
+)
+_REPLACED = {
+    "Field required": "Required",
+    "Extra inputs are not permitted": "Not a known field",
+}
+
+
+def message_of(error: Mapping[str, Any]) -> str:
+    """One validation error's message, as a client reads it."""
+    message = str(error.get("msg") or "Invalid value")
+    if message in _REPLACED:
+        return _REPLACED[message]
+    for prefix, instead in _REWORDED:
+        if message.startswith(prefix):
+            message = instead + message[len(prefix):]
+            break
+    return message[:1].upper() + message[1:]
+
+
+def field_of(error: Mapping[str, Any]) -> str:
+    """The field one validation error is about, as the client spelled the request."""
+    return _field_of(tuple(error.get("loc", ())))
+
+
 def validation_problem(exc: RequestValidationError) -> Problem:
-    errors = [
-        {"field": _field_of(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
-        for err in exc.errors()
-    ]
+    errors = [{"field": field_of(err), "message": message_of(err)} for err in exc.errors()]
     malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     if malformed:

@@ -35,7 +35,7 @@ from enrolment.models import (
 )
 from upward_common.events import utcnow
 from upward_common.limits import valid_time_zone
-from upward_common.problems import Problem
+from upward_common.problems import Problem, message_of
 
 Row = tuple[int, Mapping[str, Any]]
 
@@ -298,7 +298,8 @@ def _describe(error: Any, expected: Sequence[str], skip: int = 0) -> tuple[str, 
     # A field name comes from the client: an unknown key may be of any length.
     loc = [str(part)[:_FIELD_SHOWN] for part in error["loc"][skip:]]
     field = ".".join(loc) or "row"
-    message = str(error["msg"])
+    message = message_of(error)
+    message = message[:1].lower() + message[1:]  # a row's errors read as one sentence
     kind = error["type"]
     if kind == "extra_forbidden":
         message = "unknown field" + (f"; expected some of {', '.join(expected)}"
@@ -307,7 +308,7 @@ def _describe(error: Any, expected: Sequence[str], skip: int = 0) -> tuple[str, 
         message = "not a valid email address"
     elif kind in ("missing", "string_type") and error.get("input") is None:
         message = "required"
-    return field, message.removeprefix("Value error, ")
+    return field, message
 
 
 def validate_rows(

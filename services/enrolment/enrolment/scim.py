@@ -65,6 +65,7 @@ from upward_common.limits import (
     Text,
     TimeZoneName,
 )
+from upward_common.problems import message_of
 
 SCIM_JSON = "application/scim+json"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -101,12 +102,15 @@ class ScimError(Exception):
 
     @classmethod
     def from_validation(cls, exc: ValidationError) -> ScimError:
-        errors = ScimErrorMessage.from_validation_errors(exc.errors())
+        raw = exc.errors()
+        errors = ScimErrorMessage.from_validation_errors(raw)
         first = errors[0] if errors else None
+        # The detail in our words, naming the attribute (never the model's class names).
+        detail = (f"{'.'.join(str(part) for part in raw[0]['loc']) or 'body'}: "
+                  f"{message_of(raw[0])}" if raw else "Invalid value")
         if first is None:
-            return cls(400, str(exc), "invalidValue")
-        return cls(first.status or 400, first.detail or "invalid value",
-                   first.scim_type or "invalidValue")
+            return cls(400, detail, "invalidValue")
+        return cls(first.status or 400, detail, first.scim_type or "invalidValue")
 
 
 # --- resource models -------------------------------------------------------------
@@ -311,7 +315,7 @@ def _capped(adapter: TypeAdapter[str], value: str | None, attribute: str) -> Non
     try:
         adapter.validate_python(value)
     except ValidationError as exc:
-        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        reason = message_of(exc.errors()[0])
         raise ScimError(400, f"{attribute}: {reason}", "invalidValue") from exc
 
 

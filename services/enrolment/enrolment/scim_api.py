@@ -18,7 +18,7 @@ from enrolment import scim
 from enrolment.models import Employee
 from upward_common.auth import Hris
 from upward_common.db import SessionDep
-from upward_common.problems import Problem
+from upward_common.problems import Problem, field_of, message_of
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ class ScimRoute(APIRoute):
                 scim_type = None if exc.status in (401, 403, 404) else "invalidValue"
                 return _error(scim.ScimError(exc.status, exc.detail, scim_type, exc.headers))
             except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
-                return _error(scim.ScimError(400, str(first.get("msg")), "invalidValue"))
+                first = exc.errors()[0] if exc.errors() else {"msg": "Invalid request"}
+                detail = f"{field_of(first)}: {message_of(first)}"
+                return _error(scim.ScimError(400, detail, "invalidValue"))
             except Exception:
                 log.exception("SCIM request failed", extra={"path": request.url.path})
                 return _error(scim.ScimError(500, "An unexpected error occurred; "

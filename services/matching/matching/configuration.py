@@ -17,7 +17,7 @@ from matching.models import (
 )
 from matching.pool import rules_for
 from upward_common.events import utcnow
-from upward_common.problems import invalid, not_found
+from upward_common.problems import invalid, message_of, not_found
 
 
 def _config_public(programme: MatchingProgramme, config: MatchingConfig | None
@@ -103,5 +103,5 @@ async def patch_config(session: AsyncSession, *, programme_id: str,
     except ValidationError as exc:
         error = exc.errors()[0]
         raise invalid(".".join(str(p) for p in error["loc"]) or "body",
-                      str(error["msg"])) from exc
+                      message_of(error)) from exc
     return await put_config(session, programme_id=programme_id, data=merged)
