@@ -323,7 +323,7 @@ def test_every_analytics_table_is_rebuilt_or_kept() -> None:
     tables = {table.name for table in SQLModel.metadata.sorted_tables
               if table.name.startswith("analytics_")}
     assert analytics_models  # the models are registered in the metadata
-    rebuilt_names = {model.__tablename__ for model in READ_MODELS}  # type: ignore[attr-defined]
-    kept_names = {model.__tablename__ for model in KEPT}  # type: ignore[attr-defined]
+    rebuilt_names = {model.__tablename__ for model in READ_MODELS}
+    kept_names = {model.__tablename__ for model in KEPT}
     assert not rebuilt_names & kept_names
     assert tables == rebuilt_names | kept_names
