@@ -9,18 +9,22 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from nats.js.errors import NotFoundError
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from analytics import models as analytics_models
+from analytics.main import SERVICE
 from analytics.rebuild import KEPT, READ_MODELS, RebuildRunning
 from tests.analytics.test_surveys import QUESTIONS, answers
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
+from upward_common.bus import Bus
+from upward_common.consumer import EventConsumer
 from upward_common.events import (
     STREAM,
     EmployeeErased,
@@ -327,3 +331,21 @@ def test_every_analytics_table_is_rebuilt_or_kept() -> None:
     kept_names = {model.__tablename__ for model in KEPT}
     assert not rebuilt_names & kept_names
     assert tables == rebuilt_names | kept_names
+
+
+async def test_a_consumer_stopped_while_paused_stays_stopped() -> None:
+    """A rebuild resumes live delivery after it, unless the service stopped meanwhile."""
+    bus = Bus("nats://127.0.0.1:1", name="paused", reconnect_wait=1.0, replicas=1)
+    consumer = EventConsumer(
+        service="analytics", bus=bus, sessionmaker=cast(Any, None),
+        handlers=SERVICE.handlers, batch_size=8, max_deliver=2, backoff_seconds=[0.1],
+        ack_wait_seconds=5.0, registry=CollectorRegistry())
+    consumer.start()
+    await consumer.pause()
+    assert consumer._task is None
+    consumer.resume()
+    assert consumer._task is not None and not consumer._task.done()
+    await consumer.pause()
+    await consumer.stop()  # the service stops while a rebuild runs
+    consumer.resume()
+    assert consumer._task is None

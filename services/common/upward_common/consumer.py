@@ -137,6 +137,7 @@ class EventConsumer:
         self.backoff_seconds = backoff_seconds
         self.ack_wait_seconds = ack_wait_seconds
         self._stopping = False
+        self._paused = False
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
         self.outcomes = Counter(
@@ -166,6 +167,7 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._paused = False  # stopped for good: a pending `resume` does nothing
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=10)
@@ -310,8 +312,13 @@ class EventConsumer:
         await self.stop()
         self._task = None
         self._subscription = None
+        self._paused = True
 
     def resume(self) -> None:
+        """Fetch again after `pause`; nothing if the consumer was stopped meanwhile."""
+        if not self._paused:
+            return
+        self._paused = False
         self._stopping = False
         self.start()
 
