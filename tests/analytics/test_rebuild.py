@@ -17,14 +17,18 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from analytics import __main__ as analytics_cli
 from analytics import models as analytics_models
+from analytics.__main__ import run_rebuild
+from analytics.config import AnalyticsSettings
 from analytics.main import SERVICE
 from analytics.rebuild import KEPT, READ_MODELS, RebuildRunning
 from tests.analytics.test_surveys import QUESTIONS, answers
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
-from upward_common.bus import Bus
+from upward_common.bus import Bus, ensure_streams
 from upward_common.consumer import EventConsumer
+from upward_common.db import create_engine
 from upward_common.events import (
     STREAM,
     EmployeeErased,
@@ -349,3 +353,30 @@ async def test_a_consumer_stopped_while_paused_stays_stopped() -> None:
     await consumer.stop()  # the service stops while a rebuild runs
     consumer.resume()
     assert consumer._task is None
+
+
+async def test_the_rebuild_command_replays_the_stream_into_a_database(
+    stream: Stream, settings_for: Callable[..., Any],
+) -> None:
+    """`python -m analytics rebuild` (make rebuild-analytics) fills an empty database."""
+    settings = settings_for(AnalyticsSettings, "analytics")
+    events, _ = history(uuid.uuid4().hex[:8])
+    await ensure_streams(stream.js, 1)  # as the services create them
+    for event in events:
+        await stream.publish(event)
+    done = await run_rebuild(settings)
+    assert (done.applied, done.skipped) == (len(events), 0)
+    assert done.up_to_sequence == len(events)
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            pairs = (await connection.execute(text(
+                "SELECT count(*) FROM analytics_pair"))).scalar()
+            inbox = (await connection.execute(text(
+                "SELECT count(*) FROM inbox_event"))).scalar()
+            outbox = (await connection.execute(text(
+                "SELECT count(*) FROM outbox_event"))).scalar()
+    finally:
+        await engine.dispose()
+    assert (pairs, inbox, outbox) == (12, len(events), 0)
+    assert analytics_cli.main(["something"]) == 2
