@@ -13,7 +13,7 @@ ROLE ?= hr_admin
 
 FUZZ_EXAMPLES ?= 30
 
-.PHONY: install install-dev run test lint token bench asyncapi schema openapi deploy-check fuzz fuzz-ci clean
+.PHONY: install install-dev run test lint token bench rebuild-analytics asyncapi schema openapi deploy-check fuzz fuzz-ci clean
 
 $(STAMP): requirements/constraints.txt requirements/run.txt services/*/pyproject.toml gateway/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -57,6 +57,9 @@ token: install  ## print a development token: make token ROLE=hr_admin [EMPLOYEE
 
 bench: install  ## benchmarks (not tests); figures go to stdout
 	$(BIN)/python -m bench $(BENCH)
+
+rebuild-analytics: install  ## rebuild analytics' read models by replaying the stream (analytics stopped; ANALYTICS_* settings)
+	$(BIN)/python -m analytics rebuild
 
 asyncapi: install  ## write the AsyncAPI document of the event contract
 	$(BIN)/python -m upward_common asyncapi > docs/asyncapi.json

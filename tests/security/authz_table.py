@@ -556,6 +556,11 @@ ANALYTICS = [
        lambda w: Call("/api/v1/participation-history", json=[{
            "employee_id": w.employees["A"], "programme_id": _p(w), "role": "mentee",
            "started_on": "2024-01-08", "ended_on": "2024-12-20"}])),
+    # Replaying the stream leaves every figure as it was; a second call while one runs
+    # is a 409.
+    Op("analytics", "POST", "/api/v1/admin/rebuild", HR_ADMIN,
+       _fixed("/api/v1/admin/rebuild"), ok=(202, 409)),
+    Op("analytics", "GET", "/api/v1/admin/rebuild", HR_ADMIN, _fixed("/api/v1/admin/rebuild")),
 ]
 
 GATEWAY = [

@@ -25,11 +25,13 @@ from analytics.models import (
     PulseSurveyPublic,
     PulseSurveyResults,
 )
+from analytics.rebuild import RebuildRunning, Rebuilds, RebuildStatus
 from upward_common.auth import CurrentUser, HrAdmin, ProgrammeAdmin
 from upward_common.batch import Batch, BatchIds, distinct
 from upward_common.db import SessionDep
 from upward_common.events import utcnow
 from upward_common.limits import Identifier, Name
+from upward_common.problems import conflict
 
 router = APIRouter(prefix="/api/v1")
 
@@ -226,3 +228,29 @@ async def batch_programme_health(
     `GET /programmes/{programme_id}/health` answers it, in one grouped query per figure."""
     return Batch[ProgrammeHealth](
         items=await service.programme_health(session, programme_ids=distinct(ids)))
+
+
+# --- operations ---------------------------------------------------------------------
+
+
+def _rebuilds(request: Request) -> Rebuilds:
+    rebuilds: Rebuilds = request.app.state.rebuilds
+    return rebuilds
+
+
+@router.post("/admin/rebuild", response_model=RebuildStatus, status_code=202, tags=["admin"])
+async def start_rebuild(request: Request, user: HrAdmin) -> RebuildStatus:
+    """Rebuild every read model by replaying the stream from its start (HR admins), in the
+    background and in one transaction; `GET /admin/rebuild` follows it. While one runs,
+    another is a 409."""
+    try:
+        return _rebuilds(request).start()
+    except RebuildRunning:
+        raise conflict("A rebuild is already running") from None
+
+
+@router.get("/admin/rebuild", response_model=RebuildStatus, tags=["admin"])
+async def get_rebuild(request: Request, user: HrAdmin) -> RebuildStatus:
+    """The latest rebuild of this replica: running, succeeded or failed, with its counts
+    (HR admins); `idle` before any."""
+    return _rebuilds(request).current()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from analytics import service
+from analytics import rebuild, service
 from analytics.api import router
 from analytics.config import AnalyticsSettings
 from upward_common.events import (
@@ -41,6 +41,7 @@ SERVICE = ServiceDefinition(
     settings_cls=AnalyticsSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
+    lifespan=rebuild.lifespan,
     # Every type of the contract (analytics emits nothing yet); a test keeps this in step
     # with `EventData.registry`.
     handlers={

@@ -137,6 +137,7 @@ class EventConsumer:
         self.backoff_seconds = backoff_seconds
         self.ack_wait_seconds = ack_wait_seconds
         self._stopping = False
+        self._paused = False
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
         self.outcomes = Counter(
@@ -166,6 +167,7 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._paused = False  # stopped for good: a pending `resume` does nothing
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=10)
@@ -289,33 +291,36 @@ class EventConsumer:
 
     async def _apply_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
         """Every delivery's effect and inbox row in one transaction; the outcome of each."""
-        outcomes: list[str] = []
-        inbox: list[dict[str, Any]] = []
         async with self.sessionmaker() as session:
-            connection = await session.connection()
-            seen = await _in_inbox(connection, {d.event_id for d in deliveries})
-            fresh: list[Delivery] = []
-            for delivery in deliveries:
-                if delivery.event_id in seen:
-                    outcomes.append("duplicate")
-                    continue
-                seen.add(delivery.event_id)
-                fresh.append(delivery)
-                inbox.append({"event_id": delivery.event_id, "event_type": delivery.event_type})
-                outcomes.append("applied")
-            for run in _runs(fresh):
-                await _apply_run(session, run)
-            if inbox:
-                # The handlers' own writes first, so a conflict below is the inbox's alone.
-                await session.flush()
-                processed_at = utcnow()
-                try:
-                    await bulk_insert(session, INBOX, [
-                        {**row, "processed_at": processed_at} for row in inbox])
-                except (IntegrityError, psycopg.IntegrityError) as exc:  # SQLite's, COPY's
-                    raise AppliedElsewhere from exc
+            outcomes = await apply_deliveries(session, deliveries)
+            if "applied" in outcomes:
                 await session.commit()
         return outcomes
+
+    def delivery(self, message: Msg) -> Delivery:
+        """The message parsed into its event and handler (a replay's; raises if it cannot
+        be parsed, where the live consumer dead-letters)."""
+        assert self.parser is not None
+        envelope = self.parser.validate_json(message.data)
+        return Delivery(message, envelope.id, envelope.type,
+                        envelope.correlationid or envelope.id, envelope.data,
+                        self.handlers[envelope.type])
+
+    async def pause(self) -> None:
+        """Stop fetching once the batch in hand is applied (settled and committed);
+        `resume` starts again. A replay applies the stream meanwhile."""
+        await self.stop()
+        self._task = None
+        self._subscription = None
+        self._paused = True
+
+    def resume(self) -> None:
+        """Fetch again after `pause`; nothing if the consumer was stopped meanwhile."""
+        if not self._paused:
+            return
+        self._paused = False
+        self._stopping = False
+        self.start()
 
     async def _handle_one(self, delivery: Delivery) -> None:
         """Apply one message alone; ack, retry later, or dead-letter it."""
@@ -377,6 +382,36 @@ class EventConsumer:
             await call
         except Exception as exc:  # noqa: BLE001
             log.warning("could not settle message", extra={"error": str(exc)})
+
+
+async def apply_deliveries(session: AsyncSession, deliveries: Sequence[Delivery]) -> list[str]:
+    """Every delivery's effect and inbox row in `session`, uncommitted; the outcome of each
+    (`applied`, or `duplicate` for an event id the inbox holds or the batch repeats)."""
+    outcomes: list[str] = []
+    inbox: list[dict[str, Any]] = []
+    connection = await session.connection()
+    seen = await _in_inbox(connection, {d.event_id for d in deliveries})
+    fresh: list[Delivery] = []
+    for delivery in deliveries:
+        if delivery.event_id in seen:
+            outcomes.append("duplicate")
+            continue
+        seen.add(delivery.event_id)
+        fresh.append(delivery)
+        inbox.append({"event_id": delivery.event_id, "event_type": delivery.event_type})
+        outcomes.append("applied")
+    for run in _runs(fresh):
+        await _apply_run(session, run)
+    if inbox:
+        # The handlers' own writes first, so a conflict below is the inbox's alone.
+        await session.flush()
+        processed_at = utcnow()
+        try:
+            await bulk_insert(session, INBOX, [
+                {**row, "processed_at": processed_at} for row in inbox])
+        except (IntegrityError, psycopg.IntegrityError) as exc:  # SQLite's, COPY's
+            raise AppliedElsewhere from exc
+    return outcomes
 
 
 async def _in_inbox(connection: AsyncConnection, ids: Collection[str]) -> set[str]:
