@@ -82,6 +82,12 @@ class Programme(SQLModel, table=True):
     duration_weeks: int = 24
     # The programme's topic catalogue: what a session log's `topics` are chosen from.
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Holidays (sorted ISO dates): no occurrence is planned on them.
+    blackout_dates: list[str] = Field(default_factory=list,
+                                      sa_column=Column(JSON, nullable=False, default=list))
+    # The programme's goal templates (each with its `id`): a goal may start from one.
+    goal_templates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     # When the `programme.updated` that set this row happened: a late older one loses.
     occurred_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -462,6 +468,8 @@ class OccurrencePublic(BaseModel):
     alternative_starts_at: datetime | None
     cancel_reason: str | None
     sequence: int
+    # Skipped because its date is one of the programme's blackout dates (an EXDATE).
+    blackout: bool = False
 
 
 class PlanPublic(BaseModel):
