@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 from upward_common.limits import (
     SHORT_LIST_MAX,
     AwareDatetime,
+    Identifier,
     LongText,
     Name,
     Tag,
@@ -300,6 +301,8 @@ class Goal(SQLModel, table=True):
     current: float
     due_on: date
     status: GoalStatus = Field(default=GoalStatus.ACTIVE, sa_type=String(16))
+    # The programme goal template it started from, if any.
+    template_id: str | None = Field(default=None, max_length=64)
     created_by_employee_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
@@ -472,6 +475,13 @@ class OccurrencePublic(BaseModel):
     blackout: bool = False
 
 
+class UpcomingChange(OccurrencePublic):
+    """A moved or cancelled occurrence of one of the caller's plans, soon (old or new start)."""
+
+    pair_id: str
+    plan_id: str
+
+
 class PlanPublic(BaseModel):
     """A pair's plan with every occurrence (nothing private: no recap, no note)."""
 
@@ -539,14 +549,20 @@ class InvitationMethod(StrEnum):
 
 
 class GoalCreate(BaseModel):
-    """A SMART goal: specific text, a measure with its unit, baseline, target, due date."""
+    """A SMART goal: specific text, a measure with its unit, baseline, target, due date.
 
-    text: CappedText = PydanticField(min_length=1)
-    measure: Name = PydanticField(min_length=1)
-    unit: Tag = PydanticField(min_length=1)
-    baseline: float = PydanticField(allow_inf_nan=False, ge=-1e12, le=1e12)
-    target: float = PydanticField(allow_inf_nan=False, ge=-1e12, le=1e12)
-    due_on: date
+    With `template_id` the programme's goal template fills what is left out; without
+    one every field is required (a 422 names the first missing).
+    """
+
+    template_id: Identifier | None = None
+    text: CappedText | None = PydanticField(default=None, min_length=1)
+    measure: Name | None = PydanticField(default=None, min_length=1)
+    unit: Tag | None = PydanticField(default=None, min_length=1)
+    baseline: float | None = PydanticField(default=None, allow_inf_nan=False, ge=-1e12,
+                                           le=1e12)
+    target: float | None = PydanticField(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    due_on: date | None = None
 
 
 class GoalProgressCreate(BaseModel):
@@ -586,3 +602,4 @@ class GoalPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     progress: list[GoalProgressPublic]
+    template_id: str | None = None

@@ -45,6 +45,7 @@ from scheduling.models import (
     SessionPublic,
     SessionStatus,
     Side,
+    UpcomingChange,
 )
 from upward_common.auth import Principal
 from upward_common.batch import Missing, collect
@@ -678,6 +679,25 @@ async def present_plan(session: AsyncSession, plan: Plan, *, now: datetime) -> P
         accepted_by_employee_id=plan.accepted_by_employee_id, accepted_at=plan.accepted_at,
         sequence=plan.sequence,
         changes_within_24h=[_occurrence(row) for row in changed_within(rows, now=now)])
+
+
+async def upcoming_changes(
+    session: AsyncSession, *, user: Principal, within_hours: int, now: datetime | None = None,
+) -> list[UpcomingChange]:
+    """The caller's moved and cancelled occurrences, across all their plans, whose old or new
+    start lies in the next `within_hours` (subscribed calendars refresh slowly)."""
+    if user.employee_id is None:
+        raise Problem(403, "Upcoming changes are a participant's own", kind="forbidden")
+    now = now or utcnow()
+    found: list[UpcomingChange] = []
+    for plan in await repository.plans_of_employee(session, user.employee_id):
+        rows = await repository.sessions_of_plan(session, plan.id)
+        for row in changed_within(rows, now=now, hours=within_hours):
+            found.append(UpcomingChange(**_occurrence(row).model_dump(), pair_id=plan.pair_id,
+                                        plan_id=plan.id))
+    return sorted(found, key=lambda change: (min(change.starts_at,
+                                                 change.original_starts_at or change.starts_at),
+                                             change.session_id))
 
 
 async def _plan_for(session: AsyncSession, user: Principal, plan_id: str) -> tuple[Plan, Pair]:

@@ -1,7 +1,8 @@
 """programme blackout dates and goal templates
 
 The mirrored programme keeps its holidays (`blackout_dates`) and goal templates
-(`goal_templates`), both JSON lists from `programme.updated`.
+(`goal_templates`), both JSON lists from `programme.updated`; a goal keeps the
+template it started from (`template_id`).
 
 Revision ID: 0008
 Revises: 0007
@@ -25,9 +26,13 @@ def upgrade() -> None:
                                       server_default='[]'))
         batch_op.add_column(sa.Column('goal_templates', sa.JSON(), nullable=False,
                                       server_default='[]'))
+    with op.batch_alter_table('scheduling_goal', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('template_id', sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('scheduling_goal', schema=None) as batch_op:
+        batch_op.drop_column('template_id')
     with op.batch_alter_table('scheduling_programme', schema=None) as batch_op:
         batch_op.drop_column('goal_templates')
         batch_op.drop_column('blackout_dates')
