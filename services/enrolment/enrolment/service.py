@@ -219,7 +219,8 @@ async def update_programme(
             raise conflict(f"{field} cannot change once the programme is {status.value}",
                            field=field)
         if value is None and field in {"name", "description", "objectives", "topics",
-                                       "goal_templates", "guidelines", "min_level_gap", "blackout_dates",
+                                       "goal_templates", "guidelines", "min_level_gap",
+                                       "blackout_dates",
                                        "session_cadence", "session_minutes", "duration_weeks",
                                        "meeting_format", "mutual", "matching_mode",
                                        "diversity_objective"}:

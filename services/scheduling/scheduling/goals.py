@@ -10,8 +10,8 @@ Goal templates come with the programme (`programme.updated`): a goal may start f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import calendar
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 

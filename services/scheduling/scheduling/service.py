@@ -59,7 +59,6 @@ from upward_common.events import (
 )
 from upward_common.problems import Problem, conflict, invalid, not_found
 
-
 # Why an occurrence on one of the programme's blackout dates is skipped (cancel_reason).
 BLACKOUT = "blackout"
 
