@@ -265,9 +265,13 @@ class ImportReportPublic(Shape):
 
 
 class GoalTemplate(Shape):
+    id: str | None = None
     title: str
     topic: str | None = None
     measure: str | None = None
+    unit: str | None = None
+    baseline: float | None = None
+    target: float | None = None
     target_change_percent: float | None = None
     within_months: int | None = None
 
@@ -286,6 +290,7 @@ class ProgrammePublic(Shape):
     status: str
     objectives: str = ""
     goal_templates: list[GoalTemplate] = []
+    blackout_dates: list[date] = []
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int = 0
@@ -545,6 +550,7 @@ class GoalPublic(Shape):
     created_at: datetime
     updated_at: datetime
     progress: list[GoalProgressPublic] = []
+    template_id: str | None = None
 
 
 class NearestSlotPublic(Shape):
@@ -578,6 +584,12 @@ class OccurrencePublic(Shape):
     alternative_starts_at: datetime | None = None
     cancel_reason: str | None = None
     sequence: int = 0
+    blackout: bool = False
+
+
+class UpcomingChangePublic(OccurrencePublic):
+    pair_id: str
+    plan_id: str
 
 
 class PlanPublic(Shape):
@@ -828,9 +840,13 @@ class Patch(BaseModel):
 
 
 class GoalTemplateIn(BaseModel):
+    id: str | None = None
     title: str
     topic: str | None = None
     measure: str | None = None
+    unit: str | None = None
+    baseline: float | None = None
+    target: float | None = None
     target_change_percent: float | None = None
     within_months: int | None = None
 
@@ -848,6 +864,7 @@ class ProgrammeSettings(BaseModel):
     description: str | None = None
     objectives: str | None = None
     goal_templates: list[GoalTemplateIn] | None = None
+    blackout_dates: list[date] | None = None
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int | None = None
@@ -1055,12 +1072,13 @@ class SessionLogCorrection(Patch):
 
 
 class GoalCreate(BaseModel):
-    text: str
-    measure: str
-    unit: str
-    baseline: float
-    target: float
-    due_on: date
+    template_id: str | None = None
+    text: str | None = None
+    measure: str | None = None
+    unit: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    due_on: date | None = None
 
 
 class GoalProgressCreate(BaseModel):
@@ -1436,6 +1454,11 @@ class SchedulingClient(ServiceClient):
     async def log_session(self, session_id: str, data: SessionLog) -> SessionPublic:
         return await self._one(SessionPublic, "POST", "/sessions/{session_id}/log",
                                session_id=session_id, body=data)
+
+    async def my_upcoming_changes(self, within_hours: int) -> list[UpcomingChangePublic]:
+        """The caller's moved and cancelled occurrences starting (or having started) soon."""
+        return await self._many(UpcomingChangePublic, "/me/changes",
+                                params={"within_hours": within_hours})
 
     async def pair_plan(self, pair_id: str) -> PlanPublic:
         return await self._one(PlanPublic, "GET", "/pairs/{pair_id}/plan", pair_id=pair_id)

@@ -122,3 +122,41 @@ async def test_participants_cannot_manage_or_see_drafts(
         assert (await client.post("/api/v1/programmes", json={"name": "X"})).status_code == 403
         assert (await client.get(f"/api/v1/programmes/{draft}")).status_code == 404
         assert all(p["id"] != draft for p in (await client.get("/api/v1/programmes")).json())
+
+
+async def test_blackout_dates_and_template_ids_are_kept_and_travel_in_the_event(
+    hr: httpx.AsyncClient, events: Callable[[str], Any]
+) -> None:
+    created = await hr.post("/api/v1/programmes", json={
+        "name": "Holidays", "blackout_dates": ["2027-12-25", "2027-01-01", "2027-12-25"],
+        "goal_templates": [{"title": "Dashboards", "measure": "proficiency", "unit": "points",
+                            "baseline": 50, "target_change_percent": 30, "within_months": 6},
+                           {"id": "mine", "title": "Given id"}]})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    # Sorted, duplicates dropped; every template has an id, a given one is kept.
+    assert body["blackout_dates"] == ["2027-01-01", "2027-12-25"]
+    first_id = body["goal_templates"][0]["id"]
+    assert first_id and body["goal_templates"][1]["id"] == "mine"
+    published = await wait_until(lambda: events("mentoring.programme.updated"))
+    snapshot = published[-1]["data"]["programme"]
+    assert snapshot["blackout_dates"] == ["2027-01-01", "2027-12-25"]
+    assert [t["id"] for t in snapshot["goal_templates"]] == [first_id, "mine"]
+    assert snapshot["goal_templates"][0]["unit"] == "points"
+
+    pid = body["id"]
+    updated = await hr.patch(f"/api/v1/programmes/{pid}", json={
+        "blackout_dates": ["2027-05-01"], "goal_templates": body["goal_templates"]})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["blackout_dates"] == ["2027-05-01"]
+    assert updated.json()["goal_templates"][0]["id"] == first_id  # ids stay on update
+
+    for bad in (["1899-12-31"], ["not a date"], ["2027-01-01"] * 367, None):
+        refused = await hr.patch(f"/api/v1/programmes/{pid}", json={"blackout_dates": bad})
+        assert refused.status_code == 422, (bad, refused.text)
+        assert "blackout_dates" in refused.text
+    twice = await hr.patch(f"/api/v1/programmes/{pid}", json={
+        "goal_templates": [{"id": "x", "title": "a"}, {"id": "x", "title": "b"}]})
+    assert twice.status_code == 422 and twice.json()["field"] == "goal_templates"
+    assert (await hr.get(f"/api/v1/programmes/{pid}")).json()["blackout_dates"] == [
+        "2027-05-01"]

@@ -765,6 +765,29 @@ def fake_scheduling(recorder: Recorder) -> FastAPI:
     async def plan(pair_id: str, user: CurrentUser) -> dict[str, Any]:
         return _plan(pair_id)
 
+    @app.post("/api/v1/pairs/{pair_id}/goals", status_code=201)
+    async def create_goal(pair_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
+        body = await request.body()
+        recorder.bodies.append(("application/json", body))
+        data = json.loads(body)
+        if "template_id" in data and data["template_id"] != "dataviz":
+            raise invalid("template_id", "The programme has no such goal template")
+        return {"id": "goal1", "pair_id": pair_id, "programme_id": "prog1",
+                "text": data.get("text", "Data visualisation +30 %"),
+                "measure": "self-assessed proficiency", "unit": "points", "baseline": 50,
+                "target": 65, "current": 50, "progress_percent": 0, "due_on": "2027-06-02",
+                "status": "active", "created_at": CREATED_AT, "updated_at": CREATED_AT,
+                "progress": [], "template_id": data.get("template_id")}
+
+    @app.get("/api/v1/me/changes")
+    async def my_changes(user: CurrentUser, within_hours: int = 24) -> list[dict[str, Any]]:
+        user.require(Role.PARTICIPANT)
+        recorder.bodies.append(("application/json",
+                                json.dumps({"within_hours": within_hours}).encode()))
+        occurrence = _plan("pair1")["occurrences"][0]
+        return [{**occurrence, "status": "cancelled", "cancel_reason": "blackout",
+                 "blackout": True, "pair_id": "pair1", "plan_id": "plan-pair1"}]
+
     @app.post("/api/v1/sessions/{session_id}/reschedule")
     async def reschedule(session_id: str, request: Request, user: CurrentUser
                          ) -> dict[str, Any]:

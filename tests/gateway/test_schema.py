@@ -761,3 +761,43 @@ async def test_match_runs_are_listed_read_and_published(
     assert _done(published, "publishMatchRun", "matchRun") == {"id": "run2", "status": "PUBLISHED",
                                             "pairIds": ["pair1", "pair2"]}
     assert _last(stack, "matching") == "/api/v1/match-runs/run2/publish"
+
+
+async def test_blackout_dates_goal_templates_and_upcoming_changes_through_the_gateway(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    create = """mutation ($input: ProgrammeInput!) { createProgramme(input: $input) {
+        programme { blackoutDates goalTemplates { id title unit baseline } }
+        errors { field } } }"""
+    given = {"name": "Holidays", "blackoutDates": ["2027-12-25", "2027-01-01"],
+             "goalTemplates": [{"id": "dataviz", "title": "Dataviz", "unit": "points",
+                                "baseline": 50, "targetChangePercent": 30}]}
+    data = _data(await stack.graphql(create, {"input": given}, token=token("hr_admin")))
+    assert _done(data, "createProgramme", "programme") == {
+        "blackoutDates": ["2027-12-25", "2027-01-01"],
+        "goalTemplates": [{"id": "dataviz", "title": "Dataviz", "unit": "points",
+                           "baseline": 50.0}]}
+    sent = _sent(stack, "enrolment")
+    assert sent["blackout_dates"] == ["2027-12-25", "2027-01-01"]
+    assert sent["goal_templates"] == [{"id": "dataviz", "title": "Dataviz", "unit": "points",
+                                       "baseline": 50.0, "target_change_percent": 30.0}]
+
+    mentor = token("participant", employee_id="e1")
+    goal = """mutation ($i: CreateGoalInput!) { createGoal(pairId: "pair1", input: $i) {
+        goal { text target templateId } errors { field code } } }"""
+    made = _data(await stack.graphql(goal, {"i": {"templateId": "dataviz"}}, token=mentor))
+    assert _done(made, "createGoal", "goal") == {
+        "text": "Data visualisation +30 %", "target": 65.0, "templateId": "dataviz"}
+    assert _sent(stack, "scheduling") == {"template_id": "dataviz"}
+    unknown = _data(await stack.graphql(goal, {"i": {"templateId": "nope"}}, token=mentor))
+    assert unknown["createGoal"]["goal"] is None
+    assert unknown["createGoal"]["errors"][0]["field"] == "input.templateId"
+
+    changes = _data(await stack.graphql(
+        "{ myUpcomingChanges(withinHours: 48) { pairId planId "
+        "occurrence { sessionId status cancelReason blackout } } }", token=mentor))
+    assert changes["myUpcomingChanges"] == [{
+        "pairId": "pair1", "planId": "plan-pair1",
+        "occurrence": {"sessionId": "sess-pair1", "status": "CANCELLED",
+                       "cancelReason": "blackout", "blackout": True}}]
+    assert _sent(stack, "scheduling") == {"within_hours": 48}

@@ -12,6 +12,7 @@ from sqlmodel import func, select
 
 from scheduling.models import Goal, GoalProgress
 from tests.scheduling.test_api import (
+    CATALOGUE,
     MENTEE,
     MENTOR,
     OUTSIDER,
@@ -21,7 +22,13 @@ from tests.scheduling.test_api import (
 )
 from tests.support.stack import wait_until
 from tests.support.stream import Stream
-from upward_common.events import PairEnded
+from upward_common.events import (
+    GoalTemplateSnapshot,
+    PairEnded,
+    ProgrammeSnapshot,
+    ProgrammeUpdated,
+    utcnow,
+)
 from upward_common.tables import OutboxEvent
 
 TODAY = datetime.now(UTC).date()
@@ -145,3 +152,52 @@ async def test_an_ended_pair_takes_no_new_goal(
         response = await _create(p)
         assert response.status_code == 409
         assert date.fromisoformat(GOAL["due_on"]) > TODAY
+
+
+async def test_a_goal_starts_from_a_programme_template_and_explicit_fields_win(
+    pair: AbstractAsyncContextManager[PlannedPair], stream: Stream,
+) -> None:
+    async with pair as p:
+        programme_id = (await p.session(MENTEE))["programme_id"]
+        # Without the template the programme has none: 422 naming template_id.
+        unknown = await p.call(MENTEE, "POST", f"/api/v1/pairs/{p.pair_id}/goals",
+                               json={"template_id": "dataviz"})
+        assert unknown.status_code == 422 and unknown.json()["field"] == "template_id"
+        await stream.publish(ProgrammeUpdated(
+            programme=ProgrammeSnapshot(
+                programme_id=programme_id, name="One week", status="open",
+                session_cadence="weekly", duration_weeks=1, topics=CATALOGUE,
+                goal_templates=[GoalTemplateSnapshot(
+                    id="dataviz", title="Raise data-visualisation proficiency by 30 %",
+                    measure="self-assessed proficiency", unit="points", baseline=50,
+                    target_change_percent=30, within_months=6)]),
+            occurred_at=utcnow()))
+
+        async def from_template() -> Any:
+            response = await p.call(MENTEE, "POST", f"/api/v1/pairs/{p.pair_id}/goals",
+                                    json={"template_id": "dataviz"})
+            return response if response.status_code == 201 else None
+
+        created = (await wait_until(from_template)).json()
+        assert created["text"] == "Raise data-visualisation proficiency by 30 %"
+        assert (created["measure"], created["unit"]) == ("self-assessed proficiency", "points")
+        assert (created["baseline"], created["target"]) == (50, 65)
+        assert created["template_id"] == "dataviz"
+        due = date.fromisoformat(created["due_on"])
+        assert 180 <= (due - TODAY).days <= 185  # six months from today
+
+        # Explicit fields win; the target follows an explicit baseline (+30 %).
+        own = await p.call(MENTOR, "POST", f"/api/v1/pairs/{p.pair_id}/goals", json={
+            "template_id": "dataviz", "text": "Our own words", "baseline": 40,
+            "due_on": (TODAY + timedelta(days=30)).isoformat()})
+        assert own.status_code == 201, own.text
+        assert own.json()["text"] == "Our own words"
+        assert (own.json()["baseline"], own.json()["target"]) == (40, 52)
+        assert own.json()["due_on"] == (TODAY + timedelta(days=30)).isoformat()
+
+        # Without a template every field is required, named.
+        before = await p.count(select(func.count()).select_from(Goal))
+        bare = await p.call(MENTEE, "POST", f"/api/v1/pairs/{p.pair_id}/goals",
+                            json={"text": "Only text"})
+        assert bare.status_code == 422 and bare.json()["field"] == "measure"
+        assert await p.count(select(func.count()).select_from(Goal)) == before

@@ -151,3 +151,21 @@ def test_feed_secrets_are_random_and_kept_as_their_hash() -> None:
     first, second = ical.new_secret(), ical.new_secret()
     assert first != second and len(first) == 64
     assert ical.secret_hash(first) != first and len(ical.secret_hash(first)) == 64
+
+
+def test_blackout_skips_expand_as_exceptions_even_the_series_first() -> None:
+    # An alternating plan's second series may start on a blackout date: its DTSTART is
+    # then an EXDATE too, and the expansion still equals the service's list.
+    rng = random.Random(13)
+    checked = 0
+    for number in range(60):
+        entry = build_plan(rng, 1000 + number)
+        for row in entry.occurrences:
+            row.status, row.starts_at = SessionStatus.PLANNED, row.original_starts_at  # type: ignore[assignment]
+        skipped = [row for row in entry.occurrences if row.occurrence_index in (0, 2)]
+        for row in skipped:
+            row.status, row.cancel_reason = SessionStatus.CANCELLED, "blackout"
+        body = ical.feed([entry])
+        assert expanded(body) == expected(entry), entry.plan.id
+        checked += len(skipped)
+    assert checked > 60

@@ -481,6 +481,9 @@ SCHEDULING = [
        _fixed("/api/v1/calendar-feeds"), cast={"own": "E"}, ok=(201,)),
     Op("scheduling", "DELETE", "/api/v1/calendar-feeds", only("participant"),
        _fixed("/api/v1/calendar-feeds"), cast={"own": "E"}),
+    # The caller's own changes soon, across their plans: a participant's, nobody else's.
+    Op("scheduling", "GET", "/api/v1/me/changes", only("participant"),
+       _fixed("/api/v1/me/changes", params={"within_hours": "48"})),
     # Public by secret: calendar apps send no bearer token, so none is asked for (and a
     # bad one changes nothing); the 256-bit secret in the path is the key, and an unknown
     # or revoked one is a 404 (tests/scheduling/test_plans.py).
@@ -748,6 +751,8 @@ FIELDS: list[Field] = [
        "$id: ID!, $i: CancelSessionInput!", "(sessionId: $id, input: $i)",
        lambda w: {"id": w.session_fc, "i": {"reason": "ill"}}),
     _q("mutation", "issueCalendarFeed", f"{S} POST /api/v1/calendar-feeds", "", "",
+       lambda w: {}),
+    _q("query", "myUpcomingChanges", f"{S} GET /api/v1/me/changes", "", "(withinHours: 48)",
        lambda w: {}),
     _q("mutation", "revokeCalendarFeed", f"{S} DELETE /api/v1/calendar-feeds", "", "",
        lambda w: {}),

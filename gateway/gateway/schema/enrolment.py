@@ -172,16 +172,22 @@ class Employee:
 @strawberry.type(description="A measurable objective pairs can adopt "
                                "(e.g. +30 % proficiency within six months).")
 class GoalTemplate:
+    id: str | None = strawberry.field(description="Its id: a goal starts from it by this "
+                                                   "(templateId).")
     title: str = strawberry.field(description="What the goal is called.")
     topic: str | None = strawberry.field(description="The topic it is about.")
     measure: str | None = strawberry.field(description="How progress is measured.")
+    unit: str | None = strawberry.field(description="The measure's unit.")
+    baseline: float | None = strawberry.field(description="Where a goal usually starts from.")
+    target: float | None = strawberry.field(description="The value aimed at.")
     target_change_percent: float | None = strawberry.field(
         description="The change aimed at, in per cent (30 for +30 %).")
     within_months: int | None = strawberry.field(description="The months to reach it in.")
 
     @classmethod
     def many(cls, goals: list[clients.GoalTemplate]) -> list[GoalTemplate]:
-        return [cls(title=g.title, topic=g.topic, measure=g.measure,
+        return [cls(id=g.id, title=g.title, topic=g.topic, measure=g.measure, unit=g.unit,
+                    baseline=g.baseline, target=g.target,
                     target_change_percent=g.target_change_percent,
                     within_months=g.within_months) for g in goals]
 
@@ -208,6 +214,8 @@ class Programme:
     objectives: str = strawberry.field(description="What the organisation wants from it.")
     goal_templates: list[GoalTemplate] = strawberry.field(
         description="Objectives pairs can adopt.")
+    blackout_dates: list[date] = strawberry.field(
+        description="Holidays: no session is planned on these days.")
     mentor_max_level: int | None = strawberry.field(
         description="Eligibility: mentors (juniors) at this job level or below.")
     mentee_min_level: int | None = strawberry.field(
@@ -241,6 +249,7 @@ class Programme:
             id=strawberry.ID(p.id), name=p.name, description=p.description,
             status=member(ProgrammeStatus, p.status, service=SERVICE),
             objectives=p.objectives, goal_templates=GoalTemplate.many(p.goal_templates),
+            blackout_dates=p.blackout_dates,
             mentor_max_level=p.mentor_max_level, mentee_min_level=p.mentee_min_level,
             min_level_gap=p.min_level_gap, enrolment_opens_on=p.enrolment_opens_on,
             enrolment_closes_on=p.enrolment_closes_on, capacity=p.capacity,
@@ -582,9 +591,15 @@ class EmployeeInput:
 @strawberry.input(description="A measurable objective, e.g. +30 % proficiency in six months.")
 class GoalTemplateInput:
     title: str = strawberry.field(description="What the goal is called.")
+    id: str | None = strawberry.field(default=None, description="Its id, kept on update; "
+                                                                "left out, a new one.")
     topic: str | None = strawberry.field(default=None, description="The topic it is about.")
     measure: str | None = strawberry.field(default=None,
                                            description="How progress is measured.")
+    unit: str | None = strawberry.field(default=None, description="The measure's unit.")
+    baseline: float | None = strawberry.field(default=None,
+                                              description="Where a goal usually starts from.")
+    target: float | None = strawberry.field(default=None, description="The value aimed at.")
     target_change_percent: float | None = strawberry.field(
         default=None, description="The change aimed at, in per cent (-100 to 1,000).")
     within_months: int | None = strawberry.field(default=None,
@@ -606,6 +621,7 @@ _S = {
     "description": "What it is for, for participants.",
     "objectives": "What the organisation wants from it.",
     "goal_templates": "Objectives pairs can adopt.",
+    "blackout_dates": "Holidays (at most 366 dates, 1900-2200): no session is planned on them.",
     "mentor_max_level": "Eligibility: mentors (juniors) at this job level or below.",
     "mentee_min_level": "Eligibility: mentees (seniors) at this job level or above.",
     "min_level_gap": "Eligibility: levels a mentee must be above their mentor.",
@@ -641,6 +657,7 @@ class ProgrammeInput:
         default=None, description="OPEN (default), or DRAFT while it is set up; no other.")
     objectives: str | None = _new("objectives")
     goal_templates: list[GoalTemplateInput] | None = _new("goal_templates")
+    blackout_dates: list[date] | None = _new("blackout_dates")
     mentor_max_level: int | None = _new("mentor_max_level")
     mentee_min_level: int | None = _new("mentee_min_level")
     min_level_gap: int | None = _new("min_level_gap")
@@ -665,6 +682,7 @@ class ProgrammeUpdateInput:
     description: str | None = _change("description")
     objectives: str | None = _change("objectives")
     goal_templates: list[GoalTemplateInput] | None = _change("goal_templates")
+    blackout_dates: list[date] | None = _change("blackout_dates")
     mentor_max_level: int | None = _change("mentor_max_level")
     mentee_min_level: int | None = _change("mentee_min_level")
     min_level_gap: int | None = _change("min_level_gap")

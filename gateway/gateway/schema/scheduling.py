@@ -152,6 +152,8 @@ class Goal:
     updated_at: datetime = strawberry.field(description="When it last changed.")
     progress: list[GoalProgress] = strawberry.field(
         description="Its progress updates, by day measured.")
+    template_id: str | None = strawberry.field(
+        default=None, description="The programme goal template it started from.")
 
     @classmethod
     def of(cls, g: clients.GoalPublic) -> Goal:
@@ -164,6 +166,7 @@ class Goal:
             updated_at=g.updated_at,
             progress=[GoalProgress(value=u.value, recorded_on=u.recorded_on,
                                    recorded_at=u.recorded_at) for u in g.progress],
+            template_id=g.template_id,
         )
 
 
@@ -218,6 +221,9 @@ class Occurrence:
         description="The nearest start both sides can make, when it is in conflict.")
     cancel_reason: str | None = strawberry.field(description="Why it was cancelled.")
     sequence: int = strawberry.field(description="How many times it changed.")
+    blackout: bool = strawberry.field(
+        default=False, description="Skipped: it falls on one of the programme's blackout "
+                                   "dates (cancelled, an exception of its series).")
 
     @classmethod
     def of(cls, o: clients.OccurrencePublic) -> Occurrence:
@@ -229,7 +235,21 @@ class Occurrence:
             conflict_side=(member(PairSide, o.conflict_side, service=SERVICE)
                            if o.conflict_side else None),
             alternative_starts_at=o.alternative_starts_at, cancel_reason=o.cancel_reason,
-            sequence=o.sequence)
+            sequence=o.sequence, blackout=o.blackout)
+
+
+@strawberry.type(description="A moved or cancelled occurrence of one of the caller's plans "
+                             "whose old or new start is soon: what a subscribed calendar may "
+                             "not show yet.")
+class UpcomingChange:
+    pair_id: strawberry.ID = strawberry.field(description="The pair's id.")
+    plan_id: strawberry.ID = strawberry.field(description="The plan's id.")
+    occurrence: Occurrence = strawberry.field(description="The occurrence as it is now.")
+
+    @classmethod
+    def of(cls, c: clients.UpcomingChangePublic) -> UpcomingChange:
+        return cls(pair_id=strawberry.ID(c.pair_id), plan_id=strawberry.ID(c.plan_id),
+                   occurrence=Occurrence.of(c))
 
 
 @strawberry.type(description="A recurring series of a plan: a weekday and local time in a zone.")
@@ -375,12 +395,18 @@ class CorrectSessionLogInput:
 
 @strawberry.input(description="A SMART goal for the pair.")
 class CreateGoalInput:
-    text: str = strawberry.field(description="The specific goal.")
-    measure: str = strawberry.field(description="What is measured.")
-    unit: str = strawberry.field(description="The measure's unit.")
-    baseline: float = strawberry.field(description="Where the measure starts.")
-    target: float = strawberry.field(description="Where it should get to (not the baseline).")
-    due_on: date = strawberry.field(description="The day it is due (after today).")
+    template_id: str | None = strawberry.field(
+        default=None, description="A goal template of the programme: it fills the fields "
+                                  "left out (the due day from its months).")
+    text: str | None = strawberry.field(default=None, description="The specific goal.")
+    measure: str | None = strawberry.field(default=None, description="What is measured.")
+    unit: str | None = strawberry.field(default=None, description="The measure's unit.")
+    baseline: float | None = strawberry.field(default=None,
+                                              description="Where the measure starts.")
+    target: float | None = strawberry.field(
+        default=None, description="Where it should get to (not the baseline).")
+    due_on: date | None = strawberry.field(default=None,
+                                           description="The day it is due (after today).")
 
 
 # --- payloads --------------------------------------------------------------------------
@@ -450,6 +476,16 @@ class Query:
     async def pair_plan(self, info: Info, pair_id: PairId) -> Plan | None:
         identifier(pair_id, field="pair_id")
         return Plan.of(await info.context.scheduling.pair_plan(pair_id))
+
+    @strawberry.field(description="The caller's moved and cancelled occurrences, across all "
+                                   "their plans, whose old or new start lies in the next "
+                                   "withinHours (1-168, default 24): participants.")
+    async def my_upcoming_changes(
+        self, info: Info,
+        within_hours: Annotated[int, described("The hours ahead, 1 to 168.")] = 24,
+    ) -> list[UpcomingChange]:
+        found = await info.context.scheduling.my_upcoming_changes(within_hours)
+        return [UpcomingChange.of(change) for change in found]
 
     @strawberry.field(description="The caller's own sessions, across their pairs.")
     async def my_sessions(self, info: Info, first: First = DEFAULT_FIRST,

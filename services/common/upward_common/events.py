@@ -183,6 +183,20 @@ class EmployeeErased(EventData):
         return self.employee_id
 
 
+class GoalTemplateSnapshot(BaseModel):
+    """A programme's goal template: what a pair's goal started from it is pre-filled with."""
+
+    id: str
+    title: str
+    topic: str | None = None
+    measure: str | None = None
+    unit: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    target_change_percent: float | None = None
+    within_months: int | None = None
+
+
 class ProgrammeSnapshot(BaseModel):
     """The programme rules other services act on (eligibility, cadence, matching)."""
 
@@ -204,6 +218,10 @@ class ProgrammeSnapshot(BaseModel):
     # with the DEI opt-in, and matching never pairs a mentee wanting one with a mentor
     # who did not opt in.
     dei_topics: list[str] = []
+    # Holidays: days (ISO dates) no session is planned on. Defaults keep older events parsing.
+    blackout_dates: list[date] = []
+    # Goals a pair can start from (enrolment's templates, each with a stable id).
+    goal_templates: list[GoalTemplateSnapshot] = []
 
 
 class ProgrammeUpdated(EventData):

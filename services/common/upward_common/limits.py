@@ -8,7 +8,7 @@ the field, before anything is written.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
@@ -101,3 +101,16 @@ TimeZoneName = Annotated[
 # A moment with its UTC offset (a naive time is ambiguous), years 1900 to 2200 in UTC,
 # converted to UTC.
 AwareDatetime = Annotated[pydantic.AwareDatetime, AfterValidator(_utc_instant)]
+
+# A programme's blackout dates (holidays): at most a year's worth of days.
+BLACKOUT_DATES_MAX = 366
+
+
+def _bounded_date(value: date) -> date:
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise ValueError(f"a date lies in the years {YEAR_MIN} to {YEAR_MAX}")
+    return value
+
+
+# A calendar date, years 1900 to 2200.
+BoundedDate = Annotated[date, AfterValidator(_bounded_date)]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant, Programme, dei_topics
+from enrolment.models import Employee, Participant, Programme, dei_topics, template_ids
 from upward_common.events import (
     AvailabilityWindow,
     EmployeeErased,
@@ -189,6 +189,8 @@ def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
         "diversity_objective": programme.diversity_objective,
         "topics": programme.topics,
         "dei_topics": dei_topics(programme.topics),
+        "blackout_dates": list(programme.blackout_dates or []),
+        "goal_templates": template_ids(list(programme.goal_templates or [])),
     })
 
 

@@ -38,9 +38,11 @@ from upward_common.events import (
     TopicSkill,
 )
 from upward_common.limits import (
+    BLACKOUT_DATES_MAX,
     LIST_MAX,
     LONG_LIST_MAX,
     SHORT_LIST_MAX,
+    BoundedDate,
     Email,
     Identifier,
     Name,
@@ -158,6 +160,9 @@ class Programme(SQLModel, table=True):
     status: ProgrammeStatus = Field(default=ProgrammeStatus.OPEN, sa_type=String(16))
     objectives: str = Field(default="", sa_type=SqlText)
     goal_templates: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    # Holidays, as sorted ISO dates: no session is planned on them (scheduling).
+    blackout_dates: list[str] = Field(default_factory=list,
+                                      sa_column=Column(JSON, nullable=False, default=list))
     mentor_max_level: int | None = None
     mentee_min_level: int | None = None
     min_level_gap: int = 0
@@ -354,11 +359,22 @@ class EmployeePublic(BaseModel):
 class GoalTemplate(BaseModel):
     """A measurable objective pairs can adopt, e.g. +30 % proficiency in six months."""
 
+    # Stable, so a goal can start from it (`template_id`); given on write or assigned.
+    id: Identifier | None = None
     title: RequiredName
     topic: Tag | None = None
     measure: Name | None = None
+    unit: Tag | None = None
+    baseline: float | None = PydanticField(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    target: float | None = PydanticField(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
     target_change_percent: float | None = PydanticField(default=None, ge=-100, le=1000)
     within_months: int | None = PydanticField(default=None, ge=1, le=60)
+
+
+def template_ids(templates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored templates, each with its id (one stored before ids existed: `template-<n>`)."""
+    return [{**template, "id": template.get("id") or f"template-{index + 1}"}
+            for index, template in enumerate(templates)]
 
 
 class Guideline(BaseModel):
@@ -382,6 +398,8 @@ class ProgrammeFields(BaseModel):
     objectives: Text | None = None
     goal_templates: list[GoalTemplate] | None = PydanticField(default=None,
                                                               max_length=LIST_MAX)
+    blackout_dates: list[BoundedDate] | None = PydanticField(default=None,
+                                                             max_length=BLACKOUT_DATES_MAX)
     mentor_max_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
     mentee_min_level: int | None = PydanticField(default=None, ge=1, le=MAX_JOB_LEVEL)
     min_level_gap: int | None = PydanticField(default=None, ge=0, le=MAX_JOB_LEVEL - 1)
@@ -436,6 +454,7 @@ class ProgrammePublic(BaseModel):
     status: ProgrammeStatus
     objectives: str
     goal_templates: list[GoalTemplate]
+    blackout_dates: list[date] = []
     mentor_max_level: int | None
     mentee_min_level: int | None
     min_level_gap: int
@@ -453,6 +472,13 @@ class ProgrammePublic(BaseModel):
     diversity_objective: bool
     created_at: datetime
     updated_at: datetime | None = None
+
+    @field_validator("goal_templates", mode="before")
+    @classmethod
+    def _template_ids(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            return template_ids(value)
+        return value
 
 
 class TopicChoice(TopicSkill):

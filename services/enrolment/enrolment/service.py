@@ -31,6 +31,7 @@ from enrolment.models import (
     SurveyAnswers,
     SurveyChange,
     SurveyResponse,
+    new_id,
 )
 from upward_common.auth import Principal, Role
 from upward_common.batch import Missing, collect
@@ -138,6 +139,19 @@ _TRANSITIONS: dict[ProgrammeStatus, frozenset[ProgrammeStatus]] = {
 }
 
 
+def _with_template_ids(templates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Templates as stored: each keeps the id it was given, a new one gets a fresh id."""
+    ids = [template.get("id") for template in templates]
+    seen = {i for i in ids if i}
+    if len(seen) != len([i for i in ids if i]):
+        raise invalid("goal_templates", "Two goal templates have the same id")
+    return [{**template, "id": template.get("id") or new_id()} for template in templates]
+
+
+def _blackout_dates(days: Sequence[date]) -> list[str]:
+    return sorted({day.isoformat() for day in days})
+
+
 def _check_programme(programme: Programme) -> None:
     if (programme.enrolment_opens_on and programme.enrolment_closes_on
             and programme.enrolment_closes_on < programme.enrolment_opens_on):
@@ -152,6 +166,10 @@ async def create_programme(session: AsyncSession, *, data: ProgrammeCreate) -> P
     for key in ("goal_templates", "guidelines"):
         if key in values:
             values[key] = [item.model_dump(mode="json") for item in getattr(data, key)]
+    if "goal_templates" in values:
+        values["goal_templates"] = _with_template_ids(values["goal_templates"])
+    if "blackout_dates" in values:
+        values["blackout_dates"] = _blackout_dates(data.blackout_dates or [])
     now = utcnow()
     programme = Programme(**values, created_at=now, updated_at=now)
     programme.status = ProgrammeStatus(data.status)
@@ -202,6 +220,7 @@ async def update_programme(
                            field=field)
         if value is None and field in {"name", "description", "objectives", "topics",
                                        "goal_templates", "guidelines", "min_level_gap",
+                                       "blackout_dates",
                                        "session_cadence", "session_minutes", "duration_weeks",
                                        "meeting_format", "mutual", "matching_mode",
                                        "diversity_objective"}:
@@ -219,6 +238,10 @@ async def update_programme(
     for field, value in changes.items():
         if field in {"goal_templates", "guidelines"}:
             value = [item.model_dump(mode="json") for item in getattr(data, field)]
+        if field == "goal_templates":
+            value = _with_template_ids(value)
+        if field == "blackout_dates":
+            value = _blackout_dates(data.blackout_dates or [])
         setattr(programme, field, value)
     _check_programme(programme)
     programme.updated_at = utcnow()

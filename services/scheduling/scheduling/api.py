@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from scheduling import goals, service
 from scheduling.models import (
@@ -24,6 +24,7 @@ from scheduling.models import (
     SessionLog,
     SessionLogCorrection,
     SessionPublic,
+    UpcomingChange,
 )
 from upward_common.auth import CurrentUser, ParticipantUser
 from upward_common.batch import Batch, BatchIds
@@ -228,3 +229,17 @@ async def set_goal_status(
     updated = await goals.set_status(session, user=user, goal_id=goal_id, data=data)
     await session.commit()
     return updated
+
+
+# --- changes soon, across the caller's plans ------------------------------------------
+
+
+@router.get("/me/changes", response_model=list[UpcomingChange])
+async def my_upcoming_changes(
+    session: SessionDep, user: ParticipantUser,
+    within_hours: Annotated[int, Query(ge=1, le=168)] = 24,
+) -> list[UpcomingChange]:
+    """The caller's moved and cancelled occurrences, across every plan of theirs, whose old
+    or new start lies in the next `within_hours` (1-168, default 24): what a subscribed
+    calendar (refreshed every 8-24 h) may not show yet."""
+    return await service.upcoming_changes(session, user=user, within_hours=within_hours)

@@ -4,14 +4,16 @@ Either member creates a goal and records dated progress; either member closes it
 achieved or missed, and the time-driven sweep (`inactivity.py`) marks an active goal
 missed once its due date has passed. Every change emits `goal.updated`.
 
-Goal templates: enrolment keeps programme goal templates but does not send them in
-`programme.updated`, so scheduling has none to start from; a goal is written in full.
+Goal templates come with the programme (`programme.updated`): a goal may start from one
+(`template_id`), which fills the fields left out; the explicit ones win.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,7 +56,7 @@ async def _present(session: AsyncSession, goals: Sequence[Goal]) -> list[GoalPub
         measure=goal.measure, unit=goal.unit, baseline=goal.baseline, target=goal.target,
         current=goal.current, progress_percent=goal.progress_percent, due_on=goal.due_on,
         status=goal.status, created_at=goal.created_at, updated_at=goal.updated_at,
-        progress=progress.get(goal.id, []),
+        progress=progress.get(goal.id, []), template_id=goal.template_id,
     ) for goal in goals]
 
 
@@ -77,17 +79,58 @@ async def create_goal(
         raise _not_member()
     if pair.status != PairStatus.ACTIVE:
         raise conflict("This pair has ended; it takes no new goals", field="pair_id")
-    if data.target == data.baseline:
+    values = data.model_dump(exclude_none=True, exclude={"template_id"})
+    if data.template_id is not None:
+        template = await _template(session, pair=pair, template_id=data.template_id)
+        values = {**from_template(template, baseline=data.baseline, today=now.date()),
+                  **values}
+    for name in ("text", "measure", "unit", "baseline", "target", "due_on"):
+        if values.get(name) is None:
+            raise invalid(name, "is required (or comes from a goal template: template_id)")
+    if values["target"] == values["baseline"]:
         raise invalid("target", "must differ from the baseline (there is nothing to reach)")
-    if data.due_on <= now.date():
+    if values["due_on"] <= now.date():
         raise invalid("due_on", "must be after today")
-    goal = Goal(pair_id=pair.id, programme_id=pair.programme_id, text=data.text,
-                measure=data.measure, unit=data.unit, baseline=data.baseline,
-                target=data.target, current=data.baseline, due_on=data.due_on,
+    goal = Goal(pair_id=pair.id, programme_id=pair.programme_id, text=values["text"],
+                measure=values["measure"], unit=values["unit"], baseline=values["baseline"],
+                target=values["target"], current=values["baseline"], due_on=values["due_on"],
+                template_id=data.template_id,
                 created_by_employee_id=user.employee_id, created_at=now, updated_at=now)
     await repository.add(session, goal)
     events.goal_updated(session, goal, at=now)
     return (await _present(session, [goal]))[0]
+
+
+async def _template(session: AsyncSession, *, pair: Pair, template_id: str) -> dict[str, Any]:
+    programme = await repository.get_programme(session, pair.programme_id)
+    for template in (programme.goal_templates if programme is not None else []):
+        if template.get("id") == template_id:
+            return template
+    raise invalid("template_id", f"The programme has no goal template {template_id!r}")
+
+
+def _add_months(day: date, months: int) -> date:
+    """The same day `months` later, or that month's last day when it is shorter."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def from_template(
+    template: dict[str, Any], *, baseline: float | None, today: date
+) -> dict[str, Any]:
+    """What a goal template fills in: text (its title), measure, unit, baseline, target
+    (its own, or the baseline moved by `target_change_percent`), due (`within_months`)."""
+    base = baseline if baseline is not None else template.get("baseline")
+    target = template.get("target")
+    change = template.get("target_change_percent")
+    if target is None and base is not None and change is not None:
+        target = round(base * (1 + change / 100), 6)
+    months = template.get("within_months")
+    return {"text": template.get("title"), "measure": template.get("measure"),
+            "unit": template.get("unit"), "baseline": template.get("baseline"),
+            "target": target,
+            "due_on": _add_months(today, int(months)) if months else None}
 
 
 async def _member_goal(session: AsyncSession, *, user: Principal, goal_id: str) -> Goal:

@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 from upward_common.limits import (
     SHORT_LIST_MAX,
     AwareDatetime,
+    Identifier,
     LongText,
     Name,
     Tag,
@@ -82,6 +83,12 @@ class Programme(SQLModel, table=True):
     duration_weeks: int = 24
     # The programme's topic catalogue: what a session log's `topics` are chosen from.
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Holidays (sorted ISO dates): no occurrence is planned on them.
+    blackout_dates: list[str] = Field(default_factory=list,
+                                      sa_column=Column(JSON, nullable=False, default=list))
+    # The programme's goal templates (each with its `id`): a goal may start from one.
+    goal_templates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     # When the `programme.updated` that set this row happened: a late older one loses.
     occurred_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -294,6 +301,8 @@ class Goal(SQLModel, table=True):
     current: float
     due_on: date
     status: GoalStatus = Field(default=GoalStatus.ACTIVE, sa_type=String(16))
+    # The programme goal template it started from, if any.
+    template_id: str | None = Field(default=None, max_length=64)
     created_by_employee_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
@@ -462,6 +471,15 @@ class OccurrencePublic(BaseModel):
     alternative_starts_at: datetime | None
     cancel_reason: str | None
     sequence: int
+    # Skipped because its date is one of the programme's blackout dates (an EXDATE).
+    blackout: bool = False
+
+
+class UpcomingChange(OccurrencePublic):
+    """A moved or cancelled occurrence of one of the caller's plans, soon (old or new start)."""
+
+    pair_id: str
+    plan_id: str
 
 
 class PlanPublic(BaseModel):
@@ -531,14 +549,20 @@ class InvitationMethod(StrEnum):
 
 
 class GoalCreate(BaseModel):
-    """A SMART goal: specific text, a measure with its unit, baseline, target, due date."""
+    """A SMART goal: specific text, a measure with its unit, baseline, target, due date.
 
-    text: CappedText = PydanticField(min_length=1)
-    measure: Name = PydanticField(min_length=1)
-    unit: Tag = PydanticField(min_length=1)
-    baseline: float = PydanticField(allow_inf_nan=False, ge=-1e12, le=1e12)
-    target: float = PydanticField(allow_inf_nan=False, ge=-1e12, le=1e12)
-    due_on: date
+    With `template_id` the programme's goal template fills what is left out; without
+    one every field is required (a 422 names the first missing).
+    """
+
+    template_id: Identifier | None = None
+    text: CappedText | None = PydanticField(default=None, min_length=1)
+    measure: Name | None = PydanticField(default=None, min_length=1)
+    unit: Tag | None = PydanticField(default=None, min_length=1)
+    baseline: float | None = PydanticField(default=None, allow_inf_nan=False, ge=-1e12,
+                                           le=1e12)
+    target: float | None = PydanticField(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    due_on: date | None = None
 
 
 class GoalProgressCreate(BaseModel):
@@ -578,3 +602,4 @@ class GoalPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     progress: list[GoalProgressPublic]
+    template_id: str | None = None

@@ -229,6 +229,11 @@ class Parties:
         return overlaps(self.mentor_busy, start, end) or overlaps(self.mentee_busy, start, end)
 
 
+def on_blackout(start: datetime, time_zone: str, blackout: frozenset[date]) -> bool:
+    """Whether `start` falls on a blackout date, read in `time_zone` (the series' zone)."""
+    return bool(blackout) and start.astimezone(ZoneInfo(time_zone)).date() in blackout
+
+
 def _grid(start: datetime) -> datetime:
     start = start.astimezone(UTC).replace(second=0, microsecond=0)
     spare = start.minute % 15
@@ -238,8 +243,13 @@ def _grid(start: datetime) -> datetime:
 def propose(
     *, parties: Parties, occurred_at: datetime, cadence: str, minutes: int,
     duration_weeks: int, window_days: int, lead: timedelta,
+    blackout: frozenset[date] = frozenset(),
 ) -> Proposal:
-    """The earliest plan for a pair formed at `occurred_at` (see the module's rules)."""
+    """The earliest plan for a pair formed at `occurred_at` (see the module's rules).
+
+    A series never starts on a `blackout` date (read in its own zone); its later
+    occurrences on one are the service's to skip, so they do not count as bookings here.
+    """
     length = timedelta(minutes=minutes)
     first = _grid(occurred_at + lead)
     last = occurred_at + timedelta(days=window_days)
@@ -260,8 +270,11 @@ def propose(
         end = start + length
         if not (fits(mentor_free, start, end) and fits(mentee_free, start, end)):
             continue
+        if on_blackout(start, anchor, blackout):
+            continue
         rule = rule_at(start, time_zone=anchor, cadence=cadence, count=count)
-        if any(parties.busy(s, s + length) for s in rule.starts()):
+        if any(parties.busy(s, s + length) for s in rule.starts()
+               if not on_blackout(s, anchor, blackout)):
             continue
         return Proposal(overlap=True, series=[ProposedSeries(rule, ("mentor", "mentee"))])
 
@@ -273,6 +286,8 @@ def propose(
         for start in candidates:
             end = start + length
             if not fits(own, start, end) or parties.busy(start, end):
+                continue
+            if on_blackout(start, parties.side(side).time_zone, blackout):
                 continue
             gap = distance(other, start, end)
             if best is None or gap < best[0]:

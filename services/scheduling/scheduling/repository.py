@@ -356,3 +356,37 @@ async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
     result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)")
                                 .bindparams(key=key))  # type: ignore[call-overload]
     return bool(result.scalar())
+
+
+# --- blackout dates -----------------------------------------------------------------
+
+
+async def planned_of_programme(
+    session: AsyncSession, *, programme_id: str, starting_from: datetime
+) -> Sequence[MentoringSession]:
+    """The programme's planned plan occurrences that start at or after `starting_from`."""
+    query = select(MentoringSession).where(
+        MentoringSession.programme_id == programme_id,
+        col(MentoringSession.plan_id).is_not(None),
+        col(MentoringSession.status) == SessionStatus.PLANNED,
+        col(MentoringSession.starts_at) >= starting_from,
+    ).order_by(col(MentoringSession.starts_at), col(MentoringSession.id))
+    return (await session.exec(query)).all()
+
+
+async def series_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, PlanSeries]:
+    found: dict[str, PlanSeries] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 500):
+        query = select(PlanSeries).where(col(PlanSeries.id).in_(unique[start : start + 500]))
+        found.update({row.id: row for row in await session.exec(query)})
+    return found
+
+
+async def plans_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Plan]:
+    found: dict[str, Plan] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 500):
+        query = select(Plan).where(col(Plan.id).in_(unique[start : start + 500]))
+        found.update({row.id: row for row in await session.exec(query)})
+    return found

@@ -7,7 +7,7 @@ The handlers of the events scheduling consumes are rules too (`on_<event>`);
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,6 +45,7 @@ from scheduling.models import (
     SessionPublic,
     SessionStatus,
     Side,
+    UpcomingChange,
 )
 from upward_common.auth import Principal
 from upward_common.batch import Missing, collect
@@ -57,6 +58,9 @@ from upward_common.events import (
     utcnow,
 )
 from upward_common.problems import Problem, conflict, invalid, not_found
+
+# Why an occurrence on one of the programme's blackout dates is skipped (cancel_reason).
+BLACKOUT = "blackout"
 
 
 def _not_member() -> Problem:
@@ -111,6 +115,7 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
     row = await repository.get_programme(session, programme.programme_id)
     if row is not None and row.occurred_at > data.occurred_at:
         return
+    before = set(row.blackout_dates or []) if row is not None else set()
     row = row or Programme(id=programme.programme_id, name=programme.name,
                            status=programme.status, session_cadence=programme.session_cadence,
                            session_minutes=programme.session_minutes,
@@ -121,8 +126,57 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
     row.session_minutes = programme.session_minutes
     row.duration_weeks = programme.duration_weeks
     row.topics = list(programme.topics)
+    row.blackout_dates = sorted({day.isoformat() for day in programme.blackout_dates})
+    row.goal_templates = [template.model_dump(mode="json")
+                          for template in programme.goal_templates]
     row.occurred_at = data.occurred_at
     await repository.add(session, row)
+    if set(row.blackout_dates) - before:
+        await skip_blackout_occurrences(session, programme=row, since=data.occurred_at)
+
+
+def blackout_of(programme: Programme | None) -> frozenset[date]:
+    """The programme's blackout dates (none while scheduling has not seen it)."""
+    if programme is None:
+        return frozenset()
+    return frozenset(date.fromisoformat(day) for day in programme.blackout_dates or [])
+
+
+async def skip_blackout_occurrences(
+    session: AsyncSession, *, programme: Programme, since: datetime
+) -> None:
+    """Skip the programme's planned occurrences from `since` on that fall on a blackout date.
+
+    Each date is read in the series' own zone (the plan's anchor zone); the time is the
+    event's, so a replay skips the same.
+    """
+    blackout = blackout_of(programme)
+    rows = await repository.planned_of_programme(session, programme_id=programme.id,
+                                                 starting_from=since)
+    series = await repository.series_by_id(session, [r.series_id for r in rows if r.series_id])
+    plans = await repository.plans_by_id(session, [r.plan_id for r in rows if r.plan_id])
+    skipped = []
+    for row in rows:
+        plan = plans.get(row.plan_id or "")
+        if plan is None:
+            continue
+        own = series.get(row.series_id or "")
+        zone = own.time_zone if own is not None else plan.anchor_time_zone
+        if not recurrence.on_blackout(row.starts_at, zone, blackout):
+            continue
+        row.status = SessionStatus.CANCELLED
+        row.cancel_reason = BLACKOUT
+        row.sequence += 1
+        row.changed_at = since
+        row.conflict_side = None
+        row.alternative_starts_at = None
+        await repository.add(session, row)
+        skipped.append(row)
+    for plan_id in dict.fromkeys(row.plan_id for row in skipped if row.plan_id):
+        plan = plans[plan_id]
+        _touch(plan, since)
+        await repository.add(session, plan)
+    events.sessions_cancelled(session, skipped, reason=BLACKOUT, occurred_at=since)
 
 
 async def on_participant_updated(session: AsyncSession, data: ParticipantUpdated) -> None:
@@ -497,10 +551,11 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
     minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
     weeks = programme.duration_weeks if programme else recurrence.DEFAULT_DURATION_WEEKS
     parties = await _parties(session, pair)
+    blackout = blackout_of(programme)
     proposal = recurrence.propose(
         parties=parties, occurred_at=occurred_at, cadence=cadence.value, minutes=minutes,
         duration_weeks=weeks, window_days=settings.plan_window_days,
-        lead=timedelta(hours=settings.plan_lead_hours))
+        lead=timedelta(hours=settings.plan_lead_hours), blackout=blackout)
     plan = Plan(
         pair_id=pair.id, programme_id=pair.programme_id, anchor_time_zone=parties.mentee.time_zone,
         cadence=cadence, duration_minutes=minutes, overlap=proposal.overlap,
@@ -525,8 +580,15 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
                 duration_minutes=minutes, created_at=occurred_at, plan_id=plan.id,
                 series_id=series.id, occurrence_index=index, original_starts_at=start,
                 changed_at=occurred_at), proposed.fits))
+            if recurrence.on_blackout(start, rule.time_zone, blackout):
+                # Skipped from the start: an EXDATE of the series, never scheduled.
+                rows[-1][0].status = SessionStatus.CANCELLED
+                rows[-1][0].cancel_reason = BLACKOUT
     planned = [row for row, _ in rows]
     for row, fits in rows:
+        if row.status == SessionStatus.CANCELLED:
+            await repository.add(session, row)
+            continue
         _flag(recurrence.Parties(parties.mentor, parties.mentee,
                                  parties.mentor_busy + _busy(_others(planned, row)),
                                  parties.mentee_busy + _busy(_others(planned, row))),
@@ -577,7 +639,8 @@ def _occurrence(row: MentoringSession) -> OccurrencePublic:
         duration_minutes=row.duration_minutes, status=row.status,
         conflict_side=Side(row.conflict_side) if row.conflict_side else None,
         alternative_starts_at=row.alternative_starts_at, cancel_reason=row.cancel_reason,
-        sequence=row.sequence)
+        sequence=row.sequence,
+        blackout=row.status == SessionStatus.CANCELLED and row.cancel_reason == BLACKOUT)
 
 
 def changed_within(
@@ -590,6 +653,8 @@ def changed_within(
         moved = row.original_starts_at is not None and row.original_starts_at != row.starts_at
         if not (moved or row.status == SessionStatus.CANCELLED):
             continue
+        if row.cancel_reason == BLACKOUT and row.sequence == 0:
+            continue  # skipped when planned: never in a calendar, so no change
         starts = {row.starts_at, row.original_starts_at or row.starts_at}
         if any(now <= start < until for start in starts):
             found.append(row)
@@ -613,6 +678,25 @@ async def present_plan(session: AsyncSession, plan: Plan, *, now: datetime) -> P
         accepted_by_employee_id=plan.accepted_by_employee_id, accepted_at=plan.accepted_at,
         sequence=plan.sequence,
         changes_within_24h=[_occurrence(row) for row in changed_within(rows, now=now)])
+
+
+async def upcoming_changes(
+    session: AsyncSession, *, user: Principal, within_hours: int, now: datetime | None = None,
+) -> list[UpcomingChange]:
+    """The caller's moved and cancelled occurrences, across all their plans, whose old or new
+    start lies in the next `within_hours` (subscribed calendars refresh slowly)."""
+    if user.employee_id is None:
+        raise Problem(403, "Upcoming changes are a participant's own", kind="forbidden")
+    now = now or utcnow()
+    found: list[UpcomingChange] = []
+    for plan in await repository.plans_of_employee(session, user.employee_id):
+        rows = await repository.sessions_of_plan(session, plan.id)
+        for row in changed_within(rows, now=now, hours=within_hours):
+            found.append(UpcomingChange(**_occurrence(row).model_dump(), pair_id=plan.pair_id,
+                                        plan_id=plan.id))
+    return sorted(found, key=lambda change: (min(change.starts_at,
+                                                 change.original_starts_at or change.starts_at),
+                                             change.session_id))
 
 
 async def _plan_for(session: AsyncSession, user: Principal, plan_id: str) -> tuple[Plan, Pair]:
@@ -706,9 +790,14 @@ async def reschedule_session(
     targets[row.id] = data.starts_at
     staying = [r for r in rows if r.id not in targets]
     parties = await _parties(session, pair, own=staying)
+    blackout = blackout_of(await repository.get_programme(session, pair.programme_id))
     for moved in moving:
         start = targets[moved.id]
         end = start + timedelta(minutes=moved.duration_minutes)
+        if not data.override and recurrence.on_blackout(start, plan.anchor_time_zone, blackout):
+            raise invalid("starts_at", f"{start.astimezone(zone).date().isoformat()} is one of "
+                                       "the programme's blackout dates (send override: true "
+                                       "to plan it anyway)")
         if parties.busy(start, end):
             raise conflict("The new time overlaps another session of a member",
                            field="starts_at")
@@ -764,7 +853,10 @@ async def propose_plan_slot(
                               count=len(future))
     staying = [r for r in rows if r not in future]
     parties = await _parties(session, pair, own=staying)
+    blackout = blackout_of(await repository.get_programme(session, pair.programme_id))
     for start in rule.starts():
+        if recurrence.on_blackout(start, rule.time_zone, blackout):
+            continue
         if parties.busy(start, start + timedelta(minutes=plan.duration_minutes)):
             raise conflict("The slot overlaps another session of a member", field="local_start")
         if not data.override and (side := recurrence.conflicting_side(
@@ -799,6 +891,10 @@ async def propose_plan_slot(
             duration_minutes=plan.duration_minutes, created_at=now, plan_id=plan.id,
             series_id=new.id, occurrence_index=index, original_starts_at=start,
             changed_at=now)
+        if recurrence.on_blackout(start, rule.time_zone, blackout):
+            row.status, row.cancel_reason = SessionStatus.CANCELLED, BLACKOUT
+            await repository.add(session, row)
+            continue
         await repository.add(session, row)
         events.session_scheduled(session, row, occurred_at=now)
     plan.status = PlanStatus.PROPOSED
