@@ -321,6 +321,14 @@ async def open_card_pairs_of(session: AsyncSession,
     return (await session.exec(query)).all()
 
 
+async def active_pairs_of_mentor(session: AsyncSession, mentor_participant_id: str) -> int:
+    """How many active pairs matching announced for this mentor (pair-formed, not ended)."""
+    query = select(func.count()).select_from(CardPair).where(
+        col(CardPair.mentor_participant_id) == mentor_participant_id,
+        col(CardPair.status) == CardPairStatus.ACTIVE)
+    return int((await session.exec(query)).one())
+
+
 async def get_card_shortlist(session: AsyncSession,
                              mentee_participant_id: str) -> CardShortlist | None:
     return await session.get(CardShortlist, mentee_participant_id)

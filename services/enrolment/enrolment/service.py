@@ -518,6 +518,7 @@ async def _store_survey(session: AsyncSession, participant: Participant,
         raise conflict("The programme is closed", field="programme_id")
     employee = await _employee_for(session, participant.employee_id)
     values = _normalise_survey(programme, employee, participant.role, answers)
+    await _check_mentor_capacity(session, participant, values)
     consent = answers.diversity_consent
     if by_admin:
         values["diversity"] = participant.diversity
@@ -530,6 +531,23 @@ async def _store_survey(session: AsyncSession, participant: Participant,
     await _record_version(session, participant)
     await events.participant_updated(session, participant, employee, programme)
     return participant
+
+
+async def _check_mentor_capacity(session: AsyncSession, participant: Participant,
+                                 values: Mapping[str, Any]) -> None:
+    """A mentor cannot take fewer mentees than the active pairs they have (409).
+
+    The active pairs are the ones matching announced (pair-formed, not yet ended or
+    declined): enrolment never reads matching's tables. Only a lowered capacity is
+    checked, so other answers still change for a mentor already over it.
+    """
+    capacity = values.get("mentor_capacity")
+    if participant.role != "mentor" or capacity is None or capacity >= participant.mentor_capacity:
+        return
+    active = await repository.active_pairs_of_mentor(session, participant.id)
+    if capacity < active:
+        raise conflict(f"mentor_capacity {capacity} is below this mentor's {active} active "
+                       "pairs; end a pair first", field="mentor_capacity")
 
 
 async def survey_history(
@@ -681,6 +699,7 @@ async def import_participants(
                 if existing.status != ParticipantStatus.ACTIVE:
                     raise conflict("this participant has withdrawn", field="employee_id")
                 values = _normalise_survey(programme, employee, record.role, record)
+                await _check_mentor_capacity(session, existing, values)
                 if any(getattr(existing, k) != v for k, v in values.items()):
                     _apply_survey(existing, values, record.diversity_consent)
                     existing.survey_version += 1
