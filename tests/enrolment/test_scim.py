@@ -485,6 +485,11 @@ assert ProgrammeCreate(name="P", mentee_min_level=25).mentee_min_level == 25
 [upward] = [s for s in scim.schemas("http://h") if s["id"] == scim.UPWARD_SCHEMA]
 [level] = [a for a in upward["attributes"] if a["name"] == "jobLevel"]
 assert level["description"] == "Job level, 1 (most junior) to 30 (most senior).", level
+# Matching reads level gaps against the scale the programme's events carry.
+from enrolment.events import programme_snapshot
+from enrolment.models import Programme
+programme = Programme(id="p", name="P", topics=["t"])
+assert programme_snapshot(programme).job_level_max == 30
 print("ok")
 """
 

@@ -204,6 +204,9 @@ class ProgrammeSnapshot(BaseModel):
     # with the DEI opt-in, and matching never pairs a mentee wanting one with a mentor
     # who did not opt in.
     dei_topics: list[str] = []
+    # The deployment's job-level scale: levels run from 1 to this (enrolment's
+    # `ENROLMENT_JOB_LEVEL_MAX`); level bounds and gaps are read against it.
+    job_level_max: int = Field(default=20, ge=2, le=1000)
 
 
 class ProgrammeUpdated(EventData):

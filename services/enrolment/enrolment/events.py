@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant, Programme, dei_topics
+from enrolment.models import MAX_JOB_LEVEL, Employee, Participant, Programme, dei_topics
 from upward_common.events import (
     AvailabilityWindow,
     EmployeeErased,
@@ -204,6 +204,7 @@ def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
         "diversity_objective": programme.diversity_objective,
         "topics": programme.topics,
         "dei_topics": dei_topics(programme.topics),
+        "job_level_max": MAX_JOB_LEVEL,
     })
 
 
