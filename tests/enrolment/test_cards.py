@@ -173,3 +173,48 @@ async def test_the_bio_is_capped_and_stays_out_of_events(
     enrolled = await events("mentoring.participant.enrolled")
     assert enrolled and all("bio" not in e["data"]["participant"] for e in enrolled)
     assert all(BIO not in str(e) for e in enrolled)
+
+
+async def test_a_capacity_below_the_mentors_active_pairs_is_refused_and_nothing_written(
+    enrolment: Running, stream: Stream, token: Callable[..., str], cohort: dict[str, str],
+) -> None:
+    """Enrolment counts a mentor's active pairs from matching's events, not its tables."""
+    m1 = cohort["m1"]
+    survey = f"/api/v1/participants/{m1}/survey"
+    async with enrolment.client(token("participant", employee_id=cohort["emp:m1"])) as me:
+        assert (await me.patch(survey, json={"mentor_capacity": 2})).status_code == 200
+        pairs = {name: str(uuid.uuid4()) for name in ("s", "x")}
+        for name, pair in pairs.items():
+            await stream.publish(PairFormed(
+                pair_id=pair, programme_id=cohort["programme"], mentor_participant_id=m1,
+                mentee_participant_id=cohort[name], mentor_employee_id=cohort["emp:m1"],
+                mentee_employee_id=cohort[f"emp:{name}"], score=0.7, occurred_at=T0))
+
+        async def both_seen() -> bool:
+            for name in pairs:
+                if (await me.get(f"/api/v1/participants/{cohort[name]}/card")).status_code != 200:
+                    return False
+            return True
+
+        await wait_until(both_seen)
+        current = (await me.get(f"/api/v1/participants/{m1}")).json()
+        patched = await me.patch(survey, json={"mentor_capacity": 1, "time_zone": "Asia/Tokyo"})
+        replaced = await me.put(survey, json={"mentor_capacity": 1})
+        for refused in (patched, replaced):
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["field"] == "mentor_capacity"
+            assert "2 active pairs" in refused.json()["detail"]
+        after = (await me.get(f"/api/v1/participants/{m1}")).json()
+        assert after == current  # nothing written: no new version, time zone unchanged
+        # Other answers still change, and keeping the capacity is no lowering.
+        assert (await me.patch(survey, json={"mentor_capacity": 2, "bio": "Still here."})
+                ).status_code == 200
+
+        await stream.publish(PairEnded(pair_id=pairs["x"], programme_id=cohort["programme"],
+                                       reason="completed", occurred_at=T0 + timedelta(days=1)))
+
+        async def freed() -> bool:
+            return (await me.patch(survey, json={"mentor_capacity": 1})).status_code == 200
+
+        await wait_until(freed)
+        assert (await me.get(f"/api/v1/participants/{m1}")).json()["mentor_capacity"] == 1

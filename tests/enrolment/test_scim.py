@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from pydantic import Field
 from scim2_client import BaseSyncSCIMClient
-from scim2_models import ResourceType, ScimProvider, User
+from scim2_models import Email, Name, Required, ResourceType, ScimProvider, User
 from scim2_tester import Status, check_server
 from sqlalchemy import select, text, update
 
@@ -45,14 +45,27 @@ class HttpxSCIMClient(BaseSyncSCIMClient):
         return self.client.request(method, url, **kwargs)
 
 
+class RequiredName(Name):
+    given_name: Annotated[str | None, Required.true] = None
+    family_name: Annotated[str | None, Required.true] = None
+
+
+class RequiredEmail(Email):
+    value: Annotated[str | None, Required.true] = None
+
+
 class IanaZoneUser(User):
     """The core User as a client fills it: RFC 7643 wants an IANA zone in `timezone`.
 
     The checker's generator sends a random string where no example guides it;
     this server refuses a `timezone` that is no IANA zone, as it does `timeZone`.
+    A user needs a given and a family name and an e-mail, as an imported employee
+    does (the checker fills only what is required).
     """
 
     timezone: str | None = Field(None, examples=["Europe/Paris", "America/New_York"])
+    name: Annotated[RequiredName | None, Required.true] = None
+    emails: Annotated[list[RequiredEmail] | None, Required.true] = None
 
 
 def _check(base_url: str, token: str) -> list[Any]:
@@ -472,6 +485,11 @@ assert ProgrammeCreate(name="P", mentee_min_level=25).mentee_min_level == 25
 [upward] = [s for s in scim.schemas("http://h") if s["id"] == scim.UPWARD_SCHEMA]
 [level] = [a for a in upward["attributes"] if a["name"] == "jobLevel"]
 assert level["description"] == "Job level, 1 (most junior) to 30 (most senior).", level
+# Matching reads level gaps against the scale the programme's events carry.
+from enrolment.events import programme_snapshot
+from enrolment.models import Programme
+programme = Programme(id="p", name="P", topics=["t"])
+assert programme_snapshot(programme).job_level_max == 30
 print("ok")
 """
 
@@ -482,3 +500,73 @@ def test_the_job_level_scale_is_a_deployment_setting() -> None:
     done = subprocess.run([sys.executable, "-c", _SCALE_CHECK], env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+_TOO_LONG = "x" * 201  # NAME_MAX is 200
+# (import column, SCIM attribute, the same bad value; None: left out)
+SAME_RULES: list[tuple[str, str, Any]] = [
+    ("email", "emails", None),
+    ("email", "emails", "not-an-email"),
+    ("email", "emails", "two@at@corp.example"),
+    ("given_name", "name.givenName", None),
+    ("given_name", "name.givenName", "   "),
+    ("family_name", "name.familyName", _TOO_LONG),
+    ("job_title", "title", "two\nlines"),
+    ("job_level", "jobLevel", 0),
+    ("job_level", "jobLevel", scim.MAX_JOB_LEVEL + 1),
+    ("department", "department", _TOO_LONG),
+    ("location", "location", "two\nlines"),
+    ("time_zone", "timeZone", "Europe"),
+    ("time_zone", "timeZone", "Mars/Olympus"),
+    ("hire_date", "hireDate", "2021-13-01"),
+    ("hire_date", "hireDate", "2999-01-01"),
+    ("leave_date", "leaveDate", "2020-01-01"),  # before the hire date
+]
+
+
+def _scim_with(body: dict[str, Any], attribute: str, value: Any) -> dict[str, Any]:
+    upward, enterprise = body[scim.UPWARD_SCHEMA], body[scim.ENTERPRISE_SCHEMA]
+    if attribute == "emails":
+        body.pop("emails")
+        if value is not None:
+            body["emails"] = [{"value": value, "type": "work", "primary": True}]
+    elif attribute.startswith("name."):
+        body["name"].pop(attribute[5:])
+        if value is not None:
+            body["name"][attribute[5:]] = value
+    elif attribute == "title":
+        body["title"] = value
+    elif attribute == "department":
+        enterprise["department"] = value
+    else:
+        upward[attribute] = value
+    return body
+
+
+async def test_both_channels_refuse_the_same_bad_values_naming_the_same_field(
+    hris: httpx.AsyncClient, scim_client: httpx.AsyncClient,
+) -> None:
+    """One validation: each bad value is a row error in the import and a 400 in SCIM."""
+    for index, (column, attribute, value) in enumerate(SAME_RULES):
+        row: dict[str, Any] = {
+            "external_id": f"same-{index}", "email": f"same{index}@corp.example",
+            "given_name": "Same", "family_name": "Rules", "job_title": "Analyst",
+            "job_level": 3, "department": "Marketing", "location": "Lyon",
+            "time_zone": "Europe/Paris", "hire_date": "2022-05-02"}
+        row.pop(column, None)
+        if value is not None:
+            row[column] = value
+        report = (await hris.post("/api/v1/employees/import", json=[row])).json()
+        assert report["rejected"] == 1, (column, value, report)
+        assert column in {e["field"] for e in report["errors"]}, (column, value, report)
+
+        # Without `emails`, a userName that is an e-mail gives one; this one is none.
+        user_name = f"scim-same-{index}" + ("" if value is None and column == "email"
+                                            else "@corp.example")
+        body = _scim_with(okta_user(user_name), attribute, value)
+        refused = await scim_client.post("/Users", json=body, headers=SCIM)
+        assert refused.status_code == 400, (attribute, value, refused.text)
+        assert refused.json()["scimType"] == "invalidValue"
+        assert attribute in refused.json()["detail"], (attribute, value, refused.text)
+    listed = (await scim_client.get("/Users", params={"filter": 'userName sw "scim-same"'}))
+    assert listed.json()["totalResults"] == 0  # nothing written

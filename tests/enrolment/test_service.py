@@ -257,6 +257,65 @@ async def test_participant_import_needs_consent_per_record(
     await wait_until(lambda: _count(events("mentoring.participant.enrolled"), 2))
 
 
+async def test_the_participant_import_is_idempotent_and_publishes_per_record_in_bulk(
+    enrolment: Running, hr: httpx.AsyncClient, hris: httpx.AsyncClient,
+    people: dict[str, str], programme: dict[str, Any], events: Callable[[str], Any],
+) -> None:
+    """Set-based: one report, one event per enrolled or changed record, nothing twice."""
+    moved = {"external_id": "junior", "email": "junior@corp.example", "given_name": "June",
+             "family_name": "Ior", "job_level": 2, "time_zone": "Europe/Paris",
+             "manager_external_id": "senior"}
+    assert (await hris.post("/api/v1/employees/import", json=[moved])).json()["updated"] == 1
+    mentor = {"external_id": "junior", "role": "mentor", "consent_at": "2026-01-05T10:00:00Z",
+              "topics_teach": [{"topic": "remote work", "level": 4}], "mentor_capacity": 2}
+    lines = [
+        mentor,
+        {"employee_id": people["senior"], "role": "mentee", "consent_at": "2026-01-05T10:00:00Z",
+         "topics_learn": [{"topic": "social media", "level": 1}]},
+        {"external_id": "mid", "role": "mentee", "consent_at": "2026-01-05T10:00:00Z"},
+        {**mentor, "mentor_capacity": 3},
+        {"external_id": "senior", "role": "mentee", "consent_at": "2026-01-05T10:00:00Z",
+         "topics_learn": [{"topic": "nope", "level": 1}]},
+    ]
+    path = f"/api/v1/programmes/{programme['id']}/participants/import"
+
+    async def send(records: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await hr.post(path, content="\n".join(json.dumps(r) for r in records),
+                                 headers=NDJSON)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    expected_errors = [(3, "role"), (4, "employee_id"), (5, "employee_id")]
+    first = await send(lines)
+    assert (first["enrolled"], first["updated"], first["rejected"]) == (2, 0, 3)
+    assert [(e["row"], e["field"]) for e in first["errors"]] == expected_errors
+    again = await send(lines)
+    assert (again["enrolled"], again["updated"], again["rejected"]) == (0, 0, 3)
+    assert [(e["row"], e["field"]) for e in again["errors"]] == expected_errors
+    changed = await send([{**mentor, "mentor_capacity": 3}])
+    assert (changed["enrolled"], changed["updated"], changed["rejected"]) == (0, 1, 0)
+
+    listed = {p["employee_id"]: p for p in
+              (await hr.get(f"/api/v1/programmes/{programme['id']}/participants")).json()}
+    assert set(listed) == {people["junior"], people["senior"]}
+    junior = listed[people["junior"]]
+    assert (junior["survey_version"], junior["mentor_capacity"]) == (2, 3)
+    versions = (await hr.get(f"/api/v1/participants/{junior['id']}/survey/versions")).json()
+    assert [(v["version"], v["answers"]["mentor_capacity"]) for v in versions] == [(1, 2), (2, 3)]
+    enrolled = await wait_until(lambda: _count(events("mentoring.participant.enrolled"), 2))
+    updated = await wait_until(lambda: _count(events("mentoring.participant.updated"), 1))
+    assert len(enrolled) == 2 and len(updated) == 1  # the unchanged re-import emitted nothing
+    by_employee = {e["data"]["participant"]["employee"]["employee_id"]: e["data"]["participant"]
+                   for e in enrolled}
+    assert by_employee[people["junior"]]["employee"]["manager_chain"] == [people["senior"]]
+    assert by_employee[people["senior"]]["topics_learn"] == [
+        {"topic": "social media", "level": 1}]
+    state = updated[0]["data"]["participant"]
+    assert (state["participant_id"], state["survey_version"], state["mentor_capacity"]) == (
+        junior["id"], 2, 3)
+    assert state["employee"]["manager_chain"] == [people["senior"]]
+
+
 async def test_withdrawal_is_published_once(
     junior: httpx.AsyncClient, people: dict[str, str], programme: dict[str, Any],
     events: Callable[[str], Any],

@@ -587,3 +587,37 @@ async def test_a_proposal_dropped_by_a_withdrawal_is_announced_as_declined(
     assert declined["data"] == {**declined["data"], "pair_id": picked.json()["id"],
                                 "reason": "withdrawal"}
     assert await published(nats_server.url, "mentoring.pair.ended") == []
+
+
+async def test_the_level_gap_rules_follow_the_deployments_job_level_scale(
+    feed: Feed, admin: httpx.AsyncClient,
+) -> None:
+    """The scale comes with programme.updated (enrolment's setting), not a fixed 1-20."""
+    scales = {"p-scale-10": 10, "p-scale-20": 20, "p-scale-100": 100}
+    for programme_id, top in scales.items():
+        await feed.programme(programme_id, job_level_max=top)
+        await wait_pool(admin, programme_id, mentors=0)
+
+    async def config(programme_id: str) -> dict[str, Any]:
+        path = f"/api/v1/programmes/{programme_id}/matching-config"
+
+        async def known() -> dict[str, Any] | None:
+            body = (await admin.get(path)).json()
+            return dict(body) if body["ideal_level_gap"] is not None else None
+
+        return await wait_until(known)
+
+    # The default ideal gap is the same share of each scale: 4 of 20.
+    defaults = {p: (await config(p))["ideal_level_gap"] for p in scales}
+    assert defaults == {"p-scale-10": 2, "p-scale-20": 4, "p-scale-100": 21}
+    # The widest gap a scale allows is accepted, one more is refused naming the field.
+    for programme_id, top in scales.items():
+        path = f"/api/v1/programmes/{programme_id}/matching-config"
+        widest = await admin.patch(path, json={"ideal_level_gap": top - 1})
+        assert widest.status_code == 200 and widest.json()["ideal_level_gap"] == top - 1
+        beyond = await admin.put(path, json={"ideal_level_gap": top})
+        assert beyond.status_code == 422 and beyond.json()["field"] == "ideal_level_gap"
+        assert (await config(programme_id))["ideal_level_gap"] == top - 1
+        # Back to the default: the scale's own, not 4.
+        reset = await admin.patch(path, json={"ideal_level_gap": None})
+        assert reset.json()["ideal_level_gap"] == defaults[programme_id]

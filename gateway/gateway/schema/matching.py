@@ -481,7 +481,9 @@ class MatchingConfigInput:
         "The most hours apart two time zones may be, 0 to 12.")
     min_overlap_hours: float | None = _setting(
         "The least weekly availability in common, 0 to 168 hours.")
-    ideal_level_gap: int | None = _setting("The job-level gap that scores best, 1 to 19.")
+    ideal_level_gap: int | None = _setting(
+        "The job-level gap that scores best: 1 to one less than the deployment's highest "
+        "job level; null: the scale's default (4 on a 1-20 scale).")
     ideal_overlap_hours: float | None = _setting(
         "The weekly overlap that scores full availability points, up to 40 hours.")
     dei_topics: list[str] | None = _setting(

@@ -222,6 +222,9 @@ class ProgrammeSnapshot(BaseModel):
     blackout_dates: list[date] = []
     # Goals a pair can start from (enrolment's templates, each with a stable id).
     goal_templates: list[GoalTemplateSnapshot] = []
+    # The deployment's job-level scale: levels run from 1 to this (enrolment's
+    # `ENROLMENT_JOB_LEVEL_MAX`); level bounds and gaps are read against it.
+    job_level_max: int = Field(default=20, ge=2, le=1000)
 
 
 class ProgrammeUpdated(EventData):

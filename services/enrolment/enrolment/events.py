@@ -9,7 +9,14 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import repository
-from enrolment.models import Employee, Participant, Programme, dei_topics, template_ids
+from enrolment.models import (
+    MAX_JOB_LEVEL,
+    Employee,
+    Participant,
+    Programme,
+    dei_topics,
+    template_ids,
+)
 from upward_common.events import (
     AvailabilityWindow,
     EmployeeErased,
@@ -106,30 +113,45 @@ def employee_erased(session: AsyncSession, employee_id: str) -> None:
 async def participant_state(
     session: AsyncSession, participant: Participant, employee: Employee, programme: Programme
 ) -> ParticipantState:
+    chain = await repository.manager_chain(session, employee)
+    return participant_state_of(participant_row(participant), employee.model_dump(),
+                                programme, chain)
+
+
+def participant_row(participant: Participant) -> dict[str, Any]:
+    """A loaded participant's column values as stored (no serialiser: a status read back
+    from the database is a plain string)."""
+    return {name: getattr(participant, name) for name in Participant.model_fields}
+
+
+def participant_state_of(participant: Mapping[str, Any], employee: Mapping[str, Any],
+                         programme: Programme, chain: list[str]) -> ParticipantState:
+    """A participant's state as events carry it, from stored values (a participant row,
+    its employee's) and the employee's manager chain."""
     # Sensitive attributes travel only with consent and a programme diversity objective.
     diversity = (
-        participant.diversity
-        if participant.diversity_consent_at is not None and programme.diversity_objective
+        participant["diversity"]
+        if participant["diversity_consent_at"] is not None and programme.diversity_objective
         else None
     )
     return ParticipantState(
-        participant_id=participant.id,
-        programme_id=participant.programme_id,
-        role="mentor" if participant.role == "mentor" else "mentee",
-        status="active" if participant.status == "active" else "withdrawn",
-        employee=await snapshot(session, employee),
-        survey_version=participant.survey_version,
-        topics_teach=[TopicSkill.model_validate(t) for t in participant.topics_teach],
-        topics_learn=[TopicSkill.model_validate(t) for t in participant.topics_learn],
-        interests=participant.interests,
-        availability=[AvailabilityWindow.model_validate(w) for w in participant.availability],
-        time_zone=participant.time_zone or employee.time_zone,
-        meeting_formats=participant.meeting_formats,
-        communication_preferences=participant.communication_preferences,
-        languages=participant.languages,
-        mentor_capacity=participant.mentor_capacity,
-        dei_opt_in=participant.dei_opt_in,
-        avoid_employee_ids=participant.avoid_employee_ids,
+        participant_id=participant["id"],
+        programme_id=participant["programme_id"],
+        role="mentor" if participant["role"] == "mentor" else "mentee",
+        status="active" if participant["status"] == "active" else "withdrawn",
+        employee=snapshot_of(employee, chain),
+        survey_version=participant["survey_version"],
+        topics_teach=[TopicSkill.model_validate(t) for t in participant["topics_teach"]],
+        topics_learn=[TopicSkill.model_validate(t) for t in participant["topics_learn"]],
+        interests=participant["interests"],
+        availability=[AvailabilityWindow.model_validate(w) for w in participant["availability"]],
+        time_zone=participant["time_zone"] or employee["time_zone"],
+        meeting_formats=participant["meeting_formats"],
+        communication_preferences=participant["communication_preferences"],
+        languages=participant["languages"],
+        mentor_capacity=participant["mentor_capacity"],
+        dei_opt_in=participant["dei_opt_in"],
+        avoid_employee_ids=participant["avoid_employee_ids"],
         diversity=diversity,
     )
 
@@ -191,6 +213,7 @@ def programme_snapshot(programme: Programme) -> ProgrammeSnapshot:
         "dei_topics": dei_topics(programme.topics),
         "blackout_dates": list(programme.blackout_dates or []),
         "goal_templates": template_ids(list(programme.goal_templates or [])),
+        "job_level_max": MAX_JOB_LEVEL,
     })
 
 

@@ -20,7 +20,7 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import events, repository
@@ -360,6 +360,28 @@ def validate_rows(
             continue
         records[external_id] = (number, record)
     return records
+
+
+_EMPLOYEE_RECORD: TypeAdapter[EmployeeRecord] = TypeAdapter(EmployeeRecord)
+
+
+def employee_problems(record: Mapping[str, Any], today: date
+                      ) -> tuple[EmployeeRecord | None, list[tuple[str, str]]]:
+    """The one check of an employee both HRIS channels apply: the validated record, or
+    every (field, reason) wrong with it, fields named as in the import's columns.
+
+    The import runs a whole file through the same model (`EMPLOYEE_RECORDS`) and
+    `_row_problems` at once; SCIM maps its resource to these columns and calls this:
+    required fields, e-mail format, lengths, the job-level range, time zone, dates
+    and the self-manager rule are the same on both. Manager existence and loops are
+    checked against the mirror by each channel (within the file for the import).
+    """
+    try:
+        validated = _EMPLOYEE_RECORD.validate_python(record)
+    except ValidationError as exc:
+        return None, [_describe(error, IMPORT_COLUMNS) for error in exc.errors()]
+    problems = _row_problems(validated, today)
+    return (None, problems) if problems else (validated, [])
 
 
 def _row_problems(record: EmployeeRecord, today: date) -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ from upward_common.db import bulk_insert
 
 EMPLOYEE = Employee.__table__  # type: ignore[attr-defined]
 PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
+SURVEY_RESPONSE = SurveyResponse.__table__  # type: ignore[attr-defined]
 
 # SQLite caps bound parameters per statement; 500 ids stay well below it.
 _CHUNK = 500
@@ -134,6 +135,28 @@ async def manager_chain(session: AsyncSession, employee: Employee, limit: int = 
         manager = await session.get(Employee, manager_id)
         manager_id = manager.manager_id if manager is not None else None
     return chain
+
+
+async def manager_chains(session: AsyncSession, employees: Iterable[Employee],
+                         limit: int = 50) -> dict[str, list[str]]:
+    """`manager_chain` of many employees, one query per level of the hierarchy."""
+    parent: dict[str, str | None] = {e.id: e.manager_id for e in employees}
+    wanted = {m for m in parent.values() if m is not None and m not in parent}
+    for _ in range(limit):
+        if not wanted:
+            break
+        found = await employees_by_id(session, wanted)
+        parent.update({m: (found[m].manager_id if m in found else None) for m in wanted})
+        wanted = {m for m in parent.values() if m is not None and m not in parent}
+    chains: dict[str, list[str]] = {}
+    for employee_id in list(parent):
+        chain: list[str] = []
+        manager_id = parent[employee_id]
+        while manager_id is not None and manager_id not in chain and len(chain) < limit:
+            chain.append(manager_id)
+            manager_id = parent.get(manager_id)
+        chains[employee_id] = chain
+    return chains
 
 
 async def direct_reports(session: AsyncSession, employee_id: str) -> Sequence[Employee]:
@@ -319,6 +342,37 @@ async def open_card_pairs_of(session: AsyncSession,
         col(CardPair.mentor_participant_id).in_(ids) | col(CardPair.mentee_participant_id).in_(ids),
     )
     return (await session.exec(query)).all()
+
+
+async def active_pairs_of_mentor(session: AsyncSession, mentor_participant_id: str) -> int:
+    """How many active pairs matching announced for this mentor (pair-formed, not ended)."""
+    query = select(func.count()).select_from(CardPair).where(
+        col(CardPair.mentor_participant_id) == mentor_participant_id,
+        col(CardPair.status) == CardPairStatus.ACTIVE)
+    return int((await session.exec(query)).one())
+
+
+async def active_pairs_by_mentor(session: AsyncSession,
+                                 mentor_participant_ids: Iterable[str]) -> dict[str, int]:
+    """`active_pairs_of_mentor` for many mentors; a mentor without one is left out."""
+    wanted = list(dict.fromkeys(mentor_participant_ids))
+    counts: dict[str, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        query = (select(CardPair.mentor_participant_id, func.count())
+                 .where(col(CardPair.mentor_participant_id).in_(chunk),
+                        col(CardPair.status) == CardPairStatus.ACTIVE)
+                 .group_by(col(CardPair.mentor_participant_id)))
+        counts.update({str(mentor): int(n) for mentor, n in (await session.exec(query)).all()})
+    return counts
+
+
+async def insert_participant_rows(session: AsyncSession,
+                                  participants: Sequence[Mapping[str, Any]],
+                                  versions: Sequence[Mapping[str, Any]]) -> None:
+    """New participants and survey versions, in bulk (participants first: foreign keys)."""
+    await bulk_insert(session, PARTICIPANT, participants)
+    await bulk_insert(session, SURVEY_RESPONSE, versions)
 
 
 async def get_card_shortlist(session: AsyncSession,

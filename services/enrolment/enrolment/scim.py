@@ -54,14 +54,13 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import events, imports, repository
-from enrolment.models import EMAIL_PATTERN, MAX_JOB_LEVEL, Employee, new_id
+from enrolment.models import MAX_JOB_LEVEL, Employee, EmployeeRecord, new_id
 from upward_common.events import utcnow
 from upward_common.limits import (
     LONG_LIST_MAX,
     TEXT_MAX,
     Email,
     Identifier,
-    Name,
     Text,
     TimeZoneName,
 )
@@ -292,17 +291,7 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
 
 
-def _date(value: str | None, field: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ScimError(400, f"{field} must be an ISO date (YYYY-MM-DD)", "invalidValue") from exc
-
-
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
-_NAME: TypeAdapter[str] = TypeAdapter(Name)
 _EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 _TEXT: TypeAdapter[str] = TypeAdapter(Text)
 _TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
@@ -343,17 +332,52 @@ def _check_caps(user: Any, enterprise: EnterpriseUser, upward: UpwardUser,
     _capped(_IDENTIFIER, user.external_id, "externalId")
     for index, email in enumerate(user.emails or []):
         _capped(_EMAIL, email.value, f"emails[{index}].value")
-    if user.name is not None:
-        _capped(_NAME, user.name.given_name, "name.givenName")
-        _capped(_NAME, user.name.family_name, "name.familyName")
-    _capped(_NAME, user.title, "title")
     _capped(_TIME_ZONE, core_zone, "timezone")
-    _capped(_NAME, enterprise.department, "department")
     if enterprise.manager is not None:
         _capped(_IDENTIFIER, enterprise.manager.value, "manager.value")
-    _capped(_NAME, upward.location, "location")
-    _capped(_TIME_ZONE, upward.time_zone, "timeZone")
-    _check_strings(_document(user))  # everything else kept as sent
+    # The attributes that become employee columns are checked by `_record` below,
+    # as the file import checks them; everything else is kept as sent.
+    _check_strings(_document(user))
+
+
+# Import columns and the SCIM attributes they come from, to name the attribute.
+SCIM_ATTRIBUTE = {
+    "external_id": "externalId", "email": "emails", "given_name": "name.givenName",
+    "family_name": "name.familyName", "job_title": "title", "job_level": "jobLevel",
+    "department": "department", "manager_external_id": "manager.value",
+    "location": "location", "time_zone": "timeZone", "hire_date": "hireDate",
+    "leave_date": "leaveDate", "active": "active",
+}
+
+
+def _record(user: Any, enterprise: EnterpriseUser, upward: UpwardUser,
+            time_zone: str | None) -> EmployeeRecord:
+    """The resource as an import row, checked by the import's own rules (one validation
+    for both channels); a 400 invalidValue names the SCIM attribute of a problem."""
+    primary = next((e for e in user.emails or [] if e.primary), None)
+    email = (primary or (user.emails or [None])[0])
+    # Without an e-mail, a userName that is one (as most identity providers send it).
+    email_value = email.value if email is not None and email.value else user.user_name
+    name = user.name
+    record: dict[str, Any] = {
+        "external_id": user.external_id or "scim",
+        "email": email_value,
+        "given_name": name.given_name if name else None,
+        "family_name": name.family_name if name else None,
+        "job_title": user.title or None,
+        "job_level": upward.job_level,
+        "department": enterprise.department or None,
+        "location": upward.location or None,
+        "time_zone": time_zone,
+        "hire_date": upward.hire_date,
+        "leave_date": upward.leave_date,
+    }
+    validated, problems = imports.employee_problems(record, utcnow().date())
+    if validated is None:
+        field, reason = problems[0]
+        attribute = SCIM_ATTRIBUTE.get(field.split(".")[0], field)
+        raise ScimError(400, f"{attribute}: {reason}", "invalidValue")
+    return validated
 
 
 # What the HR export owns beside SCIM (README, "Which channel owns what"): a SCIM
@@ -380,36 +404,21 @@ def _columns(user: Any, stored: Mapping[str, Any] | None = None,
             and not imports.known_time_zone(core_zone)):
         core_zone = None
     _check_caps(user, enterprise, upward, core_zone)
-    primary = next((e for e in user.emails or [] if e.primary), None)
-    email = (primary or (user.emails or [None])[0])
-    email_value = email.value if email is not None and email.value else ""
-    if email_value and not EMAIL_PATTERN.match(email_value):
-        raise ScimError(400, f"{email_value!r} is not a valid email address", "invalidValue")
-    today = utcnow().date()
-    hire_on = _date(upward.hire_date, "hireDate")
-    leave_on = _date(upward.leave_date, "leaveDate")
-    if hire_on is not None and hire_on > today:
-        raise ScimError(400, f"hireDate {hire_on} is in the future", "invalidValue")
-    if hire_on and leave_on and leave_on < hire_on:
-        raise ScimError(400, "leaveDate is before hireDate", "invalidValue")
-    if upward.job_level is not None and not 1 <= upward.job_level <= MAX_JOB_LEVEL:
-        raise ScimError(400, f"jobLevel must be between 1 and {MAX_JOB_LEVEL}", "invalidValue")
-    # Both zones were checked above; the extension's wins, the core one fills in.
-    time_zone = upward.time_zone or core_zone
-    name = user.name
+    # The extension's zone wins, the core one fills in.
+    record = _record(user, enterprise, upward, upward.time_zone or core_zone)
     values = {
         "user_name": user.user_name,
-        "email": email_value,
-        "given_name": name.given_name if name and name.given_name else "",
-        "family_name": name.family_name if name and name.family_name else "",
-        "job_title": user.title or None,
-        "department": enterprise.department or None,
+        "email": record["email"],
+        "given_name": record["given_name"],
+        "family_name": record["family_name"],
+        "job_title": record.get("job_title"),
+        "department": record.get("department"),
         "manager_id": enterprise.manager.value if enterprise.manager else None,
-        "job_level": upward.job_level,
-        "hire_on": hire_on,
-        "leave_on": leave_on,
-        "location": upward.location or None,
-        "time_zone": time_zone,
+        "job_level": record.get("job_level"),
+        "hire_on": record.get("hire_date"),
+        "leave_on": record.get("leave_date"),
+        "location": record.get("location"),
+        "time_zone": record.get("time_zone"),
         "active": True if user.active is None else user.active,
     }
     if keep is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,10 +32,12 @@ from enrolment.models import (
     SurveyChange,
     SurveyResponse,
     new_id,
+    new_ids,
 )
 from upward_common.auth import Principal, Role
 from upward_common.batch import Missing, collect
-from upward_common.events import utcnow
+from upward_common.events import ParticipantEnrolled, ParticipantUpdated, utcnow
+from upward_common.outbox import emit_many
 from upward_common.problems import Problem, conflict, invalid, not_found
 
 # --- employees -------------------------------------------------------------------
@@ -364,21 +366,32 @@ def _refuse_consent_for_others(given: Sequence[str]) -> None:
 _SURVEY_FIELDS = frozenset(SurveyAnswers.model_fields) - {"diversity_consent"}
 
 
-def _apply_survey(participant: Participant, values: dict[str, Any], consent: bool) -> None:
-    now = utcnow()
-    for key, value in values.items():
-        setattr(participant, key, value)
+_ANSWERS = tuple(key for key in SurveyAnswers.model_fields if key != "diversity_consent")
+
+
+def _survey_columns(values: Mapping[str, Any], consent: bool,
+                    consented_at: datetime | None, now: datetime) -> dict[str, Any]:
+    """The participant columns normalised answers set (diversity kept only with consent)."""
+    columns = dict(values)
     if values.get("diversity") is None:
-        participant.diversity = None
-        participant.diversity_consent_at = None
-    elif consent and participant.diversity_consent_at is None:
-        participant.diversity_consent_at = now
-    participant.survey_updated_at = now
+        columns["diversity"] = None
+        columns["diversity_consent_at"] = None
+    elif consent and consented_at is None:
+        columns["diversity_consent_at"] = now
+    columns["survey_updated_at"] = now
+    return columns
+
+
+def _apply_survey(participant: Participant, values: dict[str, Any], consent: bool,
+                  *, now: datetime | None = None) -> None:
+    columns = _survey_columns(values, consent, participant.diversity_consent_at,
+                              now or utcnow())
+    for key, value in columns.items():
+        setattr(participant, key, value)
 
 
 def _survey_answers(participant: Participant) -> dict[str, Any]:
-    return {key: getattr(participant, key) for key in SurveyAnswers.model_fields
-            if key != "diversity_consent"}
+    return {key: getattr(participant, key) for key in _ANSWERS}
 
 
 async def _record_version(session: AsyncSession, participant: Participant) -> None:
@@ -541,6 +554,7 @@ async def _store_survey(session: AsyncSession, participant: Participant,
         raise conflict("The programme is closed", field="programme_id")
     employee = await _employee_for(session, participant.employee_id)
     values = _normalise_survey(programme, employee, participant.role, answers)
+    await _check_mentor_capacity(session, participant, values)
     consent = answers.diversity_consent
     if by_admin:
         values["diversity"] = participant.diversity
@@ -553,6 +567,33 @@ async def _store_survey(session: AsyncSession, participant: Participant,
     await _record_version(session, participant)
     await events.participant_updated(session, participant, employee, programme)
     return participant
+
+
+async def _check_mentor_capacity(session: AsyncSession, participant: Participant,
+                                 values: Mapping[str, Any]) -> None:
+    """A mentor cannot take fewer mentees than the active pairs they have (409).
+
+    The active pairs are the ones matching announced (pair-formed, not yet ended or
+    declined): enrolment never reads matching's tables. Only a lowered capacity is
+    checked, so other answers still change for a mentor already over it.
+    """
+    if _lowers_capacity(participant, values):
+        _refuse_below_active_pairs(
+            participant, values, await repository.active_pairs_of_mentor(session, participant.id))
+
+
+def _lowers_capacity(participant: Participant, values: Mapping[str, Any]) -> bool:
+    capacity = values.get("mentor_capacity")
+    return (participant.role == "mentor" and capacity is not None
+            and capacity < participant.mentor_capacity)
+
+
+def _refuse_below_active_pairs(participant: Participant, values: Mapping[str, Any],
+                               active: int) -> None:
+    capacity = values.get("mentor_capacity")
+    if _lowers_capacity(participant, values) and capacity is not None and capacity < active:
+        raise conflict(f"mentor_capacity {capacity} is below this mentor's {active} active "
+                       "pairs; end a pair first", field="mentor_capacity")
 
 
 async def survey_history(
@@ -674,67 +715,147 @@ async def import_participants(
     session: AsyncSession, *, user: Principal, programme_id: str,
     rows: Sequence[tuple[int, Mapping[str, Any]]],
 ) -> ParticipantImportReport:
-    """Enrol opted-in people from a survey run elsewhere; a record without consent is rejected."""
+    """Enrol opted-in people from a survey run elsewhere; a record without consent is rejected.
+
+    Set-based, like the employee import: the records are checked in memory against
+    one read of the people, participations and active pairs they name, then the new
+    participants, their survey versions and the events land in bulk writes. A rejected
+    record writes nothing; the report and events are those of a record-by-record run.
+    """
     programme = await get_programme(session, programme_id=programme_id)
     if programme.status not in (ProgrammeStatus.DRAFT, ProgrammeStatus.OPEN):
         raise conflict(f"Programme is {programme.status}; imports need draft or open",
                        field="programme_id")
+    with imports.paused_gc():
+        return await _import_participants(session, user=user, programme=programme, rows=rows)
+
+
+def _rejected(report: ParticipantImportReport, number: int, error: Exception) -> None:
+    if isinstance(error, ValidationError):
+        field, reason = imports.first_error(error)
+        report.errors.append(RejectedRow(row=number, field=field, reason=reason))
+    elif isinstance(error, Problem):
+        report.errors.append(RejectedRow(row=number, field=error.field or "row",
+                                         reason=error.detail))
+    else:  # pragma: no cover - only the two above are raised
+        raise error
+
+
+async def _import_participants(
+    session: AsyncSession, *, user: Principal, programme: Programme,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+) -> ParticipantImportReport:
     report = ParticipantImportReport()
     now = utcnow()
-    seen: set[tuple[str, str]] = set()
+    records: list[tuple[int, ParticipantImportRecord]] = []
     for number, raw in rows:
         try:
             record = ParticipantImportRecord.model_validate(raw)
             if record.consent_at > now:
                 raise invalid("consent_at", "consent_at is in the future")
-            employee = await _import_employee(session, record)
-            if (employee.id, record.role) in seen:
+            records.append((number, record))
+        except (ValidationError, Problem) as error:
+            _rejected(report, number, error)
+
+    # One read of everything the records refer to.
+    by_id = await repository.employees_by_id(
+        session, [r.employee_id for _, r in records if r.employee_id])
+    by_external = await repository.employees_by_external_id(
+        session, list(dict.fromkeys(r.external_id for _, r in records
+                                    if not r.employee_id and r.external_id)))
+    participations = await repository.list_participants(session, programme.id)
+    existing = {(p.employee_id, p.role): p for p in participations}
+    active_roles: dict[str, int] = {}
+    for p in participations:
+        if p.status == ParticipantStatus.ACTIVE:
+            active_roles[p.employee_id] = active_roles.get(p.employee_id, 0) + 1
+    enrolled = sum(active_roles.values())
+    pairs = await repository.active_pairs_by_mentor(
+        session, [p.id for p in participations if p.role == "mentor"])
+
+    # New participants are plain rows (building ORM objects costs more than the
+    # rest of a record's work); changed ones are the loaded objects.
+    template = Participant(programme_id=programme.id, employee_id="", role="mentee",
+                           source="import", enrolled_at=now,
+                           enrolled_by=_subject(user)).model_dump()
+    template["status"] = ParticipantStatus.ACTIVE.value
+    added: list[dict[str, Any]] = []
+    changed: list[Participant] = []
+    ordered: list[tuple[type[ParticipantEnrolled | ParticipantUpdated],
+                        Participant | dict[str, Any], Employee]] = []
+    seen: set[tuple[str, str]] = set()
+    for number, record in records:
+        try:
+            if record.employee_id:
+                employee = by_id.get(record.employee_id)
+                field, ident = "employee_id", record.employee_id
+            else:
+                assert record.external_id is not None
+                employee = by_external.get(record.external_id)
+                field, ident = "external_id", record.external_id
+            if employee is None:
+                raise invalid(field, f"no employee {ident}")
+            key = (employee.id, str(record.role))
+            if key in seen:
                 raise invalid("employee_id", "this person and role appear twice in the file")
             _check_eligibility(programme, employee, record.role)
-            existing = await repository.find_participant(
-                session, programme_id=programme.id, employee_id=employee.id, role=record.role)
-            # Every check below runs before the record's first write, so a rejected
+            # Every check runs before the record's first change, so a rejected
             # record leaves nothing behind.
-            if existing is None:
-                await _join(session, programme=programme, employee=employee,
-                            role=record.role, answers=record, source="import",
-                            consent_at=record.consent_at, enrolled_by=_subject(user))
+            current = existing.get(key)
+            if current is None:
+                values = _normalise_survey(programme, employee, record.role, record)
+                if not programme.mutual and active_roles.get(employee.id, 0):
+                    raise conflict("Only a mutual programme lets someone enrol both as mentor "
+                                   "and as mentee", field="role")
+                if programme.capacity is not None and enrolled >= programme.capacity:
+                    raise conflict(f"The programme is full ({programme.capacity} "
+                                   "participants)", field="programme_id")
+                row = template.copy()
+                row.update(employee_id=employee.id, role=record.role,
+                           consent_at=record.consent_at)
+                row.update(_survey_columns(values, record.diversity_consent, None, now))
+                added.append(row)
+                ordered.append((ParticipantEnrolled, row, employee))
+                active_roles[employee.id] = active_roles.get(employee.id, 0) + 1
+                enrolled += 1
                 report.enrolled += 1
             else:
-                if existing.status != ParticipantStatus.ACTIVE:
+                if current.status != ParticipantStatus.ACTIVE:
                     raise conflict("this participant has withdrawn", field="employee_id")
                 values = _normalise_survey(programme, employee, record.role, record)
-                if any(getattr(existing, k) != v for k, v in values.items()):
-                    _apply_survey(existing, values, record.diversity_consent)
-                    existing.survey_version += 1
-                    existing.consent_at = record.consent_at
-                    await session.flush()
-                    await _record_version(session, existing)
-                    await events.participant_updated(session, existing, employee, programme)
+                _refuse_below_active_pairs(current, values, pairs.get(current.id, 0))
+                if any(getattr(current, k) != v for k, v in values.items()):
+                    _apply_survey(current, values, record.diversity_consent, now=now)
+                    current.survey_version += 1
+                    current.consent_at = record.consent_at
+                    changed.append(current)
+                    ordered.append((ParticipantUpdated, current, employee))
                     report.updated += 1
-            seen.add((employee.id, record.role))
-        except ValidationError as exc:
-            field, reason = imports.first_error(exc)
-            report.errors.append(RejectedRow(row=number, field=field, reason=reason))
-        except Problem as problem:
-            report.errors.append(RejectedRow(row=number, field=problem.field or "row",
-                                             reason=problem.detail))
+            seen.add(key)
+        except (ValidationError, Problem) as error:
+            _rejected(report, number, error)
+    report.errors.sort(key=lambda e: e.row)
     report.rejected = len(report.errors)
+
+    # New ids grow in file order: the rows land in key order (see `new_ids`).
+    for row, participant_id in zip(added, new_ids(len(added)), strict=True):
+        row["id"] = participant_id
+    await session.flush()  # the changed participants, in one executemany
+    versioned = [*added, *map(events.participant_row, changed)]
+    await repository.insert_participant_rows(session, added, [
+        {"id": version_id, "participant_id": row["id"], "version": row["survey_version"],
+         "answers": {key: row[key] for key in _ANSWERS}, "submitted_at": now}
+        for row, version_id in zip(versioned, new_ids(len(versioned)), strict=True)])
+    chains = await repository.manager_chains(
+        session, list({e.id: e for _, _, e in ordered}.values()))
+    dumped: dict[str, dict[str, Any]] = {}
+    await emit_many(session, [
+        kind(participant=events.participant_state_of(
+            p if isinstance(p, dict) else events.participant_row(p),
+            dumped.get(e.id) or dumped.setdefault(e.id, e.model_dump()), programme,
+            chains[e.id]), occurred_at=now)
+        for kind, p, e in ordered])
     return report
-
-
-async def _import_employee(session: AsyncSession, record: ParticipantImportRecord) -> Employee:
-    employee = None
-    if record.employee_id:
-        employee = await repository.get_employee(session, record.employee_id)
-        field, ident = "employee_id", record.employee_id
-    else:
-        assert record.external_id is not None
-        employee = await repository.employee_by_external_id(session, record.external_id)
-        field, ident = "external_id", record.external_id
-    if employee is None:
-        raise invalid(field, f"no employee {ident}")
-    return employee
 
 
 # --- the caller's own participations -------------------------------------------------

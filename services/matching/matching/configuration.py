@@ -67,7 +67,13 @@ async def put_config(session: AsyncSession, *, programme_id: str,
     config.allow_shared_manager = data.allow_shared_manager
     config.max_time_zone_hours = data.max_time_zone_hours
     config.min_overlap_hours = data.min_overlap_hours
-    config.ideal_level_gap = data.ideal_level_gap
+    widest = programme.job_level_max - 1
+    if data.ideal_level_gap is not None and data.ideal_level_gap > widest:
+        raise invalid("ideal_level_gap", f"ideal_level_gap is at most {widest} on this "
+                                         f"deployment's job-level scale (1 to "
+                                         f"{programme.job_level_max})")
+    config.ideal_level_gap = (scoring.default_ideal_level_gap(programme.job_level_max)
+                              if data.ideal_level_gap is None else data.ideal_level_gap)
     config.ideal_overlap_hours = data.ideal_overlap_hours
     config.dei_topics = list(data.dei_topics)
     config.diversity_attribute = data.diversity_attribute

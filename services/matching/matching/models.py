@@ -47,6 +47,8 @@ class MatchingProgramme(SQLModel, table=True):
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     # The catalogue's DEI topics, as enrolment defines them (programme.updated).
     dei_topics: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # The deployment's job-level scale, 1 to this (enrolment's setting, programme.updated).
+    job_level_max: int = Field(default=20, sa_column_kwargs={"server_default": "20"})
     known: bool = False
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped whenever the pool's people or rules change: it keys the feature cache.
@@ -308,7 +310,9 @@ class MatchingConfigUpdate(BaseModel):
                                                       allow_inf_nan=False)
     min_overlap_hours: float | None = PydanticField(default=None, ge=0, le=168,
                                                     allow_inf_nan=False)
-    ideal_level_gap: int = PydanticField(default=4, ge=1, le=19)
+    # None: the default for the deployment's job-level scale (`default_ideal_level_gap`);
+    # at most the scale's widest gap (checked against the programme's scale).
+    ideal_level_gap: int | None = PydanticField(default=None, ge=1, le=999)
     ideal_overlap_hours: float = PydanticField(default=3.0, gt=0, le=40, allow_inf_nan=False)
     dei_topics: list[Tag] = PydanticField(default=[], max_length=LIST_MAX)
     # The key of a self-declared attribute (`under_represented`, `gender`...).
@@ -332,7 +336,7 @@ class MatchingConfigChange(BaseModel):
                                                       allow_inf_nan=False)
     min_overlap_hours: float | None = PydanticField(default=None, ge=0, le=168,
                                                     allow_inf_nan=False)
-    ideal_level_gap: int | None = PydanticField(default=None, ge=1, le=19)
+    ideal_level_gap: int | None = PydanticField(default=None, ge=1, le=999)
     ideal_overlap_hours: float | None = PydanticField(default=None, gt=0, le=40,
                                                       allow_inf_nan=False)
     dei_topics: list[Tag] | None = PydanticField(default=None, max_length=LIST_MAX)

@@ -65,7 +65,8 @@ def rules_for(programme: MatchingProgramme, config: MatchingConfig | None,
         weights.update(config.weights)
     # One definition of DEI topics: the programme's (enrolment's, from its events), unless
     # an admin set the programme's list; the default only while neither is known.
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"ideal_level_gap": scoring.default_ideal_level_gap(
+        programme.job_level_max)}
     if programme.dei_topics:
         extra["dei_topics"] = tuple(programme.dei_topics)
     if config is not None:

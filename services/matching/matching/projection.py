@@ -54,6 +54,7 @@ async def apply_programme(
     row.diversity_objective = programme.diversity_objective
     row.topics = list(programme.topics)
     row.dei_topics = list(programme.dei_topics)
+    row.job_level_max = programme.job_level_max
     row.known = True
     row.occurred_at = occurred_at
     row.revision += 1

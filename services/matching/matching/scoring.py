@@ -123,6 +123,12 @@ class Person:
     diversity: Mapping[str, str] | None = None
 
 
+def default_ideal_level_gap(job_level_max: int = 20) -> int:
+    """The level gap that earns full level-gap points unless a programme sets its own:
+    4 on the 1-20 scale, the same share of another scale (at least 1)."""
+    return max(1, round((job_level_max - 1) * 4 / 19))
+
+
 @dataclass(frozen=True)
 class Rules:
     """A programme's rules and scoring configuration."""
