@@ -13,8 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from sqlmodel import select
 
 from analytics import health
+from analytics.models import Participant
 from analytics.surveys import MIN_GROUP, Cell, cell_counts
 from tests.analytics.test_service import analytics_database, messages
 from tests.analytics.test_surveys import derivable_small_groups, linearly_derivable
@@ -22,6 +24,7 @@ from tests.support.databases import DatabaseFactory
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
 from upward_common.events import (
+    EmployeeErased,
     EmployeeSnapshot,
     EmployeeUpdated,
     EventData,
@@ -254,6 +257,19 @@ async def test_diversity_only_where_a_programme_opts_in_and_only_in_cells_of_fiv
     assert hidden == {("mentor", "f"), ("mentor", "m"), ("mentee", "f"), ("mentee", "m")}
     assert all(c.people is None for c in d.diversity if c.suppressed)
     assert (off.diversity_objective, off.diversity) == (False, [])
+
+
+async def test_an_erased_participant_leaves_no_diversity_attributes(
+    databases: DatabaseFactory,
+) -> None:
+    async with analytics_database(databases, "healtherased") as (_, consumer):
+        for message in messages([*diverse("div", [("mentor", "f")] * 2),
+                                 EmployeeErased(employee_id="e-div-0", occurred_at=day(2, 1))]):
+            await consumer.handle_batch(cast(Any, [message]))
+        async with consumer.sessionmaker() as session:
+            kept = {row.id: row.diversity for row in (
+                await session.exec(select(Participant))).all()}
+    assert kept == {"div-0": None, "div-1": {"gender": "f"}}
 
 
 @pytest.mark.parametrize("seed", range(25))

@@ -660,6 +660,8 @@ FIELDS: list[Field] = [
        "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
     _q("query", "programmeHealth", f"{A} GET /api/v1/programmes/{{programme_id}}/health",
        "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
+    _q("query", "healthReport", f"{A} GET /api/v1/health/report", "",
+       '(department: "Sales")', lambda w: {}),
     _q("query", "programmeRetention",
        f"{A} GET /api/v1/programmes/{{programme_id}}/retention", "$p: ID!",
        '(programmeId: $p, windowMonths: 12, asOf: "2026-06-30")', lambda w: {"p": _p(w)}),
