@@ -804,6 +804,96 @@ class ProgrammeHealthPublic(Shape):
     interest_trend: list[MonthCountPublic] = []
 
 
+class FunnelStepPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    invited: int | None = None
+    opted_in: int = 0
+    profiled: int = 0
+    matched: int = 0
+    active: int = 0
+    completed: int = 0
+    withdrawn: int = 0
+
+
+class TimeToMatchPublic(Shape):
+    role: Literal["mentor", "mentee"]
+    matched: int = 0
+    median_days: float | None = None
+    p90_days: float | None = None
+
+
+class PairFiguresPublic(Shape):
+    formed: int = 0
+    active: int = 0
+    at_risk: int = 0
+    ended: list[EndedPairsPublic] = []
+
+
+class SessionFiguresPublic(Shape):
+    planned: int = 0
+    held: int = 0
+    cancelled: int = 0
+    attendance_rate: float | None = None
+    mentoring_hours: float = 0.0
+
+
+class RatingFiguresPublic(Shape):
+    rated: int = 0
+    mean: float | None = None
+    distribution: list[ValueCountPublic] = []
+    fit_good: int = 0
+    fit_poor: int = 0
+    matching_score_mean: float | None = None
+
+
+class TopicCountPublic(Shape):
+    topic: str
+    sessions: int
+
+
+class GoalFiguresPublic(Shape):
+    set: int = 0
+    active: int = 0
+    achieved: int = 0
+    missed: int = 0
+    progress_mean: float | None = None
+
+
+class LeadershipPublic(Shape):
+    senior_min_level: int
+    senior_employees: int = 0
+    taking_part: int = 0
+    share: float | None = None
+
+
+class DiversityCellPublic(Shape):
+    attribute: str
+    role: str | None
+    value: str | None
+    suppressed: bool
+    people: int | None
+
+
+class HealthReportPublic(Shape):
+    programme_id: str | None
+    start: date | None
+    end: date | None
+    department: str | None
+    level_band: str | None
+    funnel: list[FunnelStepPublic]
+    time_to_match: list[TimeToMatchPublic]
+    pairs: PairFiguresPublic
+    sessions: SessionFiguresPublic
+    ratings: RatingFiguresPublic
+    topics: list[TopicCountPublic]
+    goals: GoalFiguresPublic
+    interest_trend: list[MonthCountPublic]
+    leadership: LeadershipPublic
+    diversity_objective: bool
+    min_group: int = 5
+    diversity: list[DiversityCellPublic]
+
+
 # --- what the gateway sends (None is left out, so each service applies its own default) --
 
 
@@ -1580,6 +1670,21 @@ class AnalyticsClient(ServiceClient):
         """Retention across every programme (admins)."""
         return await self._one(ProgrammeRetentionPublic, "GET", "/retention",
                                params=_retention_params(window_months, as_of))
+
+
+    async def health_report(self, programme_id: str | None, *, start: date | None,
+                            end: date | None, department: str | None,
+                            level_band: str | None) -> HealthReportPublic:
+        """Programme health in depth, of one programme or all, for a cut (admins)."""
+        params = {key: value for key, value in (
+            ("from", start.isoformat() if start else None),
+            ("to", end.isoformat() if end else None),
+            ("department", department), ("level_band", level_band)) if value is not None}
+        if programme_id is None:
+            return await self._one(HealthReportPublic, "GET", "/health/report", params=params)
+        return await self._one(HealthReportPublic, "GET",
+                               "/programmes/{programme_id}/health/report",
+                               programme_id=programme_id, params=params)
 
 
 def _retention_params(window_months: int, as_of: date | None) -> dict[str, str | int]:

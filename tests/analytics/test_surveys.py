@@ -3,6 +3,8 @@ or more, and no published cut gives a smaller group away by differencing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from analytics.config import DEV_PULSE_SURVEY_SECRET, AnalyticsSettings
+from analytics.health import CSV_HEADER
 from analytics.surveys import MIN_GROUP, Cell, Profile, cell_counts, suppressed_cells
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
@@ -387,6 +390,16 @@ async def test_results_are_published_for_groups_of_five_with_complementary_suppr
             path = f"/api/v1/programmes/{programme_id}/pulse-surveys"
             small = (await client.get(f"{path}/{few}/results")).json()
             assert small["suppressed"] is True and small["questions"] == []
+            # The CSV export applies the same suppression.
+            small_csv = await client.get(f"{path}/{few}/results.csv")
+            assert small_csv.status_code == 200
+            assert small_csv.headers["content-type"].startswith("text/csv")
+            assert list(csv.reader(io.StringIO(small_csv.text))) == [
+                list(CSV_HEADER), ["cut", "", "suppressed", "true", "", ""]]
+            many_csv = list(csv.reader(io.StringIO(
+                (await client.get(f"{path}/{many}/results.csv")).text)))
+            assert ["cut", "", "respondents", "26", "", ""] in many_csv
+            assert ["q4", "text", "", "idea 00", "", ""] in many_csv
 
             published: dict[Cell, int] = {}
             shown: dict[Cell, dict[str, Any]] = {}

@@ -861,7 +861,43 @@ def fake_analytics(recorder: Recorder) -> FastAPI:
         user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
         return _retention(None, window_months, as_of)
 
+    @app.get("/api/v1/programmes/{programme_id}/health/report")
+    async def health_report(programme_id: str, request: Request,
+                            user: CurrentUser) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return _health_report(programme_id, dict(request.query_params))
+
+    @app.get("/api/v1/health/report")
+    async def health_report_everywhere(request: Request, user: CurrentUser) -> dict[str, Any]:
+        user.require(Role.HR_ADMIN, Role.PROGRAMME_MANAGER)
+        return _health_report(None, dict(request.query_params))
+
     return app
+
+
+def _health_report(programme_id: str | None, params: dict[str, str]) -> dict[str, Any]:
+    return {"programme_id": programme_id, "start": params.get("from"), "end": params.get("to"),
+            "department": params.get("department"), "level_band": params.get("level_band"),
+            "funnel": [{"role": "mentor", "invited": None, "opted_in": 6, "profiled": 5,
+                        "matched": 4, "active": 5, "completed": 1, "withdrawn": 1}],
+            "time_to_match": [{"role": "mentee", "matched": 4, "median_days": 9.5,
+                               "p90_days": 20.0}],
+            "pairs": {"formed": 4, "active": 3, "at_risk": 1,
+                      "ended": [{"reason": "completed", "pairs": 1}]},
+            "sessions": {"planned": 8, "held": 6, "cancelled": 2, "attendance_rate": 0.75,
+                         "mentoring_hours": 6.0},
+            "ratings": {"rated": 5, "mean": 4.2, "distribution": [{"value": "5", "count": 2}],
+                        "fit_good": 4, "fit_poor": 1, "matching_score_mean": 0.71},
+            "topics": [{"topic": "python", "sessions": 3}],
+            "goals": {"set": 3, "active": 1, "achieved": 1, "missed": 1, "progress_mean": 50.0},
+            "interest_trend": [{"month": "2026-01", "opt_ins": 6}],
+            "leadership": {"senior_min_level": 7, "senior_employees": 10, "taking_part": 2,
+                           "share": 0.2},
+            "diversity_objective": True, "min_group": 5,
+            "diversity": [{"attribute": "gender", "role": None, "value": None,
+                           "suppressed": False, "people": 6},
+                          {"attribute": "gender", "role": "mentor", "value": "f",
+                           "suppressed": True, "people": None}]}
 
 
 def _health(programme_id: str) -> dict[str, Any]:

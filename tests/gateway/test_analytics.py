@@ -54,3 +54,38 @@ async def test_several_programmes_health_is_one_call(
                          "interestTrend": [{"month": "2026-01", "optIns": 7}]}
     assert data["b"] == {"programmeId": "prog2", "pairsEnded": [{"reason": "completed"}]}
     assert stack.recorders["analytics"].paths() == ["/api/v1/batch/programme-health"]
+
+
+async def test_health_in_depth_of_one_programme_or_all_reaches_its_own_route(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    query = """{ programmeHealth(programmeId: "prog1") {
+                   report(from: "2026-01-01", to: "2026-03-31", levelBand: LEVELS_7_AND_UP) {
+                     programmeId start end levelBand funnel { role optedIn invited }
+                     timeToMatch { role medianDays p90Days } pairs { atRisk ended { reason } }
+                     sessions { attendanceRate } ratings { mean fitPoor distribution { value } }
+                     topics { topic sessions } goals { achieved progressMean }
+                     leadership { seniorMinLevel share }
+                     diversity { role value suppressed people } } }
+                 healthReport(department: "Sales") { programmeId department pairs { formed } } }"""
+    response = await stack.graphql(query, token=token("hr_admin"))
+
+    data = response.json()["data"]
+    report = data["programmeHealth"]["report"]
+    assert (report["programmeId"], report["start"], report["end"], report["levelBand"]) == (
+        "prog1", "2026-01-01", "2026-03-31", "7+")
+    assert report["funnel"] == [{"role": "MENTOR", "optedIn": 6, "invited": None}]
+    assert report["timeToMatch"] == [{"role": "MENTEE", "medianDays": 9.5, "p90Days": 20.0}]
+    assert report["pairs"] == {"atRisk": 1, "ended": [{"reason": "completed"}]}
+    assert report["ratings"] == {"mean": 4.2, "fitPoor": 1, "distribution": [{"value": "5"}]}
+    assert report["leadership"] == {"seniorMinLevel": 7, "share": 0.2}
+    assert report["diversity"][1] == {"role": "mentor", "value": "f", "suppressed": True,
+                                      "people": None}
+    assert data["healthReport"] == {"programmeId": None, "department": "Sales",
+                                    "pairs": {"formed": 4}}
+    calls = sorted((c.path, c.query) for c in stack.recorders["analytics"].calls
+                   if c.path.endswith("/report"))
+    assert calls == [
+        ("/api/v1/health/report", "department=Sales"),
+        ("/api/v1/programmes/prog1/health/report",
+         "from=2026-01-01&to=2026-03-31&level_band=7%2B")]

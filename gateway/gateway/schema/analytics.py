@@ -279,6 +279,16 @@ class MonthCount:
     opt_ins: int = strawberry.field(description="Participants who enrolled that month.")
 
 
+PeriodStart = Annotated[date | None, strawberry.argument(
+    name="from", description="The period's first day (UTC).")]
+PeriodEnd = Annotated[date | None, strawberry.argument(
+    name="to", description="The period's last day (UTC, included).")]
+HealthDepartment = Annotated[str | None, described(
+    "Only participants of this department (`unknown`: none known), and their pairs.")]
+HealthLevelBand = Annotated[LevelBand | None, described(
+    "Only participants of this job level band, and their pairs.")]
+
+
 @strawberry.type(description="How healthy a programme is, from events: funnel, pairs, "
                              "sessions, attendance, hours and interest over time.")
 class ProgrammeHealth:
@@ -297,6 +307,15 @@ class ProgrammeHealth:
     interest_trend: list[MonthCount] = strawberry.field(
         description="Opt-ins per month, oldest first (months without any are left out).")
 
+    @strawberry.field(description="The programme's health in depth, for a period, "
+                                  "department or level band (admins).")
+    async def report(
+        self, info: Info, start: PeriodStart = None, end: PeriodEnd = None,
+        department: HealthDepartment = None, level_band: HealthLevelBand = None,
+    ) -> HealthReport:
+        return await _health_report(info, str(self.programme_id), start, end, department,
+                                    level_band)
+
     @classmethod
     def of(cls, h: clients.ProgrammeHealthPublic) -> ProgrammeHealth:
         return cls(
@@ -310,6 +329,163 @@ class ProgrammeHealth:
             mentoring_hours=h.mentoring_hours,
             interest_trend=[MonthCount(month=m.month, opt_ins=m.opt_ins)
                             for m in h.interest_trend])
+
+
+async def _health_report(info: Info, programme_id: str | None, start: date | None,
+                         end: date | None, department: str | None,
+                         level_band: LevelBand | None) -> HealthReport:
+    if programme_id is not None:
+        identifier(programme_id, field="programme_id")
+    return HealthReport.of(await info.context.analytics.health_report(
+        programme_id, start=start, end=end, department=department,
+        level_band=plain(level_band)))
+
+
+@strawberry.type(description="Of a role's participants who opted in (in the period), how "
+                             "far they got.")
+class FunnelStep:
+    role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
+    invited: int | None = strawberry.field(
+        description="Always null: no event carries invitations.")
+    opted_in: int = strawberry.field(description="Participants who opted in.")
+    profiled: int = strawberry.field(description="Of them, with profile answers.")
+    matched: int = strawberry.field(description="Of them, in a formed pair.")
+    active: int = strawberry.field(description="Of them, active now.")
+    completed: int = strawberry.field(description="Of them, in a pair that completed.")
+    withdrawn: int = strawberry.field(description="Of them, withdrawn.")
+
+
+@strawberry.type(description="Days from opt-in to the pair's formation (pairs formed in "
+                             "the period).")
+class TimeToMatch:
+    role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
+    matched: int = strawberry.field(description="Participants matched.")
+    median_days: float | None = strawberry.field(description="The median wait, in days.")
+    p90_days: float | None = strawberry.field(
+        description="The 90th percentile wait (nearest rank), in days.")
+
+
+@strawberry.type(description="Pairs formed, active and at risk at the period's end, ended.")
+class PairFigures:
+    formed: int = strawberry.field(description="Pairs formed in the period.")
+    active: int = strawberry.field(description="Pairs active at the period's end.")
+    at_risk: int = strawberry.field(description="Of the active, flagged at risk.")
+    ended: list[EndedPairs] = strawberry.field(description="Pairs ended, by reason.")
+
+
+@strawberry.type(description="Sessions of the period.")
+class SessionFigures:
+    planned: int = strawberry.field(description="Planned and not cancelled.")
+    held: int = strawberry.field(description="Held.")
+    cancelled: int = strawberry.field(description="Cancelled.")
+    attendance_rate: float | None = strawberry.field(description="Held / (held + cancelled).")
+    mentoring_hours: float = strawberry.field(description="Hours of the sessions held.")
+
+
+@strawberry.type(description="Members' session ratings and fit reports; matching's score.")
+class RatingFigures:
+    rated: int = strawberry.field(description="Session logs with a rating.")
+    mean: float | None = strawberry.field(description="The mean rating (1-5).")
+    distribution: list[ValueCount] = strawberry.field(description="Ratings 1 to 5.")
+    fit_good: int = strawberry.field(description="Logs reporting a good fit.")
+    fit_poor: int = strawberry.field(description="Logs reporting a poor fit.")
+    matching_score_mean: float | None = strawberry.field(
+        description="The mean matching score of the pairs formed.")
+
+
+@strawberry.type(description="How many session logs covered a topic.")
+class TopicCount:
+    topic: str = strawberry.field(description="The topic.")
+    sessions: int = strawberry.field(description="Session logs naming it.")
+
+
+@strawberry.type(description="Goals by their latest update in the period.")
+class GoalFigures:
+    set: int = strawberry.field(description="Goals.")
+    active: int = strawberry.field(description="Still active.")
+    achieved: int = strawberry.field(description="Achieved.")
+    missed: int = strawberry.field(description="Missed.")
+    progress_mean: float | None = strawberry.field(description="Mean progress, percent.")
+
+
+@strawberry.type(description="Senior leaders taking part.")
+class Leadership:
+    senior_min_level: int = strawberry.field(
+        description="The job level from which an employee counts as a senior leader.")
+    senior_employees: int = strawberry.field(description="Senior leaders employed.")
+    taking_part: int = strawberry.field(description="Of them, taking part.")
+    share: float | None = strawberry.field(description="taking_part / senior_employees.")
+
+
+@strawberry.type(description="Participants with a diversity attribute's value; a suppressed "
+                             "cell (under 5, or giving one away) has no count.")
+class DiversityCell:
+    attribute: str = strawberry.field(description="The attribute.")
+    role: str | None = strawberry.field(description="The role; null for all.")
+    value: str | None = strawberry.field(description="The value; null for all.")
+    suppressed: bool = strawberry.field(description="Whether the count is withheld.")
+    people: int | None = strawberry.field(description="Participants; null when suppressed.")
+
+
+@strawberry.type(description="Programme health in depth, of one programme or all, for a "
+                             "period, department or level band.")
+class HealthReport:
+    programme_id: strawberry.ID | None = strawberry.field(
+        description="The programme; null across programmes.")
+    start: date | None = strawberry.field(description="The period's first day.")
+    end: date | None = strawberry.field(description="The period's last day.")
+    department: str | None = strawberry.field(description="The department cut, if any.")
+    level_band: str | None = strawberry.field(description="The level band cut, if any.")
+    funnel: list[FunnelStep] = strawberry.field(description="The enrolment funnel by role.")
+    time_to_match: list[TimeToMatch] = strawberry.field(description="Time to match by role.")
+    pairs: PairFigures = strawberry.field(description="Pairs.")
+    sessions: SessionFigures = strawberry.field(description="Sessions.")
+    ratings: RatingFigures = strawberry.field(description="Ratings and pairing fit.")
+    topics: list[TopicCount] = strawberry.field(description="Topics covered, most first.")
+    goals: GoalFigures = strawberry.field(description="Goals.")
+    interest_trend: list[MonthCount] = strawberry.field(description="Opt-ins per month.")
+    leadership: Leadership = strawberry.field(description="Leadership engagement.")
+    diversity_objective: bool = strawberry.field(
+        description="Whether a programme covered opted in to a diversity objective.")
+    min_group: int = strawberry.field(description="The smallest cell published.")
+    diversity: list[DiversityCell] = strawberry.field(
+        description="Participants' diversity, only with an objective, cells of 5 or more.")
+
+    @classmethod
+    def of(cls, h: clients.HealthReportPublic) -> HealthReport:
+        p, s, r, g, ld = h.pairs, h.sessions, h.ratings, h.goals, h.leadership
+        return cls(
+            programme_id=strawberry.ID(h.programme_id) if h.programme_id else None,
+            start=h.start, end=h.end, department=h.department, level_band=h.level_band,
+            funnel=[FunnelStep(role=ParticipantRole(f.role), invited=f.invited,
+                               opted_in=f.opted_in, profiled=f.profiled, matched=f.matched,
+                               active=f.active, completed=f.completed, withdrawn=f.withdrawn)
+                    for f in h.funnel],
+            time_to_match=[TimeToMatch(role=ParticipantRole(t.role), matched=t.matched,
+                                       median_days=t.median_days, p90_days=t.p90_days)
+                           for t in h.time_to_match],
+            pairs=PairFigures(formed=p.formed, active=p.active, at_risk=p.at_risk,
+                              ended=[EndedPairs(reason=e.reason, pairs=e.pairs)
+                                     for e in p.ended]),
+            sessions=SessionFigures(planned=s.planned, held=s.held, cancelled=s.cancelled,
+                                    attendance_rate=s.attendance_rate,
+                                    mentoring_hours=s.mentoring_hours),
+            ratings=RatingFigures(rated=r.rated, mean=r.mean, distribution=[
+                ValueCount(value=c.value, count=c.count) for c in r.distribution],
+                fit_good=r.fit_good, fit_poor=r.fit_poor,
+                matching_score_mean=r.matching_score_mean),
+            topics=[TopicCount(topic=t.topic, sessions=t.sessions) for t in h.topics],
+            goals=GoalFigures(set=g.set, active=g.active, achieved=g.achieved, missed=g.missed,
+                              progress_mean=g.progress_mean),
+            interest_trend=[MonthCount(month=m.month, opt_ins=m.opt_ins)
+                            for m in h.interest_trend],
+            leadership=Leadership(senior_min_level=ld.senior_min_level,
+                                  senior_employees=ld.senior_employees,
+                                  taking_part=ld.taking_part, share=ld.share),
+            diversity_objective=h.diversity_objective, min_group=h.min_group,
+            diversity=[DiversityCell(attribute=c.attribute, role=c.role, value=c.value,
+                                     suppressed=c.suppressed, people=c.people)
+                       for c in h.diversity])
 
 
 # --- retention ---------------------------------------------------------------------------
@@ -515,6 +691,15 @@ class Query:
                                   "asked in one request are read in one call.")
     async def programme_health(self, info: Info, programme_id: ProgrammeId) -> ProgrammeHealth:
         return ProgrammeHealth.of(await info.context.loaders.programme_health.load(programme_id))
+
+    @strawberry.field(description="Programme health in depth across every programme, for a "
+                                  "period, department or level band (admins); one "
+                                  "programme's is `programmeHealth { report }`.")
+    async def health_report(
+        self, info: Info, start: PeriodStart = None, end: PeriodEnd = None,
+        department: HealthDepartment = None, level_band: HealthLevelBand = None,
+    ) -> HealthReport:
+        return await _health_report(info, None, start, end, department, level_band)
 
     @strawberry.field(description="Retention (and promotion) of a programme's mentors and "
                                   "mentees against matched non-participants, or of all "

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 
-from analytics import milestones, service
+from analytics import health, milestones, service
 from analytics.config import AnalyticsSettings
 from analytics.models import (
     HISTORY_IMPORT_MAX,
@@ -31,7 +31,7 @@ from upward_common.batch import Batch, BatchIds, distinct
 from upward_common.db import SessionDep
 from upward_common.events import utcnow
 from upward_common.limits import Identifier, Name
-from upward_common.problems import conflict
+from upward_common.problems import conflict, invalid
 
 router = APIRouter(prefix="/api/v1")
 
@@ -254,3 +254,125 @@ async def get_rebuild(request: Request, user: HrAdmin) -> RebuildStatus:
     """The latest rebuild of this replica: running, succeeded or failed, with its counts
     (HR admins); `idle` before any."""
     return _rebuilds(request).current()
+# --- programme health in depth, and CSV exports ---------------------------------------
+
+PeriodStart = Annotated[date | None, Query(
+    alias="from", ge=date(1900, 1, 1), le=date(2200, 12, 31),
+    description="The period's first day (UTC); figures count what happened from it.")]
+PeriodEnd = Annotated[date | None, Query(
+    alias="to", ge=date(1900, 1, 1), le=date(2200, 12, 31),
+    description="The period's last day (UTC, included).")]
+HealthDepartment = Annotated[Name | None, Query(
+    description="Only participants of this department (`unknown`: none known), and their pairs.")]
+HealthLevelBand = Annotated[Literal["1-3", "4-6", "7+", "unknown"] | None, Query(
+    description="Only participants of this job level band, and their pairs.")]
+CSV = "text/csv; charset=utf-8"
+
+
+def _cut(programme_id: str | None, start: date | None, end: date | None,
+         department: str | None, level_band: str | None) -> health.Cut:
+    if start is not None and end is not None and end < start:
+        raise invalid("to", "must not be before from")
+    return health.Cut(programme_id=programme_id, start=start, end=end,
+                      department=department, level_band=level_band)
+
+
+def _senior(request: Request) -> int:
+    settings: AnalyticsSettings = request.app.state.settings
+    return settings.senior_min_level
+
+
+def _csv(text: str, name: str) -> Response:
+    return Response(text, media_type=CSV,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@router.get("/programmes/{programme_id}/health/report", response_model=health.HealthReport,
+            tags=["health"])
+async def get_programme_health_report(
+    programme_id: Identifier, request: Request, session: SessionDep, user: ProgrammeAdmin,
+    start: PeriodStart = None, end: PeriodEnd = None, department: HealthDepartment = None,
+    level_band: HealthLevelBand = None,
+) -> health.HealthReport:
+    """A programme's health in depth, for a period, department or level band (admins)."""
+    return await health.health_report(
+        session, _cut(programme_id, start, end, department, level_band),
+        senior_min_level=_senior(request))
+
+
+@router.get("/health/report", response_model=health.HealthReport, tags=["health"])
+async def get_health_report(
+    request: Request, session: SessionDep, user: ProgrammeAdmin,
+    start: PeriodStart = None, end: PeriodEnd = None, department: HealthDepartment = None,
+    level_band: HealthLevelBand = None,
+) -> health.HealthReport:
+    """Health across every programme, for a period, department or level band (admins)."""
+    return await health.health_report(session, _cut(None, start, end, department, level_band),
+                                      senior_min_level=_senior(request))
+
+
+@router.get("/programmes/{programme_id}/health.csv", tags=["health", "csv"],
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def get_programme_health_csv(
+    programme_id: Identifier, request: Request, session: SessionDep, user: ProgrammeAdmin,
+    start: PeriodStart = None, end: PeriodEnd = None, department: HealthDepartment = None,
+    level_band: HealthLevelBand = None,
+) -> Response:
+    """The programme's health report as CSV, suppression applied (admins)."""
+    report = await health.health_report(
+        session, _cut(programme_id, start, end, department, level_band),
+        senior_min_level=_senior(request))
+    return _csv(health.to_csv(health.health_rows(report)), f"health-{programme_id}")
+
+
+@router.get("/health.csv", tags=["health", "csv"], response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+async def get_health_csv(
+    request: Request, session: SessionDep, user: ProgrammeAdmin,
+    start: PeriodStart = None, end: PeriodEnd = None, department: HealthDepartment = None,
+    level_band: HealthLevelBand = None,
+) -> Response:
+    """Health across every programme as CSV, suppression applied (admins)."""
+    report = await health.health_report(session, _cut(None, start, end, department, level_band),
+                                        senior_min_level=_senior(request))
+    return _csv(health.to_csv(health.health_rows(report)), "health")
+
+
+@router.get("/programmes/{programme_id}/retention.csv", tags=["retention", "csv"],
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def get_programme_retention_csv(
+    programme_id: Identifier, session: SessionDep, user: ProgrammeAdmin,
+    window_months: WindowMonths = 24, as_of: AsOf = None,
+) -> Response:
+    """The programme's retention report as CSV; suppressed groups carry no figure (admins)."""
+    report = await service.programme_retention(session, programme_id=programme_id,
+                                               window_months=window_months,
+                                               as_of=_as_of(as_of))
+    return _csv(health.to_csv(health.retention_rows(report)), f"retention-{programme_id}")
+
+
+@router.get("/retention.csv", tags=["retention", "csv"], response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+async def get_retention_csv(
+    session: SessionDep, user: ProgrammeAdmin, window_months: WindowMonths = 24,
+    as_of: AsOf = None,
+) -> Response:
+    """Retention across every programme as CSV (admins)."""
+    report = await service.programme_retention(session, programme_id=None,
+                                               window_months=window_months,
+                                               as_of=_as_of(as_of))
+    return _csv(health.to_csv(health.retention_rows(report)), "retention")
+
+
+@router.get(SURVEYS + "/{survey_id}/results.csv", tags=["pulse surveys", "csv"],
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def get_pulse_survey_results_csv(
+    programme_id: Identifier, survey_id: Identifier, session: SessionDep,
+    user: ProgrammeAdmin, role: RoleFilter = None, department: DepartmentFilter = None,
+    level_band: LevelBandFilter = None,
+) -> Response:
+    """One cut of a closed survey's results as CSV; a suppressed cut says only that (admins)."""
+    results = await service.pulse_survey_results(
+        session, programme_id=programme_id, survey_id=survey_id, role=role,
+        department=department, level_band=level_band)
+    return _csv(health.to_csv(health.survey_rows(results)), f"survey-{survey_id}")

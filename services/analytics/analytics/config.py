@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from upward_common.settings import ServiceSettings
@@ -19,6 +19,9 @@ class AnalyticsSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/analytics.db"
     # The HMAC-SHA256 key of "who answered which pulse survey" (analytics/surveys.py).
     pulse_survey_secret: SecretStr = SecretStr(DEV_PULSE_SURVEY_SECRET)
+    # Programme health's leadership engagement: a senior leader is an employee at this
+    # job level or above (the level band 7+ by default).
+    senior_min_level: int = Field(default=7, ge=1, le=100)
 
     @model_validator(mode="after")
     def _refuse_default_pulse_secret(self) -> AnalyticsSettings:

@@ -35,6 +35,9 @@ class Programme(SQLModel, table=True):
     name: str = Field(max_length=200)
     status: str = Field(sa_type=String(16))
     occurred_at: datetime = Field(sa_type=UTCDateTime)
+    # Whether the programme opted in to a diversity objective (programme health reports
+    # its participants' diversity only then).
+    diversity_objective: bool = False
 
 
 class Employee(SQLModel, table=True):
@@ -70,6 +73,10 @@ class Participant(SQLModel, table=True):
     status_at: datetime = Field(sa_type=UTCDateTime)
     enrolled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Whether the latest state carried profile answers (a topic or an interest), and the
+    # diversity attributes it carried (only with consent, in a programme that opted in).
+    profiled: bool = False
+    diversity: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Pair(SQLModel, table=True):
@@ -85,6 +92,10 @@ class Pair(SQLModel, table=True):
     at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fit_flagged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closure_proposed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # From `pair.formed`: who was paired (time to match) and matching's score (pairing fit).
+    mentor_participant_id: str | None = Field(default=None, max_length=64)
+    mentee_participant_id: str | None = Field(default=None, max_length=64)
+    score: float | None = None
 
 
 class MentoringSession(SQLModel, table=True):
@@ -98,6 +109,22 @@ class MentoringSession(SQLModel, table=True):
     held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     duration_minutes: int | None = None
+
+
+class SessionLog(SQLModel, table=True):
+    """One member's log of a held session (`session.logged` by its author's role): the
+    rating, fit and topics they gave; a correction (a later event) replaces it."""
+
+    __tablename__ = "analytics_session_log"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    author_role: str = Field(primary_key=True, sa_type=String(16))
+    pair_id: str = Field(index=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    rating: int | None = None
+    fit: str | None = Field(default=None, sa_type=String(8))
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Goal(SQLModel, table=True):
@@ -216,6 +243,7 @@ TABLES = (
     "analytics_pulse_survey", "analytics_pulse_respondent", "analytics_pulse_response",
     "analytics_pair_milestone",
     "analytics_participation_history", "analytics_employee_level",
+    "analytics_session_log",
 )
 
 

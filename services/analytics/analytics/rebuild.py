@@ -64,6 +64,7 @@ from analytics.models import (
     PulseRespondent,
     PulseResponse,
     PulseSurvey,
+    SessionLog,
 )
 from upward_common.bus import Bus
 from upward_common.consumer import INBOX, Delivery, EventConsumer, apply_deliveries
@@ -74,8 +75,8 @@ log = logging.getLogger(__name__)
 
 # Every table built from events alone: emptied and rebuilt.
 READ_MODELS: tuple[type[SQLModel], ...] = (
-    Programme, Employee, EmployeeLevel, Participant, Pair, MentoringSession, Goal,
-    Milestone, PairMilestone,
+    Programme, Employee, EmployeeLevel, Participant, Pair, MentoringSession, SessionLog,
+    Goal, Milestone, PairMilestone,
 )
 # Written through the API, not from events: kept as they are.
 KEPT: tuple[type[SQLModel], ...] = (PulseSurvey, PulseRespondent, PulseResponse,

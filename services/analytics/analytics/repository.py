@@ -131,7 +131,7 @@ async def count_sessions(session: AsyncSession, programme_id: str, *, held: bool
 async def forget_employee(session: AsyncSession, employee_id: str) -> None:
     """Drop the employee's id from participant rows; the aggregate figures stay."""
     await session.exec(update(Participant).where(col(Participant.employee_id) == employee_id)
-                       .values(employee_id=None))
+                       .values(employee_id=None, diversity=None))
     await session.flush()
 
 

@@ -54,6 +54,7 @@ from analytics.models import (
     RetentionGroupName,
     RoleFunnel,
     RoleMatching,
+    SessionLog,
 )
 from upward_common.auth import Principal
 from upward_common.consumer import applies_many
@@ -106,7 +107,8 @@ def _latest(items: Sequence[Latest], key: Callable[[Latest], str]) -> list[Lates
 async def _programmes_updated(session: AsyncSession, items: Sequence[ProgrammeUpdated]) -> None:
     await repository.upsert_newer(session, Programme, [
         {"id": data.programme.programme_id, "name": data.programme.name,
-         "status": data.programme.status, "occurred_at": data.occurred_at}
+         "status": data.programme.status, "occurred_at": data.occurred_at,
+         "diversity_objective": data.programme.diversity_objective}
         for data in _latest(items, lambda data: data.programme.programme_id)])
 
 
@@ -198,6 +200,12 @@ def _withdrawn(row: Participant | None, data: ParticipantWithdrawn,
 def _stated(row: Participant | None, data: ParticipantEnrolled | ParticipantUpdated,
             employee_id: str | None) -> Participant:
     state, occurred_at = data.participant, data.occurred_at
+    if row is None or occurred_at >= row.status_at:
+        # The latest state's profile answers and diversity attributes stand.
+        profiled = bool(state.topics_teach or state.topics_learn or state.interests)
+        diversity = dict(state.diversity) if state.diversity and employee_id else None
+    else:
+        profiled, diversity = row.profiled, row.diversity
     if row is None:
         row = Participant(id=state.participant_id, programme_id=state.programme_id,
                           status=state.status, status_at=occurred_at)
@@ -206,6 +214,7 @@ def _stated(row: Participant | None, data: ParticipantEnrolled | ParticipantUpda
     row.programme_id = state.programme_id
     row.role = state.role
     row.employee_id = employee_id
+    row.profiled, row.diversity = profiled, diversity
     if isinstance(data, ParticipantEnrolled):
         row.enrolled_at = min(row.enrolled_at or occurred_at, occurred_at)
     if state.status == WITHDRAWN:
@@ -253,6 +262,9 @@ async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     row = row or Pair(id=data.pair_id, programme_id=data.programme_id)
     row.programme_id = data.programme_id
     row.formed_at = row.formed_at or data.occurred_at
+    row.mentor_participant_id = data.mentor_participant_id
+    row.mentee_participant_id = data.mentee_participant_id
+    row.score = data.score
     await repository.add(session, row)
 
 
@@ -290,8 +302,25 @@ async def on_session_logged(session: AsyncSession, data: SessionLogged) -> None:
     # The length actually held replaces the planned one.
     row.duration_minutes = data.duration_minutes
     await repository.add(session, row)
+    await _session_log(session, data)
     await milestones.after_session_held(session, pair_id=data.pair_id,
                                         programme_id=data.programme_id)
+
+
+async def _session_log(session: AsyncSession, data: SessionLogged) -> None:
+    """The author's rating, fit and topics (an older log, arriving late, changes nothing)."""
+    if data.author_role is None and data.rating is None and data.fit is None and not data.topics:
+        return  # an event from before logs carried them
+    author = data.author_role or "unknown"
+    row = await repository.get(session, SessionLog, (data.session_id, author))
+    if row is not None and row.occurred_at > data.occurred_at:
+        return
+    row = row or SessionLog(session_id=data.session_id, author_role=author,
+                            pair_id=data.pair_id, programme_id=data.programme_id,
+                            occurred_at=data.occurred_at)
+    row.rating, row.fit, row.topics = data.rating, data.fit, sorted(set(data.topics))
+    row.occurred_at = data.occurred_at
+    await repository.add(session, row)
 
 
 async def on_session_cancelled(session: AsyncSession, data: SessionCancelled) -> None:
