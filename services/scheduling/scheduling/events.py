@@ -24,7 +24,7 @@ from upward_common.events import (
     SessionScheduled,
     utcnow,
 )
-from upward_common.outbox import emit
+from upward_common.outbox import emit, emit_many
 
 
 def session_scheduled(
@@ -38,6 +38,16 @@ def session_scheduled(
         duration_minutes=planned.duration_minutes,
         occurred_at=occurred_at or utcnow(),
     ))
+
+
+async def sessions_scheduled(
+    session: AsyncSession, planned: Sequence[MentoringSession], *, occurred_at: datetime
+) -> None:
+    """`session.scheduled` for each of a new plan's occurrences, written in one INSERT."""
+    await emit_many(session, [SessionScheduled(
+        session_id=row.id, pair_id=row.pair_id, programme_id=row.programme_id,
+        starts_at=row.starts_at, duration_minutes=row.duration_minutes,
+        occurred_at=occurred_at) for row in planned])
 
 
 def sessions_cancelled(

@@ -15,10 +15,11 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vRecur
+from icalendar import Calendar, Event, Timezone, vRecur
 
 from scheduling.models import MentoringSession, Plan, PlanSeries, SessionStatus
 from scheduling.recurrence import SeriesRule
@@ -141,10 +142,29 @@ def _finish(calendar: Calendar, entries: Sequence[PlanCalendar]) -> bytes:
     starts += [row.original_starts_at for entry in entries for row in entry.occurrences
                if row.original_starts_at is not None]
     if starts:
-        # VTIMEZONEs whose rules cover every instant of the calendar, a year either side.
-        calendar.add_missing_timezones(first_date=(min(starts) - timedelta(days=366)).date(),
-                                       last_date=(max(starts) + timedelta(days=366)).date())
+        # VTIMEZONEs whose rules cover every instant of the calendar, a year either side,
+        # in the order of their TZIDs (the same plan, the same bytes).
+        first_date = (min(starts) - timedelta(days=366)).date()
+        last_date = (max(starts) + timedelta(days=366)).date()
+        position = len(calendar.timezones)
+        for tzid in sorted(calendar.get_missing_tzids()):
+            try:
+                timezone = _vtimezone(tzid, first_date, last_date)
+            except ValueError:
+                continue  # a zone icalendar does not know goes without, as before
+            calendar.subcomponents.insert(position, timezone)
+            position += 1
     return bytes(calendar.to_ical())
+
+
+@lru_cache(maxsize=4096)
+def _vtimezone(tzid: str, first_date: date, last_date: date) -> Timezone:
+    """A zone's VTIMEZONE over those dates: worked out from zoneinfo once, then reused.
+
+    Building one walks the zone's transitions (a few milliseconds, most of a feed's
+    cost); a feed only serialises it, so calendars share the component.
+    """
+    return Timezone.from_tzid(tzid, first_date=first_date, last_date=last_date)
 
 
 def feed(entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring") -> bytes:

@@ -48,6 +48,7 @@ from scheduling.models import (
 )
 from upward_common.auth import Principal
 from upward_common.batch import Missing, collect
+from upward_common.consumer import applies_many
 from upward_common.events import (
     EmployeeErased,
     PairEnded,
@@ -66,21 +67,37 @@ def _not_member() -> Problem:
 # --- handlers of the events scheduling consumes ----------------------------------
 
 
+async def _pairs_formed(session: AsyncSession, items: Sequence[PairFormed]) -> None:
+    """`on_pair_formed` for a run of events: the pairs read in one query, settings once."""
+    known = await repository.pairs_by_id(session, [data.pair_id for data in items])
+    settings = SchedulingSettings()
+    for data in items:
+        known[data.pair_id] = await _pair_formed(session, data, known.get(data.pair_id),
+                                                 settings=settings)
+
+
+@applies_many(_pairs_formed)
 async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     """Remember the pair and plan its first session, unless the pair is known already."""
-    pair = await repository.get_pair(session, data.pair_id)
+    await _pair_formed(session, data, await repository.get_pair(session, data.pair_id),
+                       settings=SchedulingSettings())
+
+
+async def _pair_formed(session: AsyncSession, data: PairFormed, pair: Pair | None, *,
+                       settings: SchedulingSettings) -> Pair:
     if pair is not None and pair.formed_at is not None:
-        return  # the same pair announced twice: it already has its plan
+        return pair  # the same pair announced twice: it already has its plan
     ended_early = pair is not None  # a tombstone: `pair.ended` overtook `pair.formed`
     if pair is None:
         pair = Pair(id=data.pair_id, programme_id=data.programme_id)
     pair.mentor_employee_id = data.mentor_employee_id
     pair.mentee_employee_id = data.mentee_employee_id
     pair.formed_at = data.occurred_at
-    await repository.add(session, pair)
-    if ended_early:
-        return
-    await plan_pair(session, pair=pair, occurred_at=data.occurred_at)
+    # Written by the next query's autoflush, or by the plan's flush.
+    session.add(pair)
+    if not ended_early:
+        await plan_pair(session, pair=pair, occurred_at=data.occurred_at, settings=settings)
+    return pair
 
 
 async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
@@ -489,9 +506,10 @@ def _others(rows: Sequence[MentoringSession], row: MentoringSession) -> list[Men
     return [other for other in rows if other.id != row.id]
 
 
-async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime) -> Plan:
+async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
+                    settings: SchedulingSettings | None = None) -> Plan:
     """Propose the pair's recurring plan and materialise its occurrences (recurrence.py)."""
-    settings = SchedulingSettings()
+    settings = settings or SchedulingSettings()
     programme = await repository.get_programme(session, pair.programme_id)
     cadence = Cadence(programme.session_cadence) if programme else Cadence.BIWEEKLY
     minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
@@ -509,7 +527,9 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
                   "local_start": slot.local_start.strftime("%H:%M")}
                  for slot in proposal.nearest],
         created_at=occurred_at, changed_at=occurred_at)
-    await repository.add(session, plan)
+    # Ids are made here (not by the database), so the plan, its series and sessions are
+    # added and written in one flush at the end instead of one round trip each.
+    session.add(plan)
     rows: list[tuple[MentoringSession, tuple[str, ...]]] = []
     for position, proposed in enumerate(proposal.series):
         rule = proposed.rule
@@ -518,7 +538,7 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
             local_start=rule.local_start.strftime("%H:%M"), starts_on=rule.starts_on,
             frequency=rule.frequency, interval=rule.interval, count=rule.count,
             fits=",".join(proposed.fits))
-        await repository.add(session, series)
+        session.add(series)
         for index, start in enumerate(rule.starts()):
             rows.append((MentoringSession(
                 pair_id=pair.id, programme_id=pair.programme_id, starts_at=start,
@@ -526,13 +546,16 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
                 series_id=series.id, occurrence_index=index, original_starts_at=start,
                 changed_at=occurred_at), proposed.fits))
     planned = [row for row, _ in rows]
-    for row, fits in rows:
+    # Every occurrence is new, so planned: each one is busy with all the others.
+    spans = _busy(planned)
+    for position, (row, fits) in enumerate(rows):
+        others = spans[:position] + spans[position + 1:]
         _flag(recurrence.Parties(parties.mentor, parties.mentee,
-                                 parties.mentor_busy + _busy(_others(planned, row)),
-                                 parties.mentee_busy + _busy(_others(planned, row))),
+                                 parties.mentor_busy + others, parties.mentee_busy + others),
               row, fits)
-        await repository.add(session, row)
-        events.session_scheduled(session, row, occurred_at=occurred_at)
+    session.add_all(planned)
+    # One INSERT for the plan's announcements (after a flush of its rows).
+    await events.sessions_scheduled(session, planned, occurred_at=occurred_at)
     return plan
 
 
