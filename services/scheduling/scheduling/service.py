@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduling import events, ical, recurrence, repository
@@ -45,10 +48,12 @@ from scheduling.models import (
     SessionPublic,
     SessionStatus,
     Side,
+    new_id,
 )
 from upward_common.auth import Principal
 from upward_common.batch import Missing, collect
 from upward_common.consumer import applies_many
+from upward_common.db import bulk_insert
 from upward_common.events import (
     EmployeeErased,
     PairEnded,
@@ -492,14 +497,30 @@ async def _parties(
                               mentee_busy=busy(pair.mentee_employee_id))
 
 
+def _conflict(parties: recurrence.Parties, starts_at: datetime, minutes: int,
+              sides: Sequence[str]) -> tuple[str | None, datetime | None]:
+    """The side whose windows no longer hold an occurrence, and the nearest fit; or None."""
+    side = recurrence.conflicting_side(parties, starts_at, minutes, sides=sides)
+    return side, (recurrence.nearest_valid_start(parties, starts_at, minutes) if side else None)
+
+
 def _flag(parties: recurrence.Parties, row: MentoringSession, sides: Sequence[str]) -> None:
     """Flag the occurrence if a side's windows no longer hold it, with the nearest fit."""
-    side = recurrence.conflicting_side(parties, row.starts_at, row.duration_minutes,
-                                       sides=sides)
-    row.conflict_side = side
-    row.alternative_starts_at = (
-        recurrence.nearest_valid_start(parties, row.starts_at, row.duration_minutes)
-        if side else None)
+    row.conflict_side, row.alternative_starts_at = _conflict(
+        parties, row.starts_at, row.duration_minutes, sides)
+
+
+_SESSIONS: Table = MentoringSession.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _session_defaults() -> dict[str, Any]:
+    """Every column of a session row at the model's default (the id aside), for a Core insert."""
+    defaults: dict[str, Any] = {}
+    for name, info in MentoringSession.model_fields.items():
+        if name in _SESSIONS.c and name != "id" and not info.is_required():
+            defaults[name] = info.get_default(call_default_factory=True)
+    return defaults
 
 
 def _others(rows: Sequence[MentoringSession], row: MentoringSession) -> list[MentoringSession]:
@@ -527,10 +548,12 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
                   "local_start": slot.local_start.strftime("%H:%M")}
                  for slot in proposal.nearest],
         created_at=occurred_at, changed_at=occurred_at)
-    # Ids are made here (not by the database), so the plan, its series and sessions are
-    # added and written in one flush at the end instead of one round trip each.
+    # Ids are made here (not by the database), so the plan and its series are added and
+    # written in one flush, and the occurrences in one INSERT, instead of a round trip
+    # (and an ORM object) each.
     session.add(plan)
-    rows: list[tuple[MentoringSession, tuple[str, ...]]] = []
+    length = timedelta(minutes=minutes)
+    occurrences: list[tuple[dict[str, Any], tuple[str, ...]]] = []
     for position, proposed in enumerate(proposal.series):
         rule = proposed.rule
         series = PlanSeries(
@@ -540,28 +563,26 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
             fits=",".join(proposed.fits))
         session.add(series)
         for index, start in enumerate(rule.starts()):
-            rows.append((MentoringSession(
-                pair_id=pair.id, programme_id=pair.programme_id, starts_at=start,
-                duration_minutes=minutes, created_at=occurred_at, plan_id=plan.id,
-                series_id=series.id, occurrence_index=index, original_starts_at=start,
-                changed_at=occurred_at), proposed.fits))
-    planned = [row for row, _ in rows]
+            occurrences.append(({
+                **_session_defaults(), "id": new_id(), "pair_id": pair.id,
+                "programme_id": pair.programme_id, "starts_at": start,
+                "duration_minutes": minutes, "created_at": occurred_at, "plan_id": plan.id,
+                "series_id": series.id, "occurrence_index": index,
+                "original_starts_at": start, "changed_at": occurred_at}, proposed.fits))
     # Every occurrence is new, so planned: each one is busy with all the others.
-    spans = _busy(planned)
-    for position, (row, fits) in enumerate(rows):
+    spans = tuple((row["starts_at"], row["starts_at"] + length) for row, _ in occurrences)
+    for position, (row, fits) in enumerate(occurrences):
         others = spans[:position] + spans[position + 1:]
-        _flag(recurrence.Parties(parties.mentor, parties.mentee,
-                                 parties.mentor_busy + others, parties.mentee_busy + others),
-              row, fits)
-    session.add_all(planned)
-    # One INSERT for the plan's announcements (after a flush of its rows).
-    await events.sessions_scheduled(session, planned, occurred_at=occurred_at)
+        row["conflict_side"], row["alternative_starts_at"] = _conflict(
+            recurrence.Parties(parties.mentor, parties.mentee,
+                               parties.mentor_busy + others, parties.mentee_busy + others),
+            row["starts_at"], minutes, fits)
+    rows = [row for row, _ in occurrences]
+    await session.flush()  # the pair, plan and series before the rows that refer to them
+    await bulk_insert(session, _SESSIONS, rows)
+    # One INSERT for the plan's announcements too.
+    await events.sessions_scheduled(session, rows, occurred_at=occurred_at)
     return plan
-
-
-def _busy(rows: Sequence[MentoringSession]) -> tuple[recurrence.Interval, ...]:
-    return tuple((row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes))
-                 for row in rows if row.status == SessionStatus.PLANNED)
 
 
 async def _reflag_plan(session: AsyncSession, *, pair: Pair, plan: Plan, since: datetime) -> None:
