@@ -141,30 +141,34 @@ def _finish(calendar: Calendar, entries: Sequence[PlanCalendar]) -> bytes:
     starts = [row.starts_at for entry in entries for row in entry.occurrences]
     starts += [row.original_starts_at for entry in entries for row in entry.occurrences
                if row.original_starts_at is not None]
-    if starts:
-        # VTIMEZONEs whose rules cover every instant of the calendar, a year either side,
-        # in the order of their TZIDs (the same plan, the same bytes).
-        first_date = (min(starts) - timedelta(days=366)).date()
-        last_date = (max(starts) + timedelta(days=366)).date()
-        position = len(calendar.timezones)
-        for tzid in sorted(calendar.get_missing_tzids()):
-            try:
-                timezone = _vtimezone(tzid, first_date, last_date)
-            except ValueError:
-                continue  # a zone icalendar does not know goes without, as before
-            calendar.subcomponents.insert(position, timezone)
-            position += 1
-    return bytes(calendar.to_ical())
+    body = bytes(calendar.to_ical())
+    if not starts:
+        return body
+    # VTIMEZONEs whose rules cover every instant of the calendar, a year either side, in
+    # the order of their TZIDs (the same plan, the same bytes), ahead of the events,
+    # where icalendar's add_missing_timezones puts them.
+    first_date = (min(starts) - timedelta(days=366)).date()
+    last_date = (max(starts) + timedelta(days=366)).date()
+    zones = b"".join(_vtimezone(tzid, first_date, last_date)
+                     for tzid in sorted(calendar.get_missing_tzids()))
+    at = body.find(b"BEGIN:VEVENT\r\n")
+    at = at if at >= 0 else body.rindex(b"END:VCALENDAR")
+    return body[:at] + zones + body[at:]
 
 
 @lru_cache(maxsize=4096)
-def _vtimezone(tzid: str, first_date: date, last_date: date) -> Timezone:
-    """A zone's VTIMEZONE over those dates: worked out from zoneinfo once, then reused.
+def _vtimezone(tzid: str, first_date: date, last_date: date) -> bytes:
+    """A zone's VTIMEZONE over those dates, serialised: worked out once, then reused.
 
-    Building one walks the zone's transitions (a few milliseconds, most of a feed's
-    cost); a feed only serialises it, so calendars share the component.
+    Building one walks the zone's transitions and writing it folds a line per rule:
+    most of a feed's cost, and the same for every feed in that zone over those dates.
+    A zone icalendar does not know goes without one (as add_missing_timezones does).
     """
-    return Timezone.from_tzid(tzid, first_date=first_date, last_date=last_date)
+    try:
+        return bytes(Timezone.from_tzid(tzid, first_date=first_date,
+                                        last_date=last_date).to_ical())
+    except ValueError:
+        return b""
 
 
 def feed(entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring") -> bytes:
