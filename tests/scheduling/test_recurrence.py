@@ -208,3 +208,4 @@ def test_a_proposal_only_looks_at_windows_near_its_candidates() -> None:
     assert proposal.overlap and proposal.series[0].rule.starts()[0] == datetime(
         2026, 3, 4, 14, tzinfo=UTC)
     assert seen and max(end for _, end in seen) < formed + timedelta(days=32)
+
