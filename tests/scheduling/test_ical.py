@@ -169,3 +169,25 @@ def test_blackout_skips_expand_as_exceptions_even_the_series_first() -> None:
         assert expanded(body) == expected(entry), entry.plan.id
         checked += len(skipped)
     assert checked > 60
+
+
+def test_a_feed_reuses_its_vtimezones_and_writes_what_icalendar_would() -> None:
+    rng = random.Random(7)
+    entries = [build_plan(rng, number) for number in (12, 12 + len(ZONES), 0)]  # London x2, NY
+    ical._vtimezone.cache_clear()
+    body = ical.feed(entries)
+    # What icalendar's own add_missing_timezones writes, zones in TZID order.
+    reference = Calendar.from_ical(body)
+    reference.subcomponents = [c for c in reference.subcomponents if c.name != "VTIMEZONE"]
+    starts = [row.starts_at for entry in entries for row in entry.occurrences]
+    starts += [row.original_starts_at for entry in entries for row in entry.occurrences
+               if row.original_starts_at is not None]
+    reference.add_missing_timezones(first_date=(min(starts) - timedelta(days=366)).date(),
+                                    last_date=(max(starts) + timedelta(days=366)).date())
+    reference.subcomponents.sort(key=lambda c: (c.name != "VTIMEZONE", str(c.get("TZID", ""))))
+    assert [str(tz["TZID"]) for tz in Calendar.from_ical(body).timezones] == [
+        "America/New_York", "Europe/London"]
+    assert Calendar.from_ical(body).to_ical() == Calendar.from_ical(reference.to_ical()).to_ical()
+    built = ical._vtimezone.cache_info().misses
+    assert ical.feed(entries) == body  # the same plans, the same bytes
+    assert ical._vtimezone.cache_info().misses == built  # and no zone worked out again

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scheduling.recurrence import (
     Parties,
     Person,
     Proposal,
     SeriesRule,
     Window,
+    _Sorted,
     conflicting_side,
+    distance,
+    fits,
     nearest_valid_start,
     occurrence_count,
     propose,
@@ -160,3 +166,46 @@ def test_cadences_and_counts() -> None:
     second_tuesday = SeriesRule(time_zone="UTC", local_start=time(9), frequency="monthly",
                                 starts_on=date(2026, 1, 13), interval=1, count=3)
     assert second_tuesday.dates() == [date(2026, 1, 13), date(2026, 2, 10), date(2026, 3, 10)]
+
+
+# --- proposing fast: bisection answers as a scan does ------------------------------
+
+_BASE = datetime(2026, 3, 2, tzinfo=UTC)
+_quarters = st.integers(min_value=0, max_value=4 * 24 * 21)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans=st.lists(st.tuples(_quarters, st.integers(min_value=1, max_value=4 * 30)),
+                      max_size=40),
+       start=_quarters, minutes=st.sampled_from([15, 30, 60, 90, 240]))
+def test_sorted_windows_answer_fits_and_distance_as_a_scan(
+    spans: list[tuple[int, int]], start: int, minutes: int
+) -> None:
+    # Overlapping, unsorted, short and long intervals alike.
+    intervals = [(_BASE + timedelta(minutes=15 * a), _BASE + timedelta(minutes=15 * (a + n)))
+                 for a, n in spans]
+    length = timedelta(minutes=minutes)
+    begins = _BASE + timedelta(minutes=15 * start)
+    indexed = _Sorted(intervals, length)
+    assert indexed.fits(begins, begins + length) == fits(intervals, begins, begins + length)
+    assert indexed.distance(begins, begins + length) == distance(intervals, begins,
+                                                                 begins + length)
+
+
+def test_a_proposal_only_looks_at_windows_near_its_candidates() -> None:
+    # A year-long programme: the slot search reads a month of windows, not two years'.
+    seen: list[tuple[datetime, datetime]] = []
+    mentee = person("Europe/London", (2, "14:00", "15:00"))
+
+    class Watched(Person):
+        def available(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+            seen.append((start, end))
+            return super().available(start, end)
+
+    watched = Watched(mentee.time_zone, mentee.windows)
+    formed = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    proposal = plan(Parties(mentor=watched, mentee=watched), formed, weeks=52)
+    assert proposal.overlap and proposal.series[0].rule.starts()[0] == datetime(
+        2026, 3, 4, 14, tzinfo=UTC)
+    assert seen and max(end for _, end in seen) < formed + timedelta(days=32)
+

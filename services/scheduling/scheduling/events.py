@@ -6,8 +6,9 @@ which calls these emitters; this module never imports it, so events flow one way
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +25,7 @@ from upward_common.events import (
     SessionScheduled,
     utcnow,
 )
-from upward_common.outbox import emit
+from upward_common.outbox import emit, emit_many
 
 
 def session_scheduled(
@@ -38,6 +39,16 @@ def session_scheduled(
         duration_minutes=planned.duration_minutes,
         occurred_at=occurred_at or utcnow(),
     ))
+
+
+async def sessions_scheduled(
+    session: AsyncSession, planned: Sequence[Mapping[str, Any]], *, occurred_at: datetime
+) -> None:
+    """`session.scheduled` for each of a new plan's occurrences (their rows), in one INSERT."""
+    await emit_many(session, [SessionScheduled(
+        session_id=row["id"], pair_id=row["pair_id"], programme_id=row["programme_id"],
+        starts_at=row["starts_at"], duration_minutes=row["duration_minutes"],
+        occurred_at=occurred_at) for row in planned])
 
 
 def sessions_cancelled(

@@ -15,10 +15,11 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vRecur
+from icalendar import Calendar, Event, Timezone, vRecur
 
 from scheduling.models import MentoringSession, Plan, PlanSeries, SessionStatus
 from scheduling.recurrence import SeriesRule
@@ -140,11 +141,34 @@ def _finish(calendar: Calendar, entries: Sequence[PlanCalendar]) -> bytes:
     starts = [row.starts_at for entry in entries for row in entry.occurrences]
     starts += [row.original_starts_at for entry in entries for row in entry.occurrences
                if row.original_starts_at is not None]
-    if starts:
-        # VTIMEZONEs whose rules cover every instant of the calendar, a year either side.
-        calendar.add_missing_timezones(first_date=(min(starts) - timedelta(days=366)).date(),
-                                       last_date=(max(starts) + timedelta(days=366)).date())
-    return bytes(calendar.to_ical())
+    body = bytes(calendar.to_ical())
+    if not starts:
+        return body
+    # VTIMEZONEs whose rules cover every instant of the calendar, a year either side, in
+    # the order of their TZIDs (the same plan, the same bytes), ahead of the events,
+    # where icalendar's add_missing_timezones puts them.
+    first_date = (min(starts) - timedelta(days=366)).date()
+    last_date = (max(starts) + timedelta(days=366)).date()
+    zones = b"".join(_vtimezone(tzid, first_date, last_date)
+                     for tzid in sorted(calendar.get_missing_tzids()))
+    at = body.find(b"BEGIN:VEVENT\r\n")
+    at = at if at >= 0 else body.rindex(b"END:VCALENDAR")
+    return body[:at] + zones + body[at:]
+
+
+@lru_cache(maxsize=4096)
+def _vtimezone(tzid: str, first_date: date, last_date: date) -> bytes:
+    """A zone's VTIMEZONE over those dates, serialised: worked out once, then reused.
+
+    Building one walks the zone's transitions and writing it folds a line per rule:
+    most of a feed's cost, and the same for every feed in that zone over those dates.
+    A zone icalendar does not know goes without one (as add_missing_timezones does).
+    """
+    try:
+        return bytes(Timezone.from_tzid(tzid, first_date=first_date,
+                                        last_date=last_date).to_ical())
+    except ValueError:
+        return b""
 
 
 def feed(entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring") -> bytes:

@@ -24,6 +24,7 @@ Rules (the service README repeats them):
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,6 +99,51 @@ def distance(intervals: Sequence[Interval], start: datetime, end: datetime) -> t
         gap = max(opens - start, end - closes, timedelta(0))
         best = gap if best is None else min(best, gap)
     return best if best is not None else timedelta.max
+
+
+class _Sorted:
+    """Intervals sorted by start, answering `fits` and `distance` by bisection.
+
+    The same answers as the functions above (which scan every interval), for the many
+    candidate starts a proposal tries: each check costs a logarithm, not a scan.
+    """
+
+    def __init__(self, intervals: Sequence[Interval], length: timedelta) -> None:
+        ordered = sorted(intervals)
+        self.opens = [opens for opens, _ in ordered]
+        # The latest end among the intervals up to each position (any start, for `fits`;
+        # long enough for `length`, for `distance`).
+        self.reach: list[datetime] = []
+        self.long_reach: list[datetime | None] = []
+        # From each position on: the first interval long enough for `length`.
+        self.next_long: list[datetime | None] = [None] * (len(ordered) + 1)
+        latest: datetime | None = None
+        latest_long: datetime | None = None
+        for opens, closes in ordered:
+            latest = closes if latest is None else max(latest, closes)
+            if closes - opens >= length:
+                latest_long = closes if latest_long is None else max(latest_long, closes)
+            self.reach.append(latest)
+            self.long_reach.append(latest_long)
+        for index in range(len(ordered) - 1, -1, -1):
+            opens, closes = ordered[index]
+            self.next_long[index] = opens if closes - opens >= length else self.next_long[index + 1]
+
+    def fits(self, start: datetime, end: datetime) -> bool:
+        index = bisect_right(self.opens, start)
+        return index > 0 and self.reach[index - 1] >= end
+
+    def distance(self, start: datetime, end: datetime) -> timedelta:
+        """As `distance`, for [start, end] as long as the `length` given."""
+        index = bisect_right(self.opens, start)
+        gaps = []
+        closes = self.long_reach[index - 1] if index > 0 else None
+        if closes is not None:  # one opening by `start`: how far `end` passes its end
+            gaps.append(max(end - closes, timedelta(0)))
+        opens = self.next_long[index]
+        if opens is not None:  # one opening after `start`, so ending after `end`
+            gaps.append(opens - start)
+        return min(gaps) if gaps else timedelta.max
 
 
 def overlaps(busy: Iterable[Interval], start: datetime, end: datetime) -> bool:
@@ -253,10 +299,16 @@ def propose(
     length = timedelta(minutes=minutes)
     first = _grid(occurred_at + lead)
     last = occurred_at + timedelta(days=window_days)
-    # Availability up to the plan's end, so every occurrence can be checked.
-    horizon = last + timedelta(weeks=max(duration_weeks, 1) * 2 + 10)
-    mentor_free = parties.mentor.available(first, horizon)
-    mentee_free = parties.mentee.available(first, horizon)
+    # Only windows near the candidates can hold one or be nearest to it: a weekly window
+    # recurs within a week (a clock change can spoil one instance, never two in a row),
+    # so those more than `reach` past the last candidate never decide. The occurrences
+    # are checked one by one afterwards (`conflicting_side`), so availability up to the
+    # plan's end is not needed here; it made each check scan two years of windows.
+    high = last + length + timedelta(days=15)
+    mentor_free = _Sorted([iv for iv in parties.mentor.available(first, high)
+                           if iv[0] <= high], length)
+    mentee_free = _Sorted([iv for iv in parties.mentee.available(first, high)
+                           if iv[0] <= high], length)
     count = occurrence_count(cadence, duration_weeks)
     anchor = parties.mentee.time_zone
 
@@ -268,7 +320,7 @@ def propose(
 
     for start in candidates:
         end = start + length
-        if not (fits(mentor_free, start, end) and fits(mentee_free, start, end)):
+        if not (mentor_free.fits(start, end) and mentee_free.fits(start, end)):
             continue
         if on_blackout(start, anchor, blackout):
             continue
@@ -285,11 +337,11 @@ def propose(
         best: tuple[timedelta, datetime] | None = None
         for start in candidates:
             end = start + length
-            if not fits(own, start, end) or parties.busy(start, end):
+            if not own.fits(start, end) or parties.busy(start, end):
                 continue
             if on_blackout(start, parties.side(side).time_zone, blackout):
                 continue
-            gap = distance(other, start, end)
+            gap = other.distance(start, end)
             if best is None or gap < best[0]:
                 best = (gap, start)
         if best is not None:

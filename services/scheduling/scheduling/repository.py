@@ -209,18 +209,25 @@ async def booked(
 ) -> dict[str, list[tuple[datetime, datetime, str]]]:
     """Each employee's planned sessions in their other pairs: (start, end, session id)."""
     found: dict[str, list[tuple[datetime, datetime, str]]] = {e: [] for e in employee_ids}
-    for employee_id in employee_ids:
-        query = (
-            select(MentoringSession)
-            .join(Pair, col(Pair.id) == col(MentoringSession.pair_id))
-            .where(or_(col(Pair.mentor_employee_id) == employee_id,
-                       col(Pair.mentee_employee_id) == employee_id),
-                   col(MentoringSession.pair_id) != excluding_pair_id,
-                   col(MentoringSession.status) == SessionStatus.PLANNED)
-        )
-        for row in await session.exec(query):
-            found[employee_id].append(
-                (row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes), row.id))
+    if not employee_ids:
+        return found
+    # One query for everybody (a pair's two members): each row goes to whichever of
+    # them is in its pair, in the order of `employee_ids`, as one query each would.
+    query = (
+        select(MentoringSession, Pair.mentor_employee_id, Pair.mentee_employee_id)
+        .join(Pair, col(Pair.id) == col(MentoringSession.pair_id))
+        .where(or_(col(Pair.mentor_employee_id).in_(employee_ids),
+                   col(Pair.mentee_employee_id).in_(employee_ids)),
+               col(MentoringSession.pair_id) != excluding_pair_id,
+               col(MentoringSession.status) == SessionStatus.PLANNED)
+    )
+    rows = (await session.exec(query)).all()
+    for employee_id in found:
+        for row, mentor, mentee in rows:
+            if employee_id in (mentor, mentee):
+                found[employee_id].append(
+                    (row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes),
+                     row.id))
     return found
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduling import events, ical, recurrence, repository
@@ -46,9 +49,12 @@ from scheduling.models import (
     SessionStatus,
     Side,
     UpcomingChange,
+    new_id,
 )
 from upward_common.auth import Principal
 from upward_common.batch import Missing, collect
+from upward_common.consumer import applies_many
+from upward_common.db import bulk_insert
 from upward_common.events import (
     EmployeeErased,
     PairEnded,
@@ -70,21 +76,37 @@ def _not_member() -> Problem:
 # --- handlers of the events scheduling consumes ----------------------------------
 
 
+async def _pairs_formed(session: AsyncSession, items: Sequence[PairFormed]) -> None:
+    """`on_pair_formed` for a run of events: the pairs read in one query, settings once."""
+    known = await repository.pairs_by_id(session, [data.pair_id for data in items])
+    settings = SchedulingSettings()
+    for data in items:
+        known[data.pair_id] = await _pair_formed(session, data, known.get(data.pair_id),
+                                                 settings=settings)
+
+
+@applies_many(_pairs_formed)
 async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
     """Remember the pair and plan its first session, unless the pair is known already."""
-    pair = await repository.get_pair(session, data.pair_id)
+    await _pair_formed(session, data, await repository.get_pair(session, data.pair_id),
+                       settings=SchedulingSettings())
+
+
+async def _pair_formed(session: AsyncSession, data: PairFormed, pair: Pair | None, *,
+                       settings: SchedulingSettings) -> Pair:
     if pair is not None and pair.formed_at is not None:
-        return  # the same pair announced twice: it already has its plan
+        return pair  # the same pair announced twice: it already has its plan
     ended_early = pair is not None  # a tombstone: `pair.ended` overtook `pair.formed`
     if pair is None:
         pair = Pair(id=data.pair_id, programme_id=data.programme_id)
     pair.mentor_employee_id = data.mentor_employee_id
     pair.mentee_employee_id = data.mentee_employee_id
     pair.formed_at = data.occurred_at
-    await repository.add(session, pair)
-    if ended_early:
-        return
-    await plan_pair(session, pair=pair, occurred_at=data.occurred_at)
+    # Written by the next query's autoflush, or by the plan's flush.
+    session.add(pair)
+    if not ended_early:
+        await plan_pair(session, pair=pair, occurred_at=data.occurred_at, settings=settings)
+    return pair
 
 
 async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
@@ -529,23 +551,40 @@ async def _parties(
                               mentee_busy=busy(pair.mentee_employee_id))
 
 
+def _conflict(parties: recurrence.Parties, starts_at: datetime, minutes: int,
+              sides: Sequence[str]) -> tuple[str | None, datetime | None]:
+    """The side whose windows no longer hold an occurrence, and the nearest fit; or None."""
+    side = recurrence.conflicting_side(parties, starts_at, minutes, sides=sides)
+    return side, (recurrence.nearest_valid_start(parties, starts_at, minutes) if side else None)
+
+
 def _flag(parties: recurrence.Parties, row: MentoringSession, sides: Sequence[str]) -> None:
     """Flag the occurrence if a side's windows no longer hold it, with the nearest fit."""
-    side = recurrence.conflicting_side(parties, row.starts_at, row.duration_minutes,
-                                       sides=sides)
-    row.conflict_side = side
-    row.alternative_starts_at = (
-        recurrence.nearest_valid_start(parties, row.starts_at, row.duration_minutes)
-        if side else None)
+    row.conflict_side, row.alternative_starts_at = _conflict(
+        parties, row.starts_at, row.duration_minutes, sides)
+
+
+_SESSIONS: Table = MentoringSession.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _session_defaults() -> dict[str, Any]:
+    """Every column of a session row at the model's default (the id aside), for a Core insert."""
+    defaults: dict[str, Any] = {}
+    for name, info in MentoringSession.model_fields.items():
+        if name in _SESSIONS.c and name != "id" and not info.is_required():
+            defaults[name] = info.get_default(call_default_factory=True)
+    return defaults
 
 
 def _others(rows: Sequence[MentoringSession], row: MentoringSession) -> list[MentoringSession]:
     return [other for other in rows if other.id != row.id]
 
 
-async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime) -> Plan:
+async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
+                    settings: SchedulingSettings | None = None) -> Plan:
     """Propose the pair's recurring plan and materialise its occurrences (recurrence.py)."""
-    settings = SchedulingSettings()
+    settings = settings or SchedulingSettings()
     programme = await repository.get_programme(session, pair.programme_id)
     cadence = Cadence(programme.session_cadence) if programme else Cadence.BIWEEKLY
     minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
@@ -564,8 +603,12 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
                   "local_start": slot.local_start.strftime("%H:%M")}
                  for slot in proposal.nearest],
         created_at=occurred_at, changed_at=occurred_at)
-    await repository.add(session, plan)
-    rows: list[tuple[MentoringSession, tuple[str, ...]]] = []
+    # Ids are made here (not by the database), so the plan and its series are added and
+    # written in one flush, and the occurrences in one INSERT, instead of a round trip
+    # (and an ORM object) each.
+    session.add(plan)
+    length = timedelta(minutes=minutes)
+    occurrences: list[tuple[dict[str, Any], tuple[str, ...]]] = []
     for position, proposed in enumerate(proposal.series):
         rule = proposed.rule
         series = PlanSeries(
@@ -573,34 +616,36 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime)
             local_start=rule.local_start.strftime("%H:%M"), starts_on=rule.starts_on,
             frequency=rule.frequency, interval=rule.interval, count=rule.count,
             fits=",".join(proposed.fits))
-        await repository.add(session, series)
+        session.add(series)
         for index, start in enumerate(rule.starts()):
-            rows.append((MentoringSession(
-                pair_id=pair.id, programme_id=pair.programme_id, starts_at=start,
-                duration_minutes=minutes, created_at=occurred_at, plan_id=plan.id,
-                series_id=series.id, occurrence_index=index, original_starts_at=start,
-                changed_at=occurred_at), proposed.fits))
+            row = {
+                **_session_defaults(), "id": new_id(), "pair_id": pair.id,
+                "programme_id": pair.programme_id, "starts_at": start,
+                "duration_minutes": minutes, "created_at": occurred_at, "plan_id": plan.id,
+                "series_id": series.id, "occurrence_index": index,
+                "original_starts_at": start, "changed_at": occurred_at}
             if recurrence.on_blackout(start, rule.time_zone, blackout):
                 # Skipped from the start: an EXDATE of the series, never scheduled.
-                rows[-1][0].status = SessionStatus.CANCELLED
-                rows[-1][0].cancel_reason = BLACKOUT
-    planned = [row for row, _ in rows]
-    for row, fits in rows:
-        if row.status == SessionStatus.CANCELLED:
-            await repository.add(session, row)
-            continue
-        _flag(recurrence.Parties(parties.mentor, parties.mentee,
-                                 parties.mentor_busy + _busy(_others(planned, row)),
-                                 parties.mentee_busy + _busy(_others(planned, row))),
-              row, fits)
-        await repository.add(session, row)
-        events.session_scheduled(session, row, occurred_at=occurred_at)
+                row["status"] = SessionStatus.CANCELLED
+                row["cancel_reason"] = BLACKOUT
+            occurrences.append((row, proposed.fits))
+    # Every occurrence not skipped is new, so planned: each is busy with all the others.
+    planned = [(row, fits) for row, fits in occurrences
+               if row["status"] != SessionStatus.CANCELLED]
+    spans = tuple((row["starts_at"], row["starts_at"] + length) for row, _ in planned)
+    for position, (row, fits) in enumerate(planned):
+        others = spans[:position] + spans[position + 1:]
+        row["conflict_side"], row["alternative_starts_at"] = _conflict(
+            recurrence.Parties(parties.mentor, parties.mentee,
+                               parties.mentor_busy + others, parties.mentee_busy + others),
+            row["starts_at"], minutes, fits)
+    rows = [row for row, _ in occurrences]
+    await session.flush()  # the pair, plan and series before the rows that refer to them
+    await bulk_insert(session, _SESSIONS, rows)
+    # One INSERT for the plan's announcements too; skipped occurrences are never announced.
+    await events.sessions_scheduled(session, [row for row, _ in planned],
+                                    occurred_at=occurred_at)
     return plan
-
-
-def _busy(rows: Sequence[MentoringSession]) -> tuple[recurrence.Interval, ...]:
-    return tuple((row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes))
-                 for row in rows if row.status == SessionStatus.PLANNED)
 
 
 async def _reflag_plan(session: AsyncSession, *, pair: Pair, plan: Plan, since: datetime) -> None:
