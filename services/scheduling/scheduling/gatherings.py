@@ -21,7 +21,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduling import repository
+from scheduling import events, repository
 from scheduling.models import (
     GroupSession,
     GroupSessionCancel,
@@ -43,15 +43,8 @@ from scheduling.models import (
 )
 from upward_common.auth import CurrentUser, ParticipantUser, Principal, ProgrammeAdmin
 from upward_common.db import SessionDep
-from upward_common.events import (
-    GroupSessionCancelled,
-    GroupSessionRsvped,
-    GroupSessionScheduled,
-    TouchpointRecorded,
-    utcnow,
-)
+from upward_common.events import utcnow
 from upward_common.limits import Identifier
-from upward_common.outbox import emit
 from upward_common.problems import Problem, conflict, invalid, not_found
 
 router = APIRouter(prefix="/api/v1")
@@ -110,10 +103,7 @@ async def record_touchpoint(
                      author_employee_id=user.employee_id, author_role=role, kind=data.kind,
                      at=data.at, minutes=data.minutes, note=data.note or None, created_at=now)
     await _add(session, row)
-    emit(session, TouchpointRecorded(
-        touchpoint_id=row.id, pair_id=row.pair_id, programme_id=row.programme_id,
-        author_role=role, kind=str(row.kind), minutes=row.minutes, at=row.at,
-        occurred_at=now))
+    events.touchpoint_recorded(session, row, at=now)
     return _touchpoint(row, me=user.employee_id)
 
 
@@ -214,13 +204,6 @@ async def present(
     return result
 
 
-def _scheduled(session: AsyncSession, row: GroupSession, now: datetime) -> None:
-    emit(session, GroupSessionScheduled(
-        group_session_id=row.id, programme_id=row.programme_id, starts_at=row.starts_at,
-        duration_minutes=row.duration_minutes, capacity=row.capacity, sequence=row.sequence,
-        occurred_at=now))
-
-
 async def create_group_session(
     session: AsyncSession, *, user: Principal, programme_id: str, data: GroupSessionCreate,
     now: datetime | None = None,
@@ -237,7 +220,7 @@ async def create_group_session(
                        location=data.location, link=data.link,
                        created_by_employee_id=user.employee_id, created_at=now, updated_at=now)
     await _add(session, row)
-    _scheduled(session, row, now)
+    events.group_session_scheduled(session, row, at=now)
     return (await present(session, [row], me=None))[0]
 
 
@@ -279,7 +262,7 @@ async def update_group_session(
     row.sequence += 1
     row.updated_at = now
     await _add(session, row)
-    _scheduled(session, row, now)
+    events.group_session_scheduled(session, row, at=now)
     return (await present(session, [row], me=None))[0]
 
 
@@ -295,8 +278,7 @@ async def cancel_group_session(
     row.sequence += 1
     row.updated_at = now
     await _add(session, row)
-    emit(session, GroupSessionCancelled(group_session_id=row.id, programme_id=row.programme_id,
-                                        starts_at=row.starts_at, occurred_at=now))
+    events.group_session_cancelled(session, row, at=now)
     return (await present(session, [row], me=None))[0]
 
 
@@ -330,9 +312,8 @@ async def rsvp(
         mine.response, mine.responded_at = data.response, now
     await _add(session, mine)
     counts = _counts(answers)
-    emit(session, GroupSessionRsvped(
-        group_session_id=row.id, programme_id=row.programme_id, response=str(data.response),
-        yes=counts.yes, no=counts.no, maybe=counts.maybe, occurred_at=now))
+    events.group_session_rsvped(session, row, response=str(data.response), counts=counts,
+                                at=now)
     return (await present(session, [row], me=user.employee_id))[0]
 
 
