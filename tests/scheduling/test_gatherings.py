@@ -7,10 +7,13 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from icalendar import Calendar
 from sqlmodel import func, select
 
+from gateway.config import GatewaySettings
+from gateway.main import create_app as create_gateway
 from scheduling.models import GroupSession, Touchpoint
 from tests.scheduling.test_api import (
     MENTEE,
@@ -20,6 +23,7 @@ from tests.scheduling.test_api import (
     StartService,
     planned_pair,
 )
+from tests.support.stack import TEST_JWT_SECRET, serve
 from tests.support.stream import Stream
 
 NOTE = "Shared the deck on hybrid meetings we talked about."
@@ -228,3 +232,91 @@ async def test_a_group_session_said_yes_to_is_in_the_feed_with_a_stable_uid_and_
         [event] = await group_events()
         assert str(event["uid"]) == f"{gathering['id']}@upward.groupsession"
         assert int(event["sequence"]) == 1 and str(event["status"]) == "CANCELLED"
+
+
+async def _graphql(url: str, bearer: str, query: str, **variables: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30,
+                                 headers={"Authorization": f"Bearer {bearer}"}) as client:
+        response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert not body.get("errors"), body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def test_touchpoints_and_group_sessions_through_the_gateway(
+    pair: AbstractAsyncContextManager[PlannedPair],
+) -> None:
+    async with pair as p:
+        programme = await _programme(p)
+        url = p.svc.url
+        settings = GatewaySettings(environment="test", jwt_secret=TEST_JWT_SECRET,
+                                   enrolment_url=url, matching_url=url, scheduling_url=url,
+                                   analytics_url=url)
+        async with serve("gateway", create_gateway(settings)) as gateway:
+            mentee, admin = p.as_(MENTEE), p.as_("hr_admin")
+            at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+            recorded = (await _graphql(gateway.url, mentee, """
+              mutation ($id: ID!, $at: DateTime!) {
+                recordTouchpoint(pairId: $id, input: {kind: CHAT, at: $at, minutes: 10,
+                                                      note: "Quick one"}) {
+                  touchpoint { kind minutes mine note authorRole } errors { field code } } }""",
+                id=p.pair_id, at=at))["recordTouchpoint"]
+            assert recorded == {"touchpoint": {"kind": "CHAT", "minutes": 10, "mine": True,
+                                               "note": "Quick one", "authorRole": "MENTEE"},
+                                "errors": []}
+            future = (await _graphql(gateway.url, mentee, """
+              mutation ($id: ID!, $at: DateTime!) {
+                recordTouchpoint(pairId: $id, input: {kind: CALL, at: $at, minutes: 10}) {
+                  touchpoint { kind } errors { field code } } }""",
+                id=p.pair_id, at=(datetime.now(UTC) + timedelta(hours=2)).isoformat()))
+            assert future["recordTouchpoint"]["touchpoint"] is None
+            assert [e["field"] for e in future["recordTouchpoint"]["errors"]] == ["input.at"]
+            counted = (await _graphql(gateway.url, admin, """
+              query ($id: ID!) { touchpoints(pairId: $id) { count minutes items { note } } }""",
+                id=p.pair_id))["touchpoints"]
+            assert counted == {"count": 1, "minutes": 10, "items": []}
+
+            schedule = """mutation ($p: ID!, $at: DateTime!) {
+              scheduleGroupSession(programmeId: $p, input: {title: "Monthly gathering",
+                                   startsAt: $at, durationMinutes: 60, capacity: 1}) {
+                groupSession { id sequence status } errors { field code } } }"""
+            past = (await _graphql(gateway.url, admin, schedule, p=programme,
+                                   at="2020-01-01T10:00:00Z"))["scheduleGroupSession"]
+            assert past["groupSession"] is None
+            assert [e["field"] for e in past["errors"]] == ["input.startsAt"]
+            created = (await _graphql(gateway.url, admin, schedule, p=programme,
+                                      at=SOON.isoformat()))["scheduleGroupSession"]
+            gathering = created["groupSession"]
+            assert created["errors"] == [] and gathering["status"] == "SCHEDULED"
+
+            rsvp = """mutation ($id: ID!, $r: RsvpResponse!) {
+              rsvpGroupSession(groupSessionId: $id, response: $r) {
+                groupSession { myResponse counts { yes maybe } } errors { field code } } }"""
+            yes = (await _graphql(gateway.url, mentee, rsvp, id=gathering["id"], r="YES"))
+            assert yes["rsvpGroupSession"] == {
+                "groupSession": {"myResponse": "YES", "counts": {"yes": 1, "maybe": 0}},
+                "errors": []}
+            full = (await _graphql(gateway.url, p.as_(MENTOR), rsvp, id=gathering["id"],
+                                   r="YES"))["rsvpGroupSession"]
+            assert full["errors"] == [{"field": "response", "code": "CONFLICT"}]
+            mine = (await _graphql(gateway.url, mentee,
+                                   "{ myGroupSessions { id myResponse } }"))["myGroupSessions"]
+            assert mine == [{"id": gathering["id"], "myResponse": "YES"}]
+
+            updated = (await _graphql(gateway.url, admin, """
+              mutation ($id: ID!) { updateGroupSession(groupSessionId: $id,
+                                                       input: {capacity: null}) {
+                groupSession { capacity sequence } errors { code } } }""",
+                id=gathering["id"]))["updateGroupSession"]
+            assert updated == {"groupSession": {"capacity": None, "sequence": 1}, "errors": []}
+            cancelled = (await _graphql(gateway.url, admin, """
+              mutation ($id: ID!) { cancelGroupSession(groupSessionId: $id, reason: "Ill") {
+                groupSession { status cancelReason } errors { code } } }""",
+                id=gathering["id"]))["cancelGroupSession"]
+            assert cancelled["groupSession"] == {"status": "CANCELLED", "cancelReason": "Ill"}
+            listed = (await _graphql(gateway.url, admin, """
+              query ($p: ID!) { groupSessions(programmeId: $p) { id status } }""",
+                p=programme))["groupSessions"]
+            assert listed == [{"id": gathering["id"], "status": "CANCELLED"}]
