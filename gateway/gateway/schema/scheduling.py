@@ -16,6 +16,7 @@ from gateway.schema import matching
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
 from gateway.schema.inputs import (
     GoalId,
+    GroupSessionId,
     PairId,
     PlanId,
     ProgrammeId,
@@ -769,7 +770,7 @@ class Mutation:
 
     @strawberry.mutation(description="Change a group session (admins; its sequence goes up).")
     async def update_group_session(
-        self, info: Info, group_session_id: strawberry.ID,
+        self, info: Info, group_session_id: GroupSessionId,
         input: Annotated[UpdateGroupSessionInput, described("The fields to change.")],
     ) -> GroupSessionPayload | None:
         data = clients.GroupSessionUpdate.model_validate(given(input))
@@ -780,7 +781,7 @@ class Mutation:
 
     @strawberry.mutation(description="Cancel a group session with a reason (admins).")
     async def cancel_group_session(
-        self, info: Info, group_session_id: strawberry.ID,
+        self, info: Info, group_session_id: GroupSessionId,
         reason: Annotated[str, described("Why it is called off.")],
     ) -> GroupSessionPayload | None:
         data = clients.GroupSessionCancel(reason=reason)
@@ -792,7 +793,7 @@ class Mutation:
     @strawberry.mutation(description="Answer a group session of one's programme: yes, no or "
                                      "maybe (a participant, for themselves).")
     async def rsvp_group_session(
-        self, info: Info, group_session_id: strawberry.ID,
+        self, info: Info, group_session_id: GroupSessionId,
         response: Annotated[RsvpResponse, described("The answer.")],
     ) -> GroupSessionPayload | None:
         data = clients.RsvpCreate(response=response.value)
