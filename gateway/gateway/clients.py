@@ -553,6 +553,46 @@ class GoalPublic(Shape):
     template_id: str | None = None
 
 
+class TouchpointPublic(Shape):
+    id: str
+    pair_id: str
+    kind: str
+    at: datetime
+    minutes: int
+    author_role: str
+    mine: bool
+    note: str | None = None
+
+
+class PairTouchpointsPublic(Shape):
+    pair_id: str
+    count: int
+    minutes: int
+    items: list[TouchpointPublic] = []
+
+
+class RsvpCountsPublic(Shape):
+    yes: int
+    no: int
+    maybe: int
+
+
+class GroupSessionPublic(Shape):
+    id: str
+    programme_id: str
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    capacity: int | None = None
+    location: str | None = None
+    link: str | None = None
+    status: str
+    cancel_reason: str | None = None
+    sequence: int
+    counts: RsvpCountsPublic
+    my_response: str | None = None
+
+
 class NearestSlotPublic(Shape):
     side: str
     starts_at: datetime
@@ -1180,6 +1220,41 @@ class GoalStatusChange(BaseModel):
     status: str
 
 
+class TouchpointCreate(BaseModel):
+    kind: str
+    at: datetime
+    minutes: int
+    note: str | None = None
+
+
+class GroupSessionCreate(BaseModel):
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    capacity: int | None = None
+    location: str | None = None
+    link: str | None = None
+
+
+class GroupSessionUpdate(Patch):
+    """Only the fields given travel; an explicit null clears capacity, location or link."""
+
+    title: str | None = None
+    starts_at: datetime | None = None
+    duration_minutes: int | None = None
+    capacity: int | None = None
+    location: str | None = None
+    link: str | None = None
+
+
+class GroupSessionCancel(BaseModel):
+    reason: str
+
+
+class RsvpCreate(BaseModel):
+    response: str
+
+
 # --- clients ------------------------------------------------------------------------------
 
 
@@ -1595,6 +1670,47 @@ class SchedulingClient(ServiceClient):
     async def set_goal_status(self, goal_id: str, data: GoalStatusChange) -> GoalPublic:
         return await self._one(GoalPublic, "POST", "/goals/{goal_id}/status", goal_id=goal_id,
                                body=data)
+
+    async def pair_touchpoints(self, pair_id: str) -> PairTouchpointsPublic:
+        return await self._one(PairTouchpointsPublic, "GET", "/pairs/{pair_id}/touchpoints",
+                               pair_id=pair_id)
+
+    async def record_touchpoint(self, pair_id: str, data: TouchpointCreate) -> TouchpointPublic:
+        return await self._one(TouchpointPublic, "POST", "/pairs/{pair_id}/touchpoints",
+                               pair_id=pair_id, body=data)
+
+    async def programme_group_sessions(self, programme_id: str) -> list[GroupSessionPublic]:
+        return await self._many(GroupSessionPublic, "/programmes/{programme_id}/group-sessions",
+                                programme_id=programme_id)
+
+    async def my_group_sessions(self) -> list[GroupSessionPublic]:
+        return await self._many(GroupSessionPublic, "/group-sessions")
+
+    async def create_group_session(
+        self, programme_id: str, data: GroupSessionCreate
+    ) -> GroupSessionPublic:
+        return await self._one(GroupSessionPublic, "POST",
+                               "/programmes/{programme_id}/group-sessions",
+                               programme_id=programme_id, body=data)
+
+    async def update_group_session(
+        self, group_session_id: str, data: GroupSessionUpdate
+    ) -> GroupSessionPublic:
+        return await self._one(GroupSessionPublic, "PATCH", "/group-sessions/{group_session_id}",
+                               group_session_id=group_session_id, body=data)
+
+    async def cancel_group_session(
+        self, group_session_id: str, data: GroupSessionCancel
+    ) -> GroupSessionPublic:
+        return await self._one(GroupSessionPublic, "POST",
+                               "/group-sessions/{group_session_id}/cancel",
+                               group_session_id=group_session_id, body=data)
+
+    async def rsvp_group_session(self, group_session_id: str, data: RsvpCreate
+                                 ) -> GroupSessionPublic:
+        return await self._one(GroupSessionPublic, "POST",
+                               "/group-sessions/{group_session_id}/rsvp",
+                               group_session_id=group_session_id, body=data)
 
 
 class AnalyticsClient(ServiceClient):

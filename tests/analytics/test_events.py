@@ -18,6 +18,9 @@ from upward_common.events import (
     EmployeeUpdated,
     EventData,
     GoalUpdated,
+    GroupSessionCancelled,
+    GroupSessionRsvped,
+    GroupSessionScheduled,
     MilestoneReached,
     PairAtRisk,
     PairClosureProposed,
@@ -36,6 +39,7 @@ from upward_common.events import (
     SessionLogged,
     SessionRescheduled,
     SessionScheduled,
+    TouchpointRecorded,
 )
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
@@ -106,7 +110,7 @@ async def summary(svc: Running, token: str, programme_id: str) -> dict[str, Any]
 def figures(**values: int) -> dict[str, int]:
     keys = ("participants_enrolled", "mentors", "mentees", "pairs_formed", "pairs_active",
             "sessions_scheduled", "sessions_held", "pairs_at_risk", "pairs_fit_flagged",
-            "pairs_closure_proposed")
+            "pairs_closure_proposed", "touchpoints", "group_sessions")
     return {key: values.get(key, 0) for key in keys}
 
 
@@ -167,12 +171,28 @@ async def test_the_summary_counts_what_the_events_say(
                            occurred_at=at(61)),
             PairClosureProposed(pair_id=pair_b, programme_id=programme, silent_since=at(0),
                                 silent_days=90, occurred_at=at(62)),
+            # Touchpoints and group sessions: one row each; a cancelled one does not count.
+            TouchpointRecorded(touchpoint_id="t1", pair_id=pair_a, programme_id=programme,
+                               author_role="mentee", kind="call", minutes=10, at=at(63),
+                               occurred_at=at(63)),
+            GroupSessionScheduled(group_session_id="g1", programme_id=programme,
+                                  starts_at=at(900), duration_minutes=60, occurred_at=at(64)),
+            GroupSessionScheduled(group_session_id="g1", programme_id=programme,
+                                  starts_at=at(960), duration_minutes=60, sequence=1,
+                                  occurred_at=at(65)),
+            GroupSessionRsvped(group_session_id="g1", programme_id=programme, response="yes",
+                               yes=1, no=0, maybe=0, occurred_at=at(66)),
+            GroupSessionScheduled(group_session_id="g2", programme_id=programme,
+                                  starts_at=at(900), duration_minutes=60, occurred_at=at(67)),
+            GroupSessionCancelled(group_session_id="g2", programme_id=programme,
+                                  starts_at=at(900), occurred_at=at(68)),
         ]
         for event in events:
             await stream.publish(event)
         expected = figures(participants_enrolled=3, mentors=1, mentees=2, pairs_formed=2,
                            pairs_active=1, sessions_scheduled=2, sessions_held=1,
-                           pairs_at_risk=1, pairs_fit_flagged=1, pairs_closure_proposed=1)
+                           pairs_at_risk=1, pairs_fit_flagged=1, pairs_closure_proposed=1,
+                           touchpoints=1, group_sessions=1)
 
         async def caught_up() -> bool:
             return await summary(svc, admin, programme) == {"programme_id": programme,

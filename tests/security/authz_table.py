@@ -506,6 +506,35 @@ SCHEDULING = [
     Op("scheduling", "POST", "/api/v1/goals/{goal_id}/status", members_only,
        lambda w: Call(f"/api/v1/goals/{w.goal_ab}/status", json={"status": "missed"}),
        RELATIONS, ok=(409,)),
+    # Touchpoints: the pair's own act to record (FC has ended: 409 for its members); admins
+    # read counts only.
+    Op("scheduling", "POST", "/api/v1/pairs/{pair_id}/touchpoints", members_only,
+       lambda w: Call(f"/api/v1/pairs/{w.pair_fc}/touchpoints", json={
+           "kind": "call", "at": "2026-01-05T10:00:00+00:00", "minutes": 10}),
+       RELATIONS, cast=_FC_MEMBERS, ok=(409,)),
+    Op("scheduling", "GET", "/api/v1/pairs/{pair_id}/touchpoints", members_or_admin(403),
+       lambda w: Call(f"/api/v1/pairs/{w.pair_ab}/touchpoints"), RELATIONS),
+    # Group sessions: admins schedule (a start in the past: 422 once past authorisation,
+    # so nothing is written), change and cancel them (P's seeded one is cancelled: 409);
+    # the programme's participants read and answer them.
+    Op("scheduling", "POST", "/api/v1/programmes/{programme_id}/group-sessions", ADMINS,
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/group-sessions", json={
+           "title": "Gathering", "starts_at": "2020-01-05T17:00:00Z", "duration_minutes": 60}),
+       PROGRAMME_RELATIONS, ok=(422,)),
+    Op("scheduling", "GET", "/api/v1/programmes/{programme_id}/group-sessions", self_or_admin(),
+       lambda w: Call(f"/api/v1/programmes/{_p(w)}/group-sessions"), PROGRAMME_RELATIONS),
+    Op("scheduling", "GET", "/api/v1/group-sessions", only("participant"),
+       _fixed("/api/v1/group-sessions"), PROGRAMME_RELATIONS),
+    Op("scheduling", "PATCH", "/api/v1/group-sessions/{group_session_id}", ADMINS,
+       lambda w: Call(f"/api/v1/group-sessions/{w.group_session_p}", json={"title": "Later"}),
+       ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/group-sessions/{group_session_id}/cancel", ADMINS,
+       lambda w: Call(f"/api/v1/group-sessions/{w.group_session_p}/cancel",
+                      json={"reason": "Again"}), ok=(409,)),
+    Op("scheduling", "POST", "/api/v1/group-sessions/{group_session_id}/rsvp",
+       programme_participants_only,
+       lambda w: Call(f"/api/v1/group-sessions/{w.group_session_p}/rsvp",
+                      json={"response": "yes"}), PROGRAMME_RELATIONS, ok=(409,)),
 ]
 
 ANALYTICS = [
@@ -792,6 +821,27 @@ FIELDS: list[Field] = [
        lambda w: {"id": w.goal_ab}),
     _q("mutation", "setGoalStatus", f"{S} POST /api/v1/goals/{{goal_id}}/status", "$id: ID!",
        "(goalId: $id, status: MISSED)", lambda w: {"id": w.goal_ab}),
+    _q("query", "touchpoints", f"{S} GET /api/v1/pairs/{{pair_id}}/touchpoints", "$id: ID!",
+       "(pairId: $id)", lambda w: {"id": w.pair_ab}),
+    _q("mutation", "recordTouchpoint", f"{S} POST /api/v1/pairs/{{pair_id}}/touchpoints",
+       "$id: ID!", '(pairId: $id, input: {kind: CALL, at: "2026-01-05T10:00:00+00:00", '
+       'minutes: 10})', lambda w: {"id": w.pair_fc}),
+    _q("query", "groupSessions", f"{S} GET /api/v1/programmes/{{programme_id}}/group-sessions",
+       "$p: ID!", "(programmeId: $p)", lambda w: {"p": _p(w)}),
+    _q("query", "myGroupSessions", f"{S} GET /api/v1/group-sessions", "", "", lambda w: {}),
+    _q("mutation", "scheduleGroupSession",
+       f"{S} POST /api/v1/programmes/{{programme_id}}/group-sessions", "$p: ID!",
+       '(programmeId: $p, input: {title: "Gathering", startsAt: "2020-01-05T17:00:00Z", '
+       'durationMinutes: 60})', lambda w: {"p": _p(w)}),
+    _q("mutation", "updateGroupSession",
+       f"{S} PATCH /api/v1/group-sessions/{{group_session_id}}", "$id: ID!",
+       '(groupSessionId: $id, input: {title: "Later"})', lambda w: {"id": w.group_session_p}),
+    _q("mutation", "cancelGroupSession",
+       f"{S} POST /api/v1/group-sessions/{{group_session_id}}/cancel", "$id: ID!",
+       '(groupSessionId: $id, reason: "Again")', lambda w: {"id": w.group_session_p}),
+    _q("mutation", "rsvpGroupSession",
+       f"{S} POST /api/v1/group-sessions/{{group_session_id}}/rsvp", "$id: ID!",
+       "(groupSessionId: $id, response: YES)", lambda w: {"id": w.group_session_p}),
 ]
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 assert len(FIELDS_BY_KEY) == len(FIELDS), "a root field is in the table twice"

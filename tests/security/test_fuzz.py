@@ -77,6 +77,7 @@ def _seeded(world: World) -> dict[str, str]:
         "user_id": world.scim_z, "name": "User", "schema_id": CORE_USER,
         "survey_id": world.pulse_survey,
         "plan_id": world.plan_ab,
+        "group_session_id": world.group_session_p,
         # A's calendar feed secret (the route is public by secret: no bearer token needed).
         "token": world.feed_a.removeprefix("/api/v1/calendar/").removesuffix(".ics"),
     }

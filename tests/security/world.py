@@ -57,6 +57,7 @@ class World:
     scim_z: str = ""
     scim_z_user_name: str = ""
     pulse_survey: str = ""  # of P, answered by A, closed
+    group_session_p: str = ""  # a group session of P, cancelled (its final state)
 
 
 def _ok(response: httpx.Response, *expected: int) -> Any:
@@ -201,6 +202,14 @@ def build_world(platform: RunningPlatform) -> World:
                                      token=admin))["id"])
     world.plan_ab = str(_ok(api.call("scheduling", "GET", f"/api/v1/pairs/{world.pair_ab}/plan",
                                      token=admin))["id"])
+    # A group session of P, cancelled: RSVPs, changes and cancelling it are 409s.
+    gathering = _ok(api.call(
+        "scheduling", "POST", f"/api/v1/programmes/{world.programmes['P']}/group-sessions",
+        token=admin, json={"title": "Monthly gathering", "starts_at": "2100-01-05T17:00:00Z",
+                           "duration_minutes": 60}), 201)
+    world.group_session_p = str(gathering["id"])
+    _ok(api.call("scheduling", "POST", f"/api/v1/group-sessions/{world.group_session_p}/cancel",
+                 token=admin, json={"reason": "Moved online"}))
     a_token = platform.token("participant", employee_id=world.employees["A"])
     world.feed_a = str(_ok(api.call("scheduling", "POST", "/api/v1/calendar-feeds",
                                     token=a_token), 201)["path"])

@@ -47,6 +47,7 @@ MatchRunId = Annotated[strawberry.ID, _id("match run")]
 SessionId = Annotated[strawberry.ID, _id("session")]
 PlanId = Annotated[strawberry.ID, _id("plan")]
 GoalId = Annotated[strawberry.ID, _id("goal")]
+GroupSessionId = Annotated[strawberry.ID, _id("group session")]
 MenteeParticipantId = Annotated[strawberry.ID, strawberry.argument(
     description="The mentee's participant id (the senior who learns).")]
 MentorParticipantId = Annotated[strawberry.ID, strawberry.argument(

@@ -1,5 +1,5 @@
 """Scheduling's part of the schema: sessions, planned and held, their logs; recurring plans;
-feeds; SMART goals."""
+feeds; SMART goals; touchpoints and programme-wide group sessions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from gateway.clients import identifier
 from gateway.context import Info
 from gateway.schema import matching
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
-from gateway.schema.inputs import GoalId, PairId, PlanId, SessionId, described, given, plain
+from gateway.schema.inputs import (
+    GoalId,
+    GroupSessionId,
+    PairId,
+    PlanId,
+    ProgrammeId,
+    SessionId,
+    described,
+    given,
+    plain,
+)
 from gateway.schema.pagination import DEFAULT_FIRST, After, Connection, First, Window, by_id
 
 if TYPE_CHECKING:
@@ -409,6 +419,138 @@ class CreateGoalInput:
                                            description="The day it is due (after today).")
 
 
+@strawberry.enum(description="How a touchpoint happened.")
+class TouchpointKind(Enum):
+    MESSAGE = strawberry.enum_value("message", description="A written message.")
+    CALL = strawberry.enum_value("call", description="A call.")
+    CHAT = strawberry.enum_value("chat", description="A quick chat in person.")
+
+
+@strawberry.enum(description="A participant's answer to a group session.")
+class RsvpResponse(Enum):
+    YES = strawberry.enum_value("yes", description="Coming (takes a place).")
+    NO = strawberry.enum_value("no", description="Not coming.")
+    MAYBE = strawberry.enum_value("maybe", description="Perhaps.")
+
+
+@strawberry.enum(description="Whether a group session still takes place.")
+class GroupSessionStatus(Enum):
+    SCHEDULED = strawberry.enum_value("scheduled", description="It takes place.")
+    CANCELLED = strawberry.enum_value("cancelled", description="Called off.")
+
+
+@strawberry.type(description="A short check-in between sessions (not a session).")
+class Touchpoint:
+    id: strawberry.ID = strawberry.field(description="The touchpoint's id.")
+    kind: TouchpointKind = strawberry.field(description="How it happened.")
+    at: datetime = strawberry.field(description="When.")
+    minutes: int = strawberry.field(description="How long (1-60 minutes).")
+    author_role: LogAuthorRole = strawberry.field(description="Which side recorded it.")
+    mine: bool = strawberry.field(description="Whether the caller recorded it.")
+    note: str | None = strawberry.field(description="The pair's shared note, if any.")
+
+    @classmethod
+    def of(cls, t: clients.TouchpointPublic) -> Touchpoint:
+        return cls(id=strawberry.ID(t.id), kind=member(TouchpointKind, t.kind, service=SERVICE),
+                   at=t.at, minutes=t.minutes,
+                   author_role=member(LogAuthorRole, t.author_role, service=SERVICE),
+                   mine=t.mine, note=t.note)
+
+
+@strawberry.type(description="A pair's touchpoints: every item for its members, only the "
+                             "count and minutes for admins.")
+class PairTouchpoints:
+    count: int = strawberry.field(description="How many the pair recorded.")
+    minutes: int = strawberry.field(description="Their minutes in all.")
+    items: list[Touchpoint] = strawberry.field(description="Each one (empty for admins).")
+
+    @classmethod
+    def of(cls, t: clients.PairTouchpointsPublic) -> PairTouchpoints:
+        return cls(count=t.count, minutes=t.minutes, items=[Touchpoint.of(i) for i in t.items])
+
+
+@strawberry.type(description="How many answered a group session each way.")
+class RsvpCounts:
+    yes: int = strawberry.field(description="Coming.")
+    no: int = strawberry.field(description="Not coming.")
+    maybe: int = strawberry.field(description="Perhaps.")
+
+
+@strawberry.type(description="A programme-wide gathering, with its answers' counts.")
+class GroupSession:
+    id: strawberry.ID = strawberry.field(description="The group session's id.")
+    programme_id: strawberry.ID = strawberry.field(description="Its programme.")
+    title: str = strawberry.field(description="What it is.")
+    starts_at: datetime = strawberry.field(description="When it starts.")
+    duration_minutes: int = strawberry.field(description="How long it lasts.")
+    capacity: int | None = strawberry.field(description="How many places (null: no limit).")
+    location: str | None = strawberry.field(description="Where.")
+    link: str | None = strawberry.field(description="The meeting link.")
+    status: GroupSessionStatus = strawberry.field(description="Whether it takes place.")
+    cancel_reason: str | None = strawberry.field(description="Why it was called off.")
+    sequence: int = strawberry.field(description="Up on every change (iCalendar SEQUENCE).")
+    counts: RsvpCounts = strawberry.field(description="The answers so far.")
+    my_response: RsvpResponse | None = strawberry.field(
+        description="The caller's own answer (null: none yet, or an admin).")
+
+    @classmethod
+    def of(cls, g: clients.GroupSessionPublic) -> GroupSession:
+        return cls(
+            id=strawberry.ID(g.id), programme_id=strawberry.ID(g.programme_id), title=g.title,
+            starts_at=g.starts_at, duration_minutes=g.duration_minutes, capacity=g.capacity,
+            location=g.location, link=g.link,
+            status=member(GroupSessionStatus, g.status, service=SERVICE),
+            cancel_reason=g.cancel_reason, sequence=g.sequence,
+            counts=RsvpCounts(yes=g.counts.yes, no=g.counts.no, maybe=g.counts.maybe),
+            my_response=maybe(RsvpResponse, g.my_response, service=SERVICE))
+
+
+@strawberry.input(description="A check-in between sessions.")
+class RecordTouchpointInput:
+    kind: TouchpointKind = strawberry.field(description="How it happened.")
+    at: datetime = strawberry.field(description="When (with an offset; not in the future).")
+    minutes: int = strawberry.field(description="How long, 1-60 minutes.")
+    note: str | None = strawberry.field(default=None, description="A shared note (optional).")
+
+
+@strawberry.input(description="A programme-wide group session.")
+class ScheduleGroupSessionInput:
+    title: str = strawberry.field(description="What it is.")
+    starts_at: datetime = strawberry.field(description="When (with an offset; in the future).")
+    duration_minutes: int = strawberry.field(description="How long, in minutes.")
+    capacity: int | None = strawberry.field(default=None, description="How many places.")
+    location: str | None = strawberry.field(default=None, description="Where.")
+    link: str | None = strawberry.field(default=None, description="The meeting link.")
+
+
+@strawberry.input(description="The fields of a group session to change.")
+class UpdateGroupSessionInput:
+    title: str | None = strawberry.field(default=strawberry.UNSET, description="What it is.")
+    starts_at: datetime | None = strawberry.field(default=strawberry.UNSET,
+                                                  description="When (in the future).")
+    duration_minutes: int | None = strawberry.field(default=strawberry.UNSET,
+                                                    description="How long, in minutes.")
+    capacity: int | None = strawberry.field(default=strawberry.UNSET,
+                                            description="How many places (null: no limit).")
+    location: str | None = strawberry.field(default=strawberry.UNSET, description="Where.")
+    link: str | None = strawberry.field(default=strawberry.UNSET,
+                                        description="The meeting link.")
+
+
+@strawberry.type(description="What recordTouchpoint did: the touchpoint, or why not.")
+class TouchpointPayload:
+    touchpoint: Touchpoint | None = strawberry.field(
+        description="The touchpoint; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What a group session mutation did: the session, or why not.")
+class GroupSessionPayload:
+    group_session: GroupSession | None = strawberry.field(
+        description="The group session; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
 # --- payloads --------------------------------------------------------------------------
 
 
@@ -504,6 +646,24 @@ class Query:
         identifier(pair_id, field="pair_id")
         found = await info.context.scheduling.pair_goals(pair_id)
         return window.page(found, id=by_id, node=Goal.of)
+
+    @strawberry.field(description="A pair's touchpoints: every item for its members, the count "
+                                  "only for admins.")
+    async def touchpoints(self, info: Info, pair_id: PairId) -> PairTouchpoints | None:
+        identifier(pair_id, field="pair_id")
+        return PairTouchpoints.of(await info.context.scheduling.pair_touchpoints(pair_id))
+
+    @strawberry.field(description="A programme's group sessions: for admins and its "
+                                  "participants.")
+    async def group_sessions(self, info: Info, programme_id: ProgrammeId) -> list[GroupSession]:
+        identifier(programme_id, field="programme_id")
+        found = await info.context.scheduling.programme_group_sessions(programme_id)
+        return [GroupSession.of(g) for g in found]
+
+    @strawberry.field(description="The group sessions of the caller's programmes, with their "
+                                  "own answer.")
+    async def my_group_sessions(self, info: Info) -> list[GroupSession]:
+        return [GroupSession.of(g) for g in await info.context.scheduling.my_group_sessions()]
 
 
 @strawberry.type
@@ -621,3 +781,61 @@ class Mutation:
         goal, errors = await attempt(
             info, lambda: info.context.scheduling.set_goal_status(goal_id, data), Goal.of)
         return GoalPayload(goal=goal, errors=errors)
+
+    @strawberry.mutation(description="Record a check-in between sessions (a member of the pair).")
+    async def record_touchpoint(
+        self, info: Info, pair_id: PairId,
+        input: Annotated[RecordTouchpointInput, described("The check-in.")],
+    ) -> TouchpointPayload | None:
+        data = clients.TouchpointCreate(kind=input.kind.value, at=input.at,
+                                        minutes=input.minutes, note=input.note)
+        touchpoint, errors = await attempt(
+            info, lambda: info.context.scheduling.record_touchpoint(pair_id, data),
+            Touchpoint.of, body="input")
+        return TouchpointPayload(touchpoint=touchpoint, errors=errors)
+
+    @strawberry.mutation(description="Schedule a programme-wide group session (HR admins, "
+                                     "programme managers).")
+    async def schedule_group_session(
+        self, info: Info, programme_id: ProgrammeId,
+        input: Annotated[ScheduleGroupSessionInput, described("The group session.")],
+    ) -> GroupSessionPayload | None:
+        data = clients.GroupSessionCreate.model_validate(plain(input))
+        found, errors = await attempt(
+            info, lambda: info.context.scheduling.create_group_session(programme_id, data),
+            GroupSession.of, body="input")
+        return GroupSessionPayload(group_session=found, errors=errors)
+
+    @strawberry.mutation(description="Change a group session (admins; its sequence goes up).")
+    async def update_group_session(
+        self, info: Info, group_session_id: GroupSessionId,
+        input: Annotated[UpdateGroupSessionInput, described("The fields to change.")],
+    ) -> GroupSessionPayload | None:
+        data = clients.GroupSessionUpdate.model_validate(given(input))
+        found, errors = await attempt(
+            info, lambda: info.context.scheduling.update_group_session(group_session_id, data),
+            GroupSession.of, body="input")
+        return GroupSessionPayload(group_session=found, errors=errors)
+
+    @strawberry.mutation(description="Cancel a group session with a reason (admins).")
+    async def cancel_group_session(
+        self, info: Info, group_session_id: GroupSessionId,
+        reason: Annotated[str, described("Why it is called off.")],
+    ) -> GroupSessionPayload | None:
+        data = clients.GroupSessionCancel(reason=reason)
+        found, errors = await attempt(
+            info, lambda: info.context.scheduling.cancel_group_session(group_session_id, data),
+            GroupSession.of)
+        return GroupSessionPayload(group_session=found, errors=errors)
+
+    @strawberry.mutation(description="Answer a group session of one's programme: yes, no or "
+                                     "maybe (a participant, for themselves).")
+    async def rsvp_group_session(
+        self, info: Info, group_session_id: GroupSessionId,
+        response: Annotated[RsvpResponse, described("The answer.")],
+    ) -> GroupSessionPayload | None:
+        data = clients.RsvpCreate(response=response.value)
+        found, errors = await attempt(
+            info, lambda: info.context.scheduling.rsvp_group_session(group_session_id, data),
+            GroupSession.of)
+        return GroupSessionPayload(group_session=found, errors=errors)

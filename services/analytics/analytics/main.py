@@ -11,6 +11,9 @@ from upward_common.events import (
     EmployeeErased,
     EmployeeUpdated,
     GoalUpdated,
+    GroupSessionCancelled,
+    GroupSessionRsvped,
+    GroupSessionScheduled,
     MatchRunFinished,
     MilestoneReached,
     PairAtRisk,
@@ -30,6 +33,7 @@ from upward_common.events import (
     SessionRescheduled,
     SessionScheduled,
     ShortlistOffered,
+    TouchpointRecorded,
 )
 from upward_common.service import ServiceDefinition
 
@@ -64,6 +68,10 @@ SERVICE = ServiceDefinition(
         PlanAccepted: service.on_plan_accepted,
         GoalUpdated: service.on_goal_updated,
         PairAtRisk: service.on_pair_at_risk,
+        TouchpointRecorded: service.on_touchpoint_recorded,
+        GroupSessionScheduled: service.on_group_session_scheduled,
+        GroupSessionCancelled: service.on_group_session_cancelled,
+        GroupSessionRsvped: service.on_group_session_rsvped,
         PairFitFlagged: service.on_pair_fit_flagged,
         PairClosureProposed: service.on_pair_closure_proposed,
         MilestoneReached: service.on_milestone_reached,

@@ -138,6 +138,32 @@ class Goal(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class Touchpoint(SQLModel, table=True):
+    """A pair's check-in between sessions (`touchpoint.recorded`): counted, never read."""
+
+    __tablename__ = "analytics_touchpoint"
+
+    id: str = Field(primary_key=True, max_length=64)
+    pair_id: str = Field(index=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    minutes: int
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class GroupSession(SQLModel, table=True):
+    """A programme's gathering (`groupsession.*`): scheduled, cancelled, its yes count."""
+
+    __tablename__ = "analytics_group_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    yes: int = 0
+    rsvp_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class Milestone(SQLModel, table=True):
     __tablename__ = "analytics_milestone"
 
@@ -266,6 +292,9 @@ class ProgrammeSummary(BaseModel):
     pairs_at_risk: int = 0
     pairs_fit_flagged: int = 0
     pairs_closure_proposed: int = 0
+    # Touchpoints the programme's pairs recorded; group sessions scheduled and not cancelled.
+    touchpoints: int = 0
+    group_sessions: int = 0
 
 
 # --- pulse surveys: API shapes -----------------------------------------------------

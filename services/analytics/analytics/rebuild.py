@@ -54,6 +54,7 @@ from analytics.models import (
     Employee,
     EmployeeLevel,
     Goal,
+    GroupSession,
     MentoringSession,
     Milestone,
     Pair,
@@ -65,6 +66,7 @@ from analytics.models import (
     PulseResponse,
     PulseSurvey,
     SessionLog,
+    Touchpoint,
 )
 from upward_common.bus import Bus
 from upward_common.consumer import INBOX, Delivery, EventConsumer, apply_deliveries
@@ -76,7 +78,7 @@ log = logging.getLogger(__name__)
 # Every table built from events alone: emptied and rebuilt.
 READ_MODELS: tuple[type[SQLModel], ...] = (
     Programme, Employee, EmployeeLevel, Participant, Pair, MentoringSession, SessionLog,
-    Goal, Milestone, PairMilestone,
+    Goal, Touchpoint, GroupSession, Milestone, PairMilestone,
 )
 # Written through the API, not from events: kept as they are.
 KEPT: tuple[type[SQLModel], ...] = (PulseSurvey, PulseRespondent, PulseResponse,

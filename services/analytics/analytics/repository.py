@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from analytics.models import (
     Employee,
     EmployeeLevel,
+    GroupSession,
     MentoringSession,
     Pair,
     PairMilestone,
@@ -20,6 +21,7 @@ from analytics.models import (
     PulseRespondent,
     PulseResponse,
     PulseSurvey,
+    Touchpoint,
 )
 from upward_common.db import upsert
 
@@ -305,3 +307,15 @@ async def opt_ins_by_month(session: AsyncSession, programme_ids: Collection[str]
         col(Participant.programme_id).in_(programme_ids), enrolled.is_not(None)).group_by(
         col(Participant.programme_id), month).order_by(month)
     return await _tuples(session, query)
+
+
+async def count_touchpoints(session: AsyncSession, programme_id: str) -> int:
+    """Touchpoints the programme's pairs recorded."""
+    return await _count(session, select(func.count()).select_from(Touchpoint).where(
+        Touchpoint.programme_id == programme_id))
+
+
+async def count_group_sessions(session: AsyncSession, programme_id: str) -> int:
+    """The programme's group sessions that were scheduled and not cancelled."""
+    return await _count(session, select(func.count()).select_from(GroupSession).where(
+        GroupSession.programme_id == programme_id, col(GroupSession.cancelled_at).is_(None)))

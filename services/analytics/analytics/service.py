@@ -29,6 +29,7 @@ from analytics.models import (
     EndedPairs,
     FigureAt,
     Goal,
+    GroupSession,
     MentoringSession,
     Milestone,
     MonthCount,
@@ -55,6 +56,7 @@ from analytics.models import (
     RoleFunnel,
     RoleMatching,
     SessionLog,
+    Touchpoint,
 )
 from upward_common.auth import Principal
 from upward_common.consumer import applies_many
@@ -62,6 +64,9 @@ from upward_common.events import (
     EmployeeErased,
     EmployeeUpdated,
     GoalUpdated,
+    GroupSessionCancelled,
+    GroupSessionRsvped,
+    GroupSessionScheduled,
     MatchRunFinished,
     MilestoneReached,
     PairAtRisk,
@@ -81,6 +86,7 @@ from upward_common.events import (
     SessionRescheduled,
     SessionScheduled,
     ShortlistOffered,
+    TouchpointRecorded,
 )
 from upward_common.problems import Problem, conflict, invalid, not_found
 
@@ -349,6 +355,52 @@ async def on_plan_accepted(session: AsyncSession, data: PlanAccepted) -> None:
     """
 
 
+async def on_touchpoint_recorded(session: AsyncSession, data: TouchpointRecorded) -> None:
+    """A pair's check-in between sessions: one row per touchpoint, so a redelivery counts once."""
+    if await repository.get(session, Touchpoint, data.touchpoint_id) is None:
+        await repository.add(session, Touchpoint(
+            id=data.touchpoint_id, pair_id=data.pair_id, programme_id=data.programme_id,
+            minutes=data.minutes, at=data.at))
+
+
+async def _group_session(
+    session: AsyncSession, *, group_session_id: str, programme_id: str, starts_at: datetime,
+    at: datetime,
+) -> GroupSession:
+    row = await repository.get(session, GroupSession, group_session_id)
+    return row or GroupSession(id=group_session_id, programme_id=programme_id,
+                               starts_at=starts_at, occurred_at=at)
+
+
+async def on_group_session_scheduled(session: AsyncSession, data: GroupSessionScheduled) -> None:
+    """A programme's gathering: one row, its start the latest event's."""
+    row = await _group_session(session, group_session_id=data.group_session_id,
+                               programme_id=data.programme_id, starts_at=data.starts_at,
+                               at=data.occurred_at)
+    if row.occurred_at <= data.occurred_at:
+        row.starts_at, row.occurred_at = data.starts_at, data.occurred_at
+    await repository.add(session, row)
+
+
+async def on_group_session_cancelled(session: AsyncSession, data: GroupSessionCancelled) -> None:
+    """A cancelled gathering no longer counts as scheduled."""
+    row = await _group_session(session, group_session_id=data.group_session_id,
+                               programme_id=data.programme_id, starts_at=data.starts_at,
+                               at=data.occurred_at)
+    row.cancelled_at = data.occurred_at
+    await repository.add(session, row)
+
+
+async def on_group_session_rsvped(session: AsyncSession, data: GroupSessionRsvped) -> None:
+    """The gathering's yes count, the latest answer's event winning."""
+    row = await _group_session(session, group_session_id=data.group_session_id,
+                               programme_id=data.programme_id, starts_at=data.occurred_at,
+                               at=data.occurred_at)
+    if row.rsvp_at is None or row.rsvp_at <= data.occurred_at:
+        row.yes, row.rsvp_at = data.yes, data.occurred_at
+    await repository.add(session, row)
+
+
 async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:
     """The goal's status and progress, the latest event winning."""
     row = await repository.get(session, Goal, data.goal_id)
@@ -443,6 +495,8 @@ async def programme_summary(session: AsyncSession, *, programme_id: str) -> Prog
                                                                flag="fit_flagged_at"),
         pairs_closure_proposed=await repository.count_flagged_pairs(
             session, programme_id, flag="closure_proposed_at"),
+        touchpoints=await repository.count_touchpoints(session, programme_id),
+        group_sessions=await repository.count_group_sessions(session, programme_id),
     )
 
 

@@ -541,6 +541,72 @@ class PairClosureProposed(EventData):
         return self.pair_id
 
 
+class TouchpointRecorded(EventData):
+    """A pair member recorded a short check-in between sessions (never its note)."""
+
+    name: ClassVar[str] = "touchpoint.recorded"
+
+    touchpoint_id: str
+    pair_id: str
+    programme_id: str
+    author_role: str  # mentor or mentee
+    kind: str  # message, call or chat
+    minutes: int
+    at: datetime
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.touchpoint_id
+
+
+class GroupSessionScheduled(EventData):
+    """A programme-wide group session was scheduled, or changed (`sequence` above 0)."""
+
+    name: ClassVar[str] = "groupsession.scheduled"
+
+    group_session_id: str
+    programme_id: str
+    starts_at: datetime
+    duration_minutes: int
+    capacity: int | None = None
+    sequence: int = 0
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.group_session_id
+
+
+class GroupSessionCancelled(EventData):
+    """A group session was cancelled: whoever answered it may be told (no reason text)."""
+
+    name: ClassVar[str] = "groupsession.cancelled"
+
+    group_session_id: str
+    programme_id: str
+    starts_at: datetime
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.group_session_id
+
+
+class GroupSessionRsvped(EventData):
+    """A participant answered a group session: the answer and the counts, not who."""
+
+    name: ClassVar[str] = "groupsession.rsvped"
+
+    group_session_id: str
+    programme_id: str
+    response: str  # yes, no or maybe
+    yes: int
+    no: int
+    maybe: int
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.group_session_id
+
+
 # --- analytics -------------------------------------------------------------------
 
 

@@ -12,9 +12,21 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduling.models import Goal, MemberLog, MentoringSession, Pair, Plan
+from scheduling.models import (
+    Goal,
+    GroupSession,
+    MemberLog,
+    MentoringSession,
+    Pair,
+    Plan,
+    RsvpCounts,
+    Touchpoint,
+)
 from upward_common.events import (
     GoalUpdated,
+    GroupSessionCancelled,
+    GroupSessionRsvped,
+    GroupSessionScheduled,
     PairAtRisk,
     PairClosureProposed,
     PairFitFlagged,
@@ -23,6 +35,7 @@ from upward_common.events import (
     SessionLogged,
     SessionRescheduled,
     SessionScheduled,
+    TouchpointRecorded,
     utcnow,
 )
 from upward_common.outbox import emit, emit_many
@@ -142,3 +155,34 @@ def pair_closure_proposed(
     emit(session, PairClosureProposed(pair_id=pair.id, programme_id=pair.programme_id,
                                       silent_since=silent_since, silent_days=silent_days,
                                       occurred_at=at))
+
+
+# --- touchpoints and group sessions (gatherings.py) --------------------------------
+
+
+def touchpoint_recorded(session: AsyncSession, row: Touchpoint, *, at: datetime) -> None:
+    emit(session, TouchpointRecorded(
+        touchpoint_id=row.id, pair_id=row.pair_id, programme_id=row.programme_id,
+        author_role=row.author_role, kind=str(row.kind), minutes=row.minutes, at=row.at,
+        occurred_at=at))
+
+
+def group_session_scheduled(session: AsyncSession, row: GroupSession, *, at: datetime) -> None:
+    emit(session, GroupSessionScheduled(
+        group_session_id=row.id, programme_id=row.programme_id, starts_at=row.starts_at,
+        duration_minutes=row.duration_minutes, capacity=row.capacity, sequence=row.sequence,
+        occurred_at=at))
+
+
+def group_session_cancelled(session: AsyncSession, row: GroupSession, *, at: datetime) -> None:
+    emit(session, GroupSessionCancelled(group_session_id=row.id, programme_id=row.programme_id,
+                                        starts_at=row.starts_at, occurred_at=at))
+
+
+def group_session_rsvped(
+    session: AsyncSession, row: GroupSession, *, response: str, counts: RsvpCounts,
+    at: datetime,
+) -> None:
+    emit(session, GroupSessionRsvped(
+        group_session_id=row.id, programme_id=row.programme_id, response=response,
+        yes=counts.yes, no=counts.no, maybe=counts.maybe, occurred_at=at))

@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vRecur
 
-from scheduling.models import MentoringSession, Plan, PlanSeries, SessionStatus
+from scheduling.models import (
+    GroupSession,
+    GroupSessionStatus,
+    MentoringSession,
+    Plan,
+    PlanSeries,
+    SessionStatus,
+)
 from scheduling.recurrence import SeriesRule
 
 PRODID = "-//Upward//Reverse mentoring scheduling//EN"
@@ -171,12 +178,41 @@ def _vtimezone(tzid: str, first_date: date, last_date: date) -> bytes:
         return b""
 
 
-def feed(entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring") -> bytes:
-    """A participant's subscribed calendar: every series of every plan they are in."""
+GROUP_UID_DOMAIN = "upward.groupsession"
+
+
+def group_event(row: GroupSession) -> Event:
+    """A group session as one VEVENT in UTC: its id as UID, its SEQUENCE, STATUS:CANCELLED
+    once cancelled (so a subscribed calendar drops it). Title and place are the
+    programme's own public text; nobody's answer travels."""
+    event = Event()
+    event.add("uid", f"{row.id}@{GROUP_UID_DOMAIN}")
+    event.add("dtstamp", row.updated_at.astimezone(UTC))
+    event.add("sequence", row.sequence)
+    event.add("summary", row.title)
+    event.add("dtstart", row.starts_at.astimezone(UTC))
+    event.add("dtend", row.starts_at.astimezone(UTC) + timedelta(minutes=row.duration_minutes))
+    if row.location or row.link:
+        event.add("location", row.location or row.link)
+    if row.link:
+        event.add("url", row.link)
+    cancelled = row.status == GroupSessionStatus.CANCELLED
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    return event
+
+
+def feed(
+    entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring",
+    group_sessions: Sequence[GroupSession] = (),
+) -> bytes:
+    """A participant's subscribed calendar: every series of every plan they are in, and
+    every group session they said yes to."""
     calendar = _calendar(name)
     for entry in entries:
         for event in series_events(entry):
             calendar.add_component(event)
+    for row in group_sessions:
+        calendar.add_component(group_event(row))
     return _finish(calendar, entries)
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from scheduling import inactivity, service
+from scheduling import gatherings, inactivity, service
 from scheduling.api import router
 from scheduling.config import SchedulingSettings
 from upward_common.events import (
@@ -24,7 +24,7 @@ SERVICE = ServiceDefinition(
                  "private notes, SMART goals and inactivity."),
     settings_cls=SchedulingSettings,
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, gatherings.router],
     # The time-driven sweep (at-risk pairs, goals past due) runs while the app runs.
     lifespan=inactivity.lifespan,
     handlers={

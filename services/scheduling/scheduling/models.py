@@ -603,3 +603,163 @@ class GoalPublic(BaseModel):
     updated_at: datetime
     progress: list[GoalProgressPublic]
     template_id: str | None = None
+
+
+# --- touchpoints and group sessions (gatherings.py) -------------------------------
+
+
+class TouchpointKind(StrEnum):
+    MESSAGE = "message"
+    CALL = "call"
+    CHAT = "chat"
+
+
+class Touchpoint(SQLModel, table=True):
+    """A short check-in between sessions, recorded by a member of the pair (not a session)."""
+
+    __tablename__ = "scheduling_touchpoint"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    pair_id: str = Field(foreign_key="scheduling_pair.id", index=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    author_employee_id: str | None = Field(default=None, max_length=64)
+    author_role: str = Field(sa_type=String(16))
+    kind: TouchpointKind = Field(sa_type=String(16))
+    at: datetime = Field(sa_type=UTCDateTime)
+    minutes: int
+    # The pair's shared note (members only; never an admin's, never in an event).
+    note: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class GroupSessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class GroupSession(SQLModel, table=True):
+    """A programme-wide gathering (the monthly get-together), with RSVPs."""
+
+    __tablename__ = "scheduling_group_session"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    programme_id: str = Field(index=True, max_length=64)
+    title: str = Field(max_length=200)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    duration_minutes: int
+    capacity: int | None = None
+    location: str | None = Field(default=None, max_length=200)
+    link: str | None = Field(default=None, max_length=2000)
+    status: GroupSessionStatus = Field(default=GroupSessionStatus.SCHEDULED, sa_type=String(16))
+    cancel_reason: str | None = Field(default=None, max_length=200)
+    created_by_employee_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    # iCalendar SEQUENCE: up on every change (an update, the cancellation).
+    sequence: int = 0
+
+
+class RsvpResponse(StrEnum):
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+
+
+class GroupSessionRsvp(SQLModel, table=True):
+    """A participant's answer to a group session (their own act; the latest answer counts)."""
+
+    __tablename__ = "scheduling_group_rsvp"
+
+    group_session_id: str = Field(foreign_key="scheduling_group_session.id",
+                                  primary_key=True, max_length=36)
+    employee_id: str = Field(primary_key=True, max_length=64)
+    response: RsvpResponse = Field(sa_type=String(16))
+    responded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+LINK_MAX = 2_000
+# A meeting link: http(s), one line, no spaces, at most LINK_MAX characters.
+Link = Annotated[str, PydanticField(max_length=LINK_MAX, pattern=r"^https?://\S+$")]
+
+
+class TouchpointCreate(BaseModel):
+    """A check-in: how (message, call, chat), when, how long, and an optional shared note."""
+
+    kind: TouchpointKind
+    at: AwareDatetime
+    minutes: int = PydanticField(ge=1, le=60)
+    note: CappedText | None = None
+
+
+class TouchpointPublic(BaseModel):
+    id: str
+    pair_id: str
+    kind: TouchpointKind
+    at: datetime
+    minutes: int
+    author_role: str
+    mine: bool
+    note: str | None
+
+
+class PairTouchpoints(BaseModel):
+    """A pair's touchpoints: the members see each one; admins only `count` and `minutes`."""
+
+    pair_id: str
+    count: int
+    minutes: int
+    items: list[TouchpointPublic]
+
+
+class GroupSessionCreate(BaseModel):
+    """A programme-wide gathering: a title, an aware start (not in the past), its length."""
+
+    title: Name = PydanticField(min_length=1)
+    starts_at: AwareDatetime
+    duration_minutes: int = PydanticField(ge=1, le=1440)
+    capacity: int | None = PydanticField(default=None, ge=1, le=100_000)
+    location: Name | None = None
+    link: Link | None = None
+
+
+class GroupSessionUpdate(BaseModel):
+    """The fields given change; an explicit null clears `capacity`, `location` or `link`."""
+
+    title: Name | None = PydanticField(default=None, min_length=1)
+    starts_at: AwareDatetime | None = None
+    duration_minutes: int | None = PydanticField(default=None, ge=1, le=1440)
+    capacity: int | None = PydanticField(default=None, ge=1, le=100_000)
+    location: Name | None = None
+    link: Link | None = None
+
+
+class GroupSessionCancel(BaseModel):
+    reason: Name = PydanticField(min_length=1)
+
+
+class RsvpCreate(BaseModel):
+    response: RsvpResponse
+
+
+class RsvpCounts(BaseModel):
+    yes: int
+    no: int
+    maybe: int
+
+
+class GroupSessionPublic(BaseModel):
+    """A group session with the RSVP counts and the caller's own answer (None for admins)."""
+
+    id: str
+    programme_id: str
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    capacity: int | None
+    location: str | None
+    link: str | None
+    status: GroupSessionStatus
+    cancel_reason: str | None
+    sequence: int
+    counts: RsvpCounts
+    my_response: RsvpResponse | None

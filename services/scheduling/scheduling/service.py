@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduling import events, ical, recurrence, repository
+from scheduling import events, gatherings, ical, recurrence, repository
 from scheduling.config import SchedulingSettings
 from scheduling.models import (
     Cadence,
@@ -230,6 +230,7 @@ async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> Non
         session, pair_ids=[pair.id for pair in pairs], starting_from=data.occurred_at)
     events.sessions_cancelled(session, cancelled, reason="a participant was erased")
     await repository.forget_employee(session, data.employee_id)
+    await gatherings.forget_employee(session, data.employee_id)
 
 
 # --- from the API ----------------------------------------------------------------
@@ -1009,7 +1010,8 @@ async def calendar_feed(session: AsyncSession, *, token: str) -> bytes:
         raise Problem(404, "No calendar feed has this address (it may have been revoked)",
                       kind="not-found", field="token")
     plans = await repository.plans_of_employee(session, found.employee_id)
-    return ical.feed([await _calendar_of(session, plan) for plan in plans])
+    return ical.feed([await _calendar_of(session, plan) for plan in plans],
+                     group_sessions=await gatherings.attending(session, found.employee_id))
 
 
 async def plan_invitation(
