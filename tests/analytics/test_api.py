@@ -39,6 +39,7 @@ async def test_an_unknown_programme_reads_as_all_zeros(
         "programme_id": programme_id, "participants_enrolled": 0, "mentors": 0, "mentees": 0,
         "pairs_formed": 0, "pairs_active": 0, "sessions_scheduled": 0, "sessions_held": 0,
         "pairs_at_risk": 0, "pairs_fit_flagged": 0, "pairs_closure_proposed": 0,
+        "touchpoints": 0, "group_sessions": 0,
     }
 
 
