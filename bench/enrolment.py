@@ -8,19 +8,25 @@ it measures, in one run and on the same machine:
   service over HTTP (upload, parsing, validation, manager resolution, rows and
   outbox events included), then how long after the response every event is in
   JetStream;
-- the same import sent through the gateway, as HRIS jobs send it (real uvicorn
-  servers on free 127.0.0.1 ports), as plain CSV and gzip-compressed;
+- the same import sent through the gateway, as HRIS jobs send it, as plain CSV and
+  gzip-compressed;
 - a re-import of the unchanged file (idempotent: nothing written);
-- SCIM `POST /Users` latency, one request at a time.
+- SCIM `POST /Users` latency, one request at a time;
+- the import of BENCH_PARTICIPANTS (default 10,000) consented participants with their
+  surveys (NDJSON, into one open programme), in records/s beside the employee
+  import's rows/s (target: at least a quarter of it).
 
-Each import reports its phases in `Server-Timing` (read: the upload arriving,
-parse, apply, commit); the best run's are printed, so the time the gateway adds
-shows up in `read` and outside enrolment. Raw insert and the imports alternate
-BENCH_RUNS times (default 2; the paths' order rotates each run) and the best of
-each is compared; the drain reported is the
-slowest run's. SQLite always; PostgreSQL too when BENCH_DATABASE_URL names a
-server (a fresh database per measurement, dropped afterwards). Set
-BENCH_EMPLOYEES to change 100,000 (a busy machine: 5,000 proves it works).
+Enrolment and the gateway each run in a process of their own, as `make run` starts
+them (uvicorn on a free 127.0.0.1 port, a fresh database and nats-server per import,
+stopped by process id afterwards); this process only sends the file. Each import
+reports its phases in `Server-Timing` (read: the upload arriving, parse, apply,
+commit); the best run's are printed with the CPU each process used during it, so the
+time the gateway adds shows up in `read` and outside enrolment. Raw insert and the
+imports alternate BENCH_RUNS times (default 2; the paths' order rotates each run) and
+the best of each is compared; the drain reported is the slowest run's. SQLite always;
+PostgreSQL too when BENCH_DATABASE_URL names a server (a fresh database per
+measurement, dropped afterwards). Set BENCH_EMPLOYEES to change 100,000 (a busy
+machine: 5,000 proves it works).
 """
 
 from __future__ import annotations
@@ -29,13 +35,15 @@ import asyncio
 import csv
 import gzip
 import io
+import json
 import os
 import random
 import statistics
 import tempfile
 import time
 import uuid
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,16 +54,15 @@ import psycopg
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from enrolment.config import EnrolmentSettings
+from bench._parts import Parts, cpu_seconds, parts_running
 from enrolment.main import SERVICE
 from enrolment.models import Employee
-from gateway.config import GatewaySettings
-from gateway.main import create_app as create_gateway
 from tests.support.nats import NatsServer, free_port
-from tests.support.stack import TEST_JWT_SECRET, Running, serve
+from tests.support.stack import TEST_JWT_SECRET
 from upward_common.auth import mint_token
 from upward_common.db import create_engine, upgrade
 from upward_common.events import STREAM, EmployeeUpdated
+from upward_common.settings import UpwardSettings
 
 EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "100000"))
 SCIM_REQUESTS = 500
@@ -66,6 +73,18 @@ TARGET_SHARE = 0.40
 # The import through the gateway against the same import sent to enrolment directly.
 GATEWAY_TARGET = 0.90
 PATHS = ("direct", "gateway", "gateway-gzip")
+# A small import of other people before each timed one, through the gateway, so no
+# process times its first request.
+WARM_EMPLOYEES = 200
+# Consented participants with their surveys, imported into one programme (issue 15).
+PARTICIPANTS = int(os.environ.get("BENCH_PARTICIPANTS", "10000"))
+# Their import's records/s against the employee import's rows/s (sent directly).
+PARTICIPANT_TARGET = 0.25
+TOPICS = ("data analytics and visualisation", "public speaking", "product strategy",
+          "negotiation", "cloud architecture", "people management", "social media",
+          "financial planning")
+INTERESTS = ("running", "chess", "cooking", "photography", "music", "hiking", "film")
+TOKENS = UpwardSettings(environment="test", jwt_secret=TEST_JWT_SECRET)
 PUBLISH_WITHIN_SECONDS = 10.0
 ZONES = ("Europe/Paris", "Europe/London", "America/New_York", "Asia/Singapore",
          "Europe/Berlin", "America/Sao_Paulo")
@@ -74,7 +93,7 @@ DEPARTMENTS = ("Sales", "Marketing", "Engineering", "Finance", "Operations", "Pe
 CITIES = ("Paris", "Lyon", "London", "New York", "Singapore", "Berlin", "Sao Paulo")
 
 
-def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
+def generate(count: int, seed: int = 7, prefix: str = "E") -> list[dict[str, Any]]:
     """A company: one CEO, managers with 3-9 reports, levels falling with depth."""
     rng = random.Random(seed)
     people: list[dict[str, Any]] = []
@@ -83,14 +102,14 @@ def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
     def add(manager: int | None, depth: int) -> int:
         index = len(people)
         people.append({
-            "external_id": f"E{index:06d}",
-            "email": f"person{index}@corp.example",
+            "external_id": f"{prefix}{index:06d}",
+            "email": f"{'' if prefix == 'E' else prefix.lower()}person{index}@corp.example",
             "given_name": f"Given{index}",
             "family_name": f"Family{index % 977}",
             "job_title": "Chief Executive" if manager is None else f"Role {depth}",
             "job_level": max(1, 14 - 2 * depth - rng.randint(0, 1)),
             "department": rng.choice(DEPARTMENTS),
-            "manager_external_id": None if manager is None else f"E{manager:06d}",
+            "manager_external_id": None if manager is None else f"{prefix}{manager:06d}",
             "location": rng.choice(CITIES),
             "time_zone": rng.choice(ZONES),
             "hire_date": (date(2005, 1, 3) + timedelta(days=rng.randint(0, 7000))).isoformat(),
@@ -215,57 +234,95 @@ def server_timing(header: str) -> dict[str, float]:
     return phases
 
 
-def _gateway_before(url: str) -> AbstractAsyncContextManager[Running]:
-    """A gateway whose enrolment is at `url` (the other services are not needed)."""
-    down = {f"{name}_url": f"http://127.0.0.1:{free_port()}"
+def _down() -> dict[str, str]:
+    """Addresses where nothing answers: the services the import does not need."""
+    return {f"{name}_url": f"http://127.0.0.1:{free_port()}"
             for name in ("matching", "scheduling", "analytics")}
-    settings = GatewaySettings(environment="test", jwt_secret=TEST_JWT_SECRET,
-                               enrolment_url=url, log_level="WARNING", **down)
-    return serve("gateway", create_gateway(settings))
+
+
+@contextmanager
+def _enrolment_and_gateway(tmp: Path, settings: dict[str, Any]) -> Iterator[Parts]:
+    """Enrolment, then a gateway in front of it, each in a process of its own."""
+    tmp = _fresh(tmp)
+    with parts_running(tmp, {"enrolment": {"settings": settings}}) as enrolment:
+        gateway = {"environment": "test", "jwt_secret": TEST_JWT_SECRET,
+                   "log_level": "WARNING", "enrolment_url": enrolment.urls["enrolment"],
+                   **_down()}
+        with parts_running(tmp, {"gateway": {"settings": gateway}}) as front:
+            yield Parts({**enrolment.urls, **front.urls}, {**enrolment.pids, **front.pids})
+
+
+def _fresh(tmp: Path) -> Path:
+    """A directory of its own for one import's parts (their settings, logs, addresses)."""
+    directory = tmp / f"parts-{uuid.uuid4().hex[:8]}"
+    directory.mkdir()
+    return directory
+
+
+def _service_settings(databases: Databases, nats_url: str) -> dict[str, Any]:
+    return {"environment": "test", "jwt_secret": TEST_JWT_SECRET, "nats_url": nats_url,
+            "database_url": databases.new("import"), "log_level": "WARNING"}
+
+
+async def _post_import(client: httpx.AsyncClient, content: bytes, headers: dict[str, str],
+                       expected: int) -> httpx.Response:
+    response = await client.post("/api/v1/employees/import", content=content,
+                                 headers=headers)
+    report = response.json()
+    if response.status_code != 200 or report["created"] != expected:
+        raise RuntimeError(f"import failed: {response.status_code} {str(report)[:500]}")
+    return response
 
 
 async def import_run(databases: Databases, body: bytes, packed: bytes, expected: int, *,
                      path: str, scim: bool) -> dict[str, Any]:
-    """One import along `path` into a fresh service, database and NATS server."""
+    """One import along `path` into a fresh enrolment, gateway, database and NATS server.
+
+    Enrolment and the gateway each run in a process of their own, as `make run` starts
+    them. Before the timed import a small one of other people goes through the
+    gateway (gzip), so neither process times its first request's imports.
+    """
     result: dict[str, Any] = {}
     nats_server = NatsServer(databases.tmp / f"jetstream-{uuid.uuid4().hex[:6]}")
     nats_server.start()
     try:
-        settings = EnrolmentSettings(
-            environment="test", jwt_secret=TEST_JWT_SECRET, nats_url=nats_server.url,
-            database_url=databases.new("import"), log_level="WARNING")
-        token = mint_token(settings, roles=["hris"])
-        async with serve("enrolment", SERVICE.create_app(settings)) as running, \
-                _gateway_before(running.url) as gateway:
-            while not running.app.state.bus.is_connected:
-                await asyncio.sleep(0.05)
+        settings = _service_settings(databases, nats_server.url)
+        token = mint_token(TOKENS, roles=["hris"])
+        with _enrolment_and_gateway(databases.tmp, settings) as parts:
             connection = await nats.connect(nats_server.url)
             js = connection.jetstream()
             subject = EmployeeUpdated.nats_subject()
-            url = running.url if path == "direct" else gateway.url
+            auth = {"Authorization": f"Bearer {token}"}
+            warm = to_csv(generate(WARM_EMPLOYEES, prefix="W"))
+            async with httpx.AsyncClient(base_url=parts.urls["gateway"], timeout=600,
+                                         headers=auth) as warmer:
+                await _post_import(warmer, gzip.compress(warm), {
+                    "content-type": "text/csv", "content-encoding": "gzip"}, WARM_EMPLOYEES)
+            url = parts.urls["enrolment" if path == "direct" else "gateway"]
             headers = {"content-type": "text/csv"}
             content = body
             if path == "gateway-gzip":
                 headers["content-encoding"] = "gzip"
                 content = packed
-            async with httpx.AsyncClient(base_url=url, timeout=600, headers={
-                    "Authorization": f"Bearer {token}"}) as client:
+            async with httpx.AsyncClient(base_url=url, timeout=600, headers=auth) as client:
+                cpu_before = {name: cpu_seconds(pid) for name, pid in parts.pids.items()}
                 started = time.perf_counter()
-                response = await client.post("/api/v1/employees/import", content=content,
-                                             headers=headers)
+                response = await _post_import(client, content, headers, expected)
                 result["import_s"] = time.perf_counter() - started
+                result["cpu_s"] = {
+                    name: (after - before) if after is not None and before is not None
+                    else None
+                    for name, pid in parts.pids.items()
+                    for before, after in [(cpu_before[name], cpu_seconds(pid))]}
                 result["phases"] = server_timing(response.headers.get("server-timing", ""))
-                report = response.json()
-                if response.status_code != 200 or report["created"] != expected:
-                    raise RuntimeError(f"import failed: {response.status_code} "
-                                       f"{str(report)[:500]}")
                 returned = time.perf_counter()
-                while await published_count(js, subject) < expected:
+                total = expected + WARM_EMPLOYEES
+                while await published_count(js, subject) < total:
                     if time.perf_counter() - returned > 120:
                         break
                     await asyncio.sleep(0.05)
                 result["drain_s"] = time.perf_counter() - returned
-                result["published"] = await published_count(js, subject)
+                result["published"] = await published_count(js, subject) - WARM_EMPLOYEES
                 if scim:
                     started = time.perf_counter()
                     again = await client.post("/api/v1/employees/import", content=body,
@@ -291,21 +348,91 @@ async def import_run(databases: Databases, body: bytes, packed: bytes, expected:
     return result
 
 
+def participants_ndjson(people: list[dict[str, Any]], seed: int = 13) -> bytes:
+    """Each person opted in with a filled-in survey; every other one a mentor."""
+    rng = random.Random(seed)
+    consent = datetime(2026, 1, 5, 10, tzinfo=UTC).isoformat()
+    lines = []
+    for index, person in enumerate(people):
+        mentor = index % 2 == 0
+        topics = rng.sample(TOPICS, 2)
+        day = rng.randint(0, 4)
+        lines.append(json.dumps({
+            "external_id": person["external_id"], "role": "mentor" if mentor else "mentee",
+            "consent_at": consent,
+            "topics_teach" if mentor else "topics_learn": [
+                {"topic": topic, "level": rng.randint(1, 5)} for topic in topics],
+            "interests": rng.sample(INTERESTS, 2),
+            "availability": [{"weekday": day, "start": "09:00", "end": "10:30"},
+                             {"weekday": day + 2, "start": "14:00", "end": "15:00"}],
+            "time_zone": person["time_zone"],
+            "meeting_formats": [rng.choice(("virtual", "in_person", "hybrid"))],
+            "languages": ["en"] if rng.random() < 0.7 else ["en", "fr"],
+            "mentor_capacity": rng.randint(1, 3) if mentor else 1,
+            "bio": f"{person['job_title']} in {person['department']}, {person['location']}.",
+        }))
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def participant_run(databases: Databases, people: list[dict[str, Any]],
+                          records: bytes) -> float:
+    """Seconds to import the participants (NDJSON with surveys) into a programme.
+
+    A fresh enrolment in its own process: the employees are imported first (not
+    timed), a programme is opened, then the participant import is timed. The route
+    is enrolment's own (the gateway forwards HRIS routes only).
+    """
+    nats_server = NatsServer(databases.tmp / f"jetstream-{uuid.uuid4().hex[:6]}")
+    nats_server.start()
+    try:
+        settings = _service_settings(databases, nats_server.url)
+        with parts_running(_fresh(databases.tmp),
+                           {"enrolment": {"settings": settings}}) as parts:
+            url = parts.urls["enrolment"]
+            hris = {"Authorization": f"Bearer {mint_token(TOKENS, roles=['hris'])}"}
+            admin = {"Authorization": f"Bearer {mint_token(TOKENS, roles=['hr_admin'])}"}
+            async with httpx.AsyncClient(base_url=url, timeout=1800) as client:
+                ids = {person["external_id"] for person in people}
+                staff = [{**person, "manager_external_id": person["manager_external_id"]
+                          if person["manager_external_id"] in ids else None}
+                         for person in people]
+                imported = await client.post("/api/v1/employees/import",
+                                             content=to_csv(staff), headers={
+                                                 **hris, "content-type": "text/csv"})
+                if imported.status_code != 200:
+                    raise RuntimeError(f"employee import: {imported.text[:300]}")
+                programme = await client.post("/api/v1/programmes", headers=admin, json={
+                    "name": "Reverse mentoring at scale", "topics": list(TOPICS)})
+                if programme.status_code != 201:
+                    raise RuntimeError(f"programme: {programme.text[:300]}")
+                programme_id = programme.json()["id"]
+                started = time.perf_counter()
+                enrolled = await client.post(
+                    f"/api/v1/programmes/{programme_id}/participants/import",
+                    content=records,
+                    headers={**admin, "content-type": "application/x-ndjson"})
+                seconds = time.perf_counter() - started
+                report = enrolled.json()
+                if enrolled.status_code != 200 or report.get("enrolled") != len(people):
+                    raise RuntimeError(f"participant import: {enrolled.status_code} "
+                                       f"{str(report)[:500]}")
+                return seconds
+    finally:
+        nats_server.stop()
+
+
 async def measure(backend: str, server: str | None, people: list[dict[str, Any]],
                   body: bytes, packed: bytes) -> dict[str, Any]:
-    """Raw insert and each import path alternated RUNS times; best rates, slowest drain."""
+    """Raw insert and each import path alternated RUNS times; best rates, slowest drain.
+
+    Then, once, the participant import (its first PARTICIPANTS people enrolled).
+    """
     rows = raw_rows(people)
     raws: list[float] = []
     runs: dict[str, list[dict[str, Any]]] = {path: [] for path in PATHS}
     with tempfile.TemporaryDirectory() as tmp_name:
         databases = Databases(Path(tmp_name), server)
         try:
-            # A small import along the longest path first: the first of each code
-            # path in this process (imports, validators, clients) is not timed.
-            warm = generate(200)
-            warm_body = to_csv(warm)
-            await import_run(databases, warm_body, gzip.compress(warm_body), len(warm),
-                             path="gateway-gzip", scim=False)
             for run in range(RUNS):
                 raws.append(await raw_insert_seconds(databases.new("raw"), rows))
                 # Rotated each run: the first import after the raw insert pays for
@@ -315,6 +442,10 @@ async def measure(backend: str, server: str | None, people: list[dict[str, Any]]
                     runs[path].append(await import_run(
                         databases, body, packed, len(people), path=path,
                         scim=run == RUNS - 1 and path == "direct"))
+            # Leavers cannot enrol.
+            enrolled = [person for person in people if not person["leave_date"]][:PARTICIPANTS]
+            participants_s = await participant_run(databases, enrolled,
+                                                   participants_ndjson(enrolled))
         finally:
             databases.drop_all()
     best = {path: min(results, key=lambda r: r["import_s"]) for path, results in runs.items()}
@@ -323,12 +454,14 @@ async def measure(backend: str, server: str | None, people: list[dict[str, Any]]
     return {
         "backend": backend, "employees": len(people), "runs": RUNS, "raw_s": min(raws),
         "import_s": best["direct"]["import_s"],
-        "paths": {path: (best[path]["import_s"], best[path]["phases"]) for path in PATHS},
+        "paths": {path: (best[path]["import_s"], best[path]["phases"], best[path]["cpu_s"])
+                  for path in PATHS},
         "drain_s": max(r["drain_s"] for r in every),
         "published": min(r["published"] for r in every),
         "reimport_s": last["reimport_s"], "scim_p50_ms": last["scim_p50_ms"],
         "scim_p99_ms": last["scim_p99_ms"], "body_mb": len(body) / 1e6,
-        "packed_mb": len(packed) / 1e6,
+        "packed_mb": len(packed) / 1e6, "participants": len(enrolled),
+        "participants_s": participants_s,
     }
 
 
@@ -336,6 +469,11 @@ def _phases(phases: dict[str, float], total: float) -> str:
     shown = ", ".join(f"{name} {seconds:.2f}" for name, seconds in phases.items())
     rest = total - sum(phases.values())
     return f"{shown}, outside enrolment {rest:.2f} s" if phases else "no Server-Timing"
+
+
+def _cpu(cpu: dict[str, float | None]) -> str:
+    return ", ".join(f"{name} {'?' if seconds is None else f'{seconds:.2f}'} s"
+                     for name, seconds in cpu.items())
 
 
 def report(result: dict[str, Any]) -> None:
@@ -361,11 +499,18 @@ def report(result: dict[str, Any]) -> None:
     print(f"  where the time went (s)     : body {result['body_mb']:.1f} MB, gzip "
           f"{result['packed_mb']:.1f} MB")
     for path in PATHS:
-        seconds, phases = result["paths"][path]
-        print(f"    {path:<12}: {_phases(phases, seconds)}")
+        seconds, phases, cpu = result["paths"][path]
+        print(f"    {path:<12}: {_phases(phases, seconds)}; CPU {_cpu(cpu)}")
     print(f"  events published            : {result['published']}/{n}, all in JetStream "
           f"{result['drain_s']:.2f} s (slowest run) after the import returned (target <= "
           f"{PUBLISH_WITHIN_SECONDS:.0f} s: {'met' if published_ok else 'MISSED'})")
+    count = result["participants"]
+    participant_rate = count / result["participants_s"]
+    of_import = participant_rate / import_rate
+    print(f"  participant import (NDJSON) : {result['participants_s']:7.2f} s  "
+          f"{participant_rate:9.0f} records/s = {of_import:.0%} of the employee import "
+          f"({count} consented, with surveys; target >= {PARTICIPANT_TARGET:.0%}: "
+          f"{'met' if of_import >= PARTICIPANT_TARGET else 'MISSED'})")
     print(f"  re-import, nothing changed  : {result['reimport_s']:7.2f} s")
     print(f"  SCIM POST /Users latency    : p50 {result['scim_p50_ms']:.1f} ms, "
           f"p99 {result['scim_p99_ms']:.1f} ms ({SCIM_REQUESTS} sequential requests)")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
 import httpx
 from fastapi import APIRouter, Depends, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 
 from gateway.clients import Downstreams, unavailable_error
@@ -29,6 +31,7 @@ SET_BY_GATEWAY = frozenset({"date", "server", CORRELATION_HEADER})
 SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 SCIM_PREFIX = "/scim/v2/"
 IMPORT_PATH = "/api/v1/employees/import"
+log = logging.getLogger(__name__)
 # An encoded slash or backslash would become a separator past this check.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 
@@ -86,6 +89,14 @@ async def forward_to_enrolment(request: Request) -> StreamingResponse:
     )
     try:
         answer = await http.send(outgoing, stream=True)
+    except ClientDisconnect as exc:
+        # The upload ended early: the request to enrolment is dropped with it, its body
+        # incomplete (short of its Content-Length or its last chunk), so nothing of it
+        # is imported. The client is gone; the answer is for the log and the metrics.
+        log.info("client hung up mid-upload; request to enrolment abandoned",
+                 extra={"path": request.url.path})
+        raise Problem(400, "The client hung up before its upload ended; nothing was forwarded",
+                      kind="client-disconnected", field="body") from exc
     except httpx.HTTPError as exc:
         failure = unavailable_error("enrolment", exc)
         raise Problem(failure.status, failure.message,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -291,3 +292,61 @@ async def test_through_the_gateway_a_gzip_bomb_is_a_413_and_writes_nothing(
                                      headers=gzipped)
     assert imported.status_code == 200, imported.text
     assert imported.json()["created"] == 4_000  # nothing of the refused files was written
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_a_client_hanging_up_mid_upload_is_a_logged_400_not_a_500(
+    stack: Stack, token: Callable[..., str]
+) -> None:
+    # Straight into the gateway's ASGI app, so the hang-up comes at a known point: one
+    # part of a 1 MB upload, then the disconnect.
+    first = _csv(1_000)
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": first, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/v1/employees/import",
+        "raw_path": b"/api/v1/employees/import", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"text/csv"),
+                    (b"content-length", b"1000000"),
+                    (b"authorization", f"Bearer {token('hris')}".encode())],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", stack.gateway.port),
+    }
+    records = _Records()
+    root = logging.getLogger()
+    root.addHandler(records)
+    try:
+        await stack.gateway.app(scope, receive, send)
+    finally:
+        root.removeHandler(records)
+
+    [start] = [m for m in sent if m["type"] == "http.response.start"]
+    assert start["status"] == 400
+    body = json.loads(b"".join(m.get("body", b"") for m in sent
+                               if m["type"] == "http.response.body"))
+    assert body["type"].endswith("/client-disconnected")
+    assert body["errors"] == [{"field": "body", "message": body["detail"]}]
+    assert not [r for r in records.records if r.levelno >= logging.ERROR]
+    assert any("hung up" in r.getMessage() for r in records.records)
+    # Enrolment never had the whole file: nothing of it was imported.
+    await asyncio.sleep(0.2)
+    assert not stack.recorders["enrolment"].bodies
