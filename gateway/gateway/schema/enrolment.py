@@ -11,6 +11,7 @@ import strawberry
 from gateway import clients
 from gateway.clients import gateway_problem, identifier, to_camel
 from gateway.context import Info
+from gateway.prefetch import loaded, prefetch_page
 from gateway.schema import analytics, matching
 from gateway.schema.errors import USER_ERRORS, ErrorCode, UserError, attempt, maybe, member
 from gateway.schema.inputs import (
@@ -163,10 +164,10 @@ class Employee:
         )
 
     @strawberry.field(description="Their manager, when the HRIS named one.")
-    async def manager(self, info: Info) -> Employee | None:
+    def manager(self, info: Info) -> Employee | None:
         if self.manager_id is None:
             return None
-        return Employee.of(await info.context.loaders.employee.load(self.manager_id))
+        return loaded(info.context.loaders.employee, self.manager_id, Employee.of)
 
 
 @strawberry.type(description="A measurable objective pairs can adopt "
@@ -270,7 +271,9 @@ class Programme:
         found = await loaders.programme_participants.load(self.id)
         # A pair's mentor or mentee asked for later in this request is then already known.
         loaders.participant.prime_many({p.id: p for p in found})
-        return window.page(found, id=by_id, node=Participant.of)
+        connection = window.page(found, id=by_id, node=Participant.of)
+        await prefetch_page(info, "Participant", connection.nodes)
+        return connection
 
     @strawberry.field(description="Enrolment, pair and session counts (admins).")
     async def summary(self, info: Info) -> Annotated[ProgrammeSummary, ANALYTICS] | None:
@@ -284,14 +287,18 @@ class Programme:
         loaders = info.context.loaders
         found = await loaders.programme_pairs.load(self.id)
         loaders.pair.prime_many({p.id: p for p in found})
-        return window.page(found, id=by_id, node=matching.Pair.of)
+        connection = window.page(found, id=by_id, node=matching.Pair.of)
+        await prefetch_page(info, "Pair", connection.nodes)
+        return connection
 
     @strawberry.field(description="Who was invited and what they answered (admins).")
     async def invitations(self, info: Info, first: First = DEFAULT_FIRST,
                           after: After = None) -> Connection[Invitation] | None:
         window = Window.of("Invitation", first=first, after=after)
         found = await info.context.loaders.programme_invitations.load(self.id)
-        return window.page(found, id=by_id, node=Invitation.of)
+        connection = window.page(found, id=by_id, node=Invitation.of)
+        await prefetch_page(info, "Invitation", connection.nodes)
+        return connection
 
     @strawberry.field(description="Matching's scoring weights and limits (admins).")
     async def matching_config(self, info: Info) -> Annotated[MatchingConfig, MATCHING] | None:
@@ -470,12 +477,12 @@ class Participant:
         )
 
     @strawberry.field(description="The employee behind this participation.")
-    async def employee(self, info: Info) -> Employee | None:
-        return Employee.of(await info.context.loaders.employee.load(self.employee_id))
+    def employee(self, info: Info) -> Employee | None:
+        return loaded(info.context.loaders.employee, self.employee_id, Employee.of)
 
     @strawberry.field(description="The programme they enrolled in.")
-    async def programme(self, info: Info) -> Programme | None:
-        return Programme.of(await info.context.loaders.programme.load(self.programme_id))
+    def programme(self, info: Info) -> Programme | None:
+        return loaded(info.context.loaders.programme, self.programme_id, Programme.of)
 
 
 @strawberry.type(description="HR's invitation; only the employee's acceptance enrols them.")
@@ -502,18 +509,18 @@ class Invitation:
         )
 
     @strawberry.field(description="The programme invited to.")
-    async def programme(self, info: Info) -> Programme | None:
-        return Programme.of(await info.context.loaders.programme.load(self.programme_id))
+    def programme(self, info: Info) -> Programme | None:
+        return loaded(info.context.loaders.programme, self.programme_id, Programme.of)
 
     @strawberry.field(description="The invited employee.")
-    async def employee(self, info: Info) -> Employee | None:
-        return Employee.of(await info.context.loaders.employee.load(self.employee_id))
+    def employee(self, info: Info) -> Employee | None:
+        return loaded(info.context.loaders.employee, self.employee_id, Employee.of)
 
     @strawberry.field(description="The participation an acceptance made.")
-    async def participant(self, info: Info) -> Participant | None:
+    def participant(self, info: Info) -> Participant | None:
         if self.participant_id is None:
             return None
-        return Participant.of(await info.context.loaders.participant.load(self.participant_id))
+        return loaded(info.context.loaders.participant, self.participant_id, Participant.of)
 
 
 @strawberry.type(description="A rejected import row: which row, which field, why.")

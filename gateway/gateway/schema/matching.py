@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from gateway import clients
 from gateway.clients import identifier
 from gateway.context import Info
+from gateway.prefetch import loaded, prefetch_page
 from gateway.schema import enrolment, scheduling
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
 from gateway.schema.inputs import (
@@ -172,16 +173,14 @@ class Suggestion:
 
     @strawberry.field(description="The suggested mentor's whole participation (admins); a "
                                   "mentee reads mentorCard.")
-    async def mentor(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
-        return enrolment.Participant.of(
-            await info.context.loaders.participant.load(self.mentor_participant_id)
-        )
+    def mentor(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
+        return loaded(info.context.loaders.participant, self.mentor_participant_id,
+                      enrolment.Participant.of)
 
     @strawberry.field(description="The suggested mentor's card: whom the mentee would pick.")
-    async def mentor_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
-        return enrolment.ParticipantCard.of(
-            await info.context.loaders.participant_card.load(self.mentor_participant_id)
-        )
+    def mentor_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        return loaded(info.context.loaders.participant_card, self.mentor_participant_id,
+                      enrolment.ParticipantCard.of)
 
 
 @strawberry.type(description="A mentor (junior) and a mentee (senior) paired in a programme.")
@@ -238,36 +237,35 @@ class Pair:
             rematch_suggested_at=p.rematch_suggested_at, at_risk_at=p.at_risk_at,
         )
 
+    # The fields reading another service answer at once when the list's resolver
+    # prefetched them (gateway.prefetch), else through their DataLoader.
+
     @strawberry.field(description="The junior who teaches.")
-    async def mentor(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
-        return enrolment.Participant.of(
-            await info.context.loaders.participant.load(self.mentor_participant_id)
-        )
+    def mentor(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
+        return loaded(info.context.loaders.participant, self.mentor_participant_id,
+                      enrolment.Participant.of)
 
     @strawberry.field(description="The senior who learns.")
-    async def mentee(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
-        return enrolment.Participant.of(
-            await info.context.loaders.participant.load(self.mentee_participant_id)
-        )
+    def mentee(self, info: Info) -> Annotated[Participant, ENROLMENT] | None:
+        return loaded(info.context.loaders.participant, self.mentee_participant_id,
+                      enrolment.Participant.of)
 
     @strawberry.field(description="The mentor's card, for the mentee while the pair is "
                                   "proposed or active (and admins).")
-    async def mentor_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
-        return enrolment.ParticipantCard.of(
-            await info.context.loaders.participant_card.load(self.mentor_participant_id)
-        )
+    def mentor_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        return loaded(info.context.loaders.participant_card, self.mentor_participant_id,
+                      enrolment.ParticipantCard.of)
 
     @strawberry.field(description="The mentee's card, for the mentor while the pair is "
                                   "proposed or active (and admins).")
-    async def mentee_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
-        return enrolment.ParticipantCard.of(
-            await info.context.loaders.participant_card.load(self.mentee_participant_id)
-        )
+    def mentee_card(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+        return loaded(info.context.loaders.participant_card, self.mentee_participant_id,
+                      enrolment.ParticipantCard.of)
 
     @strawberry.field(description="The caller's partner in this pair, as their card: the "
                                   "mentee for the mentor, the mentor for the mentee; null "
                                   "for someone who is not a member.")
-    async def partner(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
+    def partner(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
         me = info.context.principal.employee_id
         if me == self.mentor_employee_id:
             other = self.mentee_participant_id
@@ -275,35 +273,41 @@ class Pair:
             other = self.mentor_participant_id
         else:
             return None
-        return enrolment.ParticipantCard.of(
-            await info.context.loaders.participant_card.load(other))
+        return loaded(info.context.loaders.participant_card, other,
+                      enrolment.ParticipantCard.of)
 
     @strawberry.field(description="The pair's sessions, planned and held.")
-    async def sessions(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
-                       ) -> Connection[Annotated[Session, SCHEDULING]] | None:
+    def sessions(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
+                 ) -> Connection[Annotated[Session, SCHEDULING]] | None:
         window = Window.of("Session", first=first, after=after)
-        found = await self._sessions(info)
-        return window.page(found, id=by_id, node=scheduling.Session.of)
 
-    async def _sessions(self, info: Info) -> list[clients.SessionPublic]:
+        def page(found: list[clients.SessionPublic]) -> Connection[Session]:
+            return window.page(found, id=by_id, node=scheduling.Session.of)
+
         # A pair that never formed (a pick still proposed, declined, or dropped) has no
         # sessions, and scheduling never heard of it: no call, so no 404 in a listing.
         if self.formed_at is None:
-            return []
-        return await info.context.loaders.pair_sessions.load(self.id)
+            return page([])
+        return loaded(info.context.loaders.pair_sessions, self.id, page)
 
     @strawberry.field(description="The pair's first session still planned (neither held nor "
                                    "cancelled), by start time; null when none is.")
-    async def next_session(self, info: Info) -> Annotated[Session, SCHEDULING] | None:
-        found = await self._sessions(info)
-        planned = [s for s in found if s.status == "planned" and s.starts_at is not None]
-        if not planned:
+    def next_session(self, info: Info) -> Annotated[Session, SCHEDULING] | None:
+        if self.formed_at is None:
             return None
-        return scheduling.Session.of(min(planned, key=lambda s: (s.starts_at, s.id)))
+        return loaded(info.context.loaders.pair_sessions, self.id, _next_session)
 
     @strawberry.field(description="The programme the pair belongs to.")
-    async def programme(self, info: Info) -> Annotated[Programme, ENROLMENT] | None:
-        return enrolment.Programme.of(await info.context.loaders.programme.load(self.programme_id))
+    def programme(self, info: Info) -> Annotated[Programme, ENROLMENT] | None:
+        return loaded(info.context.loaders.programme, self.programme_id,
+                      enrolment.Programme.of)
+
+
+def _next_session(found: list[clients.SessionPublic]) -> Session | None:
+    planned = [s for s in found if s.status == "planned" and s.starts_at is not None]
+    if not planned:
+        return None
+    return scheduling.Session.of(min(planned, key=lambda s: (s.starts_at, s.id)))
 
 
 @strawberry.type(description="What a match run works with: people, places, eligible pairs.")
@@ -596,7 +600,9 @@ class Query:
             programme_id=programme_id, participant_id=participant_id,
             status=plain(status))
         info.context.loaders.pair.prime_many({p.id: p for p in found})
-        return window.page(found, id=by_id, node=Pair.of)
+        connection = window.page(found, id=by_id, node=Pair.of)
+        await prefetch_page(info, "Pair", connection.nodes)
+        return connection
 
     @strawberry.field(description="One pair.")
     async def pair(self, info: Info, pair_id: PairId) -> Pair | None:

@@ -14,6 +14,7 @@ import strawberry
 
 from gateway import clients
 from gateway.context import Info
+from gateway.prefetch import prefetch_page
 from gateway.schema import enrolment, matching, scheduling
 from gateway.schema.pagination import DEFAULT_FIRST, After, Connection, First, Window, by_id
 
@@ -58,7 +59,9 @@ class Me:
         found = [p for p in await info.context.matching.pairs()
                  if me in (p.mentor_employee_id, p.mentee_employee_id)]
         info.context.loaders.pair.prime_many({p.id: p for p in found})
-        return window.page(found, id=by_id, node=matching.Pair.of)
+        connection = window.page(found, id=by_id, node=matching.Pair.of)
+        await prefetch_page(info, "Pair", connection.nodes)
+        return connection
 
     @strawberry.field(description="The caller's planned sessions still to come, soonest "
                                   "first.")

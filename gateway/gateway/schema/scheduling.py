@@ -12,6 +12,7 @@ import strawberry
 from gateway import clients
 from gateway.clients import identifier
 from gateway.context import Info
+from gateway.prefetch import loaded
 from gateway.schema import matching
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
 from gateway.schema.inputs import (
@@ -209,8 +210,8 @@ class Session:
         )
 
     @strawberry.field(description="The pair this session belongs to.")
-    async def pair(self, info: Info) -> Annotated[Pair, MATCHING] | None:
-        return matching.Pair.of(await info.context.loaders.pair.load(self.pair_id))
+    def pair(self, info: Info) -> Annotated[Pair, MATCHING] | None:
+        return loaded(info.context.loaders.pair, self.pair_id, matching.Pair.of)
 
 
 @strawberry.type(description="One occurrence of a plan (a session), and what a clock "
