@@ -159,6 +159,7 @@ def identifier(value: str, *, field: str) -> str:
         return _IDENTIFIER.validate_python(value)
     except ValidationError as exc:
         reason = message_of(exc.errors()[0])
+        reason = reason[:1].lower() + reason[1:]  # it follows "Invalid <field>: "
         # The value is not echoed: it may hold control characters or a probe's payload.
         raise gateway_problem(422, f"Invalid {to_camel(field)}: {reason}",
                               kind="validation-error", field=to_camel(field)) from exc

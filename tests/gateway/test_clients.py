@@ -73,7 +73,7 @@ async def test_bad_input_names_the_input_path_in_the_payloads_errors(
                             token=token("hr_admin"))
 
     assert errors == [{"field": "input.mentorMaxLevel", "code": "INVALID",
-                       "message": "Input should be less than or equal to 20"}]
+                       "message": "Must be less than or equal to 20"}]
 
 
 async def test_a_rule_broken_in_the_service_names_its_field(
