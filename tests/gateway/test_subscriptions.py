@@ -248,12 +248,14 @@ async def test_the_token_expiry_ends_the_connection_and_its_subscriptions(
 ) -> None:
     from tests.support.tokens import signed_token
 
-    ws = await live.socket(signed_token(roles=["hr_admin"], exp=int(time.time()) + 2))
+    expires = int(time.time()) + 3
+    ws = await live.socket(signed_token(roles=["hr_admin"], exp=expires))
     await subscribe(ws, PAIR_FORMED)
     await wait_until(lambda: len(live.feed.subscribers) == 1)
-    started = time.monotonic()
-    assert await closed_with(ws, within=5) == (4403, "The token has expired")
-    assert time.monotonic() - started < 4
+    assert await closed_with(ws, within=10) == (4403, "The token has expired")
+    # Closed at the expiry itself (judged against the token's exp, not against when this
+    # test got its subscription going, which a loaded machine delays).
+    assert time.time() < expires + 2
     await wait_until(lambda: not live.feed.subscribers and live.router.connections == 0)
 
 
