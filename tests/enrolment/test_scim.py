@@ -570,3 +570,20 @@ async def test_both_channels_refuse_the_same_bad_values_naming_the_same_field(
         assert attribute in refused.json()["detail"], (attribute, value, refused.text)
     listed = (await scim_client.get("/Users", params={"filter": 'userName sw "scim-same"'}))
     assert listed.json()["totalResults"] == 0  # nothing written
+
+
+async def test_the_published_user_schema_marks_what_a_user_cannot_be_created_without(
+    scim_client: httpx.AsyncClient,
+) -> None:
+    """A client reading /Schemas learns the names are required before a 400 tells it."""
+    schema = (await scim_client.get(f"/Schemas/{USER}")).json()
+    attributes = {attribute["name"]: attribute for attribute in schema["attributes"]}
+    assert attributes["userName"]["required"] is True
+    assert attributes["name"]["required"] is True
+    names = {sub["name"]: sub["required"] for sub in attributes["name"]["subAttributes"]}
+    assert names["givenName"] is True and names["familyName"] is True
+    assert names["middleName"] is False
+    # An e-mail may come as a userName that is one, so `emails` is not required.
+    assert attributes["emails"]["required"] is False
+    listed = (await scim_client.get("/Schemas")).json()["Resources"]
+    assert next(r for r in listed if r["id"] == USER)["attributes"] == schema["attributes"]

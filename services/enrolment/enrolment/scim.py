@@ -205,11 +205,31 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                                "dates, location and time zone"),
     ):
         schema = model.to_schema()
+        if model is User:
+            _mark_required(schema)
         schema.name = model.__name__.removeprefix("_Published")
         schema.description = description
         schema.meta = Meta(resource_type="Schema", location=f"{base_url}/Schemas/{schema.id}")
         out.append(_dump(schema, Context.RESOURCE_QUERY_RESPONSE))
     return out
+
+
+# What enrolment refuses a User without, beyond the core schema's `userName` (the
+# import's required columns; an e-mail may come as a userName that is one, so `emails`
+# stays optional).
+REQUIRED_USER_ATTRIBUTES = {"name": ("givenName", "familyName")}
+
+
+def _mark_required(schema: Any) -> None:
+    """Mark in the published User schema the attributes `_record` refuses a User without."""
+    for attribute in schema.attributes:
+        wanted = REQUIRED_USER_ATTRIBUTES.get(attribute.name)
+        if wanted is None:
+            continue
+        attribute.required = Required.true
+        for sub in attribute.sub_attributes or []:
+            if sub.name in wanted:
+                sub.required = Required.true
 
 
 def _dump(model: Any, context: Context, **kwargs: Any) -> dict[str, Any]:
