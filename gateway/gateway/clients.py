@@ -847,7 +847,7 @@ class ProgrammeHealthPublic(Shape):
 
 class FunnelStepPublic(Shape):
     role: Literal["mentor", "mentee"]
-    invited: int | None = None
+    invited: int = 0
     opted_in: int = 0
     profiled: int = 0
     matched: int = 0

@@ -16,9 +16,9 @@ import pytest
 from sqlmodel import select
 
 from analytics import health
-from analytics.models import Participant
+from analytics.models import Invitation, Participant
 from analytics.surveys import MIN_GROUP, Cell, cell_counts
-from tests.analytics.test_service import analytics_database, messages
+from tests.analytics.test_service import Message, analytics_database, messages
 from tests.analytics.test_surveys import derivable_small_groups, linearly_derivable
 from tests.support.databases import DatabaseFactory
 from tests.support.stack import Running, wait_until
@@ -33,6 +33,7 @@ from upward_common.events import (
     PairEnded,
     PairFormed,
     ParticipantEnrolled,
+    ParticipantInvited,
     ParticipantRole,
     ParticipantState,
     ParticipantWithdrawn,
@@ -68,6 +69,12 @@ def enrolled(pid: str, programme_id: str, role: ParticipantRole, at: datetime, *
         participant_id=pid, programme_id=programme_id, role=role,
         employee=person(f"e-{pid}"), topics_teach=topics if role == "mentor" else [],
         topics_learn=topics if role == "mentee" else [], diversity=diversity), occurred_at=at)
+
+
+def invited(invitation_id: str, programme_id: str, role: ParticipantRole, employee_id: str,
+            at: datetime) -> ParticipantInvited:
+    return ParticipantInvited(invitation_id=invitation_id, programme_id=programme_id,
+                              role=role, employee_id=employee_id, occurred_at=at)
 
 
 def formed(pair_id: str, mentor: str, mentee: str, at: datetime, score: float,
@@ -136,6 +143,16 @@ def fixture() -> list[EventData]:
         logged("s-3", "pb", day(2, 20), 60, "mentee", 2, "poor", ["sql"]),
         goal("g1", "pa", "achieved", 100, day(3, 15)), goal("g2", "pb", "active", 40, day(2, 25)),
         goal("g3", "pc", "missed", 10, day(3, 2)),
+        # HR's invitations: e-x1 declined and was invited again (one person invited);
+        # inv-2 is announced twice under two event ids (one invitation).
+        invited("inv-1", "P", "mentor", "e-m1", day(1, 5)),
+        invited("inv-2", "P", "mentor", "e-m2", day(1, 15)),
+        invited("inv-2", "P", "mentor", "e-m2", day(1, 15)),
+        invited("inv-3", "P", "mentee", "e-s1", day(1, 6)),
+        invited("inv-4", "P", "mentee", "e-s2", day(1, 25)),
+        invited("inv-5", "P", "mentee", "e-x1", day(2, 3)),
+        invited("inv-6", "P", "mentee", "e-x1", day(2, 15)),
+        invited("inv-7", "Q", "mentee", "e-q1", day(2, 1)),
     ]
     return events
 
@@ -158,7 +175,7 @@ def funnel(report: health.HealthReport) -> list[tuple[Any, ...]]:
 async def test_every_figure_of_a_programme_from_its_events(databases: DatabaseFactory) -> None:
     [p, q, everywhere] = await reports(databases, fixture(), health.Cut(programme_id="P"),
                                        health.Cut(programme_id="Q"), health.Cut())
-    assert funnel(p) == [("mentor", None, 3, 2, 3, 2, 1, 1), ("mentee", None, 3, 1, 3, 3, 1, 0)]
+    assert funnel(p) == [("mentor", 2, 3, 2, 3, 2, 1, 1), ("mentee", 3, 3, 1, 3, 3, 1, 0)]
     assert [(t.role.value, t.matched, t.median_days, t.p90_days) for t in p.time_to_match] == [
         ("mentor", 3, 15.0, 22.0), ("mentee", 3, 10.0, 10.0)]
     assert (p.pairs.formed, p.pairs.active, p.pairs.at_risk) == (3, 1, 1)
@@ -179,11 +196,11 @@ async def test_every_figure_of_a_programme_from_its_events(databases: DatabaseFa
     assert (leaders.senior_min_level, leaders.senior_employees, leaders.taking_part,
             leaders.share) == (7, 3, 2, 0.667)
     # Programme Q has one mentee and nothing else; across programmes both count.
-    assert funnel(q) == [("mentor", None, 0, 0, 0, 0, 0, 0), ("mentee", None, 1, 0, 0, 1, 0, 0)]
+    assert funnel(q) == [("mentor", 0, 0, 0, 0, 0, 0, 0), ("mentee", 1, 1, 0, 0, 1, 0, 0)]
     assert q.pairs.formed == 0 and q.sessions.attendance_rate is None and q.ratings.mean is None
     assert [t.median_days for t in q.time_to_match] == [None, None]
-    assert funnel(everywhere) == [("mentor", None, 3, 2, 3, 2, 1, 1),
-                                  ("mentee", None, 4, 1, 3, 4, 1, 0)]
+    assert funnel(everywhere) == [("mentor", 2, 3, 2, 3, 2, 1, 1),
+                                  ("mentee", 4, 4, 1, 3, 4, 1, 0)]
     assert everywhere.pairs.formed == 3
     assert (p.diversity_objective, p.diversity) == (False, [])
 
@@ -191,8 +208,8 @@ async def test_every_figure_of_a_programme_from_its_events(databases: DatabaseFa
 async def test_a_period_counts_what_happened_in_it(databases: DatabaseFactory) -> None:
     [feb] = await reports(databases, fixture(), health.Cut(
         programme_id="P", start=date(2026, 2, 1), end=date(2026, 2, 28)))
-    # February's opt-ins: m3 (withdrew later), s2, s3.
-    assert funnel(feb) == [("mentor", None, 1, 0, 1, 0, 0, 1), ("mentee", None, 2, 0, 2, 2, 0, 0)]
+    # February's opt-ins: m3 (withdrew later), s2, s3; February's invitations: e-x1's two.
+    assert funnel(feb) == [("mentor", 0, 1, 0, 1, 0, 0, 1), ("mentee", 1, 2, 0, 2, 2, 0, 0)]
     # Pairs formed in February: pb (m2 waited 22 days) and pc (m3 15 days).
     assert [(t.role.value, t.matched, t.median_days, t.p90_days) for t in feb.time_to_match] == [
         ("mentor", 2, 18.5, 22.0), ("mentee", 2, 10.0, 10.0)]
@@ -213,9 +230,9 @@ async def test_a_level_band_or_department_cut_takes_its_people_and_their_pairs(
     senior, sales = await reports(databases, fixture(),
                                   health.Cut(programme_id="P", level_band="7+"),
                                   health.Cut(programme_id="P", department="Sales"))
-    # s1 (8) and s2 (7); their pairs pa and pb.
-    assert funnel(senior) == [("mentor", None, 0, 0, 0, 0, 0, 0),
-                              ("mentee", None, 2, 1, 2, 2, 1, 0)]
+    # s1 (8) and s2 (7); their pairs pa and pb. Invited: e-s1, e-s2 and e-x1 (9).
+    assert funnel(senior) == [("mentor", 0, 0, 0, 0, 0, 0, 0),
+                              ("mentee", 3, 2, 1, 2, 2, 1, 0)]
     assert [(t.matched, t.median_days) for t in senior.time_to_match] == [(0, None), (2, 10.0)]
     assert (senior.pairs.formed, senior.pairs.active, senior.pairs.at_risk) == (2, 1, 1)
     assert [(e.reason, e.pairs) for e in senior.pairs.ended] == [("completed", 1)]
@@ -224,8 +241,9 @@ async def test_a_level_band_or_department_cut_takes_its_people_and_their_pairs(
         ("2026-01", 1), ("2026-02", 1)]
     assert (senior.leadership.senior_employees, senior.leadership.taking_part) == (3, 2)
     # m3 and s2; pairs pb (s2) and pc (m3); one Sales senior employed (e-s2), taking part.
-    assert funnel(sales) == [("mentor", None, 1, 0, 1, 0, 0, 1),
-                             ("mentee", None, 1, 0, 1, 1, 0, 0)]
+    # Invited from Sales: e-s2 only.
+    assert funnel(sales) == [("mentor", 0, 1, 0, 1, 0, 0, 1),
+                             ("mentee", 1, 1, 0, 1, 1, 0, 0)]
     assert [(e.reason, e.pairs) for e in sales.pairs.ended] == [("withdrawal", 1)]
     assert (sales.sessions.planned, sales.sessions.held) == (2, 1)
     assert (sales.leadership.senior_employees, sales.leadership.taking_part) == (1, 1)
@@ -270,6 +288,38 @@ async def test_an_erased_participant_leaves_no_diversity_attributes(
             kept = {row.id: row.diversity for row in (
                 await session.exec(select(Participant))).all()}
     assert kept == {"div-0": None, "div-1": {"gender": "f"}}
+
+
+async def test_invitations_count_once_by_role_and_outlive_the_invitees_erasure(
+    databases: DatabaseFactory,
+) -> None:
+    """Redelivered, repeated or after the erasure, an invitation counts once, without an id."""
+    first = messages([invited("i-1", "R", "mentor", "e-a", day(1, 2))])
+    events: list[EventData | Message] = [
+        *first, *first,  # a redelivery of the same event
+        invited("i-1", "R", "mentor", "e-a", day(1, 2)),  # the same invitation, a new event id
+        invited("i-2", "R", "mentee", "e-b", day(1, 3)),
+        invited("i-3", "R", "mentee", "e-c", day(3, 1)),
+        EmployeeErased(employee_id="e-b", occurred_at=day(2, 1)),
+        # Sent before the erasure, delivered after it: kept, without the id.
+        invited("i-4", "R", "mentor", "e-b", day(1, 20)),
+    ]
+    async with analytics_database(databases, "healthinvited") as (_, consumer):
+        for message in messages(events):
+            await consumer.handle_batch(cast(Any, [message]))
+        async with consumer.sessionmaker() as session:
+            kept = {row.invitation_id: (row.role, row.employee_id, row.invited_at.day)
+                    for row in (await session.exec(select(Invitation))).all()}
+            whole, january = [await health.health_report(session, cut, senior_min_level=7)
+                              for cut in (health.Cut(programme_id="R"), health.Cut(
+                                  programme_id="R", start=date(2026, 1, 1),
+                                  end=date(2026, 1, 31)))]
+    assert kept == {"i-1": ("mentor", "e-a", 2), "i-2": ("mentee", None, 3),
+                    "i-3": ("mentee", "e-c", 1), "i-4": ("mentor", None, 20)}
+    assert [(f.role.value, f.invited) for f in whole.funnel] == [("mentor", 2), ("mentee", 2)]
+    assert [(f.role.value, f.invited) for f in january.funnel] == [("mentor", 2), ("mentee", 1)]
+    rows = health.health_rows(whole)
+    assert ("funnel", "mentee", "invited", 2) in rows
 
 
 @pytest.mark.parametrize("seed", range(25))

@@ -41,6 +41,7 @@ from upward_common.events import (
     PairFitFlagged,
     PairFormed,
     ParticipantEnrolled,
+    ParticipantInvited,
     ParticipantRole,
     ParticipantState,
     ParticipantWithdrawn,
@@ -140,6 +141,13 @@ def history(prefix: str) -> tuple[list[EventData], list[str]]:
     late = events[-20:-10]
     del events[-20:-10]
     events[100:100] = late
+    # HR's invitations, just before the erasure (the last event): some became
+    # participations, the last went to the employee erased.
+    events[-1:-1] = [ParticipantInvited(
+        invitation_id=f"{prefix}-inv{n}", programme_id=programmes["P"],
+        role="mentor" if n % 2 == 0 else "mentee", employee_id=employee_id,
+        occurred_at=at(n % 40))
+        for n, employee_id in enumerate([*participants[:6], workforce[79]])]
     return events, participants
 
 
@@ -169,6 +177,7 @@ async def answers_of(svc: Running, admin: str, programme_ids: list[str],
     for programme_id in programme_ids:
         base = f"/api/v1/programmes/{programme_id}"
         paths |= {f"{base}/summary": {}, f"{base}/health": {}, f"{base}/celebrations": {},
+                  f"{base}/health/report": {},
                   f"{base}/retention": {"as_of": AS_OF},
                   f"{base}/retention#12": {"as_of": AS_OF, "window_months": "12"},
                   f"{base}/pulse-surveys": {}}
@@ -249,6 +258,9 @@ async def test_a_rebuild_gives_every_answer_the_live_read_models_gave(
                                              "/celebrations"]["items"]) > 5
         assert live[f"/api/v1/programmes/{programme_ids[0]}/retention"]["groups"][0][
             "people"] is not None
+        # Seven invitations: four to mentor (one of them erased since), three to mentee.
+        assert [step["invited"] for step in live[
+            f"/api/v1/programmes/{programme_ids[0]}/health/report"]["funnel"]] == [4, 3]
 
         status = await rebuilt(svc, admin)
         assert status["events_applied"] >= len(events) and status["events_skipped"] == 0

@@ -230,6 +230,45 @@ async def test_an_invitation_becomes_participation_only_when_accepted(
     assert (await wait_until(lambda: events("mentoring.participant.enrolled")))
 
 
+async def test_an_invitation_is_announced_once_without_its_message_and_forgotten_on_erasure(
+    enrolment: Running, hr: httpx.AsyncClient, people: dict[str, str],
+    programme: dict[str, Any], as_employee: Callable[[str], httpx.AsyncClient],
+    events: Callable[[str], Any],
+) -> None:
+    path = f"/api/v1/programmes/{programme['id']}/invitations"
+    invited = await hr.post(path, json={"employee_id": people["senior"], "role": "mentee",
+                                        "message": "Dear Sen, a private word"})
+    assert invited.status_code == 201, invited.text
+    invitation = invited.json()
+    # A refused invitation (already pending) writes no event.
+    again = await hr.post(path, json={"employee_id": people["senior"], "role": "mentee"})
+    assert again.status_code == 409
+    async with as_employee(people["senior"]) as senior:
+        assert (await senior.post(f"/api/v1/invitations/{invitation['id']}/decline")
+                ).status_code == 200
+    await wait_until(lambda: _no_pending(enrolment))
+    published = await events("mentoring.participant.invited")
+    assert len(published) == 1
+    assert published[0]["type"] == "participant.invited.v1"
+    assert published[0]["subject"] == invitation["id"]
+    assert published[0]["data"] == {
+        "invitation_id": invitation["id"], "programme_id": programme["id"],
+        "employee_id": people["senior"], "role": "mentee",
+        "occurred_at": published[0]["data"]["occurred_at"]}
+    assert published[0]["data"]["occurred_at"][:19] == invitation["invited_at"][:19]
+    assert "private word" not in json.dumps(published[0])
+
+    async def outbox_rows() -> int:
+        async with enrolment.app.state.engine.connect() as connection:
+            return int((await connection.execute(text(
+                "SELECT count(*) FROM outbox_event WHERE ce_subject = :subject"),
+                {"subject": invitation["id"]})).scalar())
+
+    assert await outbox_rows() == 1
+    assert (await hr.post(f"/api/v1/employees/{people['senior']}/erase")).status_code == 200
+    assert await outbox_rows() == 0
+
+
 async def test_participant_import_needs_consent_per_record(
     enrolment: Running, hr: httpx.AsyncClient, people: dict[str, str],
     programme: dict[str, Any], events: Callable[[str], Any],

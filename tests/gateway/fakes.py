@@ -878,7 +878,7 @@ def fake_analytics(recorder: Recorder) -> FastAPI:
 def _health_report(programme_id: str | None, params: dict[str, str]) -> dict[str, Any]:
     return {"programme_id": programme_id, "start": params.get("from"), "end": params.get("to"),
             "department": params.get("department"), "level_band": params.get("level_band"),
-            "funnel": [{"role": "mentor", "invited": None, "opted_in": 6, "profiled": 5,
+            "funnel": [{"role": "mentor", "invited": 7, "opted_in": 6, "profiled": 5,
                         "matched": 4, "active": 5, "completed": 1, "withdrawn": 1}],
             "time_to_match": [{"role": "mentee", "matched": 4, "median_days": 9.5,
                                "p90_days": 20.0}],

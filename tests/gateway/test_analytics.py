@@ -74,7 +74,7 @@ async def test_health_in_depth_of_one_programme_or_all_reaches_its_own_route(
     report = data["programmeHealth"]["report"]
     assert (report["programmeId"], report["start"], report["end"], report["levelBand"]) == (
         "prog1", "2026-01-01", "2026-03-31", "7+")
-    assert report["funnel"] == [{"role": "MENTOR", "optedIn": 6, "invited": None}]
+    assert report["funnel"] == [{"role": "MENTOR", "optedIn": 6, "invited": 7}]
     assert report["timeToMatch"] == [{"role": "MENTEE", "medianDays": 9.5, "p90Days": 20.0}]
     assert report["pairs"] == {"atRisk": 1, "ended": [{"reason": "completed"}]}
     assert report["ratings"] == {"mean": 4.2, "fitPoor": 1, "distribution": [{"value": "5"}]}

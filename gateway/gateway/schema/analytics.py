@@ -345,8 +345,9 @@ async def _health_report(info: Info, programme_id: str | None, start: date | Non
                              "far they got.")
 class FunnelStep:
     role: ParticipantRole = strawberry.field(description="Mentor or mentee.")
-    invited: int | None = strawberry.field(
-        description="Always null: no event carries invitations.")
+    invited: int = strawberry.field(
+        description="People HR invited to the role (in the period, by invitation time): "
+                    "one per programme and employee.")
     opted_in: int = strawberry.field(description="Participants who opted in.")
     profiled: int = strawberry.field(description="Of them, with profile answers.")
     matched: int = strawberry.field(description="Of them, in a formed pair.")

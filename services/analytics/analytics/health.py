@@ -19,7 +19,7 @@ import io
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +33,7 @@ from analytics.models import (
     Employee,
     EndedPairs,
     Goal,
+    Invitation,
     MentoringSession,
     MonthCount,
     Pair,
@@ -79,10 +80,11 @@ class Cut:
 class FunnelStep(BaseModel):
     """Of a role's participants who opted in (in the period): how far they got, now.
 
-    `invited` is null: no event carries invitations."""
+    `invited` counts the people HR invited to the role (in the period, by when they
+    were invited): one per programme and employee, however often invited."""
 
     role: ParticipationRole
-    invited: int | None = None
+    invited: int = 0
     opted_in: int = 0
     profiled: int = 0
     matched: int = 0
@@ -231,6 +233,24 @@ def diversity_cells(participants: Iterable[tuple[str, dict[str, str]]]) -> list[
     return cells
 
 
+async def _invited(session: AsyncSession, cut: Cut,
+                   in_cut: Callable[[str | None, int | None], bool]) -> Counter[str]:
+    """People invited per role in the cut: invited in the period, their employee in the
+    department and level band; one per programme and employee (an erased employee's
+    invitations, without the id, count one each)."""
+    i, e = Invitation, Employee
+    query = _in_programme(_select(
+        col(i.invitation_id), col(i.programme_id), col(i.role), col(i.employee_id),
+        col(i.invited_at), col(e.department), col(e.job_level)).outerjoin(
+        e, col(e.id) == col(i.employee_id)), col(i.programme_id), cut)
+    people: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for invitation_id, programme_id, role, employee_id, invited_at, department, level in (
+            await _rows(session, query)):
+        if role in ROLES and cut.in_period(invited_at) and in_cut(department, level):
+            people[role].add((programme_id, employee_id or f"invitation:{invitation_id}"))
+    return Counter({role: len(invited) for role, invited in people.items()})
+
+
 async def health_report(session: AsyncSession, cut: Cut, *,
                         senior_min_level: int) -> HealthReport:
     """The whole report for one cut: a handful of queries, the figures in Python."""
@@ -264,6 +284,8 @@ async def health_report(session: AsyncSession, cut: Cut, *,
     cohort = [everyone[pid] for pid in sorted(chosen)
               if not periodic or cut.in_period(everyone[pid][4])]
     funnel = {role: FunnelStep(role=ParticipationRole(role)) for role in ROLES}
+    for role, count in (await _invited(session, cut, in_cut)).items():
+        funnel[role].invited = count
     for pid, _, role, status, _, profiled, _, _, _, _ in cohort:
         step = funnel[role]
         step.opted_in += 1

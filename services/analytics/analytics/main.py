@@ -24,6 +24,7 @@ from upward_common.events import (
     PairFormed,
     PairProposed,
     ParticipantEnrolled,
+    ParticipantInvited,
     ParticipantUpdated,
     ParticipantWithdrawn,
     PlanAccepted,
@@ -75,6 +76,7 @@ SERVICE = ServiceDefinition(
         PairFitFlagged: service.on_pair_fit_flagged,
         PairClosureProposed: service.on_pair_closure_proposed,
         MilestoneReached: service.on_milestone_reached,
+        ParticipantInvited: service.on_participant_invited,
     },
 )
 

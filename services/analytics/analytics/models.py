@@ -79,6 +79,21 @@ class Participant(SQLModel, table=True):
     diversity: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class Invitation(SQLModel, table=True):
+    """HR's invitation of an employee to a programme (`participant.invited`): the funnel's
+    first step. `invited_at` is when HR invited, `occurred_at` the event's time; erasure
+    clears `employee_id` and the invitation still counts."""
+
+    __tablename__ = "analytics_invitation"
+
+    invitation_id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(index=True, max_length=64)
+    role: str = Field(sa_type=String(16))
+    employee_id: str | None = Field(default=None, index=True, max_length=64)
+    invited_at: datetime = Field(sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class Pair(SQLModel, table=True):
     __tablename__ = "analytics_pair"
 
@@ -269,7 +284,7 @@ TABLES = (
     "analytics_pulse_survey", "analytics_pulse_respondent", "analytics_pulse_response",
     "analytics_pair_milestone",
     "analytics_participation_history", "analytics_employee_level",
-    "analytics_session_log",
+    "analytics_session_log", "analytics_invitation",
 )
 
 

@@ -55,6 +55,7 @@ from analytics.models import (
     EmployeeLevel,
     Goal,
     GroupSession,
+    Invitation,
     MentoringSession,
     Milestone,
     Pair,
@@ -78,7 +79,7 @@ log = logging.getLogger(__name__)
 # Every table built from events alone: emptied and rebuilt.
 READ_MODELS: tuple[type[SQLModel], ...] = (
     Programme, Employee, EmployeeLevel, Participant, Pair, MentoringSession, SessionLog,
-    Goal, Touchpoint, GroupSession, Milestone, PairMilestone,
+    Goal, Touchpoint, GroupSession, Milestone, PairMilestone, Invitation,
 )
 # Written through the API, not from events: kept as they are.
 KEPT: tuple[type[SQLModel], ...] = (PulseSurvey, PulseRespondent, PulseResponse,

@@ -13,6 +13,7 @@ from analytics.models import (
     Employee,
     EmployeeLevel,
     GroupSession,
+    Invitation,
     MentoringSession,
     Pair,
     PairMilestone,
@@ -131,9 +132,12 @@ async def count_sessions(session: AsyncSession, programme_id: str, *, held: bool
 
 
 async def forget_employee(session: AsyncSession, employee_id: str) -> None:
-    """Drop the employee's id from participant rows; the aggregate figures stay."""
+    """Drop the employee's id from participant and invitation rows; the aggregate figures
+    stay."""
     await session.exec(update(Participant).where(col(Participant.employee_id) == employee_id)
                        .values(employee_id=None, diversity=None))
+    await session.exec(update(Invitation).where(col(Invitation.employee_id) == employee_id)
+                       .values(employee_id=None))
     await session.flush()
 
 

@@ -30,6 +30,7 @@ from analytics.models import (
     FigureAt,
     Goal,
     GroupSession,
+    Invitation,
     MentoringSession,
     Milestone,
     MonthCount,
@@ -77,6 +78,7 @@ from upward_common.events import (
     PairFormed,
     PairProposed,
     ParticipantEnrolled,
+    ParticipantInvited,
     ParticipantUpdated,
     ParticipantWithdrawn,
     PlanAccepted,
@@ -807,3 +809,21 @@ async def programme_health(session: AsyncSession, *,
     for figures in health.values():
         figures.pairs_ended.sort(key=lambda e: (-e.pairs, e.reason))
     return [health[pid] for pid in programme_ids]
+
+
+# --- invitations ------------------------------------------------------------------------
+
+
+async def on_participant_invited(session: AsyncSession, data: ParticipantInvited) -> None:
+    """HR's invitation, one row per invitation id: a redelivery counts once.
+
+    An invitation does not change once sent, so the first event's row stands; one
+    arriving after its employee's erasure is kept without the employee id.
+    """
+    if await repository.get(session, Invitation, data.invitation_id) is not None:
+        return
+    erased = await repository.erased_employees(session, {data.employee_id})
+    await repository.add(session, Invitation(
+        invitation_id=data.invitation_id, programme_id=data.programme_id, role=data.role,
+        employee_id=None if data.employee_id in erased else data.employee_id,
+        invited_at=data.occurred_at, occurred_at=data.occurred_at))

@@ -278,6 +278,27 @@ class ParticipantWithdrawn(EventData):
         return self.participant_id
 
 
+class ParticipantInvited(EventData):
+    """HR invited an employee to a programme as mentor or mentee (never the message).
+
+    Counted by analytics as the funnel's first step; whether the employee accepts
+    shows as their `participant.enrolled` (the participation's `source` stays in
+    enrolment). The subject is the invitation id, so erasing the employee forgets
+    enrolment's published copy.
+    """
+
+    name: ClassVar[str] = "participant.invited"
+
+    invitation_id: str
+    programme_id: str
+    employee_id: str
+    role: ParticipantRole
+    occurred_at: datetime
+
+    def subject_id(self) -> str:
+        return self.invitation_id
+
+
 # --- matching --------------------------------------------------------------------
 
 

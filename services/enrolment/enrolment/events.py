@@ -12,6 +12,7 @@ from enrolment import repository
 from enrolment.models import (
     MAX_JOB_LEVEL,
     Employee,
+    Invitation,
     Participant,
     Programme,
     dei_topics,
@@ -23,6 +24,7 @@ from upward_common.events import (
     EmployeeSnapshot,
     EmployeeUpdated,
     ParticipantEnrolled,
+    ParticipantInvited,
     ParticipantState,
     ParticipantUpdated,
     ParticipantWithdrawn,
@@ -90,18 +92,20 @@ def employee_updated_data(
 
 
 async def forget_published_events_of(
-    session: AsyncSession, employee_id: str, participant_ids: Sequence[str]
+    session: AsyncSession, employee_id: str, participant_ids: Sequence[str],
+    invitation_ids: Sequence[str] = (),
 ) -> int:
     """Delete our published events about an employee (erasure); returns how many.
 
     What enrolment published about a person is subject to one of their ids:
     employee events have the employee id as CloudEvents subject, participant
-    events (which carry the employee snapshot) the participant id. Events about
-    others that only name the employee id (a report's manager chain, someone's
-    avoid list) stay: the id is kept as the pseudonym. Unsent rows stay too.
+    events (which carry the employee snapshot) the participant id, invitation
+    events the invitation id. Events about others that only name the employee
+    id (a report's manager chain, someone's avoid list) stay: the id is kept as
+    the pseudonym. Unsent rows stay too.
     """
     forgotten = 0
-    for subject in (employee_id, *participant_ids):
+    for subject in (employee_id, *participant_ids, *invitation_ids):
         forgotten += await forget(session, subject=subject)
     return forgotten
 
@@ -183,6 +187,15 @@ def participant_withdrawn(
             occurred_at=utcnow(),
         ),
     )
+
+
+def participant_invited(session: AsyncSession, invitation: Invitation) -> None:
+    """HR's invitation: who, to which programme and role, when; never the message."""
+    emit(session, ParticipantInvited(
+        invitation_id=invitation.id, programme_id=invitation.programme_id,
+        employee_id=invitation.employee_id,
+        role="mentor" if invitation.role == "mentor" else "mentee",
+        occurred_at=invitation.invited_at))
 
 
 def participants_left(session: AsyncSession, rows: Sequence[Mapping[str, Any]],

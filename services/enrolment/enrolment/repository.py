@@ -300,8 +300,12 @@ async def list_invitations(
     return (await session.exec(query.order_by(col(Invitation.invited_at)))).all()
 
 
-async def delete_invitations_of(session: AsyncSession, employee_id: str) -> None:
-    await _core(session, delete(Invitation).where(col(Invitation.employee_id) == employee_id))
+async def delete_invitations_of(session: AsyncSession, employee_id: str) -> list[str]:
+    """Delete the employee's invitations; returns their ids (their events' subjects)."""
+    mine = col(Invitation.employee_id) == employee_id
+    ids = list((await _core(session, core_select(col(Invitation.id)).where(mine))).scalars())
+    await _core(session, delete(Invitation).where(mine))
+    return ids
 
 
 async def participants_leave(session: AsyncSession, employee_ids: Sequence[str],

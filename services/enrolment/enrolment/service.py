@@ -101,9 +101,10 @@ async def erase_employee(session: AsyncSession, *, employee_id: str) -> Employee
         participant.diversity_consent_at = None
     participants = await repository.participants_of_employee(session, employee.id)
     await repository.delete_survey_history(session, [p.id for p in participants])
-    await repository.delete_invitations_of(session, employee.id)
+    invitation_ids = await repository.delete_invitations_of(session, employee.id)
     # Our own copies of what we published about them go too.
-    await events.forget_published_events_of(session, employee.id, [p.id for p in participants])
+    await events.forget_published_events_of(session, employee.id, [p.id for p in participants],
+                                            invitation_ids)
     # Department, level and dates stay: retention and programme analytics need them.
     employee.external_id = imports.erased_key(employee.external_id)
     employee.user_name = None
@@ -645,6 +646,7 @@ async def invite(
     invitation = Invitation(programme_id=programme.id, employee_id=employee.id, role=data.role,
                             message=data.message, invited_at=utcnow())
     await repository.add(session, invitation)
+    events.participant_invited(session, invitation)
     return invitation
 
 
