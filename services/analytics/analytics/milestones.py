@@ -17,13 +17,15 @@ until such a consent travels with `participant.*` events.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from analytics import events, repository
 from analytics.models import Celebration, CelebrationFeed, PairMilestone
+from upward_common.events import MilestoneReached
 
 FIRST_SESSION_HELD = "first_session_held"
 FIVE_SESSIONS_HELD = "five_sessions_held"
@@ -34,29 +36,75 @@ MILESTONES = (FIRST_SESSION_HELD, FIVE_SESSIONS_HELD, GOAL_ACHIEVED, PROGRAMME_C
 FEED_MAX = 100
 
 
-async def reach(session: AsyncSession, *, pair_id: str, programme_id: str, milestone: str,
-                reached_at: datetime) -> None:
-    """Record the pair's milestone and announce it, unless it was already reached."""
-    if await repository.get(session, PairMilestone, (pair_id, milestone)) is not None:
-        return
-    await repository.add(session, PairMilestone(pair_id=pair_id, milestone=milestone,
-                                                programme_id=programme_id,
-                                                reached_at=reached_at))
-    value = await repository.count_pair_milestones(session, programme_id=programme_id,
-                                                   milestone=milestone)
-    events.milestone_reached(session, programme_id=programme_id, pair_id=pair_id,
-                             milestone=milestone, value=value, occurred_at=reached_at)
+class Reaching:
+    """The milestones a run of events reaches, recorded and announced as one by one would.
+
+    Loaded once per run (the pairs' recorded milestones, and each programme's count of
+    pairs per milestone, in two queries), then `reach` decides in memory: a milestone
+    already recorded is skipped, a new one adds its row and its `milestone.reached`,
+    whose `value` counts the programme's pairs with it including this one. `save`
+    writes the new rows and events, in one statement each.
+    """
+
+    def __init__(self, session: AsyncSession, reached: set[tuple[str, str]],
+                 counts: dict[tuple[str, str], int]) -> None:
+        self.session = session
+        self.reached = reached
+        self.counts = Counter(counts)
+        self.rows: list[PairMilestone] = []
+        self.announced: list[MilestoneReached] = []
+
+    @classmethod
+    async def load(cls, session: AsyncSession, *, pairs: Collection[str],
+                   programmes: Collection[str], milestones: Collection[str]) -> Reaching:
+        """What these pairs (of these programmes) already reached of these milestones."""
+        if not pairs:
+            return cls(session, set(), {})
+        return cls(session, await repository.reached_milestones(session, pairs, milestones),
+                   await repository.count_pair_milestones(session, programmes, milestones))
+
+    def reach(self, *, pair_id: str, programme_id: str, milestone: str,
+              reached_at: datetime) -> None:
+        """Record the pair's milestone and announce it, unless it was already reached."""
+        if (pair_id, milestone) in self.reached:
+            return
+        self.reached.add((pair_id, milestone))
+        self.rows.append(PairMilestone(pair_id=pair_id, milestone=milestone,
+                                       programme_id=programme_id, reached_at=reached_at))
+        self.counts[programme_id, milestone] += 1
+        self.announced.append(MilestoneReached(
+            programme_id=programme_id, pair_id=pair_id, milestone=milestone,
+            value=self.counts[programme_id, milestone], occurred_at=reached_at))
+
+    async def save(self) -> None:
+        """The milestones reached: their rows, and their events in the order reached."""
+        await repository.add_all(self.session, self.rows)
+        await events.milestones_reached(self.session, self.announced)
 
 
-async def after_session_held(session: AsyncSession, *, pair_id: str,
-                             programme_id: str) -> None:
-    """The pair's first and fifth held sessions are milestones."""
-    held = await repository.held_sessions_of_pair(session, pair_id)
-    for milestone, count in ((FIRST_SESSION_HELD, 1), (FIVE_SESSIONS_HELD, 5)):
-        reached_at = held[count - 1].held_at if len(held) >= count else None
-        if reached_at is not None:
-            await reach(session, pair_id=pair_id, programme_id=programme_id,
-                        milestone=milestone, reached_at=reached_at)
+SESSION_MILESTONES = ((FIRST_SESSION_HELD, 1), (FIVE_SESSIONS_HELD, 5))
+
+
+async def held_sessions(session: AsyncSession,
+                        pairs: Collection[str]) -> defaultdict[str, dict[str, datetime]]:
+    """Each of these pairs' held sessions: when each was held, by session id (one query)."""
+    held: defaultdict[str, dict[str, datetime]] = defaultdict(dict)
+    for pair_id, session_id, held_at in await repository.held_sessions_of_pairs(session, pairs):
+        held[pair_id][session_id] = held_at
+    return held
+
+
+def after_session_held(reaching: Reaching, held: Mapping[str, datetime], *, pair_id: str,
+                       programme_id: str) -> None:
+    """The pair's first and fifth held sessions (`held`: the pair's, as they stand now)
+    are milestones, reached when that session was held."""
+    if all((pair_id, milestone) in reaching.reached for milestone, _ in SESSION_MILESTONES):
+        return  # both reached before: nothing to sort
+    times = sorted(held.values())
+    for milestone, count in SESSION_MILESTONES:
+        if len(times) >= count:
+            reaching.reach(pair_id=pair_id, programme_id=programme_id, milestone=milestone,
+                           reached_at=times[count - 1])
 
 
 async def celebrations(session: AsyncSession, *, programme_id: str) -> CelebrationFeed:
