@@ -387,9 +387,12 @@ async def test_a_run_of_session_events_is_written_in_a_few_statements(
         sent = await announced(engine)
     assert len([kind for _, _, kind, _ in sent if kind == "milestone.reached.v1"]) == 10
     # The inbox read; the sessions, logs, held sessions, milestones and their counts read
-    # once each; one write per table: sessions, logs, milestones, outbox and inbox.
+    # once each; one write per table: sessions, logs, milestones, outbox and inbox (the
+    # last two a COPY on PostgreSQL, which runs outside these statements).
     writes = [sql for sql in seen if sql.lstrip().startswith(("INSERT", "UPDATE"))]
-    assert len(writes) == 5, writes
+    for table in ("analytics_session", "analytics_session_log", "analytics_pair_milestone"):
+        assert len([sql for sql in writes if f"INTO {table} " in sql]) == 1, writes
+    assert len(writes) <= 5, writes
     assert len([sql for sql in seen if "analytics_session " in sql]) == 3, seen
     assert len(seen) <= 12, seen
 
