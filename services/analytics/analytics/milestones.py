@@ -39,29 +39,26 @@ FEED_MAX = 100
 class Reaching:
     """The milestones a run of events reaches, recorded and announced as one by one would.
 
-    Loaded once per run (the pairs' recorded milestones, and each programme's count of
-    pairs per milestone, in two queries), then `reach` decides in memory: a milestone
-    already recorded is skipped, a new one adds its row and its `milestone.reached`,
-    whose `value` counts the programme's pairs with it including this one. `save`
-    writes the new rows and events, in one statement each.
+    Loaded once per run (the pairs' recorded milestones, one query), then `reach`
+    decides in memory: a milestone already recorded is skipped, a new one is noted in
+    order. `save` counts, only when something was reached, each programme's pairs per
+    milestone (one grouped query, before the run's rows are written), so each
+    `milestone.reached` carries the count including its pair and those before it;
+    then it writes the rows and the events, in one statement each.
     """
 
-    def __init__(self, session: AsyncSession, reached: set[tuple[str, str]],
-                 counts: dict[tuple[str, str], int]) -> None:
+    def __init__(self, session: AsyncSession, reached: set[tuple[str, str]]) -> None:
         self.session = session
         self.reached = reached
-        self.counts = Counter(counts)
         self.rows: list[PairMilestone] = []
-        self.announced: list[MilestoneReached] = []
 
     @classmethod
     async def load(cls, session: AsyncSession, *, pairs: Collection[str],
-                   programmes: Collection[str], milestones: Collection[str]) -> Reaching:
-        """What these pairs (of these programmes) already reached of these milestones."""
+                   milestones: Collection[str]) -> Reaching:
+        """What these pairs already reached of these milestones."""
         if not pairs:
-            return cls(session, set(), {})
-        return cls(session, await repository.reached_milestones(session, pairs, milestones),
-                   await repository.count_pair_milestones(session, programmes, milestones))
+            return cls(session, set())
+        return cls(session, await repository.reached_milestones(session, pairs, milestones))
 
     def reach(self, *, pair_id: str, programme_id: str, milestone: str,
               reached_at: datetime) -> None:
@@ -71,15 +68,22 @@ class Reaching:
         self.reached.add((pair_id, milestone))
         self.rows.append(PairMilestone(pair_id=pair_id, milestone=milestone,
                                        programme_id=programme_id, reached_at=reached_at))
-        self.counts[programme_id, milestone] += 1
-        self.announced.append(MilestoneReached(
-            programme_id=programme_id, pair_id=pair_id, milestone=milestone,
-            value=self.counts[programme_id, milestone], occurred_at=reached_at))
 
     async def save(self) -> None:
         """The milestones reached: their rows, and their events in the order reached."""
+        if not self.rows:
+            return
+        counts = Counter(await repository.count_pair_milestones(
+            self.session, {row.programme_id for row in self.rows},
+            {row.milestone for row in self.rows}))
+        announced = []
+        for row in self.rows:
+            counts[row.programme_id, row.milestone] += 1
+            announced.append(MilestoneReached(
+                programme_id=row.programme_id, pair_id=row.pair_id, milestone=row.milestone,
+                value=counts[row.programme_id, row.milestone], occurred_at=row.reached_at))
         await repository.add_all(self.session, self.rows)
-        await events.milestones_reached(self.session, self.announced)
+        await events.milestones_reached(self.session, announced)
 
 
 SESSION_MILESTONES = ((FIRST_SESSION_HELD, 1), (FIVE_SESSIONS_HELD, 5))

@@ -294,7 +294,6 @@ async def _pairs_changed(session: AsyncSession, items: Sequence[PairEvent]) -> N
     completed = [data for data in items if _completed(data)]
     reaching = await milestones.Reaching.load(
         session, pairs={data.pair_id for data in completed},
-        programmes={data.programme_id for data in completed},
         milestones=(milestones.PROGRAMME_COMPLETED,))
     for data in items:
         rows[data.pair_id] = _pair_folded(rows.get(data.pair_id), data)
@@ -381,7 +380,7 @@ async def _sessions_changed(session: AsyncSession, items: Sequence[SessionEvent]
     pairs = {data.pair_id for data in held_ones}
     held = await milestones.held_sessions(session, pairs)
     reaching = await milestones.Reaching.load(
-        session, pairs=pairs, programmes={data.programme_id for data in held_ones},
+        session, pairs=pairs,
         milestones=[milestone for milestone, _ in milestones.SESSION_MILESTONES])
     for data in items:
         row = rows[data.session_id] = _session_folded(rows.get(data.session_id), data)
@@ -494,7 +493,6 @@ async def _goals_updated(session: AsyncSession, items: Sequence[GoalUpdated]) ->
     achieved = [data for data in items if data.status == "achieved"]
     reaching = await milestones.Reaching.load(
         session, pairs={data.pair_id for data in achieved},
-        programmes={data.programme_id for data in achieved},
         milestones=(milestones.GOAL_ACHIEVED,))
     for data in items:
         row = _goal_folded(rows.get(data.goal_id), data)
