@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from upward_common.events import (
     EmployeeSnapshot,
     EmployeeUpdated,
     EventData,
+    GoalUpdated,
+    PairEnded,
+    PairFormed,
     ParticipantEnrolled,
     ParticipantRole,
     ParticipantState,
@@ -32,6 +36,10 @@ from upward_common.events import (
     ParticipantWithdrawn,
     ProgrammeSnapshot,
     ProgrammeUpdated,
+    SessionCancelled,
+    SessionLogged,
+    SessionRescheduled,
+    SessionScheduled,
 )
 from upward_common.outbox import SOURCE_KEY
 
@@ -83,6 +91,49 @@ def changed(participant_id: str, employee_id: str, minute: int,
 def withdrawn(participant_id: str, employee_id: str, minute: int) -> ParticipantWithdrawn:
     return ParticipantWithdrawn(participant_id=participant_id, programme_id="prog-1",
                                 employee_id=employee_id, occurred_at=at(minute))
+
+
+def formed(pair_id: str, minute: int) -> PairFormed:
+    return PairFormed(pair_id=pair_id, programme_id="prog-1", mentor_participant_id="p-1",
+                      mentee_participant_id="p-3", mentor_employee_id="e-1",
+                      mentee_employee_id="e-3", score=0.5, occurred_at=at(minute))
+
+
+def ended(pair_id: str, minute: int, reason: str = "completed") -> PairEnded:
+    return PairEnded(pair_id=pair_id, programme_id="prog-1", reason=reason, occurred_at=at(minute))
+
+
+def scheduled(session_id: str, pair_id: str, minute: int, *, starts: int = 60,
+              duration: int = 30) -> SessionScheduled:
+    return SessionScheduled(session_id=session_id, pair_id=pair_id, programme_id="prog-1",
+                            starts_at=at(starts), duration_minutes=duration,
+                            occurred_at=at(minute))
+
+
+def logged(session_id: str, pair_id: str, minute: int, *, held: int | None = None,
+           author: ParticipantRole | None = None, rating: int | None = None,
+           topics: Sequence[str] = ()) -> SessionLogged:
+    """Held at `held` (else at `minute`), logged at `minute`."""
+    return SessionLogged(session_id=session_id, pair_id=pair_id, programme_id="prog-1",
+                         held_at=at(minute if held is None else held), duration_minutes=45,
+                         logged_by_employee_id="e-1", occurred_at=at(minute),
+                         author_role=author, rating=rating, topics=list(topics))
+
+
+def cancelled(session_id: str, pair_id: str, minute: int) -> SessionCancelled:
+    return SessionCancelled(session_id=session_id, pair_id=pair_id, programme_id="prog-1",
+                            reason="pair ended", occurred_at=at(minute))
+
+
+def rescheduled(session_id: str, pair_id: str, minute: int, *, starts: int) -> SessionRescheduled:
+    return SessionRescheduled(session_id=session_id, pair_id=pair_id, programme_id="prog-1",
+                              starts_at=at(starts), duration_minutes=50, occurred_at=at(minute))
+
+
+def goal(goal_id: str, pair_id: str, minute: int, status: str) -> GoalUpdated:
+    return GoalUpdated(goal_id=goal_id, pair_id=pair_id, programme_id="prog-1", status=status,
+                       progress_percent=100 if status == "achieved" else 40,
+                       occurred_at=at(minute))
 
 
 @dataclass
@@ -184,7 +235,45 @@ def flood() -> tuple[list[EventData | Message], list[EventData | Message]]:
         changed("p-2", "e-4", 9, status="withdrawn"), withdrawn("p-2", "e-4", 2),
         enrolled("p-4", "e-6", 3), programme("prog-2", 0, "Older"),
     ]
+    twice = messages([logged("s-5", "pr-2", 4, author="mentor", rating=2)])[0]
+    first += [
+        formed("pr-1", 0), ended("pr-3", 5), formed("pr-3", 1),  # ended before it formed
+        formed("pr-2", 0),
+        scheduled("s-1", "pr-1", 1), logged("s-1", "pr-1", 2, author="mentor", rating=4,
+                                            topics=["career", "career", "craft"]),
+        logged("s-2", "pr-1", 3, author="mentee"),  # ahead of its plan
+        scheduled("s-2", "pr-1", 1, duration=60),  # the held length stays
+        scheduled("s-3", "pr-1", 2), cancelled("s-3", "pr-1", 3),
+        rescheduled("s-3", "pr-1", 4, starts=90),  # cancelled, then moved
+        logged("s-4", "pr-1", 9, held=1),  # held first, logged late: the first stays as is
+        twice, Message(twice.data),  # the same event id twice in a batch
+        logged("s-5", "pr-2", 4, author="mentor", rating=5),  # a tie: the last one stands
+        logged("s-5", "pr-2", 1, held=3, author="mentor", rating=1),  # an older log
+        goal("g-1", "pr-1", 2, "active"), goal("g-1", "pr-1", 6, "achieved"),
+        goal("g-1", "pr-1", 4, "active"),  # late: the goal stays achieved
+        goal("g-2", "pr-2", 5, "achieved"), goal("g-3", "pr-1", 7, "achieved"),
+    ]
+    second += [
+        # pr-1's fourth and fifth held sessions; the fifth earliest was held at minute 11.
+        logged("s-6", "pr-1", 11), logged("s-7", "pr-1", 12, held=0),
+        Message(twice.data),  # a redelivery across batches
+        scheduled("s-8", "pr-1", 13), logged("s-8", "pr-1", 14),  # a sixth: nothing new
+        scheduled("s-9", "pr-2", 13, duration=20), rescheduled("s-9", "pr-2", 14, starts=95),
+        scheduled("s-9", "pr-2", 15, starts=99), cancelled("s-9", "pr-2", 16),
+        ended("pr-1", 20), ended("pr-1", 21, "poor_fit"), ended("pr-1", 19),  # the first counts
+        formed("pr-3", 2), ended("pr-2", 22, "poor_fit"),
+    ]
     return first, second
+
+
+async def announced(engine: AsyncEngine) -> list[tuple[Any, ...]]:
+    """The events written to the outbox, in order: subject, type and data (their ids,
+    times and correlation are their own)."""
+    async with engine.connect() as connection:
+        rows = (await connection.execute(sa.text(
+            "SELECT subject, ce_subject, payload FROM outbox_event ORDER BY seq"))).all()
+    return [(subject, ce_subject, payload["type"], payload["data"])
+            for subject, ce_subject, text in rows for payload in [json.loads(text)]]
 
 
 async def test_runs_applied_in_bulk_leave_the_tables_one_by_one_leaves(
@@ -195,14 +284,15 @@ async def test_runs_applied_in_bulk_leave_the_tables_one_by_one_leaves(
     async with analytics_database(databases, "bulk") as (bulk, consumer):
         for batch in batches:
             await consumer.handle_batch(cast(Any, batch))
-        in_bulk = await tables(bulk)
+        in_bulk, sent_in_bulk = await tables(bulk), await announced(bulk)
     async with analytics_database(databases, "single") as (single, consumer):
         for batch in batches:
             for message in batch:
                 await consumer.handle_batch(cast(Any, [Message(message.data)]))
-        one_by_one = await tables(single)
+        one_by_one, sent_one_by_one = await tables(single), await announced(single)
     assert all(message.settled == ["ack"] for batch in batches for message in batch)
     assert in_bulk == one_by_one
+    assert sent_in_bulk == sent_one_by_one
     # And what they both hold is right.
     employees = {key[0]: row for key, row in in_bulk["analytics_employee"].items()}
     assert employees["e-1"]["department"] == "Ops, tied"  # the last of the latest
@@ -221,6 +311,34 @@ async def test_runs_applied_in_bulk_leave_the_tables_one_by_one_leaves(
     assert participants["p-2"]["status"] == "withdrawn"
     assert participants["p-3"]["role"] == "mentee" and participants["p-3"]["status"] == "withdrawn"
     assert participants["p-4"]["employee_id"] is None  # enrolled after the erasure of e-6
+
+    pairs = {key[0]: row for key, row in in_bulk["analytics_pair"].items()}
+    assert pairs["pr-3"]["formed_at"] == at(1) and pairs["pr-3"]["ended_at"] == at(5)
+    assert pairs["pr-1"]["ended_at"] == at(20) and pairs["pr-1"]["ended_reason"] == "completed"
+    assert pairs["pr-2"]["ended_reason"] == "poor_fit" and pairs["pr-2"]["score"] == 0.5
+    sessions = {key[0]: row for key, row in in_bulk["analytics_session"].items()}
+    assert sessions["s-2"]["scheduled_at"] == at(1) and sessions["s-2"]["duration_minutes"] == 45
+    assert sessions["s-3"]["cancelled_at"] == at(3) and sessions["s-3"]["starts_at"] == at(90)
+    assert sessions["s-9"]["duration_minutes"] == 20 and sessions["s-9"]["starts_at"] == at(99)
+    assert sessions["s-9"]["cancelled_at"] == at(16)
+    assert sessions["s-5"]["held_at"] == at(3)  # the last log to arrive says when
+    logs = in_bulk["analytics_session_log"]
+    assert logs["s-1", "mentor"]["topics"] == ["career", "craft"]
+    assert logs["s-5", "mentor"]["rating"] == 5 and logs["s-5", "mentor"]["occurred_at"] == at(4)
+    assert in_bulk["analytics_goal"]["g-1",]["status"] == "achieved"
+    # Each milestone once, when it was reached, counting the programme's pairs as it goes.
+    assert [(data["pair_id"], data["milestone"], data["value"],
+             datetime.fromisoformat(data["occurred_at"]))
+            for _, _, kind, data in sent_in_bulk if kind == "milestone.reached.v1"] == [
+        ("pr-3", "programme_completed", 1, at(5)),
+        ("pr-1", "first_session_held", 1, at(2)),
+        ("pr-2", "first_session_held", 2, at(4)),
+        ("pr-1", "goal_achieved", 1, at(6)),
+        ("pr-2", "goal_achieved", 2, at(5)),
+        ("pr-1", "five_sessions_held", 1, at(11)),
+        ("pr-1", "programme_completed", 2, at(20)),
+    ]
+    assert len(in_bulk["analytics_pair_milestone"]) == 7
 
 
 async def test_a_run_of_employee_updates_is_written_in_a_few_statements(
@@ -246,6 +364,37 @@ async def test_a_run_of_employee_updates_is_written_in_a_few_statements(
     assert len(seen) <= 8, seen
     # Those whose first update was older than minute 3 took the later one.
     assert later == len([n for n in range(0, 300, 2) if n % 7 <= 3])
+
+
+async def test_a_run_of_session_events_is_written_in_a_few_statements(
+    databases: DatabaseFactory,
+) -> None:
+    # Ten sessions of each of five pairs planned; then a run of 100: 50 logged (ten new),
+    # 30 moved and 20 new ones cancelled. Every pair reaches its first and fifth session.
+    planned: list[EventData | Message] = [scheduled(f"s-{n}", f"pr-{n % 5}", 1)
+                                          for n in range(40)]
+    events: list[EventData | Message] = [
+        *[logged(f"s-{n}", f"pr-{n % 5}", 10 + n, author="mentor", rating=4)
+          for n in range(50)],
+        *[rescheduled(f"s-{n}", f"pr-{n % 5}", 70, starts=200) for n in range(20, 50)],
+        *[cancelled(f"s-{n}", f"pr-{n % 5}", 80) for n in range(50, 70)],
+    ]
+    assert len(events) == 100
+    async with analytics_database(databases, "bulk") as (engine, consumer):
+        await consumer.handle_batch(cast(Any, messages(planned)))
+        with statements(engine) as seen:
+            await consumer.handle_batch(cast(Any, messages(events)))
+        sent = await announced(engine)
+    assert len([kind for _, _, kind, _ in sent if kind == "milestone.reached.v1"]) == 10
+    # The inbox read; the sessions, logs, held sessions, milestones and their counts read
+    # once each; one write per table: sessions, logs, milestones, outbox and inbox (the
+    # last two a COPY on PostgreSQL, which runs outside these statements).
+    writes = [sql for sql in seen if sql.lstrip().startswith(("INSERT", "UPDATE"))]
+    for table in ("analytics_session", "analytics_session_log", "analytics_pair_milestone"):
+        assert len([sql for sql in writes if f"INTO {table} " in sql]) == 1, writes
+    assert len(writes) <= 5, writes
+    assert len([sql for sql in seen if "analytics_session " in sql]) == 3, seen
+    assert len(seen) <= 12, seen
 
 
 async def test_a_row_written_in_bulk_reads_fresh_in_the_same_transaction(

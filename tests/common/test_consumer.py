@@ -7,30 +7,36 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from enrolment.main import SERVICE as ENROLMENT
 from enrolment.models import Programme
 from tests.common.conftest import applied_count, recording_handler
+from tests.support.databases import DatabaseFactory
 from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from upward_common.bus import ensure_streams
-from upward_common.consumer import applies_many, envelope_parser
+from upward_common.consumer import EventConsumer, applies_many, envelope_parser
+from upward_common.db import create_engine, make_sessionmaker, upgrade_async
 from upward_common.events import (
     DEADLETTER_STREAM,
     STREAM,
     CloudEvent,
+    EventData,
     PairEnded,
     PairFormed,
+    PairProposed,
     utcnow,
 )
 from upward_common.logs import event_id as current_event
@@ -411,6 +417,73 @@ async def test_a_handler_with_a_bulk_form_gets_the_run_of_its_events_in_one_call
         for pair_id in pairs:
             assert await applied_count(running, pair_id) == 1
         assert await inbox_count(running) == 4
+
+
+class Fetched:
+    """A fetched message as the consumer reads it (no NATS): its bytes, and its acks."""
+
+    def __init__(self, data: EventData) -> None:
+        self.data = data.envelope(source="/tests").model_dump_json().encode()
+        self.acked = 0
+
+    async def ack(self) -> None:
+        self.acked += 1
+
+
+async def test_handlers_sharing_a_bulk_form_get_their_mixed_run_in_one_call_in_order(
+    databases: DatabaseFactory,
+) -> None:
+    bulk_calls: list[list[str]] = []
+    single_calls: list[str] = []
+
+    async def pairs_changed(session: AsyncSession, items: Sequence[Any]) -> None:
+        bulk_calls.append([f"{item.name} {item.pair_id}" for item in items])
+
+    @applies_many(pairs_changed)
+    async def on_formed(session: AsyncSession, data: PairFormed) -> None:
+        await pairs_changed(session, [data])
+
+    @applies_many(pairs_changed)
+    async def on_ended(session: AsyncSession, data: PairEnded) -> None:
+        await pairs_changed(session, [data])
+
+    async def on_proposed(session: AsyncSession, data: PairProposed) -> None:
+        single_calls.append(data.pair_id)  # no bulk form: one call per event
+
+    def formed(pair_id: str) -> PairFormed:
+        return PairFormed(pair_id=pair_id, programme_id="prog-1", mentor_participant_id="m",
+                          mentee_participant_id="s", mentor_employee_id="e-m",
+                          mentee_employee_id="e-s", score=0.5, occurred_at=utcnow())
+
+    def ended(pair_id: str) -> PairEnded:
+        return PairEnded(pair_id=pair_id, programme_id="prog-1", reason="admin",
+                         occurred_at=utcnow())
+
+    def proposed(pair_id: str) -> PairProposed:
+        return PairProposed(pair_id=pair_id, programme_id="prog-1", mentor_participant_id="m",
+                            mentee_participant_id="s", mentor_employee_id="e-m",
+                            mentee_employee_id="e-s", occurred_at=utcnow())
+
+    url = databases.new("runs")
+    await upgrade_async(ENROLMENT.migrations_dir, url)
+    engine = create_engine(url)
+    consumer = EventConsumer(
+        service="kerneltest", bus=cast(Any, None), sessionmaker=make_sessionmaker(engine),
+        handlers={PairFormed: on_formed, PairEnded: on_ended, PairProposed: on_proposed},
+        batch_size=16, max_deliver=3, backoff_seconds=[0.1], ack_wait_seconds=30,
+        registry=CollectorRegistry())
+    batch = [Fetched(event) for event in (
+        formed("p-1"), ended("p-1"), formed("p-2"), proposed("p-3"), proposed("p-4"),
+        ended("p-2"), formed("p-5"))]
+    try:
+        await consumer.handle_batch(batch)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+    # Formed and ended share one bulk form: each run of them, mixed, is one call in order.
+    assert bulk_calls == [["pair.formed p-1", "pair.ended p-1", "pair.formed p-2"],
+                          ["pair.ended p-2", "pair.formed p-5"]]
+    assert single_calls == ["p-3", "p-4"]
+    assert [message.acked for message in batch] == [1] * 7
 
 
 async def test_a_bulk_run_that_fails_is_applied_one_event_at_a_time(

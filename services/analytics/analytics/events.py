@@ -6,22 +6,21 @@ Analytics listens to the whole stream; its handlers live with the rules in
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.events import MilestoneReached
-from upward_common.outbox import emit
+from upward_common.outbox import emit_many
 
 # In a session's info while a rebuild replays the stream (analytics/rebuild.py).
 REPLAYING = "analytics_replaying"
 
 
-def milestone_reached(session: AsyncSession, *, programme_id: str, pair_id: str,
-                      milestone: str, value: int, occurred_at: datetime) -> None:
-    """A pair reached a milestone (written in the transaction that recorded it); nothing
-    while a rebuild replays the stream, which holds the announcements made live."""
+async def milestones_reached(session: AsyncSession, reached: Sequence[MilestoneReached]) -> None:
+    """Pairs reached milestones (written in the transaction that recorded them, in this
+    order, in one INSERT); nothing while a rebuild replays the stream, which holds the
+    announcements made live."""
     if session.info.get(REPLAYING):
         return
-    emit(session, MilestoneReached(programme_id=programme_id, pair_id=pair_id,
-                                   milestone=milestone, value=value, occurred_at=occurred_at))
+    await emit_many(session, reached)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, delete, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +23,7 @@ from analytics.models import (
     PulseRespondent,
     PulseResponse,
     PulseSurvey,
+    SessionLog,
     Touchpoint,
 )
 from upward_common.db import upsert
@@ -39,6 +41,30 @@ async def get_many(session: AsyncSession, model: type[Row], ids: Collection[str]
     key = col(getattr(model, "id"))  # noqa: B009 - every model with an `id` key
     rows = (await session.exec(select(model).where(key.in_(ids)))).all()
     return {row.id: row for row in rows}  # type: ignore[attr-defined]
+
+
+async def copies_many(session: AsyncSession, model: type[Row],
+                      ids: Collection[str]) -> dict[str, Row]:
+    """Copies of the rows with these ids (one SELECT ... IN), by id, outside the session:
+    a bulk form folds events into them and writes them back with `write_rows`, which the
+    ORM would otherwise send as one UPDATE per shape of change."""
+    if not ids:
+        return {}
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    rows = await _core_rows(session, sa_select(table).where(table.c.id.in_(ids)))
+    return {row.id: model(**row._mapping) for row in rows}
+
+
+async def _core_rows(session: AsyncSession, query: Any) -> Sequence[Any]:
+    """A Core query's rows, after the session's pending changes are flushed."""
+    await session.flush()
+    return (await (await session.connection()).execute(query)).all()
+
+
+async def write_rows(session: AsyncSession, model: type[SQLModel], rows: Iterable[SQLModel],
+                     *, key: tuple[str, ...] = ("id",)) -> None:
+    """Insert these rows or overwrite the stored ones, whole (one statement; keys distinct)."""
+    await upsert(session, model, [row.model_dump() for row in rows], key=key)
 
 
 async def add(session: AsyncSession, row: SQLModel) -> None:
@@ -185,18 +211,52 @@ async def pulse_responses(session: AsyncSession, survey_id: str) -> Sequence[Pul
 # --- milestones ----------------------------------------------------------------------
 
 
-async def held_sessions_of_pair(session: AsyncSession, pair_id: str) -> list[MentoringSession]:
-    """The pair's held sessions, earliest first."""
-    query = select(MentoringSession).where(
-        MentoringSession.pair_id == pair_id, col(MentoringSession.held_at).is_not(None)
-    ).order_by(col(MentoringSession.held_at), col(MentoringSession.id))
-    return list((await session.exec(query)).all())
+async def held_sessions_of_pairs(session: AsyncSession, pair_ids: Collection[str]
+                                 ) -> list[tuple[Any, ...]]:
+    """(pair, session, held at) of these pairs' held sessions (one SELECT ... IN)."""
+    if not pair_ids:
+        return []
+    s = MentoringSession
+    query = select(col(s.pair_id), col(s.id), col(s.held_at)).where(
+        col(s.pair_id).in_(pair_ids), col(s.held_at).is_not(None))
+    return await _tuples(session, query)
 
 
-async def count_pair_milestones(session: AsyncSession, *, programme_id: str,
-                                milestone: str) -> int:
-    return await _count(session, select(func.count()).select_from(PairMilestone).where(
-        PairMilestone.programme_id == programme_id, PairMilestone.milestone == milestone))
+async def reached_milestones(session: AsyncSession, pair_ids: Collection[str],
+                             milestones: Collection[str]) -> set[tuple[str, str]]:
+    """(pair, milestone) of these pairs' recorded milestones among these."""
+    if not pair_ids:
+        return set()
+    query = select(col(PairMilestone.pair_id), col(PairMilestone.milestone)).where(
+        col(PairMilestone.pair_id).in_(pair_ids), col(PairMilestone.milestone).in_(milestones))
+    return {(pair_id, milestone) for pair_id, milestone in await _tuples(session, query)}
+
+
+async def count_pair_milestones(session: AsyncSession, programme_ids: Collection[str],
+                                milestones: Collection[str]) -> dict[tuple[str, str], int]:
+    """How many pairs reached each milestone, by (programme, milestone), of these (one
+    grouped query; a combination no pair reached is left out)."""
+    if not programme_ids:
+        return {}
+    m = PairMilestone
+    query = select(col(m.programme_id), col(m.milestone), func.count()).where(
+        col(m.programme_id).in_(programme_ids), col(m.milestone).in_(milestones)).group_by(
+        col(m.programme_id), col(m.milestone))
+    return {(programme_id, milestone): int(count)
+            for programme_id, milestone, count in await _tuples(session, query)}
+
+
+async def session_logs(session: AsyncSession, keys: Collection[tuple[str, str]]
+                       ) -> dict[tuple[str, str], SessionLog]:
+    """Copies of the session logs with these (session, author role) keys (one SELECT ...
+    IN), outside the session, as `copies_many`."""
+    if not keys:
+        return {}
+    table: Table = SessionLog.__table__  # type: ignore[attr-defined]
+    query = sa_select(table).where(table.c.session_id.in_({key[0] for key in keys}))
+    rows = await _core_rows(session, query)
+    return {key: SessionLog(**row._mapping) for row in rows
+            if (key := (row.session_id, row.author_role)) in keys}
 
 
 async def pair_milestones(session: AsyncSession, programme_id: str) -> Sequence[PairMilestone]:

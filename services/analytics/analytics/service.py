@@ -3,9 +3,12 @@
 Every `on_<event>(session, data)` is idempotent and commutes with the events it
 races: a change applies only if it is not older than the one already recorded,
 and a row created by an early event is completed by the late one. The events
-that come in floods (an HRIS import, a programme's enrolments) also have a bulk
-form (`applies_many`) that reads and writes a whole run in a few statements and
-leaves what applying its events one by one would; alone, a handler is its bulk
+that come in floods (an HRIS import, a programme's enrolments, pairs forming and
+ending, sessions scheduled and logged, goals) also have a bulk form
+(`applies_many`) that reads and writes a whole run in a few statements and
+leaves what applying its events one by one would, milestones announced
+included; the events of one thing share one (a participant's, a pair's, a
+session's), so a run of them mixed is one call. Alone, a handler is its bulk
 form applied to one event, so the rule is written once.
 """
 
@@ -264,90 +267,161 @@ async def on_participant_withdrawn(session: AsyncSession, data: ParticipantWithd
     await _participants_changed(session, [data])
 
 
-async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
-    """The pair exists from its first formation."""
-    row = await repository.get(session, Pair, data.pair_id)
-    row = row or Pair(id=data.pair_id, programme_id=data.programme_id)
-    row.programme_id = data.programme_id
-    row.formed_at = row.formed_at or data.occurred_at
-    row.mentor_participant_id = data.mentor_participant_id
-    row.mentee_participant_id = data.mentee_participant_id
-    row.score = data.score
-    await repository.add(session, row)
+PairEvent = PairFormed | PairEnded
 
 
-async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
-    """The first ending counts, even ahead of the formation."""
-    row = await repository.get(session, Pair, data.pair_id)
+def _pair_folded(row: Pair | None, data: PairEvent) -> Pair:
+    """The pair's row once `data` applies to it (a new row if it had none)."""
     row = row or Pair(id=data.pair_id, programme_id=data.programme_id)
-    if row.ended_at is None:
+    if isinstance(data, PairFormed):
+        row.programme_id = data.programme_id
+        row.formed_at = row.formed_at or data.occurred_at
+        row.mentor_participant_id = data.mentor_participant_id
+        row.mentee_participant_id = data.mentee_participant_id
+        row.score = data.score
+    elif row.ended_at is None:
         row.ended_at = data.occurred_at
         row.ended_reason = data.reason[:200]
-    await repository.add(session, row)
-    if data.reason == "completed":
-        await milestones.reach(session, pair_id=data.pair_id, programme_id=data.programme_id,
-                               milestone=milestones.PROGRAMME_COMPLETED,
-                               reached_at=data.occurred_at)
+    return row
 
 
-async def on_session_scheduled(session: AsyncSession, data: SessionScheduled) -> None:
-    """The session is planned (its start may move; the first plan's length stays)."""
-    row = await repository.get(session, MentoringSession, data.session_id)
-    row = row or MentoringSession(id=data.session_id, pair_id=data.pair_id,
-                                  programme_id=data.programme_id)
-    row.scheduled_at = row.scheduled_at or data.occurred_at
-    row.starts_at = data.starts_at
-    row.duration_minutes = row.duration_minutes or data.duration_minutes
-    await repository.add(session, row)
+def _completed(data: PairEvent) -> bool:
+    return isinstance(data, PairEnded) and data.reason == "completed"
 
 
-async def on_session_logged(session: AsyncSession, data: SessionLogged) -> None:
-    """The session was held, for as long as it lasted."""
-    row = await repository.get(session, MentoringSession, data.session_id)
-    row = row or MentoringSession(id=data.session_id, pair_id=data.pair_id,
-                                  programme_id=data.programme_id)
-    row.held_at = data.held_at
-    # The length actually held replaces the planned one.
-    row.duration_minutes = data.duration_minutes
-    await repository.add(session, row)
-    await _session_log(session, data)
-    await milestones.after_session_held(session, pair_id=data.pair_id,
-                                        programme_id=data.programme_id)
+async def _pairs_changed(session: AsyncSession, items: Sequence[PairEvent]) -> None:
+    """Formations and endings, in order: the run's pairs read and written in one statement
+    each, and the completions' milestones."""
+    rows = await repository.copies_many(session, Pair, {data.pair_id for data in items})
+    completed = [data for data in items if _completed(data)]
+    reaching = await milestones.Reaching.load(
+        session, pairs={data.pair_id for data in completed},
+        milestones=(milestones.PROGRAMME_COMPLETED,))
+    for data in items:
+        rows[data.pair_id] = _pair_folded(rows.get(data.pair_id), data)
+        if _completed(data):
+            reaching.reach(pair_id=data.pair_id, programme_id=data.programme_id,
+                           milestone=milestones.PROGRAMME_COMPLETED, reached_at=data.occurred_at)
+    await repository.write_rows(session, Pair, rows.values())
+    await reaching.save()
 
 
-async def _session_log(session: AsyncSession, data: SessionLogged) -> None:
+@applies_many(_pairs_changed)
+async def on_pair_formed(session: AsyncSession, data: PairFormed) -> None:
+    """The pair exists from its first formation."""
+    await _pairs_changed(session, [data])
+
+
+@applies_many(_pairs_changed)
+async def on_pair_ended(session: AsyncSession, data: PairEnded) -> None:
+    """The first ending counts, even ahead of the formation; a completion is a milestone."""
+    await _pairs_changed(session, [data])
+
+
+SessionEvent = SessionScheduled | SessionLogged | SessionCancelled | SessionRescheduled
+
+
+def _session_folded(row: MentoringSession | None, data: SessionEvent) -> MentoringSession:
+    """The session's row once `data` applies to it (a new row if it had none)."""
+    if row is None:
+        row = MentoringSession(id=data.session_id, pair_id=data.pair_id,
+                               programme_id=data.programme_id)
+        if isinstance(data, SessionRescheduled):
+            row.duration_minutes = data.duration_minutes
+    if isinstance(data, SessionScheduled):
+        # The start may move; the first plan's length stays.
+        row.scheduled_at = row.scheduled_at or data.occurred_at
+        row.starts_at = data.starts_at
+        row.duration_minutes = row.duration_minutes or data.duration_minutes
+    elif isinstance(data, SessionLogged):
+        row.held_at = data.held_at
+        # The length actually held replaces the planned one.
+        row.duration_minutes = data.duration_minutes
+    elif isinstance(data, SessionCancelled):
+        row.cancelled_at = data.occurred_at
+    else:
+        row.starts_at = data.starts_at
+    return row
+
+
+def _log_key(data: SessionEvent) -> tuple[str, str] | None:
+    """The session log a `session.logged` writes: (session, author role); None for other
+    events, and for a log from before logs carried the author's rating, fit and topics."""
+    if not isinstance(data, SessionLogged) or (
+            data.author_role is None and data.rating is None and data.fit is None
+            and not data.topics):
+        return None
+    return data.session_id, data.author_role or "unknown"
+
+
+def _log_folded(row: SessionLog | None, data: SessionLogged, author: str) -> SessionLog:
     """The author's rating, fit and topics (an older log, arriving late, changes nothing)."""
-    if data.author_role is None and data.rating is None and data.fit is None and not data.topics:
-        return  # an event from before logs carried them
-    author = data.author_role or "unknown"
-    row = await repository.get(session, SessionLog, (data.session_id, author))
     if row is not None and row.occurred_at > data.occurred_at:
-        return
+        return row
     row = row or SessionLog(session_id=data.session_id, author_role=author,
                             pair_id=data.pair_id, programme_id=data.programme_id,
                             occurred_at=data.occurred_at)
     row.rating, row.fit, row.topics = data.rating, data.fit, sorted(set(data.topics))
     row.occurred_at = data.occurred_at
-    await repository.add(session, row)
+    return row
 
 
+async def _sessions_changed(session: AsyncSession, items: Sequence[SessionEvent]) -> None:
+    """Sessions scheduled, logged, cancelled and moved, in order, in a few statements.
+
+    The run's sessions and logs are read in one query each, folded in memory and
+    written in one upsert each. A held session may reach its pair's milestones: the pairs'
+    held sessions and recorded milestones are read once, and after each `session.logged`
+    the pair's held sessions as they stand then decide, as applying it alone would.
+    """
+    rows = await repository.copies_many(session, MentoringSession,
+                                        {data.session_id for data in items})
+    logs = await repository.session_logs(
+        session, {key for data in items if (key := _log_key(data)) is not None})
+    held_ones = [data for data in items if isinstance(data, SessionLogged)]
+    pairs = {data.pair_id for data in held_ones}
+    held = await milestones.held_sessions(session, pairs)
+    reaching = await milestones.Reaching.load(
+        session, pairs=pairs,
+        milestones=[milestone for milestone, _ in milestones.SESSION_MILESTONES])
+    for data in items:
+        row = rows[data.session_id] = _session_folded(rows.get(data.session_id), data)
+        if not isinstance(data, SessionLogged):
+            continue
+        if (key := _log_key(data)) is not None:
+            logs[key] = _log_folded(logs.get(key), data, key[1])
+        assert row.held_at is not None
+        held[row.pair_id][row.id] = row.held_at
+        milestones.after_session_held(reaching, held[data.pair_id], pair_id=data.pair_id,
+                                      programme_id=data.programme_id)
+    await repository.write_rows(session, MentoringSession, rows.values())
+    await repository.write_rows(session, SessionLog, logs.values(),
+                                key=("session_id", "author_role"))
+    await reaching.save()
+
+
+@applies_many(_sessions_changed)
+async def on_session_scheduled(session: AsyncSession, data: SessionScheduled) -> None:
+    """The session is planned (its start may move; the first plan's length stays)."""
+    await _sessions_changed(session, [data])
+
+
+@applies_many(_sessions_changed)
+async def on_session_logged(session: AsyncSession, data: SessionLogged) -> None:
+    """The session was held, for as long as it lasted; the author's log; milestones."""
+    await _sessions_changed(session, [data])
+
+
+@applies_many(_sessions_changed)
 async def on_session_cancelled(session: AsyncSession, data: SessionCancelled) -> None:
     """The session no longer counts as scheduled."""
-    row = await repository.get(session, MentoringSession, data.session_id)
-    row = row or MentoringSession(id=data.session_id, pair_id=data.pair_id,
-                                  programme_id=data.programme_id)
-    row.cancelled_at = data.occurred_at
-    await repository.add(session, row)
+    await _sessions_changed(session, [data])
 
 
+@applies_many(_sessions_changed)
 async def on_session_rescheduled(session: AsyncSession, data: SessionRescheduled) -> None:
     """The session moved: its start follows (a session counts once, wherever it lands)."""
-    row = await repository.get(session, MentoringSession, data.session_id)
-    row = row or MentoringSession(id=data.session_id, pair_id=data.pair_id,
-                                  programme_id=data.programme_id,
-                                  duration_minutes=data.duration_minutes)
-    row.starts_at = data.starts_at
-    await repository.add(session, row)
+    await _sessions_changed(session, [data])
 
 
 async def on_plan_accepted(session: AsyncSession, data: PlanAccepted) -> None:
@@ -403,20 +477,41 @@ async def on_group_session_rsvped(session: AsyncSession, data: GroupSessionRsvpe
     await repository.add(session, row)
 
 
-async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:
-    """The goal's status and progress, the latest event winning."""
-    row = await repository.get(session, Goal, data.goal_id)
+def _goal_folded(row: Goal | None, data: GoalUpdated) -> Goal | None:
+    """The goal's row once `data` applies to it; None when a newer event set it."""
     if row is not None and row.occurred_at > data.occurred_at:
-        return
+        return None
     row = row or Goal(id=data.goal_id, pair_id=data.pair_id, programme_id=data.programme_id,
                       status=data.status, progress_percent=data.progress_percent,
                       occurred_at=data.occurred_at)
     row.status, row.progress_percent = data.status[:32], data.progress_percent
     row.occurred_at = data.occurred_at
-    await repository.add(session, row)
-    if data.status == "achieved":
-        await milestones.reach(session, pair_id=data.pair_id, programme_id=data.programme_id,
-                               milestone=milestones.GOAL_ACHIEVED, reached_at=data.occurred_at)
+    return row
+
+
+async def _goals_updated(session: AsyncSession, items: Sequence[GoalUpdated]) -> None:
+    """Goal changes in order, read and written in one go; an achievement is a milestone."""
+    rows = await repository.copies_many(session, Goal, {data.goal_id for data in items})
+    achieved = [data for data in items if data.status == "achieved"]
+    reaching = await milestones.Reaching.load(
+        session, pairs={data.pair_id for data in achieved},
+        milestones=(milestones.GOAL_ACHIEVED,))
+    for data in items:
+        row = _goal_folded(rows.get(data.goal_id), data)
+        if row is None:
+            continue
+        rows[data.goal_id] = row
+        if data.status == "achieved":
+            reaching.reach(pair_id=data.pair_id, programme_id=data.programme_id,
+                           milestone=milestones.GOAL_ACHIEVED, reached_at=data.occurred_at)
+    await repository.write_rows(session, Goal, rows.values())
+    await reaching.save()
+
+
+@applies_many(_goals_updated)
+async def on_goal_updated(session: AsyncSession, data: GoalUpdated) -> None:
+    """The goal's status and progress, the latest event winning."""
+    await _goals_updated(session, [data])
 
 
 async def _flag_pair(

@@ -63,6 +63,12 @@ def applies_many(many: ManyHandler) -> Callable[[Handler], Handler]:
     `many(session, items)` must leave the same state as calling the handler on
     each item in order; it exists so a projection can read and write a whole run
     with a few statements instead of a few per event.
+
+    Handlers may share one bulk form (say, a thing's created, changed and removed
+    events, folded by one rule): a run is then the consecutive deliveries whose
+    handlers share it, whatever their types, so `many` gets mixed items in stream
+    order and must apply each by its own type. Handlers without a bulk form run
+    per handler, one event at a time.
     """
 
     def mark(handler: Handler) -> Handler:
@@ -432,11 +438,18 @@ async def _in_inbox(connection: AsyncConnection, ids: Collection[str]) -> set[st
         return {row[0] for row in await cursor.fetchall()}
 
 
+def _applier(delivery: Delivery) -> Callable[..., Awaitable[None]]:
+    """What applies a delivery within a run: its handler's bulk form, else the handler."""
+    many: ManyHandler | None = getattr(delivery.handler, _MANY, None)
+    return many if many is not None else delivery.handler
+
+
 def _runs(deliveries: Sequence[Delivery]) -> Iterable[list[Delivery]]:
-    """Consecutive deliveries with the same handler, in stream order."""
+    """Consecutive deliveries applied alike (one bulk form, or one handler without one),
+    in stream order."""
     run: list[Delivery] = []
     for delivery in deliveries:
-        if run and delivery.handler is not run[0].handler:
+        if run and _applier(delivery) is not _applier(run[0]):
             yield run
             run = []
         run.append(delivery)
@@ -445,7 +458,7 @@ def _runs(deliveries: Sequence[Delivery]) -> Iterable[list[Delivery]]:
 
 
 async def _apply_run(session: AsyncSession, run: Sequence[Delivery]) -> None:
-    """One handler's consecutive events: through its bulk form when it has one."""
+    """Consecutive events of one bulk form in one call of it; else each by its handler."""
     many: ManyHandler | None = getattr(run[0].handler, _MANY, None)
     if many is not None and len(run) > 1:
         # The run's writes are one step; its first event's correlation stands for it.

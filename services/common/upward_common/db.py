@@ -165,10 +165,12 @@ UpsertWhere = Callable[[Table, Any], ColumnElement[bool]]
 async def upsert(
     session: AsyncSession, model: type[Any], rows: Sequence[Mapping[str, Any]], *,
     where: UpsertWhere | None = None, insert_only: Collection[str] = (),
+    key: tuple[str, ...] = ("id",),
 ) -> None:
     """Insert each row, or update the stored one with the same `id` where `where` holds.
 
-    One statement for the lot (INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE):
+    One statement for the lot (INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE;
+    `key` names the primary key's columns when it is not `id`):
     on PostgreSQL the rows travel as one array per column, unnested by the
     server (psycopg would send an executemany's rows one by one); on SQLite as
     one executemany. Columns in `insert_only` are written by the insert and
@@ -182,16 +184,17 @@ async def upsert(
     connection = await session.connection()
     table: Table = model.__table__
     names = tuple(rows[0])
-    updated = tuple(name for name in names if name != "id" and name not in insert_only)
+    updated = tuple(name for name in names if name not in key and name not in insert_only)
     if connection.dialect.name == "postgresql":
         values = {name: [_array_item(table, name, row[name]) for row in rows] for name in names}
-        await connection.execute(_upsert_arrays(table, names, updated, where), values)
+        await connection.execute(_upsert_arrays(table, names, updated, where, key), values)
     else:
-        await connection.execute(_upsert_rows(table, names, updated, where), list(rows))
+        await connection.execute(_upsert_rows(table, names, updated, where, key), list(rows))
     loaded = session.sync_session.identity_map
     if loaded:
         for row in rows:
-            held = loaded.get(identity_key(model, row["id"]))
+            ident = row[key[0]] if len(key) == 1 else tuple(row[name] for name in key)
+            held = loaded.get(identity_key(model, ident))
             if held is not None:
                 session.expunge(held)
 
@@ -202,16 +205,17 @@ async def upsert(
 
 @cache
 def _upsert_rows(table: Table, names: tuple[str, ...], updated: tuple[str, ...],
-                 where: UpsertWhere | None) -> sqlite.Insert:
+                 where: UpsertWhere | None, key: tuple[str, ...]) -> sqlite.Insert:
     statement = sqlite.insert(table)
     return statement.on_conflict_do_update(
-        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in updated},
+        index_elements=[table.c[name] for name in key],
+        set_={name: statement.excluded[name] for name in updated},
         where=where(table, statement.excluded) if where is not None else None)
 
 
 @cache
 def _upsert_arrays(table: Table, names: tuple[str, ...], updated: tuple[str, ...],
-                   where: UpsertWhere | None) -> postgresql.Insert:
+                   where: UpsertWhere | None, key: tuple[str, ...]) -> postgresql.Insert:
     columns = []
     for name in names:
         kind = table.c[name].type
@@ -222,7 +226,8 @@ def _upsert_arrays(table: Table, names: tuple[str, ...], updated: tuple[str, ...
             columns.append(func.unnest(bindparam(name, type_=postgresql.ARRAY(kind))).label(name))
     statement = postgresql.insert(table).from_select(names, select(*columns))
     return statement.on_conflict_do_update(
-        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in updated},
+        index_elements=[table.c[name] for name in key],
+        set_={name: statement.excluded[name] for name in updated},
         where=where(table, statement.excluded) if where is not None else None)
 
 
