@@ -284,7 +284,8 @@ TABLES = (
     "analytics_pulse_survey", "analytics_pulse_respondent", "analytics_pulse_response",
     "analytics_pair_milestone",
     "analytics_participation_history", "analytics_employee_level",
-    "analytics_session_log", "analytics_invitation",
+    "analytics_session_log", "analytics_touchpoint", "analytics_group_session",
+    "analytics_invitation",
 )
 
 
