@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, text, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -298,16 +299,18 @@ async def booked_of_employees(
     # in different chunks comes back twice, and counts once.
     for start in range(0, len(wanted), 400):
         chunk = wanted[start : start + 400]
+        # Columns, not ORM rows: a run reads every member's year of sessions.
         query = (
-            select(MentoringSession.id, MentoringSession.starts_at,
-                   MentoringSession.duration_minutes, MentoringSession.pair_id,
-                   Pair.mentor_employee_id, Pair.mentee_employee_id)
+            core_select(col(MentoringSession.id), col(MentoringSession.starts_at),
+                        col(MentoringSession.duration_minutes), col(MentoringSession.pair_id),
+                        col(Pair.mentor_employee_id), col(Pair.mentee_employee_id))
             .join(Pair, col(Pair.id) == col(MentoringSession.pair_id))
             .where(or_(col(Pair.mentor_employee_id).in_(chunk),
                        col(Pair.mentee_employee_id).in_(chunk)),
                    col(MentoringSession.status) == SessionStatus.PLANNED)
         )
-        for session_id, starts_at, minutes, pair_id, mentor, mentee in await session.exec(query):
+        result = await session.exec(query)  # type: ignore[call-overload]
+        for session_id, starts_at, minutes, pair_id, mentor, mentee in result:
             if session_id in seen:
                 continue
             seen.add(session_id)
