@@ -29,6 +29,15 @@ async def _planned(
     formed = [pair_event(i, at) for i in range(6)]
     formed[4] = formed[4].model_copy(update={"mentor_employee_id": "mentor-000003"})
     formed.append(formed[1])  # the same pair announced again (another event)
+    # Pair 3's mentor with a second mentee whose zone and windows are pair 3's mentee's:
+    # the same slot, unless the run remembers what pair 3's plan booked.
+    twin = participant_event(3, "mentee", at - DAY)
+    twin = twin.model_copy(update={"participant": twin.participant.model_copy(update={
+        "participant_id": "p-mentee-twin", "employee": twin.participant.employee.model_copy(
+            update={"employee_id": "mentee-twin", "external_id": "mentee-twin"})})})
+    formed.append(formed[3].model_copy(update={
+        "pair_id": "pair-000009", "mentee_participant_id": "p-mentee-twin",
+        "mentee_employee_id": "mentee-twin"}))
     try:
         async with make_sessionmaker(engine, event_source="test")() as session:
             await service.on_programme_updated(session, ProgrammeUpdated(
@@ -40,6 +49,7 @@ async def _planned(
                 for role in ("mentor", "mentee"):
                     await service.on_participant_updated(session,
                                                          participant_event(i, role, at - DAY))
+            await service.on_participant_updated(session, twin)
             # A tombstone: pair 5 ended before its formation arrives.
             await service.on_pair_ended(session, PairEnded(
                 pair_id=formed[5].pair_id, programme_id=PROGRAMME, reason="r",
@@ -88,10 +98,10 @@ async def test_a_run_of_pair_formed_plans_exactly_as_one_event_at_a_time(
     assert bulk == single
     plans, series, rows, payloads = bulk
     assert [json.loads(p)["pair_id"] for p in plans] == [
-        f"pair-{i:06d}" for i in range(5)]  # 5: ended
+        f"pair-{i:06d}" for i in (0, 1, 2, 3, 4, 9)]  # 5: ended
     assert len(series) >= len(plans)
     # Pair 4's mentor is pair 3's too: never booked twice at once.
-    mine = sorted(r[1] for r in rows if r[0] in ("pair-000003", "pair-000004")
+    mine = sorted(r[1] for r in rows if r[0] in ("pair-000003", "pair-000004", "pair-000009")
                   and r[5] == SessionStatus.PLANNED)
     assert all(b - a >= timedelta(hours=1) for a, b in pairwise(mine))
     # The blackout date skips an occurrence of each plan, and skipped ones are not announced.
