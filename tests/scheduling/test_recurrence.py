@@ -13,12 +13,14 @@ from scheduling.recurrence import (
     Proposal,
     SeriesRule,
     Window,
+    _Busy,
     _Sorted,
     conflicting_side,
     distance,
     fits,
     nearest_valid_start,
     occurrence_count,
+    overlaps,
     propose,
 )
 
@@ -209,3 +211,59 @@ def test_a_proposal_only_looks_at_windows_near_its_candidates() -> None:
         2026, 3, 4, 14, tzinfo=UTC)
     assert seen and max(end for _, end in seen) < formed + timedelta(days=32)
 
+
+
+@given(spans=st.lists(st.tuples(_quarters, st.integers(min_value=0, max_value=4 * 30)),
+                      max_size=12),
+       start=_quarters, minutes=st.integers(min_value=1, max_value=4 * 30))
+@settings(max_examples=300, deadline=None)
+def test_sorted_bookings_answer_overlaps_as_a_scan(
+    spans: list[tuple[int, int]], start: int, minutes: int
+) -> None:
+    busy = tuple((_BASE + timedelta(minutes=15 * a), _BASE + timedelta(minutes=15 * (a + n)))
+                 for a, n in spans)
+    begins = _BASE + timedelta(minutes=15 * start)
+    ends = begins + timedelta(minutes=minutes)
+    nobody = Person("UTC", ())
+    half = len(busy) // 2
+    parties = Parties(nobody, nobody, mentor_busy=busy[:half], mentee_busy=busy[half:])
+    assert _Busy(busy).overlaps(begins, ends) == overlaps(busy, begins, ends)
+    assert parties.busy(begins, ends) == overlaps(busy, begins, ends)
+
+
+def _scanned(who: Person, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """`Person.available` as it was: every window checked against every local day."""
+    zone = who.zone
+    day, last = start.astimezone(zone).date() - DAY, end.astimezone(zone).date() + DAY
+    found = []
+    while day <= last:
+        for window in who.windows:
+            if window.weekday != day.weekday():
+                continue
+            opens = datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC)
+            closes = (datetime.combine(day + DAY, time(0), tzinfo=zone) if window.end is None
+                      else datetime.combine(day, window.end, tzinfo=zone)).astimezone(UTC)
+            if closes > opens:
+                found.append((opens, closes))
+        day += DAY
+    return sorted(found)
+
+
+@given(zone=st.sampled_from(["Europe/London", "America/New_York", "Asia/Kolkata",
+                             "Australia/Lord_Howe", "UTC"]),
+       windows=st.lists(st.tuples(st.integers(min_value=0, max_value=6),
+                                  st.integers(min_value=0, max_value=95),
+                                  st.integers(min_value=1, max_value=96)), max_size=8),
+       days=st.integers(min_value=0, max_value=400), span=st.integers(min_value=0, max_value=60))
+@settings(max_examples=200, deadline=None)
+def test_available_lays_out_the_same_windows_as_a_scan_of_every_window(
+    zone: str, windows: list[tuple[int, int, int]], days: int, span: int
+) -> None:
+    def clock(quarters: int) -> str:
+        return "24:00" if quarters >= 96 else f"{quarters // 4:02d}:{15 * (quarters % 4):02d}"
+
+    who = person(zone, *((weekday, clock(a), clock(max(a + 1, b))) for weekday, a, b in windows))
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=days, minutes=15 * span)
+    end = start + timedelta(hours=span)
+    assert who.available(start, end) == _scanned(who, start, end)
+    assert who.available(start, end) == _scanned(who, start, end)  # remembered days too

@@ -64,6 +64,17 @@ async def sessions_scheduled(
         occurred_at=occurred_at) for row in planned])
 
 
+async def sessions_scheduled_of_plans(
+    session: AsyncSession, plans: Sequence[tuple[Sequence[Mapping[str, Any]], datetime]]
+) -> None:
+    """`sessions_scheduled` for several new plans (each plan's rows and its event's time),
+    all in one INSERT, plan after plan."""
+    await emit_many(session, [SessionScheduled(
+        session_id=row["id"], pair_id=row["pair_id"], programme_id=row["programme_id"],
+        starts_at=row["starts_at"], duration_minutes=row["duration_minutes"],
+        occurred_at=occurred_at) for planned, occurred_at in plans for row in planned])
+
+
 def sessions_cancelled(
     session: AsyncSession, cancelled: Sequence[MentoringSession], *, reason: str,
     occurred_at: datetime | None = None,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from upward_common.limits import (
@@ -97,6 +97,9 @@ class Participant(SQLModel, table=True):
     """What scheduling keeps of a participant: enough to plan in their time zone later."""
 
     __tablename__ = "scheduling_participant"
+    # Planning looks a pair member up by (programme, employee).
+    __table_args__ = (Index("ix_scheduling_participant_programme_employee",
+                            "programme_id", "employee_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
     programme_id: str = Field(index=True, max_length=64)
@@ -672,7 +675,9 @@ class GroupSessionRsvp(SQLModel, table=True):
 
     group_session_id: str = Field(foreign_key="scheduling_group_session.id",
                                   primary_key=True, max_length=36)
-    employee_id: str = Field(primary_key=True, max_length=64)
+    # Indexed too: a calendar feed finds its employee's answers (the key starts with
+    # the group session).
+    employee_id: str = Field(primary_key=True, index=True, max_length=64)
     response: RsvpResponse = Field(sa_type=String(16))
     responded_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -24,10 +24,11 @@ Rules (the service README repeats them):
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 DEFAULT_SESSION_MINUTES = 60
@@ -73,17 +74,35 @@ class Person:
         found: list[Interval] = []
         day = first
         while day <= last:
-            for window in self.windows:
-                if window.weekday != day.weekday():
-                    continue
-                opens = datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC)
-                closes = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-                          if window.end is None
-                          else datetime.combine(day, window.end, tzinfo=zone)).astimezone(UTC)
-                if closes > opens:
-                    found.append((opens, closes))
+            found.extend(self._day(day))
             day += timedelta(days=1)
         return sorted(found)
+
+    @cached_property
+    def _by_weekday(self) -> dict[int, tuple[Window, ...]]:
+        # Each day looks at its own weekday's windows only, not at the whole week's.
+        return {weekday: tuple(w for w in self.windows if w.weekday == weekday)
+                for weekday in range(7)}
+
+    @cached_property
+    def _days(self) -> dict[date, tuple[Interval, ...]]:
+        return {}
+
+    def _day(self, day: date) -> tuple[Interval, ...]:
+        """The windows of one local day as UTC intervals, in the order of `windows`
+        (remembered: a plan's checks ask for the same days again)."""
+        found = self._days.get(day)
+        if found is None:
+            zone = self.zone
+            found = self._days[day] = tuple(
+                (opens, closes) for opens, closes in (
+                    (datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC),
+                     (datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+                      if window.end is None
+                      else datetime.combine(day, window.end, tzinfo=zone)).astimezone(UTC))
+                    for window in self._by_weekday[day.weekday()])
+                if closes > opens)
+        return found
 
 
 def fits(intervals: Sequence[Interval], start: datetime, end: datetime) -> bool:
@@ -148,6 +167,29 @@ class _Sorted:
 
 def overlaps(busy: Iterable[Interval], start: datetime, end: datetime) -> bool:
     return any(other_start < end and start < other_end for other_start, other_end in busy)
+
+
+class _Busy:
+    """Bookings sorted by start, answering `overlaps` by bisection (the same answers).
+
+    A proposal asks about every occurrence of every candidate series: each question
+    costs a logarithm instead of a scan of all of a person's other sessions.
+    """
+
+    def __init__(self, busy: Iterable[Interval]) -> None:
+        ordered = sorted(busy)
+        self.starts = [start for start, _ in ordered]
+        # The latest end among the bookings up to each position.
+        self.reach: list[datetime] = []
+        latest: datetime | None = None
+        for _, end in ordered:
+            latest = end if latest is None else max(latest, end)
+            self.reach.append(latest)
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        # The bookings that start before `end`; one of them overlaps if it ends after `start`.
+        index = bisect_left(self.starts, end)
+        return index > 0 and self.reach[index - 1] > start
 
 
 # --- series --------------------------------------------------------------------
@@ -271,8 +313,13 @@ class Parties:
     def side(self, name: str) -> Person:
         return self.mentor if name == "mentor" else self.mentee
 
+    @cached_property
+    def _busy(self) -> _Busy:
+        # Whether either is busy is all `busy` asks: one sorted list of both's bookings.
+        return _Busy(self.mentor_busy + self.mentee_busy)
+
     def busy(self, start: datetime, end: datetime) -> bool:
-        return overlaps(self.mentor_busy, start, end) or overlaps(self.mentee_busy, start, end)
+        return self._busy.overlaps(start, end)
 
 
 def on_blackout(start: datetime, time_zone: str, blackout: frozenset[date]) -> bool:
@@ -392,6 +439,7 @@ def conflicting_side(
         if not fits(parties.side(side).available(start, end), start, end):
             return side
     return None
+
 
 
 def nearest_valid_start(

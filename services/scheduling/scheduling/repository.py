@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, text, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -228,6 +229,95 @@ async def booked(
                 found[employee_id].append(
                     (row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes),
                      row.id))
+    return found
+
+
+async def participants_of_employees(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Participant]:
+    """`participant_of_employee` for many (programme id, employee id) at once."""
+    wanted = set(keys)
+    employees = list(dict.fromkeys(employee_id for _, employee_id in keys))
+    programmes = list(dict.fromkeys(programme_id for programme_id, _ in keys))
+    found: dict[tuple[str, str], Participant] = {}
+    # Chunked: SQLite caps the number of bound parameters per statement.
+    for start in range(0, len(employees), 500):
+        query = select(Participant).where(
+            col(Participant.programme_id).in_(programmes),
+            col(Participant.employee_id).in_(employees[start : start + 500]))
+        for row in await session.exec(query):
+            key = (row.programme_id, row.employee_id or "")
+            if key in wanted:
+                found.setdefault(key, row)
+    return found
+
+
+async def participants_by_id(
+    session: AsyncSession, ids: Sequence[str]
+) -> dict[str, Participant]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Participant] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(Participant).where(col(Participant.id).in_(wanted[start : start + 500]))
+        found.update({row.id: row for row in await session.exec(query)})
+    return found
+
+
+async def employees_with_active_plans(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these (programme id, employee id) are in an active pair that has a plan."""
+    wanted = set(keys)
+    employees = list(dict.fromkeys(employee_id for _, employee_id in keys))
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(employees), 400):
+        chunk = employees[start : start + 400]
+        query = (
+            select(Pair.programme_id, Pair.mentor_employee_id, Pair.mentee_employee_id)
+            .join(Plan, col(Plan.pair_id) == col(Pair.id))
+            .where(col(Pair.status) == "active",
+                   or_(col(Pair.mentor_employee_id).in_(chunk),
+                       col(Pair.mentee_employee_id).in_(chunk)))
+        )
+        for programme_id, mentor, mentee in await session.exec(query):
+            found.update(key for key in ((programme_id, mentor or ""), (programme_id, mentee or ""))
+                         if key in wanted)
+    return found
+
+
+async def booked_of_employees(
+    session: AsyncSession, employee_ids: Sequence[str]
+) -> dict[str, list[tuple[datetime, datetime, str]]]:
+    """Each employee's planned sessions in any of their pairs: (start, end, pair id).
+
+    `booked` for many employees at once; the caller leaves out the pair it plans.
+    """
+    wanted = list(dict.fromkeys(employee_ids))
+    found: dict[str, list[tuple[datetime, datetime, str]]] = {e: [] for e in wanted}
+    seen: set[str] = set()
+    # Chunked (two lists of parameters per statement); a session whose two members fall
+    # in different chunks comes back twice, and counts once.
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        # Columns, not ORM rows: a run reads every member's year of sessions.
+        query = (
+            core_select(col(MentoringSession.id), col(MentoringSession.starts_at),
+                        col(MentoringSession.duration_minutes), col(MentoringSession.pair_id),
+                        col(Pair.mentor_employee_id), col(Pair.mentee_employee_id))
+            .join(Pair, col(Pair.id) == col(MentoringSession.pair_id))
+            .where(or_(col(Pair.mentor_employee_id).in_(chunk),
+                       col(Pair.mentee_employee_id).in_(chunk)),
+                   col(MentoringSession.status) == SessionStatus.PLANNED)
+        )
+        result = await session.exec(query)  # type: ignore[call-overload]
+        for session_id, starts_at, minutes, pair_id, mentor, mentee in result:
+            if session_id in seen:
+                continue
+            seen.add(session_id)
+            span = (starts_at, starts_at + timedelta(minutes=minutes), pair_id)
+            for employee_id in dict.fromkeys((mentor, mentee)):
+                if employee_id in found:
+                    found[employee_id].append(span)
     return found
 
 

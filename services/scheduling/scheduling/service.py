@@ -7,6 +7,7 @@ The handlers of the events scheduling consumes are rules too (`on_<event>`);
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
@@ -79,10 +80,15 @@ def _not_member() -> Problem:
 async def _pairs_formed(session: AsyncSession, items: Sequence[PairFormed]) -> None:
     """`on_pair_formed` for a run of events: the pairs read in one query, settings once."""
     known = await repository.pairs_by_id(session, [data.pair_id for data in items])
-    settings = SchedulingSettings()
+    formed: list[tuple[Pair, datetime]] = []
     for data in items:
-        known[data.pair_id] = await _pair_formed(session, data, known.get(data.pair_id),
-                                                 settings=settings)
+        pair = known.get(data.pair_id)
+        if pair is not None and pair.formed_at is not None:
+            continue  # the same pair announced twice (in this run too): it has its plan
+        known[data.pair_id] = _formed(session, data, pair)
+        if pair is None:  # not a tombstone of a `pair.ended` that overtook `pair.formed`
+            formed.append((known[data.pair_id], data.occurred_at))
+    await plan_pairs(session, formed, settings=SchedulingSettings())
 
 
 @applies_many(_pairs_formed)
@@ -97,6 +103,14 @@ async def _pair_formed(session: AsyncSession, data: PairFormed, pair: Pair | Non
     if pair is not None and pair.formed_at is not None:
         return pair  # the same pair announced twice: it already has its plan
     ended_early = pair is not None  # a tombstone: `pair.ended` overtook `pair.formed`
+    pair = _formed(session, data, pair)
+    if not ended_early:
+        await plan_pair(session, pair=pair, occurred_at=data.occurred_at, settings=settings)
+    return pair
+
+
+def _formed(session: AsyncSession, data: PairFormed, pair: Pair | None) -> Pair:
+    """The pair (or its tombstone) with its members and formation time, added to `session`."""
     if pair is None:
         pair = Pair(id=data.pair_id, programme_id=data.programme_id)
     pair.mentor_employee_id = data.mentor_employee_id
@@ -104,8 +118,6 @@ async def _pair_formed(session: AsyncSession, data: PairFormed, pair: Pair | Non
     pair.formed_at = data.occurred_at
     # Written by the next query's autoflush, or by the plan's flush.
     session.add(pair)
-    if not ended_early:
-        await plan_pair(session, pair=pair, occurred_at=data.occurred_at, settings=settings)
     return pair
 
 
@@ -201,12 +213,51 @@ async def skip_blackout_occurrences(
     events.sessions_cancelled(session, skipped, reason=BLACKOUT, occurred_at=since)
 
 
+async def _participants_updated(session: AsyncSession, items: Sequence[ParticipantUpdated]
+                                ) -> None:
+    """`on_participant_updated` for a run: the rows read in one query and written in one
+    flush, and who has a plan to re-flag asked once.
+
+    A re-flag is done in its event's place, after the rows before it are written, so it
+    sees what it would one event at a time (an availability change of somebody with no
+    active pair's plan has nothing to re-flag, and the run forms no pair).
+    """
+    known = await repository.participants_by_id(
+        session, [data.participant.participant_id for data in items])
+    keys = [(data.participant.programme_id, data.participant.employee.employee_id)
+            for data in items]
+    planned = await repository.employees_with_active_plans(session, keys)
+    for data in items:
+        row, changed = _participant_row(known.get(data.participant.participant_id), data)
+        if row is None:
+            continue
+        known[row.id] = row
+        session.add(row)
+        if changed and (row.programme_id, row.employee_id) in planned:
+            await session.flush()
+            await reflag_future_occurrences(session, participant=row, since=data.occurred_at)
+    await session.flush()
+
+
+@applies_many(_participants_updated)
 async def on_participant_updated(session: AsyncSession, data: ParticipantUpdated) -> None:
     """Keep what planning needs of a participant; an older update arriving late is ignored."""
-    participant = data.participant
-    row = await repository.get_participant(session, participant.participant_id)
-    if row is not None and row.occurred_at > data.occurred_at:
+    row, changed = _participant_row(
+        await repository.get_participant(session, data.participant.participant_id), data)
+    if row is None:
         return
+    await repository.add(session, row)
+    if changed and row.employee_id is not None:
+        await reflag_future_occurrences(session, participant=row, since=data.occurred_at)
+
+
+def _participant_row(row: Participant | None, data: ParticipantUpdated
+                     ) -> tuple[Participant | None, bool]:
+    """The participant's row as the update leaves it (None: the update is older than it),
+    and whether their availability changed."""
+    participant = data.participant
+    if row is not None and row.occurred_at > data.occurred_at:
+        return None, False
     row = row or Participant(id=participant.participant_id, programme_id=participant.programme_id,
                              role=participant.role, status=participant.status,
                              occurred_at=data.occurred_at)
@@ -218,9 +269,7 @@ async def on_participant_updated(session: AsyncSession, data: ParticipantUpdated
     changed = row.availability != availability
     row.availability = availability
     row.occurred_at = data.occurred_at
-    await repository.add(session, row)
-    if changed and row.employee_id is not None:
-        await reflag_future_occurrences(session, participant=row, since=data.occurred_at)
+    return row, changed
 
 
 async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> None:
@@ -578,19 +627,37 @@ def _session_defaults() -> dict[str, Any]:
     return defaults
 
 
-def _others(rows: Sequence[MentoringSession], row: MentoringSession) -> list[MentoringSession]:
-    return [other for other in rows if other.id != row.id]
-
-
 async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
                     settings: SchedulingSettings | None = None) -> Plan:
     """Propose the pair's recurring plan and materialise its occurrences (recurrence.py)."""
     settings = settings or SchedulingSettings()
     programme = await repository.get_programme(session, pair.programme_id)
+    made = _plan_rows(pair=pair, programme=programme, parties=await _parties(session, pair),
+                      occurred_at=occurred_at, settings=settings)
+    await _write_plans(session, [made])
+    return made.plan
+
+
+@dataclass
+class _Made:
+    """A plan proposed in memory: its rows, written by `_write_plans`."""
+
+    plan: Plan
+    series: list[PlanSeries]
+    rows: list[dict[str, Any]]  # every occurrence, skipped ones too
+    planned: list[dict[str, Any]]  # those announced (`session.scheduled`)
+    occurred_at: datetime
+
+
+def _plan_rows(*, pair: Pair, programme: Programme | None, parties: recurrence.Parties,
+               occurred_at: datetime, settings: SchedulingSettings) -> _Made:
+    """The pair's plan, its series and its occurrences' rows, from what is known of both sides.
+
+    Pure: the reads are the caller's (one pair's, or a whole run's at once).
+    """
     cadence = Cadence(programme.session_cadence) if programme else Cadence.BIWEEKLY
     minutes = programme.session_minutes if programme else recurrence.DEFAULT_SESSION_MINUTES
     weeks = programme.duration_weeks if programme else recurrence.DEFAULT_DURATION_WEEKS
-    parties = await _parties(session, pair)
     blackout = blackout_of(programme)
     proposal = recurrence.propose(
         parties=parties, occurred_at=occurred_at, cadence=cadence.value, minutes=minutes,
@@ -607,8 +674,8 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
     # Ids are made here (not by the database), so the plan and its series are added and
     # written in one flush, and the occurrences in one INSERT, instead of a round trip
     # (and an ORM object) each.
-    session.add(plan)
     length = timedelta(minutes=minutes)
+    all_series: list[PlanSeries] = []
     occurrences: list[tuple[dict[str, Any], tuple[str, ...]]] = []
     for position, proposed in enumerate(proposal.series):
         rule = proposed.rule
@@ -617,7 +684,7 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
             local_start=rule.local_start.strftime("%H:%M"), starts_on=rule.starts_on,
             frequency=rule.frequency, interval=rule.interval, count=rule.count,
             fits=",".join(proposed.fits))
-        session.add(series)
+        all_series.append(series)
         for index, start in enumerate(rule.starts()):
             row = {
                 **_session_defaults(), "id": new_id(), "pair_id": pair.id,
@@ -635,27 +702,93 @@ async def plan_pair(session: AsyncSession, *, pair: Pair, occurred_at: datetime,
                if row["status"] != SessionStatus.CANCELLED]
     spans = tuple((row["starts_at"], row["starts_at"] + length) for row, _ in planned)
     for position, (row, fits) in enumerate(planned):
-        others = spans[:position] + spans[position + 1:]
-        row["conflict_side"], row["alternative_starts_at"] = _conflict(
-            recurrence.Parties(parties.mentor, parties.mentee,
-                               parties.mentor_busy + others, parties.mentee_busy + others),
-            row["starts_at"], minutes, fits)
-    rows = [row for row, _ in occurrences]
-    await session.flush()  # the pair, plan and series before the rows that refer to them
-    await bulk_insert(session, _SESSIONS, rows)
-    # One INSERT for the plan's announcements too; skipped occurrences are never announced.
-    await events.sessions_scheduled(session, [row for row, _ in planned],
-                                    occurred_at=occurred_at)
-    return plan
+        # Whether the windows hold it needs no bookings; the nearest fit does (the plan's
+        # other occurrences among them), so those are laid out only for a conflict.
+        side = recurrence.conflicting_side(parties, row["starts_at"], minutes, sides=fits)
+        row["conflict_side"], row["alternative_starts_at"] = side, None
+        if side is not None:
+            others = spans[:position] + spans[position + 1:]
+            row["alternative_starts_at"] = recurrence.nearest_valid_start(
+                recurrence.Parties(parties.mentor, parties.mentee,
+                                   parties.mentor_busy + others, parties.mentee_busy + others),
+                row["starts_at"], minutes)
+    return _Made(plan=plan, series=all_series, rows=[row for row, _ in occurrences],
+                 planned=[row for row, _ in planned], occurred_at=occurred_at)
+
+
+async def _write_plans(session: AsyncSession, made: Sequence[_Made]) -> None:
+    """Write proposed plans: plans and series in one flush, the occurrences in one INSERT,
+    their `session.scheduled` in another (skipped occurrences are never announced)."""
+    for item in made:
+        session.add(item.plan)
+        session.add_all(item.series)
+    await session.flush()  # the pairs, plans and series before the rows that refer to them
+    await bulk_insert(session, _SESSIONS, [row for item in made for row in item.rows])
+    await events.sessions_scheduled_of_plans(
+        session, [(item.planned, item.occurred_at) for item in made])
+
+
+async def plan_pairs(session: AsyncSession, formed: Sequence[tuple[Pair, datetime]], *,
+                     settings: SchedulingSettings) -> list[Plan]:
+    """`plan_pair` for a run of new pairs: what both sides are known by, read once.
+
+    The programmes, both members' participants and every member's planned sessions in
+    their other pairs are read in a few queries for the run; each plan's planned
+    occurrences join its members' bookings in memory before the next pair is planned
+    (a mentor with two mentees in the run is never double-booked), and every row is
+    written at the end. The rows and events are those of `plan_pair` one pair at a time.
+    """
+    if not formed:
+        return []
+    programmes = {programme_id: await repository.get_programme(session, programme_id)
+                  for programme_id in dict.fromkeys(pair.programme_id for pair, _ in formed)}
+    keys = [(pair.programme_id, employee_id) for pair, _ in formed
+            for employee_id in (pair.mentor_employee_id, pair.mentee_employee_id)
+            if employee_id is not None]
+    participants = await repository.participants_of_employees(session, keys)
+    booked = await repository.booked_of_employees(session, [e for _, e in keys])
+    made: list[_Made] = []
+    for pair, occurred_at in formed:
+        def busy(employee_id: str | None, pair_id: str = pair.id
+                 ) -> tuple[recurrence.Interval, ...]:
+            return tuple((start, end) for start, end, other in booked.get(employee_id or "", [])
+                         if other != pair_id)
+
+        def participant(employee_id: str | None, programme_id: str = pair.programme_id
+                        ) -> Participant | None:
+            return participants.get((programme_id, employee_id)) if employee_id else None
+
+        parties = recurrence.Parties(
+            mentor=_person(participant(pair.mentor_employee_id)),
+            mentee=_person(participant(pair.mentee_employee_id)),
+            mentor_busy=busy(pair.mentor_employee_id), mentee_busy=busy(pair.mentee_employee_id))
+        item = _plan_rows(pair=pair, programme=programmes[pair.programme_id], parties=parties,
+                          occurred_at=occurred_at, settings=settings)
+        made.append(item)
+        for employee_id in dict.fromkeys((pair.mentor_employee_id, pair.mentee_employee_id)):
+            if employee_id is not None:
+                booked.setdefault(employee_id, []).extend(
+                    (row["starts_at"],
+                     row["starts_at"] + timedelta(minutes=row["duration_minutes"]), pair.id)
+                    for row in item.planned)
+    await _write_plans(session, made)
+    return [item.plan for item in made]
 
 
 async def _reflag_plan(session: AsyncSession, *, pair: Pair, plan: Plan, since: datetime) -> None:
     rows = await repository.sessions_of_plan(session, plan.id)
     series = {s.id: s for s in await repository.series_of_plan(session, plan.id)}
+    # Both sides and their other pairs' bookings, read once for the plan (re-flagging
+    # changes no time nor status); each occurrence is busy with the plan's others.
+    base = await _parties(session, pair)
+    spans = {row.id: (row.starts_at, row.starts_at + timedelta(minutes=row.duration_minutes))
+             for row in rows if row.status == SessionStatus.PLANNED}
     for row in rows:
         if row.status != SessionStatus.PLANNED or row.starts_at < since:
             continue
-        parties = await _parties(session, pair, own=_others(rows, row))
+        others = tuple(span for other, span in spans.items() if other != row.id)
+        parties = replace(base, mentor_busy=base.mentor_busy + others,
+                          mentee_busy=base.mentee_busy + others)
         fits = (series[row.series_id].fits.split(",")
                 if row.series_id in series else ["mentor", "mentee"])
         before = (row.conflict_side, row.alternative_starts_at)
