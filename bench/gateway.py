@@ -208,11 +208,12 @@ async def seed(urls: dict[str, str]) -> Seeded:
             employee = _ok(await enrolment.get(f"/api/v1/employees/{p['employee_id']}"))
             employees[employee["external_id"]] = employee["id"]
 
-        # Matching learns every participant from enrolment's events.
+        # Matching learns the programme and every participant from enrolment's events
+        # (404 until the programme's event reaches it).
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
-            pool = _ok(await matching.get(f"/api/v1/programmes/{programme_id}/pool"))
-            if pool["mentors"] == PAIRS and pool["mentees"] == PAIRS:
+            pool = _ok(await matching.get(f"/api/v1/programmes/{programme_id}/pool"), 200, 404)
+            if pool.get("mentors") == PAIRS and pool.get("mentees") == PAIRS:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"matching did not learn every participant: {pool}")

@@ -1311,9 +1311,10 @@ class ServiceClient:
         body: BaseModel | list[BaseModel] | None = None,
         params: Mapping[str, str | int | list[str]] | None = None,
         **ids: str,
-    ) -> Any:
+    ) -> httpx.Response:
         """`method` on `template` with `ids` in its placeholders (checked and quoted there),
-        within the request's and the service's caps on calls in flight."""
+        within the request's and the service's caps on calls in flight; a problem answered
+        is raised as its GraphQL error."""
         path = API + service_path(template, ids)
         for name, value in (params or {}).items():
             if name == "id" or name.endswith("_id"):
@@ -1327,30 +1328,32 @@ class ServiceClient:
         response = await self._send(method, path, payload, params)
         if response.is_error:
             raise problem_error(self.service, response)
-        try:
-            return response.json()
-        except ValueError as exc:
+        return response
+
+    def _unexpected(self, path: str, response: httpx.Response,
+                    exc: ValidationError) -> ProblemError:
+        # Logged without the values (they may be personal data); the client gets no
+        # validation dump, only that the service's answer was not what the gateway reads.
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        if errors and errors[0]["type"] == "json_invalid":
             log.warning("unexpected answer", extra={
                 "service": self.service, "path": path, "status": response.status_code,
                 "content_type": response.headers.get("content-type"),
                 "reason": "the body is not JSON"})
-            raise bad_gateway(self.service) from exc
-
-    def _unexpected(self, path: str, exc: ValidationError) -> ProblemError:
-        # Logged without the values (they may be personal data); the client gets no
-        # validation dump, only that the service's answer was not what the gateway reads.
-        log.warning("unexpected answer", extra={
-            "service": self.service, "path": path,
-            "errors": exc.errors(include_url=False, include_input=False, include_context=False)})
+        else:
+            log.warning("unexpected answer", extra={
+                "service": self.service, "path": path, "errors": errors})
         return bad_gateway(self.service)
 
     async def _one(self, model: type[Model], method: str, template: str, **kwargs: Any,
                    ) -> Model:
-        data = await self._call(method, template, **kwargs)
+        response = await self._call(method, template, **kwargs)
+        # Parsed and validated in one pass (pydantic's own JSON parser), not parsed into
+        # dicts and lists first and then walked again: most of what a large answer cost.
         try:
-            return model.model_validate(data)
+            return model.model_validate_json(response.content)
         except ValidationError as exc:
-            raise self._unexpected(template, exc) from exc
+            raise self._unexpected(template, response, exc) from exc
 
     async def _batch(self, model: type[Item], template: str, ids: list[str],
                      **params: str | int) -> BatchPublic[Item]:
@@ -1361,11 +1364,11 @@ class ServiceClient:
                                template, params={"id": ids, **params})
 
     async def _many(self, model: type[Model], template: str, **kwargs: Any) -> list[Model]:
-        data = await self._call("GET", template, **kwargs)
+        response = await self._call("GET", template, **kwargs)
         try:
-            return _list_of(model).validate_python(data)  # type: ignore[no-any-return]
+            return _list_of(model).validate_json(response.content)  # type: ignore[no-any-return]
         except ValidationError as exc:
-            raise self._unexpected(template, exc) from exc
+            raise self._unexpected(template, response, exc) from exc
 
 
 @cache
@@ -1608,6 +1611,12 @@ class SchedulingClient(ServiceClient):
     async def sessions_of_pairs(self, ids: list[str]) -> BatchPublic[PairSessionsPublic]:
         """Several pairs' sessions by pair id, each as `pair_sessions` would answer it."""
         return await self._batch(PairSessionsPublic, "/batch/pair-sessions", ids)
+
+    async def next_sessions_of_pairs(self, ids: list[str]) -> BatchPublic[PairSessionsPublic]:
+        """Several pairs' next sessions by pair id: each pair's first session still planned
+        (a list of at most one), the same pairs answered or missing as `sessions_of_pairs`."""
+        return await self._batch(PairSessionsPublic, "/batch/pair-sessions", ids,
+                                 next_only="true")
 
     async def session(self, id: str) -> SessionPublic:
         return await self._one(SessionPublic, "GET", "/sessions/{id}", id=id)

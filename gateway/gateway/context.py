@@ -179,6 +179,9 @@ class Loaders:
     programme_pairs: DataLoader[str, list[PairPublic]]
     pair: DataLoader[str, PairPublic]
     pair_sessions: DataLoader[str, list[SessionPublic]]
+    # A pair's next planned session alone (a list of at most one): what `nextSession`
+    # reads when the query does not ask for the pair's sessions anyway.
+    pair_next_session: DataLoader[str, list[SessionPublic]]
     programme_invitations: DataLoader[str, list[InvitationPublic]]
     matching_config: DataLoader[str, MatchingConfigPublic]
     pool_stats: DataLoader[str, PoolStatsPublic]
@@ -218,6 +221,9 @@ class Loaders:
                                             service="matching")),
             pair_sessions=DataLoader(batches.batched(
                 scheduling.sessions_of_pairs, key=lambda group: str(group.pair_id),
+                value=lambda group: list(group.sessions), service="scheduling")),
+            pair_next_session=DataLoader(batches.batched(
+                scheduling.next_sessions_of_pairs, key=lambda group: str(group.pair_id),
                 value=lambda group: list(group.sessions), service="scheduling")),
             programme_invitations=DataLoader(per_key(enrolment.programme_invitations)),
             matching_config=DataLoader(per_key(matching.matching_config)),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 from graphql import (
@@ -179,6 +179,9 @@ class Link:
     items: Callable[[Any], Sequence[Any]] = _one
     # False for a connection: its own resolver prefetches its page's links.
     descend: bool = True
+    # A sibling field whose loader serves this one too: when the query asks for both, this
+    # one reads that loader (`nextSession` picks from `sessions`), so one call loads both.
+    shares: str | None = None
 
 
 _PARTICIPANT = "Participant"
@@ -190,7 +193,8 @@ LINKS: dict[str, dict[str, Link]] = {
         "mentorCard": Link("participant_card", _attribute("mentor_participant_id"), _CARD),
         "menteeCard": Link("participant_card", _attribute("mentee_participant_id"), _CARD),
         "partner": Link("participant_card", _partner, _CARD),
-        "nextSession": Link("pair_sessions", _formed, "Session", _each),
+        "nextSession": Link("pair_next_session", _formed, "Session", _each,
+                            shares="sessions"),
         "sessions": Link("pair_sessions", _formed, "Session", _each, descend=False),
         "programme": Link("programme", _attribute("programme_id"), "Programme"),
     },
@@ -229,10 +233,13 @@ async def prefetch(info: Info, kind: str, items: Sequence[Any], selection: Selec
     # Per loader: the keys wanted, and each link's sub-selection with its keys.
     wanted: dict[str, dict[str, None]] = {}
     follow: list[tuple[Link, list[str], Selection]] = []
-    for name, asked in selection.fields().items():
+    fields = selection.fields()
+    for name, asked in fields.items():
         link = links.get(name)
         if link is None:
             continue
+        if link.shares is not None and link.shares in fields:
+            link = replace(link, loader=links[link.shares].loader)
         keys = [key for item in items for key in link.keys(item, context)]
         wanted.setdefault(link.loader, {}).update(dict.fromkeys(keys))
         if asked.sets and link.descend:

@@ -83,6 +83,38 @@ async def test_a_dashboard_of_n_pairs_makes_the_same_calls_for_10_and_100_pairs(
     assert [len(ids) for ids in asked] == [200]
 
 
+async def test_a_next_session_alone_is_read_alone_and_beside_the_sessions_from_them(
+    stack: Stack, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = token("hr_admin")
+    programme = _programme_of(monkeypatch, 10)
+    next_only = DASHBOARD.replace("sessions { nodes { id } }", "")
+
+    def scheduling_asked() -> list[dict[str, list[str]]]:
+        return [parse_qs(call.query) for call in stack.recorders["scheduling"].calls
+                if call.path == "/api/v1/batch/pair-sessions"]
+
+    _, alone = await _calls_for(stack, admin, programme)
+    [both] = scheduling_asked()
+    stack.clear()
+    response = await stack.graphql(next_only, {"p": programme}, token=admin)
+    data = response.json()["data"]
+    [only] = scheduling_asked()
+    stack.clear()
+    single = await stack.graphql("query One($id: ID!) { pair(pairId: $id) { nextSession { id } } }",
+                                 {"id": f"{programme}-pair3"}, token=admin)
+    [one] = scheduling_asked()
+
+    # With the sessions asked for too, the next one comes from them: one call, every session.
+    assert "next_only" not in both and len(both["id"]) == 10
+    # Asked alone, scheduling answers each pair's next session only: one call still.
+    assert only["next_only"] == ["true"] and len(only["id"]) == 10
+    assert [p["nextSession"] for p in data["pairs"]["nodes"]] == [
+        p["nextSession"] for p in alone["pairs"]["nodes"]]
+    assert (one["next_only"], one["id"]) == (["true"], [f"{programme}-pair3"])
+    assert single.json()["data"]["pair"]["nextSession"] == {"id": f"sess-{programme}-pair3"}
+
+
 async def test_more_ids_than_one_batch_takes_are_split_into_capped_calls(
     stack: Stack, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:

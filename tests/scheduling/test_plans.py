@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from itertools import pairwise
@@ -12,7 +12,9 @@ from typing import Any
 
 import recurring_ical_events
 from icalendar import Calendar
-from sqlmodel import func, select
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, func, select
 
 from scheduling.models import CalendarFeed, MentoringSession
 from tests.support.stack import Running, wait_until
@@ -174,6 +176,91 @@ async def test_a_mentor_with_two_mentees_is_never_double_booked(
                                 json={"starts_at": taken, "override": True})
         assert response.status_code == 409, response.text
         assert response.json()["field"] == "starts_at"
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL the service's requests run meanwhile (the outbox relay's polls left out)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        if "outbox" not in args[2]:
+            seen.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_a_batch_of_next_sessions_reads_one_planned_session_a_pair(
+    start_service: StartService, stream: Stream, token: Callable[..., str],
+) -> None:
+    async with start_service("scheduling") as svc:
+        s = Scenario(svc, stream, token)
+        await s.programme(weeks=4)
+        formed = datetime(2027, 5, 2, tzinfo=UTC)
+        for employee_id, role in [(MENTOR, "mentor"), (MENTEE, "mentee"),
+                                  (OTHER_MENTEE, "mentee")]:
+            await s.available(employee_id, role, "Europe/Berlin",  # type: ignore[arg-type]
+                              [(2, "10:00", "12:00")], at=formed - timedelta(days=1))
+        first = await s.form(MENTEE, at=formed)
+        second = await s.form(OTHER_MENTEE, at=formed)
+        # The first pair's first occurrence is cancelled: its next is the second one.
+        plan = await s.plan(first, MENTEE)
+        assert plan is not None and len(plan["occurrences"]) == 4
+        cancelled = plan["occurrences"][0]["session_id"]
+        response = await s.call(MENTEE, "POST", f"/api/v1/sessions/{cancelled}/cancel",
+                                json={"reason": "ill"})
+        assert response.status_code == 200, response.text
+        # A third pair with nothing planned any more: answered, with no session.
+        third = await s.form(OTHER_MENTEE, at=formed + timedelta(days=1))
+        async with svc.app.state.sessionmaker() as db:
+            await db.exec(update(MentoringSession)
+                          .where(col(MentoringSession.pair_id) == third)
+                          .values(status="cancelled"))
+            await db.commit()
+        unknown = str(uuid.uuid4())
+        ids = [first, second, third, unknown]
+
+        async def batch(who: str, ids: list[str], **params: str) -> dict[str, Any]:
+            response = await s.call(who, "GET", "/api/v1/batch/pair-sessions",
+                                    params={"id": ids, **params})
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        whole = await batch("hr_admin", ids)
+        with statements(svc.app.state.engine) as for_one:
+            await batch("hr_admin", [first], next_only="true")
+        with statements(svc.app.state.engine) as for_all:
+            nexts = await batch("hr_admin", ids, next_only="true")
+
+        # Each pair's first planned session of its whole list, exactly as the list shows it.
+        def planned(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [x for x in sessions if x["status"] == "planned"][:1]
+
+        assert [item["pair_id"] for item in nexts["items"]] == [first, second, third]
+        assert {item["pair_id"]: item["sessions"] for item in nexts["items"]} == {
+            item["pair_id"]: planned(item["sessions"]) for item in whole["items"]}
+        assert [len(item["sessions"]) for item in whole["items"]][:2] == [4, 4]
+        assert [len(item["sessions"]) for item in nexts["items"]] == [1, 1, 0]
+        assert nexts["items"][0]["sessions"][0]["id"] == plan["occurrences"][1]["session_id"]
+        assert nexts["missing"] == whole["missing"]
+        assert [(m["id"], m["status"]) for m in nexts["missing"]] == [(unknown, 404)]
+        # One read of the sessions, ranked in SQL: as many statements for three pairs as
+        # for one.
+        assert len(for_all) == len(for_one), for_all
+        assert len([sql for sql in for_all if "FROM scheduling_session" in sql]) == 1, for_all
+
+        # A member: their own pair's next session; the others missing as without next_only.
+        mine = await batch(MENTEE, ids, next_only="true")
+        assert mine["missing"] == (await batch(MENTEE, ids))["missing"]
+        assert [(m["id"], m["status"]) for m in mine["missing"]] == [
+            (second, 403), (third, 403), (unknown, 404)]
+        assert [item["sessions"] for item in mine["items"]] == [
+            planned(whole["items"][0]["sessions"])]
 
 
 async def test_accept_reschedule_and_cancel_through_the_api(

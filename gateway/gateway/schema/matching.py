@@ -295,7 +295,12 @@ class Pair:
     def next_session(self, info: Info) -> Annotated[Session, SCHEDULING] | None:
         if self.formed_at is None:
             return None
-        return loaded(info.context.loaders.pair_sessions, self.id, _next_session)
+        loaders = info.context.loaders
+        # The pair's sessions when this request loads them anyway (the query asks for
+        # them too), else its next planned session alone: one row, not the whole plan.
+        if loaders.pair_sessions.cache_map.get(self.id) is not None:
+            return loaded(loaders.pair_sessions, self.id, _next_session)
+        return loaded(loaders.pair_next_session, self.id, _next_session)
 
     @strawberry.field(description="The programme the pair belongs to.")
     def programme(self, info: Info) -> Annotated[Programme, ENROLMENT] | None:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -66,23 +66,46 @@ class CorrelationMiddleware:
 
 
 def install_request_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    """Count each HTTP request and time it, by method, route template and status.
+
+    A plain ASGI middleware, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware
+    runs every request in a task group and passes the body through a memory stream, which
+    cost each service call more CPU than the counting itself. As before, a request is
+    counted (and its time taken) when its response starts; one that fails before any
+    response is not.
+    """
     requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
                        registry=registry)
     latency = Histogram("http_request_duration_seconds", "HTTP request latency",
                         ["method", "route"], registry=registry)
+    app.add_middleware(RequestMetricsMiddleware, requests=requests, latency=latency)
 
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class RequestMetricsMiddleware:
+    """`install_request_metrics`' middleware: the counter and histogram it feeds are given."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template, not the raw path, keeps the label set bounded.
-        name = getattr(route, "path", "unmatched")
-        requests.labels(request.method, name, str(response.status_code)).inc()
-        latency.labels(request.method, name).observe(time.perf_counter() - started)
-        return response
+
+        async def measured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                # The route template, not the raw path, keeps the label set bounded.
+                name = getattr(route, "path", "unmatched")
+                method = scope["method"]
+                self.requests.labels(method, name, str(message["status"])).inc()
+                self.latency.labels(method, name).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, measured)
 
 
 def health_router(registry: CollectorRegistry, readiness: ReadinessCheck) -> APIRouter:

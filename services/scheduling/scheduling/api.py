@@ -51,11 +51,16 @@ async def list_pair_sessions(
 
 @router.get("/batch/pair-sessions", response_model=Batch[PairSessions], tags=["batch"])
 async def batch_pair_sessions(
-    ids: BatchIds, session: SessionDep, user: CurrentUser
+    ids: BatchIds, session: SessionDep, user: CurrentUser,
+    next_only: Annotated[bool, Query(description=(
+        "Only each pair's next session: its first still planned (neither held nor "
+        "cancelled) by start time, or none; the same pairs are answered and missing."
+    ))] = False,
 ) -> Batch[PairSessions]:
     """Several pairs' sessions by pair id, each pair as `GET /pairs/{pair_id}/sessions`
-    answers it (docs/limits.md)."""
-    found, missing = await service.list_sessions_of_pairs(session, user=user, pair_ids=ids)
+    answers it (docs/limits.md), or with `next_only` its next planned session alone."""
+    found, missing = await service.list_sessions_of_pairs(session, user=user, pair_ids=ids,
+                                                          next_only=next_only)
     return Batch[PairSessions](items=found, missing=missing)
 
 

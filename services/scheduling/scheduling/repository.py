@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, text, update
 from sqlalchemy import select as core_select
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -83,6 +84,35 @@ async def sessions_of_pairs(
             .where(col(MentoringSession.pair_id).in_(ids[start : start + 500]))
             .order_by(col(MentoringSession.starts_at), col(MentoringSession.id))
         )
+        rows.extend((await session.exec(query)).all())
+    return rows
+
+
+async def next_sessions_of_pairs(
+    session: AsyncSession, pair_ids: Sequence[str]
+) -> Sequence[MentoringSession]:
+    """Each pair's first session still planned, by start then id (at most one a pair),
+    in start order.
+
+    Ranked in SQL (ROW_NUMBER per pair), so a dashboard's next sessions cost one row a
+    pair, not the pair's whole plan loaded and thrown away but for one occurrence.
+    """
+    ids = list(dict.fromkeys(pair_ids))
+    rows: list[MentoringSession] = []
+    for start in range(0, len(ids), 500):
+        rank = func.row_number().over(
+            partition_by=col(MentoringSession.pair_id),
+            order_by=(col(MentoringSession.starts_at), col(MentoringSession.id)),
+        ).label("rank")
+        ranked = (
+            select(MentoringSession, rank)
+            .where(col(MentoringSession.pair_id).in_(ids[start : start + 500]),
+                   col(MentoringSession.status) == SessionStatus.PLANNED)
+            .subquery()
+        )
+        first = aliased(MentoringSession, ranked)
+        query = (select(first).where(ranked.c.rank == 1)
+                 .order_by(col(first.starts_at), col(first.id)))
         rows.extend((await session.exec(query)).all())
     return rows
 

@@ -350,9 +350,11 @@ async def list_pair_sessions(
 
 
 async def list_sessions_of_pairs(
-    session: AsyncSession, *, user: Principal, pair_ids: Sequence[str]
+    session: AsyncSession, *, user: Principal, pair_ids: Sequence[str], next_only: bool = False
 ) -> tuple[list[PairSessions], list[Missing]]:
-    """Several pairs' sessions, each pair as `list_pair_sessions` answers it."""
+    """Several pairs' sessions, each pair as `list_pair_sessions` answers it; with
+    `next_only`, only each pair's first session still planned (none when none is), which
+    is all a dashboard's "next session" needs of a plan of many occurrences."""
     pairs = await repository.pairs_by_id(session, pair_ids)
 
     def visible(pair_id: str) -> Pair:
@@ -364,7 +366,8 @@ async def list_sessions_of_pairs(
         return pair
 
     shown, missing = collect(pair_ids, visible)
-    rows = await repository.sessions_of_pairs(session, [pair.id for pair in shown])
+    read = repository.next_sessions_of_pairs if next_only else repository.sessions_of_pairs
+    rows = await read(session, [pair.id for pair in shown])
     presented = await present(session, user=user, sessions=rows,
                               pairs={pair.id: pair for pair in shown})
     by_pair: dict[str, list[SessionPublic]] = {pair.id: [] for pair in shown}
