@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import aiosqlite
+from sqlmodel import select
 
 from matching.main import SERVICE
 from matching.models import MatchingEmployee
@@ -55,8 +55,7 @@ async def test_rows_land_as_written_and_order_tolerance_holds(databases: Databas
             await upsert(session, MatchingEmployee, [row("e-3", 2)])
             await session.commit()
         async with sessionmaker() as session:
-            result = await session.execute(select(MatchingEmployee))
-            found = {e.id: e for e in result.scalars()}
+            found = {e.id: e for e in await session.exec(select(MatchingEmployee))}
     finally:
         await engine.dispose()
     assert found["e-1"].given_name == "Ada \"Countess\", \\ {x}"
