@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from datetime import timedelta
 from typing import Any
@@ -125,3 +126,12 @@ async def test_the_metrics_show_the_unsent_count_and_the_age_of_the_oldest(
 
 async def _gauge_is(metrics: Any, name: str, expected: float) -> bool:
     return gauge(await metrics(), name) == expected
+
+
+async def test_a_running_service_keeps_its_start_up_heap_out_of_collections(
+    start_kernel_service: Any,
+) -> None:
+    async with start_kernel_service(recording_handler()):
+        assert gc.get_freeze_count() > 0
+    # Stopped, it thaws the heap, so what it leaves behind can be collected.
+    assert gc.get_freeze_count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -34,6 +35,22 @@ log = logging.getLogger(__name__)
 # A service's own long-lived state (caches, warmed-up solvers): entered once the
 # kernel's parts run, left before they stop. It keeps what it builds on `app.state`.
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def freeze_heap() -> None:
+    """Leave what start-up built (modules, the app, the service's own state) out of
+    every later garbage collection.
+
+    A full collection walks every tracked object, and a consumer applying an
+    import sets one off every few thousand events (each batch's messages outlive
+    the younger generations): with start-up's few hundred thousand objects in
+    each walk, that was about a fifth of an event's CPU. Collected first, so no
+    start-up garbage is kept for good; the app's shutdown thaws the heap again,
+    so an app stopped in a process that goes on (tests) leaves nothing
+    uncollectable behind.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,7 @@ class ServiceDefinition:
             own = definition.lifespan(app) if definition.lifespan is not None else nullcontext()
             try:
                 async with own:
+                    freeze_heap()
                     bus.start()
                     relay.start()
                     consumer.start()
@@ -109,6 +127,7 @@ class ServiceDefinition:
                         await relay.stop()
                         await bus.close()
             finally:
+                gc.unfreeze()
                 await engine.dispose()
                 log.info("stopped")
 

@@ -1,0 +1,80 @@
+"""The kernel's upsert writes through the driver what Core would write, and falls back to Core."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import psycopg
+from sqlalchemy.dialects.sqlite import aiosqlite
+from sqlmodel import select
+
+from matching.main import SERVICE
+from matching.models import MatchingEmployee
+from matching.repository import EMPLOYEE, _not_erased_nor_newer
+from tests.support.databases import DatabaseFactory
+from upward_common.db import (
+    _driver_statement,
+    _upsert_arrays,
+    _upsert_rows,
+    create_engine,
+    make_sessionmaker,
+    upgrade_async,
+    upsert,
+)
+
+T0 = datetime(2026, 11, 2, 9, tzinfo=timezone(timedelta(hours=2)))
+
+
+def row(employee_id: str, minutes: int, **values: object) -> dict[str, object]:
+    return {"id": employee_id, "given_name": "Ada \"Countess\", \\ {x}", "job_level": 3,
+            "department": None, "manager_id": "m-1", "manager_chain": ["m-1", "m \"2\""],
+            "location": "New York", "time_zone": "Europe/London", "leave_on": None,
+            "active": True, "occurred_at": T0 + timedelta(minutes=minutes), **values}
+
+
+async def test_rows_land_as_written_and_order_tolerance_holds(databases: DatabaseFactory
+                                                              ) -> None:
+    url = databases.new("upsert")
+    await upgrade_async(SERVICE.migrations_dir, url)
+    engine = create_engine(url)
+    sessionmaker = make_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            await upsert(session, MatchingEmployee,
+                         [{**row("e-1", 5), "erased": False},
+                          {**row("e-2", 5, leave_on=date(2027, 1, 4), active=False),
+                           "erased": False}],
+                         where=_not_erased_nor_newer, insert_only=("erased",))
+            # An older event for e-1 changes nothing; a newer one for e-2 wins.
+            await upsert(session, MatchingEmployee,
+                         [{**row("e-1", 1, given_name="Older"), "erased": False},
+                          {**row("e-2", 9, given_name="Newer"), "erased": False}],
+                         where=_not_erased_nor_newer, insert_only=("erased",))
+            # Without `erased` (a column with a Python-side default) Core writes it.
+            await upsert(session, MatchingEmployee, [row("e-3", 2)])
+            await session.commit()
+        async with sessionmaker() as session:
+            found = {e.id: e for e in await session.exec(select(MatchingEmployee))}
+    finally:
+        await engine.dispose()
+    assert found["e-1"].given_name == "Ada \"Countess\", \\ {x}"
+    assert found["e-1"].manager_chain == ["m-1", "m \"2\""]
+    assert found["e-1"].occurred_at == T0 + timedelta(minutes=5)
+    assert found["e-1"].occurred_at.tzinfo is not None
+    assert found["e-1"].department is None and found["e-1"].leave_on is None
+    assert (found["e-2"].given_name, found["e-2"].leave_on) == ("Newer", None)
+    assert found["e-3"].erased is False and found["e-3"].job_level == 3
+    assert found["e-3"].occurred_at.astimezone(UTC) == (T0 + timedelta(minutes=2)).astimezone(UTC)
+
+
+def test_a_statement_needing_a_default_is_left_to_core() -> None:
+    full = tuple(column.name for column in EMPLOYEE.c)
+    short = tuple(name for name in full if name != "erased")
+    updated = tuple(name for name in short if name != "id")
+    pg: Any = psycopg.dialect  # untyped in SQLAlchemy
+    dialects: list[tuple[Any, Any]] = [(aiosqlite.dialect(), _upsert_rows),
+                                       (pg(), _upsert_arrays)]
+    for dialect, build in dialects:
+        assert _driver_statement(build(EMPLOYEE, full, updated, None), full, dialect) is not None
+        assert _driver_statement(build(EMPLOYEE, short, updated, None), short, dialect) is None
