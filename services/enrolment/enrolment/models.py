@@ -6,9 +6,7 @@ share one SQLAlchemy metadata in a process that runs them all.
 
 from __future__ import annotations
 
-import os
 import re
-import time
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -37,6 +35,7 @@ from upward_common.events import (
     ParticipantRole,
     TopicSkill,
 )
+from upward_common.ids import time_ordered_ids
 from upward_common.limits import (
     BLACKOUT_DATES_MAX,
     LIST_MAX,
@@ -72,17 +71,7 @@ def new_ids(count: int) -> list[str]:
     Bulk writes insert rows in key order, so the indexes grow at their end
     instead of splitting pages all over.
     """
-    millis = time.time_ns() // 1_000_000
-    # 74 bits after the version and variant: a random start that cannot overflow.
-    start = int.from_bytes(os.urandom(10), "big") >> 7
-    ids = []
-    for offset in range(count):
-        tail = start + offset
-        value = (millis << 80) | (0x7 << 76) | ((tail >> 62) << 64) | (0b10 << 62) \
-            | (tail & ((1 << 62) - 1))
-        text = f"{value:032x}"
-        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
-    return ids
+    return time_ordered_ids(count)
 
 
 class Employee(SQLModel, table=True):
