@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from upward_common import ids
 from upward_common.ids import time_ordered_ids
 
 MILLIS_NS = 1_780_000_000_123_456_789
@@ -33,8 +32,8 @@ def one_at_a_time(count: int, millis: int, start: int) -> list[str]:
     (1 << 73) - 1 - 10,          # the highest start os.urandom can give, less the count
 ])
 def test_the_ids_are_those_of_the_layout_one_by_one(start: int, monkeypatch: Any) -> None:
-    monkeypatch.setattr(ids.time, "time_ns", lambda: MILLIS_NS)
-    monkeypatch.setattr(ids.os, "urandom", lambda n: (start << 7).to_bytes(n, "big"))
+    monkeypatch.setattr("upward_common.ids.time.time_ns", lambda: MILLIS_NS)
+    monkeypatch.setattr("upward_common.ids.os.urandom", lambda n: (start << 7).to_bytes(n, "big"))
     for count in (0, 1, 3, 10):
         made = time_ordered_ids(count)
         assert made == one_at_a_time(count, MILLIS_NS // 1_000_000, start)
