@@ -352,7 +352,7 @@ def validate_rows(
     return records
 
 
-def _validated(raw: list[Mapping[str, Any]]
+def _validated(raw: Sequence[Mapping[str, Any]]
                ) -> tuple[list[EmployeeRecord], dict[int, list[tuple[str, str]]]]:
     """The valid records in order, and every problem of each other row by its index.
 
