@@ -129,6 +129,26 @@ async def test_emit_many_dumped_writes_the_rows_emit_many_would(
     assert [r.ce_subject for r in rows] == ["e-1", "e-2"] * 3
 
 
+async def test_emit_many_dumped_escapes_a_subject_that_needs_it(
+    start_kernel_service: Any,
+) -> None:
+    """Subjects are quoted as they are only when none needs JSON escaping."""
+    person = next(e for e in events() if isinstance(e, EmployeeUpdated))
+    people = [person.model_copy(update={"employee": person.employee.model_copy(
+        update={"employee_id": employee_id})}) for employee_id in ("e-1", 'e-"2\\', "e-\u00e9")]
+    dumped = [(e.model_dump(), e.subject_id()) for e in people]
+    async with start_kernel_service(recording_handler()) as running:
+        async with running.app.state.sessionmaker() as session:
+            assert await emit_many(session, people) == 3
+            assert await emit_many_dumped(session, EmployeeUpdated, dumped) == 3
+            await session.commit()
+        rows = await outbox_rows(running)
+    for one, many in zip(rows[:3], rows[3:], strict=True):
+        assert normalised(many, like=one) == one.payload
+        assert json.loads(many.payload)["subject"] == many.ce_subject
+    assert [r.ce_subject for r in rows[3:]] == ["e-1", 'e-"2\\', "e-\u00e9"]
+
+
 @contextmanager
 def statements(running: Running) -> Iterator[list[tuple[str, bool]]]:
     seen: list[tuple[str, bool]] = []

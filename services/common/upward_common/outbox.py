@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +47,7 @@ from upward_common.events import (
     EventData,
     utcnow,
 )
+from upward_common.ids import time_ordered_ids
 from upward_common.logs import current_correlation_id
 from upward_common.problems import Problem
 from upward_common.tables import OutboxEvent
@@ -127,6 +127,8 @@ def add_envelope(session: AsyncSession, envelope: CloudEvent, *, subject: str) -
 
 _OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 _ID, _SUBJECT, _DATA = "\x00id\x00", "\x00subject\x00", "\x00data\x00"
+# Characters a JSON string holds as they are (ids, CloudEvents subjects of ours).
+_PLAIN = re.compile(r"[A-Za-z0-9_.:@+-]*")
 
 
 async def emit_many(session: AsyncSession, events: Sequence[EventData]) -> int:
@@ -186,11 +188,20 @@ async def emit_many_dumped(
     payload = template.fill(ids[0], first_subject, first)
     if not template.trusted:
         return await emit_many(session, [event_type.model_validate(d) for d, _ in items])
+    fill = template.formatter()
+    subjects = [subject for _, subject in items]
+    # Our ids need no JSON escaping; a batch with any other subject has each one dumped.
+    plain = first_subject is None or _PLAIN.fullmatch("".join(map(str, subjects))) is not None
+    quoted = (["" if first_subject is None else f'"{s}"' for s in subjects] if plain
+              else [to_json(s).decode() for s in subjects])
+    cheap = MAX_EVENT_BYTES // 4
     rows: list[dict[str, Any]] = []
-    for index, (event_id, (data, ce_subject)) in enumerate(zip(ids, items, strict=True)):
+    for index, (event_id, (data, ce_subject), subject_json) in enumerate(
+            zip(ids, items, quoted, strict=True)):
         if index:
-            payload = template.join(event_id, ce_subject, to_json(data).decode())
-        check_event_size(payload, event_type=template.type, subject=ce_subject)
+            payload = fill(event_id, subject_json, to_json(data).decode())
+        if len(payload) > cheap:  # a short payload is under the cap: no call for it
+            check_event_size(payload, event_type=template.type, subject=ce_subject)
         rows.append({"event_id": event_id, "subject": template.nats_subject,
                      "ce_subject": ce_subject, "payload": payload, "created_at": now})
     await session.flush()
@@ -247,6 +258,14 @@ class _Template:
             parts += (values[mark], piece)
         return "".join(parts)
 
+    def formatter(self) -> Callable[[str, str, str], str]:
+        """`join` as one `str.format`: (event id, subject JSON or "", data JSON) -> payload."""
+        number = {_ID: '"{0}"', _SUBJECT: "{1}", _DATA: "{2}"}
+        pieces = [piece.replace("{", "{{").replace("}", "}}") for piece in self.pieces]
+        text = pieces[0] + "".join(number[mark] + piece
+                                   for mark, piece in zip(self.order, pieces[1:], strict=True))
+        return text.format
+
     def fill(self, event_id: str, ce_subject: str | None, data: EventData) -> str:
         if self.trusted is False:
             return self.real(event_id, ce_subject, data)
@@ -260,17 +279,7 @@ class _Template:
 
 def _event_ids(count: int) -> list[str]:
     """`count` time-ordered UUIDs (version 7, RFC 9562), increasing in list order."""
-    millis = time.time_ns() // 1_000_000
-    # 74 bits after the version and variant: a random start that cannot overflow.
-    start = int.from_bytes(os.urandom(10), "big") >> 7
-    ids = []
-    for offset in range(count):
-        tail = start + offset
-        value = (millis << 80) | (0x7 << 76) | ((tail >> 62) << 64) | (0b10 << 62) \
-            | (tail & ((1 << 62) - 1))
-        text = f"{value:032x}"
-        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
-    return ids
+    return time_ordered_ids(count)
 
 
 async def forget(session: AsyncSession, *, subject: str) -> int:

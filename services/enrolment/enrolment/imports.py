@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import zlib
-from collections.abc import AsyncIterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrolment import events, repository
 from enrolment.models import (
+    CORE_EMPLOYEE_RECORDS,
     EMPLOYEE_RECORDS,
     IMPORT_COLUMNS,
     REQUIRED_IMPORT_COLUMNS,
@@ -323,25 +324,14 @@ def validate_rows(
     raw = [row for _, row in rows]
     numbers = [number for number, _ in rows]
     refused = {} if rejected is None else rejected
-    try:
-        validated = EMPLOYEE_RECORDS.validate_python(raw)
-        kept = list(range(len(raw)))
-    except ValidationError as exc:
-        # One pass found every bad row and every problem of each; report them all, then
-        # validate the rest (they pass: validation does not depend on other rows).
-        failed: dict[int, list[tuple[str, str]]] = {}
-        for error in exc.errors():
-            index = int(error["loc"][0])
-            failed.setdefault(index, []).append(_describe(error, IMPORT_COLUMNS, skip=1))
-        for index, problems in failed.items():
-            for field, reason in problems:
-                report.errors.append(RejectedRow(row=numbers[index], field=field,
-                                                 reason=reason))
-            external_id = raw[index].get("external_id")
-            if isinstance(external_id, str) and external_id:
-                refused.setdefault(external_id, numbers[index])
-        kept = [i for i in range(len(raw)) if i not in failed]
-        validated = EMPLOYEE_RECORDS.validate_python([raw[i] for i in kept])
+    validated, failed = _validated(raw)
+    for index, problems in failed.items():
+        for field, reason in problems:
+            report.errors.append(RejectedRow(row=numbers[index], field=field, reason=reason))
+        external_id = raw[index].get("external_id")
+        if isinstance(external_id, str) and external_id:
+            refused.setdefault(external_id, numbers[index])
+    kept = [i for i in range(len(raw)) if i not in failed] if failed else range(len(raw))
     records: dict[str, tuple[int, EmployeeRecord]] = {}
     for index, record in zip(kept, validated, strict=True):
         number = numbers[index]
@@ -360,6 +350,39 @@ def validate_rows(
             continue
         records[external_id] = (number, record)
     return records
+
+
+def _validated(raw: Sequence[Mapping[str, Any]]
+               ) -> tuple[list[EmployeeRecord], dict[int, list[tuple[str, str]]]]:
+    """The valid records in order, and every problem of each other row by its index.
+
+    One pass of the core-only model (`CORE_EMPLOYEE_RECORDS`) takes a clean file.
+    The rows it refuses go through the real one (`EMPLOYEE_RECORDS`), which names
+    each problem, or takes a row after all (the core-only model refuses a little
+    more); the rest pass the core-only model again (a row's validity does not
+    depend on the other rows).
+    """
+    try:
+        return CORE_EMPLOYEE_RECORDS.validate_python(raw), {}
+    except ValidationError as exc:
+        suspects = sorted({int(error["loc"][0]) for error in exc.errors()})
+    failed: dict[int, list[tuple[str, str]]] = {}
+    try:
+        checked = EMPLOYEE_RECORDS.validate_python([raw[i] for i in suspects])
+    except ValidationError as exc:
+        for error in exc.errors():
+            failed.setdefault(suspects[int(error["loc"][0])], []).append(
+                _describe(error, IMPORT_COLUMNS, skip=1))
+        taken = [i for i in suspects if i not in failed]
+        checked = EMPLOYEE_RECORDS.validate_python([raw[i] for i in taken])
+    else:
+        taken = suspects
+    suspect = set(suspects)
+    others = [i for i in range(len(raw)) if i not in suspect]
+    passed = dict(zip(others, CORE_EMPLOYEE_RECORDS.validate_python([raw[i] for i in others]),
+                      strict=True))
+    passed.update(zip(taken, checked, strict=True))
+    return [passed[i] for i in range(len(raw)) if i in passed], failed
 
 
 _EMPLOYEE_RECORD: TypeAdapter[EmployeeRecord] = TypeAdapter(EmployeeRecord)
@@ -476,12 +499,29 @@ def resolve_managers(
                 row = records[manager][0]
                 rejected[external_id] = f"manager {manager} was rejected: row {row}"
                 changed = True
-        for external_id in _cycles(records, known_manager, rejected):
+        parents = _parents(records, known_manager, rejected)
+        for external_id in _cycles(records, parents, rejected):
             path = " -> ".join(_cycle_path(external_id, records, known_manager, rejected))
             rejected[external_id] = f"reporting lines loop: {path}"
             changed = True
         if not changed:
             return rejected
+
+
+def _parents(
+    records: Mapping[str, tuple[int, EmployeeRecord]],
+    known_manager: Mapping[str, str | None],
+    rejected: Mapping[str, str],
+) -> dict[str, str | None]:
+    """Each employee's manager (external ids) once the file is applied: `_parent` of all.
+
+    One dict for the walks over every row, instead of a call a step.
+    """
+    parents = dict(known_manager)
+    for external_id, (_, record) in records.items():
+        if "manager_external_id" in record and external_id not in rejected:
+            parents[external_id] = record["manager_external_id"] or None
+    return parents
 
 
 def _parent(
@@ -499,12 +539,16 @@ def _parent(
 
 def _cycles(
     records: Mapping[str, tuple[int, EmployeeRecord]],
-    known_manager: Mapping[str, str | None],
+    parents: Mapping[str, str | None],
     rejected: Mapping[str, str],
 ) -> list[str]:
-    """File rows on a reporting loop (stored data has none, so every loop goes through the file)."""
+    """File rows on a reporting loop (stored data has none, so every loop goes through the file).
+
+    `parents` are `_parents(records, known_manager, rejected)`.
+    """
     state: dict[str, int] = {}  # 1: on the current walk, 2: known to end at the top
     looping: list[str] = []
+    parent_of = parents.get
     for start in records:
         if start in rejected or start in state:
             continue
@@ -513,15 +557,13 @@ def _cycles(
         while node is not None and node not in state:
             state[node] = 1
             path.append(node)
-            node = _parent(node, records, known_manager, rejected)
+            node = parent_of(node)
         if node is not None and state[node] == 1:
             loop = path[path.index(node):]
             looping.extend(n for n in loop if n in records)
         for visited in path:
             state[visited] = 2
     return looping
-
-
 def _cycle_path(
     start: str,
     records: Mapping[str, tuple[int, EmployeeRecord]],
@@ -542,15 +584,18 @@ def _depths(
     known_manager: Mapping[str, str | None],
 ) -> dict[str, int]:
     """How many managers above each file row (loops were rejected before)."""
+    parent_of = _parents(records, known_manager, {}).get
     depth: dict[str, int] = {}
     for start in records:
+        if start in depth:
+            continue
         path: list[str] = []
         seen: set[str] = set()
         node: str | None = start
         while node is not None and node not in depth and node not in seen:
             path.append(node)
             seen.add(node)
-            node = _parent(node, records, known_manager, {})
+            node = parent_of(node)
         level = depth[node] if node is not None and node in depth else -1
         for member in reversed(path):
             level += 1
@@ -558,23 +603,43 @@ def _depths(
     return depth
 
 
-def manager_chains(parents: Mapping[str, str | None]) -> dict[str, list[str]]:
-    """Every employee's manager chain (direct manager first), built top-down in one pass."""
-    children: dict[str | None, list[str]] = {}
-    for child, parent in parents.items():
-        children.setdefault(parent if parent in parents else None, []).append(child)
+def manager_chains(parents: Mapping[str, str | None],
+                   wanted: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """The manager chain (direct manager first) of each `wanted` employee (default: all).
+
+    `parents` maps every employee's id to their manager's. A manager who is not
+    in it ends the chain. Each walk up stops at the first manager whose chain
+    is known, so every chain is built once, and only the ones asked for (and
+    their managers') are built: an import builds those of the events it emits.
+    """
     chains: dict[str, list[str]] = {}
-    level: list[tuple[str, list[str]]] = [(root, []) for root in children.get(None, [])]
-    while level:
-        following: list[tuple[str, list[str]]] = []
-        for node, chain in level:
-            chains[node] = chain
-            below = [node, *chain]
-            following.extend((child, below) for child in children.get(node, ()))
-        level = following
-    # Stored data never loops; if it did, those employees get no chain rather than a hang.
-    for node in parents:
-        chains.setdefault(node, [])
+    # Stored data never loops; if it did, those employees (and everyone below) get
+    # no chain rather than a hang.
+    looping: set[str] = set()
+    for start in parents if wanted is None else wanted:
+        path: list[str] = []
+        on_path: set[str] = set()
+        node = start
+        while node not in chains:
+            parent = parents.get(node)
+            if parent is None or parent not in parents:
+                chains[node] = []
+                break
+            if node in on_path:
+                looping.add(node)
+                break
+            path.append(node)
+            on_path.add(node)
+            node = parent
+        if node in looping:
+            looping.update(path)
+            chains.update((member, []) for member in path)
+            continue
+        above, chain = node, chains[node]
+        for member in reversed(path):
+            chain = [above, *chain]
+            chains[member] = chain
+            above = member
     return chains
 
 
@@ -645,7 +710,7 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
                     event_ids[child] = None
                 stack.append(child)
 
-    chains = manager_chains(parents)
+    chains = manager_chains(parents, event_ids)
     current: dict[str, Mapping[str, Any]] = {row["id"]: row for row in stored}
     for values in (*plan.inserts, *plan.updates):
         previous = current.get(values["id"])
@@ -680,12 +745,36 @@ def _plan(
     fresh = sorted((external_id for external_id in records if external_id not in ids),
                    key=depth.__getitem__)
     ids.update(zip(fresh, new_ids(len(fresh)), strict=True))
-    inserts: list[dict[str, Any]] = []
+    new_rows: dict[str, dict[str, Any]] = {}
     updates: list[dict[str, Any]] = []
     changed: list[str] = []
     new_row: dict[str, Any] = dict.fromkeys(_INSERT_COLUMNS)
     new_row.update(active=True, version=1, created_at=now, updated_at=now)
+    stored_values: dict[tuple[str, ...], Any] = {}
     for external_id, (_, record) in records.items():
+        row = by_external.get(external_id)
+        if row is None:
+            # A new employee: the record's values go straight into a full row (the
+            # validated record is ours), the file's names renamed to the columns'.
+            full = new_row.copy()
+            full.update(record)
+            if "hire_date" in full:
+                full["hire_on"] = full.pop("hire_date")
+            if "leave_date" in full:
+                full["leave_on"] = full.pop("leave_date")
+            if "manager_external_id" in full:
+                manager = full.pop("manager_external_id")
+                full["manager_id"] = ids[manager] if manager else None
+            if full["active"] is None:
+                full["active"] = True
+            # A leaver is kept, marked inactive from their leave date on.
+            left = full["leave_on"]
+            if left is not None and left <= today:
+                full["active"] = False
+            full["id"] = employee_id = ids[external_id]
+            new_rows[external_id] = full
+            changed.append(employee_id)
+            continue
         # The validated record is ours: it becomes the column values in place.
         values: dict[str, Any] = dict(record)
         del values["external_id"]
@@ -700,20 +789,17 @@ def _plan(
             values.pop("active", None)
             if "leave_on" in values:
                 values["active"] = True
-        # A leaver is kept, marked inactive from their leave date on.
         left = values.get("leave_on")
         if left is not None and left <= today:
             values["active"] = False
-        row = by_external.get(external_id)
-        if row is None:
-            full = new_row.copy()
-            full.update(values)
-            full["id"] = ids[external_id]
-            full["external_id"] = external_id
-            inserts.append(full)
-            changed.append(full["id"])
-            continue
-        if any(row[k] != v for k, v in values.items()):
+        # The stored values of the same columns, in one C call (a file sets the same
+        # columns on every row, so one getter serves them all).
+        columns = tuple(values)
+        stored = stored_values.get(columns)
+        if stored is None:
+            stored = stored_values[columns] = (itemgetter(*columns) if len(columns) > 1
+                                               else lambda r, c=columns[0]: (r[c],))
+        if stored(row) != tuple(values.values()):
             merged = {k: row[k] for k in _COMPARED}
             merged.update(values)
             merged.update(id=row["id"], version=row["version"] + 1, updated_at=now)
@@ -722,6 +808,7 @@ def _plan(
             report.updated += 1
         else:
             report.unchanged += 1
-    inserts.sort(key=itemgetter("id"))
+    # In id order, which is `fresh`'s.
+    inserts = [new_rows[external_id] for external_id in fresh]
     report.created += len(inserts)
     return _Planned(inserts, updates, changed)

@@ -6,9 +6,7 @@ share one SQLAlchemy metadata in a process that runs them all.
 
 from __future__ import annotations
 
-import os
 import re
-import time
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -37,11 +35,19 @@ from upward_common.events import (
     ParticipantRole,
     TopicSkill,
 )
+from upward_common.ids import time_ordered_ids
 from upward_common.limits import (
     BLACKOUT_DATES_MAX,
+    EMAIL_MAX,
+    FILLED_LINE_PATTERN,
+    ID_MAX,
+    IDENTIFIER_PATTERN,
     LIST_MAX,
     LONG_LIST_MAX,
+    NAME_MAX,
+    ONE_LINE_PATTERN,
     SHORT_LIST_MAX,
+    TIME_ZONE_MAX,
     BoundedDate,
     Email,
     Identifier,
@@ -49,6 +55,7 @@ from upward_common.limits import (
     Tag,
     Text,
     TimeZoneName,
+    time_zone_pattern,
 )
 from upward_common.types import UTCDateTime
 
@@ -72,17 +79,7 @@ def new_ids(count: int) -> list[str]:
     Bulk writes insert rows in key order, so the indexes grow at their end
     instead of splitting pages all over.
     """
-    millis = time.time_ns() // 1_000_000
-    # 74 bits after the version and variant: a random start that cannot overflow.
-    start = int.from_bytes(os.urandom(10), "big") >> 7
-    ids = []
-    for offset in range(count):
-        tail = start + offset
-        value = (millis << 80) | (0x7 << 76) | ((tail >> 62) << 64) | (0b10 << 62) \
-            | (tail & ((1 << 62) - 1))
-        text = f"{value:032x}"
-        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
-    return ids
+    return time_ordered_ids(count)
 
 
 class Employee(SQLModel, table=True):
@@ -319,6 +316,44 @@ class EmployeeRecord(TypedDict, total=False):
 
 
 EMPLOYEE_RECORDS: TypeAdapter[list[EmployeeRecord]] = TypeAdapter(list[EmployeeRecord])
+
+# `EmployeeRecord`'s checks with no Python validator in them (patterns instead), for
+# the import's first pass over a whole file: a dozen calls into Python a row were
+# most of its validation. It takes exactly the records `EmployeeRecord` takes, with
+# the same values, or refuses a few more (a padded time zone); whatever it refuses
+# goes through `EmployeeRecord`, whose errors are the ones reported.
+_CoreIdentifier = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX,
+                                                   pattern=IDENTIFIER_PATTERN)]
+_CoreName = Annotated[str, StringConstraints(max_length=NAME_MAX, pattern=ONE_LINE_PATTERN)]
+_CoreRequiredName = Annotated[str, StringConstraints(max_length=NAME_MAX,
+                                                     pattern=FILLED_LINE_PATTERN)]
+# EMAIL_PATTERN with no control characters (`Email` is one line).
+_CORE_EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$"
+
+
+class _CoreEmployeeRecord(TypedDict, total=False):
+    __pydantic_config__ = ConfigDict(extra="forbid", str_strip_whitespace=True)  # type: ignore[misc]
+
+    external_id: Required[_CoreIdentifier]
+    email: Required[Annotated[str, StringConstraints(max_length=EMAIL_MAX,
+                                                     pattern=_CORE_EMAIL_PATTERN)]]
+    given_name: Required[_CoreRequiredName]
+    family_name: Required[_CoreRequiredName]
+    job_title: _CoreName | None
+    job_level: Annotated[int, PydanticField(ge=1, le=MAX_JOB_LEVEL)] | None
+    department: _CoreName | None
+    manager_external_id: _CoreIdentifier | None
+    location: _CoreName | None
+    time_zone: Annotated[str, StringConstraints(max_length=TIME_ZONE_MAX,
+                                                pattern=time_zone_pattern())] | None
+    hire_date: date | None
+    leave_date: date | None
+    active: bool | None
+
+
+CORE_EMPLOYEE_RECORDS: TypeAdapter[list[EmployeeRecord]] = TypeAdapter(
+    list[_CoreEmployeeRecord])
+
 IMPORT_COLUMNS: tuple[str, ...] = tuple(EmployeeRecord.__annotations__)
 REQUIRED_IMPORT_COLUMNS: tuple[str, ...] = ("external_id", "email", "given_name", "family_name")
 
