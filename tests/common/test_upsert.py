@@ -76,5 +76,7 @@ def test_a_statement_needing_a_default_is_left_to_core() -> None:
     dialects: list[tuple[Any, Any]] = [(aiosqlite.dialect(), _upsert_rows),
                                        (pg(), _upsert_arrays)]
     for dialect, build in dialects:
-        assert _driver_statement(build(EMPLOYEE, full, updated, None, ("id",)), full, dialect) is not None
-        assert _driver_statement(build(EMPLOYEE, short, updated, None, ("id",)), short, dialect) is None
+        whole = build(EMPLOYEE, full, updated, None, ("id",))
+        assert _driver_statement(whole, full, dialect) is not None
+        lacking = build(EMPLOYEE, short, updated, None, ("id",))
+        assert _driver_statement(lacking, short, dialect) is None
