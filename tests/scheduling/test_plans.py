@@ -146,19 +146,27 @@ async def test_occurrences_a_clock_change_shuts_out_are_flagged_with_the_nearest
         await wait_until(all_flagged)
 
 
+TWO_MENTEES_FORMED = datetime(2027, 5, 2, tzinfo=UTC)
+
+
+async def _one_mentor_two_mentees(s: Scenario) -> tuple[str, str]:
+    """A four-week programme; a mentor and two mentees free on Tuesdays 10-12 in Berlin,
+    paired with both: the two pairs' ids."""
+    await s.programme(weeks=4)
+    formed = TWO_MENTEES_FORMED
+    for employee_id, role in [(MENTOR, "mentor"), (MENTEE, "mentee"),
+                              (OTHER_MENTEE, "mentee")]:
+        await s.available(employee_id, role, "Europe/Berlin",  # type: ignore[arg-type]
+                          [(2, "10:00", "12:00")], at=formed - timedelta(days=1))
+    return await s.form(MENTEE, at=formed), await s.form(OTHER_MENTEE, at=formed)
+
+
 async def test_a_mentor_with_two_mentees_is_never_double_booked(
     start_service: StartService, stream: Stream, token: Callable[..., str],
 ) -> None:
     async with start_service("scheduling") as svc:
         s = Scenario(svc, stream, token)
-        await s.programme(weeks=4)
-        formed = datetime(2027, 5, 2, tzinfo=UTC)
-        for employee_id, role in [(MENTOR, "mentor"), (MENTEE, "mentee"),
-                                  (OTHER_MENTEE, "mentee")]:
-            await s.available(employee_id, role, "Europe/Berlin",  # type: ignore[arg-type]
-                              [(2, "10:00", "12:00")], at=formed - timedelta(days=1))
-        first = await s.form(MENTEE, at=formed)
-        second = await s.form(OTHER_MENTEE, at=formed)
+        first, second = await _one_mentor_two_mentees(s)
         one, two = await s.plan(first), await s.plan(second)
         assert one is not None and two is not None
         assert one["series"][0]["local_start"] == "10:00"
@@ -199,14 +207,7 @@ async def test_a_batch_of_next_sessions_reads_one_planned_session_a_pair(
 ) -> None:
     async with start_service("scheduling") as svc:
         s = Scenario(svc, stream, token)
-        await s.programme(weeks=4)
-        formed = datetime(2027, 5, 2, tzinfo=UTC)
-        for employee_id, role in [(MENTOR, "mentor"), (MENTEE, "mentee"),
-                                  (OTHER_MENTEE, "mentee")]:
-            await s.available(employee_id, role, "Europe/Berlin",  # type: ignore[arg-type]
-                              [(2, "10:00", "12:00")], at=formed - timedelta(days=1))
-        first = await s.form(MENTEE, at=formed)
-        second = await s.form(OTHER_MENTEE, at=formed)
+        first, second = await _one_mentor_two_mentees(s)
         # The first pair's first occurrence is cancelled: its next is the second one.
         plan = await s.plan(first, MENTEE)
         assert plan is not None and len(plan["occurrences"]) == 4
@@ -215,7 +216,7 @@ async def test_a_batch_of_next_sessions_reads_one_planned_session_a_pair(
                                 json={"reason": "ill"})
         assert response.status_code == 200, response.text
         # A third pair with nothing planned any more: answered, with no session.
-        third = await s.form(OTHER_MENTEE, at=formed + timedelta(days=1))
+        third = await s.form(OTHER_MENTEE, at=TWO_MENTEES_FORMED + timedelta(days=1))
         async with svc.app.state.sessionmaker() as db:
             await db.exec(update(MentoringSession)
                           .where(col(MentoringSession.pair_id) == third)
