@@ -361,22 +361,42 @@ def test_validate_script_passes() -> None:
 
 
 def emitted_subjects(service: str) -> set[str]:
-    """The subjects of every event class passed to emit() in <service>/events.py."""
+    """The subjects of every event class <service>/events.py hands to the outbox.
+
+    An event counts when its class is named in the arguments of `emit`, `emit_many`
+    or `emit_many_dumped` (built there, or passed as the class), or in the annotation
+    of the emitting function's parameter passed there (`reached: Sequence[X]`).
+    """
     from upward_common.events import EventData
 
     module = importlib.import_module(f"{service}.events")
+
+    def classes(node: ast.AST) -> set[type[EventData]]:
+        found = set()
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name):
+                value = getattr(module, name.id, None)
+                if isinstance(value, type) and issubclass(value, EventData) \
+                        and value is not EventData:
+                    found.add(value)
+        return found
+
     subjects = set()
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "emit"
-        ):
-            for argument in node.args:
-                if isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name):
-                    event = getattr(module, argument.func.id)
-                    assert issubclass(event, EventData), argument.func.id
-                    subjects.add(event.nats_subject())
+    for function in ast.walk(ast.parse(inspect.getsource(module))):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        annotations = {argument.arg: argument.annotation
+                       for argument in (*function.args.args, *function.args.kwonlyargs)
+                       if argument.annotation is not None}
+        for call in ast.walk(function):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                    and call.func.id in {"emit", "emit_many", "emit_many_dumped"}):
+                continue
+            for argument in call.args[1:]:
+                events = classes(argument)
+                if isinstance(argument, ast.Name) and argument.id in annotations:
+                    events |= classes(annotations[argument.id])
+                subjects |= {event.nats_subject() for event in events}
     return subjects
 
 
