@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from analytics import repository
 from analytics.main import SERVICE
 from analytics.models import TABLES, Employee
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, statements
 from upward_common.consumer import EventConsumer
 from upward_common.db import Sessionmaker, create_engine, make_sessionmaker, upgrade_async
 from upward_common.events import (
@@ -187,21 +186,6 @@ async def tables(engine: AsyncEngine) -> dict[str, dict[Any, dict[str, Any]]]:
             dumped[name] = {tuple(row._mapping[key] for key in keys): dict(row._mapping)
                             for row in rows}
     return dumped
-
-
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL statements the engine runs meanwhile (an executemany counts once)."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 def flood() -> tuple[list[EventData | Message], list[EventData | Message]]:

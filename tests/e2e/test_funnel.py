@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.e2e.conftest import Platform
-from tests.e2e.test_journey import scim_id
+from tests.e2e.test_journey import import_employees, scim_id
 from tests.support.stack import wait_until
 
 EMPLOYEES_CSV = (
@@ -30,11 +28,7 @@ async def test_invitations_count_in_the_funnel_by_role_and_department(
 ) -> None:
     gateway = platform.gateway.url
     hris, admin = token("hris"), token("hr_admin")
-    async with httpx.AsyncClient(base_url=gateway,
-                                 headers={"Authorization": f"Bearer {hris}"}) as client:
-        imported = await client.post("/api/v1/employees/import", content=EMPLOYEES_CSV,
-                                     headers={"content-type": "text/csv"})
-    assert imported.status_code == 200, imported.text
+    await import_employees(gateway, hris, EMPLOYEES_CSV)
     ines_id, omar_id = [await scim_id(gateway, hris, e) for e in ("F300", "F011")]
 
     async with platform.client(admin) as hr:

@@ -38,6 +38,17 @@ query Suggest($programmeId: ID!, $mentee: ID!) {
 }"""
 
 
+async def import_employees(gateway_url: str, hris: str, csv: str) -> dict[str, Any]:
+    """An HRIS job pushes employees through the gateway's one public address: the report."""
+    async with httpx.AsyncClient(base_url=gateway_url,
+                                 headers={"Authorization": f"Bearer {hris}"}) as client:
+        imported = await client.post("/api/v1/employees/import", content=csv,
+                                     headers={"content-type": "text/csv"})
+    assert imported.status_code == 200, imported.text
+    report: dict[str, Any] = imported.json()
+    return report
+
+
 async def scim_id(gateway_url: str, hris: str, external_id: str) -> str:
     async with httpx.AsyncClient(base_url=gateway_url,
                                  headers={"Authorization": f"Bearer {hris}"}) as client:
@@ -55,12 +66,7 @@ async def test_the_journey_runs_through_the_gateway_with_minted_tokens(
     hris, admin = token("hris"), token("hr_admin")
 
     # An HRIS job pushes employees through the gateway's one public address.
-    async with httpx.AsyncClient(base_url=gateway,
-                                 headers={"Authorization": f"Bearer {hris}"}) as client:
-        imported = await client.post("/api/v1/employees/import", content=EMPLOYEES_CSV,
-                                     headers={"content-type": "text/csv"})
-    assert imported.status_code == 200, imported.text
-    assert imported.json()["created"] == 4
+    assert (await import_employees(gateway, hris, EMPLOYEES_CSV))["created"] == 4
     mentor_employee = await scim_id(gateway, hris, "W300")
     mentee_employee = await scim_id(gateway, hris, "W010")
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.e2e.conftest import Platform
-from tests.e2e.test_journey import scim_id
+from tests.e2e.test_journey import import_employees, scim_id
 from tests.support.stack import wait_until
 
 EMPLOYEES_CSV = (
@@ -37,11 +35,7 @@ async def test_me_answers_the_callers_record_participations_invitations_pairs_an
 ) -> None:
     gateway = platform.gateway.url
     hris, admin = token("hris"), token("hr_admin")
-    async with httpx.AsyncClient(base_url=gateway,
-                                 headers={"Authorization": f"Bearer {hris}"}) as client:
-        imported = await client.post("/api/v1/employees/import", content=EMPLOYEES_CSV,
-                                     headers={"content-type": "text/csv"})
-    assert imported.status_code == 200, imported.text
+    await import_employees(gateway, hris, EMPLOYEES_CSV)
     ana_id, sam_id = [await scim_id(gateway, hris, e) for e in ("M300", "M010")]
 
     create = """mutation C($name: String!) { createProgramme(input: {name: $name,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from itertools import pairwise
@@ -12,11 +12,11 @@ from typing import Any
 
 import recurring_ical_events
 from icalendar import Calendar
-from sqlalchemy import event, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from scheduling.models import CalendarFeed, MentoringSession
+from tests.support.databases import statements
 from tests.support.stack import Running, wait_until
 from tests.support.stream import Stream
 from upward_common.events import (
@@ -186,22 +186,6 @@ async def test_a_mentor_with_two_mentees_is_never_double_booked(
         assert response.json()["field"] == "starts_at"
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL the service's requests run meanwhile (the outbox relay's polls left out)."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        if "outbox" not in args[2]:
-            seen.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_a_batch_of_next_sessions_reads_one_planned_session_a_pair(
     start_service: StartService, stream: Stream, token: Callable[..., str],
 ) -> None:
@@ -233,9 +217,9 @@ async def test_a_batch_of_next_sessions_reads_one_planned_session_a_pair(
             return body
 
         whole = await batch("hr_admin", ids)
-        with statements(svc.app.state.engine) as for_one:
+        with statements(svc.app.state.engine, leaving_out="outbox") as for_one:
             await batch("hr_admin", [first], next_only="true")
-        with statements(svc.app.state.engine) as for_all:
+        with statements(svc.app.state.engine, leaving_out="outbox") as for_all:
             nexts = await batch("hr_admin", ids, next_only="true")
 
         # Each pair's first planned session of its whole list, exactly as the list shows it.

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -45,3 +50,20 @@ class DatabaseFactory:
             for database in self.created:
                 conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self.created.clear()
+
+
+@contextmanager
+def statements(engine: AsyncEngine, *, leaving_out: str | None = None) -> Iterator[list[str]]:
+    """The SQL statements the engine runs meanwhile (an executemany counts once), but
+    those containing `leaving_out` (say, the outbox relay's polls)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        if leaving_out is None or leaving_out not in args[2]:
+            seen.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -730,6 +730,17 @@ async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> Impor
     return report
 
 
+def _as_columns(values: dict[str, Any], ids: Mapping[str, str]) -> None:
+    """Rename a record's file names to the columns' in place; the manager becomes an id."""
+    if "hire_date" in values:
+        values["hire_on"] = values.pop("hire_date")
+    if "leave_date" in values:
+        values["leave_on"] = values.pop("leave_date")
+    if "manager_external_id" in values:
+        manager = values.pop("manager_external_id")
+        values["manager_id"] = ids[manager] if manager else None
+
+
 def _plan(
     records: Mapping[str, tuple[int, EmployeeRecord]],
     by_external: Mapping[str, Mapping[str, Any]],
@@ -758,13 +769,7 @@ def _plan(
             # validated record is ours), the file's names renamed to the columns'.
             full = new_row.copy()
             full.update(record)
-            if "hire_date" in full:
-                full["hire_on"] = full.pop("hire_date")
-            if "leave_date" in full:
-                full["leave_on"] = full.pop("leave_date")
-            if "manager_external_id" in full:
-                manager = full.pop("manager_external_id")
-                full["manager_id"] = ids[manager] if manager else None
+            _as_columns(full, ids)
             if full["active"] is None:
                 full["active"] = True
             # A leaver is kept, marked inactive from their leave date on.
@@ -778,13 +783,7 @@ def _plan(
         # The validated record is ours: it becomes the column values in place.
         values: dict[str, Any] = dict(record)
         del values["external_id"]
-        if "hire_date" in values:
-            values["hire_on"] = values.pop("hire_date")
-        if "leave_date" in values:
-            values["leave_on"] = values.pop("leave_date")
-        if "manager_external_id" in values:
-            manager = values.pop("manager_external_id")
-            values["manager_id"] = ids[manager] if manager else None
+        _as_columns(values, ids)
         if values.get("active") is None:
             values.pop("active", None)
             if "leave_on" in values:

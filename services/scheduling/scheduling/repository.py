@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, func, or_, text, update
 from sqlalchemy import select as core_select
@@ -63,14 +64,23 @@ async def sessions_of_pair(session: AsyncSession, pair_id: str) -> Sequence[Ment
     return (await session.exec(query)).all()
 
 
-async def pairs_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Pair]:
+Keyed = TypeVar("Keyed", Pair, Participant)
+
+
+async def _by_id(session: AsyncSession, model: type[Keyed], ids: Sequence[str]
+                 ) -> dict[str, Keyed]:
+    """The rows of `model` with these ids, by id (the ones that exist)."""
     wanted = list(dict.fromkeys(ids))
-    found: dict[str, Pair] = {}
+    found: dict[str, Keyed] = {}
     # Chunked: SQLite caps the number of bound parameters per statement.
     for start in range(0, len(wanted), 500):
-        query = select(Pair).where(col(Pair.id).in_(wanted[start : start + 500]))
+        query = select(model).where(col(model.id).in_(wanted[start : start + 500]))
         found.update({row.id: row for row in await session.exec(query)})
     return found
+
+
+async def pairs_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Pair]:
+    return await _by_id(session, Pair, ids)
 
 
 async def sessions_of_pairs(
@@ -285,12 +295,7 @@ async def participants_of_employees(
 async def participants_by_id(
     session: AsyncSession, ids: Sequence[str]
 ) -> dict[str, Participant]:
-    wanted = list(dict.fromkeys(ids))
-    found: dict[str, Participant] = {}
-    for start in range(0, len(wanted), 500):
-        query = select(Participant).where(col(Participant.id).in_(wanted[start : start + 500]))
-        found.update({row.id: row for row in await session.exec(query)})
-    return found
+    return await _by_id(session, Participant, ids)
 
 
 async def employees_with_active_plans(
