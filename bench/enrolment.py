@@ -14,7 +14,9 @@ it measures, in one run and on the same machine:
 - SCIM `POST /Users` latency, one request at a time;
 - the import of BENCH_PARTICIPANTS (default 10,000) consented participants with their
   surveys (NDJSON, into one open programme), in records/s beside the employee
-  import's rows/s (target: at least a quarter of it).
+  import's rows/s (target: at least a quarter of it); timed once the employees it
+  needs are imported and their events are all in JetStream, so the setup's relay
+  does not share enrolment's event loop with the timed import.
 
 Enrolment and the gateway each run in a process of their own, as `make run` starts
 them (uvicorn on a free 127.0.0.1 port, a fresh database and nats-server per import,
@@ -401,6 +403,7 @@ async def participant_run(databases: Databases, people: list[dict[str, Any]],
                                                  **hris, "content-type": "text/csv"})
                 if imported.status_code != 200:
                     raise RuntimeError(f"employee import: {imported.text[:300]}")
+                await _published(nats_server.url, EmployeeUpdated.nats_subject(), len(staff))
                 programme = await client.post("/api/v1/programmes", headers=admin, json={
                     "name": "Reverse mentoring at scale", "topics": list(TOPICS)})
                 if programme.status_code != 201:
@@ -419,6 +422,22 @@ async def participant_run(databases: Databases, people: list[dict[str, Any]],
                 return seconds
     finally:
         nats_server.stop()
+
+
+async def _published(nats_url: str, subject: str, count: int, limit: float = 300.0) -> None:
+    """Wait until `count` events of `subject` are in JetStream: the setup's relay is done
+    before the timed import starts, so the two do not share enrolment's event loop."""
+    connection = await nats.connect(nats_url)
+    try:
+        js = connection.jetstream()
+        deadline = time.perf_counter() + limit
+        while await published_count(js, subject) < count:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"only {await published_count(js, subject)} of {count} "
+                                   f"{subject} events reached JetStream")
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
 
 
 async def measure(backend: str, server: str | None, people: list[dict[str, Any]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import aiosqlite
 from sqlmodel import select
@@ -17,6 +18,7 @@ from upward_common.db import (
     _driver_statement,
     _upsert_arrays,
     _upsert_rows,
+    bulk_insert,
     create_engine,
     make_sessionmaker,
     upgrade_async,
@@ -80,3 +82,32 @@ def test_a_statement_needing_a_default_is_left_to_core() -> None:
         assert _driver_statement(whole, full, dialect) is not None
         lacking = build(EMPLOYEE, short, updated, None, ("id",))
         assert _driver_statement(lacking, short, dialect) is None
+
+
+async def test_json_columns_are_stored_as_compact_utf8_on_every_write_path(
+        databases: DatabaseFactory) -> None:
+    """The engine's JSON codec is pydantic-core's: the ORM, the upsert and the bulk
+    insert all store the same text (no `\\u` escapes, no spaces), and it reads back."""
+    url = databases.new("json")
+    await upgrade_async(SERVICE.migrations_dir, url)
+    engine = create_engine(url)
+    sessionmaker = make_sessionmaker(engine)
+    chain = ["Zoë", "m \"2\"", "李"]
+    try:
+        async with sessionmaker() as session:
+            session.add(MatchingEmployee(**{**row("e-orm", 1), "manager_chain": chain}))
+            await session.flush()
+            await upsert(session, MatchingEmployee,
+                         [{**row("e-upsert", 1), "manager_chain": chain, "erased": False}])
+            await bulk_insert(session, EMPLOYEE,
+                              [{**row("e-bulk", 1), "manager_chain": chain, "erased": False}])
+            await session.commit()
+        async with engine.connect() as connection:
+            stored = dict((await connection.execute(text(
+                "SELECT id, CAST(manager_chain AS TEXT) FROM matching_employee"))).all())
+        async with sessionmaker() as session:
+            read = {e.id: e.manager_chain for e in await session.exec(select(MatchingEmployee))}
+    finally:
+        await engine.dispose()
+    assert stored == dict.fromkeys(("e-orm", "e-upsert", "e-bulk"), '["Zoë","m \\"2\\"","李"]')
+    assert read == dict.fromkeys(("e-orm", "e-upsert", "e-bulk"), chain)

@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import Field, TypeAdapter, ValidationError, create_model
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -415,8 +415,7 @@ async def apply_deliveries(session: AsyncSession, deliveries: Sequence[Delivery]
 async def _in_inbox(connection: AsyncConnection, ids: Collection[str]) -> set[str]:
     """Which of these event ids the inbox already holds."""
     if connection.dialect.name != "postgresql":
-        return set((await connection.execute(
-            select(INBOX.c.event_id).where(INBOX.c.event_id.in_(ids)))).scalars())
+        return set((await connection.execute(_HELD, {"ids": list(ids)})).scalars())
     # One array instead of a parameter per id: a few hundred of those cost the client
     # more than the lookup; in binary, as psycopg's text arrays match each element
     # against a quoting pattern. Not prepared, so each batch is planned with its own
@@ -429,6 +428,11 @@ async def _in_inbox(connection: AsyncConnection, ids: Collection[str]) -> set[st
         await cursor.execute(f"SELECT {quote('event_id')} FROM {quote(INBOX.name)} "
                              f"WHERE {quote('event_id')} = ANY(%b)", [list(ids)], prepare=False)
         return {row[0] for row in await cursor.fetchall()}
+
+
+# One statement for every batch, its ids expanded at execution: `in_(ids)` would
+# build and coerce a bound parameter per id each time.
+_HELD = select(INBOX.c.event_id).where(INBOX.c.event_id.in_(bindparam("ids", expanding=True)))
 
 
 def _applier(delivery: Delivery) -> Callable[..., Awaitable[None]]:

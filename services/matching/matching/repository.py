@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
     String,
@@ -138,17 +139,11 @@ async def employees_and_roles(
         # The whole batch in one statement, its ids as one array parameter: a
         # parameter per id costs the client more than the lookup (the consumer's
         # inbox does the same).
-        ids = sorted(set(ids))
-        statements = [union_all(_known(EMPLOYEE.c.id == any_(_IDS)),
-                                _taking_part(CANDIDATE.c.employee_id == any_(_IDS)))]
-        parameters: dict[str, Any] = {"ids": ids}
+        statement, chunks = _KNOWN_OR_TAKING_PART_ANY, [sorted(set(ids))]
     else:
-        statements = [union_all(_known(EMPLOYEE.c.id.in_(chunk)),
-                                _taking_part(CANDIDATE.c.employee_id.in_(chunk)))
-                      for chunk in _chunks(ids)]
-        parameters = {}
-    for statement in statements:
-        rows = await connection.execute(statement, parameters)
+        statement, chunks = _KNOWN_OR_TAKING_PART_IN, list(_chunks(ids))
+    for chunk in chunks:
+        rows = await connection.execute(statement, {"ids": chunk})
         for employee_id, erased, occurred_at, participant_id, programme_id in rows:
             if participant_id is None:
                 versions[employee_id] = (erased, occurred_at)
@@ -168,6 +163,15 @@ def _known(where: ColumnElement[bool]) -> Select[Any]:
 def _taking_part(where: ColumnElement[bool]) -> Select[Any]:
     return core_select(CANDIDATE.c.employee_id, null(), null(),
                        CANDIDATE.c.participant_id, CANDIDATE.c.programme_id).where(where)
+
+
+# Built once: the ids are one array on PostgreSQL, a list expanded at execution on
+# SQLite (an `in_` of the values themselves would build a bound parameter per id).
+_IN: BindParameter[Any] = bindparam("ids", expanding=True)
+_KNOWN_OR_TAKING_PART_ANY = union_all(_known(EMPLOYEE.c.id == any_(_IDS)),
+                                      _taking_part(CANDIDATE.c.employee_id == any_(_IDS)))
+_KNOWN_OR_TAKING_PART_IN = union_all(_known(EMPLOYEE.c.id.in_(_IN)),
+                                     _taking_part(CANDIDATE.c.employee_id.in_(_IN)))
 
 
 def _not_erased_nor_newer(table: Table, excluded: Any) -> ColumnElement[bool]:
