@@ -130,8 +130,10 @@ class EventConsumer:
         backoff_seconds: list[float],
         ack_wait_seconds: float,
         registry: CollectorRegistry,
+        read_ahead: bool = True,
     ) -> None:
         self.service = service
+        self.read_ahead = read_ahead
         self.bus = bus
         self.sessionmaker = sessionmaker
         self.handlers = {model.type_name(): handler for model, handler in handlers.items()}
@@ -195,9 +197,10 @@ class EventConsumer:
 
     async def _run(self) -> None:
         subscription = None
-        # The next batch, fetched while this one is applied: the database's round trips
-        # and NATS's deliveries overlap instead of taking turns. One batch ahead at most,
-        # applied strictly after this one commits, so the order of effects is unchanged.
+        # With `read_ahead`, the next batch, fetched while this one is applied: the
+        # database's round trips and NATS's deliveries overlap instead of taking turns.
+        # One batch ahead at most, applied strictly after this one commits, so the order
+        # of effects is unchanged.
         ahead: asyncio.Task[list[Msg]] | None = None
         try:
             while not self._stopping:
@@ -225,7 +228,8 @@ class EventConsumer:
                         subscription = None
                     await asyncio.sleep(0.5)
                     continue
-                if len(messages) == self.batch_size and not self._stopping:
+                if self.read_ahead and len(messages) == self.batch_size and \
+                        not self._stopping:
                     # A full batch: more are likely waiting (a partial one means the
                     # consumer has caught up, and a fetch ahead would only linger).
                     ahead = asyncio.create_task(

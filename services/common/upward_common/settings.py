@@ -87,3 +87,8 @@ class ServiceSettings(UpwardSettings):
     consumer_max_deliver: int = 5
     consumer_backoff_seconds: list[float] = [0.5, 2.0, 10.0, 30.0]
     consumer_ack_wait_seconds: float = 30.0
+    # Fetch the next full batch while this one is applied. None: on where the database
+    # driver runs in the event loop (PostgreSQL), off on SQLite, whose driver runs each
+    # statement in a worker thread that the fetch's message handling slows down more
+    # than the overlap gains (bench/README.md, "Consumers").
+    consumer_read_ahead: bool | None = None
