@@ -475,6 +475,8 @@ async def measure(backend: str, server: str | None, people: list[dict[str, Any]]
         "import_s": best["direct"]["import_s"],
         "paths": {path: (best[path]["import_s"], best[path]["phases"], best[path]["cpu_s"])
                   for path in PATHS},
+        "every_s": {"raw": raws, **{path: [r["import_s"] for r in results]
+                                    for path, results in runs.items()}},
         "drain_s": max(r["drain_s"] for r in every),
         "published": min(r["published"] for r in every),
         "reimport_s": last["reimport_s"], "scim_p50_ms": last["scim_p50_ms"],
@@ -515,6 +517,9 @@ def report(result: dict[str, Any]) -> None:
         print(f"  {label}: {seconds:7.2f} s  {rate:9.0f} rows/s  = {rate / raw_rate:.0%} of "
               f"raw, {of_direct:.0%} of direct (target >= {GATEWAY_TARGET:.0%}: "
               f"{'met' if of_direct >= GATEWAY_TARGET else 'MISSED'})")
+    print("  every run (s, in run order) : " + "; ".join(
+        f"{path} {' / '.join(f'{seconds:.2f}' for seconds in times)}"
+        for path, times in result["every_s"].items()))
     print(f"  where the time went (s)     : body {result['body_mb']:.1f} MB, gzip "
           f"{result['packed_mb']:.1f} MB")
     for path in PATHS:
