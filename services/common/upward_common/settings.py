@@ -90,5 +90,5 @@ class ServiceSettings(UpwardSettings):
     # Fetch the next full batch while this one is applied. None: on where the database
     # driver runs in the event loop (PostgreSQL), off on SQLite, whose driver runs each
     # statement in a worker thread that the fetch's message handling slows down more
-    # than the overlap gains (bench/README.md, "Consumers").
+    # than the overlap gains (docs/architecture.md, "Consumer").
     consumer_read_ahead: bool | None = None
