@@ -41,6 +41,7 @@ from upward_common.events import (
     utcnow,
 )
 from upward_common.logs import correlation_id, event_id
+from upward_common.pull import Pull
 from upward_common.tables import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class EventConsumer:
         self._stopping = False
         self._paused = False
         self._task: asyncio.Task[None] | None = None
-        self._subscription: Any = None
+        self._subscription: Pull | None = None
         self.outcomes = Counter(
             "events_consumed_total", "Events consumed, by type and outcome",
             ["type", "outcome"], registry=registry,
@@ -181,18 +182,23 @@ class EventConsumer:
                 await asyncio.wait_for(self._task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
+        await self._unsubscribe()
+
+    async def _unsubscribe(self) -> None:
         if self._subscription is not None:
-            # An open pull subscription would hold up the connection's drain.
+            subscription, self._subscription = self._subscription, None
+            # An open subscription would hold up the connection's drain.
             try:
-                await self._subscription.unsubscribe()
+                await subscription.close()
             except Exception as exc:  # noqa: BLE001 - closing anyway
                 log.debug("unsubscribe failed", extra={"error": str(exc)})
 
-    async def _subscribe(self) -> Any:
-        js = self.bus.js
-        assert js is not None
+    async def _subscribe(self) -> Pull:
+        js, nc = self.bus.js, self.bus.nc
+        assert js is not None and nc is not None
+        await self._unsubscribe()  # a subscription to a consumer that vanished
         await js.add_consumer(STREAM, self.config())
-        self._subscription = await js.pull_subscribe_bind(self.durable, STREAM)
+        self._subscription = await Pull(nc, STREAM, self.durable).open()
         return self._subscription
 
     async def _run(self) -> None:
@@ -219,13 +225,16 @@ class EventConsumer:
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 except nats.js.errors.NotFoundError:
-                    subscription = None  # the consumer vanished (a new server): recreate
+                    # The consumer vanished (a new server): create it again.
+                    subscription = None
+                    await self._unsubscribe()
                     await asyncio.sleep(0.5)
                     continue
                 except Exception as exc:  # noqa: BLE001 - NATS down or restarting
                     log.warning("fetch failed; retrying", extra={"error": str(exc)})
                     if isinstance(exc, nats.errors.ConnectionClosedError):
                         subscription = None
+                        await self._unsubscribe()
                     await asyncio.sleep(0.5)
                     continue
                 if self.read_ahead and len(messages) == self.batch_size and \
