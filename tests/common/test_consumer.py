@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrolment.main import SERVICE as ENROLMENT
 from enrolment.models import Programme
 from tests.common.conftest import applied_count, recording_handler
-from tests.support.databases import DatabaseFactory, on_postgres
+from tests.support.databases import DatabaseFactory
 from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from upward_common.bus import ensure_streams
@@ -553,16 +553,13 @@ async def test_a_full_batch_is_read_ahead_while_applied_and_handed_back_at_stop(
         await replica.unsubscribe()
 
 
-async def test_reading_ahead_is_on_for_postgresql_and_off_for_sqlite_unless_set(
+async def test_reading_ahead_is_off_on_either_database_unless_set(
     start_kernel_service: Any,
 ) -> None:
-    # The database under test decides the default; a setting overrides it either way.
-    expected = on_postgres()
     async with start_kernel_service(recording_handler()) as running:
-        assert running.app.state.consumer.read_ahead is expected
-    async with start_kernel_service(recording_handler(),
-                                    consumer_read_ahead=not expected) as running:
-        assert running.app.state.consumer.read_ahead is (not expected)
+        assert running.app.state.consumer.read_ahead is False
+    async with start_kernel_service(recording_handler(), consumer_read_ahead=True) as running:
+        assert running.app.state.consumer.read_ahead is True
 
 
 async def _equals(value: Any, expected: int) -> bool:

@@ -131,7 +131,7 @@ class EventConsumer:
         backoff_seconds: list[float],
         ack_wait_seconds: float,
         registry: CollectorRegistry,
-        read_ahead: bool = True,
+        read_ahead: bool = False,
     ) -> None:
         self.service = service
         self.read_ahead = read_ahead

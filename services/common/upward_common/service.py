@@ -105,9 +105,7 @@ class ServiceDefinition:
                 max_deliver=settings.consumer_max_deliver,
                 backoff_seconds=settings.consumer_backoff_seconds,
                 ack_wait_seconds=settings.consumer_ack_wait_seconds, registry=registry,
-                read_ahead=(settings.consumer_read_ahead
-                            if settings.consumer_read_ahead is not None
-                            else not is_sqlite(settings.database_url)),
+                read_ahead=settings.consumer_read_ahead,
             )
             app.state.engine = engine
             app.state.sessionmaker = sessionmaker

@@ -87,8 +87,7 @@ class ServiceSettings(UpwardSettings):
     consumer_max_deliver: int = 5
     consumer_backoff_seconds: list[float] = [0.5, 2.0, 10.0, 30.0]
     consumer_ack_wait_seconds: float = 30.0
-    # Fetch the next full batch while this one is applied. None: on where the database
-    # driver runs in the event loop (PostgreSQL), off on SQLite, whose driver runs each
-    # statement in a worker thread that the fetch's message handling slows down more
-    # than the overlap gains (docs/architecture.md, "Consumer").
-    consumer_read_ahead: bool | None = None
+    # Fetch the next full batch while this one is applied. Off: since the kernel's own
+    # fetch, the overlap gains nothing on an import and slows a mixed history down,
+    # on either database (docs/architecture.md, "Consumer").
+    consumer_read_ahead: bool = False
