@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import aiosqlite
 from sqlmodel import select
 
+from analytics.main import SERVICE as ANALYTICS
+from analytics.models import Employee as AnalyticsEmployee
 from matching.main import SERVICE
 from matching.models import MatchingEmployee
 from matching.repository import EMPLOYEE, _not_erased_nor_newer
@@ -20,6 +22,7 @@ from upward_common.db import (
     _upsert_rows,
     bulk_insert,
     create_engine,
+    ids_in,
     make_sessionmaker,
     upgrade_async,
     upsert,
@@ -111,3 +114,28 @@ async def test_json_columns_are_stored_as_compact_utf8_on_every_write_path(
         await engine.dispose()
     assert stored == dict.fromkeys(("e-orm", "e-upsert", "e-bulk"), '["Zoë","m \\"2\\"","李"]')
     assert read == dict.fromkeys(("e-orm", "e-upsert", "e-bulk"), chain)
+
+
+async def test_ids_in_names_the_ids_present_and_those_whose_other_column_is_set(
+        databases: DatabaseFactory) -> None:
+    """The kernel's id lookup: one statement on either database, whatever the ids."""
+    url = databases.new("idsin")
+    await upgrade_async(ANALYTICS.migrations_dir, url)
+    engine = create_engine(url)
+    sessionmaker = make_sessionmaker(engine)
+    table = AnalyticsEmployee.__table__  # type: ignore[attr-defined]
+    try:
+        async with sessionmaker() as session:
+            session.add_all([AnalyticsEmployee(id="kept", occurred_at=T0),
+                             AnalyticsEmployee(id="gone", occurred_at=T0, erased_at=T0)])
+            await session.commit()
+        async with sessionmaker() as session:
+            connection = await session.connection()
+            # Quotes and a comma in an id stay one value (an array, not spliced text).
+            asked = {"kept", "gone", "absent", "it's, \"odd\""} | {f"x-{i}" for i in range(600)}
+            assert await ids_in(connection, table.c.id, asked) == {"kept", "gone"}
+            assert await ids_in(connection, table.c.id, asked,
+                                not_null=table.c.erased_at) == {"gone"}
+            assert await ids_in(connection, table.c.id, set()) == set()
+    finally:
+        await engine.dispose()

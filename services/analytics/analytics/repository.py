@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, update
+from sqlalchemy import ColumnElement, Table, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +26,7 @@ from analytics.models import (
     SessionLog,
     Touchpoint,
 )
-from upward_common.db import upsert
+from upward_common.db import ids_in, upsert
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -78,18 +78,10 @@ async def add_all(session: AsyncSession, rows: Iterable[SQLModel]) -> None:
     await session.flush()
 
 
-# Built once, the ids expanded at execution: an `in_` of the values would build and
-# coerce a bound parameter per id on every call (a flood calls it once a batch).
-_ERASED = sa_select(col(Employee.id)).where(
-    col(Employee.id).in_(bindparam("ids", expanding=True)), col(Employee.erased_at).is_not(None))
-
-
 async def erased_employees(session: AsyncSession, ids: Collection[str]) -> set[str]:
-    """Which of these employees were erased (one SELECT ... IN)."""
-    if not ids:
-        return set()
-    connection = await session.connection()
-    return set((await connection.execute(_ERASED, {"ids": list(ids)})).scalars())
+    """Which of these employees were erased (one statement)."""
+    table: Table = Employee.__table__  # type: ignore[attr-defined]
+    return await ids_in(await session.connection(), table.c.id, ids, not_null=table.c.erased_at)
 
 
 async def upsert_newer(session: AsyncSession, model: type[SQLModel],

@@ -26,13 +26,12 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import Field, TypeAdapter, ValidationError, create_model
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from upward_common.bus import Bus
-from upward_common.db import Sessionmaker, bulk_insert
+from upward_common.db import Sessionmaker, bulk_insert, ids_in
 from upward_common.events import (
     DEADLETTER_PREFIX,
     STREAM,
@@ -401,7 +400,7 @@ async def apply_deliveries(session: AsyncSession, deliveries: Sequence[Delivery]
     outcomes: list[str] = []
     inbox: list[dict[str, Any]] = []
     connection = await session.connection()
-    seen = await _in_inbox(connection, {d.event_id for d in deliveries})
+    seen = await ids_in(connection, INBOX.c.event_id, {d.event_id for d in deliveries})
     fresh: list[Delivery] = []
     for delivery in deliveries:
         if delivery.event_id in seen:
@@ -423,29 +422,6 @@ async def apply_deliveries(session: AsyncSession, deliveries: Sequence[Delivery]
         except (IntegrityError, psycopg.IntegrityError) as exc:  # SQLite's, COPY's
             raise AppliedElsewhere from exc
     return outcomes
-
-
-async def _in_inbox(connection: AsyncConnection, ids: Collection[str]) -> set[str]:
-    """Which of these event ids the inbox already holds."""
-    if connection.dialect.name != "postgresql":
-        return set((await connection.execute(_HELD, {"ids": list(ids)})).scalars())
-    # One array instead of a parameter per id: a few hundred of those cost the client
-    # more than the lookup; in binary, as psycopg's text arrays match each element
-    # against a quoting pattern. Not prepared, so each batch is planned with its own
-    # ids and the inbox as it is now: a plan kept from when the inbox was nearly empty
-    # would scan it whole once it holds an import.
-    quote = connection.dialect.identifier_preparer.quote
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    async with driver.cursor() as cursor:
-        await cursor.execute(f"SELECT {quote('event_id')} FROM {quote(INBOX.name)} "
-                             f"WHERE {quote('event_id')} = ANY(%b)", [list(ids)], prepare=False)
-        return {row[0] for row in await cursor.fetchall()}
-
-
-# One statement for every batch, its ids expanded at execution: `in_(ids)` would
-# build and coerce a bound parameter per id each time.
-_HELD = select(INBOX.c.event_id).where(INBOX.c.event_id.in_(bindparam("ids", expanding=True)))
 
 
 def _applier(delivery: Delivery) -> Callable[..., Awaitable[None]]:

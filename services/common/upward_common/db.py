@@ -13,10 +13,27 @@ from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from pydantic_core import from_json, to_json
-from sqlalchemy import JSON, ColumnElement, Table, Text, bindparam, cast, event, func, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm.util import identity_key
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -92,6 +109,43 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def ids_in(connection: AsyncConnection, column: Column[Any], ids: Collection[str], *,
+                 not_null: Column[Any] | None = None) -> set[str]:
+    """Which of `ids` are values of `column` (in rows where `not_null` is set, if named),
+    in one statement whatever their number.
+
+    On SQLite an IN whose ids are expanded at execution, built once per shape (an `in_`
+    of the values would build and coerce a bound parameter per id each time). On
+    PostgreSQL `= ANY` of one array instead of a parameter per id (a few hundred of
+    those cost the client more than the lookup, and psycopg parses such a statement
+    anew each time), sent in binary (psycopg matches each element of a text array
+    against a quoting pattern), and not prepared, so each call is planned with its own
+    ids and the table as it is now: a plan kept from when the table was nearly empty
+    would scan it whole once it is full.
+    """
+    if not ids:
+        return set()
+    if connection.dialect.name != "postgresql":
+        statement = _ids_in(column, not_null)
+        return set((await connection.execute(statement, {"ids": list(ids)})).scalars())
+    quote = connection.dialect.identifier_preparer.quote
+    name = quote(column.name)
+    sql = f"SELECT {name} FROM {quote(column.table.name)} WHERE {name} = ANY(%b)"
+    if not_null is not None:
+        sql += f" AND {quote(not_null.name)} IS NOT NULL"
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cursor:
+        await cursor.execute(sql, [list(ids)], prepare=False)
+        return {row[0] for row in await cursor.fetchall()}
+
+
+@cache
+def _ids_in(column: Column[Any], not_null: Column[Any] | None) -> Select[Any]:
+    statement = select(column).where(column.in_(bindparam("ids", expanding=True)))
+    return statement if not_null is None else statement.where(not_null.is_not(None))
 
 
 # A bulk insert this large changes the table's shape enough to refresh its statistics.
