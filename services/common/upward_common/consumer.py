@@ -195,7 +195,7 @@ class EventConsumer:
     async def _subscribe(self) -> Pull:
         js, nc = self.bus.js, self.bus.nc
         assert js is not None and nc is not None
-        await self._unsubscribe()  # a subscription to a consumer that vanished
+        await self._unsubscribe()  # the one to a consumer that vanished, if any
         await js.add_consumer(STREAM, self.config())
         self._subscription = await Pull(nc, STREAM, self.durable).open()
         return self._subscription
@@ -224,16 +224,13 @@ class EventConsumer:
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 except nats.js.errors.NotFoundError:
-                    # The consumer vanished (a new server): create it again.
-                    subscription = None
-                    await self._unsubscribe()
+                    subscription = None  # the consumer vanished (a new server): recreate
                     await asyncio.sleep(0.5)
                     continue
                 except Exception as exc:  # noqa: BLE001 - NATS down or restarting
                     log.warning("fetch failed; retrying", extra={"error": str(exc)})
                     if isinstance(exc, nats.errors.ConnectionClosedError):
                         subscription = None
-                        await self._unsubscribe()
                     await asyncio.sleep(0.5)
                     continue
                 if self.read_ahead and len(messages) == self.batch_size and \

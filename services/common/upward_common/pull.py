@@ -4,10 +4,10 @@ The protocol is JetStream's: a request on `$JS.API.CONSUMER.MSG.NEXT.<stream>.<d
 asks for up to `batch` messages, which the server delivers to the request's reply
 subject, ending a request it could not fill with a status message (404 "No Messages"
 for one that does not wait, 408 "Request Timeout" when a waiting one expires).
-nats-py's `fetch` speaks the same protocol, but awaits every message in a task of its
-own (two tasks and a uuid4 a message), which was about a fifth of a consumer's
-event-loop CPU in `make bench BENCH=consumers`. Here the inbox's subscription appends
-each message to a deque, and a fetch takes them from it as they come.
+nats-py's `fetch` speaks the same protocol, but awaits every message in tasks of its
+own (two tasks and a uuid4 a message; bench/README.md, "Consumers", has what that cost).
+Here the inbox's subscription appends each message to a deque, and a fetch takes them
+from it as they come.
 
 A fetch has `fetch`'s semantics, in one request: `no_wait` with `expires` takes what is
 pending at once, or waits until the timeout for the first messages to come, and the
@@ -31,6 +31,7 @@ from nats.aio.subscription import Subscription
 
 log = logging.getLogger(__name__)
 
+API_PREFIX = "$JS.API"  # JetStream's default, as the bus's context uses
 STATUS = "Status"
 DESCRIPTION = "Description"
 # A request's end: "No Messages" (one that does not wait), "Request Timeout" (a waiting
@@ -47,10 +48,9 @@ EXPIRES_MARGIN_NS = 100_000
 class Pull:
     """Fetches batches of one durable consumer of one stream; `open` before, `close` after."""
 
-    def __init__(self, nc: Client, stream: str, durable: str,
-                 api_prefix: str = "$JS.API") -> None:
+    def __init__(self, nc: Client, stream: str, durable: str) -> None:
         self._nc = nc
-        self._next = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._next = f"{API_PREFIX}.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._inbox = nc.new_inbox()
         self._arrived: deque[Msg] = deque()
         self._wake = asyncio.Event()
