@@ -1,7 +1,8 @@
-"""Renaming `updated_at` to `occurred_at` keeps every stored time, both ways."""
+"""The analytics migrations keep every stored row, both ways."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import make_url
@@ -43,5 +44,58 @@ def test_the_rename_keeps_the_times_of_the_events_that_set_the_rows(
         assert times(engine, "occurred_at") == {"2026-11-02 09:00:00"}
         command.downgrade(config, "0004")
         assert times(engine, "updated_at") == {"2026-11-02 09:00:00"}
+    finally:
+        engine.dispose()
+
+
+LEVEL_ROWS = [  # two of e-1 at one instant: the digest of two offsets told them apart
+    ("d-1", "e-1", "2026-11-02 09:00:00", 3), ("d-2", "e-1", "2026-11-02 09:00:00", 4),
+    ("d-3", "e-1", "2026-11-09 09:00:00", 5), ("d-4", "e-2", "2026-11-02 09:00:00", 2),
+]
+
+
+def levels(engine: sa.Engine) -> set[tuple[str, str, int]]:
+    with engine.connect() as connection:
+        return {(employee, str(at)[:19], level) for employee, at, level in connection.execute(
+            sa.text("SELECT employee_id, occurred_at, job_level FROM analytics_employee_level"))}
+
+
+def test_the_level_history_keeps_its_rows_when_keyed_by_employee_and_time_both_ways(
+    databases: DatabaseFactory,
+) -> None:
+    url = databases.new("analytics")
+    config = alembic_config(SERVICE.migrations_dir, url)
+    command.upgrade(config, "0011")
+    engine = sa.create_engine(make_url(url).set(
+        drivername="sqlite" if url.startswith("sqlite") else "postgresql+psycopg"))
+    try:
+        with engine.begin() as connection:
+            for row in LEVEL_ROWS:
+                connection.execute(sa.text(
+                    "INSERT INTO analytics_employee_level (id, employee_id, occurred_at, "
+                    "job_level) VALUES (:id, :employee, :at, :level)"),
+                    dict(zip(("id", "employee", "at", "level"), row, strict=True)))
+        command.upgrade(config, "0012")
+        kept = {("e-1", "2026-11-02 09:00:00", 4), ("e-1", "2026-11-09 09:00:00", 5),
+                ("e-2", "2026-11-02 09:00:00", 2)}
+        assert levels(engine) == kept
+        if url.startswith("sqlite"):  # the key is the table: one B-tree to write
+            with engine.connect() as connection:
+                assert "WITHOUT ROWID" in connection.scalar(sa.text(
+                    "SELECT sql FROM sqlite_master WHERE name = 'analytics_employee_level'"))
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.execute(sa.text(
+                "INSERT INTO analytics_employee_level (employee_id, occurred_at, job_level) "
+                "VALUES ('e-2', '2026-11-02 09:00:00', 6)"))
+        command.downgrade(config, "0011")
+        assert levels(engine) == kept
+        with engine.connect() as connection:
+            ids = set(connection.scalars(sa.text("SELECT id FROM analytics_employee_level")))
+        assert len(ids) == 3 and all(len(key) == 64 for key in ids)
+        assert "ix_analytics_employee_level_employee_id" in {
+            index["name"] for index in sa.inspect(engine).get_indexes(
+                "analytics_employee_level")}
+        command.upgrade(config, "head")
+        assert levels(engine) == kept
     finally:
         engine.dispose()

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as Described
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, String
+from sqlalchemy import JSON, Column, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from analytics.surveys import MAX_CHOICES, MAX_QUESTIONS, QuestionKind
@@ -48,6 +48,13 @@ class Employee(SQLModel, table=True):
     """
 
     __tablename__ = "analytics_employee"
+    # Erasures are few: asking which of a batch's employees were erased reads this small
+    # index, not the table (PostgreSQL would otherwise scan every row for the predicate).
+    __table_args__ = (
+        Index("ix_analytics_employee_erased", "id",
+              postgresql_where=text("erased_at IS NOT NULL"),
+              sqlite_where=text("erased_at IS NOT NULL")),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     job_level: int | None = None
@@ -264,17 +271,18 @@ class ParticipationHistory(SQLModel, table=True):
 
 
 class EmployeeLevel(SQLModel, table=True):
-    """The job level an `employee.updated` event carried, one row per event time.
+    """The job level an `employee.updated` event carried, one row per employee and event time.
 
-    Kept for promotion analysis (time to a level change); `id` is a digest of employee
-    and `occurred_at`, so a redelivered or late event lands on the same row.
+    Kept for promotion analysis (time to a level change). Keyed by employee and
+    `occurred_at`, so a redelivered or late event lands on the same row. On SQLite the
+    key is the table itself (no rowid): an import's rows go into one B-tree, not three.
     """
 
     __tablename__ = "analytics_employee_level"
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: str = Field(primary_key=True, max_length=64)
-    employee_id: str = Field(index=True, max_length=64)
-    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    employee_id: str = Field(primary_key=True, max_length=64)
+    occurred_at: datetime = Field(primary_key=True, sa_type=UTCDateTime)
     job_level: int
 
 

@@ -271,6 +271,11 @@ async def upsert_rows(session: AsyncSession, model: type[SQLModel],
     await upsert(session, model, rows)
 
 
+async def upsert_levels(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert each level observation or overwrite the one of its employee and time."""
+    await upsert(session, EmployeeLevel, rows, key=("employee_id", "occurred_at"))
+
+
 async def _tuples(session: AsyncSession, query: Any) -> list[tuple[Any, ...]]:
     rows: Sequence[Any] = (await session.exec(query)).all()
     return [tuple(row) for row in rows]

@@ -28,7 +28,6 @@ from analytics import milestones, repository, retention, surveys
 from analytics.models import (
     CurvePoint,
     Employee,
-    EmployeeLevel,
     EndedPairs,
     FigureAt,
     Goal,
@@ -151,20 +150,14 @@ async def _levels_seen(session: AsyncSession, items: Sequence[EmployeeUpdated]) 
     """
     erased = await repository.erased_employees(
         session, {data.employee.employee_id for data in items})
-    rows: dict[str, dict[str, Any]] = {}
-    # An import's events share one time. Keyed with the offset too: equal instants in
-    # other offsets are equal datetimes but write other text.
-    times: dict[tuple[datetime, Any], str] = {}
+    rows: dict[tuple[str, datetime], dict[str, Any]] = {}
     for data in items:
         e = data.employee
-        if e.job_level is None or e.employee_id in erased:
-            continue
-        when = (data.occurred_at, data.occurred_at.utcoffset())
-        at = times.get(when) or times.setdefault(when, data.occurred_at.isoformat())
-        key = _digest(e.employee_id, at)
-        rows[key] = {"id": key, "employee_id": e.employee_id, "occurred_at": data.occurred_at,
-                     "job_level": e.job_level}
-    await repository.upsert_rows(session, EmployeeLevel, list(rows.values()))
+        if e.job_level is not None and e.employee_id not in erased:
+            rows[e.employee_id, data.occurred_at] = {
+                "employee_id": e.employee_id, "occurred_at": data.occurred_at,
+                "job_level": e.job_level}
+    await repository.upsert_levels(session, list(rows.values()))
 
 
 @applies_many(_employees_updated)
