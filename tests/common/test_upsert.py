@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import aiosqlite
@@ -15,7 +16,7 @@ from analytics.models import Employee as AnalyticsEmployee
 from matching.main import SERVICE
 from matching.models import MatchingEmployee
 from matching.repository import EMPLOYEE, _not_erased_nor_newer
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, on_postgres
 from upward_common.db import (
     _driver_statement,
     _upsert_arrays,
@@ -23,10 +24,12 @@ from upward_common.db import (
     bulk_insert,
     create_engine,
     ids_in,
+    ids_in_sql,
     make_sessionmaker,
     upgrade_async,
     upsert,
 )
+from upward_common.tables import InboxEvent
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=timezone(timedelta(hours=2)))
 
@@ -137,5 +140,43 @@ async def test_ids_in_names_the_ids_present_and_those_whose_other_column_is_set(
             assert await ids_in(connection, table.c.id, asked,
                                 not_null=table.c.erased_at) == {"gone"}
             assert await ids_in(connection, table.c.id, set()) == set()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.skipif(not on_postgres(), reason="the plan of PostgreSQL's form of the lookup")
+async def test_ids_in_probes_the_index_of_a_grown_table_without_statistics(
+        databases: DatabaseFactory) -> None:
+    """A consumer's inbox grows from nothing faster than autovacuum analyses it: the lookup
+    must still probe the index, where `= ANY(array)` reads the whole table."""
+    url = databases.new("idsplan")
+    await upgrade_async(ANALYTICS.migrations_dir, url)
+    engine = create_engine(url)
+    inbox = InboxEvent.__table__  # type: ignore[attr-defined]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO inbox_event (event_id, event_type, processed_at) "
+                "SELECT 'event-' || n, 'employee.updated', now() "
+                "FROM generate_series(1, 100000) AS n"))
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            asked = [f"event-{n}" for n in range(1, 100_000, 200)] + ["absent"] * 12
+
+            async def plan(sql: str) -> str:
+                async with driver.cursor() as cursor:
+                    await cursor.execute(f"EXPLAIN {sql}", [asked], prepare=False)
+                    return "\n".join(line for (line,) in await cursor.fetchall())
+
+            # The premise: this table, as it stands, is read whole for `= ANY`.
+            assert "Seq Scan on inbox_event" in await plan(
+                "SELECT event_id FROM inbox_event WHERE event_id = ANY(%b)")
+            for not_null in (None, inbox.c.processed_at):
+                sql = ids_in_sql(connection.dialect, inbox.c.event_id, not_null)
+                chosen = await plan(sql)
+                assert "Seq Scan on inbox_event" not in chosen, chosen
+                assert "inbox_event_pkey" in chosen, chosen
+            assert len(await ids_in(connection, inbox.c.event_id, set(asked))) == 500
     finally:
         await engine.dispose()

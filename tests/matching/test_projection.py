@@ -6,14 +6,15 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Table, select
+import pytest
+from sqlalchemy import Table, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from matching import projection
+from matching import projection, repository
 from matching.main import SERVICE
 from matching.models import TABLES, MatchingEmployee, Pair, PairStatus
 from tests.matching.conftest import at, employee, participant
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, on_postgres
 from upward_common.db import create_engine, make_sessionmaker, upgrade_async
 from upward_common.events import (
     EmployeeErased,
@@ -163,5 +164,42 @@ async def tables_before(databases: DatabaseFactory) -> list[dict[str, Any]]:
         async with engine.connect() as connection:
             table = SERVICE_TABLES["matching_programme"]
             return [dict(row._mapping) for row in await connection.execute(select(table))]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.skipif(not on_postgres(), reason="the plan of PostgreSQL's form of the lookup")
+async def test_a_batch_looks_up_its_employees_by_index_in_a_grown_table_without_statistics(
+    databases: DatabaseFactory,
+) -> None:
+    """An HRIS import grows the employee table faster than autovacuum analyses it: the
+    batch's lookup still probes the index, where `id = ANY(array)` reads the whole table."""
+    url = databases.new("matching")
+    await upgrade_async(SERVICE.migrations_dir, url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO matching_employee (id, given_name, department, manager_chain, "
+                "active, erased, occurred_at) SELECT 'e-' || n, 'Ada', 'Engineering', '[]', "
+                "true, false, now() FROM generate_series(1, 100000) AS n"))
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            asked = {"ids": [f"e-{n}" for n in range(1, 100_000, 200)] + ["absent"]}
+
+            async def plan(sql: str) -> str:
+                async with driver.cursor() as cursor:
+                    await cursor.execute(f"EXPLAIN {sql}", asked, prepare=False)
+                    return "\n".join(line for (line,) in await cursor.fetchall())
+
+            # The premise: this table, as it stands, is read whole for `= ANY`.
+            assert "Seq Scan on matching_employee" in await plan(
+                "SELECT id FROM matching_employee WHERE id = ANY(%(ids)b)")
+            chosen = await plan(repository._KNOWN_OR_TAKING_PART_SQL)
+            assert "Seq Scan on matching_employee" not in chosen, chosen
+        async with AsyncSession(engine) as session:
+            known, roles = await repository.employees_and_roles(session, asked["ids"])
+        assert len(known) == 500 and not roles
     finally:
         await engine.dispose()
