@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from analytics.main import SERVICE
@@ -28,15 +32,24 @@ def times(engine: sa.Engine, column: str) -> set[str]:
                 for table in ROWS}
 
 
-def test_the_rename_keeps_the_times_of_the_events_that_set_the_rows(
-    databases: DatabaseFactory,
-) -> None:
+@contextmanager
+def at_revision(databases: DatabaseFactory, revision: str) -> Iterator[tuple[Config, sa.Engine]]:
+    """A new analytics database migrated to `revision`, with its config and a plain engine."""
     url = databases.new("analytics")
     config = alembic_config(SERVICE.migrations_dir, url)
-    command.upgrade(config, "0004")
+    command.upgrade(config, revision)
     engine = sa.create_engine(make_url(url).set(
         drivername="sqlite" if url.startswith("sqlite") else "postgresql+psycopg"))
     try:
+        yield config, engine
+    finally:
+        engine.dispose()
+
+
+def test_the_rename_keeps_the_times_of_the_events_that_set_the_rows(
+    databases: DatabaseFactory,
+) -> None:
+    with at_revision(databases, "0004") as (config, engine):
         with engine.begin() as connection:
             for insert in ROWS.values():
                 connection.execute(sa.text(insert.format(column="updated_at")))
@@ -44,8 +57,6 @@ def test_the_rename_keeps_the_times_of_the_events_that_set_the_rows(
         assert times(engine, "occurred_at") == {"2026-11-02 09:00:00"}
         command.downgrade(config, "0004")
         assert times(engine, "updated_at") == {"2026-11-02 09:00:00"}
-    finally:
-        engine.dispose()
 
 
 LEVEL_ROWS = [  # two of e-1 at one instant: the digest of two offsets told them apart
@@ -63,12 +74,7 @@ def levels(engine: sa.Engine) -> set[tuple[str, str, int]]:
 def test_the_level_history_keeps_its_rows_when_keyed_by_employee_and_time_both_ways(
     databases: DatabaseFactory,
 ) -> None:
-    url = databases.new("analytics")
-    config = alembic_config(SERVICE.migrations_dir, url)
-    command.upgrade(config, "0011")
-    engine = sa.create_engine(make_url(url).set(
-        drivername="sqlite" if url.startswith("sqlite") else "postgresql+psycopg"))
-    try:
+    with at_revision(databases, "0011") as (config, engine):
         with engine.begin() as connection:
             for row in LEVEL_ROWS:
                 connection.execute(sa.text(
@@ -79,7 +85,7 @@ def test_the_level_history_keeps_its_rows_when_keyed_by_employee_and_time_both_w
         kept = {("e-1", "2026-11-02 09:00:00", 4), ("e-1", "2026-11-09 09:00:00", 5),
                 ("e-2", "2026-11-02 09:00:00", 2)}
         assert levels(engine) == kept
-        if url.startswith("sqlite"):  # the key is the table: one B-tree to write
+        if engine.dialect.name == "sqlite":  # the key is the table: one B-tree to write
             with engine.connect() as connection:
                 assert "WITHOUT ROWID" in connection.scalar(sa.text(
                     "SELECT sql FROM sqlite_master WHERE name = 'analytics_employee_level'"))
@@ -97,5 +103,3 @@ def test_the_level_history_keeps_its_rows_when_keyed_by_employee_and_time_both_w
                 "analytics_employee_level")}
         command.upgrade(config, "head")
         assert levels(engine) == kept
-    finally:
-        engine.dispose()

@@ -16,7 +16,7 @@ from analytics.models import Employee as AnalyticsEmployee
 from matching.main import SERVICE
 from matching.models import MatchingEmployee
 from matching.repository import EMPLOYEE, _not_erased_nor_newer
-from tests.support.databases import DatabaseFactory, on_postgres
+from tests.support.databases import DatabaseFactory, on_postgres, postgres_plan
 from upward_common.db import (
     _driver_statement,
     _upsert_arrays,
@@ -160,14 +160,10 @@ async def test_ids_in_probes_the_index_of_a_grown_table_without_statistics(
                 "SELECT 'event-' || n, 'employee.updated', now() "
                 "FROM generate_series(1, 100000) AS n"))
         async with engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
             asked = [f"event-{n}" for n in range(1, 100_000, 200)] + ["absent"] * 12
 
             async def plan(sql: str) -> str:
-                async with driver.cursor() as cursor:
-                    await cursor.execute(f"EXPLAIN {sql}", [asked], prepare=False)
-                    return "\n".join(line for (line,) in await cursor.fetchall())
+                return await postgres_plan(connection, sql, [asked])
 
             # The premise: this table, as it stands, is read whole for `= ANY`.
             assert "Seq Scan on inbox_event" in await plan(

@@ -14,7 +14,7 @@ from matching import projection, repository
 from matching.main import SERVICE
 from matching.models import TABLES, MatchingEmployee, Pair, PairStatus
 from tests.matching.conftest import at, employee, participant
-from tests.support.databases import DatabaseFactory, on_postgres
+from tests.support.databases import DatabaseFactory, on_postgres, postgres_plan
 from upward_common.db import create_engine, make_sessionmaker, upgrade_async
 from upward_common.events import (
     EmployeeErased,
@@ -184,14 +184,10 @@ async def test_a_batch_looks_up_its_employees_by_index_in_a_grown_table_without_
                 "active, erased, occurred_at) SELECT 'e-' || n, 'Ada', 'Engineering', '[]', "
                 "true, false, now() FROM generate_series(1, 100000) AS n"))
         async with engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
             asked = {"ids": [f"e-{n}" for n in range(1, 100_000, 200)] + ["absent"]}
 
             async def plan(sql: str) -> str:
-                async with driver.cursor() as cursor:
-                    await cursor.execute(f"EXPLAIN {sql}", asked, prepare=False)
-                    return "\n".join(line for (line,) in await cursor.fetchall())
+                return await postgres_plan(connection, sql, asked)
 
             # The premise: this table, as it stands, is read whole for `= ANY`.
             assert "Seq Scan on matching_employee" in await plan(

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -67,3 +67,13 @@ def statements(engine: AsyncEngine, *, leaving_out: str | None = None) -> Iterat
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def postgres_plan(connection: AsyncConnection, sql: str, params: Any) -> str:
+    """PostgreSQL's plan for a driver-level statement (`%b` placeholders allowed), planned
+    with its parameters as the services send it (not prepared)."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cursor:
+        await cursor.execute(f"EXPLAIN {sql}", params, prepare=False)
+        return "\n".join(line for (line,) in await cursor.fetchall())
