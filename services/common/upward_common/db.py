@@ -141,8 +141,10 @@ async def ids_in(connection: AsyncConnection, column: Column[Any], ids: Collecti
         return {row[0] for row in await cursor.fetchall()}
 
 
+@cache
 def ids_in_sql(dialect: Dialect, column: Column[Any], not_null: Column[Any] | None) -> str:
-    """`ids_in`'s statement on PostgreSQL, its one parameter the array of ids (`%b`)."""
+    """`ids_in`'s statement on PostgreSQL, its one parameter the array of ids (`%b`);
+    built once per shape."""
     quote = dialect.identifier_preparer.quote
     kept = "" if not_null is None else f" AND stored.{quote(not_null.name)} IS NOT NULL"
     return (f"SELECT wanted.id FROM unnest(%b::text[]) AS wanted(id) CROSS JOIN LATERAL "
