@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 
 from tests.enrolment.conftest import published
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, on_postgres, statements
 from tests.support.stack import Running, wait_until
 
 HEADER = ("external_id,email,given_name,family_name,job_title,job_level,department,"
@@ -436,6 +436,25 @@ async def test_the_answer_says_where_the_time_went(hris: httpx.AsyncClient) -> N
                   answer.headers["server-timing"].split(",")]
         assert [name for name, _ in timing] == phases
         assert all(float(milliseconds) >= 0 for _, milliseconds in timing)
+
+
+async def test_the_import_writes_with_a_large_page_cache_on_sqlite(
+    enrolment: Running, hris: httpx.AsyncClient,
+) -> None:
+    """Its inserts run inside `bulk_page_cache` (SQLite), which ends before the commit."""
+    with statements(enrolment.app.state.engine) as seen:
+        response = await hris.post("/api/v1/employees/import", headers=CSV,
+                                   content=csv_of("a,a@corp.example,Ann,Doe,,5,Sales,,,"
+                                                  "Europe/Paris,2020-01-06,"))
+    assert response.status_code == 200, response.text
+    pragmas = [i for i, sql in enumerate(seen) if sql.startswith("PRAGMA cache_size")]
+    inserts = [i for i, sql in enumerate(seen)
+               if sql.startswith(("INSERT INTO enrolment_employee", "INSERT INTO outbox_event"))]
+    if on_postgres():
+        assert pragmas == []
+    else:
+        assert len(pragmas) == 2 and inserts
+        assert pragmas[0] < min(inserts) and max(inserts) < pragmas[1]
 
 
 async def test_one_email_per_active_employee_across_the_import_and_scim(

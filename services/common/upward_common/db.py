@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from functools import cache, lru_cache
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,6 +42,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
+log = logging.getLogger(__name__)
+
+# SQLite's own checkpoint runs inside the commit that takes its write-ahead log
+# past this many pages (SQLite's default is 1,000, 4 MB). With a service's
+# background checkpointer (`WalCheckpointer`) it is only the backstop for a log
+# the checkpointer has not caught up with: one transaction of a 100,000-row
+# import writes about 45,000 pages, and copying them into the database took
+# half a second of the request that committed them.
+CHECKPOINT_BACKSTOP_PAGES = 65_536
+# What is left of a log file after a checkpoint (SQLite keeps its size otherwise).
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+# SQLite's page cache per connection, in KiB: its default, and a bulk write's.
+SQLITE_CACHE_KIB = 2000
+BULK_CACHE_KIB = 64 * 1024
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -51,9 +69,13 @@ def json_text(value: Any) -> str:
     return to_json(value).decode()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, background_checkpoints: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout. JSON columns
-    are written by `json_text` and read by pydantic-core's parser."""
+    are written by `json_text` and read by pydantic-core's parser.
+
+    `background_checkpoints`: the caller runs a `WalCheckpointer` on the engine, so
+    SQLite's commits leave the log's checkpoint to it (up to the backstop).
+    """
     json_codec: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": from_json}
     if is_sqlite(url):
         database = make_url(url).database
@@ -68,11 +90,79 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            if background_checkpoints:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_BACKSTOP_PAGES}")
+                cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             cursor.close()
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
                                **json_codec)
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite database's write-ahead log every `interval_seconds`, off
+    the request path.
+
+    A PASSIVE checkpoint copies the log's committed pages into the database
+    without waiting for readers or writers; once all are copied, the next
+    writer starts the log over. The engine must come from `create_engine(url,
+    background_checkpoints=True)`. A failed checkpoint is logged and the next
+    one tried; a log it cannot keep up with falls back to SQLite's own
+    checkpoint at `CHECKPOINT_BACKSTOP_PAGES`.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, interval_seconds: float) -> None:
+        self.engine = engine
+        self.interval_seconds = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="wal-checkpointer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def checkpoint(self) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint: (1 if it could not finish, pages in the log, pages
+        copied into the database), as SQLite's `wal_checkpoint` reports them."""
+        async with self.engine.connect() as connection:
+            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            busy, logged, copied = (int(value) for value in result.one())
+        return busy, logged, copied
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_seconds)
+            try:
+                await self.checkpoint()
+            except Exception:
+                log.warning("wal checkpoint failed; trying again", exc_info=True)
+
+
+@contextlib.asynccontextmanager
+async def bulk_page_cache(session: AsyncSession) -> AsyncIterator[None]:
+    """A large SQLite page cache for the bulk write in this block (PostgreSQL: nothing).
+
+    A transaction that inserts tens of thousands of rows in key orders of their
+    own (an import's external ids, its events' subjects) touches index pages
+    all over; with SQLite's 2 MB cache it writes them out to the log and reads
+    them back many times over. The cache is back to its default at the end of
+    the block; SQLite frees the pages above it once the commit has written them.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    await connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        await connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 def make_sessionmaker(engine: AsyncEngine, **info: Any) -> Sessionmaker:
@@ -160,25 +250,33 @@ def _ids_in(column: Column[Any], not_null: Column[Any] | None) -> Select[Any]:
 
 # A bulk insert this large changes the table's shape enough to refresh its statistics.
 _ANALYZE_AFTER = 5000
+# Rows converted for SQLite's driver at a time: a bulk insert holds this many rows'
+# driver tuples, not the whole list's (100,000 rows' are tens of megabytes).
+_SQLITE_CHUNK = 5000
 
 
 async def bulk_insert(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert many rows at driver speed: COPY on PostgreSQL, one executemany on SQLite.
+    session: AsyncSession, table: Table, rows: Iterable[Mapping[str, Any]]
+) -> int:
+    """Insert many rows at driver speed: COPY on PostgreSQL, executemany on SQLite;
+    returns how many.
 
     Every row carries the same keys. Values go through the column types' own
     bind processors (memoised: an export repeats the same dates and zones),
-    so what lands is what a Core insert would have written.
+    so what lands is what a Core insert would have written. `rows` is read
+    once, as the rows are sent.
     """
-    if not rows:
-        return
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return 0
     connection = await session.connection()
     dialect = connection.dialect
-    names = list(rows[0])
+    names = list(first)
     columns = [table.c[name] for name in names]
     quote = dialect.identifier_preparer.quote
     column_list = ", ".join(quote(name) for name in names)
+    count = 0
     if dialect.name == "postgresql":
         json_columns = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
         raw = await connection.get_raw_connection()
@@ -186,22 +284,26 @@ async def bulk_insert(
         async with driver.cursor() as cursor, cursor.copy(
             f"COPY {quote(table.name)} ({column_list}) FROM STDIN"
         ) as copy:
-            for row in rows:
+            for row in chain((first,), iterator):
                 values = [row[name] for name in names]
                 for i in json_columns:
                     if values[i] is not None:
                         values[i] = json_text(values[i])
                 await copy.write_row(values)
-        if len(rows) >= _ANALYZE_AFTER:
+                count += 1
+        if count >= _ANALYZE_AFTER:
             # Fresh statistics: without them the planner misjudges a table that
             # just grew by thousands of rows (a first import fills it from empty).
             await connection.exec_driver_sql(f"ANALYZE {quote(table.name)}")
-        return
+        return count
     placeholders = ", ".join("?" for _ in names)
-    await connection.exec_driver_sql(
-        f"INSERT INTO {quote(table.name)} ({column_list}) VALUES ({placeholders})",
-        _driver_rows(rows, names, [column.type._cached_bind_processor(dialect)
-                                   for column in columns]))
+    statement = f"INSERT INTO {quote(table.name)} ({column_list}) VALUES ({placeholders})"
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    remaining = chain((first,), iterator)
+    while chunk := list(islice(remaining, _SQLITE_CHUNK)):
+        await connection.exec_driver_sql(statement, _driver_rows(chunk, names, processors))
+        count += len(chunk)
+    return count
 
 
 def _driver_rows(rows: Sequence[Mapping[str, Any]], names: Sequence[str],

@@ -18,7 +18,14 @@ from sqlalchemy import text
 from upward_common.auth import TokenVerifier, document_roles
 from upward_common.bus import Bus
 from upward_common.consumer import EventConsumer, Handlers
-from upward_common.db import create_engine, is_sqlite, make_sessionmaker, upgrade, upgrade_async
+from upward_common.db import (
+    WalCheckpointer,
+    create_engine,
+    is_sqlite,
+    make_sessionmaker,
+    upgrade,
+    upgrade_async,
+)
 from upward_common.logs import configure_logging
 from upward_common.observability import (
     CorrelationMiddleware,
@@ -85,7 +92,11 @@ class ServiceDefinition:
             configure_logging(definition.name, settings.log_level)
             if settings.migrate_on_start:
                 await upgrade_async(definition.migrations_dir, settings.database_url)
-            engine = create_engine(settings.database_url)
+            sqlite = is_sqlite(settings.database_url)
+            engine = create_engine(settings.database_url, background_checkpoints=sqlite)
+            checkpointer = (WalCheckpointer(engine,
+                                            interval_seconds=settings.sqlite_checkpoint_seconds)
+                            if sqlite else None)
             bus = Bus(settings.nats_url, name=definition.name,
                       reconnect_wait=settings.nats_reconnect_wait_seconds,
                       replicas=settings.stream_replicas)
@@ -95,7 +106,7 @@ class ServiceDefinition:
             relay = OutboxRelay(
                 sessionmaker=sessionmaker, bus=bus, batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds, registry=registry,
-                is_postgres=not is_sqlite(settings.database_url),
+                is_postgres=not sqlite,
                 retention=timedelta(hours=settings.outbox_retention_hours),
             )
             wake.append(relay)
@@ -108,6 +119,7 @@ class ServiceDefinition:
                 read_ahead=settings.consumer_read_ahead,
             )
             app.state.engine = engine
+            app.state.checkpointer = checkpointer
             app.state.sessionmaker = sessionmaker
             app.state.bus = bus
             app.state.relay = relay
@@ -117,6 +129,8 @@ class ServiceDefinition:
             try:
                 async with own:
                     freeze_heap()
+                    if checkpointer is not None:
+                        checkpointer.start()
                     bus.start()
                     relay.start()
                     consumer.start()
@@ -127,6 +141,8 @@ class ServiceDefinition:
                         await consumer.stop()
                         await relay.stop()
                         await bus.close()
+                        if checkpointer is not None:
+                            await checkpointer.stop()
             finally:
                 gc.unfreeze()
                 await engine.dispose()

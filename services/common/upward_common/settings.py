@@ -74,6 +74,9 @@ class ServiceSettings(UpwardSettings):
 
     database_url: str = Field(default="sqlite+aiosqlite:///var/service.db")
     migrate_on_start: bool = True
+    # On SQLite, how often the service checkpoints its write-ahead log, so no
+    # request's commit pays for copying the log into the database (`WalCheckpointer`).
+    sqlite_checkpoint_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = 500
     # The relay wakes on every commit; this poll only covers other replicas' commits.
     outbox_poll_seconds: float = 1.0

@@ -34,6 +34,7 @@ from enrolment.models import (
     RejectedRow,
     new_ids,
 )
+from upward_common.db import bulk_page_cache
 from upward_common.events import utcnow
 from upward_common.limits import valid_time_zone
 from upward_common.problems import Problem, message_of
@@ -653,7 +654,8 @@ class _Planned:
 async def import_employees(session: AsyncSession, rows: Sequence[Row]) -> ImportReport:
     """Upsert employees by external id; rejected rows are reported and write nothing."""
     with paused_gc():
-        return await _import_employees(session, rows)
+        async with bulk_page_cache(session):
+            return await _import_employees(session, rows)
 
 
 async def _import_employees(session: AsyncSession, rows: Sequence[Row]) -> ImportReport:
