@@ -15,7 +15,9 @@ For each database, in one run and on a nats-server of its own:
   at least 40 %);
 - (b) queries over it through the HTTP API, each repeated: a programme's summary, health
   and celebrations, the batch health of every programme, a programme's retention report
-  and the one across programmes: p50 and p99 (target p99 under 200 ms on PostgreSQL);
+  and the one across programmes: p50 and p99 (target p99 under 200 ms on PostgreSQL). A
+  retention report's first request computes and stores it and is timed on its own
+  (cold); the repeated ones that follow read the stored report;
 - (c) a full rebuild (`POST /api/v1/admin/rebuild` until its status says it succeeded):
   its time, and that the summary answers the same after it.
 
@@ -204,30 +206,41 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000
 
 
-async def queries(client: httpx.AsyncClient) -> dict[str, tuple[float, float]]:
+async def timed_get(client: httpx.AsyncClient, name: str, path: str,
+                    params: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    response = await client.get(path, params=params)
+    seconds = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+    return seconds
+
+
+async def queries(client: httpx.AsyncClient
+                  ) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """p50 and p99 (ms) of each query's repeated requests; and, of the retention reports,
+    the first request's time (ms), which computes the report and stores it."""
     ids = [f"bench-p{n}" for n in range(PROGRAMMES)]
-    asked: dict[str, tuple[str, dict[str, Any], int]] = {
-        "summary": ("/api/v1/programmes/bench-p0/summary", {}, REPEATS),
-        "health": ("/api/v1/programmes/bench-p0/health", {}, REPEATS),
+    # (path, query, repeats, whether the first request is timed on its own)
+    asked: dict[str, tuple[str, dict[str, Any], int, bool]] = {
+        "summary": ("/api/v1/programmes/bench-p0/summary", {}, REPEATS, False),
+        "health": ("/api/v1/programmes/bench-p0/health", {}, REPEATS, False),
         "batch health (every programme)": ("/api/v1/batch/programme-health", {"id": ids},
-                                           REPEATS),
-        "celebrations": ("/api/v1/programmes/bench-p0/celebrations", {}, REPEATS),
+                                           REPEATS, False),
+        "celebrations": ("/api/v1/programmes/bench-p0/celebrations", {}, REPEATS, False),
         "retention (a programme)": ("/api/v1/programmes/bench-p0/retention",
-                                    {"as_of": AS_OF}, max(3, REPEATS // 4)),
-        "retention (every programme)": ("/api/v1/retention", {"as_of": AS_OF},
-                                        max(3, REPEATS // 4)),
+                                    {"as_of": AS_OF}, REPEATS, True),
+        "retention (every programme)": ("/api/v1/retention", {"as_of": AS_OF}, REPEATS,
+                                        True),
     }
     found: dict[str, tuple[float, float]] = {}
-    for name, (path, params, repeats) in asked.items():
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            response = await client.get(path, params=params)
-            times.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+    cold: dict[str, float] = {}
+    for name, (path, params, repeats, first_apart) in asked.items():
+        if first_apart:
+            cold[name] = await timed_get(client, name, path, params) * 1000
+        times = [await timed_get(client, name, path, params) for _ in range(repeats)]
         found[name] = percentiles(times)
-    return found
+    return found, cold
 
 
 async def rebuild(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -279,7 +292,7 @@ async def measure(backend: str, server: str | None, employees: int) -> dict[str,
                 async with httpx.AsyncClient(base_url=running.url, timeout=LIMIT_SECONDS,
                                              headers={"Authorization": f"Bearer {token}"}
                                              ) as client:
-                    result["queries"] = await queries(client)
+                    result["queries"], result["cold"] = await queries(client)
                     result["rebuild"] = await rebuild(client)
             return result
         finally:
@@ -305,8 +318,10 @@ def report(result: dict[str, Any]) -> None:
         line += f"  NOT DONE (acked up to {ingest['acked_to']} of {result['events']})"
     print(line)
     for name, (p50, p99) in result["queries"].items():
+        first = result["cold"].get(name)
         print(f"  {name:<32}: p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
-              f"{'' if p99 < TARGET_P99_MS else f'  (over {TARGET_P99_MS:.0f} ms)'}")
+              f"{'' if p99 < TARGET_P99_MS else f'  (over {TARGET_P99_MS:.0f} ms)'}"
+              f"{'' if first is None else f'; first (cold) {first:.1f} ms'}")
     rebuilt = result["rebuild"]
     status = rebuilt["status"]
     print(f"  rebuild                   : {rebuilt['seconds']:8.2f} s, {status['state']}, "

@@ -103,3 +103,34 @@ def test_the_level_history_keeps_its_rows_when_keyed_by_employee_and_time_both_w
                 "analytics_employee_level")}
         command.upgrade(config, "head")
         assert levels(engine) == kept
+
+
+REPORT = ("INSERT INTO analytics_retention_report (programme_id, window_months, as_of, "
+          "inputs_version, method, report, requested_at) VALUES (:programme, 24, "
+          "'2026-06-30', 0, :method, '{}', '2026-07-01 08:00:00')")
+
+
+def test_the_stored_retention_reports_and_their_inputs_version_come_and_go(
+    databases: DatabaseFactory,
+) -> None:
+    with at_revision(databases, "0012") as (config, engine):
+        command.upgrade(config, "0013")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT id, version FROM analytics_retention_inputs")).all() == [(1, 0)]
+        with engine.begin() as connection:
+            for programme in ("", "prog-1"):  # '' is every programme's
+                connection.execute(sa.text(REPORT), {"programme": programme, "method": "a" * 64})
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.execute(sa.text(REPORT), {"programme": "prog-1", "method": "b" * 64})
+        key = sa.inspect(engine).get_pk_constraint("analytics_retention_report")
+        assert key["constrained_columns"] == ["programme_id", "window_months", "as_of"]
+        command.downgrade(config, "0012")
+        left = set(sa.inspect(engine).get_table_names())
+        assert not {"analytics_retention_report", "analytics_retention_inputs"} & left
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT id, version FROM analytics_retention_inputs")).all() == [(1, 0)]
+            assert connection.scalar(sa.text(
+                "SELECT count(*) FROM analytics_retention_report")) == 0

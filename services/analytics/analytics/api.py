@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from analytics import health, milestones, service
+from analytics import health, milestones, report_store, service
 from analytics.config import AnalyticsSettings
 from analytics.models import (
     HISTORY_IMPORT_MAX,
@@ -173,6 +174,16 @@ def _as_of(as_of: date | None) -> date:
     return as_of or datetime.now(UTC).date()
 
 
+async def _retention(session: AsyncSession, programme_id: str | None, window_months: int,
+                     as_of: date | None) -> ProgrammeRetention:
+    # The stored report, or one computed now: committed, it is stored for the next request.
+    report = await report_store.retention_report(
+        session, programme_id=programme_id, window_months=window_months, as_of=_as_of(as_of),
+        now=utcnow())
+    await session.commit()
+    return report
+
+
 @router.get("/programmes/{programme_id}/retention", response_model=ProgrammeRetention,
             tags=["retention"])
 async def get_programme_retention(
@@ -181,8 +192,7 @@ async def get_programme_retention(
 ) -> ProgrammeRetention:
     """Retention (and promotion) of a programme's mentors and mentees against matched
     non-participants (admins); groups under 5 people are suppressed."""
-    return await service.programme_retention(session, programme_id=programme_id,
-                                             window_months=window_months, as_of=_as_of(as_of))
+    return await _retention(session, programme_id, window_months, as_of)
 
 
 @router.get("/retention", response_model=ProgrammeRetention, tags=["retention"])
@@ -191,8 +201,7 @@ async def get_retention(
     as_of: AsOf = None,
 ) -> ProgrammeRetention:
     """Retention across every programme: each person from their first participation (admins)."""
-    return await service.programme_retention(session, programme_id=None,
-                                             window_months=window_months, as_of=_as_of(as_of))
+    return await _retention(session, None, window_months, as_of)
 
 
 @router.post("/participation-history", response_model=ParticipationHistoryReport,
@@ -345,9 +354,7 @@ async def get_programme_retention_csv(
     window_months: WindowMonths = 24, as_of: AsOf = None,
 ) -> Response:
     """The programme's retention report as CSV; suppressed groups carry no figure (admins)."""
-    report = await service.programme_retention(session, programme_id=programme_id,
-                                               window_months=window_months,
-                                               as_of=_as_of(as_of))
+    report = await _retention(session, programme_id, window_months, as_of)
     return _csv(health.to_csv(health.retention_rows(report)), f"retention-{programme_id}")
 
 
@@ -358,9 +365,7 @@ async def get_retention_csv(
     as_of: AsOf = None,
 ) -> Response:
     """Retention across every programme as CSV (admins)."""
-    report = await service.programme_retention(session, programme_id=None,
-                                               window_months=window_months,
-                                               as_of=_as_of(as_of))
+    report = await _retention(session, None, window_months, as_of)
     return _csv(health.to_csv(health.retention_rows(report)), "retention")
 
 

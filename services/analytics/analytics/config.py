@@ -22,6 +22,14 @@ class AnalyticsSettings(ServiceSettings):
     # Programme health's leadership engagement: a senior leader is an employee at this
     # job level or above (the level band 7+ by default).
     senior_min_level: int = Field(default=7, ge=1, le=100)
+    # Stored retention reports (report_store.py): how often the refresher looks for stored
+    # reports whose inputs changed, recomputing them once the inputs have stayed unchanged
+    # for that long (0 turns the refresher off); how many of the most recently requested
+    # stale ones a round recomputes; and how many reports are kept at most (the least
+    # recently requested beyond it are dropped, as is any not requested for 30 days).
+    retention_refresh_seconds: float = Field(default=5.0, ge=0)
+    retention_refresh_reports: int = Field(default=20, ge=1, le=1000)
+    retention_reports_kept: int = Field(default=500, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _refuse_default_pulse_secret(self) -> AnalyticsSettings:

@@ -1,10 +1,12 @@
 """Analytics: read models rebuilt from events alone, answering how programmes are doing."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from analytics import rebuild, service
+from analytics import rebuild, report_store, service
 from analytics.api import router
 from analytics.config import AnalyticsSettings
 from upward_common.events import (
@@ -38,6 +40,14 @@ from upward_common.events import (
 )
 from upward_common.service import ServiceDefinition
 
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Analytics' own state: its rebuilds, and the refresher of stored retention reports."""
+    async with rebuild.lifespan(app), report_store.lifespan(app):
+        yield
+
+
 SERVICE = ServiceDefinition(
     name="analytics",
     title="Upward analytics",
@@ -46,7 +56,7 @@ SERVICE = ServiceDefinition(
     settings_cls=AnalyticsSettings,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[router],
-    lifespan=rebuild.lifespan,
+    lifespan=lifespan,
     # Every type of the contract (analytics emits nothing yet); a test keeps this in step
     # with `EventData.registry`.
     handlers={

@@ -20,7 +20,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as Described
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, Index, String, text
+from sqlalchemy import JSON, BigInteger, Column, Index, String, text
+from sqlalchemy import Text as SQLText
 from sqlmodel import Field, SQLModel
 
 from analytics.surveys import MAX_CHOICES, MAX_QUESTIONS, QuestionKind
@@ -286,6 +287,42 @@ class EmployeeLevel(SQLModel, table=True):
     job_level: int
 
 
+class RetentionInputs(SQLModel, table=True):
+    """The version of what retention reports are computed from; one row (`id` 1).
+
+    Every transaction that writes employees, their level history, participants'
+    roles and starts or imported participations adds one to `version` as it commits
+    (`repository.retention_inputs_changed`), so a stored report computed at the
+    current version is what computing it again would give.
+    """
+
+    __tablename__ = "analytics_retention_inputs"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(default=0, sa_type=BigInteger)
+
+
+class RetentionReport(SQLModel, table=True):
+    """A retention report as computed, kept for the next request of the same key.
+
+    Keyed by programme (`""` for every programme together), window and as-of day;
+    `report` is the `ProgrammeRetention` JSON, computed from the inputs at
+    `inputs_version` by the build whose rules digest is `method`. `requested_at` is
+    when a request last asked for it (to the hour): the refresher recomputes the most
+    recently requested ones and drops those nobody asks for.
+    """
+
+    __tablename__ = "analytics_retention_report"
+
+    programme_id: str = Field(primary_key=True, max_length=64)
+    window_months: int = Field(primary_key=True)
+    as_of: date = Field(primary_key=True)
+    inputs_version: int = Field(sa_type=BigInteger)
+    method: str = Field(max_length=64)
+    report: str = Field(sa_type=SQLText)
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+
+
 TABLES = (
     "analytics_programme", "analytics_employee", "analytics_participant", "analytics_pair",
     "analytics_session", "analytics_goal", "analytics_milestone",
@@ -293,7 +330,7 @@ TABLES = (
     "analytics_pair_milestone",
     "analytics_participation_history", "analytics_employee_level",
     "analytics_session_log", "analytics_touchpoint", "analytics_group_session",
-    "analytics_invitation",
+    "analytics_invitation", "analytics_retention_inputs", "analytics_retention_report",
 )
 
 

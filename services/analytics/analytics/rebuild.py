@@ -25,6 +25,8 @@ rebuilt ones after it, never a half-built state; a failure rolls everything back
 
 Only tables built from events are rebuilt; the pulse surveys, their answers and the
 imported past participations are written through the API, not by events, and are kept.
+The stored retention reports are kept too, and go stale: the rebuild's commit moves
+their inputs version on.
 """
 
 from __future__ import annotations
@@ -66,9 +68,12 @@ from analytics.models import (
     PulseRespondent,
     PulseResponse,
     PulseSurvey,
+    RetentionInputs,
+    RetentionReport,
     SessionLog,
     Touchpoint,
 )
+from analytics.repository import retention_inputs_changed
 from upward_common.bus import Bus
 from upward_common.consumer import INBOX, Delivery, EventConsumer, apply_deliveries
 from upward_common.db import Sessionmaker
@@ -81,9 +86,11 @@ READ_MODELS: tuple[type[SQLModel], ...] = (
     Programme, Employee, EmployeeLevel, Participant, Pair, MentoringSession, SessionLog,
     Goal, Touchpoint, GroupSession, Milestone, PairMilestone, Invitation,
 )
-# Written through the API, not from events: kept as they are.
+# Written through the API, not from events: kept as they are. So are the stored retention
+# reports and their inputs version, which the rebuild's commit moves on: the reports are
+# stale from then on, recomputed by the refresher or the next request.
 KEPT: tuple[type[SQLModel], ...] = (PulseSurvey, PulseRespondent, PulseResponse,
-                                    ParticipationHistory)
+                                    ParticipationHistory, RetentionInputs, RetentionReport)
 FETCH_BATCH = 500
 FETCH_TIMEOUT_SECONDS = 2.0
 
@@ -135,6 +142,8 @@ async def replay(session: AsyncSession, js: JetStreamContext, consumer: EventCon
     progress.up_to_sequence = (await js.stream_info(STREAM)).state.last_seq
     for table in [INBOX, *tables]:
         await connection.execute(delete(table))
+    # Emptied, whatever the replay brings back: every stored retention report is stale.
+    retention_inputs_changed(session)
     if progress.up_to_sequence == 0:
         return progress
     subscription = await js.pull_subscribe(

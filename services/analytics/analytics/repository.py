@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, delete, func, update
+from sqlalchemy import ColumnElement, Table, delete, event, func, text, tuple_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +25,8 @@ from analytics.models import (
     PulseRespondent,
     PulseResponse,
     PulseSurvey,
+    RetentionInputs,
+    RetentionReport,
     SessionLog,
     Touchpoint,
 )
@@ -290,13 +294,17 @@ async def employments(session: AsyncSession) -> list[tuple[Any, ...]]:
     return await _tuples(session, query)
 
 
+# What retention reads of a participant, and only of one with all of them set: a change
+# to a participant that leaves these as they were changes no retention report.
+PARTICIPATION_FIELDS = ("programme_id", "employee_id", "role", "enrolled_at")
+
+
 async def participations(session: AsyncSession) -> list[tuple[Any, ...]]:
     """(programme, employee, role, start) of every participant with a known role and start."""
-    query = select(col(Participant.programme_id), col(Participant.employee_id),
-                   col(Participant.role), col(Participant.enrolled_at)).where(
-        col(Participant.employee_id).is_not(None), col(Participant.role).is_not(None),
-        col(Participant.enrolled_at).is_not(None))
-    return await _tuples(session, query)
+    columns = [getattr(Participant.__table__.c, name)  # type: ignore[attr-defined]
+               for name in PARTICIPATION_FIELDS]
+    query = sa_select(*columns).where(*(column.is_not(None) for column in columns))
+    return [tuple(row) for row in await _core_rows(session, query)]
 
 
 async def history(session: AsyncSession) -> list[tuple[Any, ...]]:
@@ -321,6 +329,104 @@ async def forget_employee_history(session: AsyncSession, employee_id: str) -> No
     await session.exec(delete(ParticipationHistory).where(
         col(ParticipationHistory.employee_id) == employee_id))
     await session.flush()
+
+
+# --- stored retention reports and the version of their inputs ------------------------
+
+_INPUTS_CHANGED = "analytics_retention_inputs_changed"
+_BUMP = update(RetentionInputs).where(col(RetentionInputs.id) == 1).values(
+    version=col(RetentionInputs.version) + 1)
+REPORT_KEY = ("programme_id", "window_months", "as_of")
+
+
+def retention_inputs_changed(session: AsyncSession) -> None:
+    """Note that this transaction writes what retention reports read (employees, their
+    levels, participants' roles and starts, imported participations): its commit moves
+    the inputs version on, once however many writes noted it."""
+    session.sync_session.info[_INPUTS_CHANGED] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_inputs_version(session: Session) -> None:
+    # A savepoint's release is not the commit: the outermost commit bumps, and a mark
+    # made inside a savepoint rolled back only costs a needless bump.
+    if session.in_nested_transaction() or not session.info.pop(_INPUTS_CHANGED, False):
+        return
+    # Every other write first, so the one row all writers bump is locked for the commit
+    # alone: no writer waits on it while holding rows another one needs.
+    session.flush()
+    session.connection().execute(_BUMP)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_inputs_changed(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed (bumped) or rolled back: nothing pending
+        session.info.pop(_INPUTS_CHANGED, None)
+
+
+async def retention_inputs_version(session: AsyncSession) -> int | None:
+    """The current inputs version (None without its row: then no stored report is current)."""
+    query = sa_select(RetentionInputs.__table__.c.version)  # type: ignore[attr-defined]
+    rows = await _core_rows(session, query)
+    return int(rows[0][0]) if rows else None
+
+
+async def stored_report(session: AsyncSession, *, programme_id: str, window_months: int,
+                        as_of: date) -> RetentionReport | None:
+    return await session.get(RetentionReport, (programme_id, window_months, as_of))
+
+
+def _computed_from_no_older_inputs(table: Table, excluded: Any) -> ColumnElement[bool]:
+    newer: ColumnElement[bool] = table.c.inputs_version <= excluded.inputs_version
+    return newer
+
+
+async def store_report(session: AsyncSession, row: Mapping[str, Any], *,
+                       requested: bool) -> None:
+    """Insert the report or overwrite the stored one of its key, unless that was computed
+    from newer inputs (one statement; a replica storing the same key meanwhile is no
+    error). Without `requested` (a refresh) the stored `requested_at` stays."""
+    await upsert(session, RetentionReport, [row], key=REPORT_KEY,
+                 where=_computed_from_no_older_inputs,
+                 insert_only=() if requested else ("requested_at",))
+
+
+async def touch_report(session: AsyncSession, *, programme_id: str, window_months: int,
+                       as_of: date, at: datetime) -> None:
+    """Record that the report was requested at `at`."""
+    r = RetentionReport
+    await session.exec(update(r).where(
+        col(r.programme_id) == programme_id, col(r.window_months) == window_months,
+        col(r.as_of) == as_of).values(requested_at=at))
+    await session.flush()
+
+
+async def stored_reports(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(programme, window, as-of day, inputs version, method, requested at) of every stored
+    report, the most recently requested first (the reports themselves are not read)."""
+    r = RetentionReport
+    query = sa_select(col(r.programme_id), col(r.window_months), col(r.as_of),
+                      col(r.inputs_version), col(r.method), col(r.requested_at)).order_by(
+        col(r.requested_at).desc(), col(r.programme_id), col(r.window_months), col(r.as_of))
+    return [tuple(row) for row in await _core_rows(session, query)]
+
+
+async def drop_reports(session: AsyncSession, keys: Collection[tuple[str, int, date]]) -> None:
+    """Delete the stored reports of these (programme, window, as-of day) keys."""
+    if not keys:
+        return
+    r = RetentionReport
+    key = tuple_(col(r.programme_id), col(r.window_months), col(r.as_of))
+    await session.exec(delete(r).where(key.in_(list(keys))))
+    await session.flush()
+
+
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """PostgreSQL: take the transaction-scoped advisory lock `key` if free (released at the
+    transaction's end)."""
+    result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)")
+                                .bindparams(key=key))  # type: ignore[call-overload]
+    return bool(result.scalar())
 
 
 # --- programme health: one grouped query per figure, over every programme asked -------

@@ -129,6 +129,8 @@ async def on_programme_updated(session: AsyncSession, data: ProgrammeUpdated) ->
 
 
 async def _employees_updated(session: AsyncSession, items: Sequence[EmployeeUpdated]) -> None:
+    # Retention reads employees and their levels: the run's commit moves its inputs on.
+    repository.retention_inputs_changed(session)
     await _levels_seen(session, items)
     # An erased employee's tombstone stays: an older update must not bring them back.
     await repository.upsert_newer(session, Employee, [
@@ -168,6 +170,7 @@ async def on_employee_updated(session: AsyncSession, data: EmployeeUpdated) -> N
 
 async def on_employee_erased(session: AsyncSession, data: EmployeeErased) -> None:
     """Keep a bare tombstone and drop the id from participants; counts are unaffected."""
+    repository.retention_inputs_changed(session)
     occurred_at = data.occurred_at
     row = await repository.get(session, Employee, data.employee_id)
     row = row or Employee(id=data.employee_id, occurred_at=occurred_at)
@@ -231,9 +234,19 @@ def _stated(row: Participant | None, data: ParticipantEnrolled | ParticipantUpda
     return row
 
 
+def _taking_part(row: Participant | None) -> tuple[Any, ...] | None:
+    """What retention reads of the participant (None when it reads nothing of them)."""
+    if row is None:
+        return None
+    values = tuple(getattr(row, name) for name in repository.PARTICIPATION_FIELDS)
+    return None if any(value is None for value in values) else values
+
+
 async def _participants_changed(session: AsyncSession, items: Sequence[Participating]) -> None:
     """Enrolments, updates (each carrying the full state) and withdrawals, in order."""
     rows = await repository.get_many(session, Participant, {_ids(data)[0] for data in items})
+    # A withdrawal or a new profile leaves retention's inputs (role, start) as they were.
+    before = {participant_id: _taking_part(row) for participant_id, row in rows.items()}
     # An event older than the erasure must not bring the id back.
     erased = await repository.erased_employees(session, {_ids(data)[1] for data in items})
     for data in items:
@@ -244,6 +257,9 @@ async def _participants_changed(session: AsyncSession, items: Sequence[Participa
             rows[participant_id] = _withdrawn(row, data, kept_id)
         else:
             rows[participant_id] = _stated(row, data, kept_id)
+    if any(_taking_part(row) != before.get(participant_id)
+           for participant_id, row in rows.items()):
+        repository.retention_inputs_changed(session)
     await repository.add_all(session, rows.values())
 
 
@@ -765,6 +781,7 @@ async def import_history(session: AsyncSession, *,
                        "employee_id": row.employee_id, "role": row.role.value,
                        "started_on": row.started_on, "ended_on": row.ended_on}
     await repository.upsert_rows(session, ParticipationHistory, list(stored.values()))
+    repository.retention_inputs_changed(session)
     return len(stored)
 
 
