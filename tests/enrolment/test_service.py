@@ -12,6 +12,7 @@ import jwt
 import pytest
 from sqlalchemy import text
 
+from tests.support.databases import on_postgres, statements
 from tests.support.stack import Running, wait_until
 
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -283,11 +284,21 @@ async def test_participant_import_needs_consent_per_record(
         {"external_id": "mid", "role": "mentee", "consent_at": "2026-01-05T10:00:00Z"},
     ]
     body = "\n".join(json.dumps(line) for line in lines)
-    response = await hr.post(f"/api/v1/programmes/{programme['id']}/participants/import",
-                             content=body, headers=NDJSON)
+    with statements(enrolment.app.state.engine) as seen:
+        response = await hr.post(f"/api/v1/programmes/{programme['id']}/participants/import",
+                                 content=body, headers=NDJSON)
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["enrolled"] == 2 and report["rejected"] == 3
+    # Its bulk writes run with SQLite's large page cache (`bulk_page_cache`).
+    pragmas = [i for i, sql in enumerate(seen) if sql.startswith("PRAGMA cache_size")]
+    inserts = [i for i, sql in enumerate(seen)
+               if sql.startswith("INSERT INTO enrolment_participant")]
+    if on_postgres():
+        assert pragmas == []
+    else:
+        assert len(pragmas) == 2 and inserts
+        assert pragmas[0] < min(inserts) and max(inserts) < pragmas[1]
     assert [(e["row"], e["field"]) for e in report["errors"]] == [
         (2, "consent_at"), (4, "external_id"), (5, "role")]
     listed = (await hr.get(f"/api/v1/programmes/{programme['id']}/participants")).json()

@@ -14,6 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from upward_common.db import CHECKPOINT_SQL
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
@@ -55,12 +57,14 @@ class DatabaseFactory:
 @contextmanager
 def statements(engine: AsyncEngine, *, leaving_out: str | None = None) -> Iterator[list[str]]:
     """The SQL statements the engine runs meanwhile (an executemany counts once), but
-    those containing `leaving_out` (say, the outbox relay's polls)."""
+    those containing `leaving_out` (say, the outbox relay's polls) and the service's
+    background checkpoints of SQLite's log."""
     seen: list[str] = []
 
     def record(*args: Any) -> None:
-        if leaving_out is None or leaving_out not in args[2]:
-            seen.append(args[2])
+        sql = args[2]
+        if (leaving_out is None or leaving_out not in sql) and sql != CHECKPOINT_SQL:
+            seen.append(sql)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:

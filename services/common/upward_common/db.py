@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 # import writes about 45,000 pages, and copying them into the database took
 # half a second of the request that committed them.
 CHECKPOINT_BACKSTOP_PAGES = 65_536
+# The checkpoint a `WalCheckpointer` runs.
+CHECKPOINT_SQL = "PRAGMA wal_checkpoint(PASSIVE)"
 # What is left of a log file after a checkpoint (SQLite keeps its size otherwise).
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 # SQLite's page cache per connection, in KiB: its default, and a bulk write's.
@@ -131,7 +133,7 @@ class WalCheckpointer:
         """One PASSIVE checkpoint: (1 if it could not finish, pages in the log, pages
         copied into the database), as SQLite's `wal_checkpoint` reports them."""
         async with self.engine.connect() as connection:
-            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            result = await connection.exec_driver_sql(CHECKPOINT_SQL)
             busy, logged, copied = (int(value) for value in result.one())
         return busy, logged, copied
 

@@ -36,6 +36,7 @@ from enrolment.models import (
 )
 from upward_common.auth import Principal, Role
 from upward_common.batch import Missing, collect
+from upward_common.db import bulk_page_cache
 from upward_common.events import ParticipantEnrolled, ParticipantUpdated, utcnow
 from upward_common.outbox import emit_many
 from upward_common.problems import Problem, conflict, invalid, not_found
@@ -729,7 +730,9 @@ async def import_participants(
         raise conflict(f"Programme is {programme.status}; imports need draft or open",
                        field="programme_id")
     with imports.paused_gc():
-        return await _import_participants(session, user=user, programme=programme, rows=rows)
+        async with bulk_page_cache(session):
+            return await _import_participants(session, user=user, programme=programme,
+                                              rows=rows)
 
 
 def _rejected(report: ParticipantImportReport, number: int, error: Exception) -> None:
