@@ -32,7 +32,7 @@ import hashlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -47,8 +47,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from analytics import models, repository, retention, service
 from analytics.config import AnalyticsSettings
 from analytics.models import ProgrammeRetention
-from upward_common.db import Sessionmaker, is_sqlite
+from upward_common.db import Sessionmaker, is_sqlite, try_advisory_lock
 from upward_common.events import utcnow
+from upward_common.periodic import periodically
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class Refresher:
         if self._lock.locked():
             return RefreshRound(ran=False)
         async with self._lock, self.sessionmaker() as guard:
-            if self.postgres and not await repository.try_advisory_lock(guard, LOCK_KEY):
+            if self.postgres and not await try_advisory_lock(guard, LOCK_KEY):
                 return RefreshRound(ran=False)
             now = self.clock()
             version = await repository.retention_inputs_version(guard)
@@ -215,23 +216,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sessionmaker=app.state.sessionmaker, postgres=not is_sqlite(settings.database_url),
         reports=settings.retention_refresh_reports, kept=settings.retention_reports_kept)
     app.state.refresher = refresher
-    interval = settings.retention_refresh_seconds
-
-    async def run() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await refresher.look()
-            except Exception:
-                log.exception("refreshing the stored retention reports failed; the next look "
-                              "tries again")
-
-    task = (asyncio.create_task(run(), name="analytics-retention-refresh")
-            if interval > 0 else None)
-    try:
+    async with periodically(
+            refresher.look, interval_seconds=settings.retention_refresh_seconds,
+            name="analytics-retention-refresh",
+            failure="refreshing the stored retention reports failed; the next look tries again"):
         yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task

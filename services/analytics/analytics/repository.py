@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, delete, event, func, text, tuple_, update
+from sqlalchemy import ColumnElement, Table, delete, event, func, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import SQLModel, col, select
@@ -419,14 +419,6 @@ async def drop_reports(session: AsyncSession, keys: Collection[tuple[str, int, d
     key = tuple_(col(r.programme_id), col(r.window_months), col(r.as_of))
     await session.exec(delete(r).where(key.in_(list(keys))))
     await session.flush()
-
-
-async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
-    """PostgreSQL: take the transaction-scoped advisory lock `key` if free (released at the
-    transaction's end)."""
-    result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)")
-                                .bindparams(key=key))  # type: ignore[call-overload]
-    return bool(result.scalar())
 
 
 # --- programme health: one grouped query per figure, over every programme asked -------

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
@@ -40,9 +41,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm.util import identity_key
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from upward_common.periodic import Periodic
+
 Sessionmaker = async_sessionmaker[AsyncSession]
 
-log = logging.getLogger(__name__)
 
 # SQLite's own checkpoint runs inside the commit that takes its write-ahead log
 # past this many pages (SQLite's default is 1,000, 4 MB). With a service's
@@ -102,7 +104,7 @@ def create_engine(url: str, *, background_checkpoints: bool = False) -> AsyncEng
                                **json_codec)
 
 
-class WalCheckpointer:
+class WalCheckpointer(Periodic):
     """Checkpoints a SQLite database's write-ahead log every `interval_seconds`, off
     the request path.
 
@@ -115,19 +117,10 @@ class WalCheckpointer:
     """
 
     def __init__(self, engine: AsyncEngine, *, interval_seconds: float) -> None:
+        super().__init__(self._round, interval_seconds=interval_seconds,
+                         name="wal-checkpointer", failure="wal checkpoint failed; trying again",
+                         level=logging.WARNING)
         self.engine = engine
-        self.interval_seconds = interval_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="wal-checkpointer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def checkpoint(self) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: (1 if it could not finish, pages in the log, pages
@@ -137,13 +130,16 @@ class WalCheckpointer:
             busy, logged, copied = (int(value) for value in result.one())
         return busy, logged, copied
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                await self.checkpoint()
-            except Exception:
-                log.warning("wal checkpoint failed; trying again", exc_info=True)
+    async def _round(self) -> None:
+        await self.checkpoint()
+
+
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """PostgreSQL: take the transaction-scoped advisory lock `key` if free (released at the
+    transaction's end), so one replica at a time does time-driven work."""
+    result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)")
+                                .bindparams(key=key))  # type: ignore[call-overload]
+    return bool(result.scalar())
 
 
 @contextlib.asynccontextmanager

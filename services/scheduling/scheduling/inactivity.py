@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,8 +26,9 @@ from fastapi import FastAPI
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduling import events, goals, repository
-from upward_common.db import Sessionmaker, is_sqlite
+from upward_common.db import Sessionmaker, is_sqlite, try_advisory_lock
 from upward_common.events import utcnow
+from upward_common.periodic import periodically
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class Sweeper:
         if self._lock.locked():
             return SweepResult(ran=False)
         async with self._lock, self.sessionmaker() as session:
-            if self.postgres and not await repository.try_advisory_lock(session, LOCK_KEY):
+            if self.postgres and not await try_advisory_lock(session, LOCK_KEY):
                 await session.rollback()
                 return SweepResult(ran=False)
             result = await self._sweep(session, now)
@@ -120,21 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         close_after_days_by_programme=dict(settings.close_after_days_by_programme),
     )
     app.state.sweeper = sweeper
-    interval = float(settings.sweep_interval_seconds)
-
-    async def run() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await sweeper.sweep()
-            except Exception:
-                log.exception("the inactivity sweep failed; it runs again next round")
-
-    task = asyncio.create_task(run()) if interval > 0 else None
-    try:
+    async with periodically(sweeper.sweep, interval_seconds=float(settings.sweep_interval_seconds),
+                            name="scheduling-inactivity-sweep",
+                            failure="the inactivity sweep failed; it runs again next round"):
         yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task

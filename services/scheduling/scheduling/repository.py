@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, func, or_, text, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -480,14 +480,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
-
-
-async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
-    """PostgreSQL: take the transaction-scoped advisory lock `key` if free (released at the
-    transaction's end)."""
-    result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)")
-                                .bindparams(key=key))  # type: ignore[call-overload]
-    return bool(result.scalar())
 
 
 # --- blackout dates -----------------------------------------------------------------
