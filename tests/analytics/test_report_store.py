@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -218,6 +219,31 @@ async def test_the_api_answers_the_stored_report_byte_for_byte(
     assert answers[2].content == answers[3].content
     assert groups(answers[0].text)["mentor_comparison"]["people"] == 16
     assert b"mentor_comparison" in answers[4].content
+
+
+async def test_a_report_is_computed_off_the_event_loop(
+    start_service: StartService, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matching and the fits run in a worker thread: the service answers meanwhile."""
+    entered, gate = threading.Event(), threading.Event()
+    released: list[bool] = []
+    real = retention.match
+
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        # On the event loop this would hold everything up until the timeout.
+        released.append(gate.wait(timeout=10))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retention, "match", gated)
+    async with start_service("analytics") as svc, svc.client(token("hr_admin")) as client:
+        asked = asyncio.create_task(client.get("/api/v1/retention",
+                                               params={"as_of": AS_OF.isoformat()}))
+        await wait_until(entered.is_set)
+        assert (await client.get("/healthz")).status_code == 200
+        gate.set()
+        assert (await asked).status_code == 200
+    assert released == [True]
 
 
 async def test_a_report_stored_by_other_rules_is_computed_again(

@@ -14,6 +14,7 @@ form applied to one event, so the rule is written once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import uuid
@@ -847,11 +848,28 @@ def _comparison(role: str, participants: retention.Group,
 
 async def programme_retention(session: AsyncSession, *, programme_id: str | None,
                               window_months: int, as_of: date) -> ProgrammeRetention:
-    """Retention of a programme's participants (all programmes' with None) and their controls."""
+    """Retention of a programme's participants (all programmes' with None) and their controls.
+
+    The rows are read here; matching and the survival fits, seconds of CPU for a large
+    workforce, run in a worker thread, so the service's event loop (requests, consumer,
+    relay) goes on meanwhile.
+    """
+    employments = await repository.employments(session)
+    taken = [*await repository.participations(session), *await repository.history(session)]
+    levels = await repository.levels(session)
+    return await asyncio.to_thread(retention_report, employments, taken, levels,
+                                   programme_id=programme_id, window_months=window_months,
+                                   as_of=as_of)
+
+
+def retention_report(employments: Sequence[Sequence[Any]], taken: Sequence[Sequence[Any]],
+                     level_rows: Sequence[Sequence[Any]], *, programme_id: str | None,
+                     window_months: int, as_of: date) -> ProgrammeRetention:
+    """The retention report from the rows `programme_retention` reads (no database, no
+    event loop): employments, participations (live and imported) and level observations."""
     employees = [retention.Employment(employee_id=row[0], job_level=row[1], department=row[2],
                                       hire_on=row[3], leave_on=row[4])
-                 for row in await repository.employments(session)]
-    taken = [*await repository.participations(session), *await repository.history(session)]
+                 for row in employments]
     first_started: dict[str, date] = {}
     for row in taken:
         day = _day(row[3])
@@ -859,7 +877,7 @@ async def programme_retention(session: AsyncSession, *, programme_id: str | None
     scoped = [retention.Participation(employee_id=row[1], role=row[2], started_on=_day(row[3]))
               for row in taken if programme_id is None or row[0] == programme_id]
     levels: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    for employee_id, occurred_at, level in await repository.levels(session):
+    for employee_id, occurred_at, level in level_rows:
         levels[employee_id].append((_day(occurred_at), level))
     matched = retention.match(retention.first_participations(scoped), employees,
                               first_started=first_started, roles=ROLES, k=CONTROLS_PER_PARTICIPANT,
