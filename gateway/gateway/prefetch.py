@@ -20,8 +20,10 @@ listed here, a list nested in an item) still loads on its own, as before.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import Any, TypeVar, cast
 
 from graphql import (
@@ -37,6 +39,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_directive_values
 from strawberry.dataloader import DataLoader
 
+from gateway.clients import ProblemError
 from gateway.context import GatewayContext, Info
 
 K = TypeVar("K")
@@ -60,6 +63,31 @@ def loaded(loader: DataLoader[K, V], key: K, shape: Callable[[V], R]) -> R:
 
     async def later() -> R:
         return shape(await loader.load(key))
+
+    return cast(R, later())
+
+
+def loaded_unless_refused(loader: DataLoader[K, V], key: K, shape: Callable[[V], R]
+                          ) -> R | None:
+    """`loaded`, but None where the service refuses the caller `key` (403): for a field
+    that is null while the caller may not see its value, not an error."""
+    try:
+        value = loaded(loader, key, shape)
+    except ProblemError as exc:
+        if exc.status == HTTPStatus.FORBIDDEN:
+            return None
+        raise
+    if not inspect.isawaitable(value):
+        return value
+    pending = value
+
+    async def later() -> R | None:
+        try:
+            return cast("R | None", await pending)
+        except ProblemError as exc:
+            if exc.status == HTTPStatus.FORBIDDEN:
+                return None
+            raise
 
     return cast(R, later())
 

@@ -87,8 +87,11 @@ async def test_me_answers_the_callers_record_participations_invitations_pairs_an
     async with platform.client(token("participant", employee_id=ana_id)) as ana:
         async def with_session() -> dict[str, Any] | None:
             found = (await ana.data(ME))["me"]
-            # The pair's plan: every occurrence to come, planned at once.
-            return found if found["nextSessions"]["totalCount"] > 1 else None
+            # The pair's plan: every occurrence to come, planned at once; and the partner's
+            # card, null until enrolment has heard of the pair.
+            pairs = found["pairs"]["nodes"]
+            return (found if found["nextSessions"]["totalCount"] > 1
+                    and pairs and pairs[0]["partner"] else None)
 
         mine = await wait_until(with_session)
         assert mine["pairs"]["nodes"] == [{"id": pair["id"], "status": "ACTIVE",

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 from graphql.execution.executor import Executor
+from strawberry.dataloader import DataLoader
 
+from gateway.clients import ProblemError, missing_error
+from gateway.prefetch import loaded_unless_refused
 from tests.gateway.conftest import Stack
 from tests.gateway.test_batching import DASHBOARD, _programme_of
 
@@ -130,3 +133,25 @@ async def test_a_key_refused_in_a_prefetch_fails_only_its_own_field(
     assert node["mentor"] is None
     [error, *_] = body["errors"]
     assert error["path"][-1] == "mentor" and error["extensions"]["status"] == 403
+
+
+async def test_a_refused_value_is_null_and_any_other_error_stays_an_error() -> None:
+    """A partner's card enrolment does not show the caller (yet) is a null partner."""
+    def problem(status: int) -> ProblemError:
+        return missing_error("enrolment", "x", status, "")
+
+    async def batch(keys: list[str]) -> list[Any]:
+        return [{"refused": problem(403), "gone": problem(404)}.get(key, key.upper())
+                for key in keys]
+
+    loader: DataLoader[str, str] = DataLoader(batch)
+    assert await loaded_unless_refused(loader, "refused", str.lower) is None
+    assert await loaded_unless_refused(loader, "card", str.lower) == "card"
+    with pytest.raises(ProblemError) as gone:
+        await loaded_unless_refused(loader, "gone", str.lower)
+    assert gone.value.status == 404
+    # Loaded already (a prefetch), each answers at once.
+    assert loaded_unless_refused(loader, "refused", str.lower) is None
+    assert loaded_unless_refused(loader, "card", str.lower) == "card"
+    with pytest.raises(ProblemError):
+        loaded_unless_refused(loader, "gone", str.lower)

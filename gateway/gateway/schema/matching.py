@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from gateway import clients
 from gateway.clients import identifier
 from gateway.context import Info
-from gateway.prefetch import loaded, prefetch_page
+from gateway.prefetch import loaded, loaded_unless_refused, prefetch_page
 from gateway.schema import enrolment, scheduling
 from gateway.schema.errors import USER_ERRORS, UserError, attempt, maybe, member
 from gateway.schema.inputs import (
@@ -264,7 +264,9 @@ class Pair:
 
     @strawberry.field(description="The caller's partner in this pair, as their card: the "
                                   "mentee for the mentor, the mentor for the mentee; null "
-                                  "for someone who is not a member.")
+                                  "for someone who is not a member, and while enrolment "
+                                  "shows the caller no card of the partner (a pair it has "
+                                  "not heard of yet, or one that ended).")
     def partner(self, info: Info) -> Annotated[ParticipantCard, ENROLMENT] | None:
         me = info.context.principal.employee_id
         if me == self.mentor_employee_id:
@@ -273,8 +275,9 @@ class Pair:
             other = self.mentor_participant_id
         else:
             return None
-        return loaded(info.context.loaders.participant_card, other,
-                      enrolment.ParticipantCard.of)
+        # Matching forms the pair first; enrolment opens the cards once it has heard.
+        return loaded_unless_refused(info.context.loaders.participant_card, other,
+                                     enrolment.ParticipantCard.of)
 
     @strawberry.field(description="The pair's sessions, planned and held.")
     def sessions(self, info: Info, first: First = DEFAULT_FIRST, after: After = None,
