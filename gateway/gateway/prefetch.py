@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, TypeVar, cast
@@ -74,22 +74,25 @@ def loaded_unless_refused(loader: DataLoader[K, V], key: K, shape: Callable[[V],
     try:
         value = loaded(loader, key, shape)
     except ProblemError as exc:
-        if exc.status == HTTPStatus.FORBIDDEN:
+        if _refused(exc):
             return None
         raise
     if not inspect.isawaitable(value):
         return value
-    pending = value
 
-    async def later() -> R | None:
+    async def later(pending: Awaitable[R]) -> R | None:
         try:
-            return cast("R | None", await pending)
+            return await pending
         except ProblemError as exc:
-            if exc.status == HTTPStatus.FORBIDDEN:
+            if _refused(exc):
                 return None
             raise
 
-    return cast(R, later())
+    return cast(R, later(value))
+
+
+def _refused(error: ProblemError) -> bool:
+    return error.status == HTTPStatus.FORBIDDEN
 
 
 # --- what the query asks for ---------------------------------------------------------------

@@ -447,7 +447,7 @@ async def test_the_import_writes_with_a_large_page_cache_on_sqlite(
                                    content=csv_of("a,a@corp.example,Ann,Doe,,5,Sales,,,"
                                                   "Europe/Paris,2020-01-06,"))
     assert response.status_code == 200, response.text
-    pragmas = [i for i, sql in enumerate(seen) if sql.startswith("PRAGMA cache_size")]
+    pragmas = [i for i, sql in enumerate(seen) if sql.startswith("PRAGMA cache_size=")]
     inserts = [i for i, sql in enumerate(seen)
                if sql.startswith(("INSERT INTO enrolment_employee", "INSERT INTO outbox_event"))]
     if on_postgres():

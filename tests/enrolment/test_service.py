@@ -291,7 +291,7 @@ async def test_participant_import_needs_consent_per_record(
     report = response.json()
     assert report["enrolled"] == 2 and report["rejected"] == 3
     # Its bulk writes run with SQLite's large page cache (`bulk_page_cache`).
-    pragmas = [i for i, sql in enumerate(seen) if sql.startswith("PRAGMA cache_size")]
+    pragmas = [i for i, sql in enumerate(seen) if sql.startswith("PRAGMA cache_size=")]
     inserts = [i for i, sql in enumerate(seen)
                if sql.startswith("INSERT INTO enrolment_participant")]
     if on_postgres():

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from functools import cache, lru_cache
-from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,8 +56,7 @@ CHECKPOINT_BACKSTOP_PAGES = 65_536
 CHECKPOINT_SQL = "PRAGMA wal_checkpoint(PASSIVE)"
 # What is left of a log file after a checkpoint (SQLite keeps its size otherwise).
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
-# SQLite's page cache per connection, in KiB: its default, and a bulk write's.
-SQLITE_CACHE_KIB = 2000
+# A bulk write's SQLite page cache, in KiB (SQLite's default is 2 MB).
 BULK_CACHE_KIB = 64 * 1024
 
 
@@ -149,18 +147,20 @@ async def bulk_page_cache(session: AsyncSession) -> AsyncIterator[None]:
     A transaction that inserts tens of thousands of rows in key orders of their
     own (an import's external ids, its events' subjects) touches index pages
     all over; with SQLite's 2 MB cache it writes them out to the log and reads
-    them back many times over. The cache is back to its default at the end of
-    the block; SQLite frees the pages above it once the commit has written them.
+    them back many times over. The connection's cache is back to what it was at
+    the end of the block; SQLite frees the pages above it once the commit has
+    written them.
     """
     connection = await session.connection()
     if connection.dialect.name != "sqlite":
         yield
         return
+    before = int((await connection.exec_driver_sql("PRAGMA cache_size")).scalar_one())
     await connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     try:
         yield
     finally:
-        await connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        await connection.exec_driver_sql(f"PRAGMA cache_size={before}")
 
 
 def make_sessionmaker(engine: AsyncEngine, **info: Any) -> Sessionmaker:
@@ -254,27 +254,22 @@ _SQLITE_CHUNK = 5000
 
 
 async def bulk_insert(
-    session: AsyncSession, table: Table, rows: Iterable[Mapping[str, Any]]
-) -> int:
-    """Insert many rows at driver speed: COPY on PostgreSQL, executemany on SQLite;
-    returns how many.
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert many rows at driver speed: COPY on PostgreSQL, executemany on SQLite.
 
     Every row carries the same keys. Values go through the column types' own
     bind processors (memoised: an export repeats the same dates and zones),
-    so what lands is what a Core insert would have written. `rows` is read
-    once, as the rows are sent.
+    so what lands is what a Core insert would have written.
     """
-    iterator = iter(rows)
-    first = next(iterator, None)
-    if first is None:
-        return 0
+    if not rows:
+        return
     connection = await session.connection()
     dialect = connection.dialect
-    names = list(first)
+    names = list(rows[0])
     columns = [table.c[name] for name in names]
     quote = dialect.identifier_preparer.quote
     column_list = ", ".join(quote(name) for name in names)
-    count = 0
     if dialect.name == "postgresql":
         json_columns = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
         raw = await connection.get_raw_connection()
@@ -282,26 +277,23 @@ async def bulk_insert(
         async with driver.cursor() as cursor, cursor.copy(
             f"COPY {quote(table.name)} ({column_list}) FROM STDIN"
         ) as copy:
-            for row in chain((first,), iterator):
+            for row in rows:
                 values = [row[name] for name in names]
                 for i in json_columns:
                     if values[i] is not None:
                         values[i] = json_text(values[i])
                 await copy.write_row(values)
-                count += 1
-        if count >= _ANALYZE_AFTER:
+        if len(rows) >= _ANALYZE_AFTER:
             # Fresh statistics: without them the planner misjudges a table that
             # just grew by thousands of rows (a first import fills it from empty).
             await connection.exec_driver_sql(f"ANALYZE {quote(table.name)}")
-        return count
+        return
     placeholders = ", ".join("?" for _ in names)
     statement = f"INSERT INTO {quote(table.name)} ({column_list}) VALUES ({placeholders})"
     processors = [column.type._cached_bind_processor(dialect) for column in columns]
-    remaining = chain((first,), iterator)
-    while chunk := list(islice(remaining, _SQLITE_CHUNK)):
-        await connection.exec_driver_sql(statement, _driver_rows(chunk, names, processors))
-        count += len(chunk)
-    return count
+    for start in range(0, len(rows), _SQLITE_CHUNK):
+        await connection.exec_driver_sql(statement, _driver_rows(
+            rows[start:start + _SQLITE_CHUNK], names, processors))
 
 
 def _driver_rows(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
