@@ -913,6 +913,27 @@ class DiversityCellPublic(Shape):
     value: str | None
     suppressed: bool
     people: int | None
+    share: float | None = None
+    workforce_people: int | None = None
+    workforce_share: float | None = None
+    workforce_as_of: date | None = None
+
+
+class WorkforceValueCountPublic(Shape):
+    value: str
+    people: int
+
+
+class WorkforceBaselinePublic(Shape):
+    attribute: str
+    as_of: date
+    entered_at: datetime
+    people: int
+    values: list[WorkforceValueCountPublic]
+
+
+class WorkforceBaselineListPublic(Shape):
+    attributes: list[WorkforceBaselinePublic]
 
 
 class HealthReportPublic(Shape):
@@ -954,6 +975,19 @@ class EmployeeRecord(BaseModel):
     hire_date: date | None = None
     leave_date: date | None = None
     active: bool | None = None
+
+
+class WorkforceValueCountIn(BaseModel):
+    value: str
+    people: int
+
+
+class WorkforceBaselineSet(BaseModel):
+    """An attribute's workforce head counts as analytics takes them."""
+
+    attribute: str
+    as_of: date
+    values: list[WorkforceValueCountIn]
 
 
 class ParticipationHistoryRow(BaseModel):
@@ -1779,6 +1813,21 @@ class AnalyticsClient(ServiceClient):
         """Store past cohorts (HR admins); a bad row writes nothing."""
         return await self._one(ParticipationHistoryReportPublic, "POST",
                                "/participation-history", body=rows)
+
+    async def workforce_baselines(self) -> WorkforceBaselineListPublic:
+        """The workforce head counts HR entered (admins)."""
+        return await self._one(WorkforceBaselineListPublic, "GET", "/workforce-baseline")
+
+    async def set_workforce_baseline(self, data: WorkforceBaselineSet
+                                     ) -> WorkforceBaselinePublic:
+        """Replace an attribute's workforce head counts (HR admins)."""
+        return await self._one(WorkforceBaselinePublic, "PUT", "/workforce-baseline",
+                               body=data)
+
+    async def remove_workforce_baseline(self, attribute: str) -> WorkforceBaselinePublic:
+        """Drop an attribute's workforce baseline, answering what it was (HR admins)."""
+        return await self._one(WorkforceBaselinePublic, "DELETE", "/workforce-baseline",
+                               params={"attribute": attribute})
 
     async def programme_health(self, ids: list[str]) -> BatchPublic[ProgrammeHealthPublic]:
         """Several programmes' health figures by programme id (admins)."""

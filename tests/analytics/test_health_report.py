@@ -250,12 +250,13 @@ async def test_a_level_band_or_department_cut_takes_its_people_and_their_pairs(
 
 
 def diverse(programme_id: str, profiles: list[tuple[ParticipantRole, str]],
-            objective: bool = True) -> list[EventData]:
+            objective: bool = True, *, attribute: str = "gender") -> list[EventData]:
     events: list[EventData] = [ProgrammeUpdated(programme=ProgrammeSnapshot(
         programme_id=programme_id, name="D", status="running", diversity_objective=objective),
         occurred_at=day(1, 1))]
     events += [enrolled(f"{programme_id}-{n}", programme_id, role, day(1, 5),
-                        diversity={"gender": value}) for n, (role, value) in enumerate(profiles)]
+                        diversity={attribute: value})
+               for n, (role, value) in enumerate(profiles)]
     return events
 
 

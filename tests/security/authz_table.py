@@ -608,6 +608,16 @@ ANALYTICS = [
        lambda w: Call("/api/v1/participation-history", json=[{
            "employee_id": w.employees["A"], "programme_id": _p(w), "role": "mentee",
            "started_on": "2024-01-08", "ended_on": "2024-12-20"}])),
+    # The workforce's head counts, entered by HR: the same each time; once removed, the
+    # next removal finds none (404).
+    Op("analytics", "GET", "/api/v1/workforce-baseline", ADMINS,
+       _fixed("/api/v1/workforce-baseline")),
+    Op("analytics", "PUT", "/api/v1/workforce-baseline", HR_ADMIN,
+       _fixed("/api/v1/workforce-baseline", json={
+           "attribute": "authz", "as_of": "2026-06-30",
+           "values": [{"value": "a", "people": 40}, {"value": "b", "people": 60}]})),
+    Op("analytics", "DELETE", "/api/v1/workforce-baseline", HR_ADMIN,
+       _fixed("/api/v1/workforce-baseline", params={"attribute": "authz"}), ok=(200, 404)),
     # Replaying the stream leaves every figure as it was; a second call while one runs
     # is a 409.
     Op("analytics", "POST", "/api/v1/admin/rebuild", HR_ADMIN,
@@ -706,6 +716,14 @@ FIELDS: list[Field] = [
        "$r: [ParticipationHistoryInput!]!", "(rows: $r)", lambda w: {"r": [
            {"employeeId": w.employees["A"], "programmeId": _p(w), "role": "MENTEE",
             "startedOn": "2024-01-08", "endedOn": "2024-12-20"}]}),
+    _q("query", "workforceBaseline", f"{A} GET /api/v1/workforce-baseline", "", "",
+       lambda w: {}),
+    _q("mutation", "setWorkforceBaseline", f"{A} PUT /api/v1/workforce-baseline",
+       "$i: WorkforceBaselineInput!", "(input: $i)", lambda w: {"i": {
+           "attribute": "authz", "asOf": "2026-06-30",
+           "values": [{"value": "a", "people": 40}, {"value": "b", "people": 60}]}}),
+    _q("mutation", "removeWorkforceBaseline", f"{A} DELETE /api/v1/workforce-baseline",
+       "", '(attribute: "authz-gateway")', lambda w: {}),
     _q("mutation", "importEmployees", f"{E} POST /api/v1/employees/import",
        "$r: [EmployeeInput!]!", "(records: $r)", lambda w: {"r": [
            {"externalId": f"{w.tag}-import", "email": f"import.{w.tag}@example.com",

@@ -426,6 +426,16 @@ class DiversityCell:
     value: str | None = strawberry.field(description="The value; null for all.")
     suppressed: bool = strawberry.field(description="Whether the count is withheld.")
     people: int | None = strawberry.field(description="Participants; null when suppressed.")
+    share: float | None = strawberry.field(description=(
+        "people over the role's participants with the attribute, when both are shown."))
+    workforce_people: int | None = strawberry.field(description=(
+        "The workforce with the value (everybody counted, for a null value), from the "
+        "baseline HR entered; null without one, in a department or level band cut, or "
+        "when suppressed."))
+    workforce_share: float | None = strawberry.field(
+        description="workforcePeople over everybody the baseline counted.")
+    workforce_as_of: date | None = strawberry.field(
+        description="The day the baseline was counted; null without one.")
 
 
 @strawberry.type(description="Programme health in depth, of one programme or all, for a "
@@ -485,8 +495,66 @@ class HealthReport:
                                   taking_part=ld.taking_part, share=ld.share),
             diversity_objective=h.diversity_objective, min_group=h.min_group,
             diversity=[DiversityCell(attribute=c.attribute, role=c.role, value=c.value,
-                                     suppressed=c.suppressed, people=c.people)
+                                     suppressed=c.suppressed, people=c.people, share=c.share,
+                                     workforce_people=c.workforce_people,
+                                     workforce_share=c.workforce_share,
+                                     workforce_as_of=c.workforce_as_of)
                        for c in h.diversity])
+
+
+# --- the workforce baseline --------------------------------------------------------------
+
+
+@strawberry.type(description="How many of the workforce have one value of an attribute.")
+class WorkforceValueCount:
+    value: str = strawberry.field(description="The value, as participants' answers name it.")
+    people: int = strawberry.field(description="The workforce with it.")
+
+
+@strawberry.type(description="An attribute's workforce head counts as HR entered them: "
+                             "aggregates only, never people.")
+class WorkforceBaseline:
+    attribute: str = strawberry.field(description="The diversity attribute (`gender`).")
+    as_of: date = strawberry.field(description="The day HR counted them.")
+    entered_at: datetime = strawberry.field(description="When they were entered.")
+    people: int = strawberry.field(description="Everybody counted.")
+    values: list[WorkforceValueCount] = strawberry.field(description="The counts, by value.")
+
+    @classmethod
+    def of(cls, b: clients.WorkforceBaselinePublic) -> WorkforceBaseline:
+        return cls(attribute=b.attribute, as_of=b.as_of, entered_at=b.entered_at,
+                   people=b.people, values=[WorkforceValueCount(value=v.value, people=v.people)
+                                            for v in b.values])
+
+
+@strawberry.input(description="How many of the workforce have one value.")
+class WorkforceValueCountInput:
+    value: str = strawberry.field(description="The value, up to 100 characters.")
+    people: int = strawberry.field(description="The workforce with it, 0 to 10,000,000.")
+
+
+@strawberry.input(description="An attribute's workforce head counts, every value at once.")
+class WorkforceBaselineInput:
+    attribute: str = strawberry.field(description="The diversity attribute, up to 100 "
+                                                  "characters, as participants' answers "
+                                                  "name it.")
+    as_of: date = strawberry.field(description="The day HR counted them.")
+    values: list[WorkforceValueCountInput] = strawberry.field(
+        description="1 to 50 values, each once; the ones left out are dropped.")
+
+
+@strawberry.type(description="What setWorkforceBaseline did: the baseline stored, or why not.")
+class SetWorkforceBaselinePayload:
+    workforce_baseline: WorkforceBaseline | None = strawberry.field(
+        description="The attribute's baseline as stored; null when errors say why not.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+
+
+@strawberry.type(description="What removeWorkforceBaseline did.")
+class RemoveWorkforceBaselinePayload:
+    workforce_baseline: WorkforceBaseline | None = strawberry.field(
+        description="The baseline dropped; null when errors say why nothing was.")
+    errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 # --- retention ---------------------------------------------------------------------------
@@ -702,6 +770,13 @@ class Query:
     ) -> HealthReport:
         return await _health_report(info, None, start, end, department, level_band)
 
+    @strawberry.field(description="The workforce head counts per diversity attribute that "
+                                  "HR entered, which health reports compare participants' "
+                                  "diversity against (admins).")
+    async def workforce_baseline(self, info: Info) -> list[WorkforceBaseline]:
+        found = await info.context.analytics.workforce_baselines()
+        return [WorkforceBaseline.of(item) for item in found.attributes]
+
     @strawberry.field(description="Retention (and promotion) of a programme's mentors and "
                                   "mentees against matched non-participants, or of all "
                                   "programmes' without `programmeId` (admins).")
@@ -723,7 +798,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    """Pulse surveys, past cohorts."""
+    """Pulse surveys, past cohorts, the workforce baseline."""
 
     @strawberry.mutation(description="Create an open pulse survey for a programme (admins).")
     async def create_pulse_survey(
@@ -777,3 +852,29 @@ class Mutation:
             info, lambda: analytics.import_participation_history([r.to_row() for r in rows]),
             lambda report: report.imported, body="rows")
         return ImportParticipationHistoryPayload(imported=imported, errors=errors)
+
+    @strawberry.mutation(description="Enter an attribute's workforce head counts (hr_admin), "
+                                     "replacing what was entered for it; health reports "
+                                     "compare participants' diversity against them.")
+    async def set_workforce_baseline(
+        self, info: Info,
+        input: Annotated[WorkforceBaselineInput, described("The attribute and its counts.")],
+    ) -> SetWorkforceBaselinePayload | None:
+        data = clients.WorkforceBaselineSet(
+            attribute=input.attribute, as_of=input.as_of,
+            values=[clients.WorkforceValueCountIn(value=v.value, people=v.people)
+                    for v in input.values])
+        stored, errors = await attempt(
+            info, lambda: info.context.analytics.set_workforce_baseline(data),
+            WorkforceBaseline.of, body="input")
+        return SetWorkforceBaselinePayload(workforce_baseline=stored, errors=errors)
+
+    @strawberry.mutation(description="Drop an attribute's workforce baseline (hr_admin).")
+    async def remove_workforce_baseline(
+        self, info: Info,
+        attribute: Annotated[str, described("The diversity attribute.")],
+    ) -> RemoveWorkforceBaselinePayload | None:
+        removed, errors = await attempt(
+            info, lambda: info.context.analytics.remove_workforce_baseline(attribute),
+            WorkforceBaseline.of)
+        return RemoveWorkforceBaselinePayload(workforce_baseline=removed, errors=errors)

@@ -14,6 +14,7 @@ from analytics.models import (
     HISTORY_IMPORT_MAX,
     WINDOW_MONTHS_MAX,
     CelebrationFeed,
+    DiversityTag,
     ParticipationHistoryCreate,
     ParticipationHistoryReport,
     ProgrammeHealth,
@@ -25,6 +26,9 @@ from analytics.models import (
     PulseSurveyList,
     PulseSurveyPublic,
     PulseSurveyResults,
+    WorkforceBaselineList,
+    WorkforceBaselinePublic,
+    WorkforceBaselineSet,
 )
 from analytics.rebuild import RebuildRunning, Rebuilds, RebuildStatus
 from upward_common.auth import CurrentUser, HrAdmin, ProgrammeAdmin
@@ -237,6 +241,44 @@ async def batch_programme_health(
     `GET /programmes/{programme_id}/health` answers it, in one grouped query per figure."""
     return Batch[ProgrammeHealth](
         items=await service.programme_health(session, programme_ids=distinct(ids)))
+
+
+# --- the workforce baseline ----------------------------------------------------------
+
+BASELINE = "/workforce-baseline"
+BaselineAttribute = Annotated[DiversityTag, Query(
+    description="The diversity attribute, as participants' answers name it (`gender`).")]
+
+
+@router.get(BASELINE, response_model=WorkforceBaselineList, tags=["health"])
+async def list_workforce_baselines(
+    session: SessionDep, user: ProgrammeAdmin,
+) -> WorkforceBaselineList:
+    """The workforce's head counts per diversity attribute and value that HR entered,
+    which health reports compare participants' diversity against (admins)."""
+    return await health.list_workforce_baselines(session)
+
+
+@router.put(BASELINE, response_model=WorkforceBaselinePublic, tags=["health"])
+async def set_workforce_baseline(
+    data: WorkforceBaselineSet, session: SessionDep, user: HrAdmin,
+) -> WorkforceBaselinePublic:
+    """Enter an attribute's workforce head counts, every value at once, replacing what was
+    entered for it before (HR admins); aggregates only, never people."""
+    stored = await health.set_workforce_baseline(session, data=data, now=utcnow())
+    await session.commit()
+    return stored
+
+
+@router.delete(BASELINE, response_model=WorkforceBaselinePublic, tags=["health"])
+async def remove_workforce_baseline(
+    attribute: BaselineAttribute, session: SessionDep, user: HrAdmin,
+) -> WorkforceBaselinePublic:
+    """Drop an attribute's workforce baseline, answering what it was (HR admins); reports
+    stop comparing against it. A 404 when it has none."""
+    removed = await health.remove_workforce_baseline(session, attribute=attribute)
+    await session.commit()
+    return removed
 
 
 # --- operations ---------------------------------------------------------------------

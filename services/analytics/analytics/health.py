@@ -19,12 +19,13 @@ import io
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import delete
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,7 +45,13 @@ from analytics.models import (
     PulseSurveyResults,
     SessionLog,
     ValueCount,
+    WorkforceBaseline,
+    WorkforceBaselineList,
+    WorkforceBaselinePublic,
+    WorkforceBaselineSet,
+    WorkforceValueCount,
 )
+from upward_common.problems import not_found
 
 ROLES = ("mentor", "mentee")
 # The most frequent topics a report lists.
@@ -155,13 +162,45 @@ class Leadership(BaseModel):
 
 class DiversityCell(BaseModel):
     """Participants with a diversity attribute's value (null value or role: all);
-    `people` is null when the cell is suppressed."""
+    `people` is null when the cell is suppressed.
+
+    `share` is `people` over the role's participants with the attribute, when both are
+    published. The workforce figures come from the attribute's baseline HR entered
+    (organisation-wide, so only in a report cut by neither department nor level band),
+    suppressed by the same rule: `workforce_people` of the value (of everybody counted,
+    for a null value) and its share of everybody counted.
+    """
 
     attribute: str
     role: str | None
     value: str | None
     suppressed: bool
     people: int | None
+    share: float | None = None
+    workforce_people: int | None = None
+    workforce_share: float | None = None
+    workforce_as_of: date | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An attribute's workforce head counts, per value, counted on `as_of`."""
+
+    as_of: date
+    people: dict[str, int]
+
+    def published(self) -> dict[str | None, int | None]:
+        """The head counts a report may show: per value (None: everybody counted), None
+        where the count is suppressed as a participants' cell would be."""
+        # The lattice `surveys.cell_counts` builds, with one role and one band ("-"), so
+        # the surveys' suppression runs on it unchanged.
+        people: dict[str | None, int] = {None: sum(self.people.values())}
+        people.update(self.people)
+        counts: dict[surveys.Cell, int] = {(side, value, band): n for value, n in people.items()
+                                           for side in (None, "-") for band in (None, "-")}
+        hidden = surveys.suppressed_cells(counts)
+        return {value: None if (None, value, None) in hidden else n
+                for value, n in people.items()}
 
 
 class HealthReport(BaseModel):
@@ -213,8 +252,19 @@ async def _rows(session: AsyncSession, query: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in (await session.exec(query)).all()]
 
 
-def diversity_cells(participants: Iterable[tuple[str, dict[str, str]]]) -> list[DiversityCell]:
-    """Per attribute, every (role, value) cell, suppressed as the pulse surveys are."""
+def _share(part: int | None, whole: int | None) -> float | None:
+    return round(part / whole, 3) if part is not None and whole else None
+
+
+def diversity_cells(participants: Iterable[tuple[str, dict[str, str]]],
+                    baselines: Mapping[str, Baseline] | None = None) -> list[DiversityCell]:
+    """Per attribute, every (role, value) cell, suppressed as the pulse surveys are, beside
+    the workforce's figures where the attribute has a baseline.
+
+    With a baseline, a value of it that no participant has is a cell of 0 people: the
+    gap a diversity objective is about (a count of nobody gives nobody away).
+    """
+    baselines = baselines or {}
     by_attribute: dict[str, list[surveys.Profile]] = defaultdict(list)
     for role, attributes in participants:
         for attribute, given in attributes.items():
@@ -223,13 +273,27 @@ def diversity_cells(participants: Iterable[tuple[str, dict[str, str]]]) -> list[
     for attribute in sorted(by_attribute):
         counts = surveys.cell_counts(by_attribute[attribute])
         hidden = surveys.suppressed_cells(counts)
+        baseline = baselines.get(attribute)
+        workforce = baseline.published() if baseline is not None else {}
+        if baseline is not None:
+            for side in {cell[0] for cell in counts}:
+                for named in baseline.people:
+                    counts.setdefault((side, named, None), 0)
+        shown = {cell: None if cell in hidden else n for cell, n in counts.items()}
         for (cell_role, value, band), people in sorted(
                 counts.items(), key=lambda item: tuple(str(v) for v in item[0])):
-            if band is not None or not people:
+            if band is not None or not (people or baseline is not None):
                 continue
-            secret = (cell_role, value, band) in hidden
-            cells.append(DiversityCell(attribute=attribute, role=cell_role, value=value,
-                                       suppressed=secret, people=None if secret else people))
+            published = shown[cell_role, value, band]
+            cells.append(DiversityCell(
+                attribute=attribute, role=cell_role, value=value,
+                suppressed=published is None, people=published,
+                share=None if value is None else _share(
+                    published, shown.get((cell_role, None, None))),
+                workforce_people=workforce.get(value),
+                workforce_share=None if value is None else _share(
+                    workforce.get(value), workforce.get(None)),
+                workforce_as_of=baseline.as_of if baseline is not None else None))
     return cells
 
 
@@ -414,13 +478,75 @@ async def health_report(session: AsyncSession, cut: Cut, *,
     objectives = set((await session.exec(objective_query)).all())
     diverse = [(row[2], row[6]) for row in cohort
                if row[1] in objectives and row[3] == "active" and row[6]]
+    # The baseline is the whole workforce's: compared against only in a report of it.
+    baselines = await workforce_baselines(session) if objectives and not cutting else {}
     return HealthReport(
         programme_id=cut.programme_id, start=cut.start, end=cut.end,
         department=cut.department, level_band=cut.level_band,
         funnel=[funnel[role] for role in ROLES], time_to_match=time_to_match, pairs=figures,
         sessions=sessions, ratings=rating_figures, topics=topic_counts, goals=goals,
         interest_trend=trend, leadership=leadership, diversity_objective=bool(objectives),
-        diversity=diversity_cells(diverse) if objectives else [])
+        diversity=diversity_cells(diverse, baselines) if objectives else [])
+
+
+# --- the workforce baseline ------------------------------------------------------------
+
+
+async def _by_attribute(session: AsyncSession,
+                        attribute: str | None = None) -> dict[str, list[WorkforceBaseline]]:
+    """The stored head counts (of one attribute, or all), by attribute and value."""
+    query = select(WorkforceBaseline).order_by(col(WorkforceBaseline.attribute),
+                                               col(WorkforceBaseline.value))
+    if attribute is not None:
+        query = query.where(col(WorkforceBaseline.attribute) == attribute)
+    found: dict[str, list[WorkforceBaseline]] = defaultdict(list)
+    for row in (await session.exec(query)).all():
+        found[row.attribute].append(row)
+    return found
+
+
+async def workforce_baselines(session: AsyncSession) -> dict[str, Baseline]:
+    """Every attribute's baseline, as a report compares against it."""
+    return {attribute: Baseline(as_of=rows[0].as_of,
+                                people={row.value: row.people for row in rows})
+            for attribute, rows in (await _by_attribute(session)).items()}
+
+
+def _public(attribute: str, rows: Sequence[WorkforceBaseline]) -> WorkforceBaselinePublic:
+    return WorkforceBaselinePublic(
+        attribute=attribute, as_of=rows[0].as_of, entered_at=rows[0].entered_at,
+        people=sum(row.people for row in rows),
+        values=[WorkforceValueCount(value=row.value, people=row.people) for row in rows])
+
+
+async def list_workforce_baselines(session: AsyncSession) -> WorkforceBaselineList:
+    """Every attribute's baseline as HR entered it (admins)."""
+    return WorkforceBaselineList(attributes=[
+        _public(attribute, rows) for attribute, rows in (await _by_attribute(session)).items()])
+
+
+async def set_workforce_baseline(session: AsyncSession, *, data: WorkforceBaselineSet,
+                                 now: datetime) -> WorkforceBaselinePublic:
+    """Replace the attribute's head counts with these, all entered at `now`."""
+    attribute = data.attribute
+    await session.exec(delete(WorkforceBaseline).where(
+        col(WorkforceBaseline.attribute) == attribute))
+    rows = [WorkforceBaseline(attribute=attribute, value=item.value, people=item.people,
+                              as_of=data.as_of, entered_at=now) for item in data.values]
+    session.add_all(rows)
+    await session.flush()
+    return _public(attribute, sorted(rows, key=lambda row: row.value))
+
+
+async def remove_workforce_baseline(session: AsyncSession, *,
+                                    attribute: str) -> WorkforceBaselinePublic:
+    """Drop the attribute's baseline, answering what it was; a 404 when it has none."""
+    stored = (await _by_attribute(session, attribute)).get(attribute)
+    if not stored:
+        raise not_found("Workforce baseline", attribute)
+    await session.exec(delete(WorkforceBaseline).where(
+        col(WorkforceBaseline.attribute) == attribute))
+    return _public(attribute, stored)
 
 
 # --- CSV --------------------------------------------------------------------------------
@@ -472,8 +598,16 @@ def health_rows(report: HealthReport) -> list[tuple[Any, ...]]:
              for item in ("senior_min_level", "senior_employees", "taking_part", "share")]
     for cell in report.diversity:
         group = f"{cell.attribute}:{cell.role or 'all'}"
-        rows.append(("diversity", group, cell.value or "all",
+        item = cell.value or "all"
+        rows.append(("diversity", group, item,
                      "suppressed" if cell.suppressed else cell.people))
+        if cell.share is not None:
+            rows.append(("diversity_share", group, item, cell.share))
+        if cell.workforce_as_of is not None:
+            rows.append(("diversity_workforce", group, item, "suppressed"
+                         if cell.workforce_people is None else cell.workforce_people))
+        if cell.workforce_share is not None:
+            rows.append(("diversity_workforce_share", group, item, cell.workforce_share))
     return rows
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as Described
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, Column, Index, String, text
@@ -323,6 +323,23 @@ class RetentionReport(SQLModel, table=True):
     requested_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class WorkforceBaseline(SQLModel, table=True):
+    """How many of the workforce have one value of a diversity attribute, as HR counted them.
+
+    Aggregates only, entered by HR admins (`PUT /workforce-baseline`): no
+    person is behind a row, so an erasure changes nothing here. An attribute's values are
+    replaced together, with the day they were counted (`as_of`).
+    """
+
+    __tablename__ = "analytics_workforce_baseline"
+
+    attribute: str = Field(primary_key=True, max_length=100)
+    value: str = Field(primary_key=True, max_length=100)
+    people: int
+    as_of: date
+    entered_at: datetime = Field(sa_type=UTCDateTime)
+
+
 TABLES = (
     "analytics_programme", "analytics_employee", "analytics_participant", "analytics_pair",
     "analytics_session", "analytics_goal", "analytics_milestone",
@@ -331,6 +348,7 @@ TABLES = (
     "analytics_participation_history", "analytics_employee_level",
     "analytics_session_log", "analytics_touchpoint", "analytics_group_session",
     "analytics_invitation", "analytics_retention_inputs", "analytics_retention_report",
+    "analytics_workforce_baseline",
 )
 
 
@@ -618,3 +636,65 @@ class ProgrammeHealth(BaseModel):
     attendance_rate: float | None = None
     mentoring_hours: float = 0.0
     interest_trend: list[MonthCount] = []
+
+
+# --- the workforce baseline: API shapes ----------------------------------------------
+
+# Values of one attribute a baseline takes, and the largest head count of one value.
+WORKFORCE_VALUES_MAX = 50
+WORKFORCE_PEOPLE_MAX = 10_000_000
+
+
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+# A diversity attribute's name or value, as participants' answers carry them.
+DiversityTag = Annotated[Tag, AfterValidator(_filled)]
+
+
+class WorkforceValueCount(BaseModel):
+    """How many of the workforce have one value of the attribute."""
+
+    value: DiversityTag
+    people: Annotated[int, Described(ge=0, le=WORKFORCE_PEOPLE_MAX)]
+
+
+class WorkforceBaselineSet(BaseModel):
+    """An attribute's workforce head counts, as HR counted them on `as_of`: every value
+    at once (the ones left out are dropped)."""
+
+    attribute: DiversityTag
+    as_of: Annotated[date, Described(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
+    values: Annotated[list[WorkforceValueCount], Described(
+        min_length=1, max_length=WORKFORCE_VALUES_MAX)]
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, values: list[WorkforceValueCount]) -> list[WorkforceValueCount]:
+        seen: set[str] = set()
+        for item in values:
+            if item.value in seen:
+                raise ValueError(f"names the value {item.value!r} twice")
+            seen.add(item.value)
+        if not any(item.people for item in values):
+            raise ValueError("must count somebody")
+        return values
+
+
+class WorkforceBaselinePublic(BaseModel):
+    """An attribute's workforce baseline as stored, with its total."""
+
+    attribute: str
+    as_of: date
+    entered_at: datetime
+    people: int
+    values: list[WorkforceValueCount]
+
+
+class WorkforceBaselineList(BaseModel):
+    """Every attribute's workforce baseline, by attribute."""
+
+    attributes: list[WorkforceBaselinePublic]

@@ -72,6 +72,7 @@ from analytics.models import (
     RetentionReport,
     SessionLog,
     Touchpoint,
+    WorkforceBaseline,
 )
 from analytics.repository import retention_inputs_changed
 from upward_common.bus import Bus
@@ -90,7 +91,8 @@ READ_MODELS: tuple[type[SQLModel], ...] = (
 # reports and their inputs version, which the rebuild's commit moves on: the reports are
 # stale from then on, recomputed by the refresher or the next request.
 KEPT: tuple[type[SQLModel], ...] = (PulseSurvey, PulseRespondent, PulseResponse,
-                                    ParticipationHistory, RetentionInputs, RetentionReport)
+                                    ParticipationHistory, WorkforceBaseline, RetentionInputs,
+                                    RetentionReport)
 FETCH_BATCH = 500
 FETCH_TIMEOUT_SECONDS = 2.0
 
