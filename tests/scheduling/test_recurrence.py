@@ -267,3 +267,58 @@ def test_available_lays_out_the_same_windows_as_a_scan_of_every_window(
     end = start + timedelta(hours=span)
     assert who.available(start, end) == _scanned(who, start, end)
     assert who.available(start, end) == _scanned(who, start, end)  # remembered days too
+
+
+def _nearest_scanned(parties: Parties, start: datetime, minutes: int, *,
+                     sides: tuple[str, ...], not_before: datetime | None) -> datetime | None:
+    """`nearest_valid_start` as it was: every grid step either way against every window."""
+    length = timedelta(minutes=minutes)
+    low, high = start - timedelta(days=7), start + timedelta(days=7) + length
+    free = [parties.side(side).available(low, high) for side in sides]
+    for k in range(1, 4 * 24 * 7 + 1):
+        for candidate in (start - timedelta(minutes=15 * k), start + timedelta(minutes=15 * k)):
+            end = candidate + length
+            if ((not_before is None or candidate >= not_before)
+                    and all(fits(iv, candidate, end) for iv in free)
+                    and not parties.busy(candidate, end)):
+                return candidate
+    return None
+
+
+_windows = st.lists(st.tuples(st.integers(min_value=0, max_value=6),
+                              st.integers(min_value=0, max_value=95),
+                              st.integers(min_value=1, max_value=96)), max_size=6)
+
+
+@given(zones=st.tuples(*[st.sampled_from(["Europe/London", "America/New_York", "Asia/Kathmandu",
+                                          "Australia/Lord_Howe", "UTC"])] * 2),
+       windows=st.tuples(_windows, _windows),
+       bookings=st.lists(st.tuples(st.integers(min_value=-4 * 24 * 8, max_value=4 * 24 * 8),
+                                   st.integers(min_value=1, max_value=8)), max_size=60),
+       offset=st.integers(min_value=0, max_value=4 * 24 * 365), odd=st.sampled_from([0, 5]),
+       minutes=st.sampled_from([15, 45, 60, 90]),
+       sides=st.sampled_from([("mentor", "mentee"), ("mentee",), ()]),
+       not_before=st.none() | st.integers(min_value=-4 * 24 * 8, max_value=4 * 24 * 8))
+@settings(max_examples=200, deadline=None)
+def test_the_nearest_valid_start_is_the_one_a_scan_of_every_grid_step_finds(
+    zones: tuple[str, str], windows: tuple[list[tuple[int, int, int]], ...],
+    bookings: list[tuple[int, int]], offset: int, odd: int, minutes: int,
+    sides: tuple[str, ...], not_before: int | None,
+) -> None:
+    def clock(quarters: int) -> str:
+        return "24:00" if quarters >= 96 else f"{quarters // 4:02d}:{15 * (quarters % 4):02d}"
+
+    mentor, mentee = (person(zone, *((weekday, clock(a), clock(max(a + 1, b)))
+                                     for weekday, a, b in own))
+                      for zone, own in zip(zones, windows, strict=True))
+    # A start off the grid too (a stored start needs not lie on it).
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=15 * offset + odd)
+    busy = tuple((start + timedelta(minutes=15 * a), start + timedelta(minutes=15 * (a + n)))
+                 for a, n in bookings)
+    parties = Parties(mentor, mentee, mentor_busy=busy[::2], mentee_busy=busy[1::2])
+    earliest = None if not_before is None else start + timedelta(minutes=15 * not_before)
+    assert nearest_valid_start(parties, start, minutes, sides=sides, not_before=earliest) == (
+        _nearest_scanned(parties, start, minutes, sides=sides, not_before=earliest))
+    for who in (mentor, mentee):
+        end = start + timedelta(minutes=minutes)
+        assert who.holds(start, end) == fits(who.available(start, end), start, end)

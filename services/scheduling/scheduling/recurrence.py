@@ -23,12 +23,14 @@ Rules (the service README repeats them):
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 DEFAULT_SESSION_MINUTES = 60
@@ -77,6 +79,18 @@ class Person:
             found.extend(self._day(day))
             day += timedelta(days=1)
         return sorted(found)
+
+    def holds(self, start: datetime, end: datetime) -> bool:
+        """Whether one of the windows holds [start, end]: `fits` of `available`, asked day
+        by day, with no list to build and sort (each occurrence of a plan asks it)."""
+        zone = self.zone
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        while day <= last:
+            if fits(self._day(day), start, end):
+                return True
+            day += timedelta(days=1)
+        return False
 
     @cached_property
     def _by_weekday(self) -> dict[int, tuple[Window, ...]]:
@@ -436,7 +450,7 @@ def conflicting_side(
     """The first of `sides` whose windows no longer hold the occurrence, if any."""
     end = start + timedelta(minutes=minutes)
     for side in sides:
-        if not fits(parties.side(side).available(start, end), start, end):
+        if not parties.side(side).holds(start, end):
             return side
     return None
 
@@ -446,16 +460,73 @@ def nearest_valid_start(
     parties: Parties, start: datetime, minutes: int, *, sides: Sequence[str] = ("mentor", "mentee"),
     not_before: datetime | None = None,
 ) -> datetime | None:
-    """The start nearest `start` (earlier first on a tie) that fits `sides` and no booking."""
+    """The start nearest `start` (earlier first on a tie) that fits `sides` and no booking.
+
+    The candidates are `start` plus or minus whole grid steps, up to `ALTERNATIVE_REACH`
+    (`start` is a UTC instant, as stored). Rather than trying each of them against every
+    window, the starts that fit all of `sides` are worked out first as ranges, and only
+    the grid steps inside those ranges are tried against the bookings, nearest first: a
+    flagged occurrence of a pair that shares no hours (the usual case) has none to try.
+    """
     length = timedelta(minutes=minutes)
     low, high = start - ALTERNATIVE_REACH, start + ALTERNATIVE_REACH + length
-    free = [parties.side(side).available(low, high) for side in sides]
     steps = int(ALTERNATIVE_REACH / GRID)
-    for k in range(1, steps + 1):
-        for candidate in (start - GRID * k, start + GRID * k):
-            if not_before is not None and candidate < not_before:
-                continue
-            end = candidate + length
-            if all(fits(iv, candidate, end) for iv in free) and not parties.busy(candidate, end):
-                return candidate
+    ranges: list[Interval] = [(low, high)]
+    for side in sides:
+        ranges = _common(ranges, _fitting_starts(parties.side(side).available(low, high),
+                                                length))
+    if not_before is not None:
+        ranges = [(max(first, not_before), last) for first, last in ranges
+                  if last >= not_before]
+    earlier: list[range] = []  # the steps back to each range, nearest range first
+    later: list[range] = []
+    for first, last in ranges:
+        earlier.append(range(max(1, _steps_up(start - last)),
+                             min(steps, (start - first) // GRID) + 1))
+        later.append(range(max(1, _steps_up(first - start)),
+                           min(steps, (last - start) // GRID) + 1))
+    earlier.reverse()
+    # (steps, 0 for earlier or 1 for later): the order the candidates are tried in.
+    for k, later_one in heapq.merge(((k, 0) for k in chain.from_iterable(earlier)),
+                                    ((k, 1) for k in chain.from_iterable(later))):
+        candidate = start + GRID * k if later_one else start - GRID * k
+        if not parties.busy(candidate, candidate + length):
+            return candidate
     return None
+
+
+def _steps_up(span: timedelta) -> int:
+    """How many grid steps reach at least `span` (negative for a negative span)."""
+    return -(-span // GRID)
+
+
+def _fitting_starts(intervals: Iterable[Interval], length: timedelta) -> list[Interval]:
+    """The starts at which `length` fits one of the intervals, as sorted, disjoint ranges
+    (both ends included): a start fits an interval when it opens by then and closes no
+    earlier than `length` later, as `fits` asks."""
+    found: list[Interval] = []
+    for opens, closes in sorted(intervals):
+        last = closes - length
+        if last < opens:
+            continue
+        if found and opens <= found[-1][1]:
+            if last > found[-1][1]:
+                found[-1] = (found[-1][0], last)
+        else:
+            found.append((opens, last))
+    return found
+
+
+def _common(first: Sequence[Interval], second: Sequence[Interval]) -> list[Interval]:
+    """What two lists of sorted, disjoint ranges (ends included) have in common."""
+    found: list[Interval] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        low, high = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
+        if low <= high:
+            found.append((low, high))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return found
