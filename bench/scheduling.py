@@ -20,8 +20,11 @@ Then the feeds, through scheduling's HTTP API (uvicorn on 127.0.0.1): the first
 one moves three more (one with `scope: following`) and cancels three more; each
 issues its feed address. Measured: `GET /api/v1/calendar/{token}.ics` of the first
 mentee's feed `BENCH_FEED_REQUESTS` times one after another (p50/p99; target p99
-under 20 ms), and the `FEEDS` different feeds fetched at once under a bound of
-`BENCH_FEED_CONCURRENCY` requests in flight (total time, p50/p99).
+under 20 ms; the first renders it, the others find it rendered, as a subscribed
+calendar's next poll does), then `BENCH_COLD_FEEDS` (200) different feeds one after
+another, each rendered afresh, and the `FEEDS` different feeds fetched at once under
+a bound of `BENCH_FEED_CONCURRENCY` requests in flight (total time, p50/p99), each
+rendered afresh too: the replica's rendered feeds are forgotten before each of these.
 
 SQLite always; PostgreSQL too when BENCH_DATABASE_URL names a server (fresh
 databases, dropped afterwards). Figures go to stdout; they mean something only on an
@@ -52,6 +55,7 @@ from bench.consumers import drained
 from bench.enrolment import Databases, published_count
 from scheduling.main import SERVICE
 from scheduling.models import Plan
+from scheduling.service import RENDERED_FEEDS
 from tests.support.nats import NatsServer
 from tests.support.stack import TEST_JWT_SECRET, serve
 from upward_common.auth import mint_token
@@ -75,6 +79,7 @@ TARGET_FEED_P99_MS = 20.0
 FEEDS = int(os.environ.get("BENCH_FEEDS", "1000"))
 FEED_REQUESTS = int(os.environ.get("BENCH_FEED_REQUESTS", "500"))
 FEED_CONCURRENCY = int(os.environ.get("BENCH_FEED_CONCURRENCY", "32"))
+COLD_FEEDS = int(os.environ.get("BENCH_COLD_FEEDS", "200"))
 LIMIT_SECONDS = float(os.environ.get("BENCH_SCHEDULING_LIMIT", "1800"))
 POLL_SECONDS = 0.1
 SUBJECT = PairFormed.nats_subject()
@@ -252,6 +257,16 @@ async def feeds(url: str, settings: Any, pairs: int) -> dict[str, Any]:
             single.append((time.perf_counter() - began) * 1000)
             response.raise_for_status()
 
+        # Each feed rendered afresh: the replica's rendered feeds forgotten first (the
+        # service runs in this process).
+        RENDERED_FEEDS.clear()
+        cold: list[float] = []
+        for path in paths[:COLD_FEEDS]:
+            began = time.perf_counter()
+            response = await client.get(path)
+            cold.append((time.perf_counter() - began) * 1000)
+            response.raise_for_status()
+
         async def fetch(path: str) -> float:
             async with limit:
                 began = time.perf_counter()
@@ -259,12 +274,14 @@ async def feeds(url: str, settings: Any, pairs: int) -> dict[str, Any]:
                 response.raise_for_status()
                 return (time.perf_counter() - began) * 1000
 
+        RENDERED_FEEDS.clear()
         began = time.perf_counter()
         many = await asyncio.gather(*(fetch(path) for path in paths))
         total = time.perf_counter() - began
     return {"prepare_s": prepared, "bytes": len(body), "events": body.count("BEGIN:VEVENT"),
             "exdates": body.count("EXDATE"), "overrides": body.count("RECURRENCE-ID"),
-            "single": single, "many": list(many), "many_s": total, "feeds": count}
+            "single": single, "cold": cold, "many": list(many), "many_s": total,
+            "feeds": count}
 
 
 async def measure(backend: str, server: str | None, pairs: int) -> dict[str, Any]:
@@ -352,7 +369,11 @@ def report_feeds(result: dict[str, Any]) -> None:
     print(f"  one feed, {len(single)} GETs in turn: p50 {statistics.median(single):.1f} ms, "
           f"p99 {p99:.1f} ms (target p99 < {TARGET_FEED_P99_MS:.0f} ms: "
           f"{'met' if feed_met else 'MISSED'})")
-    print(f"  {feed['feeds']} different feeds, {FEED_CONCURRENCY} in flight: "
+    cold = feed["cold"]
+    print(f"  {len(cold)} different feeds in turn, each rendered afresh: "
+          f"p50 {statistics.median(cold):.1f} ms, p99 {percentile(cold, 0.99):.1f} ms")
+    print(f"  {feed['feeds']} different feeds, {FEED_CONCURRENCY} in flight, each rendered "
+          "afresh: "
           f"{feed['many_s']:.2f} s ({feed['feeds'] / feed['many_s']:.0f}/s), "
           f"p50 {statistics.median(many):.1f} ms, p99 {percentile(many, 0.99):.1f} ms",
           flush=True)

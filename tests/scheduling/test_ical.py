@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import recurring_ical_events
@@ -12,6 +13,7 @@ from icalendar import Calendar
 from scheduling import ical
 from scheduling.models import (
     Cadence,
+    GroupSession,
     MentoringSession,
     Plan,
     PlanSeries,
@@ -191,3 +193,80 @@ def test_a_feed_reuses_its_vtimezones_and_writes_what_icalendar_would() -> None:
     built = ical._vtimezone.cache_info().misses
     assert ical.feed(entries) == body  # the same plans, the same bytes
     assert ical._vtimezone.cache_info().misses == built  # and no zone worked out again
+
+
+def _another(row: Any, name: str) -> Any:
+    """A value of the column `name` of `row` other than its own."""
+    value = getattr(row, name)
+    if value is None:
+        column = type(row).__table__.columns[name]  # type: ignore[attr-defined]
+        try:
+            kind = column.type.python_type
+        except NotImplementedError:
+            kind = dict
+        value = {str: "", int: 0, float: 0.0, bool: False, datetime: AT,
+                 date: AT.date()}.get(kind, {})  # a JSON column's: a dict
+        if kind not in (str, int, float):
+            return value  # None, then a value: changed
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, datetime):
+        return value + timedelta(minutes=1)
+    if isinstance(value, date):
+        return value + timedelta(days=1)
+    if isinstance(value, list):
+        return [*value, {"extra": 1}]
+    if isinstance(value, dict):
+        return {**value, "extra": 1}
+    return f"{value}z"
+
+
+def _group(number: int) -> GroupSession:
+    return GroupSession(id=f"group-{number}", programme_id="prog", title="Monthly gathering",
+                        starts_at=AT + timedelta(days=number), duration_minutes=90,
+                        location="Room 4", link="https://example.com/meet", capacity=40,
+                        created_at=AT, updated_at=AT, sequence=1)
+
+
+def test_a_feed_key_covers_every_column_the_feed_renders() -> None:
+    """Changing a column outside the key's fields never changes the bytes; changing one
+    of them changes the key. So a key names one rendering, and none gets stale."""
+    rng = random.Random(29)
+    checked = 0
+    for number in range(6):
+        entries = [build_plan(rng, 2000 + number), build_plan(rng, 3000 + number)]
+        groups = [_group(number)]
+        body, key = ical.feed(entries, group_sessions=groups), ical.feed_key(
+            entries, group_sessions=groups)
+        rows: list[tuple[Any, tuple[str, ...]]] = [(entries[0].plan, ical.PLAN_FIELDS),
+                                                  (groups[0], ical.GROUP_FIELDS)]
+        rows += [(series, ical.SERIES_FIELDS) for series in entries[0].series]
+        rows += [(row, ical.OCCURRENCE_FIELDS) for row in entries[0].occurrences[:6]]
+        for row, fields in rows:
+            for name in [c.name for c in type(row).__table__.columns]:  # type: ignore[attr-defined]
+                kept = getattr(row, name)
+                setattr(row, name, _another(row, name))
+                try:
+                    if name in fields:
+                        assert ical.feed_key(entries, group_sessions=groups) != key, name
+                    else:
+                        assert ical.feed(entries, group_sessions=groups) == body, name
+                        assert ical.feed_key(entries, group_sessions=groups) == key, name
+                finally:
+                    setattr(row, name, kept)
+                checked += 1
+    assert checked > 300
+
+
+def test_rendered_feeds_keep_the_most_recently_asked_within_their_bytes() -> None:
+    kept = ical.RenderedFeeds(max_bytes=10)
+    kept.put("a", b"1234")
+    kept.put("b", b"5678")
+    assert kept.get("a") == b"1234"  # now the most recently asked
+    kept.put("c", b"90ab")  # 12 bytes: the least recently asked (b) goes
+    assert (kept.get("b"), kept.get("a"), kept.get("c"), kept.size, len(kept)) == (
+        None, b"1234", b"90ab", 8, 2)
+    kept.put("huge", b"x" * 11)  # larger than everything kept: not kept
+    assert kept.get("huge") is None and len(kept) == 2

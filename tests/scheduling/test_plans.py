@@ -15,6 +15,7 @@ from icalendar import Calendar
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
+from scheduling import ical, service
 from scheduling.models import CalendarFeed, MentoringSession
 from tests.support.databases import statements
 from tests.support.stack import Running, wait_until
@@ -363,6 +364,24 @@ async def test_a_secret_feed_address_serves_the_calendar_until_revoked(
         assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == {
             f"{plan['series'][0]['id']}@upward.scheduling"}
         assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
+        # A calendar holding the current copy gets a 304 without a body; any change to the
+        # plan's occurrences is a new ETag, and the same bytes a fresh rendering gives.
+        etag = feed.headers["etag"]
+        async with svc.client(None) as anonymous:
+            same = await anonymous.get(path, headers={"If-None-Match": etag})
+            assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+            assert (await anonymous.get(path, headers={
+                "If-None-Match": f'"other", W/{etag}'})).status_code == 304
+            cancelled = await s.call(MENTEE, "POST", "/api/v1/sessions/"
+                                     f"{plan['occurrences'][1]['session_id']}/cancel",
+                                     json={"reason": "travelling"})
+            assert cancelled.status_code == 200, cancelled.text
+            changed = await anonymous.get(path, headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"] != etag
+        assert b"EXDATE" in changed.content
+        async with svc.app.state.sessionmaker() as db:
+            fresh = await service.calendar_feed(db, token=secret, rendered=ical.RenderedFeeds())
+        assert (fresh.body, fresh.etag) == (changed.content, changed.headers["etag"])
         # Only the hash is stored.
         async with svc.app.state.sessionmaker() as db:
             stored = (await db.exec(select(CalendarFeed))).all()

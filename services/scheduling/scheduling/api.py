@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from scheduling import goals, service
 from scheduling.models import (
@@ -168,11 +168,25 @@ async def revoke_calendar_feed(session: SessionDep, user: ParticipantUser) -> Ca
 
 @router.get("/calendar/{token}.ics", tags=["calendar"],
             responses={200: {"content": {"text/calendar": {}}}})
-async def calendar_feed(token: Identifier, session: SessionDep) -> Response:
+async def calendar_feed(
+    token: Identifier, session: SessionDep,
+    if_none_match: Annotated[str | None, Header(max_length=1_000, description=(
+        "The ETag of the copy the calendar holds: 304 and no body while it is current."
+    ))] = None,
+) -> Response:
     """A participant's calendar (RFC 5545) by its secret address: no bearer token, the
-    secret is the key (calendar apps cannot send one)."""
-    body = await service.calendar_feed(session, token=token)
-    return Response(body, media_type=CALENDAR, headers={"Cache-Control": "private, max-age=300"})
+    secret is the key (calendar apps cannot send one). Its ETag changes with its content."""
+    feed = await service.calendar_feed(session, token=token)
+    headers = {"Cache-Control": "private, max-age=300", "ETag": feed.etag}
+    if if_none_match is not None and _matches(if_none_match, feed.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(feed.body, media_type=CALENDAR, headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Whether `If-None-Match` names this ETag (or `*`), weak or strong (RFC 9110 13.1.2)."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 @router.get("/plans/{plan_id}/invitation.ics", tags=["calendar"],

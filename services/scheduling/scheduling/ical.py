@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vRecur
@@ -199,6 +201,76 @@ def group_event(row: GroupSession) -> Event:
     cancelled = row.status == GroupSessionStatus.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     return event
+
+
+# What a feed's bytes are made of: the columns the rendering reads. `feed_key` digests
+# them; a test changes every other column and finds the same bytes.
+PLAN_FIELDS = ("id", "sequence", "changed_at", "status", "duration_minutes")
+SERIES_FIELDS = ("id", "count", "time_zone", "local_start", "starts_on", "frequency",
+                 "interval")
+OCCURRENCE_FIELDS = ("series_id", "status", "original_starts_at", "starts_at",
+                     "duration_minutes", "occurrence_index")
+GROUP_FIELDS = ("id", "updated_at", "sequence", "title", "starts_at", "duration_minutes",
+                "location", "link", "status")
+# Rendered feeds kept by a replica, in bytes of their bodies.
+FEED_CACHE_BYTES = 32 * 1024 * 1024
+
+
+def _digest(digest: Any, row: object, fields: Sequence[str]) -> None:
+    digest.update(repr(tuple(getattr(row, name) for name in fields)).encode())
+
+
+def feed_key(entries: Sequence[PlanCalendar], *, name: str = "Reverse mentoring",
+             group_sessions: Sequence[GroupSession] = ()) -> str:
+    """A digest of everything `feed` renders: the same key, the same bytes (the feed's
+    ETag, and its key among the rendered feeds kept)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=16)
+    for entry in entries:
+        _digest(digest, entry.plan, PLAN_FIELDS)
+        for series in entry.series:
+            _digest(digest, series, SERIES_FIELDS)
+        for row in entry.occurrences:
+            _digest(digest, row, OCCURRENCE_FIELDS)
+        digest.update(b"\x00")
+    for group in group_sessions:
+        _digest(digest, group, GROUP_FIELDS)
+    return digest.hexdigest()
+
+
+class RenderedFeeds:
+    """Feeds as rendered, by `feed_key`, the least recently asked dropped past `max_bytes`.
+
+    Rendering a year of sessions is most of a feed's cost, and a subscribed calendar
+    asks for the same feed again and again between changes. Keyed by content, an entry
+    can never be stale: a change makes another key, and the old entry ages out.
+    """
+
+    def __init__(self, max_bytes: int = FEED_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        body = self._bodies.get(key)
+        if body is not None:
+            self._bodies.move_to_end(key)
+        return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes or key in self._bodies:
+            return
+        self._bodies[key] = body
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, dropped = self._bodies.popitem(last=False)
+            self.size -= len(dropped)
+
+    def clear(self) -> None:
+        self._bodies.clear()
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._bodies)
 
 
 def feed(

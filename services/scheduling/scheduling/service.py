@@ -1139,15 +1139,38 @@ async def revoke_calendar_feed(session: AsyncSession, *, user: Principal) -> Cal
     return CalendarFeedRevoked(revoked=len(live))
 
 
-async def calendar_feed(session: AsyncSession, *, token: str) -> bytes:
-    """The feed behind a secret: every plan of its participant (the secret is the key)."""
+# The feeds this replica rendered, by content (`ical.RenderedFeeds`).
+RENDERED_FEEDS = ical.RenderedFeeds()
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A rendered feed and its ETag (a digest of what it renders)."""
+
+    body: bytes
+    etag: str
+
+
+async def calendar_feed(session: AsyncSession, *, token: str,
+                        rendered: ical.RenderedFeeds = RENDERED_FEEDS) -> Feed:
+    """The feed behind a secret: every plan of its participant (the secret is the key).
+
+    Its rows are read each time; rendering them is skipped when `rendered` holds the
+    same content already.
+    """
     found = await repository.feed_by_hash(session, ical.secret_hash(token))
     if found is None or found.revoked_at is not None:
         raise Problem(404, "No calendar feed has this address (it may have been revoked)",
                       kind="not-found", field="token")
     plans = await repository.plans_of_employee(session, found.employee_id)
-    return ical.feed([await _calendar_of(session, plan) for plan in plans],
-                     group_sessions=await gatherings.attending(session, found.employee_id))
+    entries = [await _calendar_of(session, plan) for plan in plans]
+    groups = await gatherings.attending(session, found.employee_id)
+    key = ical.feed_key(entries, group_sessions=groups)
+    body = rendered.get(key)
+    if body is None:
+        body = ical.feed(entries, group_sessions=groups)
+        rendered.put(key, body)
+    return Feed(body=body, etag=f'"{key}"')
 
 
 async def plan_invitation(
