@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import namedtuple
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from itertools import groupby
+from typing import Any, cast
 
 import nats
 import pytest
@@ -16,7 +19,7 @@ from tests.common.conftest import recording_handler
 from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from upward_common.events import STREAM, PairEnded, utcnow
-from upward_common.outbox import emit
+from upward_common.outbox import YIELD_EVERY, OutboxRelay, emit
 from upward_common.tables import OutboxEvent
 
 
@@ -133,3 +136,38 @@ async def test_sent_rows_past_retention_are_purged_and_unsent_ones_never_are(
         async with running.app.state.sessionmaker() as session:
             [left] = (await session.exec(select(OutboxEvent))).all()
         assert left.published_at is None
+
+
+async def test_a_window_of_publishes_gives_the_event_loop_turns() -> None:
+    """A draining backlog must not hold the loop for a whole window: the requests the same
+    process serves run between every `YIELD_EVERY` publishes."""
+    Row = namedtuple("Row", "seq event_id subject payload")
+    rows = [Row(n, f"e-{n}", "mentoring.pair.ended", '{"data": {}}') for n in range(200)]
+    ticks = {"n": 0}
+    seen: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    class Publisher:
+        async def publish_async(self, subject: str, data: bytes, headers: Any) -> Any:
+            seen.append(ticks["n"])  # how often the other task ran so far
+            done = loop.create_future()
+            done.set_result(None)
+            return done
+
+    async def ticker() -> None:
+        while True:
+            ticks["n"] += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        window = await OutboxRelay._publish_window(cast(Any, Publisher()), rows,
+                                                   max_payload=1 << 20)
+    finally:
+        task.cancel()
+    assert window.sent == [row.seq for row in rows] and window.dead == []
+    # The other task ran between the chunks of the window, not only once it was over:
+    # never more than 64 publishes in a row without a turn for it.
+    runs = [len(list(run)) for _, run in groupby(seen)]
+    assert max(runs) <= min(YIELD_EVERY, 64) and len(runs) >= len(rows) // 64
