@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as Described
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, Column, Index, String, text
@@ -25,7 +25,7 @@ from sqlalchemy import Text as SQLText
 from sqlmodel import Field, SQLModel
 
 from analytics.surveys import MAX_CHOICES, MAX_QUESTIONS, QuestionKind
-from upward_common.limits import Identifier, Name, Tag, Text
+from upward_common.limits import Identifier, Name, RequiredTag, Tag, Text
 from upward_common.types import UTCDateTime
 
 
@@ -645,14 +645,8 @@ WORKFORCE_VALUES_MAX = 50
 WORKFORCE_PEOPLE_MAX = 10_000_000
 
 
-def _filled(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
 # A diversity attribute's name or value, as participants' answers carry them.
-DiversityTag = Annotated[Tag, AfterValidator(_filled)]
+DiversityTag = RequiredTag
 
 
 class WorkforceValueCount(BaseModel):

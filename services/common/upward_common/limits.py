@@ -89,6 +89,17 @@ Identifier = Annotated[
 Name = Annotated[str, StringConstraints(max_length=NAME_MAX), AfterValidator(_one_line)]
 # An item of a list (a topic, a language, an interest): one short line.
 Tag = Annotated[str, StringConstraints(max_length=TAG_MAX), AfterValidator(_one_line)]
+
+
+def filled(value: str) -> str:
+    """A given text that is not blank (only spaces is no name, no topic)."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+# A Tag that must be given: a topic, a diversity attribute or its value.
+RequiredTag = Annotated[Tag, AfterValidator(filled)]
 Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX), AfterValidator(_one_line)]
 # Free text people write (messages, reasons, bios): newlines allowed.
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX), AfterValidator(_multi_line)]

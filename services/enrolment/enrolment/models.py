@@ -52,9 +52,11 @@ from upward_common.limits import (
     Email,
     Identifier,
     Name,
+    RequiredTag,
     Tag,
     Text,
     TimeZoneName,
+    filled,
     time_zone_pattern,
 )
 from upward_common.types import UTCDateTime
@@ -271,12 +273,6 @@ TABLES = (
 # --- API shapes ------------------------------------------------------------------
 
 
-def _filled(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
 def _url(value: str) -> str:
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
         raise ValueError("must not contain spaces or control characters")
@@ -284,7 +280,7 @@ def _url(value: str) -> str:
 
 
 # A name that must be given (a person's, a programme's, a goal's).
-RequiredName = Annotated[Name, AfterValidator(_filled)]
+RequiredName = Annotated[Name, AfterValidator(filled)]
 # A link to a training resource: one token, no spaces or control characters.
 URL_MAX = 2_000
 Url = Annotated[str, StringConstraints(max_length=URL_MAX), AfterValidator(_url)]
@@ -519,7 +515,7 @@ class ProgrammePublic(BaseModel):
 class TopicChoice(TopicSkill):
     """A topic chosen in the survey: one from the programme's catalogue."""
 
-    topic: Annotated[Tag, AfterValidator(_filled)]
+    topic: RequiredTag
 
 
 class SurveyAnswers(BaseModel):
@@ -537,7 +533,7 @@ class SurveyAnswers(BaseModel):
     dei_opt_in: bool = False
     avoid_employee_ids: list[Identifier] = PydanticField(default=[], max_length=LIST_MAX)
     # Self-declared attributes (e.g. gender, age band): at most 10, keys and values tags.
-    diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
+    diversity: dict[RequiredTag, Tag] | None = PydanticField(
         default=None, max_length=DIVERSITY_MAX)
     diversity_consent: bool = False
     # What the people they may work with read on their participant card.
@@ -584,7 +580,7 @@ class SurveyChange(BaseModel):
     dei_opt_in: bool | None = None
     avoid_employee_ids: list[Identifier] | None = PydanticField(default=None,
                                                                 max_length=LIST_MAX)
-    diversity: dict[Annotated[Tag, AfterValidator(_filled)], Tag] | None = PydanticField(
+    diversity: dict[RequiredTag, Tag] | None = PydanticField(
         default=None, max_length=DIVERSITY_MAX)
     diversity_consent: bool | None = None
     bio: Text | None = PydanticField(default=None, max_length=BIO_MAX)

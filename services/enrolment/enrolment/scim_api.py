@@ -17,6 +17,7 @@ from scim2_models import Context, ListResponse, ResponseParameters, SearchReques
 from enrolment import scim
 from enrolment.models import Employee
 from upward_common.auth import Hris
+from upward_common.conditional import not_modified
 from upward_common.db import SessionDep
 from upward_common.problems import Problem, field_of, message_of
 
@@ -225,7 +226,7 @@ async def create_user(request: Request, session: SessionDep, user: Hris) -> Resp
 async def get_user(user_id: str, request: Request, session: SessionDep, user: Hris) -> Response:
     """One user; `If-None-Match` with the current ETag answers 304."""
     employee = await scim.get_user(session, user_id=user_id)
-    if request.headers.get("if-none-match") in (scim.etag(employee), "*"):
+    if not_modified(request.headers.get("if-none-match"), scim.etag(employee)):
         return Response(status_code=304, headers={"ETag": scim.etag(employee)})
     return _user_response(employee, request, parameters=_parameters(
         _query(request, "attributes"), _query(request, "excludedAttributes")))

@@ -28,6 +28,7 @@ from scheduling.models import (
 )
 from upward_common.auth import CurrentUser, ParticipantUser
 from upward_common.batch import Batch, BatchIds
+from upward_common.conditional import not_modified
 from upward_common.db import SessionDep
 from upward_common.limits import Identifier
 
@@ -178,15 +179,9 @@ async def calendar_feed(
     secret is the key (calendar apps cannot send one). Its ETag changes with its content."""
     feed = await service.calendar_feed(session, token=token)
     headers = {"Cache-Control": "private, max-age=300", "ETag": feed.etag}
-    if if_none_match is not None and _matches(if_none_match, feed.etag):
+    if not_modified(if_none_match, feed.etag):
         return Response(status_code=304, headers=headers)
     return Response(feed.body, media_type=CALENDAR, headers=headers)
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    """Whether `If-None-Match` names this ETag (or `*`), weak or strong (RFC 9110 13.1.2)."""
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
 
 
 @router.get("/plans/{plan_id}/invitation.ics", tags=["calendar"],
