@@ -22,28 +22,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from gateway.clients import Downstreams
 from gateway.config import GatewaySettings
 from gateway.main import create_app as create_gateway
 from tests.support.stack import serve
 
 SERVICES = ("enrolment", "matching", "scheduling", "analytics")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _with_pool(downstreams: Downstreams, size: int) -> Downstreams:
-    """The gateway's downstreams, each client swapped for one with a larger pool (the
-    clients swapped out have opened no connection yet: nothing to close)."""
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    swapped = {
-        name: httpx.AsyncClient(base_url=str(client.base_url), timeout=client.timeout,
-                                limits=limits)
-        for name, client in downstreams.by_name().items()
-    }
-    slots = {name: asyncio.Semaphore(size) for name in downstreams.slots}
-    return dataclasses.replace(downstreams, slots=slots, **swapped)
 
 
 async def _serve_part(name: str, config: dict[str, Any], url_file: Path) -> None:
@@ -56,12 +40,6 @@ async def _serve_part(name: str, config: dict[str, Any], url_file: Path) -> None
         definition = importlib.import_module(f"{name}.main").SERVICE
         app = definition.create_app(definition.settings_cls(**config["settings"]))
     else:
-        pool = int(config.get("pool") or 0)
-        if pool:
-            # Only for the comparison: the gateway's own client, with a larger pool.
-            opened = Downstreams.open
-            Downstreams.open = staticmethod(  # type: ignore[method-assign]
-                lambda settings: _with_pool(opened(settings), pool))
         app = create_gateway(GatewaySettings(**config["settings"]))
     async with serve(name, app) as running:
         if name in SERVICES:

@@ -21,11 +21,12 @@ the next session and the programme's goals), each client a different mentee with
 own token, against the same clients on matching's `GET /api/v1/pairs?participant_id=...`;
 an HR dashboard (the programme's 100 pairs with both people and their next session),
 against matching's `GET /api/v1/pairs?programme_id=...` with the same admin token; then
-the dashboard again through a second gateway whose downstream httpx pools hold 256
-connections each (all kept alive) and whose per-service call cap is 256, to tell whether
-the pool is what limits it (httpx issue #3215); last, one query whose answer holds at
-least 10,000 objects (the pairs under as many aliases as that takes, within the default
-`max_result_items`), sent BENCH_GATEWAY_10K_RUNS times (default 50) one after another.
+the dashboard again through a second gateway whose per-service call cap, and so its
+downstream pools (all connections kept alive), is 256 instead of 32, to tell whether the
+pool is what limits it (httpx issue #3215: the gateway's transport is aiohttp's for it);
+last, one query whose answer holds at least 10,000 objects (the pairs under as many
+aliases as that takes, within the default `max_result_items`), sent
+BENCH_GATEWAY_10K_RUNS times (default 50) one after another.
 
 It prints each scenario's requests/s and p50/p95/p99 latency, each gateway scenario's
 share of its raw rate, each busy process's CPU use, and whether the targets hold (at
@@ -492,8 +493,9 @@ async def run(backend: str, server: str | None) -> None:
                     "nats_url": nats_server.url,
                     **{f"{name}_url": services.urls[name] for name in SERVICES}}
                 with parts_running(tmp, {"gateway": {"settings": gateway},
-                                         "gateway-pool": {"settings": gateway,
-                                                          "pool": LARGE_POOL}}) as gateways:
+                                         "gateway-pool": {"settings": {
+                                             **gateway, "max_concurrent_calls_per_service":
+                                             LARGE_POOL}}}) as gateways:
                     seeded = await seed(services.urls)
                     report(backend, await measure(
                         Parts({**services.urls, **gateways.urls},

@@ -47,7 +47,10 @@ from upward_common.logs import current_correlation_id
 from upward_common.problems import Problem
 
 T = TypeVar("T")
+K = TypeVar("K")
 Item = TypeVar("Item")
+# `pairs(programmeId, participantId, status)`: the filters of one list of pairs.
+PairFilter = tuple[str | None, str | None, str | None]
 
 
 class Batches:
@@ -61,8 +64,8 @@ class Batches:
         self._running: set[asyncio.Task[object]] = set()
 
     def per_key(
-        self, fetch: Callable[[str], Awaitable[T]],
-    ) -> Callable[[list[str]], Awaitable[Sequence[T | BaseException]]]:
+        self, fetch: Callable[[K], Awaitable[T]],
+    ) -> Callable[[list[K]], Awaitable[Sequence[T | BaseException]]]:
         """A batch function calling `fetch` once per distinct key, concurrently.
 
         The services expose one resource per URL, so a batch is a burst of parallel
@@ -71,7 +74,7 @@ class Batches:
         the fields that asked for that key.
         """
 
-        async def load(keys: list[str]) -> Sequence[T | BaseException]:
+        async def load(keys: list[K]) -> Sequence[T | BaseException]:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
@@ -177,6 +180,8 @@ class Loaders:
     programme_summary: DataLoader[str, ProgrammeSummaryPublic]
     programme_health: DataLoader[str, ProgrammeHealthPublic]
     programme_pairs: DataLoader[str, list[PairPublic]]
+    # The `pairs` root field's list: asked twice in one query (two aliases), one call.
+    pair_list: DataLoader[PairFilter, list[PairPublic]]
     pair: DataLoader[str, PairPublic]
     pair_sessions: DataLoader[str, list[SessionPublic]]
     # A pair's next planned session alone (a list of at most one): what `nextSession`
@@ -192,6 +197,11 @@ class Loaders:
                scheduling: SchedulingClient, analytics: AnalyticsClient) -> Loaders:
         async def programme_pairs(programme_ids: list[str]) -> list[PairPublic]:
             return await matching.pairs(programme_id=programme_ids)
+
+        async def pair_list(filters: PairFilter) -> list[PairPublic]:
+            programme_id, participant_id, status = filters
+            return await matching.pairs(programme_id=programme_id,
+                                        participant_id=participant_id, status=status)
 
         def by_id(item: Any) -> str:
             return str(item.id)
@@ -217,6 +227,7 @@ class Loaders:
                 service="analytics")),
             programme_pairs=DataLoader(batches.grouped(
                 programme_pairs, key=lambda p: p.programme_id)),
+            pair_list=DataLoader(per_key(pair_list)),
             pair=DataLoader(batches.batched(matching.pairs_by_id, key=by_id,
                                             service="matching")),
             pair_sessions=DataLoader(batches.batched(

@@ -80,7 +80,7 @@ async def forward_to_enrolment(request: Request) -> StreamingResponse:
     # Verified here too, so an unauthenticated upload is refused before it is streamed.
     await current_principal(request)
     downstreams: Downstreams = request.app.state.downstreams
-    http = downstreams.enrolment
+    http = downstreams.uploads
     if request.url.query:
         target += "?" + request.url.query
     outgoing = http.build_request(

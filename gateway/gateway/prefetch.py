@@ -282,8 +282,16 @@ async def prefetch(info: Info, kind: str, items: Sequence[Any], selection: Selec
 
     async def load(name: str, keys: list[str]) -> None:
         loader: DataLoader[str, Any] = getattr(loaders, name)
-        got = await asyncio.gather(*(loader.load(key) for key in keys), return_exceptions=True)
-        answers[name] = dict(zip(keys, got, strict=True))
+        # One batch answers them all at once: awaited in turn, only the first waits. (A
+        # gather would add a callback to each, and the loop would run each callback.)
+        futures = [loader.load(key) for key in keys]
+        got: dict[str, Any] = {}
+        for key, future in zip(keys, futures, strict=True):
+            try:
+                got[key] = await future
+            except Exception as error:  # noqa: BLE001 - kept on its key, as the loader does
+                got[key] = error
+        answers[name] = got
 
     await asyncio.gather(*(load(name, list(keys)) for name, keys in wanted.items()))
     deeper = []

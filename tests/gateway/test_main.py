@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
-from gateway.clients import Downstreams
+from gateway.clients import KEEPALIVE_SECONDS, AiohttpTransport, Downstreams
 from gateway.config import GatewaySettings
 from tests.gateway.conftest import Stack
 
@@ -123,6 +123,7 @@ async def test_the_service_connections_are_shared_and_closed_on_shutdown(
         assert not downstreams.enrolment.is_closed
 
     assert all(http.is_closed for http in downstreams.by_name().values())
+    assert downstreams.uploads.is_closed
 
 
 def test_service_addresses_come_from_gateway_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,13 +138,20 @@ def test_service_addresses_come_from_gateway_variables(monkeypatch: pytest.Monke
     assert settings.log_level == "DEBUG"
 
 
-async def test_each_service_pool_keeps_as_many_connections_as_calls_may_be_in_flight() -> None:
-    settings = GatewaySettings(max_concurrent_calls_per_service=48)
-    downstreams = Downstreams.open(settings)
-    try:
+async def test_each_service_pool_keeps_as_many_connections_as_calls_may_be_in_flight(
+    start_stack: Callable[..., AbstractAsyncContextManager[Stack]],
+    token: Callable[..., str],
+) -> None:
+    async with start_stack(settings={"max_concurrent_calls_per_service": 48}) as stack:
+        await stack.graphql("{ programmes { nodes { id } } }", token=token("hr_admin"))
+        downstreams: Downstreams = stack.gateway.app.state.downstreams
         for http in downstreams.by_name().values():
-            # httpx's default (100 connections, 20 kept alive) would reconnect past 20.
-            pool = http._transport._pool  # type: ignore[attr-defined]
-            assert (pool._max_connections, pool._max_keepalive_connections) == (48, 48)
-    finally:
-        await downstreams.aclose()
+            # Sent by aiohttp, whose pool does not walk its connections on every call.
+            transport = http._transport  # type: ignore[attr-defined]
+            assert isinstance(transport, AiohttpTransport)
+            assert transport.limits.max_keepalive_connections == 48
+        session = downstreams.enrolment._transport.client  # type: ignore[attr-defined]
+        # httpx's default (100 connections, 20 kept alive) would reconnect past 20;
+        # idle ones go before the service's own server (uvicorn: 5 s) closes them.
+        assert session.connector.limit == 48
+        assert session.connector._keepalive_timeout == KEEPALIVE_SECONDS < 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from graphql.execution.executor import Executor
@@ -76,11 +77,30 @@ async def test_aliases_of_one_page_reuse_what_the_first_loaded(
     calls = Counter(f"{service} {call.path}" for service, recorder in stack.recorders.items()
                     for call in recorder.calls)
     assert calls == Counter({
-        "matching /api/v1/pairs": 2,  # each alias lists the pairs
+        "matching /api/v1/pairs": 1,  # the same list under two aliases is one call
         "enrolment /api/v1/batch/participants": 1,
         "enrolment /api/v1/batch/employees": 1,
         "scheduling /api/v1/batch/pair-sessions": 1,
     })
+
+
+async def test_lists_of_pairs_with_other_filters_are_called_for_apart(
+    stack: Stack, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    programme = _programme_of(monkeypatch, 5)
+    query = """query Two($p: ID!) {
+      all: pairs(programmeId: $p) { nodes { id } }
+      active: pairs(programmeId: $p, status: ACTIVE) { nodes { id } }
+      again: pairs(programmeId: $p) { nodes { id } }
+    }"""
+
+    data = await _run(stack, query, {"p": programme}, token("hr_admin"))
+
+    assert data["all"] == data["again"] and len(data["all"]["nodes"]) == 5
+    asked = [sorted(parse_qsl(call.query)) for call in stack.recorders["matching"].calls
+             if call.path == "/api/v1/pairs"]
+    assert sorted(asked) == [
+        [("programme_id", programme)], [("programme_id", programme), ("status", "active")]]
 
 
 @pytest.mark.parametrize(("directive", "loads"), [

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from enum import Enum
+from functools import cache
 from typing import Any, TypeVar
 
 import strawberry
@@ -174,13 +175,22 @@ async def attempt(info: Info, call: Callable[[], Awaitable[T]], shape: Callable[
 
 
 def member(kind: type[E], value: str, *, service: str) -> E:
-    """`value` as a member of the enum `kind`; a value outside it breaks the contract (502)."""
-    try:
-        return kind(value)
-    except ValueError as exc:
+    """`value` as a member of the enum `kind`; a value outside it breaks the contract (502).
+
+    Looked up in the enum's members by value: calling the enum goes through its metaclass
+    and `__new__`, which a long list of pairs (each with its score factors) felt.
+    """
+    found: E | None = _members(kind).get(value)
+    if found is None:
         log.warning("unexpected answer", extra={"service": service, "enum": kind.__name__,
                                                 "value": value[:64]})
-        raise bad_gateway(service) from exc
+        raise bad_gateway(service)
+    return found
+
+
+@cache
+def _members(kind: type[E]) -> dict[str, E]:
+    return {item.value: item for item in kind}
 
 
 def maybe(kind: type[E], value: str | None, *, service: str) -> E | None:

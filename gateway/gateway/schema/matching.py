@@ -604,9 +604,8 @@ class Query:
         first: First = DEFAULT_FIRST, after: After = None,
     ) -> Connection[Pair]:
         window = Window.of("Pair", first=first, after=after)
-        found = await info.context.matching.pairs(
-            programme_id=programme_id, participant_id=participant_id,
-            status=plain(status))
+        found = await info.context.loaders.pair_list.load(
+            (programme_id, participant_id, plain(status)))
         info.context.loaders.pair.prime_many({p.id: p for p in found})
         connection = window.page(found, id=by_id, node=Pair.of)
         await prefetch_page(info, "Pair", connection.nodes)

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from scheduling.models import (
     CalendarFeed,
@@ -98,6 +99,27 @@ async def sessions_of_pairs(
     return rows
 
 
+def _next_sessions_query() -> SelectOfScalar[MentoringSession]:
+    """Each of `:pair_ids`' first planned session (ROW_NUMBER per pair), in start order."""
+    rank = func.row_number().over(
+        partition_by=col(MentoringSession.pair_id),
+        order_by=(col(MentoringSession.starts_at), col(MentoringSession.id)),
+    ).label("rank")
+    ranked = (
+        select(MentoringSession, rank)
+        .where(col(MentoringSession.pair_id).in_(bindparam("pair_ids", expanding=True)),
+               col(MentoringSession.status) == SessionStatus.PLANNED)
+        .subquery()
+    )
+    first = aliased(MentoringSession, ranked)
+    return (select(first).where(ranked.c.rank == 1)
+            .order_by(col(first.starts_at), col(first.id)))
+
+
+# Built once: building the ranked subquery and its alias cost more than running it.
+_NEXT_SESSIONS = _next_sessions_query()
+
+
 async def next_sessions_of_pairs(
     session: AsyncSession, pair_ids: Sequence[str]
 ) -> Sequence[MentoringSession]:
@@ -110,20 +132,8 @@ async def next_sessions_of_pairs(
     ids = list(dict.fromkeys(pair_ids))
     rows: list[MentoringSession] = []
     for start in range(0, len(ids), 500):
-        rank = func.row_number().over(
-            partition_by=col(MentoringSession.pair_id),
-            order_by=(col(MentoringSession.starts_at), col(MentoringSession.id)),
-        ).label("rank")
-        ranked = (
-            select(MentoringSession, rank)
-            .where(col(MentoringSession.pair_id).in_(ids[start : start + 500]),
-                   col(MentoringSession.status) == SessionStatus.PLANNED)
-            .subquery()
-        )
-        first = aliased(MentoringSession, ranked)
-        query = (select(first).where(ranked.c.rank == 1)
-                 .order_by(col(first.starts_at), col(first.id)))
-        rows.extend((await session.exec(query)).all())
+        found = await session.exec(_NEXT_SESSIONS, params={"pair_ids": ids[start : start + 500]})
+        rows.extend(found.all())
     return rows
 
 
