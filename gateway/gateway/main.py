@@ -23,6 +23,7 @@ from gateway.readiness import StartupGate
 from gateway.schema import build_schema
 from gateway.websocket import LiveGraphQLRouter
 from upward_common.auth import BEARER, TokenVerifier
+from upward_common.heap import frozen_heap
 from upward_common.logs import configure_logging
 from upward_common.observability import (
     CorrelationMiddleware,
@@ -52,7 +53,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         feed.start()
         log.info("started", extra={"port": settings.port})
         try:
-            yield
+            with frozen_heap():
+                yield
         finally:
             await feed.close()
             await downstreams.aclose()

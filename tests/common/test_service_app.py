@@ -13,6 +13,7 @@ from tests.common.conftest import recording_handler
 from tests.support.nats import NatsServer
 from tests.support.stack import Running, wait_until
 from upward_common.events import PairEnded, utcnow
+from upward_common.heap import THRESHOLDS
 from upward_common.outbox import emit
 from upward_common.tables import OutboxEvent
 
@@ -131,7 +132,10 @@ async def _gauge_is(metrics: Any, name: str, expected: float) -> bool:
 async def test_a_running_service_keeps_its_start_up_heap_out_of_collections(
     start_kernel_service: Any,
 ) -> None:
+    before = gc.get_threshold()
     async with start_kernel_service(recording_handler()):
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == THRESHOLDS
     # Stopped, it thaws the heap, so what it leaves behind can be collected.
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -10,6 +11,7 @@ import pytest
 from gateway.clients import KEEPALIVE_SECONDS, AiohttpTransport, Downstreams
 from gateway.config import GatewaySettings
 from tests.gateway.conftest import Stack
+from upward_common.heap import THRESHOLDS
 
 
 async def test_ready_when_every_service_is_ready(stack: Stack) -> None:
@@ -155,3 +157,15 @@ async def test_each_service_pool_keeps_as_many_connections_as_calls_may_be_in_fl
         # idle ones go before the service's own server (uvicorn: 5 s) closes them.
         assert session.connector.limit == 48
         assert session.connector._keepalive_timeout == KEEPALIVE_SECONDS < 5
+
+
+async def test_a_running_gateway_keeps_its_start_up_heap_out_of_collections(
+    start_stack: Callable[..., AbstractAsyncContextManager[Stack]],
+) -> None:
+    before = gc.get_threshold()
+    async with start_stack():
+        # Its schema, clients and validation caches are in no collection's walk.
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -26,6 +25,7 @@ from upward_common.db import (
     upgrade,
     upgrade_async,
 )
+from upward_common.heap import frozen_heap
 from upward_common.logs import configure_logging
 from upward_common.observability import (
     CorrelationMiddleware,
@@ -42,22 +42,6 @@ log = logging.getLogger(__name__)
 # A service's own long-lived state (caches, warmed-up solvers): entered once the
 # kernel's parts run, left before they stop. It keeps what it builds on `app.state`.
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-
-
-def freeze_heap() -> None:
-    """Leave what start-up built (modules, the app, the service's own state) out of
-    every later garbage collection.
-
-    A full collection walks every tracked object, and a consumer applying an
-    import sets one off every few thousand events (each batch's messages outlive
-    the younger generations): with start-up's few hundred thousand objects in
-    each walk, that was about a fifth of an event's CPU. Collected first, so no
-    start-up garbage is kept for good; the app's shutdown thaws the heap again,
-    so an app stopped in a process that goes on (tests) leaves nothing
-    uncollectable behind.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -128,23 +112,22 @@ class ServiceDefinition:
             own = definition.lifespan(app) if definition.lifespan is not None else nullcontext()
             try:
                 async with own:
-                    freeze_heap()
-                    if checkpointer is not None:
-                        checkpointer.start()
-                    bus.start()
-                    relay.start()
-                    consumer.start()
-                    log.info("started", extra={"port": settings.port})
-                    try:
-                        yield
-                    finally:
-                        await consumer.stop()
-                        await relay.stop()
-                        await bus.close()
+                    with frozen_heap():
                         if checkpointer is not None:
-                            await checkpointer.stop()
+                            checkpointer.start()
+                        bus.start()
+                        relay.start()
+                        consumer.start()
+                        log.info("started", extra={"port": settings.port})
+                        try:
+                            yield
+                        finally:
+                            await consumer.stop()
+                            await relay.stop()
+                            await bus.close()
+                            if checkpointer is not None:
+                                await checkpointer.stop()
             finally:
-                gc.unfreeze()
                 await engine.dispose()
                 log.info("stopped")
 

@@ -1,0 +1,45 @@
+"""The collector while a part runs: start-up's heap frozen, young collections rarer."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from upward_common.heap import THRESHOLDS, frozen_heap
+
+
+def test_the_block_freezes_the_heap_and_sets_the_thresholds_and_puts_both_back() -> None:
+    before = gc.get_threshold()
+    assert before != THRESHOLDS
+    kept = ["built at start-up"]
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == THRESHOLDS
+        # What start-up built is in no generation a collection walks.
+        assert not any(kept is tracked for tracked in gc.get_objects())
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+    assert any(kept is tracked for tracked in gc.get_objects())
+
+
+def test_start_up_garbage_is_collected_before_the_heap_is_frozen() -> None:
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    collected: list[str] = []
+    garbage = Cycle()
+    weakref.finalize(garbage, collected.append, "cycle")
+    del garbage
+    with frozen_heap():
+        assert collected == ["cycle"]
+
+
+def test_a_part_failing_in_the_block_still_thaws_the_heap() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), frozen_heap():
+        raise RuntimeError("stopped")
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
