@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -39,6 +40,71 @@ async def test_a_minted_token_verifies_with_its_roles_and_employee() -> None:
     principal = await TokenVerifier(SETTINGS).verify(token)
     assert principal.roles == {Role.HR_ADMIN, Role.PARTICIPANT}
     assert principal.employee_id == "e7"
+
+
+async def test_a_token_verified_lately_is_known_by_its_text_until_its_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    exp = int(time.time()) + 2
+    token = signed(exp=exp)
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+    assert again is first and decoded == [token]
+
+    # One character changed (the signature's last) is another text: verified, refused.
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    with pytest.raises(Problem) as caught:
+        await verifier.verify(tampered)
+    assert caught.value.status == 401 and decoded == [token, tampered]
+
+    # Past its exp the token is checked again, and refused as expired.
+    await asyncio.sleep(exp + 0.05 - time.time())
+    with pytest.raises(Problem) as expired:
+        await verifier.verify(token)
+    assert "expired" in expired.value.detail and decoded == [token, tampered, token]
+
+
+async def test_a_long_lived_token_is_verified_again_after_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    now = time.time()
+    token = signed(exp=int(now) + 3600)
+    await verifier.verify(token)
+    checks: list[str] = []
+    check = verifier._check
+
+    async def counted(text: str) -> Any:
+        checks.append(text)
+        return await check(text)
+
+    monkeypatch.setattr(verifier, "_check", counted)
+    monkeypatch.setattr(time, "time", lambda: now + TokenVerifier.VERIFIED_SECONDS - 1)
+    await verifier.verify(token)
+    assert checks == []
+    monkeypatch.setattr(time, "time", lambda: now + TokenVerifier.VERIFIED_SECONDS + 1)
+    await verifier.verify(token)
+    assert checks == [token]
+
+
+async def test_only_the_most_recent_verified_tokens_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(TokenVerifier, "VERIFIED_TOKENS", 3)
+    verifier = TokenVerifier(SETTINGS)
+    tokens = [signed(sub=f"user-{i}") for i in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert list(verifier._verified) == tokens[2:]
 
 
 @pytest.mark.parametrize(
