@@ -43,3 +43,16 @@ def test_a_part_failing_in_the_block_still_thaws_the_heap() -> None:
         raise RuntimeError("stopped")
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+def test_parts_stopping_in_any_order_put_the_first_ones_thresholds_back() -> None:
+    before = gc.get_threshold()
+    first, second = frozen_heap(), frozen_heap()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    # One part still runs: its heap stays frozen, its thresholds stay.
+    assert gc.get_freeze_count() > 0 and gc.get_threshold() == THRESHOLDS
+    second.__exit__(None, None, None)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before

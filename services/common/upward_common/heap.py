@@ -16,6 +16,12 @@ from contextlib import contextmanager
 THRESHOLDS = (50_000, 20, 100)
 
 
+# Parts running in this process (tests run several at once), and the thresholds that were
+# set before the first of them started.
+_running = 0
+_before = gc.get_threshold()
+
+
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """For the block (a part's life, once it has started): what start-up built (modules,
@@ -25,16 +31,22 @@ def frozen_heap() -> Iterator[None]:
     A full collection walks every tracked object: with start-up's few hundred thousand in
     each walk, it was about a fifth of a consumer's CPU per event, and a gateway answering
     a dashboard spent more than a third of its CPU collecting. Collected first, so no
-    start-up garbage is kept for good. The block's end thaws the heap and puts the old
-    thresholds back, so a part stopped in a process that goes on (tests) leaves nothing
-    uncollectable behind.
+    start-up garbage is kept for good. Once the last part running in the process leaves
+    its block (whatever the order they stop in), the heap is thawed and the thresholds
+    from before the first are put back, so parts stopped in a process that goes on
+    (tests) leave nothing uncollectable behind.
     """
-    previous = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*THRESHOLDS)
+    global _running, _before
+    if _running == 0:
+        _before = gc.get_threshold()
+    _running += 1
     try:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*THRESHOLDS)
         yield
     finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
+        _running -= 1
+        if _running == 0:
+            gc.set_threshold(*_before)
+            gc.unfreeze()
