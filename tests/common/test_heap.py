@@ -7,6 +7,7 @@ import weakref
 
 import pytest
 
+from upward_common import heap
 from upward_common.heap import THRESHOLDS, frozen_heap
 
 
@@ -24,7 +25,10 @@ def test_the_block_freezes_the_heap_and_sets_the_thresholds_and_puts_both_back()
     assert any(kept is tracked for tracked in gc.get_objects())
 
 
-def test_start_up_garbage_is_collected_before_the_heap_is_frozen() -> None:
+def test_the_first_part_in_a_process_collects_its_start_up_garbage_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(heap, "_collected", False)
     class Cycle:
         def __init__(self) -> None:
             self.me = self
@@ -56,3 +60,24 @@ def test_parts_stopping_in_any_order_put_the_first_ones_thresholds_back() -> Non
     second.__exit__(None, None, None)
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+def test_a_later_part_freezes_without_walking_the_whole_heap_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(heap, "_collected", False)
+    collections: list[int] = []
+
+    def counted(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            collections.append(1)
+
+    with frozen_heap():
+        pass
+    gc.callbacks.append(counted)
+    try:
+        with frozen_heap():
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.callbacks.remove(counted)
+    assert collections == []

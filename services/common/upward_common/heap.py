@@ -20,6 +20,8 @@ THRESHOLDS = (50_000, 20, 100)
 # set before the first of them started.
 _running = 0
 _before = gc.get_threshold()
+# Whether a part has collected its start-up garbage in this process already.
+_collected = False
 
 
 @contextmanager
@@ -30,18 +32,23 @@ def frozen_heap() -> Iterator[None]:
 
     A full collection walks every tracked object: with start-up's few hundred thousand in
     each walk, it was about a fifth of a consumer's CPU per event, and a gateway answering
-    a dashboard spent more than a third of its CPU collecting. Collected first, so no
-    start-up garbage is kept for good. Once the last part running in the process leaves
+    a dashboard spent more than a third of its CPU collecting. The first part to start in
+    a process collects first, so no start-up garbage is kept for good; a part started
+    later in the same process (tests start thousands) freezes without collecting, since
+    there a full collection walks everything the earlier ones left, and what it freezes
+    is thawed when they stop. Once the last part running in the process leaves
     its block (whatever the order they stop in), the heap is thawed and the thresholds
     from before the first are put back, so parts stopped in a process that goes on
     (tests) leave nothing uncollectable behind.
     """
-    global _running, _before
+    global _running, _before, _collected
     if _running == 0:
         _before = gc.get_threshold()
     _running += 1
     try:
-        gc.collect()
+        if not _collected:
+            _collected = True
+            gc.collect()
         gc.freeze()
         gc.set_threshold(*THRESHOLDS)
         yield
