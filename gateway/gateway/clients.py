@@ -1888,9 +1888,9 @@ class AiohttpTransport(httpx_aiohttp.AiohttpTransport):
 
     httpcore's pool walks every connection it holds, asking each socket whether it is still
     readable, on every request and every response closed (httpx issue #3215): with the
-    gateway's pools of 32 kept-alive connections per service, that walk was a third of its
-    CPU under load. httpx stays the API (timeouts, params, errors); only the transport is
-    aiohttp's.
+    gateway's pools of 32 kept-alive connections per service, that walk was its largest
+    cost under load (bench/README.md). httpx stays the API (timeouts, params, errors);
+    only the transport is aiohttp's.
 
     httpx-aiohttp reports every aiohttp connection error as `httpx.ConnectTimeout`; here a
     refused connection is an `httpx.ConnectError` and a dropped one an

@@ -92,7 +92,7 @@ class TokenVerifier:
     A token verified lately is known by its whole text for `VERIFIED_SECONDS` at most
     (and never past its `exp`): the gateway passes its caller's token on with every call
     a query makes, so one token reaches a service many times a second, and decoding and
-    checking it each time was a tenth of a small call's CPU. A token differing in any
+    checking it each time was a visible share of a small call's CPU. A token differing in any
     character is verified anew; the most recent `VERIFIED_TOKENS` are kept.
     """
 

@@ -30,9 +30,9 @@ def frozen_heap() -> Iterator[None]:
     the app, its schemas and state) is left out of every collection, and collections run
     at `THRESHOLDS`.
 
-    A full collection walks every tracked object: with start-up's few hundred thousand in
-    each walk, it was about a fifth of a consumer's CPU per event, and a gateway answering
-    a dashboard spent more than a third of its CPU collecting. The first part to start in
+    A full collection walks every tracked object, start-up's few hundred thousand
+    included, and a consumer's batches or a gateway's large answers set them off often
+    (bench/README.md has the figures). The first part to start in
     a process collects first, so no start-up garbage is kept for good; a part started
     later in the same process (tests start thousands) freezes without collecting, since
     there a full collection walks everything the earlier ones left, and what it freezes

@@ -112,21 +112,21 @@ class ServiceDefinition:
             own = definition.lifespan(app) if definition.lifespan is not None else nullcontext()
             try:
                 async with own:
-                    with frozen_heap():
-                        if checkpointer is not None:
-                            checkpointer.start()
-                        bus.start()
-                        relay.start()
-                        consumer.start()
-                        log.info("started", extra={"port": settings.port})
-                        try:
+                    if checkpointer is not None:
+                        checkpointer.start()
+                    bus.start()
+                    relay.start()
+                    consumer.start()
+                    log.info("started", extra={"port": settings.port})
+                    try:
+                        with frozen_heap():
                             yield
-                        finally:
-                            await consumer.stop()
-                            await relay.stop()
-                            await bus.close()
-                            if checkpointer is not None:
-                                await checkpointer.stop()
+                    finally:
+                        await consumer.stop()
+                        await relay.stop()
+                        await bus.close()
+                        if checkpointer is not None:
+                            await checkpointer.stop()
             finally:
                 await engine.dispose()
                 log.info("stopped")
